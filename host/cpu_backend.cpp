@@ -1,0 +1,242 @@
+// The CPU backend: the same include/ functions as the CUDA backend, in OpenMP loops.
+//
+// Revaluation prices each instrument once (unit value and greeks), then every account sums its
+// positions. Scenario risk builds the scenario set once per run and, for `full`, a table of each
+// instrument's P&L per unit in every scenario (I x N), so a position's scenario P&L is q times a
+// table row: exactly the full revaluation of DESIGN 3, with each option priced once per scenario
+// rather than once per position holding it. Each account's N losses live in a per-thread buffer;
+// VaR and ES are selected there, so no accounts x scenarios matrix is ever stored.
+//
+// Determinism: per-account numbers do not depend on the thread count; book-level bad debt is
+// summed per fixed chunk of accounts (chunk size a function of the account count only) and the
+// chunks are added in order, so a run repeats bit for bit with any --threads.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "marginsync/backend.hpp"
+#include "marginsync/errors.hpp"
+#include "marginsync/valuation.hpp"
+#include "scenario_set.hpp"
+#include "tail_select.hpp"
+
+namespace msync {
+
+namespace {
+
+class cpu_backend final : public backend {
+ public:
+  explicit cpu_backend(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
+
+  std::string name() const override { return "cpu"; }
+  std::string device() const override {
+    return "CPU, " + std::to_string(threads_) + " OpenMP thread" + (threads_ == 1 ? "" : "s");
+  }
+
+  void load_book(const book& b, const risk_params& params) override {
+    book_ = b;
+    credit_.resize(b.accounts());
+    im_multiplier_.resize(b.accounts());
+    for (std::size_t a = 0; a < b.accounts(); ++a) {
+      credit_[a] = params.tiers[b.account_tier[a]].credit_limit;
+      im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
+    }
+  }
+
+  revaluation revalue(const market_state& market) override;
+  risk_result scenario_risk(const market_state& market, const scenario_source& source,
+                            const risk_params& params, const revaluation& reval) override;
+
+ private:
+  valuation_inputs inputs(const market_state& m, std::uint32_t u, double t) const {
+    return valuation_inputs{m.spot[u], m.vol[u], m.rate, m.carry(u), t};
+  }
+
+  int threads_;
+  book book_;
+  std::vector<double> credit_;         // credit limit of each account's tier
+  std::vector<double> im_multiplier_;  // IM multiplier of each account's tier
+};
+
+revaluation cpu_backend::revalue(const market_state& market) {
+  const instrument_table& ins = book_.instruments;
+  const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
+  const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
+  std::vector<option_greeks> unit(ins.size());
+#pragma omp parallel for num_threads(threads_) schedule(static)
+  for (std::int64_t i = 0; i < n_ins; ++i)
+    unit[i] = unit_greeks(ins.terms(i), inputs(market, ins.underlying[i], t[i]));
+
+  revaluation r;
+  const std::size_t n_exp = book_.exposures();
+  r.exposure_delta.assign(n_exp, 0.0);
+  r.exposure_gamma.assign(n_exp, 0.0);
+  r.exposure_vega.assign(n_exp, 0.0);
+  r.exposure_theta.assign(n_exp, 0.0);
+  r.account_equity.assign(book_.accounts(), 0.0);
+  r.account_gross_notional.assign(book_.accounts(), 0.0);
+  const std::int64_t n_acc = static_cast<std::int64_t>(book_.accounts());
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1024)
+  for (std::int64_t a = 0; a < n_acc; ++a) {
+    double equity = book_.collateral[a] + credit_[a];
+    double gross = 0.0;
+    for (std::uint64_t x = book_.account_exposure_begin[a]; x < book_.account_exposure_begin[a + 1]; ++x) {
+      const double spot = market.spot[book_.exposure_underlying[x]];
+      double delta = 0.0, gamma = 0.0, vega = 0.0, theta = 0.0;
+      for (std::uint64_t p = book_.exposure_position_begin[x]; p < book_.exposure_position_begin[x + 1]; ++p) {
+        const std::uint32_t i = book_.position_instrument[p];
+        const double q = book_.position_quantity[p];
+        const option_greeks& g = unit[i];
+        equity += position_value(ins.terms(i), q, book_.position_cost[p], g.value);
+        gross += std::fabs(q * ins.multiplier[i] * spot);
+        delta += q * g.delta;
+        gamma += q * g.gamma;
+        vega += q * g.vega;
+        theta += q * g.theta;
+      }
+      r.exposure_delta[x] = delta;
+      r.exposure_gamma[x] = gamma;
+      r.exposure_vega[x] = vega;
+      r.exposure_theta[x] = theta;
+    }
+    r.account_equity[a] = equity;
+    r.account_gross_notional[a] = gross;
+  }
+  return r;
+}
+
+risk_result cpu_backend::scenario_risk(const market_state& market, const scenario_source& source,
+                                       const risk_params& params, const revaluation& reval) {
+  const scenario_set set = build_scenario_set(market, source, params);
+  const std::int64_t n = set.count;
+  const std::size_t un = static_cast<std::size_t>(n);
+  const double h = params.horizon_years();
+  const instrument_table& ins = book_.instruments;
+
+  // Per-unit scenario P&L of every instrument (full) or spot and vol moves (delta_gamma).
+  std::vector<double> pnl;  // [i * N + s], full
+  std::vector<double> d_spot, d_spot2, d_vol;  // [u * N + s], delta_gamma
+  if (params.method == risk_method::full) {
+    const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
+    pnl.resize(ins.size() * un);
+    const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
+    for (std::int64_t i = 0; i < n_ins; ++i) {
+      const contract_terms c = ins.terms(i);
+      const std::uint32_t u = ins.underlying[i];
+      const double base = unit_value(c, inputs(market, u, t[i]));
+      double* row = pnl.data() + i * n;
+      for (std::int64_t s = 0; s < n; ++s) {
+        const valuation_inputs x{set.spot[u * un + s], set.vol[u * un + s], market.rate,
+                                 market.carry(u), t[i] - h};
+        row[s] = unit_value(c, x) - base;
+      }
+    }
+  } else {
+    d_spot.resize(set.spot.size());
+    d_spot2.resize(set.spot.size());
+    d_vol.resize(set.spot.size());
+    for (std::size_t u = 0; u < set.underlyings; ++u)
+      for (std::size_t s = 0; s < un; ++s) {
+        const double ds = set.spot[u * un + s] - market.spot[u];
+        d_spot[u * un + s] = ds;
+        d_spot2[u * un + s] = 0.5 * ds * ds;
+        d_vol[u * un + s] = set.vol[u * un + s] - market.vol[u];
+      }
+  }
+
+  const std::size_t n_acc = book_.accounts();
+  risk_result out;
+  out.scenarios = n;
+  out.var.assign(n_acc, 0.0);
+  out.es.assign(n_acc, 0.0);
+  out.initial_margin.assign(n_acc, 0.0);
+  out.maintenance_margin.assign(n_acc, 0.0);
+  out.health.assign(n_acc, 0.0);
+  out.breach_probability.assign(n_acc, 0.0);
+  out.status.assign(n_acc, account_status::ok);
+  out.preemptive.assign(n_acc, 0);
+
+  const std::int64_t k = tail_count(params.confidence, n);
+  // Fixed chunks of accounts for the bad-debt partial sums (at most 256 chunks).
+  const std::size_t chunk = std::max<std::size_t>(256, (n_acc + 255) / 256);
+  const std::int64_t n_chunks = static_cast<std::int64_t>((n_acc + chunk - 1) / chunk);
+  std::vector<double> partial(static_cast<std::size_t>(n_chunks) * un, 0.0);
+
+#pragma omp parallel num_threads(threads_)
+  {
+    std::vector<double> loss(un);
+    tail_selector selector;
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t c = 0; c < n_chunks; ++c) {
+      double* bad = partial.data() + static_cast<std::size_t>(c) * un;
+      const std::size_t a_end = std::min(n_acc, static_cast<std::size_t>(c + 1) * chunk);
+      for (std::size_t a = static_cast<std::size_t>(c) * chunk; a < a_end; ++a) {
+        std::fill(loss.begin(), loss.end(), 0.0);
+        double* l = loss.data();
+        if (params.method == risk_method::full) {
+          for (std::uint64_t p = book_.account_position_begin[a]; p < book_.account_position_begin[a + 1]; ++p) {
+            const double q = book_.position_quantity[p];
+            const double* row = pnl.data() + book_.position_instrument[p] * un;
+            for (std::size_t s = 0; s < un; ++s) l[s] -= q * row[s];
+          }
+        } else {
+          for (std::uint64_t x = book_.account_exposure_begin[a]; x < book_.account_exposure_begin[a + 1]; ++x) {
+            const std::size_t u = book_.exposure_underlying[x];
+            const double delta = reval.exposure_delta[x];
+            const double gamma = reval.exposure_gamma[x];
+            const double vega = reval.exposure_vega[x];
+            const double decay = reval.exposure_theta[x] * h;
+            const double* ds = d_spot.data() + u * un;
+            const double* ds2 = d_spot2.data() + u * un;
+            const double* dv = d_vol.data() + u * un;
+            for (std::size_t s = 0; s < un; ++s)
+              l[s] -= delta * ds[s] + gamma * ds2[s] + vega * dv[s] + decay;
+          }
+        }
+        const double equity = reval.account_equity[a];
+        for (std::size_t s = 0; s < un; ++s) bad[s] += bad_debt(l[s], equity);
+
+        const tail_statistics tail = selector.select(l, un, static_cast<std::size_t>(k));
+        const double measure = params.measure == margin_measure::var ? tail.var : tail.es;
+        const margin_levels m = margin_requirement(
+            measure, reval.account_gross_notional[a],
+            margin_rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]});
+        std::int64_t breaches = 0;
+        for (std::size_t s = 0; s < un; ++s) breaches += breaches_maintenance(equity, l[s], m.maintenance);
+        out.var[a] = tail.var;
+        out.es[a] = tail.es;
+        out.initial_margin[a] = m.initial;
+        out.maintenance_margin[a] = m.maintenance;
+        out.health[a] = health_factor(equity, m.maintenance);
+        out.breach_probability[a] = static_cast<double>(breaches) / static_cast<double>(n);
+        out.status[a] = margin_status(equity, m);
+        out.preemptive[a] = preemptive_flag(out.status[a], out.breach_probability[a],
+                                            params.preemptive_threshold);
+      }
+    }
+  }
+
+  // Book level: B_s over chunks in a fixed order, then its mean and tail.
+  std::vector<double> book_bad(un, 0.0);
+  for (std::int64_t c = 0; c < n_chunks; ++c)
+    for (std::size_t s = 0; s < un; ++s) book_bad[s] += partial[static_cast<std::size_t>(c) * un + s];
+  double total = 0.0;
+  for (double b : book_bad) total += b;
+  out.bad_debt_mean = total / static_cast<double>(n);
+  tail_selector selector;
+  const tail_statistics tail = selector.select(book_bad.data(), un, static_cast<std::size_t>(k));
+  out.bad_debt_var = tail.var;
+  out.bad_debt_es = tail.es;
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<backend> make_cpu_backend(int threads) {
+  return std::make_unique<cpu_backend>(threads);
+}
+
+}  // namespace msync

@@ -1,0 +1,60 @@
+#pragma once
+// The margin job as a data flow: load and validate -> make the book resident on a backend ->
+// revalue -> scenario risk -> results. The CLI and the tests drive it through run_margin.
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/load_inputs.hpp"
+#include "marginsync/backend.hpp"
+
+namespace msync {
+
+// Command-line values that override risk.json.
+struct risk_overrides {
+  std::optional<risk_method> method;
+  std::optional<std::int64_t> scenarios;
+  std::optional<std::uint64_t> seed;
+  std::optional<double> confidence;
+};
+
+struct margin_request {
+  book_paths paths;
+  std::filesystem::path book_label;  // what to call the book in the summary
+  std::optional<std::filesystem::path> scenario_file;
+  risk_overrides overrides;
+  backend_choice backend = backend_choice::automatic;
+  int threads = 0;  // 0: all cores
+};
+
+struct stage_time {
+  std::string name;
+  double seconds;
+};
+
+struct margin_run {
+  book_inputs inputs;
+  std::optional<scenario_file_data> scenarios;
+  std::string backend_name;
+  std::string device;
+  revaluation reval;
+  risk_result risk;
+  std::vector<stage_time> stages;
+};
+
+// Throws input_error (bad input, before any computation) or backend_unavailable. `log` receives
+// one line per event worth telling a person (backend choice, stage starts) for stderr.
+margin_run run_margin(const margin_request& request,
+                      const std::function<void(const std::string&)>& log);
+
+// Writes accounts.csv, exposures.csv and summary.json into `dir` (created if missing); each file
+// is written under a temporary name and renamed, so a file that exists is complete.
+void write_margin_outputs(const margin_run& run, const margin_request& request,
+                          const std::filesystem::path& dir);
+
+// The short human summary printed after a run.
+std::string format_margin_summary(const margin_run& run);
+
+}  // namespace msync

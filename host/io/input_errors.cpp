@@ -1,0 +1,44 @@
+#include <sstream>
+
+#include "marginsync/errors.hpp"
+
+namespace msync {
+
+std::string input_problem::to_string() const {
+  std::string s = file;
+  if (line > 0) s += ":" + std::to_string(line);
+  s += ": ";
+  if (!column.empty()) s += "column '" + column + "': ";
+  s += reason;
+  return s;
+}
+
+namespace {
+std::string summarize(const std::vector<input_problem>& problems) {
+  if (problems.empty()) return "invalid input";
+  std::string s = problems.front().to_string();
+  if (problems.size() > 1) s += " (and " + std::to_string(problems.size() - 1) + " more)";
+  return s;
+}
+}  // namespace
+
+input_error::input_error(std::vector<input_problem> problems)
+    : std::runtime_error(summarize(problems)), problems_(std::move(problems)) {}
+
+void problem_list::add(std::string file, long line, std::string column, std::string reason) {
+  problems_.push_back(input_problem{std::move(file), line, std::move(column), std::move(reason)});
+}
+
+void problem_list::throw_if_any() {
+  if (!problems_.empty()) throw input_error(std::move(problems_));
+}
+
+namespace detail {
+void throw_expects(const char* condition, const std::string& message, const char* file, int line) {
+  std::ostringstream s;
+  s << file << ":" << line << ": internal check failed (" << condition << "): " << message;
+  throw std::logic_error(s.str());
+}
+}  // namespace detail
+
+}  // namespace msync

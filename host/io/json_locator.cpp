@@ -1,0 +1,191 @@
+#include "io/json_locator.hpp"
+
+#include <vector>
+
+namespace msync {
+
+namespace {
+struct frame {
+  bool is_array;
+  std::string path;  // path of this container
+  long index;        // next element index (arrays)
+  std::string key;   // pending key (objects)
+};
+
+std::string child_path(const frame& f) {
+  if (f.is_array) return f.path + "[" + std::to_string(f.index) + "]";
+  return f.path.empty() ? f.key : f.path + "." + f.key;
+}
+}  // namespace
+
+json_locator::json_locator(std::string_view text) {
+  std::vector<frame> stack;
+  long line = 1;
+  bool expect_key = false;
+  auto record_value = [&](long at) {
+    if (stack.empty()) {
+      lines_.emplace("", at);
+      return;
+    }
+    lines_.emplace(child_path(stack.back()), at);
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\r' || c == ':') continue;
+    if (c == ',') {
+      if (!stack.empty()) {
+        if (stack.back().is_array) ++stack.back().index;
+        else expect_key = true;
+      }
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      record_value(line);
+      std::string path = stack.empty() ? std::string() : child_path(stack.back());
+      stack.push_back(frame{c == '[', std::move(path), 0, {}});
+      expect_key = c == '{';
+      continue;
+    }
+    if (c == '}' || c == ']') {
+      if (!stack.empty()) stack.pop_back();
+      expect_key = false;
+      continue;
+    }
+    if (c == '"') {
+      std::string s;
+      const long start = line;
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\' && i + 1 < text.size()) {
+          s.push_back(text[++i]);  // an escaped character; \uXXXX keys are not expected here
+          continue;
+        }
+        if (text[i] == '\n') ++line;
+        s.push_back(text[i]);
+      }
+      if (expect_key && !stack.empty() && !stack.back().is_array) {
+        stack.back().key = std::move(s);
+        expect_key = false;
+      } else {
+        record_value(start);
+      }
+      continue;
+    }
+    // A number, true, false or null: record it and skip to its end.
+    record_value(line);
+    while (i + 1 < text.size() && text[i + 1] != ',' && text[i + 1] != '}' && text[i + 1] != ']' &&
+           text[i + 1] != '\n' && text[i + 1] != ' ' && text[i + 1] != '\t' && text[i + 1] != '\r')
+      ++i;
+  }
+}
+
+long json_locator::line(const std::string& path) const {
+  std::string p = path;
+  for (;;) {
+    auto it = lines_.find(p);
+    if (it != lines_.end()) return it->second;
+    const std::size_t cut = p.find_last_of(".[");
+    if (cut == std::string::npos || p.empty()) return 1;
+    p.erase(cut);
+  }
+}
+
+}  // namespace msync
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "marginsync/errors.hpp"
+
+namespace msync {
+
+void json_document::problem(problem_list& problems, const std::string& path,
+                            std::string reason) const {
+  problems.add(file, where.line(path), path, std::move(reason));
+}
+
+bool json_document::number(const nlohmann::json& object, const std::string& key,
+                           const std::string& path, double& out, problem_list& problems) const {
+  auto it = object.find(key);
+  if (it == object.end()) return true;
+  if (!it->is_number()) {
+    problem(problems, path, "expected a number, got " + it->dump());
+    return false;
+  }
+  const double v = it->get<double>();
+  if (!std::isfinite(v)) {
+    problem(problems, path, "must be finite");
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+bool json_document::integer(const nlohmann::json& object, const std::string& key,
+                            const std::string& path, std::int64_t& out,
+                            problem_list& problems) const {
+  auto it = object.find(key);
+  if (it == object.end()) return true;
+  if (it->is_number_integer()) {
+    out = it->get<std::int64_t>();
+    return true;
+  }
+  if (it->is_number_float()) {
+    const double v = it->get<double>();
+    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9.0e15) {
+      out = static_cast<std::int64_t>(v);
+      return true;
+    }
+  }
+  problem(problems, path, "expected a whole number, got " + it->dump());
+  return false;
+}
+
+bool json_document::text(const nlohmann::json& object, const std::string& key,
+                         const std::string& path, std::string& out, problem_list& problems) const {
+  auto it = object.find(key);
+  if (it == object.end()) return true;
+  if (!it->is_string()) {
+    problem(problems, path, "expected a string, got " + it->dump());
+    return false;
+  }
+  out = it->get<std::string>();
+  return true;
+}
+
+std::optional<json_document> read_json_file(const std::filesystem::path& path,
+                                            problem_list& problems) {
+  const std::string name = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    problems.add(name, 0, "", std::filesystem::exists(path) ? "cannot be read" : "file not found");
+    return std::nullopt;
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = std::move(buffer).str();
+  nlohmann::json root;
+  try {
+    root = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    long line = 1;
+    for (std::size_t i = 0; i < e.byte && i < text.size(); ++i)
+      if (text[i] == '\n') ++line;
+    std::string what = e.what();
+    // nlohmann's message starts with "[json.exception.parse_error.101] parse error at line..".
+    const std::size_t colon = what.find(": ", what.find("parse error"));
+    problems.add(name, line, "", "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
+    return std::nullopt;
+  }
+  if (!root.is_object()) {
+    problems.add(name, 1, "", "expected a JSON object at the top level");
+    return std::nullopt;
+  }
+  return json_document{name, std::move(root), json_locator(text)};
+}
+
+}  // namespace msync

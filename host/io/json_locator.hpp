@@ -1,0 +1,55 @@
+#pragma once
+// Line numbers for JSON values. nlohmann::json parses without positions, so this scans the text
+// once and records, for every value, the line it starts on under a path such as
+// "underlyings[1].vol", "correlation[0][1]" or "tiers.standard.im_multiplier". Error messages
+// then name the line a person has to fix.
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace msync {
+
+class json_locator {
+ public:
+  explicit json_locator(std::string_view text);
+  // Line of the value at `path`; for a missing path, the line of its closest present parent; 1
+  // when nothing matches.
+  long line(const std::string& path) const;
+
+ private:
+  std::unordered_map<std::string, long> lines_;
+};
+
+}  // namespace msync
+
+#include <filesystem>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+namespace msync {
+
+class problem_list;
+
+// A parsed JSON file with the line of every value, and typed getters that report what is wrong as
+// FILE:LINE: column 'PATH': reason instead of throwing.
+struct json_document {
+  std::string file;
+  nlohmann::json root;
+  json_locator where;
+
+  void problem(problem_list& problems, const std::string& path, std::string reason) const;
+  // Each getter leaves `out` unchanged when the key is absent (the default applies) and returns
+  // false with a problem recorded when the value is there but unusable.
+  bool number(const nlohmann::json& object, const std::string& key, const std::string& path,
+              double& out, problem_list& problems) const;
+  bool integer(const nlohmann::json& object, const std::string& key, const std::string& path,
+               std::int64_t& out, problem_list& problems) const;
+  bool text(const nlohmann::json& object, const std::string& key, const std::string& path,
+            std::string& out, problem_list& problems) const;
+};
+
+std::optional<json_document> read_json_file(const std::filesystem::path& path,
+                                            problem_list& problems);
+
+}  // namespace msync

@@ -1,0 +1,302 @@
+// instruments.csv, accounts.csv and positions.csv (DESIGN 2) into the structure-of-arrays book.
+// Ids are mapped to dense indices through hash maps keyed by views into the file buffers, so the
+// hot loop over position rows parses with std::from_chars and allocates nothing per field.
+#include <algorithm>
+#include <numeric>
+#include <unordered_map>
+
+#include "io/csv_reader.hpp"
+#include "io/load_inputs.hpp"
+#include "io/number_parse.hpp"
+#include "marginsync/errors.hpp"
+
+namespace msync {
+
+namespace {
+
+using id_map = std::unordered_map<std::string_view, std::uint32_t>;
+
+struct row_context {
+  const csv_reader& csv;
+  problem_list& problems;
+  void fail(std::string_view column, std::string reason) const {
+    problems.add(csv.file_name(), csv.line(), std::string(column), std::move(reason));
+  }
+};
+
+// Parses a required numeric cell; reports and returns false when it is empty or malformed.
+bool number_cell(const row_context& row, int column, std::string_view name, double& out) {
+  std::string why = parse_number(row.csv.field(column), out);
+  if (why.empty()) return true;
+  row.fail(name, std::move(why));
+  return false;
+}
+
+void read_instruments(csv_reader& csv, const market_state& market, book& b, id_map& ids,
+                      problem_list& problems) {
+  const int c_id = csv.require("instrument_id", problems);
+  const int c_kind = csv.require("kind", problems);
+  const int c_under = csv.require("underlying", problems);
+  const int c_strike = csv.column("strike");
+  const int c_expiry = csv.column("expiry");
+  const int c_type = csv.column("option_type");
+  const int c_mult = csv.column("multiplier");
+  if (c_id < 0 || c_kind < 0 || c_under < 0) return;
+
+  std::unordered_map<std::string_view, std::uint32_t> symbols;
+  for (std::size_t u = 0; u < market.size(); ++u)
+    symbols.emplace(market.symbols[u], static_cast<std::uint32_t>(u));
+
+  instrument_table& t = b.instruments;
+  const row_context row{csv, problems};
+  while (csv.next(problems)) {
+    const std::string_view id = csv.field(c_id);
+    const std::string_view kind_text = csv.field(c_kind);
+    const std::string_view under = csv.field(c_under);
+    const std::string_view strike_text = csv.field(c_strike);
+    const std::string_view expiry_text = csv.field(c_expiry);
+    const std::string_view type_text = csv.field(c_type);
+
+    if (id.empty()) row.fail("instrument_id", "empty id");
+    else if (!ids.emplace(id, static_cast<std::uint32_t>(t.size())).second)
+      row.fail("instrument_id", "duplicate id '" + std::string(id) + "'");
+
+    instrument_kind kind = instrument_kind::spot;
+    bool kind_ok = true;
+    if (kind_text == "spot") kind = instrument_kind::spot;
+    else if (kind_text == "perpetual") kind = instrument_kind::perpetual;
+    else if (kind_text == "future") kind = instrument_kind::future;
+    else if (kind_text == "option") kind = instrument_kind::option;
+    else {
+      kind_ok = false;
+      row.fail("kind", "'" + std::string(kind_text) + "' is not one of spot, perpetual, future, option");
+    }
+
+    std::uint32_t u = 0;
+    if (auto it = symbols.find(under); it != symbols.end()) u = it->second;
+    else row.fail("underlying", "'" + std::string(under) + "' is not an underlying in market.json");
+
+    double multiplier = 1.0;
+    if (!csv.field(c_mult).empty() && number_cell(row, c_mult, "multiplier", multiplier) &&
+        !(multiplier > 0.0))
+      row.fail("multiplier", "must be > 0, got " + std::string(csv.field(c_mult)));
+
+    double strike = 0.0;
+    std::int64_t expiry = 0;
+    bool is_call = false;
+    const bool dated = kind == instrument_kind::future || kind == instrument_kind::option;
+    if (kind_ok && kind == instrument_kind::option) {
+      if (strike_text.empty()) row.fail("strike", "required for options");
+      else if (number_cell(row, c_strike, "strike", strike) && !(strike > 0.0))
+        row.fail("strike", "must be > 0, got " + std::string(strike_text));
+      if (type_text == "call") is_call = true;
+      else if (type_text != "put")
+        row.fail("option_type", type_text.empty() ? std::string("required for options (call or put)")
+                                                  : "'" + std::string(type_text) + "' is not call or put");
+    } else if (kind_ok) {
+      if (!strike_text.empty()) row.fail("strike", "must be empty for kind '" + std::string(kind_text) + "'");
+      if (!type_text.empty()) row.fail("option_type", "must be empty for kind '" + std::string(kind_text) + "'");
+    }
+    if (kind_ok && dated) {
+      if (expiry_text.empty()) row.fail("expiry", "required for futures and options");
+      else if (std::string why = parse_timestamp(expiry_text, expiry); !why.empty()) row.fail("expiry", why);
+    } else if (kind_ok && !expiry_text.empty()) {
+      row.fail("expiry", "must be empty for kind '" + std::string(kind_text) + "'");
+    }
+
+    t.id.emplace_back(id);
+    t.kind.push_back(kind);
+    t.is_call.push_back(is_call ? 1 : 0);
+    t.underlying.push_back(u);
+    t.strike.push_back(strike);
+    t.multiplier.push_back(multiplier);
+    t.expiry_ns.push_back(expiry);
+  }
+}
+
+void read_accounts(csv_reader& csv, const risk_params& risk, book& b, id_map& ids,
+                   problem_list& problems) {
+  const int c_id = csv.require("account_id", problems);
+  const int c_collateral = csv.require("collateral", problems);
+  const int c_tier = csv.column("tier");
+  if (c_id < 0 || c_collateral < 0) return;
+  const int standard = risk.tier_index("standard");
+  const row_context row{csv, problems};
+  while (csv.next(problems)) {
+    const std::string_view id = csv.field(c_id);
+    if (id.empty()) row.fail("account_id", "empty id");
+    else if (!ids.emplace(id, static_cast<std::uint32_t>(b.account_id.size())).second)
+      row.fail("account_id", "duplicate id '" + std::string(id) + "'");
+    double collateral = 0.0;
+    number_cell(row, c_collateral, "collateral", collateral);
+    const std::string_view tier_text = csv.field(c_tier);
+    int tier = standard;
+    if (!tier_text.empty()) tier = risk.tier_index(std::string(tier_text));
+    if (tier < 0)
+      row.fail("tier", tier_text.empty() ? std::string("empty, and risk.json defines no 'standard' tier")
+                                         : "'" + std::string(tier_text) + "' is not a tier in risk.json");
+    b.account_id.emplace_back(id);
+    b.collateral.push_back(collateral);
+    b.account_tier.push_back(static_cast<std::uint32_t>(tier < 0 ? 0 : tier));
+  }
+}
+
+struct position_rows {
+  std::vector<std::uint32_t> account, instrument;
+  std::vector<double> quantity, entry;
+};
+
+void read_positions(csv_reader& csv, const book& b, const id_map& accounts, const id_map& instruments,
+                    position_rows& rows, problem_list& problems) {
+  const int c_account = csv.require("account_id", problems);
+  const int c_instrument = csv.require("instrument_id", problems);
+  const int c_quantity = csv.require("quantity", problems);
+  const int c_entry = csv.column("entry_price");
+  if (c_account < 0 || c_instrument < 0 || c_quantity < 0) return;
+  const row_context row{csv, problems};
+  while (csv.next(problems)) {
+    const std::string_view account = csv.field(c_account);
+    const std::string_view instrument = csv.field(c_instrument);
+    std::uint32_t a = 0, i = 0;
+    bool ok = true;
+    if (auto it = accounts.find(account); it != accounts.end()) a = it->second;
+    else {
+      ok = false;
+      row.fail("account_id", "'" + std::string(account) + "' is not an account in accounts.csv");
+    }
+    if (auto it = instruments.find(instrument); it != instruments.end()) i = it->second;
+    else {
+      ok = false;
+      row.fail("instrument_id", "'" + std::string(instrument) + "' is not an instrument in instruments.csv");
+    }
+    double quantity = 0.0, entry = 0.0;
+    ok = number_cell(row, c_quantity, "quantity", quantity) && ok;
+    if (ok) {
+      const instrument_kind k = b.instruments.kind[i];
+      if (k == instrument_kind::perpetual || k == instrument_kind::future) {
+        if (csv.field(c_entry).empty()) {
+          row.fail("entry_price", "required for perpetuals and futures");
+          ok = false;
+        } else if (number_cell(row, c_entry, "entry_price", entry) && !(entry > 0.0)) {
+          row.fail("entry_price", "must be > 0, got " + std::string(csv.field(c_entry)));
+          ok = false;
+        }
+      }
+    }
+    if (!ok) continue;
+    rows.account.push_back(a);
+    rows.instrument.push_back(i);
+    rows.quantity.push_back(quantity);
+    rows.entry.push_back(entry);
+  }
+}
+
+// Sorts rows by (account, underlying, instrument), merges rows of the same (account, instrument)
+// and builds the CSR offsets. Rows of one position are summed in file order.
+void build_layout(const position_rows& rows, book& b) {
+  const instrument_table& t = b.instruments;
+  // rank: instruments ordered by (underlying, input order), so one 64-bit key sorts everything.
+  std::vector<std::uint32_t> by_rank(t.size());
+  std::iota(by_rank.begin(), by_rank.end(), 0u);
+  std::stable_sort(by_rank.begin(), by_rank.end(), [&](std::uint32_t x, std::uint32_t y) {
+    return t.underlying[x] < t.underlying[y];
+  });
+  std::vector<std::uint32_t> rank(t.size());
+  for (std::uint32_t r = 0; r < by_rank.size(); ++r) rank[by_rank[r]] = r;
+
+  const std::size_t n = rows.account.size();
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> order(n);
+  for (std::size_t r = 0; r < n; ++r)
+    order[r] = {(static_cast<std::uint64_t>(rows.account[r]) << 32) | rank[rows.instrument[r]],
+                static_cast<std::uint32_t>(r)};
+  std::sort(order.begin(), order.end());  // ties broken by row index: file order
+
+  const std::size_t accounts = b.accounts();
+  b.account_position_begin.assign(accounts + 1, 0);
+  b.account_exposure_begin.assign(accounts + 1, 0);
+  b.position_instrument.clear();
+  b.position_quantity.clear();
+  b.position_cost.clear();
+  b.exposure_underlying.clear();
+  b.exposure_position_begin.clear();
+
+  std::size_t r = 0;
+  for (std::size_t a = 0; a < accounts; ++a) {
+    b.account_position_begin[a] = b.positions();
+    b.account_exposure_begin[a] = b.exposures();
+    while (r < n && (order[r].first >> 32) == a) {
+      const std::uint32_t instrument = by_rank[static_cast<std::uint32_t>(order[r].first)];
+      const std::uint32_t underlying = t.underlying[instrument];
+      if (b.exposures() == b.account_exposure_begin[a] || b.exposure_underlying.back() != underlying) {
+        b.exposure_underlying.push_back(underlying);
+        b.exposure_position_begin.push_back(b.positions());
+      }
+      const bool marked_to_entry = t.kind[instrument] == instrument_kind::perpetual ||
+                                   t.kind[instrument] == instrument_kind::future;
+      double quantity = 0.0, cost = 0.0;
+      const std::uint64_t key = order[r].first;
+      for (; r < n && order[r].first == key; ++r) {
+        const std::uint32_t row = order[r].second;
+        quantity += rows.quantity[row];
+        if (marked_to_entry) cost += rows.quantity[row] * rows.entry[row];
+      }
+      b.position_instrument.push_back(instrument);
+      b.position_quantity.push_back(quantity);
+      b.position_cost.push_back(cost);
+    }
+  }
+  b.account_position_begin[accounts] = b.positions();
+  b.account_exposure_begin[accounts] = b.exposures();
+  b.exposure_position_begin.push_back(b.positions());
+  b.position_rows = n;
+}
+
+}  // namespace
+
+book_paths book_paths::in_directory(const std::filesystem::path& dir) {
+  return book_paths{dir / "instruments.csv", dir / "accounts.csv", dir / "positions.csv",
+                    dir / "market.json", dir / "risk.json"};
+}
+
+std::vector<double> years_to_expiry(const instrument_table& instruments, std::int64_t as_of_ns) {
+  std::vector<double> t(instruments.size(), 0.0);
+  for (std::size_t i = 0; i < instruments.size(); ++i) {
+    const instrument_kind k = instruments.kind[i];
+    if (k == instrument_kind::future || k == instrument_kind::option)
+      // Integer nanoseconds first, so the difference is exact; then ACT/365 years.
+      t[i] = static_cast<double>(instruments.expiry_ns[i] - as_of_ns) / 1e9 / 31536000.0;
+  }
+  return t;
+}
+
+book load_book(const book_paths& paths, const market_state& market, const risk_params& risk,
+               problem_list& problems) {
+  book b;
+  // The readers own the file buffers that the id maps point into: they live to the end.
+  csv_reader instruments_csv, accounts_csv, positions_csv;
+  id_map instrument_ids, account_ids;
+  if (instruments_csv.open(paths.instruments, problems))
+    read_instruments(instruments_csv, market, b, instrument_ids, problems);
+  if (accounts_csv.open(paths.accounts, problems))
+    read_accounts(accounts_csv, risk, b, account_ids, problems);
+  position_rows rows;
+  if (positions_csv.open(paths.positions, problems))
+    read_positions(positions_csv, b, account_ids, instrument_ids, rows, problems);
+  if (problems.empty()) build_layout(rows, b);
+  return b;
+}
+
+book_inputs load_book_inputs(const book_paths& paths) {
+  problem_list problems;
+  book_inputs in;
+  in.market = load_market(paths.market, problems);
+  in.risk = load_risk(paths.risk, problems);
+  // Instruments and accounts are checked against market and risk; with those broken, their
+  // messages would only repeat the same cause.
+  problems.throw_if_any();
+  in.positions = load_book(paths, in.market, in.risk, problems);
+  problems.throw_if_any();
+  return in;
+}
+
+}  // namespace msync

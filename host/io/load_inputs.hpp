@@ -1,0 +1,50 @@
+#pragma once
+// Loading and validating the inputs of DESIGN 2. Every loader collects all the problems it finds
+// (DESIGN 5) into a problem_list; load_book_inputs throws input_error with all of them before any
+// computation starts.
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "marginsync/book.hpp"
+#include "marginsync/market.hpp"
+#include "marginsync/risk_params.hpp"
+#include "marginsync/scenario_source.hpp"
+
+namespace msync {
+
+class problem_list;
+
+struct book_paths {
+  std::filesystem::path instruments;
+  std::filesystem::path accounts;
+  std::filesystem::path positions;
+  std::filesystem::path market;
+  std::filesystem::path risk;
+
+  static book_paths in_directory(const std::filesystem::path& dir);
+};
+
+struct book_inputs {
+  market_state market;
+  risk_params risk;
+  book positions;
+};
+
+market_state load_market(const std::filesystem::path& path, problem_list& problems);
+risk_params load_risk(const std::filesystem::path& path, problem_list& problems);
+// Reads instruments, accounts and positions against an already loaded market and risk config.
+book load_book(const book_paths& paths, const market_state& market, const risk_params& risk,
+               problem_list& problems);
+// All five files; throws input_error listing every problem.
+book_inputs load_book_inputs(const book_paths& paths);
+
+// A scenario file (DESIGN 2) for the market's underlyings; throws input_error.
+scenario_file_data load_scenario_file(const std::filesystem::path& path, const market_state& market);
+
+// The range checks on risk parameters (confidence in (0, 1), scenarios >= 1, ...), shared by
+// risk.json and the command-line overrides: pairs of (key, reason), empty when all is well.
+std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_params& risk);
+
+}  // namespace msync

@@ -1,0 +1,131 @@
+// market.json (DESIGN 2): as_of, rate, underlyings with spot, vol, dividend_yield, funding_rate,
+// and the correlation matrix (identity by default).
+#include <cmath>
+#include <set>
+
+#include "cholesky.hpp"
+#include "io/json_locator.hpp"
+#include "io/load_inputs.hpp"
+#include "io/number_parse.hpp"
+#include "marginsync/errors.hpp"
+
+namespace msync {
+
+namespace {
+const std::set<std::string> market_keys = {"as_of", "rate", "underlyings", "correlation"};
+const std::set<std::string> underlying_keys = {"symbol", "spot", "vol", "dividend_yield",
+                                               "funding_rate"};
+
+void reject_unknown_keys(const json_document& doc, const nlohmann::json& object,
+                         const std::set<std::string>& known, const std::string& prefix,
+                         problem_list& problems) {
+  for (auto it = object.begin(); it != object.end(); ++it)
+    if (!known.count(it.key()))
+      doc.problem(problems, prefix + it.key(), "unknown key (a typo would silently use a default)");
+}
+
+void read_correlation(const json_document& doc, market_state& m, problem_list& problems) {
+  const std::size_t n = m.size();
+  m.correlation.assign(n * n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) m.correlation[i * n + i] = 1.0;
+  auto it = doc.root.find("correlation");
+  if (it == doc.root.end()) {
+    m.cholesky = m.correlation;
+    return;
+  }
+  const std::size_t before = problems.size();
+  if (!it->is_array() || it->size() != n) {
+    doc.problem(problems, "correlation",
+                "expected " + std::to_string(n) + " rows (one per underlying, in order)");
+    return;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const nlohmann::json& row = (*it)[i];
+    const std::string row_path = "correlation[" + std::to_string(i) + "]";
+    if (!row.is_array() || row.size() != n) {
+      doc.problem(problems, row_path, "expected " + std::to_string(n) + " numbers");
+      continue;
+    }
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::string path = row_path + "[" + std::to_string(j) + "]";
+      if (!row[j].is_number() || !std::isfinite(row[j].get<double>())) {
+        doc.problem(problems, path, "expected a finite number, got " + row[j].dump());
+        continue;
+      }
+      const double v = row[j].get<double>();
+      if (v < -1.0 || v > 1.0) doc.problem(problems, path, "must be within [-1, 1], got " + row[j].dump());
+      if (i == j && v != 1.0) doc.problem(problems, path, "diagonal must be 1, got " + row[j].dump());
+      m.correlation[i * n + j] = v;
+    }
+  }
+  if (problems.size() != before) return;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (std::fabs(m.correlation[i * n + j] - m.correlation[j * n + i]) > 1e-12)
+        doc.problem(problems, "correlation[" + std::to_string(i) + "][" + std::to_string(j) + "]",
+                    "matrix is not symmetric: differs from correlation[" + std::to_string(j) +
+                        "][" + std::to_string(i) + "]");
+  if (problems.size() != before) return;
+  cholesky_result chol = cholesky_psd(m.correlation, n);
+  if (!chol.failure.empty()) {
+    doc.problem(problems, "correlation", "not a valid correlation matrix: " + chol.failure);
+    return;
+  }
+  m.cholesky = std::move(chol.lower);
+}
+}  // namespace
+
+market_state load_market(const std::filesystem::path& path, problem_list& problems) {
+  market_state m;
+  auto doc = read_json_file(path, problems);
+  if (!doc) return m;
+  const nlohmann::json& root = doc->root;
+  reject_unknown_keys(*doc, root, market_keys, "", problems);
+
+  std::string as_of;
+  if (root.find("as_of") == root.end()) {
+    doc->problem(problems, "as_of", "missing required key");
+  } else if (doc->text(root, "as_of", "as_of", as_of, problems)) {
+    std::string why = parse_timestamp(as_of, m.as_of_ns);
+    if (!why.empty()) doc->problem(problems, "as_of", why);
+  }
+  doc->number(root, "rate", "rate", m.rate, problems);
+
+  auto list = root.find("underlyings");
+  if (list == root.end() || !list->is_array() || list->empty()) {
+    doc->problem(problems, "underlyings", "expected a non-empty array of underlyings");
+    return m;
+  }
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const nlohmann::json& u = (*list)[i];
+    const std::string p = "underlyings[" + std::to_string(i) + "]";
+    if (!u.is_object()) {
+      doc->problem(problems, p, "expected an object");
+      continue;
+    }
+    reject_unknown_keys(*doc, u, underlying_keys, p + ".", problems);
+    std::string symbol;
+    double spot = NAN, vol = NAN, q = 0.0, funding = 0.0;
+    doc->text(u, "symbol", p + ".symbol", symbol, problems);
+    if (symbol.empty()) doc->problem(problems, p + ".symbol", "missing or empty symbol");
+    else if (!seen.insert(symbol).second) doc->problem(problems, p + ".symbol", "duplicate symbol '" + symbol + "'");
+    if (u.find("spot") == u.end()) doc->problem(problems, p + ".spot", "missing required key");
+    else if (doc->number(u, "spot", p + ".spot", spot, problems) && !(spot > 0.0))
+      doc->problem(problems, p + ".spot", "must be > 0, got " + format_number(spot));
+    if (u.find("vol") == u.end()) doc->problem(problems, p + ".vol", "missing required key");
+    else if (doc->number(u, "vol", p + ".vol", vol, problems) && !(vol > 0.0))
+      doc->problem(problems, p + ".vol", "must be > 0, got " + format_number(vol));
+    doc->number(u, "dividend_yield", p + ".dividend_yield", q, problems);
+    doc->number(u, "funding_rate", p + ".funding_rate", funding, problems);
+    m.symbols.push_back(symbol);
+    m.spot.push_back(spot);
+    m.vol.push_back(vol);
+    m.dividend_yield.push_back(q);
+    m.funding_rate.push_back(funding);
+  }
+  read_correlation(*doc, m, problems);
+  return m;
+}
+
+}  // namespace msync

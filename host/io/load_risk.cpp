@@ -1,0 +1,132 @@
+// risk.json (DESIGN 2): every key optional, defaults in risk_params. Unknown keys are errors, so a
+// misspelt key never runs silently on its default.
+#include <set>
+
+#include "io/json_locator.hpp"
+#include "io/load_inputs.hpp"
+#include "io/number_parse.hpp"
+#include "marginsync/errors.hpp"
+
+namespace msync {
+
+namespace {
+const std::set<std::string> risk_keys = {
+    "confidence", "horizon_days", "scenarios", "seed", "method", "margin_measure", "distribution",
+    "degrees_of_freedom", "vol_of_vol", "spot_vol_correlation", "min_margin_rate",
+    "maintenance_ratio", "preemptive_threshold", "tiers", "deviation_threshold", "heartbeat_ms",
+    "stale_after_ms"};
+
+template <class E>
+bool read_choice(const json_document& doc, const char* key,
+                 std::initializer_list<std::pair<const char*, E>> choices, E& out,
+                 problem_list& problems) {
+  std::string text;
+  if (!doc.text(doc.root, key, key, text, problems) || doc.root.find(key) == doc.root.end())
+    return false;
+  std::string list;
+  for (const auto& [name, value] : choices) {
+    if (text == name) {
+      out = value;
+      return true;
+    }
+    list += list.empty() ? std::string("'") + name + "'" : std::string(", '") + name + "'";
+  }
+  doc.problem(problems, key, "'" + text + "' is not one of " + list);
+  return false;
+}
+}  // namespace
+
+int risk_params::tier_index(const std::string& name) const {
+  for (std::size_t i = 0; i < tiers.size(); ++i)
+    if (tiers[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+const char* method_name(risk_method m) { return m == risk_method::full ? "full" : "delta_gamma"; }
+const char* measure_name(margin_measure m) { return m == margin_measure::var ? "var" : "es"; }
+const char* distribution_name(shock_distribution d) {
+  return d == shock_distribution::normal ? "normal" : "student_t";
+}
+
+std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_params& r) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto bad = [&](const char* key, const std::string& why, double got) {
+    out.emplace_back(key, why + ", got " + format_number(got));
+  };
+  if (!(r.confidence > 0.0 && r.confidence < 1.0)) bad("confidence", "must be within (0, 1)", r.confidence);
+  if (!(r.horizon_days > 0.0)) bad("horizon_days", "must be > 0", r.horizon_days);
+  if (r.scenarios < 1) out.emplace_back("scenarios", "must be >= 1, got " + std::to_string(r.scenarios));
+  if (!(r.degrees_of_freedom > 2.0)) bad("degrees_of_freedom", "must be > 2 (finite variance)", r.degrees_of_freedom);
+  if (!(r.vol_of_vol >= 0.0)) bad("vol_of_vol", "must be >= 0", r.vol_of_vol);
+  if (!(r.spot_vol_correlation >= -1.0 && r.spot_vol_correlation <= 1.0))
+    bad("spot_vol_correlation", "must be within [-1, 1]", r.spot_vol_correlation);
+  if (!(r.min_margin_rate >= 0.0)) bad("min_margin_rate", "must be >= 0", r.min_margin_rate);
+  if (!(r.maintenance_ratio > 0.0 && r.maintenance_ratio <= 1.0))
+    bad("maintenance_ratio", "must be within (0, 1]", r.maintenance_ratio);
+  if (!(r.preemptive_threshold >= 0.0 && r.preemptive_threshold <= 1.0))
+    bad("preemptive_threshold", "must be within [0, 1]", r.preemptive_threshold);
+  if (!(r.deviation_threshold >= 0.0)) bad("deviation_threshold", "must be >= 0", r.deviation_threshold);
+  if (r.heartbeat_ms < 1) out.emplace_back("heartbeat_ms", "must be >= 1, got " + std::to_string(r.heartbeat_ms));
+  if (r.stale_after_ms < 1) out.emplace_back("stale_after_ms", "must be >= 1, got " + std::to_string(r.stale_after_ms));
+  for (const tier& t : r.tiers) {
+    if (!(t.im_multiplier > 0.0)) out.emplace_back("tiers." + t.name + ".im_multiplier", "must be > 0, got " + format_number(t.im_multiplier));
+    if (!(t.credit_limit >= 0.0)) out.emplace_back("tiers." + t.name + ".credit_limit", "must be >= 0, got " + format_number(t.credit_limit));
+  }
+  return out;
+}
+
+risk_params load_risk(const std::filesystem::path& path, problem_list& problems) {
+  risk_params r;
+  auto doc = read_json_file(path, problems);
+  if (!doc) return r;
+  const nlohmann::json& root = doc->root;
+  for (auto it = root.begin(); it != root.end(); ++it)
+    if (!risk_keys.count(it.key()))
+      doc->problem(problems, it.key(), "unknown key (a typo would silently use a default)");
+
+  doc->number(root, "confidence", "confidence", r.confidence, problems);
+  doc->number(root, "horizon_days", "horizon_days", r.horizon_days, problems);
+  doc->integer(root, "scenarios", "scenarios", r.scenarios, problems);
+  if (auto it = root.find("seed"); it != root.end()) {
+    if (it->is_number_unsigned()) r.seed = it->get<std::uint64_t>();
+    else doc->problem(problems, "seed", "expected a whole number >= 0, got " + it->dump());
+  }
+  read_choice<risk_method>(*doc, "method", {{"full", risk_method::full}, {"delta_gamma", risk_method::delta_gamma}}, r.method, problems);
+  read_choice<margin_measure>(*doc, "margin_measure", {{"var", margin_measure::var}, {"es", margin_measure::es}}, r.measure, problems);
+  read_choice<shock_distribution>(*doc, "distribution", {{"normal", shock_distribution::normal}, {"student_t", shock_distribution::student_t}}, r.distribution, problems);
+  doc->number(root, "degrees_of_freedom", "degrees_of_freedom", r.degrees_of_freedom, problems);
+  doc->number(root, "vol_of_vol", "vol_of_vol", r.vol_of_vol, problems);
+  doc->number(root, "spot_vol_correlation", "spot_vol_correlation", r.spot_vol_correlation, problems);
+  doc->number(root, "min_margin_rate", "min_margin_rate", r.min_margin_rate, problems);
+  doc->number(root, "maintenance_ratio", "maintenance_ratio", r.maintenance_ratio, problems);
+  doc->number(root, "preemptive_threshold", "preemptive_threshold", r.preemptive_threshold, problems);
+  doc->number(root, "deviation_threshold", "deviation_threshold", r.deviation_threshold, problems);
+  doc->integer(root, "heartbeat_ms", "heartbeat_ms", r.heartbeat_ms, problems);
+  doc->integer(root, "stale_after_ms", "stale_after_ms", r.stale_after_ms, problems);
+
+  if (auto it = root.find("tiers"); it != root.end()) {
+    if (!it->is_object() || it->empty()) {
+      doc->problem(problems, "tiers", "expected an object of tiers, e.g. {\"standard\": {...}}");
+    } else {
+      r.tiers.clear();
+      for (auto t = it->begin(); t != it->end(); ++t) {
+        const std::string p = "tiers." + t.key();
+        tier entry{t.key(), 1.0, 0.0};
+        if (!t->is_object()) {
+          doc->problem(problems, p, "expected an object with im_multiplier and credit_limit");
+          continue;
+        }
+        for (auto k = t->begin(); k != t->end(); ++k)
+          if (k.key() != "im_multiplier" && k.key() != "credit_limit")
+            doc->problem(problems, p + "." + k.key(), "unknown key");
+        doc->number(*t, "im_multiplier", p + ".im_multiplier", entry.im_multiplier, problems);
+        doc->number(*t, "credit_limit", p + ".credit_limit", entry.credit_limit, problems);
+        r.tiers.push_back(entry);
+      }
+    }
+  }
+  for (const auto& [key, why] : risk_param_problems(r)) doc->problem(problems, key, why);
+  return r;
+}
+
+}  // namespace msync

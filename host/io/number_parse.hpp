@@ -1,0 +1,25 @@
+#pragma once
+// Field parsers that say what is wrong instead of guessing: every function returns an empty
+// string on success and the reason otherwise.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace msync {
+
+// A finite decimal number ('.' as the decimal point, optional sign and exponent).
+std::string parse_number(std::string_view text, double& out);
+// A whole number (optional sign).
+std::string parse_integer(std::string_view text, std::int64_t& out);
+// ISO 8601 UTC (2026-11-24T08:00:00Z, fractional seconds up to nanoseconds, 'Z' or '+00:00')
+// or integer epoch milliseconds. Out: nanoseconds since the epoch.
+std::string parse_timestamp(std::string_view text, std::int64_t& out_ns);
+// The same instant in ISO 8601 with the shortest exact fraction.
+std::string format_timestamp(std::int64_t ns);
+
+// Shortest text that reads back to exactly `value` ("inf" for +infinity).
+std::string format_number(double value);
+// Appends the same to `out` without allocating a temporary.
+void append_number(std::string& out, double value);
+
+}  // namespace msync

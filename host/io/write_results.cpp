@@ -1,0 +1,149 @@
+// Output files of DESIGN 4. Numbers in shortest round-trip form; each file written to a temporary
+// name beside its final one and renamed, so a file that exists is always complete.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine.hpp"
+#include "io/number_parse.hpp"
+
+namespace msync {
+
+namespace {
+
+void write_atomically(const std::filesystem::path& target, const std::string& content) {
+  const std::filesystem::path tmp =
+      target.string() + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) throw std::runtime_error("error writing " + tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, target, ec);
+  if (ec) {
+    std::filesystem::remove(tmp);
+    throw std::runtime_error("cannot rename " + tmp.string() + " to " + target.string() + ": " + ec.message());
+  }
+}
+
+// Ids are written as they were read; one that needs quoting in CSV gets it.
+void append_id(std::string& out, const std::string& id) {
+  if (id.find_first_of(",\"\n\r") == std::string::npos) {
+    out += id;
+    return;
+  }
+  out += '"';
+  for (char c : id) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+std::string accounts_csv(const margin_run& run) {
+  const book& b = run.inputs.positions;
+  const risk_result& r = run.risk;
+  std::string out =
+      "account_id,equity,initial_margin,maintenance_margin,var,es,health,breach_probability,status,"
+      "gross_notional,preemptive\n";
+  out.reserve(out.size() + b.accounts() * 160);
+  for (std::size_t a = 0; a < b.accounts(); ++a) {
+    append_id(out, b.account_id[a]);
+    for (double v : {run.reval.account_equity[a], r.initial_margin[a], r.maintenance_margin[a], r.var[a],
+                     r.es[a], r.health[a], r.breach_probability[a]}) {
+      out += ',';
+      append_number(out, v);
+    }
+    out += ',';
+    out += status_name(r.status[a]);
+    out += ',';
+    append_number(out, run.reval.account_gross_notional[a]);
+    out += r.preemptive[a] ? ",true\n" : ",false\n";
+  }
+  return out;
+}
+
+std::string exposures_csv(const margin_run& run) {
+  const book& b = run.inputs.positions;
+  const revaluation& v = run.reval;
+  std::string out = "account_id,underlying,delta,gamma,vega,theta\n";
+  out.reserve(out.size() + b.exposures() * 100);
+  for (std::size_t a = 0; a < b.accounts(); ++a)
+    for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x) {
+      append_id(out, b.account_id[a]);
+      out += ',';
+      out += run.inputs.market.symbols[b.exposure_underlying[x]];
+      for (double g : {v.exposure_delta[x], v.exposure_gamma[x], v.exposure_vega[x], v.exposure_theta[x]}) {
+        out += ',';
+        append_number(out, g);
+      }
+      out += '\n';
+    }
+  return out;
+}
+
+nlohmann::json summary_json(const margin_run& run, const margin_request& request) {
+  const book& b = run.inputs.positions;
+  const risk_params& risk = run.inputs.risk;
+  const risk_result& r = run.risk;
+  std::int64_t counts[3] = {0, 0, 0}, preemptive = 0;
+  double equity = 0.0, im = 0.0, mm = 0.0;
+  for (std::size_t a = 0; a < b.accounts(); ++a) {  // account order: the same sum every run
+    ++counts[static_cast<int>(r.status[a])];
+    preemptive += r.preemptive[a];
+    equity += run.reval.account_equity[a];
+    im += r.initial_margin[a];
+    mm += r.maintenance_margin[a];
+  }
+  nlohmann::json j;
+  j["marginsync_version"] = MSYNC_VERSION;
+  j["inputs"] = {{"book", request.book_label.string()},
+                 {"as_of", format_timestamp(run.inputs.market.as_of_ns)},
+                 {"underlyings", run.inputs.market.size()},
+                 {"instruments", b.instruments.size()},
+                 {"accounts", b.accounts()},
+                 {"position_rows", b.position_rows},
+                 {"positions", b.positions()},
+                 {"exposures", b.exposures()}};
+  j["backend"] = run.backend_name;
+  j["device"] = run.device;
+  j["method"] = method_name(risk.method);
+  j["margin_measure"] = measure_name(risk.measure);
+  j["scenario_source"] = run.scenarios ? "file" : "monte_carlo";
+  if (run.scenarios) j["scenario_file"] = run.scenarios->path;
+  else {
+    j["seed"] = risk.seed;
+    j["distribution"] = distribution_name(risk.distribution);
+  }
+  j["scenarios"] = r.scenarios;
+  j["confidence"] = risk.confidence;
+  j["horizon_days"] = risk.horizon_days;
+  j["totals"] = {{"equity", equity}, {"initial_margin", im}, {"maintenance_margin", mm}};
+  j["status_counts"] = {{"ok", counts[0]}, {"margin_call", counts[1]}, {"liquidate", counts[2]},
+                        {"preemptive", preemptive}};
+  j["bad_debt"] = {{"expected", r.bad_debt_mean}, {"var", r.bad_debt_var}, {"es", r.bad_debt_es}};
+  nlohmann::json stages = nlohmann::json::object();
+  for (const stage_time& t : run.stages) stages[t.name] = t.seconds;
+  j["stage_seconds"] = stages;
+  return j;
+}
+
+}  // namespace
+
+void write_margin_outputs(const margin_run& run, const margin_request& request,
+                          const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create output directory " + dir.string() + ": " + ec.message());
+  write_atomically(dir / "accounts.csv", accounts_csv(run));
+  write_atomically(dir / "exposures.csv", exposures_csv(run));
+  write_atomically(dir / "summary.json", summary_json(run, request).dump(2) + "\n");
+}
+
+}  // namespace msync

@@ -1,0 +1,24 @@
+#pragma once
+// The scenario set of one run on the host: shocked spot and vol per (underlying, scenario), laid
+// out underlying-major ([u * N + s]) so that loss loops over scenarios read contiguous memory.
+#include <cstdint>
+#include <vector>
+
+#include "marginsync/market.hpp"
+#include "marginsync/risk_params.hpp"
+#include "marginsync/scenario_source.hpp"
+
+namespace msync {
+
+struct scenario_set {
+  std::int64_t count = 0;        // N
+  std::size_t underlyings = 0;   // U
+  std::vector<double> spot;      // S' [u * N + s]
+  std::vector<double> vol;       // sigma' [u * N + s]
+};
+
+// Monte Carlo (risk_params) or the given file; parallel over scenarios with OpenMP.
+scenario_set build_scenario_set(const market_state& market, const scenario_source& source,
+                                const risk_params& params);
+
+}  // namespace msync

@@ -1,0 +1,73 @@
+#pragma once
+// The backend interface, chosen at run time (--backend auto|cpu|cuda). Host types only: the CUDA
+// backend keeps its device types behind this interface, so the CPU-only build never sees them.
+//
+// Data flow: load_book once (the CUDA backend uploads it), then for each market state revalue,
+// then scenario_risk on that revaluation. Results come back as host arrays.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "marginsync/book.hpp"
+#include "marginsync/market.hpp"
+#include "marginsync/risk_params.hpp"
+#include "marginsync/risk_rules.hpp"
+#include "marginsync/scenario_source.hpp"
+
+namespace msync {
+
+// Per exposure and per account results of revaluing the book at one market state.
+struct revaluation {
+  std::vector<double> exposure_delta;  // units of the underlying (dV/dS)
+  std::vector<double> exposure_gamma;  // per unit of underlying price
+  std::vector<double> exposure_vega;   // per 1.00 of vol
+  std::vector<double> exposure_theta;  // per year
+  std::vector<double> account_equity;  // collateral + credit limit + sum of position values
+  std::vector<double> account_gross_notional;  // sum |q m S|
+};
+
+// Scenario risk of every account and of the book.
+struct risk_result {
+  std::int64_t scenarios = 0;
+  std::vector<double> var;
+  std::vector<double> es;
+  std::vector<double> initial_margin;
+  std::vector<double> maintenance_margin;
+  std::vector<double> health;
+  std::vector<double> breach_probability;
+  std::vector<account_status> status;
+  std::vector<std::uint8_t> preemptive;
+  // Book level: bad debt B_s = sum_a max(0, L_as - E_a); its mean, VaR and ES at `confidence`.
+  double bad_debt_mean = 0.0;
+  double bad_debt_var = 0.0;
+  double bad_debt_es = 0.0;
+};
+
+class backend {
+ public:
+  virtual ~backend() = default;
+  virtual std::string name() const = 0;    // "cpu" or "cuda"
+  virtual std::string device() const = 0;  // human description: CPU threads, GPU name
+  // Makes the book resident. The backend keeps its own copy; `b` may be discarded after.
+  virtual void load_book(const book& b, const risk_params& params) = 0;
+  virtual revaluation revalue(const market_state& market) = 0;
+  virtual risk_result scenario_risk(const market_state& market, const scenario_source& scenarios,
+                                    const risk_params& params, const revaluation& reval) = 0;
+};
+
+enum class backend_choice : std::uint8_t { automatic, cpu, cuda };
+
+// The CPU backend with `threads` OpenMP threads (0: all available).
+std::unique_ptr<backend> make_cpu_backend(int threads);
+
+struct backend_selection {
+  std::unique_ptr<backend> instance;
+  std::string note;  // what was chosen and why, for stderr
+};
+
+// auto: CUDA when built with it and a device is usable, else the CPU (the note says why).
+// cuda: throws backend_unavailable with the reason when it cannot be used.
+backend_selection select_backend(backend_choice choice, int cpu_threads);
+
+}  // namespace msync

@@ -1,0 +1,62 @@
+#pragma once
+// The book in memory: structure of arrays with dense 32-bit indices (DESIGN 1). Positions are
+// sorted by account, then underlying, then instrument; an account is the contiguous range
+// [account_position_begin[a], account_position_begin[a + 1]) and an exposure (account,
+// underlying) the range [exposure_position_begin[x], exposure_position_begin[x + 1]).
+// Accounts keep their input order; strings live only here, kernels see the index arrays.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "marginsync/instrument_kind.hpp"
+#include "marginsync/market.hpp"
+#include "marginsync/valuation.hpp"
+
+namespace msync {
+
+struct instrument_table {
+  std::vector<std::string> id;
+  std::vector<instrument_kind> kind;
+  std::vector<std::uint8_t> is_call;       // options only
+  std::vector<std::uint32_t> underlying;   // index into market_state::symbols
+  std::vector<double> strike;              // options only, quote currency
+  std::vector<double> multiplier;          // units of the underlying per contract
+  std::vector<std::int64_t> expiry_ns;     // futures and options; 0 otherwise
+
+  std::size_t size() const noexcept { return id.size(); }
+  contract_terms terms(std::size_t i) const {
+    return contract_terms{kind[i], is_call[i] != 0, strike[i], multiplier[i]};
+  }
+};
+
+struct book {
+  instrument_table instruments;
+
+  // Accounts, input order.
+  std::vector<std::string> account_id;
+  std::vector<double> collateral;       // quote currency
+  std::vector<std::uint32_t> account_tier;  // index into risk_params::tiers
+
+  // Positions, one per (account, instrument) after merging rows.
+  std::vector<std::uint32_t> position_instrument;
+  std::vector<double> position_quantity;  // signed units of the instrument (sum of the rows)
+  std::vector<double> position_cost;      // sum of q_i * entry_i (perpetuals and futures; else 0)
+
+  // CSR offsets.
+  std::vector<std::uint64_t> account_position_begin;   // size accounts + 1
+  std::vector<std::uint64_t> account_exposure_begin;   // size accounts + 1
+  std::vector<std::uint32_t> exposure_underlying;      // size exposures
+  std::vector<std::uint64_t> exposure_position_begin;  // size exposures + 1
+
+  std::uint64_t position_rows = 0;  // rows read from positions.csv before merging
+
+  std::size_t accounts() const noexcept { return account_id.size(); }
+  std::size_t positions() const noexcept { return position_instrument.size(); }
+  std::size_t exposures() const noexcept { return exposure_underlying.size(); }
+};
+
+// Time to expiry of each instrument at the market's as_of, in years (ACT/365: seconds / 31,536,000).
+// Spot and perpetuals get 0 (never read).
+std::vector<double> years_to_expiry(const instrument_table& instruments, std::int64_t as_of_ns);
+
+}  // namespace msync

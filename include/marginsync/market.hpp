@@ -1,0 +1,25 @@
+#pragma once
+// Market data of one instant: what market.json holds (DESIGN 2), with the Cholesky factor of the
+// correlation matrix computed once at load.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace msync {
+
+struct market_state {
+  std::int64_t as_of_ns = 0;  // UTC, nanoseconds since the epoch
+  double rate = 0.0;          // continuously compounded, annual
+  std::vector<std::string> symbols;
+  std::vector<double> spot;            // quote currency
+  std::vector<double> vol;             // annualised lognormal vol (fraction)
+  std::vector<double> dividend_yield;  // annual fraction; carry b = rate - dividend_yield
+  std::vector<double> funding_rate;    // perpetual funding per 8 hours (fraction)
+  std::vector<double> correlation;     // row-major U x U, in `symbols` order
+  std::vector<double> cholesky;        // lower-triangular L with L L^T = correlation, row-major
+
+  std::size_t size() const noexcept { return symbols.size(); }
+  double carry(std::size_t u) const { return rate - dividend_yield[u]; }
+};
+
+}  // namespace msync

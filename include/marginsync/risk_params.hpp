@@ -1,0 +1,48 @@
+#pragma once
+// The risk configuration of risk.json (DESIGN 2), defaults as documented there.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "marginsync/scenario.hpp"
+
+namespace msync {
+
+enum class risk_method : std::uint8_t { full = 0, delta_gamma = 1 };
+enum class margin_measure : std::uint8_t { var = 0, es = 1 };
+
+struct tier {
+  std::string name;
+  double im_multiplier = 1.0;
+  double credit_limit = 0.0;  // quote currency, added to equity
+};
+
+struct risk_params {
+  double confidence = 0.99;
+  double horizon_days = 1.0;
+  std::int64_t scenarios = 10000;
+  std::uint64_t seed = 1;
+  risk_method method = risk_method::full;
+  margin_measure measure = margin_measure::var;
+  shock_distribution distribution = shock_distribution::normal;
+  double degrees_of_freedom = 4.0;
+  double vol_of_vol = 1.0;
+  double spot_vol_correlation = -0.5;
+  double min_margin_rate = 0.01;
+  double maintenance_ratio = 0.6;
+  double preemptive_threshold = 0.25;
+  std::vector<tier> tiers{tier{"standard", 1.0, 0.0}};
+  double deviation_threshold = 0.005;
+  std::int64_t heartbeat_ms = 1000;
+  std::int64_t stale_after_ms = 5000;
+
+  double horizon_years() const { return horizon_days / 365.0; }
+  // Index of a tier by name, or -1.
+  int tier_index(const std::string& name) const;
+};
+
+const char* method_name(risk_method m);
+const char* measure_name(margin_measure m);
+const char* distribution_name(shock_distribution d);
+
+}  // namespace msync

@@ -1,0 +1,82 @@
+#pragma once
+// Account risk rules of DESIGN 3: which order statistic is VaR, initial and maintenance margin,
+// health, status, the pre-emptive flag. Plain functions of plain numbers, host and device.
+#include <cstdint>
+
+#include "marginsync/hd.hpp"
+
+namespace msync {
+
+// k = max(1, ceil((1 - confidence) N - 1e-9)): VaR is the k-th largest loss, ES the mean of the k
+// largest. The 1e-9 keeps exact products such as 0.05 * 200 = 10.000000000000002 at 10.
+MSYNC_HD inline std::int64_t tail_count(double confidence, std::int64_t scenarios) {
+  const double x = (1.0 - confidence) * static_cast<double>(scenarios) - 1e-9;
+  std::int64_t k = static_cast<std::int64_t>(x);
+  if (static_cast<double>(k) < x) ++k;  // ceil without a library call
+  if (k < 1) k = 1;
+  if (k > scenarios) k = scenarios;
+  return k;
+}
+
+enum class account_status : std::uint8_t { ok = 0, margin_call = 1, liquidate = 2 };
+
+struct margin_rule {
+  double min_margin_rate;   // fraction of gross notional
+  double maintenance_ratio; // MM / IM
+  double im_multiplier;     // of the account's tier
+};
+
+struct margin_levels {
+  double initial;
+  double maintenance;
+};
+
+// IM = max(M, min_margin_rate * G, 0) * im_multiplier; MM = maintenance_ratio * IM.
+// M is the account's VaR or ES (quote currency, positive = loss), G its gross notional.
+MSYNC_HD inline margin_levels margin_requirement(double measure, double gross_notional,
+                                                 const margin_rule& rule) {
+  double base = rule.min_margin_rate * gross_notional;
+  if (measure > base) base = measure;
+  if (base < 0.0) base = 0.0;
+  const double im = base * rule.im_multiplier;
+  return margin_levels{im, rule.maintenance_ratio * im};
+}
+
+// H = E / MM; +inf when MM = 0 and E >= 0, 0 when MM = 0 and E < 0.
+MSYNC_HD inline double health_factor(double equity, double maintenance) {
+  if (maintenance == 0.0) return equity >= 0.0 ? HUGE_VAL : 0.0;
+  return equity / maintenance;
+}
+
+MSYNC_HD inline account_status margin_status(double equity, const margin_levels& m) {
+  if (equity < m.maintenance) return account_status::liquidate;
+  if (equity < m.initial) return account_status::margin_call;
+  return account_status::ok;
+}
+
+// A scenario breaches when the account would end the horizon below maintenance: E - L < MM.
+MSYNC_HD inline bool breaches_maintenance(double equity, double loss, double maintenance) {
+  return equity - loss < maintenance;
+}
+
+MSYNC_HD inline bool preemptive_flag(account_status status, double breach_probability,
+                                     double threshold) {
+  return status == account_status::ok && breach_probability >= threshold;
+}
+
+// What the venue's insurance fund covers if the account is closed out in a scenario.
+MSYNC_HD inline double bad_debt(double loss, double equity) {
+  const double shortfall = loss - equity;
+  return shortfall > 0.0 ? shortfall : 0.0;
+}
+
+inline const char* status_name(account_status s) {
+  switch (s) {
+    case account_status::ok: return "ok";
+    case account_status::margin_call: return "margin_call";
+    case account_status::liquidate: return "liquidate";
+  }
+  return "?";
+}
+
+}  // namespace msync
