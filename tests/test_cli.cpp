@@ -1,0 +1,152 @@
+// The marginsync executable end to end: the sample book, exit statuses, error lines, outputs.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.hpp"
+
+namespace msync {
+namespace {
+
+using test::run_cli;
+using test::temp_dir;
+
+TEST(cli, margin_on_the_sample_book) {
+  temp_dir out;
+  const auto r = run_cli("margin --book '" + test::sample_book().string() + "' --backend cpu --out '" +
+                         out.path().string() + "'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("status: ok 4, margin_call 1, liquidate 1; preemptive 1"), std::string::npos) << r.out;
+
+  const auto accounts = test::read_csv_by_key(out / "accounts.csv");
+  ASSERT_EQ(accounts.size(), 6u);
+  // The statuses the sample book was written to show (README, data/sample).
+  EXPECT_EQ(accounts.at("hedged_basis").at("status"), "ok");
+  EXPECT_EQ(accounts.at("hedged_basis").at("equity"), "92000");
+  EXPECT_EQ(accounts.at("hedged_basis").at("var"), "0");
+  EXPECT_EQ(accounts.at("short_option_seller").at("status"), "margin_call");
+  EXPECT_EQ(accounts.at("leveraged_perp_long").at("status"), "liquidate");
+  EXPECT_EQ(accounts.at("leveraged_perp_long").at("equity"), "3900");
+  EXPECT_EQ(accounts.at("flat").at("health"), "inf");
+  EXPECT_EQ(accounts.at("market_maker_eth_short").at("preemptive"), "true");
+  // Rows in input order.
+  const std::string text = test::read_file(out / "accounts.csv");
+  EXPECT_LT(text.find("hedged_basis"), text.find("short_option_seller"));
+  EXPECT_LT(text.find("flat"), text.find("protected_eth_long"));
+
+  const auto exposures = test::read_csv_by_key(out / "exposures.csv");
+  EXPECT_EQ(exposures.at("leveraged_perp_long").at("delta"), "2");
+  EXPECT_EQ(exposures.at("leveraged_perp_long").at("underlying"), "BTC");
+
+  const auto summary = nlohmann::json::parse(test::read_file(out / "summary.json"));
+  EXPECT_EQ(summary["inputs"]["accounts"], 6);
+  EXPECT_EQ(summary["inputs"]["position_rows"], 10);
+  EXPECT_EQ(summary["scenarios"], 10000);
+  EXPECT_EQ(summary["backend"], "cpu");
+  EXPECT_EQ(summary["status_counts"]["liquidate"], 1);
+  EXPECT_TRUE(summary["stage_seconds"].contains("scenario_risk"));
+  // No temporary file is left behind.
+  for (const auto& f : std::filesystem::directory_iterator(out.path()))
+    EXPECT_EQ(f.path().string().find(".tmp."), std::string::npos) << f.path();
+}
+
+TEST(cli, same_run_gives_identical_files_with_any_thread_count) {
+  temp_dir a, b;
+  const std::string book = "--book '" + test::sample_book().string() + "' --backend cpu --scenarios 3000 -q";
+  ASSERT_EQ(run_cli("margin " + book + " --threads 1 --out '" + a.path().string() + "'").status, 0);
+  ASSERT_EQ(run_cli("margin " + book + " --threads 2 --out '" + b.path().string() + "'").status, 0);
+  EXPECT_EQ(test::read_file(a / "accounts.csv"), test::read_file(b / "accounts.csv"));
+  EXPECT_EQ(test::read_file(a / "exposures.csv"), test::read_file(b / "exposures.csv"));
+}
+
+TEST(cli, command_line_overrides_risk_json) {
+  temp_dir out;
+  const auto r = run_cli("margin --book '" + test::sample_book().string() +
+                         "' --backend cpu --method delta_gamma --scenarios 500 --seed 9 --confidence 0.95 -q --out '" +
+                         out.path().string() + "'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto summary = nlohmann::json::parse(test::read_file(out / "summary.json"));
+  EXPECT_EQ(summary["method"], "delta_gamma");
+  EXPECT_EQ(summary["scenarios"], 500);
+  EXPECT_EQ(summary["seed"], 9);
+  EXPECT_EQ(summary["confidence"], 0.95);
+}
+
+TEST(cli, bad_input_exits_2_with_file_line_and_column) {
+  temp_dir dir;
+  test::copy_sample_book(dir.path());
+  std::string positions = test::read_file(dir / "positions.csv");
+  positions += "flat,BTC-SPOT,two,\n";
+  for (int i = 0; i < 25; ++i) positions += "ghost" + std::to_string(i) + ",BTC-SPOT,1,\n";
+  test::write_file(dir / "positions.csv", positions);
+  temp_dir out;
+  const auto r = run_cli("margin --book '" + dir.path().string() + "' --out '" + out.path().string() + "'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("positions.csv:12: column 'quantity': 'two' is not a number"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("positions.csv:13: column 'account_id': 'ghost0' is not an account in accounts.csv"),
+            std::string::npos) << r.out;
+  // At most 20 problem lines, then a count.
+  EXPECT_NE(r.out.find("... and 6 more problems (26 in all)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("ghost19"), std::string::npos);
+  // Nothing was computed or written.
+  EXPECT_FALSE(std::filesystem::exists(out / "accounts.csv"));
+}
+
+TEST(cli, usage_errors_exit_2) {
+  EXPECT_EQ(run_cli("").status, 2);
+  EXPECT_EQ(run_cli("frobnicate").status, 2);
+  EXPECT_EQ(run_cli("margin").status, 2);  // no --book
+  EXPECT_EQ(run_cli("margin --book x --backend gpu").status, 2);
+  EXPECT_EQ(run_cli("margin --book x --method exact").status, 2);
+  EXPECT_EQ(run_cli("margin --book x --scenarios many").status, 2);
+  const auto r = run_cli("margin --book '" + test::sample_book().string() + "' --confidence 1.5 --backend cpu");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("--confidence: must be within (0, 1), got 1.5"), std::string::npos) << r.out;
+  const auto missing = run_cli("margin --book /nonexistent/book");
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.out.find("/nonexistent/book/market.json: file not found"), std::string::npos) << missing.out;
+}
+
+TEST(cli, help_and_version) {
+  const auto help = run_cli("--help");
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("margin"), std::string::npos);
+  const auto margin_help = run_cli("margin --help");
+  EXPECT_EQ(margin_help.status, 0);
+  EXPECT_NE(margin_help.out.find("--scenario-file"), std::string::npos);
+  EXPECT_EQ(run_cli("generate --help").status, 0);
+  const auto version = run_cli("--version");
+  EXPECT_EQ(version.status, 0);
+  EXPECT_NE(version.out.find("marginsync " MSYNC_VERSION), std::string::npos);
+}
+
+// --backend cuda without a usable device (or without a CUDA implementation) is exit status 3 with
+// the reason; auto falls back to the CPU and says so.
+TEST(cli, cuda_backend_unavailable_is_exit_3_and_auto_falls_back) {
+  const std::string book = "--book '" + test::sample_book().string() + "' --scenarios 100";
+  const auto cuda = run_cli("margin " + book + " --backend cuda");
+  if (cuda.status == 0) GTEST_SKIP() << "a CUDA backend is usable here";
+  EXPECT_EQ(cuda.status, 3) << cuda.out;
+  EXPECT_NE(cuda.out.find("--backend cuda: "), std::string::npos) << cuda.out;
+  const auto automatic = run_cli("margin " + book + " --backend auto");
+  EXPECT_EQ(automatic.status, 0) << automatic.out;
+  EXPECT_NE(automatic.out.find("backend: cpu"), std::string::npos) << automatic.out;
+  EXPECT_NE(automatic.out.find("CUDA not used: "), std::string::npos) << automatic.out;
+}
+
+TEST(cli, scenario_file_run) {
+  temp_dir dir;
+  test::write_file(dir / "grid.csv",
+                   "scenario_id,underlying,spot_return,vol_change\n"
+                   "crash,BTC,-0.3,0.5\ncrash,ETH,-0.35,0.5\nrally,BTC,0.2,-0.2\nrally,ETH,0.25,-0.2\n");
+  const auto r = run_cli("margin --book '" + test::sample_book().string() + "' --backend cpu --scenario-file '" +
+                         (dir / "grid.csv").string() + "' --out '" + (dir / "out").string() + "'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto summary = nlohmann::json::parse(test::read_file(dir / "out" / "summary.json"));
+  EXPECT_EQ(summary["scenario_source"], "file");
+  EXPECT_EQ(summary["scenarios"], 2);
+  EXPECT_EQ(run_cli("margin --book '" + test::sample_book().string() + "' --scenario-file x --scenarios 5").status, 2);
+}
+
+}  // namespace
+}  // namespace msync
