@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <functional>
 
@@ -164,6 +165,7 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
   const std::size_t chunk = std::max<std::size_t>(256, (n_acc + 255) / 256);
   const std::int64_t n_chunks = static_cast<std::int64_t>((n_acc + chunk - 1) / chunk);
   std::vector<double> partial(static_cast<std::size_t>(n_chunks) * un, 0.0);
+  std::atomic<std::int64_t> chunks_done{0};
 
 #pragma omp parallel num_threads(threads_)
   {
@@ -216,6 +218,10 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
         out.preemptive[a] = preemptive_flag(out.status[a], out.breach_probability[a],
                                             params.preemptive_threshold);
       }
+      const std::int64_t done = ++chunks_done;
+      // Only the first thread reports, so the callback is never called concurrently.
+      if (omp_get_thread_num() == 0)
+        report_progress("scenario risk", static_cast<double>(done) / static_cast<double>(n_chunks));
     }
   }
 

@@ -55,6 +55,7 @@ margin_run run_margin(const margin_request& request,
   backend_selection selection = select_backend(request.backend, request.threads);
   log(selection.note);
   backend& engine = *selection.instance;
+  engine.set_progress(request.progress);
   run.backend_name = engine.name();
   run.device = engine.device();
 

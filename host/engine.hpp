@@ -27,6 +27,7 @@ struct margin_request {
   risk_overrides overrides;
   backend_choice backend = backend_choice::automatic;
   int threads = 0;  // 0: all cores
+  progress_callback progress;  // optional, for long stages
 };
 
 struct stage_time {

@@ -150,3 +150,36 @@ TEST(cli, scenario_file_run) {
 
 }  // namespace
 }  // namespace msync
+
+namespace msync {
+namespace {
+
+// The generated sample book shows every status and the pre-emptive flag (the generator sets
+// collateral for that); a smaller scenario count keeps the test quick.
+TEST(cli, generated_book_shows_every_status) {
+  temp_dir out;
+  const auto r = run_cli("margin --book '" + (test::source_dir() / "data" / "generated").string() +
+                         "' --backend cpu --scenarios 2000 -q --out '" + out.path().string() + "'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto summary = nlohmann::json::parse(test::read_file(out / "summary.json"));
+  EXPECT_EQ(summary["inputs"]["accounts"], 1000);
+  for (const char* key : {"ok", "margin_call", "liquidate", "preemptive"})
+    EXPECT_GT(summary["status_counts"][key].get<int>(), 0) << key;
+}
+
+// generate then margin: the generator's files load without a single problem.
+TEST(cli, generate_writes_a_book_that_loads) {
+  temp_dir dir;
+  const auto g = run_cli("generate --accounts 300 --underlyings 7 --positions-per-account 4 --seed 5 --out '" +
+                         (dir / "book").string() + "'");
+  ASSERT_EQ(g.status, 0) << g.out;
+  EXPECT_NE(g.out.find("wrote 300 accounts"), std::string::npos) << g.out;
+  const auto m = run_cli("margin --book '" + (dir / "book").string() + "' --backend cpu --scenarios 200 -q --out '" +
+                         (dir / "out").string() + "'");
+  ASSERT_EQ(m.status, 0) << m.out;
+  EXPECT_EQ(test::read_csv_by_key(dir / "out" / "accounts.csv").size(), 300u);
+  EXPECT_EQ(run_cli("generate --accounts 0 --out '" + (dir / "x").string() + "'").status, 2);
+}
+
+}  // namespace
+}  // namespace msync

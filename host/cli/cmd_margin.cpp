@@ -1,4 +1,6 @@
 // marginsync margin: the snapshot margin job on a book directory.
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 
@@ -96,6 +98,16 @@ int run_margin_command(int argc, char** argv) {
     return exit_bad_input;
   }
   const bool quiet = args.count("quiet") > 0;
+  // A percentage on a terminal only: logs and pipes get the stage lines alone.
+  if (!quiet && ::isatty(STDERR_FILENO)) {
+    request.progress = [last = -1](const char* stage, double fraction) mutable {
+      const int percent = static_cast<int>(fraction * 100.0);
+      if (percent == last) return;
+      last = percent;
+      std::fprintf(stderr, "\r%s %3d%%%s", stage, percent, percent >= 100 ? "\r\033[K" : "");
+      std::fflush(stderr);
+    };
+  }
 
   const margin_run run = run_margin(request, [quiet](const std::string& line) {
     if (!quiet) std::fprintf(stderr, "%s\n", line.c_str());

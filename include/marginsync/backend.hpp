@@ -5,6 +5,7 @@
 // Data flow: load_book once (the CUDA backend uploads it), then for each market state revalue,
 // then scenario_risk on that revaluation. Results come back as host arrays.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,9 +45,15 @@ struct risk_result {
   double bad_debt_es = 0.0;
 };
 
+// Progress of a long stage: its name and the fraction done, in [0, 1]. Called from one thread at a
+// time (never concurrently), a few hundred times per stage at most.
+using progress_callback = std::function<void(const char* stage, double fraction)>;
+
 class backend {
  public:
   virtual ~backend() = default;
+  void set_progress(progress_callback callback) { progress_ = std::move(callback); }
+
   virtual std::string name() const = 0;    // "cpu" or "cuda"
   virtual std::string device() const = 0;  // human description: CPU threads, GPU name
   // Makes the book resident. The backend keeps its own copy; `b` may be discarded after.
@@ -54,6 +61,14 @@ class backend {
   virtual revaluation revalue(const market_state& market) = 0;
   virtual risk_result scenario_risk(const market_state& market, const scenario_source& scenarios,
                                     const risk_params& params, const revaluation& reval) = 0;
+
+ protected:
+  void report_progress(const char* stage, double fraction) const {
+    if (progress_) progress_(stage, fraction);
+  }
+
+ private:
+  progress_callback progress_;
 };
 
 enum class backend_choice : std::uint8_t { automatic, cpu, cuda };
