@@ -1,11 +1,11 @@
 // marginsync generate: a synthetic book of a chosen size.
 #include <chrono>
 #include <cstdio>
-#include <iostream>
 
 #include <cxxopts.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/parse_options.hpp"
 #include "generate_book.hpp"
 
 namespace msync::cli {
@@ -24,25 +24,10 @@ int run_generate_command(int argc, char** argv) {
       ("seed", "random seed", cxxopts::value<std::uint64_t>()->default_value("1"))
       ("out", "output book directory", cxxopts::value<std::string>())
       ("h,help", "this help");
-  cxxopts::ParseResult args;
-  try {
-    args = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "marginsync generate: %s (see --help)\n", e.what());
-    return exit_bad_input;
-  }
-  if (args.count("help")) {
-    std::cout << options.help();
-    return exit_ok;
-  }
-  if (!args.unmatched().empty()) {
-    std::fprintf(stderr, "marginsync generate: unexpected argument '%s' (see --help)\n", args.unmatched().front().c_str());
-    return exit_bad_input;
-  }
-  if (!args.count("out")) {
-    std::fprintf(stderr, "marginsync generate: --out DIR is required (see --help)\n");
-    return exit_bad_input;
-  }
+  int status = exit_ok;
+  const auto parsed = parse_options(options, argc, argv, {"out"}, "", status);
+  if (!parsed) return status;
+  const cxxopts::ParseResult& args = *parsed;
   generate_options o;
   o.accounts = args["accounts"].as<std::int64_t>();
   o.underlyings = args["underlyings"].as<int>();

@@ -2,11 +2,11 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <iostream>
 
 #include <cxxopts.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/parse_options.hpp"
 #include "engine.hpp"
 #include "marginsync/errors.hpp"
 
@@ -37,25 +37,14 @@ int run_margin_command(int argc, char** argv) {
       ("q,quiet", "print nothing but errors")
       ("h,help", "this help");
 
-  cxxopts::ParseResult args;
-  try {
-    args = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "marginsync margin: %s (see --help)\n", e.what());
-    return exit_bad_input;
-  }
-  if (args.count("help")) {
-    std::cout << options.help() << "\nexit status: 0 success, 1 failure while running, 2 bad input or usage, 3 backend not available\n";
-    return exit_ok;
-  }
-  if (!args.unmatched().empty()) {
-    std::fprintf(stderr, "marginsync margin: unexpected argument '%s' (see --help)\n", args.unmatched().front().c_str());
-    return exit_bad_input;
-  }
-  if (!args.count("book")) {
-    std::fprintf(stderr, "marginsync margin: --book DIR is required (see --help)\n");
-    return exit_bad_input;
-  }
+  int status = exit_ok;
+  const auto parsed = parse_options(
+      options, argc, argv, {"book"},
+      "\nexit status: 0 success, 1 failure while running, 2 bad input or usage, 3 backend not "
+      "available\n",
+      status);
+  if (!parsed) return status;
+  const cxxopts::ParseResult& args = *parsed;
 
   margin_request request;
   request.book_label = args["book"].as<std::string>();
