@@ -29,7 +29,8 @@ namespace {
 
 class cpu_backend final : public backend {
  public:
-  explicit cpu_backend(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
+  cpu_backend(int threads, std::size_t pnl_table_bytes)
+      : threads_(threads > 0 ? threads : omp_get_max_threads()), pnl_table_bytes_(pnl_table_bytes) {}
 
   std::string name() const override { return "cpu"; }
   std::string device() const override {
@@ -56,6 +57,7 @@ class cpu_backend final : public backend {
   }
 
   int threads_;
+  std::size_t pnl_table_bytes_;
   book book_;
   std::vector<double> credit_;         // credit limit of each account's tier
   std::vector<double> im_multiplier_;  // IM multiplier of each account's tier
@@ -116,26 +118,30 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
   const double h = params.horizon_years();
   const instrument_table& ins = book_.instruments;
 
-  // Per-unit scenario P&L of every instrument (full) or spot and vol moves (delta_gamma).
-  std::vector<double> pnl;  // [i * N + s], full
+  // Per-unit scenario P&L of instrument i in every scenario (full revaluation at S', sigma', T-h).
+  const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
+  auto instrument_pnl = [&](std::size_t i, double* row) {
+    const contract_terms c = ins.terms(i);
+    const std::uint32_t u = ins.underlying[i];
+    const double base = unit_value(c, inputs(market, u, t[i]));
+    for (std::size_t s = 0; s < un; ++s) {
+      const valuation_inputs x{set.spot[u * un + s], set.vol[u * un + s], market.rate,
+                               market.carry(u), t[i] - h};
+      row[s] = unit_value(c, x) - base;
+    }
+  };
+  // The table of all instruments' rows is the fast path; a book whose table would not fit in
+  // pnl_table_bytes_ prices each position's row on the fly instead (same numbers, slower).
+  const bool full = params.method == risk_method::full;
+  const bool use_table = full && ins.size() * un * sizeof(double) <= pnl_table_bytes_;
+  std::vector<double> pnl;  // [i * N + s]
   std::vector<double> d_spot, d_spot2, d_vol;  // [u * N + s], delta_gamma
-  if (params.method == risk_method::full) {
-    const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
+  if (use_table) {
     pnl.resize(ins.size() * un);
     const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
-    for (std::int64_t i = 0; i < n_ins; ++i) {
-      const contract_terms c = ins.terms(i);
-      const std::uint32_t u = ins.underlying[i];
-      const double base = unit_value(c, inputs(market, u, t[i]));
-      double* row = pnl.data() + i * n;
-      for (std::int64_t s = 0; s < n; ++s) {
-        const valuation_inputs x{set.spot[u * un + s], set.vol[u * un + s], market.rate,
-                                 market.carry(u), t[i] - h};
-        row[s] = unit_value(c, x) - base;
-      }
-    }
-  } else {
+    for (std::int64_t i = 0; i < n_ins; ++i) instrument_pnl(static_cast<std::size_t>(i), pnl.data() + i * n);
+  } else if (!full) {
     d_spot.resize(set.spot.size());
     d_spot2.resize(set.spot.size());
     d_vol.resize(set.spot.size());
@@ -170,6 +176,7 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
 #pragma omp parallel num_threads(threads_)
   {
     std::vector<double> loss(un);
+    std::vector<double> row_buffer(use_table || !full ? 0 : un);
     tail_selector selector;
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t c = 0; c < n_chunks; ++c) {
@@ -178,10 +185,15 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
       for (std::size_t a = static_cast<std::size_t>(c) * chunk; a < a_end; ++a) {
         std::fill(loss.begin(), loss.end(), 0.0);
         double* l = loss.data();
-        if (params.method == risk_method::full) {
+        if (full) {
           for (std::uint64_t p = book_.account_position_begin[a]; p < book_.account_position_begin[a + 1]; ++p) {
             const double q = book_.position_quantity[p];
-            const double* row = pnl.data() + book_.position_instrument[p] * un;
+            const std::uint32_t i = book_.position_instrument[p];
+            const double* row = pnl.data() + i * un;
+            if (!use_table) {
+              instrument_pnl(i, row_buffer.data());
+              row = row_buffer.data();
+            }
             for (std::size_t s = 0; s < un; ++s) l[s] -= q * row[s];
           }
         } else {
@@ -241,8 +253,8 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
 
 }  // namespace
 
-std::unique_ptr<backend> make_cpu_backend(int threads) {
-  return std::make_unique<cpu_backend>(threads);
+std::unique_ptr<backend> make_cpu_backend(int threads, std::size_t pnl_table_bytes) {
+  return std::make_unique<cpu_backend>(threads, pnl_table_bytes);
 }
 
 }  // namespace msync

@@ -403,3 +403,27 @@ TEST(cpu_backend, thread_count_does_not_change_a_bit) {
 
 }  // namespace
 }  // namespace msync
+
+namespace msync {
+namespace {
+
+// A book whose instrument P&L table exceeds the budget is priced position by position: the same
+// numbers, bit for bit.
+TEST(cpu_backend, on_the_fly_pricing_equals_the_pnl_table) {
+  book_inputs in = load_book_inputs(book_paths::in_directory(test::sample_book()));
+  in.risk.scenarios = 1000;
+  std::vector<risk_result> results;
+  for (std::size_t budget : {default_pnl_table_bytes, std::size_t{0}}) {
+    auto engine = make_cpu_backend(2, budget);
+    engine->load_book(in.positions, in.risk);
+    const revaluation r = engine->revalue(in.market);
+    results.push_back(engine->scenario_risk(in.market, scenario_source{}, in.risk, r));
+  }
+  EXPECT_EQ(results[0].var, results[1].var);
+  EXPECT_EQ(results[0].es, results[1].es);
+  EXPECT_EQ(results[0].breach_probability, results[1].breach_probability);
+  EXPECT_EQ(results[0].bad_debt_es, results[1].bad_debt_es);
+}
+
+}  // namespace
+}  // namespace msync

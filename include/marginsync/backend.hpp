@@ -73,8 +73,12 @@ class backend {
 
 enum class backend_choice : std::uint8_t { automatic, cpu, cuda };
 
-// The CPU backend with `threads` OpenMP threads (0: all available).
-std::unique_ptr<backend> make_cpu_backend(int threads);
+// The CPU backend with `threads` OpenMP threads (0: all available). `full` scenario risk keeps a
+// table of every instrument's P&L per scenario while it fits in `pnl_table_bytes`; beyond that it
+// prices each position's scenarios on the fly (same numbers, slower).
+constexpr std::size_t default_pnl_table_bytes = std::size_t{2} << 30;
+std::unique_ptr<backend> make_cpu_backend(int threads,
+                                          std::size_t pnl_table_bytes = default_pnl_table_bytes);
 
 struct backend_selection {
   std::unique_ptr<backend> instance;
