@@ -112,7 +112,7 @@ revaluation cpu_backend::revalue(const market_state& market) {
 
 risk_result cpu_backend::scenario_risk(const market_state& market, const scenario_source& source,
                                        const risk_params& params, const revaluation& reval) {
-  const scenario_set set = build_scenario_set(market, source, params);
+  const scenario_set set = build_scenario_set(market, source, params, threads_);
   const std::int64_t n = set.count;
   const std::size_t un = static_cast<std::size_t>(n);
   const double h = params.horizon_years();
@@ -167,8 +167,12 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
   out.preemptive.assign(n_acc, 0);
 
   const std::int64_t k = tail_count(params.confidence, n);
-  // Fixed chunks of accounts for the bad-debt partial sums (at most 256 chunks).
-  const std::size_t chunk = std::max<std::size_t>(256, (n_acc + 255) / 256);
+  // Fixed chunks of accounts for the bad-debt partial sums: at least 256 accounts each, at most 256
+  // chunks, and at most 256 MiB of partial sums. A function of the book and N only, never of the
+  // thread count.
+  const std::size_t max_chunks =
+      std::clamp<std::size_t>((std::size_t{256} << 20) / (un * sizeof(double)), 1, 256);
+  const std::size_t chunk = std::max<std::size_t>(256, (n_acc + max_chunks - 1) / max_chunks);
   const std::int64_t n_chunks = static_cast<std::int64_t>((n_acc + chunk - 1) / chunk);
   std::vector<double> partial(static_cast<std::size_t>(n_chunks) * un, 0.0);
   std::atomic<std::int64_t> chunks_done{0};
@@ -189,11 +193,9 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
           for (std::uint64_t p = book_.account_position_begin[a]; p < book_.account_position_begin[a + 1]; ++p) {
             const double q = book_.position_quantity[p];
             const std::uint32_t i = book_.position_instrument[p];
-            const double* row = pnl.data() + i * un;
-            if (!use_table) {
-              instrument_pnl(i, row_buffer.data());
-              row = row_buffer.data();
-            }
+            const double* row = row_buffer.data();
+            if (use_table) row = pnl.data() + i * un;
+            else instrument_pnl(i, row_buffer.data());
             for (std::size_t s = 0; s < un; ++s) l[s] -= q * row[s];
           }
         } else {
@@ -236,6 +238,8 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
         report_progress("scenario risk", static_cast<double>(done) / static_cast<double>(n_chunks));
     }
   }
+
+  report_progress("scenario risk", 1.0);
 
   // Book level: B_s over chunks in a fixed order, then its mean and tail.
   std::vector<double> book_bad(un, 0.0);

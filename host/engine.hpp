@@ -50,6 +50,10 @@ struct margin_run {
 margin_run run_margin(const margin_request& request,
                       const std::function<void(const std::string&)>& log);
 
+// Creates `dir` if needed and checks that a file can be written there, so that a bad --out fails
+// before the computation rather than after it. Throws std::runtime_error naming the problem.
+void prepare_output_directory(const std::filesystem::path& dir);
+
 // Writes accounts.csv, exposures.csv and summary.json into `dir` (created if missing); each file
 // is written under a temporary name and renamed, so a file that exists is complete.
 void write_margin_outputs(const margin_run& run, const margin_request& request,

@@ -7,7 +7,7 @@
 namespace msync {
 
 scenario_set build_scenario_set(const market_state& market, const scenario_source& source,
-                                const risk_params& params) {
+                                const risk_params& params, int threads) {
   scenario_set set;
   const std::size_t n_under = market.size();
   set.underlyings = n_under;
@@ -18,7 +18,7 @@ scenario_set build_scenario_set(const market_state& market, const scenario_sourc
 
   if (source.file) {
     const scenario_file_data& f = *source.file;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t s = 0; s < n; ++s)
       for (std::size_t u = 0; u < n_under; ++u) {
         const std::size_t cell = static_cast<std::size_t>(s) * n_under + u;
@@ -39,7 +39,7 @@ scenario_set build_scenario_set(const market_state& market, const scenario_sourc
                               params.spot_vol_correlation,
                               scenario_draw_params{params.seed, params.distribution,
                                                    params.degrees_of_freedom}};
-#pragma omp parallel
+#pragma omp parallel num_threads(threads)
   {
     std::vector<double> eps(n_under), eta(n_under);
 #pragma omp for schedule(static)

@@ -17,8 +17,9 @@ struct scenario_set {
   std::vector<double> vol;       // sigma' [u * N + s]
 };
 
-// Monte Carlo (risk_params) or the given file; parallel over scenarios with OpenMP.
+// Monte Carlo (risk_params) or the given file; parallel over scenarios with `threads` OpenMP
+// threads.
 scenario_set build_scenario_set(const market_state& market, const scenario_source& source,
-                                const risk_params& params);
+                                const risk_params& params, int threads);
 
 }  // namespace msync

@@ -107,6 +107,16 @@ TEST(cli, usage_errors_exit_2) {
   EXPECT_NE(missing.out.find("/nonexistent/book/market.json: file not found"), std::string::npos) << missing.out;
 }
 
+TEST(cli, unwritable_output_fails_before_computing) {
+  temp_dir dir;
+  test::write_file(dir / "file", "x");
+  const auto r = run_cli("margin --book '" + test::sample_book().string() + "' --backend cpu --out '" +
+                         (dir / "file").string() + "'");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("cannot create output directory"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("scenario risk"), std::string::npos) << r.out;  // nothing was computed
+}
+
 TEST(cli, help_and_version) {
   const auto help = run_cli("--help");
   EXPECT_EQ(help.status, 0);

@@ -73,6 +73,9 @@ TEST(numbers, parse_and_reject) {
   EXPECT_NE(parse_number("1e400", v), "");
   EXPECT_NE(parse_number("0x10", v), "");
   EXPECT_NE(parse_number("1.0.0", v), "");
+  EXPECT_NE(parse_number("+-5", v), "");
+  EXPECT_NE(parse_number("++5", v), "");
+  EXPECT_NE(parse_number("+", v), "");
 }
 
 TEST(numbers, shortest_round_trip) {

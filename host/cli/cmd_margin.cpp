@@ -98,6 +98,7 @@ int run_margin_command(int argc, char** argv) {
     };
   }
 
+  if (args.count("out")) prepare_output_directory(args["out"].as<std::string>());
   const margin_run run = run_margin(request, [quiet](const std::string& line) {
     if (!quiet) std::fprintf(stderr, "%s\n", line.c_str());
   });

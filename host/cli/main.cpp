@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <string>
 
 #include "cli/commands.hpp"
@@ -63,6 +64,9 @@ int main(int argc, char** argv) {
     if (command == "generate") return run_generate_command(argc - 1, argv + 1);
   } catch (const msync::input_error& e) {
     return report_input_error(e);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "marginsync: out of memory (a smaller --scenarios, or fewer --threads, needs less)\n");
+    return exit_failure;
   } catch (const msync::backend_unavailable& e) {
     std::fprintf(stderr, "marginsync: %s\n", e.what());
     return exit_no_backend;

@@ -17,6 +17,10 @@ std::string_view trim(std::string_view s) {
 
 bool csv_reader::open(const std::filesystem::path& path, problem_list& problems) {
   name_ = path.string();
+  if (std::filesystem::is_directory(path)) {
+    problems.add(name_, 0, "", "is a directory, expected a file");
+    return false;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     problems.add(name_, 0, "", std::filesystem::exists(path) ? "cannot be read" : "file not found");
@@ -35,6 +39,7 @@ bool csv_reader::open(const std::filesystem::path& path, problem_list& problems)
     problems.add(name_, 0, "", "empty file: expected a header row");
     return false;
   }
+  header_line_ = line_;
   header_.clear();
   for (std::string_view f : fields_) header_.emplace_back(trim(f));
   for (std::size_t i = 0; i < header_.size(); ++i)
@@ -52,7 +57,7 @@ int csv_reader::column(std::string_view name) const {
 
 int csv_reader::require(std::string_view name, problem_list& problems) const {
   const int index = column(name);
-  if (index < 0) problems.add(name_, 1, std::string(name), "missing required column");
+  if (index < 0) problems.add(name_, header_line_, std::string(name), "missing required column");
   return index;
 }
 
@@ -86,8 +91,7 @@ bool csv_reader::split_record(problem_list& problems) {
     }
     break;
   }
-  fields_.clear();
-  unquoted_.clear();
+  fields_.clear();  // unquoted_ is kept: id maps hold views into it for the reader's lifetime
   line_ = next_line_;
   std::size_t p = pos_;
   for (;;) {

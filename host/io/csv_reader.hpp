@@ -39,11 +39,14 @@ class csv_reader {
   std::string name_;
   std::string text_;
   std::size_t pos_ = 0;
-  long line_ = 0;       // line of the current record (1-based)
+  long line_ = 0;         // line of the current record (1-based)
+  long header_line_ = 1;  // line of the header row
   long next_line_ = 1;  // line where the next record starts
   std::vector<std::string> header_;
   std::vector<std::string_view> fields_;
-  std::deque<std::string> unquoted_;  // quoted fields that needed unescaping (stable addresses)
+  // Quoted fields that needed unescaping; stable addresses, kept until the reader goes, because
+  // callers keep views of fields (ids) across records.
+  std::deque<std::string> unquoted_;
 };
 
 }  // namespace msync

@@ -27,7 +27,9 @@ json_locator::json_locator(std::string_view text) {
       lines_.emplace("", at);
       return;
     }
-    lines_.emplace(child_path(stack.back()), at);
+    std::string path = child_path(stack.back());
+    if (!lines_.emplace(path, at).second && !stack.back().is_array)
+      duplicates_.emplace_back(std::move(path), at);
   };
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -185,7 +187,14 @@ std::optional<json_document> read_json_file(const std::filesystem::path& path,
     problems.add(name, 1, "", "expected a JSON object at the top level");
     return std::nullopt;
   }
-  return json_document{name, std::move(root), json_locator(text)};
+  json_document doc{name, std::move(root), json_locator(text)};
+  bool repeated = false;
+  for (const auto& [key_path, line] : doc.where.duplicate_keys()) {
+    problems.add(name, line, key_path, "key appears more than once in its object");
+    repeated = true;
+  }
+  if (repeated) return std::nullopt;
+  return doc;
 }
 
 }  // namespace msync

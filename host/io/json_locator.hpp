@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace msync {
 
@@ -15,9 +17,13 @@ class json_locator {
   // Line of the value at `path`; for a missing path, the line of its closest present parent; 1
   // when nothing matches.
   long line(const std::string& path) const;
+  // Keys that appear more than once in one object (JSON parsers keep only one of them): path and
+  // line of each repeat.
+  const std::vector<std::pair<std::string, long>>& duplicate_keys() const { return duplicates_; }
 
  private:
   std::unordered_map<std::string, long> lines_;
+  std::vector<std::pair<std::string, long>> duplicates_;
 };
 
 }  // namespace msync

@@ -32,7 +32,9 @@ bool number_cell(const row_context& row, int column, std::string_view name, doub
   return false;
 }
 
-void read_instruments(csv_reader& csv, const market_state& market, book& b, id_map& ids,
+// Each reader returns whether the file could be read at all (required columns present), so that
+// the files referring to it do not report every reference as unknown.
+bool read_instruments(csv_reader& csv, const market_state& market, book& b, id_map& ids,
                       problem_list& problems) {
   const int c_id = csv.require("instrument_id", problems);
   const int c_kind = csv.require("kind", problems);
@@ -41,7 +43,7 @@ void read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
   const int c_expiry = csv.column("expiry");
   const int c_type = csv.column("option_type");
   const int c_mult = csv.column("multiplier");
-  if (c_id < 0 || c_kind < 0 || c_under < 0) return;
+  if (c_id < 0 || c_kind < 0 || c_under < 0) return false;
 
   std::unordered_map<std::string_view, std::uint32_t> symbols;
   for (std::size_t u = 0; u < market.size(); ++u)
@@ -112,14 +114,15 @@ void read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
     t.multiplier.push_back(multiplier);
     t.expiry_ns.push_back(expiry);
   }
+  return true;
 }
 
-void read_accounts(csv_reader& csv, const risk_params& risk, book& b, id_map& ids,
+bool read_accounts(csv_reader& csv, const risk_params& risk, book& b, id_map& ids,
                    problem_list& problems) {
   const int c_id = csv.require("account_id", problems);
   const int c_collateral = csv.require("collateral", problems);
   const int c_tier = csv.column("tier");
-  if (c_id < 0 || c_collateral < 0) return;
+  if (c_id < 0 || c_collateral < 0) return false;
   const int standard = risk.tier_index("standard");
   const row_context row{csv, problems};
   while (csv.next(problems)) {
@@ -139,6 +142,7 @@ void read_accounts(csv_reader& csv, const risk_params& risk, book& b, id_map& id
     b.collateral.push_back(collateral);
     b.account_tier.push_back(static_cast<std::uint32_t>(tier < 0 ? 0 : tier));
   }
+  return true;
 }
 
 struct position_rows {
@@ -146,8 +150,11 @@ struct position_rows {
   std::vector<double> quantity, entry;
 };
 
-void read_positions(csv_reader& csv, const book& b, const id_map& accounts, const id_map& instruments,
-                    position_rows& rows, problem_list& problems) {
+// `accounts_known` / `instruments_known`: whether those files were readable; when one was not, its
+// problem is already reported and references to it are not reported again row by row.
+void read_positions(csv_reader& csv, const book& b, const id_map& accounts, bool accounts_known,
+                    const id_map& instruments, bool instruments_known, position_rows& rows,
+                    problem_list& problems) {
   const int c_account = csv.require("account_id", problems);
   const int c_instrument = csv.require("instrument_id", problems);
   const int c_quantity = csv.require("quantity", problems);
@@ -162,12 +169,13 @@ void read_positions(csv_reader& csv, const book& b, const id_map& accounts, cons
     if (auto it = accounts.find(account); it != accounts.end()) a = it->second;
     else {
       ok = false;
-      row.fail("account_id", "'" + std::string(account) + "' is not an account in accounts.csv");
+      if (accounts_known) row.fail("account_id", "'" + std::string(account) + "' is not an account in accounts.csv");
     }
     if (auto it = instruments.find(instrument); it != instruments.end()) i = it->second;
     else {
       ok = false;
-      row.fail("instrument_id", "'" + std::string(instrument) + "' is not an instrument in instruments.csv");
+      if (instruments_known)
+        row.fail("instrument_id", "'" + std::string(instrument) + "' is not an instrument in instruments.csv");
     }
     double quantity = 0.0, entry = 0.0;
     ok = number_cell(row, c_quantity, "quantity", quantity) && ok;
@@ -263,7 +271,8 @@ std::vector<double> years_to_expiry(const instrument_table& instruments, std::in
   for (std::size_t i = 0; i < instruments.size(); ++i) {
     const instrument_kind k = instruments.kind[i];
     if (k == instrument_kind::future || k == instrument_kind::option)
-      // Integer nanoseconds first, so the difference is exact; then ACT/365 years.
+      // Both instants lie in 1900-2149 (parse_timestamp), so the nanosecond difference is exact
+      // in 64 bits; then ACT/365 years.
       t[i] = static_cast<double>(instruments.expiry_ns[i] - as_of_ns) / 1e9 / 31536000.0;
   }
   return t;
@@ -275,13 +284,14 @@ book load_book(const book_paths& paths, const market_state& market, const risk_p
   // The readers own the file buffers that the id maps point into: they live to the end.
   csv_reader instruments_csv, accounts_csv, positions_csv;
   id_map instrument_ids, account_ids;
-  if (instruments_csv.open(paths.instruments, problems))
-    read_instruments(instruments_csv, market, b, instrument_ids, problems);
-  if (accounts_csv.open(paths.accounts, problems))
-    read_accounts(accounts_csv, risk, b, account_ids, problems);
+  const bool instruments_known = instruments_csv.open(paths.instruments, problems) &&
+                                 read_instruments(instruments_csv, market, b, instrument_ids, problems);
+  const bool accounts_known = accounts_csv.open(paths.accounts, problems) &&
+                              read_accounts(accounts_csv, risk, b, account_ids, problems);
   position_rows rows;
   if (positions_csv.open(paths.positions, problems))
-    read_positions(positions_csv, b, account_ids, instrument_ids, rows, problems);
+    read_positions(positions_csv, b, account_ids, accounts_known, instrument_ids, instruments_known,
+                   rows, problems);
   if (problems.empty()) build_layout(rows, b);
   return b;
 }

@@ -82,12 +82,15 @@ market_state load_market(const std::filesystem::path& path, problem_list& proble
   const nlohmann::json& root = doc->root;
   reject_unknown_keys(*doc, root, market_keys, "", problems);
 
-  std::string as_of;
-  if (root.find("as_of") == root.end()) {
+  // ISO 8601 text or integer epoch milliseconds (DESIGN 2), the latter as a string or a number.
+  if (auto it = root.find("as_of"); it == root.end()) {
     doc->problem(problems, "as_of", "missing required key");
-  } else if (doc->text(root, "as_of", "as_of", as_of, problems)) {
-    std::string why = parse_timestamp(as_of, m.as_of_ns);
+  } else if (it->is_string() || it->is_number_integer()) {
+    const std::string text = it->is_string() ? it->get<std::string>() : it->dump();
+    std::string why = parse_timestamp(text, m.as_of_ns);
     if (!why.empty()) doc->problem(problems, "as_of", why);
+  } else {
+    doc->problem(problems, "as_of", "expected a timestamp (ISO 8601 UTC or epoch milliseconds), got " + it->dump());
   }
   doc->number(root, "rate", "rate", m.rate, problems);
 
@@ -114,8 +117,8 @@ market_state load_market(const std::filesystem::path& path, problem_list& proble
     else if (doc->number(u, "spot", p + ".spot", spot, problems) && !(spot > 0.0))
       doc->problem(problems, p + ".spot", "must be > 0, got " + format_number(spot));
     if (u.find("vol") == u.end()) doc->problem(problems, p + ".vol", "missing required key");
-    else if (doc->number(u, "vol", p + ".vol", vol, problems) && !(vol > 0.0))
-      doc->problem(problems, p + ".vol", "must be > 0, got " + format_number(vol));
+    else if (doc->number(u, "vol", p + ".vol", vol, problems) && !(vol > 0.0 && vol <= 10.0))
+      doc->problem(problems, p + ".vol", "must be within (0, 10] (annualised, 10 = 1000%), got " + format_number(vol));
     doc->number(u, "dividend_yield", p + ".dividend_yield", q, problems);
     doc->number(u, "funding_rate", p + ".funding_rate", funding, problems);
     m.symbols.push_back(symbol);

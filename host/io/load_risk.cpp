@@ -54,10 +54,12 @@ std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_
     out.emplace_back(key, why + ", got " + format_number(got));
   };
   if (!(r.confidence > 0.0 && r.confidence < 1.0)) bad("confidence", "must be within (0, 1)", r.confidence);
-  if (!(r.horizon_days > 0.0)) bad("horizon_days", "must be > 0", r.horizon_days);
-  if (r.scenarios < 1) out.emplace_back("scenarios", "must be >= 1, got " + std::to_string(r.scenarios));
+  if (!(r.horizon_days > 0.0 && r.horizon_days <= 3650.0)) bad("horizon_days", "must be within (0, 3650]", r.horizon_days);
+  if (r.scenarios < 1 || r.scenarios > max_scenarios)
+    out.emplace_back("scenarios", "must be within [1, " + std::to_string(max_scenarios) + "], got " +
+                                      std::to_string(r.scenarios));
   if (!(r.degrees_of_freedom > 2.0)) bad("degrees_of_freedom", "must be > 2 (finite variance)", r.degrees_of_freedom);
-  if (!(r.vol_of_vol >= 0.0)) bad("vol_of_vol", "must be >= 0", r.vol_of_vol);
+  if (!(r.vol_of_vol >= 0.0 && r.vol_of_vol <= 10.0)) bad("vol_of_vol", "must be within [0, 10]", r.vol_of_vol);
   if (!(r.spot_vol_correlation >= -1.0 && r.spot_vol_correlation <= 1.0))
     bad("spot_vol_correlation", "must be within [-1, 1]", r.spot_vol_correlation);
   if (!(r.min_margin_rate >= 0.0)) bad("min_margin_rate", "must be >= 0", r.min_margin_rate);

@@ -45,13 +45,18 @@ scenario_file_data load_scenario_file(const std::filesystem::path& path, const m
     if (std::string why = parse_number(csv.field(c_return), ret); !why.empty()) {
       fail("spot_return", why);
       ok = false;
+    } else if (!(ret >= -20.0 && ret <= 20.0)) {
+      // A log return: e^20 is a 485-million-fold move; beyond it prices overflow or vanish.
+      fail("spot_return", "must be a log return within [-20, 20], got " + std::string(csv.field(c_return)));
+      ok = false;
     }
     if (!csv.field(c_vol).empty()) {
       if (std::string why = parse_number(csv.field(c_vol), vol_change); !why.empty()) {
         fail("vol_change", why);
         ok = false;
-      } else if (!(vol_change > -1.0)) {
-        fail("vol_change", "must be > -1 (the shocked vol must stay positive), got " + std::string(csv.field(c_vol)));
+      } else if (!(vol_change > -1.0 && vol_change <= 100.0)) {
+        fail("vol_change", "must be within (-1, 100] (relative: the shocked vol must stay positive), got " +
+                               std::string(csv.field(c_vol)));
         ok = false;
       }
     }

@@ -10,6 +10,8 @@ std::string parse_number(std::string_view text, double& out) {
   if (text.empty()) return "empty, expected a number";
   std::string_view body = text;
   if (body.front() == '+') body.remove_prefix(1);
+  if (body.empty() || body.front() == '+' || (body.front() == '-' && text.front() == '+'))
+    return "'" + std::string(text) + "' is not a number";
   const char* first = body.data();
   const char* last = body.data() + body.size();
   // from_chars would also accept "nan" and "inf"; the contract rejects them (DESIGN 5).
@@ -70,6 +72,15 @@ bool digits(std::string_view s, std::size_t at, std::size_t count, unsigned& out
 }
 
 bool leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+// Supported instants: 1900-01-01T00:00:00Z up to (not including) 2150-01-01T00:00:00Z, in epoch
+// milliseconds. Nanosecond timestamps of that range, and differences of two of them, fit in
+// 64 bits without overflow.
+constexpr std::int64_t earliest_ms = -2208988800000LL;
+constexpr std::int64_t latest_ms = 5680281600000LL;
+std::string out_of_range(std::string_view text) {
+  return "'" + std::string(text) + "' is outside the supported years 1900 to 2149";
+}
 }  // namespace
 
 std::string parse_timestamp(std::string_view text, std::int64_t& out_ns) {
@@ -80,8 +91,7 @@ std::string parse_timestamp(std::string_view text, std::int64_t& out_ns) {
     std::int64_t ms = 0;
     std::string why = parse_integer(text, ms);
     if (!why.empty()) return why;
-    if (ms > 9'000'000'000'000LL || ms < -9'000'000'000'000LL)  // |ns| stays below 9e18
-      return "'" + std::string(text) + "' is out of range for epoch milliseconds";
+    if (ms < earliest_ms || ms >= latest_ms) return out_of_range(text);
     out_ns = ms * 1'000'000;
     return {};
   }
@@ -112,6 +122,7 @@ std::string parse_timestamp(std::string_view text, std::int64_t& out_ns) {
   if (zone != "Z" && zone != "z" && zone != "+00:00")
     return "'" + std::string(text) + "' must be UTC (end in 'Z' or '+00:00')";
   static const unsigned month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (year < 1900 || year > 2149) return out_of_range(text);
   if (month < 1 || month > 12) return "'" + std::string(text) + "' has no month " + std::to_string(month);
   const unsigned last_day = month_days[month - 1] + (month == 2 && leap(year) ? 1 : 0);
   if (day < 1 || day > last_day || hour > 23 || minute > 59 || second > 59)

@@ -78,7 +78,7 @@ std::string exposures_csv(const margin_run& run) {
     for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x) {
       append_id(out, b.account_id[a]);
       out += ',';
-      out += run.inputs.market.symbols[b.exposure_underlying[x]];
+      append_id(out, run.inputs.market.symbols[b.exposure_underlying[x]]);
       for (double g : {v.exposure_delta[x], v.exposure_gamma[x], v.exposure_vega[x], v.exposure_theta[x]}) {
         out += ',';
         append_number(out, g);
@@ -136,11 +136,19 @@ nlohmann::json summary_json(const margin_run& run, const margin_request& request
 
 }  // namespace
 
-void write_margin_outputs(const margin_run& run, const margin_request& request,
-                          const std::filesystem::path& dir) {
+void prepare_output_directory(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) throw std::runtime_error("cannot create output directory " + dir.string() + ": " + ec.message());
+  if (ec || !std::filesystem::is_directory(dir))
+    throw std::runtime_error("cannot create output directory " + dir.string() +
+                             (ec ? ": " + ec.message() : ": a file of that name exists"));
+  write_atomically(dir / ".marginsync-write-check", "");
+  std::filesystem::remove(dir / ".marginsync-write-check", ec);
+}
+
+void write_margin_outputs(const margin_run& run, const margin_request& request,
+                          const std::filesystem::path& dir) {
+  prepare_output_directory(dir);
   write_atomically(dir / "accounts.csv", accounts_csv(run));
   write_atomically(dir / "exposures.csv", exposures_csv(run));
   write_atomically(dir / "summary.json", summary_json(run, request).dump(2) + "\n");

@@ -17,6 +17,10 @@ struct tier {
   double credit_limit = 0.0;  // quote currency, added to equity
 };
 
+// Upper bound on the scenario count of one run: the scenario set alone takes 16 bytes per
+// underlying and scenario, and each account's losses 8 bytes per scenario per thread.
+constexpr std::int64_t max_scenarios = 10'000'000;
+
 struct risk_params {
   double confidence = 0.99;
   double horizon_days = 1.0;
