@@ -44,7 +44,7 @@ margin_run run_margin(const margin_request& request,
                       const std::function<void(const std::string&)>& log) {
   margin_run run;
   stage_clock clock(run.stages);
-  run.inputs = clock.run("load", [&] { return load_book_inputs(request.paths); });
+  run.inputs = clock.run("load", [&] { return load_book_at(request.book); });
   apply_overrides(request.overrides, run.inputs.risk);
   if (request.scenario_file) {
     run.scenarios = clock.run("load_scenarios", [&] {

@@ -21,8 +21,7 @@ struct risk_overrides {
 };
 
 struct margin_request {
-  book_paths paths;
-  std::filesystem::path book_label;  // what to call the book in the summary
+  book_location book;
   std::optional<std::filesystem::path> scenario_file;
   risk_overrides overrides;
   backend_choice backend = backend_choice::automatic;

@@ -104,7 +104,7 @@ TEST(cli, usage_errors_exit_2) {
   EXPECT_NE(r.out.find("--confidence: must be within (0, 1), got 1.5"), std::string::npos) << r.out;
   const auto missing = run_cli("margin --book /nonexistent/book");
   EXPECT_EQ(missing.status, 2);
-  EXPECT_NE(missing.out.find("/nonexistent/book/market.json: file not found"), std::string::npos) << missing.out;
+  EXPECT_NE(missing.out.find("/nonexistent/book: no such book directory or snapshot file"), std::string::npos) << missing.out;
 }
 
 TEST(cli, unwritable_output_fails_before_computing) {

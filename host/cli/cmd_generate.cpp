@@ -7,6 +7,9 @@
 #include "cli/commands.hpp"
 #include "cli/parse_options.hpp"
 #include "generate_book.hpp"
+#include "io/book_snapshot.hpp"
+#include "io/json_locator.hpp"
+#include "marginsync/errors.hpp"
 
 namespace msync::cli {
 
@@ -22,7 +25,8 @@ int run_generate_command(int argc, char** argv) {
       ("underlyings", "number of underlyings", cxxopts::value<int>()->default_value("5"))
       ("positions-per-account", "position rows per account", cxxopts::value<int>()->default_value("5"))
       ("seed", "random seed", cxxopts::value<std::uint64_t>()->default_value("1"))
-      ("out", "output book directory", cxxopts::value<std::string>())
+      ("out", "output book directory (or snapshot file with --snapshot)", cxxopts::value<std::string>())
+      ("snapshot", "write one binary snapshot file (as marginsync convert does) instead of a directory")
       ("h,help", "this help");
   int status = exit_ok;
   const auto parsed = parse_options(options, argc, argv, {"out"}, "", status);
@@ -37,12 +41,34 @@ int run_generate_command(int argc, char** argv) {
     std::fprintf(stderr, "marginsync generate: --accounts, --underlyings and --positions-per-account must be >= 1\n");
     return exit_bad_input;
   }
+  const std::filesystem::path out = args["out"].as<std::string>();
   const auto start = std::chrono::steady_clock::now();
-  const generate_report r = generate_book(o, args["out"].as<std::string>());
+  generate_report r;
+  if (args.count("snapshot")) {
+    // Through a CSV directory beside the target, validated by the same loader as any book, so a
+    // generated snapshot is exactly what convert would make of the generated directory.
+    const std::filesystem::path staging = out.string() + ".csv.tmp";
+    std::filesystem::remove_all(staging);
+    r = generate_book(o, staging);
+    try {
+      const book_inputs in = load_book_inputs(book_paths::in_directory(staging));
+      problem_list problems;
+      const auto market = read_text_file(staging / "market.json", problems);
+      const auto risk = read_text_file(staging / "risk.json", problems);
+      problems.throw_if_any();
+      write_book_snapshot(in, *market, *risk, out);
+    } catch (...) {
+      std::filesystem::remove_all(staging);
+      throw;
+    }
+    std::filesystem::remove_all(staging);
+  } else {
+    r = generate_book(o, out);
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("wrote %lld accounts, %lld instruments, %lld positions to %s in %.2f s\n",
               static_cast<long long>(r.accounts), static_cast<long long>(r.instruments),
-              static_cast<long long>(r.positions), args["out"].as<std::string>().c_str(), seconds);
+              static_cast<long long>(r.positions), out.string().c_str(), seconds);
   return exit_ok;
 }
 

@@ -17,13 +17,8 @@ int run_margin_command(int argc, char** argv) {
                            "Margin for every account of a book: equity, greeks per underlying, VaR and "
                            "ES, initial and maintenance margin, health, status and breach probability.");
   options.custom_help("--book DIR [OPTIONS]");
+  add_book_options(options);
   options.add_options("Inputs")
-      ("book", "book directory with instruments.csv, accounts.csv, positions.csv, market.json, risk.json", cxxopts::value<std::string>())
-      ("instruments", "instruments file (overrides the book's)", cxxopts::value<std::string>())
-      ("accounts", "accounts file (overrides the book's)", cxxopts::value<std::string>())
-      ("positions", "positions file (overrides the book's)", cxxopts::value<std::string>())
-      ("market", "market file (overrides the book's)", cxxopts::value<std::string>())
-      ("risk", "risk configuration (overrides the book's)", cxxopts::value<std::string>())
       ("scenario-file", "use the given scenarios (CSV: scenario_id,underlying,spot_return[,vol_change]) instead of Monte Carlo", cxxopts::value<std::string>());
   options.add_options("Risk (override risk.json)")
       ("method", "full (revalue every position) or delta_gamma", cxxopts::value<std::string>())
@@ -47,13 +42,7 @@ int run_margin_command(int argc, char** argv) {
   const cxxopts::ParseResult& args = *parsed;
 
   margin_request request;
-  request.book_label = args["book"].as<std::string>();
-  request.paths = book_paths::in_directory(request.book_label);
-  if (args.count("instruments")) request.paths.instruments = args["instruments"].as<std::string>();
-  if (args.count("accounts")) request.paths.accounts = args["accounts"].as<std::string>();
-  if (args.count("positions")) request.paths.positions = args["positions"].as<std::string>();
-  if (args.count("market")) request.paths.market = args["market"].as<std::string>();
-  if (args.count("risk")) request.paths.risk = args["risk"].as<std::string>();
+  request.book = book_location_from(args);
   if (args.count("scenario-file")) request.scenario_file = args["scenario-file"].as<std::string>();
 
   if (args.count("method")) {

@@ -31,6 +31,7 @@ const char* usage =
     "commands:\n"
     "  margin     compute margin for every account of a book (accounts.csv, exposures.csv, summary.json)\n"
     "  generate   write a synthetic book of a chosen size\n"
+    "  convert    write a book directory as one binary snapshot (fast to load; --book FILE)\n"
     "\n"
     "  marginsync COMMAND --help   options of a command\n"
     "  marginsync --version\n"
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "margin") return run_margin_command(argc - 1, argv + 1);
     if (command == "generate") return run_generate_command(argc - 1, argv + 1);
+    if (command == "convert") return run_convert_command(argc - 1, argv + 1);
   } catch (const msync::input_error& e) {
     return report_input_error(e);
   } catch (const std::bad_alloc&) {

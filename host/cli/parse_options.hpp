@@ -10,6 +10,7 @@
 #include <cxxopts.hpp>
 
 #include "cli/commands.hpp"
+#include "io/load_inputs.hpp"
 
 namespace msync::cli {
 
@@ -47,6 +48,32 @@ inline std::optional<cxxopts::ParseResult> parse_options(cxxopts::Options& optio
     }
   }
   return args;
+}
+
+// --book and the options that replace one of its files, for every command that reads a book.
+inline void add_book_options(cxxopts::Options& options) {
+  options.add_options("Inputs")
+      ("book", "book directory (instruments.csv, accounts.csv, positions.csv, market.json, "
+               "risk.json) or snapshot file (marginsync convert)", cxxopts::value<std::string>())
+      ("instruments", "instruments file (replaces the book's)", cxxopts::value<std::string>())
+      ("accounts", "accounts file (replaces the book's)", cxxopts::value<std::string>())
+      ("positions", "positions file (replaces the book's)", cxxopts::value<std::string>())
+      ("market", "market file (replaces the book's)", cxxopts::value<std::string>())
+      ("risk", "risk configuration (replaces the book's)", cxxopts::value<std::string>());
+}
+
+inline book_location book_location_from(const cxxopts::ParseResult& args) {
+  book_location where;
+  where.book = args["book"].as<std::string>();
+  auto take = [&](const char* option, std::optional<std::filesystem::path>& into) {
+    if (args.count(option)) into = args[option].as<std::string>();
+  };
+  take("instruments", where.instruments);
+  take("accounts", where.accounts);
+  take("positions", where.positions);
+  take("market", where.market);
+  take("risk", where.risk);
+  return where;
 }
 
 }  // namespace msync::cli

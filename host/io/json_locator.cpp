@@ -159,9 +159,13 @@ bool json_document::text(const nlohmann::json& object, const std::string& key,
   return true;
 }
 
-std::optional<json_document> read_json_file(const std::filesystem::path& path,
-                                            problem_list& problems) {
+std::optional<std::string> read_text_file(const std::filesystem::path& path,
+                                          problem_list& problems) {
   const std::string name = path.string();
+  if (std::filesystem::is_directory(path)) {
+    problems.add(name, 0, "", "is a directory, expected a file");
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     problems.add(name, 0, "", std::filesystem::exists(path) ? "cannot be read" : "file not found");
@@ -169,7 +173,11 @@ std::optional<json_document> read_json_file(const std::filesystem::path& path,
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  const std::string text = std::move(buffer).str();
+  return std::move(buffer).str();
+}
+
+std::optional<json_document> parse_json_text(const std::string& text, const std::string& name,
+                                             problem_list& problems) {
   nlohmann::json root;
   try {
     root = nlohmann::json::parse(text);

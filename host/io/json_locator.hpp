@@ -55,7 +55,11 @@ struct json_document {
             std::string& out, problem_list& problems) const;
 };
 
-std::optional<json_document> read_json_file(const std::filesystem::path& path,
-                                            problem_list& problems);
+// The whole file as text, or nothing with a problem recorded (missing, unreadable, a directory).
+std::optional<std::string> read_text_file(const std::filesystem::path& path,
+                                          problem_list& problems);
+// Parses `text`; `name` is the file name used in problems.
+std::optional<json_document> parse_json_text(const std::string& text, const std::string& name,
+                                             problem_list& problems);
 
 }  // namespace msync

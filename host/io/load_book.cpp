@@ -5,6 +5,7 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "io/book_snapshot.hpp"
 #include "io/csv_reader.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
@@ -294,6 +295,29 @@ book load_book(const book_paths& paths, const market_state& market, const risk_p
                    rows, problems);
   if (problems.empty()) build_layout(rows, b);
   return b;
+}
+
+book_paths book_location::directory_paths() const {
+  book_paths p = book_paths::in_directory(book);
+  if (instruments) p.instruments = *instruments;
+  if (accounts) p.accounts = *accounts;
+  if (positions) p.positions = *positions;
+  if (market) p.market = *market;
+  if (risk) p.risk = *risk;
+  return p;
+}
+
+book_inputs load_book_at(const book_location& location) {
+  const std::string name = location.book.string();
+  if (std::filesystem::is_directory(location.book)) return load_book_inputs(location.directory_paths());
+  if (!std::filesystem::exists(location.book))
+    throw input_error({input_problem{name, 0, "", "no such book directory or snapshot file"}});
+  if (!is_book_snapshot(location.book))
+    throw input_error({input_problem{name, 0, "", "neither a book directory nor a marginsync snapshot"}});
+  if (location.instruments || location.accounts || location.positions)
+    throw input_error({input_problem{name, 0, "", "a snapshot's instruments, accounts and positions "
+                                                  "cannot be replaced: convert the changed book again"}});
+  return read_book_snapshot(location.book, location.market, location.risk);
 }
 
 book_inputs load_book_inputs(const book_paths& paths) {

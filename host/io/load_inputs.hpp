@@ -3,6 +3,7 @@
 // (DESIGN 5) into a problem_list; load_book_inputs throws input_error with all of them before any
 // computation starts.
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,16 @@ struct book_paths {
   static book_paths in_directory(const std::filesystem::path& dir);
 };
 
+// Where a book comes from: a book directory or a snapshot file (`marginsync convert`), with any of
+// its files replaced. A snapshot takes only market and risk replacements.
+struct book_location {
+  std::filesystem::path book;
+  std::optional<std::filesystem::path> instruments, accounts, positions, market, risk;
+
+  // The five CSV/JSON paths of a book directory, replacements applied.
+  book_paths directory_paths() const;
+};
+
 struct book_inputs {
   market_state market;
   risk_params risk;
@@ -34,11 +45,18 @@ struct book_inputs {
 
 market_state load_market(const std::filesystem::path& path, problem_list& problems);
 risk_params load_risk(const std::filesystem::path& path, problem_list& problems);
+// The same from text already in memory (a snapshot's copy); `name` labels the problems.
+market_state load_market_text(const std::string& text, const std::string& name,
+                              problem_list& problems);
+risk_params load_risk_text(const std::string& text, const std::string& name,
+                           problem_list& problems);
 // Reads instruments, accounts and positions against an already loaded market and risk config.
 book load_book(const book_paths& paths, const market_state& market, const risk_params& risk,
                problem_list& problems);
 // All five files; throws input_error listing every problem.
 book_inputs load_book_inputs(const book_paths& paths);
+// A book directory or a snapshot; throws input_error.
+book_inputs load_book_at(const book_location& location);
 
 // A scenario file (DESIGN 2) for the market's underlyings; throws input_error.
 scenario_file_data load_scenario_file(const std::filesystem::path& path, const market_state& market);

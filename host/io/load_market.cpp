@@ -76,8 +76,14 @@ void read_correlation(const json_document& doc, market_state& m, problem_list& p
 }  // namespace
 
 market_state load_market(const std::filesystem::path& path, problem_list& problems) {
+  const auto text = read_text_file(path, problems);
+  return text ? load_market_text(*text, path.string(), problems) : market_state{};
+}
+
+market_state load_market_text(const std::string& text, const std::string& name,
+                              problem_list& problems) {
   market_state m;
-  auto doc = read_json_file(path, problems);
+  auto doc = parse_json_text(text, name, problems);
   if (!doc) return m;
   const nlohmann::json& root = doc->root;
   reject_unknown_keys(*doc, root, market_keys, "", problems);
@@ -86,8 +92,8 @@ market_state load_market(const std::filesystem::path& path, problem_list& proble
   if (auto it = root.find("as_of"); it == root.end()) {
     doc->problem(problems, "as_of", "missing required key");
   } else if (it->is_string() || it->is_number_integer()) {
-    const std::string text = it->is_string() ? it->get<std::string>() : it->dump();
-    std::string why = parse_timestamp(text, m.as_of_ns);
+    const std::string stamp = it->is_string() ? it->get<std::string>() : it->dump();
+    std::string why = parse_timestamp(stamp, m.as_of_ns);
     if (!why.empty()) doc->problem(problems, "as_of", why);
   } else {
     doc->problem(problems, "as_of", "expected a timestamp (ISO 8601 UTC or epoch milliseconds), got " + it->dump());

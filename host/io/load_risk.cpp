@@ -78,8 +78,14 @@ std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_
 }
 
 risk_params load_risk(const std::filesystem::path& path, problem_list& problems) {
+  const auto text = read_text_file(path, problems);
+  return text ? load_risk_text(*text, path.string(), problems) : risk_params{};
+}
+
+risk_params load_risk_text(const std::string& text, const std::string& name,
+                           problem_list& problems) {
   risk_params r;
-  auto doc = read_json_file(path, problems);
+  auto doc = parse_json_text(text, name, problems);
   if (!doc) return r;
   const nlohmann::json& root = doc->root;
   for (auto it = root.begin(); it != root.end(); ++it)

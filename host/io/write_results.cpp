@@ -103,7 +103,7 @@ nlohmann::json summary_json(const margin_run& run, const margin_request& request
   }
   nlohmann::json j;
   j["marginsync_version"] = MSYNC_VERSION;
-  j["inputs"] = {{"book", request.book_label.string()},
+  j["inputs"] = {{"book", request.book.book.string()},
                  {"as_of", format_timestamp(run.inputs.market.as_of_ns)},
                  {"underlyings", run.inputs.market.size()},
                  {"instruments", b.instruments.size()},

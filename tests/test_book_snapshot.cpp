@@ -1,0 +1,164 @@
+// The binary snapshot: a round trip gives the same book and the same results as the CSV
+// directory; a damaged or mismatched snapshot is refused with a reason, never misread.
+#include <gtest/gtest.h>
+
+#include "io/book_snapshot.hpp"
+#include "io/json_locator.hpp"
+#include "marginsync/errors.hpp"
+#include "test_support.hpp"
+
+namespace msync {
+namespace {
+
+using test::temp_dir;
+using test::write_file;
+
+std::filesystem::path convert_sample(const temp_dir& dir) {
+  const book_inputs in = load_book_inputs(book_paths::in_directory(test::sample_book()));
+  const auto market = test::read_file(test::sample_book() / "market.json");
+  const auto risk = test::read_file(test::sample_book() / "risk.json");
+  const std::filesystem::path file = dir / "sample.msb";
+  write_book_snapshot(in, market, risk, file);
+  return file;
+}
+
+std::string reason_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const input_error& e) {
+    return e.problems().front().to_string();
+  }
+  return "(no error)";
+}
+
+TEST(book_snapshot, round_trip_is_exact) {
+  temp_dir dir;
+  const auto file = convert_sample(dir);
+  EXPECT_TRUE(is_book_snapshot(file));
+  EXPECT_FALSE(is_book_snapshot(test::sample_book() / "market.json"));
+  const book_inputs a = load_book_inputs(book_paths::in_directory(test::sample_book()));
+  const book_inputs b = load_book_at(book_location{file, {}, {}, {}, {}, {}});
+  const book& x = a.positions;
+  const book& y = b.positions;
+  EXPECT_EQ(x.instruments.id, y.instruments.id);
+  EXPECT_EQ(x.instruments.kind, y.instruments.kind);
+  EXPECT_EQ(x.instruments.is_call, y.instruments.is_call);
+  EXPECT_EQ(x.instruments.underlying, y.instruments.underlying);
+  EXPECT_EQ(x.instruments.strike, y.instruments.strike);
+  EXPECT_EQ(x.instruments.multiplier, y.instruments.multiplier);
+  EXPECT_EQ(x.instruments.expiry_ns, y.instruments.expiry_ns);
+  EXPECT_EQ(x.account_id, y.account_id);
+  EXPECT_EQ(x.collateral, y.collateral);
+  EXPECT_EQ(x.account_tier, y.account_tier);
+  EXPECT_EQ(x.position_instrument, y.position_instrument);
+  EXPECT_EQ(x.position_quantity, y.position_quantity);
+  EXPECT_EQ(x.position_cost, y.position_cost);
+  EXPECT_EQ(x.account_position_begin, y.account_position_begin);
+  EXPECT_EQ(x.account_exposure_begin, y.account_exposure_begin);
+  EXPECT_EQ(x.exposure_underlying, y.exposure_underlying);
+  EXPECT_EQ(x.exposure_position_begin, y.exposure_position_begin);
+  EXPECT_EQ(x.position_rows, y.position_rows);
+  EXPECT_EQ(a.market.spot, b.market.spot);
+  EXPECT_EQ(a.market.cholesky, b.market.cholesky);
+  EXPECT_EQ(a.risk.scenarios, b.risk.scenarios);
+  EXPECT_EQ(a.risk.tiers.size(), b.risk.tiers.size());
+}
+
+TEST(book_snapshot, damaged_files_are_refused) {
+  temp_dir dir;
+  const auto file = convert_sample(dir);
+  const std::string bytes = test::read_file(file);
+  auto load = [&](const std::string& content) {
+    write_file(dir / "bad.msb", content);
+    return reason_of([&] { read_book_snapshot(dir / "bad.msb", {}, {}); });
+  };
+  EXPECT_NE(load(bytes.substr(0, bytes.size() - 8)).find("truncated"), std::string::npos);
+  EXPECT_NE(load(bytes.substr(0, 100)).find("truncated"), std::string::npos);
+  EXPECT_NE(load(bytes + std::string(8, '\0')).find("unexpected bytes"), std::string::npos);
+  std::string version = bytes;
+  version[8] = 9;
+  EXPECT_NE(load(version).find("format version 9"), std::string::npos);
+  std::string magic = bytes;
+  magic[0] = 'X';
+  EXPECT_NE(load(magic).find("missing the MSYNCBK header"), std::string::npos);
+  // The last section is position_rows (one u64); before it the exposure offsets: corrupt the final
+  // offset so the offsets no longer end at the position count.
+  std::string offsets = bytes;
+  const std::size_t last_offset = bytes.size() - 16 - 8;
+  offsets[last_offset] = static_cast<char>(offsets[last_offset] + 1);
+  EXPECT_NE(load(offsets).find("inconsistent"), std::string::npos);
+}
+
+TEST(book_snapshot, market_and_risk_replacements_are_mapped_by_name) {
+  temp_dir dir;
+  const auto file = convert_sample(dir);
+  // A market with a new underlying first: BTC and ETH keep their relative order, indices move.
+  write_file(dir / "market.json",
+             "{\"as_of\": \"2026-11-24T09:00:00Z\", \"underlyings\": [\n"
+             "{\"symbol\": \"SOL\", \"spot\": 140, \"vol\": 0.9},\n"
+             "{\"symbol\": \"BTC\", \"spot\": 90000, \"vol\": 0.5},\n"
+             "{\"symbol\": \"ETH\", \"spot\": 3000, \"vol\": 0.6}]}\n");
+  const book_inputs moved = read_book_snapshot(file, dir / "market.json", std::nullopt);
+  const book_inputs csv = load_book_inputs(book_location{test::sample_book(), {}, {}, {}, dir / "market.json", {}}.directory_paths());
+  EXPECT_EQ(moved.positions.instruments.underlying, csv.positions.instruments.underlying);
+  EXPECT_EQ(moved.positions.exposure_underlying, csv.positions.exposure_underlying);
+
+  // Swapped order cannot keep the positions' sort order: refused with the reason.
+  write_file(dir / "market.json",
+             "{\"as_of\": \"2026-11-24T09:00:00Z\", \"underlyings\": [\n"
+             "{\"symbol\": \"ETH\", \"spot\": 3000, \"vol\": 0.6},\n"
+             "{\"symbol\": \"BTC\", \"spot\": 90000, \"vol\": 0.5}]}\n");
+  EXPECT_NE(reason_of([&] { read_book_snapshot(file, dir / "market.json", std::nullopt); }).find("another order"),
+            std::string::npos);
+  // A missing underlying.
+  write_file(dir / "market.json",
+             "{\"as_of\": \"2026-11-24T09:00:00Z\", \"underlyings\": [{\"symbol\": \"BTC\", \"spot\": 1, \"vol\": 0.5}]}");
+  EXPECT_NE(reason_of([&] { read_book_snapshot(file, dir / "market.json", std::nullopt); }).find("'ETH' of the snapshot"),
+            std::string::npos);
+  // A risk configuration without a tier the accounts use.
+  write_file(dir / "risk.json", "{\"tiers\": {\"standard\": {\"im_multiplier\": 1.0}}}");
+  EXPECT_NE(reason_of([&] { read_book_snapshot(file, std::nullopt, dir / "risk.json"); }).find("of the snapshot is not in the risk configuration"),
+            std::string::npos);
+  // A snapshot's own market.json errors name the snapshot.
+  EXPECT_NE(reason_of([&] { load_book_at(book_location{file, dir / "x.csv", {}, {}, {}, {}}); }).find("cannot be replaced"),
+            std::string::npos);
+}
+
+TEST(book_snapshot, not_a_book) {
+  temp_dir dir;
+  write_file(dir / "notes.txt", "hello");
+  EXPECT_NE(reason_of([&] { load_book_at(book_location{dir / "notes.txt", {}, {}, {}, {}, {}}); })
+                .find("neither a book directory nor a marginsync snapshot"),
+            std::string::npos);
+  EXPECT_NE(reason_of([&] { load_book_at(book_location{dir / "nothing", {}, {}, {}, {}, {}}); })
+                .find("no such book directory or snapshot file"),
+            std::string::npos);
+}
+
+// convert, then margin on the snapshot: the same files as on the directory.
+TEST(book_snapshot, cli_results_match_the_directory) {
+  temp_dir dir;
+  const std::string book = (test::source_dir() / "data" / "generated").string();
+  const auto c = test::run_cli("convert --book '" + book + "' --out '" + (dir / "g.msb").string() + "'");
+  ASSERT_EQ(c.status, 0) << c.out;
+  EXPECT_NE(c.out.find("wrote 1000 accounts"), std::string::npos) << c.out;
+  const std::string common = " --backend cpu --scenarios 500 -q";
+  ASSERT_EQ(test::run_cli("margin --book '" + book + "'" + common + " --out '" + (dir / "a").string() + "'").status, 0);
+  ASSERT_EQ(test::run_cli("margin --book '" + (dir / "g.msb").string() + "'" + common + " --out '" + (dir / "b").string() + "'").status, 0);
+  EXPECT_EQ(test::read_file(dir / "a" / "accounts.csv"), test::read_file(dir / "b" / "accounts.csv"));
+  EXPECT_EQ(test::read_file(dir / "a" / "exposures.csv"), test::read_file(dir / "b" / "exposures.csv"));
+  EXPECT_EQ(test::run_cli("convert --book '" + (dir / "g.msb").string() + "' --out '" + (dir / "h.msb").string() + "'").status, 2);
+}
+
+TEST(book_snapshot, generate_writes_the_snapshot_convert_would) {
+  temp_dir dir;
+  const std::string args = "generate --accounts 200 --underlyings 4 --positions-per-account 3 --seed 8 ";
+  ASSERT_EQ(test::run_cli(args + "--out '" + (dir / "csv").string() + "'").status, 0);
+  ASSERT_EQ(test::run_cli(args + "--snapshot --out '" + (dir / "direct.msb").string() + "'").status, 0);
+  ASSERT_EQ(test::run_cli("convert --book '" + (dir / "csv").string() + "' --out '" + (dir / "converted.msb").string() + "'").status, 0);
+  EXPECT_EQ(test::read_file(dir / "direct.msb"), test::read_file(dir / "converted.msb"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "direct.msb.csv.tmp"));
+}
+
+}  // namespace
+}  // namespace msync
