@@ -16,10 +16,12 @@
 #include <atomic>
 #include <cmath>
 #include <functional>
+#include <numeric>
 
 #include "marginsync/backend.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/valuation.hpp"
+#include "cpu_loss_kernels.hpp"
 #include "scenario_set.hpp"
 #include "tail_select.hpp"
 
@@ -39,6 +41,21 @@ class cpu_backend final : public backend {
 
   void load_book(const book& b, const risk_params& params) override {
     book_ = b;
+    // Scenario risk visits accounts grouped by the underlyings they trade, so consecutive accounts
+    // read the same scenario rows while those are still in cache. Results are stored by account
+    // index; only the bad-debt chunks follow this order, and it depends on the book alone.
+    order_.resize(b.accounts());
+    std::iota(order_.begin(), order_.end(), std::uint32_t{0});
+    auto first_underlyings = [&](std::uint32_t a) {
+      std::uint64_t key = 0;
+      const std::uint64_t x0 = b.account_exposure_begin[a], x1 = b.account_exposure_begin[a + 1];
+      for (std::uint64_t x = x0; x < x0 + 3; ++x)
+        key = (key << 21) | (x < x1 ? b.exposure_underlying[x] + 1 : 0);  // up to 2^21 underlyings
+      return key;
+    };
+    std::stable_sort(order_.begin(), order_.end(), [&](std::uint32_t x, std::uint32_t y) {
+      return first_underlyings(x) < first_underlyings(y);
+    });
     credit_.resize(b.accounts());
     im_multiplier_.resize(b.accounts());
     for (std::size_t a = 0; a < b.accounts(); ++a) {
@@ -59,6 +76,7 @@ class cpu_backend final : public backend {
   int threads_;
   std::size_t pnl_table_bytes_;
   book book_;
+  std::vector<std::uint32_t> order_;  // accounts in scenario-risk processing order
   std::vector<double> credit_;         // credit limit of each account's tier
   std::vector<double> im_multiplier_;  // IM multiplier of each account's tier
 };
@@ -135,7 +153,7 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
   const bool full = params.method == risk_method::full;
   const bool use_table = full && ins.size() * un * sizeof(double) <= pnl_table_bytes_;
   std::vector<double> pnl;  // [i * N + s]
-  std::vector<double> d_spot, d_spot2, d_vol;  // [u * N + s], delta_gamma
+  std::vector<double> d_spot, d_vol;  // [u * N + s], delta_gamma
   if (use_table) {
     pnl.resize(ins.size() * un);
     const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
@@ -143,13 +161,10 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
     for (std::int64_t i = 0; i < n_ins; ++i) instrument_pnl(static_cast<std::size_t>(i), pnl.data() + i * n);
   } else if (!full) {
     d_spot.resize(set.spot.size());
-    d_spot2.resize(set.spot.size());
     d_vol.resize(set.spot.size());
     for (std::size_t u = 0; u < set.underlyings; ++u)
       for (std::size_t s = 0; s < un; ++s) {
-        const double ds = set.spot[u * un + s] - market.spot[u];
-        d_spot[u * un + s] = ds;
-        d_spot2[u * un + s] = 0.5 * ds * ds;
+        d_spot[u * un + s] = set.spot[u * un + s] - market.spot[u];
         d_vol[u * un + s] = set.vol[u * un + s] - market.vol[u];
       }
   }
@@ -167,9 +182,9 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
   out.preemptive.assign(n_acc, 0);
 
   const std::int64_t k = tail_count(params.confidence, n);
-  // Fixed chunks of accounts for the bad-debt partial sums: at least 256 accounts each, at most 256
-  // chunks, and at most 256 MiB of partial sums. A function of the book and N only, never of the
-  // thread count.
+  // Fixed chunks of accounts (in processing order) for the bad-debt partial sums: at least 256
+  // accounts each, at most 256 chunks, and at most 256 MiB of partial sums. A function of the book
+  // and N only, never of the thread count.
   const std::size_t max_chunks =
       std::clamp<std::size_t>((std::size_t{256} << 20) / (un * sizeof(double)), 1, 256);
   const std::size_t chunk = std::max<std::size_t>(256, (n_acc + max_chunks - 1) / max_chunks);
@@ -185,43 +200,44 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t c = 0; c < n_chunks; ++c) {
       double* bad = partial.data() + static_cast<std::size_t>(c) * un;
-      const std::size_t a_end = std::min(n_acc, static_cast<std::size_t>(c + 1) * chunk);
-      for (std::size_t a = static_cast<std::size_t>(c) * chunk; a < a_end; ++a) {
-        std::fill(loss.begin(), loss.end(), 0.0);
+      const std::size_t i_end = std::min(n_acc, static_cast<std::size_t>(c + 1) * chunk);
+      for (std::size_t i = static_cast<std::size_t>(c) * chunk; i < i_end; ++i) {
+        const std::size_t a = order_[i];
         double* l = loss.data();
+        bool first = true;
         if (full) {
           for (std::uint64_t p = book_.account_position_begin[a]; p < book_.account_position_begin[a + 1]; ++p) {
-            const double q = book_.position_quantity[p];
-            const std::uint32_t i = book_.position_instrument[p];
+            const std::uint32_t ins_index = book_.position_instrument[p];
             const double* row = row_buffer.data();
-            if (use_table) row = pnl.data() + i * un;
-            else instrument_pnl(i, row_buffer.data());
-            for (std::size_t s = 0; s < un; ++s) l[s] -= q * row[s];
+            if (use_table) row = pnl.data() + ins_index * un;
+            else instrument_pnl(ins_index, row_buffer.data());
+            cpu::add_position_loss(l, row, un, book_.position_quantity[p], first);
+            first = false;
           }
         } else {
           for (std::uint64_t x = book_.account_exposure_begin[a]; x < book_.account_exposure_begin[a + 1]; ++x) {
             const std::size_t u = book_.exposure_underlying[x];
-            const double delta = reval.exposure_delta[x];
-            const double gamma = reval.exposure_gamma[x];
-            const double vega = reval.exposure_vega[x];
-            const double decay = reval.exposure_theta[x] * h;
-            const double* ds = d_spot.data() + u * un;
-            const double* ds2 = d_spot2.data() + u * un;
-            const double* dv = d_vol.data() + u * un;
-            for (std::size_t s = 0; s < un; ++s)
-              l[s] -= delta * ds[s] + gamma * ds2[s] + vega * dv[s] + decay;
+            cpu::add_exposure_loss(l, d_spot.data() + u * un, d_vol.data() + u * un, un,
+                                   reval.exposure_delta[x], reval.exposure_gamma[x],
+                                   reval.exposure_vega[x], reval.exposure_theta[x] * h, first);
+            first = false;
           }
         }
+        if (first) std::fill(loss.begin(), loss.end(), 0.0);  // no positions: no loss
         const double equity = reval.account_equity[a];
-        for (std::size_t s = 0; s < un; ++s) bad[s] += bad_debt(l[s], equity);
+        cpu::add_bad_debt(bad, l, un, equity);
 
         const tail_statistics tail = selector.select(l, un, static_cast<std::size_t>(k));
         const double measure = params.measure == margin_measure::var ? tail.var : tail.es;
         const margin_levels m = margin_requirement(
             measure, reval.account_gross_notional[a],
             margin_rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]});
-        std::int64_t breaches = 0;
-        for (std::size_t s = 0; s < un; ++s) breaches += breaches_maintenance(equity, l[s], m.maintenance);
+        // Breaching is monotone in the loss. When the k-th largest loss does not breach, only
+        // larger losses can, and those are all among the k the selector kept.
+        const std::int64_t breaches =
+            breaches_maintenance(equity, tail.var, m.maintenance)
+                ? cpu::count_breaches(l, un, equity, m.maintenance)
+                : cpu::count_breaches(selector.largest(), static_cast<std::size_t>(k), equity, m.maintenance);
         out.var[a] = tail.var;
         out.es[a] = tail.es;
         out.initial_margin[a] = m.initial;
