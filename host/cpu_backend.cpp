@@ -195,6 +195,8 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
 #pragma omp parallel num_threads(threads_)
   {
     std::vector<double> loss(un);
+    std::vector<double> block_max((un + 7) / 8);
+    const std::size_t tile = full && !use_table ? un : 1024;  // a multiple of 8: block maxima
     std::vector<double> row_buffer(use_table || !full ? 0 : un);
     tail_selector selector;
 #pragma omp for schedule(dynamic, 1)
@@ -204,30 +206,36 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
       for (std::size_t i = static_cast<std::size_t>(c) * chunk; i < i_end; ++i) {
         const std::size_t a = order_[i];
         double* l = loss.data();
-        bool first = true;
-        if (full) {
-          for (std::uint64_t p = book_.account_position_begin[a]; p < book_.account_position_begin[a + 1]; ++p) {
-            const std::uint32_t ins_index = book_.position_instrument[p];
-            const double* row = row_buffer.data();
-            if (use_table) row = pnl.data() + ins_index * un;
-            else instrument_pnl(ins_index, row_buffer.data());
-            cpu::add_position_loss(l, row, un, book_.position_quantity[p], first);
-            first = false;
-          }
-        } else {
-          for (std::uint64_t x = book_.account_exposure_begin[a]; x < book_.account_exposure_begin[a + 1]; ++x) {
-            const std::size_t u = book_.exposure_underlying[x];
-            cpu::add_exposure_loss(l, d_spot.data() + u * un, d_vol.data() + u * un, un,
-                                   reval.exposure_delta[x], reval.exposure_gamma[x],
-                                   reval.exposure_vega[x], reval.exposure_theta[x] * h, first);
-            first = false;
-          }
-        }
-        if (first) std::fill(loss.begin(), loss.end(), 0.0);  // no positions: no loss
         const double equity = reval.account_equity[a];
-        cpu::add_bad_debt(bad, l, un, equity);
-
-        const tail_statistics tail = selector.select(l, un, static_cast<std::size_t>(k));
+        // Tiles of scenarios small enough that the loss tile stays in L1 while every position or
+        // exposure adds to it and while its bad debt and block maxima are taken; the scenario
+        // rows stream from L2. (On-the-fly pricing works on whole rows: one tile.)
+        for (std::size_t t0 = 0; t0 < un; t0 += tile) {
+          const std::size_t len = std::min(tile, un - t0);
+          double* lt = l + t0;
+          bool first = true;
+          if (full) {
+            for (std::uint64_t p = book_.account_position_begin[a]; p < book_.account_position_begin[a + 1]; ++p) {
+              const std::uint32_t ins_index = book_.position_instrument[p];
+              const double* row = row_buffer.data();
+              if (use_table) row = pnl.data() + ins_index * un + t0;
+              else instrument_pnl(ins_index, row_buffer.data());
+              cpu::add_position_loss(lt, row, len, book_.position_quantity[p], first);
+              first = false;
+            }
+          } else {
+            for (std::uint64_t x = book_.account_exposure_begin[a]; x < book_.account_exposure_begin[a + 1]; ++x) {
+              const std::size_t u = book_.exposure_underlying[x];
+              cpu::add_exposure_loss(lt, d_spot.data() + u * un + t0, d_vol.data() + u * un + t0, len,
+                                     reval.exposure_delta[x], reval.exposure_gamma[x],
+                                     reval.exposure_vega[x], reval.exposure_theta[x] * h, first);
+              first = false;
+            }
+          }
+          if (first) std::fill(lt, lt + len, 0.0);  // no positions: no loss
+          cpu::finish_losses(lt, len, equity, bad + t0, block_max.data() + t0 / 8);
+        }
+        const tail_statistics tail = selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
         const double measure = params.measure == margin_measure::var ? tail.var : tail.es;
         const margin_levels m = margin_requirement(
             measure, reval.account_gross_notional[a],

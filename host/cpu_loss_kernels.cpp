@@ -39,11 +39,6 @@ void add_position_loss(double* l, const double* row, std::size_t n, double q, bo
   }
 }
 
-MSYNC_VECTOR_CLONES
-void add_bad_debt(double* bad, const double* l, std::size_t n, double equity) {
-  for (std::size_t s = 0; s < n; ++s) bad[s] += bad_debt(l[s], equity);
-}
-
 #if defined(__GNUC__)
 // Eight doubles as one vector (GCC and Clang vector extensions): lowered to whatever vector width
 // the clone is compiled for.
@@ -51,21 +46,35 @@ typedef double double8 __attribute__((vector_size(64)));
 #endif
 
 MSYNC_VECTOR_CLONES
-std::size_t next_block_above(const double* l, std::size_t begin, std::size_t n, double floor) {
-  std::size_t i = begin;
+void finish_losses(const double* l, std::size_t n, double equity, double* bad, double* block_max) {
+  std::size_t s = 0;
 #if defined(__GNUC__)
-  for (; i + 8 <= n; i += 8) {
-    double8 m;
-    std::memcpy(&m, l + i, sizeof m);
-    double top = m[0];
-    for (int j = 1; j < 8; ++j) top = top > m[j] ? top : m[j];
-    if (top > floor) return i;
+  // Whole blocks as vectors: bad debt element by element (max(0, l - E), as bad_debt() computes
+  // it), then the block's maximum across its lanes.
+  const double8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (std::size_t b = 0; s + 8 <= n; ++b, s += 8) {
+    double8 x, acc;
+    std::memcpy(&x, l + s, sizeof x);
+    std::memcpy(&acc, bad + s, sizeof acc);
+    const double8 shortfall = x - equity;
+    acc += shortfall > zero ? shortfall : zero;
+    std::memcpy(bad + s, &acc, sizeof acc);
+    double top = x[0];
+    for (int j = 1; j < 8; ++j) top = top > x[j] ? top : x[j];
+    block_max[b] = top;
   }
 #endif
-  for (; i < n; ++i)
-    if (l[i] > floor) return i;
-  return n;
+  for (std::size_t b = s / 8; s < n; ++b) {
+    const std::size_t end = s + 8 < n ? s + 8 : n;
+    double top = l[s];
+    for (; s < end; ++s) {
+      bad[s] += bad_debt(l[s], equity);
+      top = top > l[s] ? top : l[s];
+    }
+    block_max[b] = top;
+  }
 }
+
 
 MSYNC_VECTOR_CLONES
 std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance) {

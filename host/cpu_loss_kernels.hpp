@@ -17,13 +17,9 @@ void add_exposure_loss(double* l, const double* d_spot, const double* d_vol, std
 // l[s] (= 0 first, else +=) -q row[s]: a position's loss from its instrument's per-unit P&L.
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first);
 
-// bad[s] += max(0, l[s] - equity).
-void add_bad_debt(double* bad, const double* l, std::size_t n, double equity);
-
-// The start of the first block of 8 losses from `begin` (begin, begin + 8, ...) that holds one
-// above `floor`, or n: the scan of the tail selection, one vector comparison per block. Near the
-// end, where fewer than 8 remain, the index of the first loss above the floor.
-std::size_t next_block_above(const double* l, std::size_t begin, std::size_t n, double floor);
+// One pass over an account's finished losses: bad[s] += max(0, l[s] - equity) (its bad debt in
+// each scenario), and block_max[b] = the largest of l[8b .. 8b + 7] for the tail selection.
+void finish_losses(const double* l, std::size_t n, double equity, double* bad, double* block_max);
 
 // #{s : equity - l[s] < maintenance}, DESIGN 3's breach count.
 std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance);

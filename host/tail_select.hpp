@@ -3,18 +3,18 @@
 // largest (DESIGN 3). The k largest are sorted before summing, so ES is summed in one canonical
 // order (largest first) whichever way they were found.
 //
-// For a small tail (k <= N / 16: the 99% tail of any N) one scan keeps candidates in a buffer of
-// 4k: a loss enters only if it exceeds the k-th largest found so far, and a full buffer is cut
-// back to its k largest. After the first few hundred scenarios almost every loss fails its one
-// comparison, so the scan costs about one compare per scenario. A large tail uses nth_element
-// on a copy.
+// A small tail (k <= N / 16: the 99% tail of any N) is found with a tournament filter instead of
+// a selection over all N losses. The maximum of each block of 8 losses and of each group of 8
+// blocks is known (cpu::finish_losses computes the block maxima in the same pass as bad debt).
+// If at least k groups have a maximum >= f, at least k losses are >= f, so the k-th largest group
+// maximum is a floor below L_(k); within the groups above it, the k-th largest block maximum is a
+// tighter floor; the losses at or above that floor (about k of them for independent scenarios)
+// are all that the final selection looks at. Exact for any input order; no sampling.
+// A large tail uses nth_element on a copy.
 #include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <functional>
 #include <vector>
-
-#include "cpu_loss_kernels.hpp"
 
 namespace msync {
 
@@ -28,71 +28,78 @@ class tail_selector {
   // The k largest losses of the last select(), largest first.
   const double* largest() const { return top_; }
 
-  // 1 <= k <= n. `losses` is not modified.
-  tail_statistics select(const double* losses, std::size_t n, std::size_t k) {
-    if (k * 16 <= n) return select_small_tail(losses, n, k);
-    scratch_.assign(losses, losses + n);
-    auto kth = scratch_.begin() + static_cast<std::ptrdiff_t>(k - 1);
-    std::nth_element(scratch_.begin(), kth, scratch_.end(), std::greater<double>());
-    std::sort(scratch_.begin(), kth, std::greater<double>());
-    top_ = scratch_.data();
-    double sum = 0.0;
-    for (auto it = scratch_.begin(); it != kth + 1; ++it) sum += *it;
-    return tail_statistics{*kth, sum / static_cast<double>(k)};
+  // 1 <= k <= n. `losses` is not modified. `block_max`, when given, holds the largest loss of each
+  // block of 8 (the last block may be shorter), as cpu::finish_losses writes it.
+  tail_statistics select(const double* losses, std::size_t n, std::size_t k,
+                         const double* block_max = nullptr) {
+    if (k * 16 <= n) {
+      if (!block_max) {
+        own_block_max_.resize((n + 7) / 8);
+        for (std::size_t b = 0; b < own_block_max_.size(); ++b) {
+          const std::size_t end = std::min(n, 8 * b + 8);
+          double top = losses[8 * b];
+          for (std::size_t i = 8 * b + 1; i < end; ++i) top = std::max(top, losses[i]);
+          own_block_max_[b] = top;
+        }
+        block_max = own_block_max_.data();
+      }
+      return select_small_tail(losses, n, k, block_max);
+    }
+    buffer_.assign(losses, losses + n);
+    return finish(n, k);  // large tail: select over everything
   }
 
  private:
-  tail_statistics select_small_tail(const double* losses, std::size_t n, std::size_t k) {
-    // A starting floor from the first m losses, which are a random sample because scenarios are
-    // independent draws: the r-th largest of the sample, r chosen so that the floor lies below
-    // the true k-th largest loss with high probability (expected rank k m / n plus four standard
-    // deviations: above it about once in 10,000 accounts). Should it turn out above, the scan is
-    // redone from -infinity, so the result is exact either way.
-    const std::size_t m = std::min<std::size_t>(n, 1024);
-    const double expected = static_cast<double>(k) * static_cast<double>(m) / static_cast<double>(n);
-    const std::size_t r = static_cast<std::size_t>(expected + 4.0 * std::sqrt(expected) + 1.0);
-    double start = -HUGE_VAL;
-    if (r < m) {
-      // The r largest of the sample, kept sorted (largest first) by insertion: r is a few dozen
-      // and almost every sample element fails the first comparison.
-      sample_.assign(losses, losses + r);
-      std::sort(sample_.begin(), sample_.end(), std::greater<double>());
-      for (std::size_t i = r; i < m; ++i) {
-        const double v = losses[i];
-        if (!(v > sample_.back())) continue;
-        std::size_t j = r - 1;
-        for (; j > 0 && sample_[j - 1] < v; --j) sample_[j] = sample_[j - 1];
-        sample_[j] = v;
-      }
-      start = sample_.back();
-    }
-    const std::size_t count = scan(losses, n, k, start);
-    return finish(count >= k ? count : scan(losses, n, k, -HUGE_VAL), k);
+  // The k-th largest of v[0 .. count), reordering v.
+  static double kth_largest(double* v, std::size_t count, std::size_t k) {
+    std::nth_element(v, v + (k - 1), v + count, std::greater<double>());
+    return v[k - 1];
   }
 
-  // Keeps every loss above `floor` in buffer_, cutting a full buffer back to its k largest (which
-  // raises the floor). Returns how many are kept; if at least k, the k largest of all are among them.
-  std::size_t scan(const double* losses, std::size_t n, std::size_t k, double floor) {
-    const std::size_t capacity = 4 * k;
-    buffer_.resize(capacity);
-    double* buf = buffer_.data();
+  tail_statistics select_small_tail(const double* losses, std::size_t n, std::size_t k,
+                                    const double* block_max) {
+    const std::size_t blocks = (n + 7) / 8;
+    const std::size_t groups = (blocks + 7) / 8;
+    // Group maxima, and from them a first floor when there are at least k groups.
+    candidates_.resize(std::max(groups, blocks));
+    double* c = candidates_.data();
     std::size_t count = 0;
-    for (std::size_t i = cpu::next_block_above(losses, 0, n, floor); i < n;
-         i = cpu::next_block_above(losses, i, n, floor)) {
-      const std::size_t end = std::min(n, i + 8);
-      for (; i < end; ++i) {
-        if (!(losses[i] > floor)) continue;
-        buf[count++] = losses[i];
-        if (count == capacity) {
-          std::nth_element(buf, buf + (k - 1), buf + count, std::greater<double>());
-          count = k;
-          floor = buf[k - 1];
-        }
+    if (k <= groups) {
+      for (std::size_t g = 0; g < groups; ++g) {
+        const std::size_t end = std::min(blocks, 8 * g + 8);
+        double top = block_max[8 * g];
+        for (std::size_t b = 8 * g + 1; b < end; ++b) top = std::max(top, block_max[b]);
+        c[g] = top;
+      }
+      const double group_floor = kth_largest(c, groups, k);
+      // Branch-free appends: about one block in eight passes, too often to predict.
+      for (std::size_t b = 0; b < blocks; ++b) {
+        c[count] = block_max[b];
+        count += block_max[b] >= group_floor ? 1 : 0;
+      }
+    } else {
+      std::copy(block_max, block_max + blocks, c);
+      count = blocks;
+    }
+    // At least k blocks have a maximum >= block_floor, so L_(k) >= block_floor.
+    const double block_floor = kth_largest(c, count, k);
+    // Candidates: the losses >= block_floor in the blocks that reach it (at most 8 per block).
+    if (buffer_.size() < 8 * k + 8) buffer_.resize(8 * k + 8);
+    std::size_t kept = 0;
+    for (std::size_t b = 0; b < blocks; ++b) {
+      if (block_max[b] < block_floor) continue;
+      if (kept + 8 > buffer_.size()) buffer_.resize(2 * buffer_.size());
+      double* buf = buffer_.data();
+      const std::size_t end = std::min(n, 8 * b + 8);
+      for (std::size_t i = 8 * b; i < end; ++i) {
+        buf[kept] = losses[i];
+        kept += losses[i] >= block_floor ? 1 : 0;
       }
     }
-    return count;
+    return finish(kept, k);
   }
 
+  // VaR and ES from buffer_[0 .. count), which holds the k largest losses (and perhaps more).
   tail_statistics finish(std::size_t count, std::size_t k) {
     double* buf = buffer_.data();
     std::nth_element(buf, buf + (k - 1), buf + count, std::greater<double>());
@@ -103,9 +110,9 @@ class tail_selector {
     return tail_statistics{buf[k - 1], sum / static_cast<double>(k)};
   }
 
-  std::vector<double> scratch_;
   std::vector<double> buffer_;
-  std::vector<double> sample_;
+  std::vector<double> candidates_;
+  std::vector<double> own_block_max_;
   const double* top_ = nullptr;
 };
 
