@@ -24,5 +24,10 @@ for accounts in 100000 1000000; do
   echo "load           positions=$positions seconds=$(stage "$work/out-dg-$accounts/summary.json" load)"
   echo "delta_gamma    accounts=$accounts scenarios=1000 seconds=$(stage "$work/out-dg-$accounts/summary.json" scenario_risk)"
 done
+"$bin" convert --book "$work/book-1000000" --out "$work/book-1000000.msb" >/dev/null
+"$bin" margin --book "$work/book-1000000.msb" --backend cpu --method delta_gamma --scenarios 100 -q --out "$work/out-snap"
+echo "load snapshot  positions=10000000 seconds=$(stage "$work/out-snap/summary.json" load)"
+"$bin" margin --book "$work/book-1000000.msb" --backend cpu --method delta_gamma -q --out "$work/out-dg10k"
+echo "delta_gamma    accounts=1000000 scenarios=10000 seconds=$(stage "$work/out-dg10k/summary.json" scenario_risk)"
 "$bin" margin --book "$work/book-100000" --backend cpu -q --out "$work/out-full"
 echo "full           accounts=100000 scenarios=10000 seconds=$(stage "$work/out-full/summary.json" scenario_risk)"
