@@ -8,8 +8,8 @@
 // VaR and ES are selected there, so no accounts x scenarios matrix is ever stored.
 //
 // Determinism: per-account numbers do not depend on the thread count; book-level bad debt is
-// summed per fixed chunk of accounts (chunk size a function of the account count only) and the
-// chunks are added in order, so a run repeats bit for bit with any --threads.
+// summed per fixed chunk of accounts (chunk size a function of the account and scenario counts
+// only) and the chunks are added in order, so a run repeats bit for bit with any --threads.
 #include <omp.h>
 
 #include <algorithm>

@@ -2,6 +2,10 @@
 // directory; a damaged or mismatched snapshot is refused with a reason, never misread.
 #include <gtest/gtest.h>
 
+#include <climits>
+#include <cstring>
+#include <functional>
+
 #include "io/book_snapshot.hpp"
 #include "io/json_locator.hpp"
 #include "marginsync/errors.hpp"
@@ -124,6 +128,64 @@ TEST(book_snapshot, market_and_risk_replacements_are_mapped_by_name) {
             std::string::npos);
 }
 
+// A snapshot is read, not trusted: every invariant the backends rely on is checked, so a damaged
+// or crafted file is refused instead of producing wrong rows or reading out of bounds.
+TEST(book_snapshot, broken_invariants_are_refused) {
+  temp_dir dir;
+  const book_inputs good = load_book_inputs(book_paths::in_directory(test::sample_book()));
+  const auto market = test::read_file(test::sample_book() / "market.json");
+  const auto risk = test::read_file(test::sample_book() / "risk.json");
+  auto refused = [&](const std::function<void(book&)>& damage) {
+    book_inputs in = good;
+    damage(in.positions);
+    write_book_snapshot(in, market, risk, dir / "bad.msb");
+    return reason_of([&] { read_book_snapshot(dir / "bad.msb", {}, {}); });
+  };
+  EXPECT_NE(refused([](book& b) { b.account_id[1] = b.account_id[0]; }).find("account id appears twice"), std::string::npos);
+  EXPECT_NE(refused([](book& b) { b.instruments.id[1] = b.instruments.id[0]; }).find("instrument id appears twice"),
+            std::string::npos);
+  EXPECT_NE(refused([](book& b) { b.instruments.expiry_ns[2] = INT64_MIN; }).find("outside the supported years"),
+            std::string::npos);
+  EXPECT_NE(refused([](book& b) { b.position_quantity[0] = 1e300; }).find("out of range"), std::string::npos);
+  EXPECT_NE(refused([](book& b) { b.instruments.is_call[0] = 7; }).find("neither call nor put"), std::string::npos);
+  // protected_eth_long trades one underlying; give a two-exposure account its exposures reversed
+  // is impossible without moving positions, so break the order of positions instead.
+  EXPECT_NE(refused([](book& b) {
+              const std::uint64_t p = b.account_position_begin[1];  // short_option_seller: 2 BTC options
+              std::swap(b.position_instrument[p], b.position_instrument[p + 1]);
+              std::swap(b.position_quantity[p], b.position_quantity[p + 1]);
+            }).find("not in increasing instrument order"),
+            std::string::npos);
+  EXPECT_NE(refused([](book& b) {
+              // Split hedged_basis's one BTC exposure into two BTC exposures.
+              b.exposure_underlying.insert(b.exposure_underlying.begin() + 1, b.exposure_underlying[0]);
+              b.exposure_position_begin.insert(b.exposure_position_begin.begin() + 1, 1);
+              for (std::size_t a = 1; a < b.account_exposure_begin.size(); ++a) ++b.account_exposure_begin[a];
+            }).find("not in increasing underlying order"),
+            std::string::npos);
+  EXPECT_NE(refused([](book& b) { b.position_cost[0] = 5.0; }).find("carries an entry cost"), std::string::npos);
+}
+
+// String offsets pointing past their section are refused before any string is built.
+TEST(book_snapshot, string_offsets_past_the_section_are_refused) {
+  temp_dir dir;
+  const auto file = convert_sample(dir);
+  std::string bytes = test::read_file(file);
+  // Sections after the 16-byte header: market.json and risk.json texts, then the symbols list
+  // (u64 length, u64 count, u64 offsets[count + 1], characters).
+  std::size_t pos = 16;
+  for (int text = 0; text < 2; ++text) {
+    std::uint64_t length;
+    std::memcpy(&length, bytes.data() + pos, 8);
+    pos += 8 + (length + 7) / 8 * 8;
+  }
+  const std::uint64_t huge = 1ULL << 40;
+  std::memcpy(&bytes[pos + 8 + 8 + 8], &huge, 8);  // offsets[1] of the symbols list
+  test::write_file(dir / "bad.msb", bytes);
+  EXPECT_NE(reason_of([&] { read_book_snapshot(dir / "bad.msb", {}, {}); }).find("section 'symbols' has bad offsets"),
+            std::string::npos);
+}
+
 TEST(book_snapshot, not_a_book) {
   temp_dir dir;
   write_file(dir / "notes.txt", "hello");
@@ -157,7 +219,13 @@ TEST(book_snapshot, generate_writes_the_snapshot_convert_would) {
   ASSERT_EQ(test::run_cli(args + "--snapshot --out '" + (dir / "direct.msb").string() + "'").status, 0);
   ASSERT_EQ(test::run_cli("convert --book '" + (dir / "csv").string() + "' --out '" + (dir / "converted.msb").string() + "'").status, 0);
   EXPECT_EQ(test::read_file(dir / "direct.msb"), test::read_file(dir / "converted.msb"));
-  EXPECT_FALSE(std::filesystem::exists(dir / "direct.msb.csv.tmp"));
+  // Nothing but the three files made here is left in the directory (no staging directory).
+  std::size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    (void)e;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 3u);
 }
 
 }  // namespace

@@ -281,6 +281,18 @@ TEST_F(validation, a_directory_is_not_a_file) {
   expect_problem("accounts.csv", 0, "", "is a directory");
 }
 
+// Limits far beyond any real book keep every product of inputs finite.
+TEST_F(validation, magnitudes_are_bounded) {
+  replace_line("positions.csv", 2, "hedged_basis,BTC-SPOT,2e12,");
+  replace_line("accounts.csv", 2, "hedged_basis,-2e15,standard");
+  append_line("instruments.csv", "X1,option,BTC,2e12,2026-12-25T08:00:00Z,call,1");
+  append_line("instruments.csv", "X2,spot,BTC,,,,1e10");
+  expect_problem("positions.csv", 2, "quantity", "within [-1e12, 1e12]");
+  expect_problem("accounts.csv", 2, "collateral", "within [-1e15, 1e15]");
+  expect_problem("instruments.csv", 11, "strike", "at most 1e12");
+  expect_problem("instruments.csv", 12, "multiplier", "at most 1e9");
+}
+
 TEST_F(validation, invalid_json_names_the_line) {
   write_file(dir_ / "risk.json", "{\n  \"confidence\": 0.99,\n  \"scenarios\": ,\n}\n");
   expect_problem("risk.json", 3, "", "invalid JSON");

@@ -26,20 +26,17 @@ int run_convert_command(int argc, char** argv) {
   const cxxopts::ParseResult& args = *parsed;
 
   const book_location where = book_location_from(args);
+  if (!std::filesystem::is_directory(where.book))
+    throw input_error({input_problem{where.book.string(), 0, "",
+                                     "is not a book directory (a snapshot needs no conversion)"}});
   const auto start = std::chrono::steady_clock::now();
   const book_inputs in = load_book_at(where);
-  // The JSON texts as given, so that the snapshot carries the user's files, comments of keys and
-  // all. A snapshot converted again keeps its own copies.
-  std::string market_text, risk_text;
-  if (std::filesystem::is_directory(where.book)) {
-    problem_list problems;
-    const book_paths paths = where.directory_paths();
-    market_text = read_text_file(paths.market, problems).value_or("");
-    risk_text = read_text_file(paths.risk, problems).value_or("");
-    problems.throw_if_any();
-  } else {
-    throw input_error({input_problem{where.book.string(), 0, "", "is already a snapshot"}});
-  }
+  // The JSON texts as given, so that the snapshot carries the user's own files.
+  problem_list problems;
+  const book_paths paths = where.directory_paths();
+  const std::string market_text = read_text_file(paths.market, problems).value_or("");
+  const std::string risk_text = read_text_file(paths.risk, problems).value_or("");
+  problems.throw_if_any();
   const std::string out = args["out"].as<std::string>();
   write_book_snapshot(in, market_text, risk_text, out);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,4 +1,6 @@
 // marginsync generate: a synthetic book of a chosen size.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 
@@ -47,10 +49,10 @@ int run_generate_command(int argc, char** argv) {
   if (args.count("snapshot")) {
     // Through a CSV directory beside the target, validated by the same loader as any book, so a
     // generated snapshot is exactly what convert would make of the generated directory.
-    const std::filesystem::path staging = out.string() + ".csv.tmp";
-    std::filesystem::remove_all(staging);
-    r = generate_book(o, staging);
+    const std::filesystem::path staging =
+        out.string() + ".csv.tmp." + std::to_string(static_cast<long long>(::getpid()));
     try {
+      r = generate_book(o, staging);
       const book_inputs in = load_book_inputs(book_paths::in_directory(staging));
       problem_list problems;
       const auto market = read_text_file(staging / "market.json", problems);

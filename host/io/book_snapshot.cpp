@@ -6,6 +6,9 @@
 #include <cstring>
 #include <fstream>
 #include <unordered_map>
+#include <unordered_set>
+
+#include "io/number_parse.hpp"
 
 #include "marginsync/errors.hpp"
 
@@ -128,13 +131,13 @@ class section_reader {
     std::memcpy(offsets.data(), data + 8, (n + 1) * 8);
     const char* chars = data + 8 * (n + 2);
     const std::size_t available = length - 8 * (n + 2);
+    // Every offset checked before any string is built: none may point past the characters.
     expect(offsets[0] == 0 && offsets[n] == available, std::string("section '") + name + "' has bad offsets");
+    for (std::size_t i = 0; i < n; ++i)
+      expect(offsets[i] <= offsets[i + 1], std::string("section '") + name + "' has bad offsets");
     std::vector<std::string> out;
     out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      expect(offsets[i] <= offsets[i + 1], std::string("section '") + name + "' has bad offsets");
-      out.emplace_back(chars + offsets[i], offsets[i + 1] - offsets[i]);
-    }
+    for (std::size_t i = 0; i < n; ++i) out.emplace_back(chars + offsets[i], offsets[i + 1] - offsets[i]);
     return out;
   }
 
@@ -146,9 +149,18 @@ class section_reader {
   std::size_t pos_ = 0;
 };
 
-bool finite_all(const std::vector<double>& v) {
+// Every value finite and within +-limit.
+bool bounded(const std::vector<double>& v, double limit) {
   for (double x : v)
-    if (!std::isfinite(x)) return false;
+    if (!(std::fabs(x) <= limit)) return false;
+  return true;
+}
+
+bool unique(const std::vector<std::string>& ids) {
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(ids.size());
+  for (const std::string& id : ids)
+    if (!seen.insert(id).second) return false;
   return true;
 }
 
@@ -284,15 +296,27 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
                  b.exposure_position_begin[x1] == b.account_position_begin[a + 1],
              "exposures do not tile their account's positions");
   }
+  // Values: the limits the CSV loader enforces (merged positions may sum many rows).
   for (std::size_t i = 0; i < n_ins; ++i) {
     r.expect(kinds[i] <= static_cast<std::uint8_t>(instrument_kind::option), "an instrument kind is unknown");
+    r.expect(t.is_call[i] <= 1, "an option type is neither call nor put");
     r.expect(t.underlying[i] < symbols.size(), "an instrument's underlying index is out of range");
-    r.expect(t.multiplier[i] > 0.0 && std::isfinite(t.multiplier[i]), "a multiplier is not positive");
+    r.expect(t.multiplier[i] > 0.0 && t.multiplier[i] <= max_multiplier, "a multiplier is out of range");
     if (kinds[i] == static_cast<std::uint8_t>(instrument_kind::option))
-      r.expect(t.strike[i] > 0.0 && std::isfinite(t.strike[i]), "an option strike is not positive");
+      r.expect(t.strike[i] > 0.0 && t.strike[i] <= max_price, "an option strike is out of range");
+    if (kinds[i] >= static_cast<std::uint8_t>(instrument_kind::future))
+      r.expect(t.expiry_ns[i] >= earliest_timestamp_ms * 1'000'000 &&
+                   t.expiry_ns[i] < latest_timestamp_ms * 1'000'000,
+               "an expiry is outside the supported years 1900 to 2149");
   }
-  r.expect(finite_all(b.collateral) && finite_all(b.position_quantity) && finite_all(b.position_cost),
-           "a collateral, quantity or cost is not finite");
+  r.expect(bounded(b.collateral, max_money), "a collateral is out of range");
+  // Merged positions sum rows, so their bounds are wider than one row's (any real book is far
+  // inside; every product stays finite).
+  r.expect(bounded(b.position_quantity, 1e6 * max_quantity) &&
+               bounded(b.position_cost, 1e6 * max_quantity * max_price),
+           "a quantity or entry cost is out of range");
+  r.expect(unique(t.id), "an instrument id appears twice");
+  r.expect(unique(b.account_id), "an account id appears twice");
   t.kind.resize(n_ins);
   for (std::size_t i = 0; i < n_ins; ++i) t.kind[i] = static_cast<instrument_kind>(kinds[i]);
 
@@ -317,11 +341,24 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
     r.expect(b.exposure_underlying[x] < symbols.size(), "an exposure's underlying index is out of range");
     b.exposure_underlying[x] = to_market[b.exposure_underlying[x]];
   }
-  for (std::size_t x = 0; x < n_exp; ++x)
-    for (std::uint64_t p = b.exposure_position_begin[x]; p < b.exposure_position_begin[x + 1]; ++p) {
-      r.expect(b.position_instrument[p] < n_ins, "a position's instrument index is out of range");
-      r.expect(t.underlying[b.position_instrument[p]] == b.exposure_underlying[x],
-               "a position is filed under another underlying's exposure");
+  // Layout: within an account, exposures non-empty and in increasing underlying order (one per
+  // underlying); within an exposure, positions of that underlying in increasing instrument order
+  // (one per instrument), as the CSV loader builds them.
+  for (std::size_t a = 0; a < n_acc; ++a)
+    for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x) {
+      r.expect(b.exposure_position_begin[x] < b.exposure_position_begin[x + 1], "an exposure holds no position");
+      r.expect(x == b.account_exposure_begin[a] || b.exposure_underlying[x - 1] < b.exposure_underlying[x],
+               "an account's exposures are not in increasing underlying order");
+      for (std::uint64_t p = b.exposure_position_begin[x]; p < b.exposure_position_begin[x + 1]; ++p) {
+        r.expect(b.position_instrument[p] < n_ins, "a position's instrument index is out of range");
+        r.expect(t.underlying[b.position_instrument[p]] == b.exposure_underlying[x],
+                 "a position is filed under another underlying's exposure");
+        r.expect(p == b.exposure_position_begin[x] || b.position_instrument[p - 1] < b.position_instrument[p],
+                 "an exposure's positions are not in increasing instrument order");
+        const instrument_kind kind = t.kind[b.position_instrument[p]];
+        r.expect(b.position_cost[p] == 0.0 || kind == instrument_kind::perpetual || kind == instrument_kind::future,
+                 "a spot or option position carries an entry cost");
+      }
     }
 
   // Tiers by name into the risk configuration in force.

@@ -2,6 +2,7 @@
 // Ids are mapped to dense indices through hash maps keyed by views into the file buffers, so the
 // hot loop over position rows parses with std::from_chars and allocates nothing per field.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <unordered_map>
 
@@ -83,6 +84,8 @@ bool read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
     if (!csv.field(c_mult).empty() && number_cell(row, c_mult, "multiplier", multiplier) &&
         !(multiplier > 0.0))
       row.fail("multiplier", "must be > 0, got " + std::string(csv.field(c_mult)));
+    else if (multiplier > max_multiplier)
+      row.fail("multiplier", "must be at most 1e9, got " + std::string(csv.field(c_mult)));
 
     double strike = 0.0;
     std::int64_t expiry = 0;
@@ -90,8 +93,8 @@ bool read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
     const bool dated = kind == instrument_kind::future || kind == instrument_kind::option;
     if (kind_ok && kind == instrument_kind::option) {
       if (strike_text.empty()) row.fail("strike", "required for options");
-      else if (number_cell(row, c_strike, "strike", strike) && !(strike > 0.0))
-        row.fail("strike", "must be > 0, got " + std::string(strike_text));
+      else if (number_cell(row, c_strike, "strike", strike) && !(strike > 0.0 && strike <= max_price))
+        row.fail("strike", "must be > 0 and at most 1e12, got " + std::string(strike_text));
       if (type_text == "call") is_call = true;
       else if (type_text != "put")
         row.fail("option_type", type_text.empty() ? std::string("required for options (call or put)")
@@ -132,7 +135,8 @@ bool read_accounts(csv_reader& csv, const risk_params& risk, book& b, id_map& id
     else if (!ids.emplace(id, static_cast<std::uint32_t>(b.account_id.size())).second)
       row.fail("account_id", "duplicate id '" + std::string(id) + "'");
     double collateral = 0.0;
-    number_cell(row, c_collateral, "collateral", collateral);
+    if (number_cell(row, c_collateral, "collateral", collateral) && std::fabs(collateral) > max_money)
+      row.fail("collateral", "must be within [-1e15, 1e15], got " + std::string(csv.field(c_collateral)));
     const std::string_view tier_text = csv.field(c_tier);
     int tier = standard;
     if (!tier_text.empty()) tier = risk.tier_index(std::string(tier_text));
@@ -179,15 +183,18 @@ void read_positions(csv_reader& csv, const book& b, const id_map& accounts, bool
         row.fail("instrument_id", "'" + std::string(instrument) + "' is not an instrument in instruments.csv");
     }
     double quantity = 0.0, entry = 0.0;
-    ok = number_cell(row, c_quantity, "quantity", quantity) && ok;
+    const bool quantity_read = number_cell(row, c_quantity, "quantity", quantity);
+    if (quantity_read && std::fabs(quantity) > max_quantity)
+      row.fail("quantity", "must be within [-1e12, 1e12], got " + std::string(csv.field(c_quantity)));
+    ok = ok && quantity_read && std::fabs(quantity) <= max_quantity;
     if (ok) {
       const instrument_kind k = b.instruments.kind[i];
       if (k == instrument_kind::perpetual || k == instrument_kind::future) {
         if (csv.field(c_entry).empty()) {
           row.fail("entry_price", "required for perpetuals and futures");
           ok = false;
-        } else if (number_cell(row, c_entry, "entry_price", entry) && !(entry > 0.0)) {
-          row.fail("entry_price", "must be > 0, got " + std::string(csv.field(c_entry)));
+        } else if (number_cell(row, c_entry, "entry_price", entry) && !(entry > 0.0 && entry <= max_price)) {
+          row.fail("entry_price", "must be > 0 and at most 1e12, got " + std::string(csv.field(c_entry)));
           ok = false;
         }
       }

@@ -17,6 +17,14 @@ namespace msync {
 
 class problem_list;
 
+// Magnitude limits on inputs, far beyond any real book, that keep every product of them (q m S,
+// sums over millions of positions) finite, so no NaN or infinity can reach the risk numbers.
+constexpr double max_price = 1e12;       // spot, strike, entry price (quote currency)
+constexpr double max_quantity = 1e12;    // |quantity| of one row
+constexpr double max_multiplier = 1e9;   // contract size
+constexpr double max_money = 1e15;       // |collateral|, credit limit (quote currency)
+// Timestamps are limited to 1900-2149: io/number_parse.hpp.
+
 struct book_paths {
   std::filesystem::path instruments;
   std::filesystem::path accounts;

@@ -120,8 +120,8 @@ market_state load_market_text(const std::string& text, const std::string& name,
     if (symbol.empty()) doc->problem(problems, p + ".symbol", "missing or empty symbol");
     else if (!seen.insert(symbol).second) doc->problem(problems, p + ".symbol", "duplicate symbol '" + symbol + "'");
     if (u.find("spot") == u.end()) doc->problem(problems, p + ".spot", "missing required key");
-    else if (doc->number(u, "spot", p + ".spot", spot, problems) && !(spot > 0.0))
-      doc->problem(problems, p + ".spot", "must be > 0, got " + format_number(spot));
+    else if (doc->number(u, "spot", p + ".spot", spot, problems) && !(spot > 0.0 && spot <= max_price))
+      doc->problem(problems, p + ".spot", "must be > 0 and at most 1e12, got " + format_number(spot));
     if (u.find("vol") == u.end()) doc->problem(problems, p + ".vol", "missing required key");
     else if (doc->number(u, "vol", p + ".vol", vol, problems) && !(vol > 0.0 && vol <= 10.0))
       doc->problem(problems, p + ".vol", "must be within (0, 10] (annualised, 10 = 1000%), got " + format_number(vol));

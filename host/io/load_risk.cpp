@@ -72,7 +72,10 @@ std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_
   if (r.stale_after_ms < 1) out.emplace_back("stale_after_ms", "must be >= 1, got " + std::to_string(r.stale_after_ms));
   for (const tier& t : r.tiers) {
     if (!(t.im_multiplier > 0.0)) out.emplace_back("tiers." + t.name + ".im_multiplier", "must be > 0, got " + format_number(t.im_multiplier));
-    if (!(t.credit_limit >= 0.0)) out.emplace_back("tiers." + t.name + ".credit_limit", "must be >= 0, got " + format_number(t.credit_limit));
+    if (!(t.credit_limit >= 0.0 && t.credit_limit <= max_money))
+      out.emplace_back("tiers." + t.name + ".credit_limit", "must be within [0, 1e15], got " + format_number(t.credit_limit));
+    if (!(t.im_multiplier <= 1000.0))
+      out.emplace_back("tiers." + t.name + ".im_multiplier", "must be at most 1000, got " + format_number(t.im_multiplier));
   }
   return out;
 }

@@ -73,11 +73,6 @@ bool digits(std::string_view s, std::size_t at, std::size_t count, unsigned& out
 
 bool leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
-// Supported instants: 1900-01-01T00:00:00Z up to (not including) 2150-01-01T00:00:00Z, in epoch
-// milliseconds. Nanosecond timestamps of that range, and differences of two of them, fit in
-// 64 bits without overflow.
-constexpr std::int64_t earliest_ms = -2208988800000LL;
-constexpr std::int64_t latest_ms = 5680281600000LL;
 std::string out_of_range(std::string_view text) {
   return "'" + std::string(text) + "' is outside the supported years 1900 to 2149";
 }
@@ -91,7 +86,7 @@ std::string parse_timestamp(std::string_view text, std::int64_t& out_ns) {
     std::int64_t ms = 0;
     std::string why = parse_integer(text, ms);
     if (!why.empty()) return why;
-    if (ms < earliest_ms || ms >= latest_ms) return out_of_range(text);
+    if (ms < earliest_timestamp_ms || ms >= latest_timestamp_ms) return out_of_range(text);
     out_ns = ms * 1'000'000;
     return {};
   }

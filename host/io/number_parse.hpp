@@ -11,6 +11,11 @@ namespace msync {
 std::string parse_number(std::string_view text, double& out);
 // A whole number (optional sign).
 std::string parse_integer(std::string_view text, std::int64_t& out);
+// Supported instants: 1900-01-01T00:00:00Z up to (not including) 2150-01-01T00:00:00Z. In
+// nanoseconds they, and the difference of any two of them, fit in 64 bits.
+constexpr std::int64_t earliest_timestamp_ms = -2208988800000LL;
+constexpr std::int64_t latest_timestamp_ms = 5680281600000LL;
+
 // ISO 8601 UTC (2026-11-24T08:00:00Z, fractional seconds up to nanoseconds, 'Z' or '+00:00')
 // or integer epoch milliseconds. Out: nanoseconds since the epoch.
 std::string parse_timestamp(std::string_view text, std::int64_t& out_ns);
