@@ -76,17 +76,25 @@ margin_run run_margin(const margin_request& request,
   return run;
 }
 
+margin_totals book_totals(const margin_run& run) {
+  margin_totals t;
+  for (std::size_t a = 0; a < run.inputs.positions.accounts(); ++a) {
+    switch (run.risk.status[a]) {
+      case account_status::ok: ++t.ok; break;
+      case account_status::margin_call: ++t.margin_call; break;
+      case account_status::liquidate: ++t.liquidate; break;
+    }
+    t.preemptive += run.risk.preemptive[a];
+    t.equity += run.reval.account_equity[a];
+    t.initial_margin += run.risk.initial_margin[a];
+    t.maintenance_margin += run.risk.maintenance_margin[a];
+  }
+  return t;
+}
+
 std::string format_margin_summary(const margin_run& run) {
   const book& b = run.inputs.positions;
-  std::int64_t counts[3] = {0, 0, 0}, preemptive = 0;
-  double equity = 0.0, im = 0.0, mm = 0.0;
-  for (std::size_t a = 0; a < b.accounts(); ++a) {
-    ++counts[static_cast<int>(run.risk.status[a])];
-    preemptive += run.risk.preemptive[a];
-    equity += run.reval.account_equity[a];
-    im += run.risk.initial_margin[a];
-    mm += run.risk.maintenance_margin[a];
-  }
+  const margin_totals t = book_totals(run);
   char line[512];
   std::string s;
   std::snprintf(line, sizeof line, "%zu accounts, %zu positions (%llu rows), %zu underlyings; %s on %s\n",
@@ -98,18 +106,18 @@ std::string format_margin_summary(const margin_run& run) {
                 run.inputs.risk.confidence, measure_name(run.inputs.risk.measure));
   s += line;
   std::snprintf(line, sizeof line, "status: ok %lld, margin_call %lld, liquidate %lld; preemptive %lld\n",
-                static_cast<long long>(counts[0]), static_cast<long long>(counts[1]),
-                static_cast<long long>(counts[2]), static_cast<long long>(preemptive));
+                static_cast<long long>(t.ok), static_cast<long long>(t.margin_call),
+                static_cast<long long>(t.liquidate), static_cast<long long>(t.preemptive));
   s += line;
   std::snprintf(line, sizeof line, "totals: equity %.2f, initial margin %.2f, maintenance margin %.2f\n",
-                equity, im, mm);
+                t.equity, t.initial_margin, t.maintenance_margin);
   s += line;
   std::snprintf(line, sizeof line, "book bad debt: expected %.2f, VaR %.2f, ES %.2f\n",
                 run.risk.bad_debt_mean, run.risk.bad_debt_var, run.risk.bad_debt_es);
   s += line;
   s += "time:";
-  for (const stage_time& t : run.stages) {
-    std::snprintf(line, sizeof line, " %s %.3f s", t.name.c_str(), t.seconds);
+  for (const stage_time& stage : run.stages) {
+    std::snprintf(line, sizeof line, " %s %.3f s", stage.name.c_str(), stage.seconds);
     s += line;
   }
   s += "\n";

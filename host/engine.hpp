@@ -58,6 +58,13 @@ void prepare_output_directory(const std::filesystem::path& dir);
 void write_margin_outputs(const margin_run& run, const margin_request& request,
                           const std::filesystem::path& dir);
 
+// Book totals of a run, summed in account order so they are the same every run.
+struct margin_totals {
+  std::int64_t ok = 0, margin_call = 0, liquidate = 0, preemptive = 0;
+  double equity = 0.0, initial_margin = 0.0, maintenance_margin = 0.0;
+};
+margin_totals book_totals(const margin_run& run);
+
 // The short human summary printed after a run.
 std::string format_margin_summary(const margin_run& run);
 

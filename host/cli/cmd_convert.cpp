@@ -5,7 +5,6 @@
 #include "cli/commands.hpp"
 #include "cli/parse_options.hpp"
 #include "io/book_snapshot.hpp"
-#include "io/json_locator.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync::cli {
@@ -30,15 +29,8 @@ int run_convert_command(int argc, char** argv) {
     throw input_error({input_problem{where.book.string(), 0, "",
                                      "is not a book directory (a snapshot needs no conversion)"}});
   const auto start = std::chrono::steady_clock::now();
-  const book_inputs in = load_book_at(where);
-  // The JSON texts as given, so that the snapshot carries the user's own files.
-  problem_list problems;
-  const book_paths paths = where.directory_paths();
-  const std::string market_text = read_text_file(paths.market, problems).value_or("");
-  const std::string risk_text = read_text_file(paths.risk, problems).value_or("");
-  problems.throw_if_any();
   const std::string out = args["out"].as<std::string>();
-  write_book_snapshot(in, market_text, risk_text, out);
+  const book_inputs in = convert_book_directory(where.directory_paths(), out);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("wrote %zu accounts, %zu instruments, %zu positions (%llu rows) to %s in %.2f s\n",
               in.positions.accounts(), in.positions.instruments.size(), in.positions.positions(),

@@ -10,7 +10,6 @@
 #include "cli/parse_options.hpp"
 #include "generate_book.hpp"
 #include "io/book_snapshot.hpp"
-#include "io/json_locator.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync::cli {
@@ -53,12 +52,7 @@ int run_generate_command(int argc, char** argv) {
         out.string() + ".csv.tmp." + std::to_string(static_cast<long long>(::getpid()));
     try {
       r = generate_book(o, staging);
-      const book_inputs in = load_book_inputs(book_paths::in_directory(staging));
-      problem_list problems;
-      const auto market = read_text_file(staging / "market.json", problems);
-      const auto risk = read_text_file(staging / "risk.json", problems);
-      problems.throw_if_any();
-      write_book_snapshot(in, *market, *risk, out);
+      convert_book_directory(book_paths::in_directory(staging), out);
     } catch (...) {
       std::filesystem::remove_all(staging);
       throw;

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "io/json_locator.hpp"
 #include "io/number_parse.hpp"
 
 #include "marginsync/errors.hpp"
@@ -224,6 +225,16 @@ void write_book_snapshot(const book_inputs& in, const std::string& market_json,
     std::filesystem::remove(tmp);
     throw std::runtime_error("cannot rename " + tmp.string() + " to " + file.string() + ": " + ec.message());
   }
+}
+
+book_inputs convert_book_directory(const book_paths& paths, const std::filesystem::path& file) {
+  book_inputs in = load_book_inputs(paths);
+  problem_list problems;
+  const auto market = read_text_file(paths.market, problems);
+  const auto risk = read_text_file(paths.risk, problems);
+  problems.throw_if_any();
+  write_book_snapshot(in, *market, *risk, file);
+  return in;
 }
 
 bool is_book_snapshot(const std::filesystem::path& file) {

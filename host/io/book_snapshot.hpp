@@ -24,6 +24,10 @@ namespace msync {
 void write_book_snapshot(const book_inputs& in, const std::string& market_json,
                          const std::string& risk_json, const std::filesystem::path& file);
 
+// Loads and validates the book directory at `paths` and writes it, with its market.json and
+// risk.json texts as given, to `file`. Returns what was loaded. Throws input_error.
+book_inputs convert_book_directory(const book_paths& paths, const std::filesystem::path& file);
+
 // Whether `file` starts with the snapshot's magic bytes.
 bool is_book_snapshot(const std::filesystem::path& file);
 

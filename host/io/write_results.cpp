@@ -92,15 +92,7 @@ nlohmann::json summary_json(const margin_run& run, const margin_request& request
   const book& b = run.inputs.positions;
   const risk_params& risk = run.inputs.risk;
   const risk_result& r = run.risk;
-  std::int64_t counts[3] = {0, 0, 0}, preemptive = 0;
-  double equity = 0.0, im = 0.0, mm = 0.0;
-  for (std::size_t a = 0; a < b.accounts(); ++a) {  // account order: the same sum every run
-    ++counts[static_cast<int>(r.status[a])];
-    preemptive += r.preemptive[a];
-    equity += run.reval.account_equity[a];
-    im += r.initial_margin[a];
-    mm += r.maintenance_margin[a];
-  }
+  const margin_totals t = book_totals(run);
   nlohmann::json j;
   j["marginsync_version"] = MSYNC_VERSION;
   j["inputs"] = {{"book", request.book.book.string()},
@@ -124,12 +116,13 @@ nlohmann::json summary_json(const margin_run& run, const margin_request& request
   j["scenarios"] = r.scenarios;
   j["confidence"] = risk.confidence;
   j["horizon_days"] = risk.horizon_days;
-  j["totals"] = {{"equity", equity}, {"initial_margin", im}, {"maintenance_margin", mm}};
-  j["status_counts"] = {{"ok", counts[0]}, {"margin_call", counts[1]}, {"liquidate", counts[2]},
-                        {"preemptive", preemptive}};
+  j["totals"] = {{"equity", t.equity}, {"initial_margin", t.initial_margin},
+                 {"maintenance_margin", t.maintenance_margin}};
+  j["status_counts"] = {{"ok", t.ok}, {"margin_call", t.margin_call}, {"liquidate", t.liquidate},
+                        {"preemptive", t.preemptive}};
   j["bad_debt"] = {{"expected", r.bad_debt_mean}, {"var", r.bad_debt_var}, {"es", r.bad_debt_es}};
   nlohmann::json stages = nlohmann::json::object();
-  for (const stage_time& t : run.stages) stages[t.name] = t.seconds;
+  for (const stage_time& stage : run.stages) stages[stage.name] = stage.seconds;
   j["stage_seconds"] = stages;
   return j;
 }
