@@ -9,30 +9,25 @@
 
 namespace msync {
 
-namespace {
-// Why CUDA cannot run here, or empty when it can.
-std::string cuda_unavailable_reason() {
-#ifdef MSYNC_HAS_CUDA
-  const cuda::device_report device = cuda::probe_device();
-  if (!device.usable) return device.reason;
-  // The device is there, but the scenario pipeline has no device implementation in this version:
-  // only the instrument revaluation kernel exists (kernels/instrument_greeks.cu).
-  return "found " + device.description +
-         ", but this version of marginsync has no CUDA implementation of the margin pipeline yet";
-#else
-  return "this marginsync was built without CUDA (no nvcc at build time, or MSYNC_CUDA=OFF)";
-#endif
-}
-}  // namespace
-
-backend_selection select_backend(backend_choice choice, int cpu_threads) {
+backend_selection select_backend(backend_choice choice, int cpu_threads, std::size_t max_device_bytes) {
   backend_selection selection;
   if (choice == backend_choice::cpu) {
     selection.instance = make_cpu_backend(cpu_threads);
     selection.note = "backend: cpu (" + selection.instance->device() + ")";
     return selection;
   }
-  const std::string reason = cuda_unavailable_reason();
+#ifdef MSYNC_HAS_CUDA
+  const cuda::device_report device = cuda::probe_device();
+  if (device.usable) {
+    selection.instance = cuda::make_cuda_backend(cuda::cuda_backend_options{0, max_device_bytes});
+    selection.note = "backend: cuda (" + device.description + ")";
+    return selection;
+  }
+  const std::string reason = device.reason;
+#else
+  (void)max_device_bytes;
+  const std::string reason = "this marginsync was built without CUDA (no nvcc at build time, or MSYNC_CUDA=OFF)";
+#endif
   if (choice == backend_choice::cuda) throw backend_unavailable("--backend cuda: " + reason);
   selection.instance = make_cpu_backend(cpu_threads);
   selection.note = "backend: cpu (" + selection.instance->device() + "); CUDA not used: " + reason;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <numeric>
@@ -29,6 +30,21 @@ namespace msync {
 
 namespace {
 
+// Appends the time since construction, or since the last lap, to a backend's stage list.
+class stage_stopwatch {
+ public:
+  explicit stage_stopwatch(std::vector<stage_time>& stages) : stages_(stages) { stages_.clear(); }
+  void lap(const char* name) {
+    const auto now = std::chrono::steady_clock::now();
+    stages_.push_back(stage_time{name, std::chrono::duration<double>(now - start_).count()});
+    start_ = now;
+  }
+
+ private:
+  std::vector<stage_time>& stages_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
 class cpu_backend final : public backend {
  public:
   cpu_backend(int threads, std::size_t pnl_table_bytes)
@@ -40,6 +56,7 @@ class cpu_backend final : public backend {
   }
 
   void load_book(const book& b, const risk_params& params) override {
+    stage_stopwatch watch(stages_);
     book_ = b;
     // Scenario risk visits accounts grouped by the underlyings they trade, so consecutive accounts
     // read the same scenario rows while those are still in cache. Results are stored by account
@@ -62,6 +79,7 @@ class cpu_backend final : public backend {
       credit_[a] = params.tiers[b.account_tier[a]].credit_limit;
       im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
     }
+    watch.lap("upload");  // the copy into the backend: what the CUDA backend's upload is
   }
 
   revaluation revalue(const market_state& market) override;
@@ -82,6 +100,7 @@ class cpu_backend final : public backend {
 };
 
 revaluation cpu_backend::revalue(const market_state& market) {
+  stage_stopwatch watch(stages_);
   const instrument_table& ins = book_.instruments;
   const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
   const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
@@ -125,11 +144,13 @@ revaluation cpu_backend::revalue(const market_state& market) {
     r.account_equity[a] = equity;
     r.account_gross_notional[a] = gross;
   }
+  watch.lap("revalue");
   return r;
 }
 
 risk_result cpu_backend::scenario_risk(const market_state& market, const scenario_source& source,
                                        const risk_params& params, const revaluation& reval) {
+  stage_stopwatch watch(stages_);
   const scenario_set set = build_scenario_set(market, source, params, threads_);
   const std::int64_t n = set.count;
   const std::size_t un = static_cast<std::size_t>(n);
@@ -154,12 +175,7 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
   const bool use_table = full && ins.size() * un * sizeof(double) <= pnl_table_bytes_;
   std::vector<double> pnl;  // [i * N + s]
   std::vector<double> d_spot, d_vol;  // [u * N + s], delta_gamma
-  if (use_table) {
-    pnl.resize(ins.size() * un);
-    const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
-    for (std::int64_t i = 0; i < n_ins; ++i) instrument_pnl(static_cast<std::size_t>(i), pnl.data() + i * n);
-  } else if (!full) {
+  if (!full) {
     d_spot.resize(set.spot.size());
     d_vol.resize(set.spot.size());
     for (std::size_t u = 0; u < set.underlyings; ++u)
@@ -167,6 +183,14 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
         d_spot[u * un + s] = set.spot[u * un + s] - market.spot[u];
         d_vol[u * un + s] = set.vol[u * un + s] - market.vol[u];
       }
+  }
+  watch.lap("scenario generation");
+  if (use_table) {
+    pnl.resize(ins.size() * un);
+    const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
+    for (std::int64_t i = 0; i < n_ins; ++i) instrument_pnl(static_cast<std::size_t>(i), pnl.data() + i * n);
+    watch.lap("scenario pricing");
   }
 
   const std::size_t n_acc = book_.accounts();
@@ -276,6 +300,9 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
   const tail_statistics tail = selector.select(book_bad.data(), un, static_cast<std::size_t>(k));
   out.bad_debt_var = tail.var;
   out.bad_debt_es = tail.es;
+  for (std::size_t a = 0; a < n_acc; ++a)
+    if (out.status[a] != account_status::ok) out.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));
+  watch.lap("scenario risk");  // losses, VaR/ES, breaches, health and status, bad debt
   return out;
 }
 

@@ -52,12 +52,11 @@ margin_run run_margin(const margin_request& request,
     });
   }
 
-  backend_selection selection = select_backend(request.backend, request.threads);
+  backend_selection selection = select_backend(request.backend, request.threads, request.max_device_bytes);
   log(selection.note);
   backend& engine = *selection.instance;
   engine.set_progress(request.progress);
   run.backend_name = engine.name();
-  run.device = engine.device();
 
   const book& b = run.inputs.positions;
   const risk_params& risk = run.inputs.risk;
@@ -65,6 +64,8 @@ margin_run run_margin(const margin_request& request,
     engine.load_book(b, risk);
     return 0;
   });
+  if (const std::string note = engine.residency_note(); !note.empty()) log(note);
+  run.device = engine.device();  // after load_book: it names the chunking, if any
   run.reval = clock.run("revalue", [&] { return engine.revalue(run.inputs.market); });
   const scenario_source source{run.scenarios ? &*run.scenarios : nullptr};
   const std::int64_t n = run.scenarios ? static_cast<std::int64_t>(run.scenarios->count()) : risk.scenarios;

@@ -26,12 +26,8 @@ struct margin_request {
   risk_overrides overrides;
   backend_choice backend = backend_choice::automatic;
   int threads = 0;  // 0: all cores
+  std::size_t max_device_bytes = 0;  // CUDA: device memory cap (0: 90% of free)
   progress_callback progress;  // optional, for long stages
-};
-
-struct stage_time {
-  std::string name;
-  double seconds;
 };
 
 struct margin_run {

@@ -1,9 +1,12 @@
 #pragma once
 // The CUDA library's entry points as the host sees them: plain C++ types only, so that host/ code
 // and the CPU-only build never include a CUDA header.
+#include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "marginsync/backend.hpp"
 #include "marginsync/black_scholes.hpp"
 #include "marginsync/valuation.hpp"
 
@@ -18,9 +21,32 @@ struct device_report {
 // Whether a CUDA device can be used, and which (device 0).
 device_report probe_device();
 
+struct cuda_backend_options {
+  int device = 0;
+  // Upper bound on the device memory the backend uses; 0: 90% of what is free at load_book. A
+  // book that does not fit beside its scenarios is processed in chunks of accounts.
+  std::size_t max_device_bytes = 0;
+  // At most this many accounts per chunk (0: as many as fit): forces a chunked run on a small
+  // book, for tests and demonstrations. Chunks are whole bad-debt groups, at least one.
+  std::size_t max_chunk_accounts = 0;
+};
+
+// The CUDA backend. Throws cuda_error (a std::runtime_error) when the device cannot be used.
+std::unique_ptr<backend> make_cuda_backend(const cuda_backend_options& options);
+
 // Unit value and greeks of each instrument on the device (valuation.hpp's unit_greeks), for the
-// given per-instrument market inputs. The first device-side stage of revaluation.
+// given per-instrument market inputs: the first stage of revaluation, exposed for its test.
 std::vector<option_greeks> instrument_greeks(const std::vector<contract_terms>& terms,
                                              const std::vector<valuation_inputs>& inputs);
+
+// What `marginsync bench` compares its stage times with.
+struct device_peaks {
+  std::string name;
+  double memory_bandwidth = 0.0;       // bytes/s, measured by a device-to-device copy kernel
+  double nominal_bandwidth = 0.0;      // bytes/s, from the memory clock and bus width
+  double fp64_rate = 0.0;              // FP64 operations/s (an FMA counts 2), from clock and SMs
+  double host_to_device = 0.0;         // bytes/s, measured from pageable host memory
+};
+device_peaks measure_device_peaks();
 
 }  // namespace msync::cuda

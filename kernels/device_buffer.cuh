@@ -2,10 +2,19 @@
 // The one owner of device memory: a move-only typed buffer allocated and freed on a stream
 // (stream-ordered allocator), so nothing else calls cudaMalloc or cudaFree.
 #include <cstddef>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "cuda_check.cuh"
+
+#define MSYNC_EXPECTS_CAPACITY(count)                                                       \
+  do {                                                                                      \
+    if ((count) > size_)                                                                    \
+      throw cuda_error(std::string(__FILE__) + ":" + std::to_string(__LINE__) +             \
+                       ": copy of " + std::to_string(count) + " elements into a buffer of " + \
+                       std::to_string(size_));                                              \
+  } while (0)
 
 namespace msync::cuda {
 
@@ -32,14 +41,26 @@ class device_buffer {
   const T* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
 
-  void upload(const std::vector<T>& host, cudaStream_t stream) {
-    MSYNC_CUDA_TRY(cudaMemcpyAsync(data_, host.data(), host.size() * sizeof(T),
-                                   cudaMemcpyHostToDevice, stream));
+  // Holds at least `count` elements afterwards; reallocates (discarding the contents) if smaller.
+  void reserve(std::size_t count, cudaStream_t stream) {
+    if (count <= size_ && data_) return;
+    *this = device_buffer(count, stream);
+  }
+
+  void upload(const std::vector<T>& host, cudaStream_t stream) { upload(host.data(), host.size(), stream); }
+  void upload(const T* host, std::size_t count, cudaStream_t stream) {
+    MSYNC_EXPECTS_CAPACITY(count);
+    if (count > 0)
+      MSYNC_CUDA_TRY(cudaMemcpyAsync(data_, host, count * sizeof(T), cudaMemcpyHostToDevice, stream));
   }
   void download(std::vector<T>& host, cudaStream_t stream) const {
     host.resize(size_);
-    MSYNC_CUDA_TRY(cudaMemcpyAsync(host.data(), data_, size_ * sizeof(T), cudaMemcpyDeviceToHost,
-                                   stream));
+    download(host.data(), size_, stream);
+  }
+  void download(T* host, std::size_t count, cudaStream_t stream) const {
+    MSYNC_EXPECTS_CAPACITY(count);
+    if (count > 0)
+      MSYNC_CUDA_TRY(cudaMemcpyAsync(host, data_, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
   }
 
  private:
@@ -72,5 +93,20 @@ class stream {
  private:
   cudaStream_t handle_ = nullptr;
 };
+
+// An owning event, for timing stages on a stream.
+class event {
+ public:
+  event() { MSYNC_CUDA_TRY(cudaEventCreate(&handle_)); }
+  event(const event&) = delete;
+  event& operator=(const event&) = delete;
+  ~event() { (void)cudaEventDestroy(handle_); }
+  void record(cudaStream_t s) { MSYNC_CUDA_TRY(cudaEventRecord(handle_, s)); }
+  cudaEvent_t get() const noexcept { return handle_; }
+
+ private:
+  cudaEvent_t handle_ = nullptr;
+};
+
 
 }  // namespace msync::cuda

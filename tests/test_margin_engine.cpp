@@ -173,6 +173,10 @@ class margin_engine : public ::testing::TestWithParam<std::string> {
                               static_cast<double>(breaches) / static_cast<double>(n) >= rp.preemptive_threshold;
       EXPECT_EQ(o.risk.preemptive[a] != 0, preemptive) << id;
     }
+    std::vector<std::uint32_t> not_ok;
+    for (std::size_t a = 0; a < ref.size(); ++a)
+      if (o.risk.status[a] != account_status::ok) not_ok.push_back(static_cast<std::uint32_t>(a));
+    EXPECT_EQ(o.risk.not_ok_accounts, not_ok);
     const tail bt = sorted_tail(bad, rp.confidence);
     expect_close(o.risk.bad_debt_mean, std::accumulate(bad.begin(), bad.end(), 0.0) / static_cast<double>(n), 1e-9, "E[B]");
     expect_close(o.risk.bad_debt_var, bt.var, 1e-9, "VaR(B)");

@@ -29,6 +29,7 @@ int run_margin_command(int argc, char** argv) {
       ("out", "directory for accounts.csv, exposures.csv and summary.json", cxxopts::value<std::string>())
       ("backend", "auto, cpu or cuda", cxxopts::value<std::string>()->default_value("auto"))
       ("threads", "CPU threads (0: all cores)", cxxopts::value<int>()->default_value("0"))
+      ("device-memory", "most device memory the CUDA backend may use, in MiB (0: 90% of what is free); a book that does not fit is processed in chunks", cxxopts::value<std::int64_t>()->default_value("0"))
       ("q,quiet", "print nothing but errors")
       ("h,help", "this help");
 
@@ -75,6 +76,12 @@ int run_margin_command(int argc, char** argv) {
     std::fprintf(stderr, "marginsync margin: --threads must be >= 0\n");
     return exit_bad_input;
   }
+  const std::int64_t device_mib = args["device-memory"].as<std::int64_t>();
+  if (device_mib < 0) {
+    std::fprintf(stderr, "marginsync margin: --device-memory must be >= 0\n");
+    return exit_bad_input;
+  }
+  request.max_device_bytes = static_cast<std::size_t>(device_mib) << 20;
   const bool quiet = args.count("quiet") > 0;
   // A percentage on a terminal only: logs and pipes get the stage lines alone.
   if (!quiet && ::isatty(STDERR_FILENO)) {

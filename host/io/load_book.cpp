@@ -274,18 +274,6 @@ book_paths book_paths::in_directory(const std::filesystem::path& dir) {
                     dir / "market.json", dir / "risk.json"};
 }
 
-std::vector<double> years_to_expiry(const instrument_table& instruments, std::int64_t as_of_ns) {
-  std::vector<double> t(instruments.size(), 0.0);
-  for (std::size_t i = 0; i < instruments.size(); ++i) {
-    const instrument_kind k = instruments.kind[i];
-    if (k == instrument_kind::future || k == instrument_kind::option)
-      // Both instants lie in 1900-2149 (parse_timestamp), so the nanosecond difference is exact
-      // in 64 bits; then ACT/365 years.
-      t[i] = static_cast<double>(instruments.expiry_ns[i] - as_of_ns) / 1e9 / 31536000.0;
-  }
-  return t;
-}
-
 book load_book(const book_paths& paths, const market_state& market, const risk_params& risk,
                problem_list& problems) {
   book b;

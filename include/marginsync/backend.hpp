@@ -20,6 +20,10 @@ namespace msync {
 
 // Per exposure and per account results of revaluing the book at one market state.
 struct revaluation {
+  // Set by a backend that keeps its own copy of these numbers (the CUDA backend keeps them in
+  // device memory): scenario_risk then uses that copy instead of uploading these vectors again.
+  // 0 = no such copy. A caller that changes the vectors must reset it.
+  std::uint64_t resident_tag = 0;
   std::vector<double> exposure_delta;  // units of the underlying (dV/dS)
   std::vector<double> exposure_gamma;  // per unit of underlying price
   std::vector<double> exposure_vega;   // per 1.00 of vol
@@ -39,6 +43,8 @@ struct risk_result {
   std::vector<double> breach_probability;
   std::vector<account_status> status;
   std::vector<std::uint8_t> preemptive;
+  // Indices of the accounts whose status is not ok, ascending: what a venue acts on.
+  std::vector<std::uint32_t> not_ok_accounts;
   // Book level: bad debt B_s = sum_a max(0, L_as - E_a); its mean, VaR and ES at `confidence`.
   double bad_debt_mean = 0.0;
   double bad_debt_var = 0.0;
@@ -49,6 +55,13 @@ struct risk_result {
 // time (never concurrently), a few hundred times per stage at most.
 using progress_callback = std::function<void(const char* stage, double fraction)>;
 
+// How long one stage of the last call took, measured inside the backend (device events on the GPU,
+// a steady clock on the CPU), for `marginsync bench`.
+struct stage_time {
+  std::string name;
+  double seconds;
+};
+
 class backend {
  public:
   virtual ~backend() = default;
@@ -56,16 +69,22 @@ class backend {
 
   virtual std::string name() const = 0;    // "cpu" or "cuda"
   virtual std::string device() const = 0;  // human description: CPU threads, GPU name
+  // After load_book: how the book is held when that is worth telling (e.g. in chunks), or empty.
+  virtual std::string residency_note() const { return {}; }
   // Makes the book resident. The backend keeps its own copy; `b` may be discarded after.
   virtual void load_book(const book& b, const risk_params& params) = 0;
   virtual revaluation revalue(const market_state& market) = 0;
   virtual risk_result scenario_risk(const market_state& market, const scenario_source& scenarios,
                                     const risk_params& params, const revaluation& reval) = 0;
+  // The stages of the last load_book, revalue or scenario_risk call, in order, with their times.
+  const std::vector<stage_time>& last_stages() const { return stages_; }
 
  protected:
   void report_progress(const char* stage, double fraction) const {
     if (progress_) progress_(stage, fraction);
   }
+  bool has_progress() const { return static_cast<bool>(progress_); }
+  std::vector<stage_time> stages_;
 
  private:
   progress_callback progress_;
@@ -86,7 +105,9 @@ struct backend_selection {
 };
 
 // auto: CUDA when built with it and a device is usable, else the CPU (the note says why).
-// cuda: throws backend_unavailable with the reason when it cannot be used.
-backend_selection select_backend(backend_choice choice, int cpu_threads);
+// cuda: throws backend_unavailable with the reason when it cannot be used. `max_device_bytes`
+// caps the CUDA backend's device memory (0: 90% of what is free); a book that does not fit is
+// processed in chunks.
+backend_selection select_backend(backend_choice choice, int cpu_threads, std::size_t max_device_bytes = 0);
 
 }  // namespace msync

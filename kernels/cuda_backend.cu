@@ -1,0 +1,614 @@
+// The CUDA backend: the book resident in device memory, every stage a kernel over include/ math.
+//
+// Data flow of a run (one stream, in order):
+//   load_book      plan chunks; upload the instruments and, when the book fits, the whole book
+//   revalue        market inputs up (per instrument: spot, vol, rate, carry, T) -> instrument
+//                  greeks -> account revaluation (exposures, equity, gross) -> results down
+//   scenario_risk  scenarios generated on the device -> (full) the instrument P&L table ->
+//                  fused account risk per bad-debt group -> health and status -> the not-ok
+//                  accounts compacted -> results down; bad debt summed over groups, its tail
+//
+// A book larger than the device memory budget is processed in chunks of whole bad-debt groups:
+// each call uploads a chunk, runs it, and brings its results down before the next. Groups are a
+// function of the account and scenario counts only, so a chunked run gives the same bytes as a
+// resident one.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "cuda_check.cuh"
+#include "cuda_entry.hpp"
+#include "device_buffer.cuh"
+#include "launchers.cuh"
+#include "marginsync/errors.hpp"
+
+namespace msync::cuda {
+
+namespace {
+
+// Device bytes of each account, exposure and position of a resident chunk (inputs, revaluation
+// and risk outputs), as allocated below.
+constexpr std::size_t bytes_per_account = 2 * 8 + 2 * 8 + 2 * 8 + 6 * 8 + 2 + 4;
+constexpr std::size_t bytes_per_exposure = 4 + 8 + 4 * 8;
+constexpr std::size_t bytes_per_position = 4 + 8 + 8;
+
+// Partial bad-debt rows: at most 4096 groups (enough blocks to fill any current GPU many times
+// over) and at most 256 MiB of rows. A function of the account and scenario counts only.
+std::uint32_t accounts_per_group(std::size_t accounts, std::int64_t n) {
+  const std::size_t row = static_cast<std::size_t>(std::max<std::int64_t>(n, 1)) * sizeof(double);
+  const std::size_t max_groups = std::clamp<std::size_t>((std::size_t{256} << 20) / row, 1, 4096);
+  const std::size_t per = (std::max<std::size_t>(accounts, 1) + max_groups - 1) / max_groups;
+  return static_cast<std::uint32_t>(std::max<std::size_t>(per, 1));
+}
+
+std::string gib(std::size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f GiB", static_cast<double>(bytes) / static_cast<double>(1ull << 30));
+  return text;
+}
+
+// Events recorded at named points of the stream; after a synchronize, the time between each point
+// and the one before it, summed per name (so chunks add up) in order of first appearance.
+class event_timeline {
+ public:
+  explicit event_timeline(cudaStream_t s) : stream_(s) { record(""); }
+  void mark(const char* name) { record(name); }
+  std::vector<stage_time> collect() const {
+    std::vector<stage_time> out;
+    for (std::size_t i = 1; i < events_.size(); ++i) {
+      float ms = 0.0f;
+      MSYNC_CUDA_TRY(cudaEventElapsedTime(&ms, events_[i - 1]->get(), events_[i]->get()));
+      auto it = std::find_if(out.begin(), out.end(), [&](const stage_time& t) { return t.name == names_[i]; });
+      if (it == out.end()) out.push_back(stage_time{names_[i], ms / 1e3});
+      else it->seconds += ms / 1e3;
+    }
+    return out;
+  }
+
+ private:
+  void record(const char* name) {
+    events_.push_back(std::make_unique<event>());
+    events_.back()->record(stream_);
+    names_.emplace_back(name);
+  }
+  cudaStream_t stream_;
+  std::vector<std::unique_ptr<event>> events_;
+  std::vector<std::string> names_;
+};
+
+struct chunk_range {
+  std::size_t account_begin, account_end;
+  std::size_t exposure_begin, exposure_end;
+  std::size_t position_begin, position_end;
+  std::uint32_t group_begin, group_end;  // global bad-debt groups
+  std::size_t accounts() const { return account_end - account_begin; }
+  std::size_t exposures() const { return exposure_end - exposure_begin; }
+  std::size_t positions() const { return position_end - position_begin; }
+  std::uint32_t groups() const { return group_end - group_begin; }
+};
+
+class cuda_backend final : public backend {
+ public:
+  explicit cuda_backend(const cuda_backend_options& options) : options_(options) {
+    MSYNC_CUDA_TRY(cudaSetDevice(options.device));
+    cudaDeviceProp prop{};
+    MSYNC_CUDA_TRY(cudaGetDeviceProperties(&prop, options.device));
+    description_ = std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ")";
+  }
+
+  std::string name() const override { return "cuda"; }
+  std::string device() const override {
+    return chunks_.size() > 1 ? description_ + ", book in " + std::to_string(chunks_.size()) + " chunks"
+                              : description_;
+  }
+  std::string residency_note() const override { return residency_note_; }
+
+  void load_book(const book& b, const risk_params& params) override;
+  revaluation revalue(const market_state& market) override;
+  risk_result scenario_risk(const market_state& market, const scenario_source& source,
+                            const risk_params& params, const revaluation& reval) override;
+
+ private:
+  // What a run with n scenarios needs besides the chunks.
+  struct run_shape {
+    std::int64_t n;
+    std::size_t underlyings;
+    bool full;
+    bool from_file;
+    bool operator==(const run_shape& o) const {
+      return n == o.n && underlyings == o.underlyings && full == o.full && from_file == o.from_file;
+    }
+  };
+
+  cudaStream_t s() const { return stream_.get(); }
+  // Bytes that do not scale with the accounts: instruments, market, scenario set, table, partial
+  // bad-debt rows and loss scratch.
+  std::size_t fixed_bytes(const run_shape& shape, bool with_table) const;
+  std::size_t pnl_table_bytes(std::int64_t n) const {
+    return book_.instruments.size() * static_cast<std::size_t>(n) * sizeof(double);
+  }
+  std::size_t book_bytes() const {
+    return book_.accounts() * bytes_per_account + book_.exposures() * bytes_per_exposure +
+           book_.positions() * bytes_per_position;
+  }
+  std::size_t chunk_bytes(const chunk_range& c) const {
+    return c.accounts() * bytes_per_account + c.exposures() * bytes_per_exposure +
+           c.positions() * bytes_per_position;
+  }
+  // Splits the book into chunks of whole bad-debt groups that fit the budget with `shape`.
+  void plan_chunks(const run_shape& shape);
+  void upload_chunk(const chunk_range& c);
+  void upload_market(const market_state& market);
+  chunk_view chunk_device_view(const chunk_range& c) const;
+  revaluation_view reval_device_view();
+  risk_outputs risk_device_view();
+
+  cuda_backend_options options_;
+  std::string description_;
+  std::string residency_note_;
+  stream stream_;  // declared before every buffer: they are freed on it
+
+  book book_;  // host copy, for chunked uploads
+  std::vector<double> base_equity_, im_multiplier_;
+  std::vector<chunk_range> chunks_;
+  std::size_t budget_ = 0;  // device bytes this backend may use, fixed at load_book
+  run_shape planned_{};
+  std::uint32_t accounts_per_group_ = 1;
+  bool use_table_ = false;
+  bool resident_ = false;       // the single chunk is on the device already
+  std::uint64_t reval_tag_ = 0; // resident_tag of the revaluation now in the device buffers
+  std::uint64_t next_tag_ = 0;
+
+  // Instruments and market (whole).
+  device_buffer<contract_terms> terms_;
+  device_buffer<std::uint32_t> ins_underlying_;
+  device_buffer<valuation_inputs> ins_inputs_;
+  device_buffer<option_greeks> unit_;
+  device_buffer<double> base_value_, years_;
+  device_buffer<double> spot_, vol_, carry_, cholesky_;
+
+  // One chunk's book, revaluation and risk outputs (capacity of the largest chunk).
+  device_buffer<std::uint64_t> account_position_begin_, account_exposure_begin_, exposure_position_begin_;
+  device_buffer<std::uint32_t> exposure_underlying_, position_instrument_;
+  device_buffer<double> position_quantity_, position_cost_, base_equity_d_, im_multiplier_d_;
+  device_buffer<double> exp_delta_, exp_gamma_, exp_vega_, exp_theta_, equity_, gross_;
+  device_buffer<double> var_, es_, im_, mm_, breach_, health_;
+  device_buffer<std::uint8_t> status_, preemptive_;
+  device_buffer<std::uint32_t> not_ok_, not_ok_count_;
+  device_buffer<unsigned char> select_temp_;
+
+  // Scenarios.
+  device_buffer<double> scen_spot_, scen_vol_, d_spot_, d_vol_, pnl_table_, mc_scratch_;
+  device_buffer<double> file_return_, file_change_;
+  device_buffer<double> partial_, risk_scratch_, book_bad_, book_tail_;
+};
+
+std::size_t cuda_backend::fixed_bytes(const run_shape& shape, bool with_table) const {
+  const std::size_t un = static_cast<std::size_t>(shape.n);
+  const std::size_t u = shape.underlyings;
+  const std::size_t ins = book_.instruments.size();
+  std::size_t bytes = ins * (sizeof(contract_terms) + 4 + sizeof(valuation_inputs) + sizeof(option_greeks) + 16);
+  bytes += u * 4 * 8 + u * u * 8;
+  bytes += 2 * u * un * 8;                                     // S', sigma'
+  if (!shape.full) bytes += 2 * u * un * 8;                    // their moves
+  if (shape.from_file) bytes += 2 * u * un * 8;                // the file's returns
+  else if (u > max_local_underlyings) bytes += 2 * u * un * 8; // normals scratch
+  if (shape.full && with_table) bytes += pnl_table_bytes(shape.n);
+  const std::uint32_t per = accounts_per_group(book_.accounts(), shape.n);
+  const std::size_t groups = (book_.accounts() + per - 1) / per;
+  bytes += 2 * groups * un * 8;  // partial rows, and loss scratch when N is too large for shared memory
+  bytes += un * 8 + 64;          // the book's bad debt
+  bytes += std::size_t{4} << 20;  // CUB's select temporaries, allocation rounding
+  return bytes;
+}
+
+void cuda_backend::plan_chunks(const run_shape& shape) {
+  planned_ = shape;
+  accounts_per_group_ = accounts_per_group(book_.accounts(), shape.n);
+  // `full` keeps the instrument P&L table when the whole book fits beside it, or when it takes at
+  // most half the budget (leaving the rest to chunks); otherwise it prices on the fly.
+  const std::size_t with_table = fixed_bytes(shape, true);
+  use_table_ = shape.full && (with_table + book_bytes() <= budget_ || with_table <= budget_ / 2);
+  const std::size_t fixed = fixed_bytes(shape, use_table_);
+  if (fixed >= budget_)
+    throw std::runtime_error("CUDA backend: " + std::to_string(shape.n) + " scenarios need " + gib(fixed) +
+                             " of device memory before any account, more than the " + gib(budget_) +
+                             " available; use fewer scenarios or the CPU backend");
+  const std::size_t room = budget_ - fixed;
+  const std::size_t n_acc = book_.accounts();
+  const std::uint32_t groups = static_cast<std::uint32_t>((n_acc + accounts_per_group_ - 1) / accounts_per_group_);
+  chunks_.clear();
+  auto range_of = [&](std::uint32_t g0, std::uint32_t g1) {
+    chunk_range c{};
+    c.group_begin = g0;
+    c.group_end = g1;
+    c.account_begin = std::min<std::size_t>(n_acc, std::size_t{g0} * accounts_per_group_);
+    c.account_end = std::min<std::size_t>(n_acc, std::size_t{g1} * accounts_per_group_);
+    c.exposure_begin = book_.account_exposure_begin[c.account_begin];
+    c.exposure_end = book_.account_exposure_begin[c.account_end];
+    c.position_begin = book_.account_position_begin[c.account_begin];
+    c.position_end = book_.account_position_begin[c.account_end];
+    return c;
+  };
+  std::uint32_t g = 0;
+  do {
+    std::uint32_t end = g + 1;
+    if (chunk_bytes(range_of(g, end)) > room)
+      throw std::runtime_error("CUDA backend: accounts " + std::to_string(std::size_t{g} * accounts_per_group_) +
+                               " onwards need more device memory than the " + gib(room) +
+                               " left after the scenarios; use fewer scenarios or the CPU backend");
+    // Grow the chunk by doubling, then back off: a handful of size checks per chunk.
+    std::uint32_t step = 1;
+    auto fits = [&](std::uint32_t last) {
+      const chunk_range c = range_of(g, last);
+      return chunk_bytes(c) <= room &&
+             (options_.max_chunk_accounts == 0 || c.accounts() <= options_.max_chunk_accounts);
+    };
+    while (end < groups) {
+      const std::uint32_t next = std::min(groups, end + step);
+      if (!fits(next)) {
+        if (step == 1) break;
+        step = 1;
+        continue;
+      }
+      end = next;
+      step *= 2;
+    }
+    chunks_.push_back(range_of(g, end));
+    g = end;
+  } while (g < groups);
+  resident_ = false;
+  reval_tag_ = 0;
+
+  // Buffers sized for the largest chunk.
+  std::size_t max_acc = 0, max_exp = 0, max_pos = 0;
+  for (const chunk_range& c : chunks_) {
+    max_acc = std::max(max_acc, c.accounts());
+    max_exp = std::max(max_exp, c.exposures());
+    max_pos = std::max(max_pos, c.positions());
+  }
+  account_position_begin_.reserve(max_acc + 1, s());
+  account_exposure_begin_.reserve(max_acc + 1, s());
+  base_equity_d_.reserve(max_acc, s());
+  im_multiplier_d_.reserve(max_acc, s());
+  for (device_buffer<double>* b : {&equity_, &gross_, &var_, &es_, &im_, &mm_, &breach_, &health_})
+    b->reserve(max_acc, s());
+  status_.reserve(max_acc, s());
+  preemptive_.reserve(max_acc, s());
+  not_ok_.reserve(max_acc, s());
+  not_ok_count_.reserve(1, s());
+  select_temp_.reserve(select_not_ok_temp_bytes(static_cast<std::uint32_t>(max_acc)), s());
+  exposure_underlying_.reserve(max_exp, s());
+  exposure_position_begin_.reserve(max_exp + 1, s());
+  for (device_buffer<double>* b : {&exp_delta_, &exp_gamma_, &exp_vega_, &exp_theta_}) b->reserve(max_exp, s());
+  position_instrument_.reserve(max_pos, s());
+  position_quantity_.reserve(max_pos, s());
+  position_cost_.reserve(max_pos, s());
+
+  residency_note_.clear();
+  if (chunks_.size() > 1)
+    residency_note_ = "CUDA: the book needs more than the " + gib(room) +
+                      " of device memory left after the scenarios; processing its accounts in " +
+                      std::to_string(chunks_.size()) + " chunks (each uploaded on every call)";
+}
+
+void cuda_backend::load_book(const book& b, const risk_params& params) {
+  event_timeline timeline(s());
+  book_ = b;
+  MSYNC_EXPECTS(b.accounts() < (std::size_t{1} << 32) && b.instruments.size() < (std::size_t{1} << 32),
+                "account and instrument indices fit in 32 bits");
+  base_equity_.resize(b.accounts());
+  im_multiplier_.resize(b.accounts());
+  for (std::size_t a = 0; a < b.accounts(); ++a) {
+    base_equity_[a] = b.collateral[a] + params.tiers[b.account_tier[a]].credit_limit;
+    im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
+  }
+  std::size_t free_bytes = 0, total_bytes = 0;
+  MSYNC_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+  budget_ = free_bytes / 10 * 9;  // room for the driver and other users of the device
+  if (options_.max_device_bytes > 0) budget_ = std::min(budget_, options_.max_device_bytes);
+
+  // Instruments, whole.
+  const instrument_table& ins = book_.instruments;
+  std::vector<contract_terms> terms(ins.size());
+  for (std::size_t i = 0; i < ins.size(); ++i) terms[i] = ins.terms(i);
+  terms_ = device_buffer<contract_terms>(ins.size(), s());
+  terms_.upload(terms, s());
+  ins_underlying_ = device_buffer<std::uint32_t>(ins.size(), s());
+  ins_underlying_.upload(ins.underlying, s());
+  ins_inputs_ = device_buffer<valuation_inputs>(ins.size(), s());
+  unit_ = device_buffer<option_greeks>(ins.size(), s());
+  base_value_ = device_buffer<double>(ins.size(), s());
+  years_ = device_buffer<double>(ins.size(), s());
+
+  // The book's underlyings as far as it references them; the market may list more.
+  std::size_t underlyings = 0;
+  for (std::uint32_t u : ins.underlying) underlyings = std::max<std::size_t>(underlyings, u + 1);
+  plan_chunks(run_shape{params.scenarios, underlyings, params.method == risk_method::full, false});
+  if (chunks_.size() == 1) {
+    upload_chunk(chunks_.front());
+    resident_ = true;
+  }
+  timeline.mark("upload");
+  stream_.synchronize();
+  stages_ = timeline.collect();
+}
+
+void cuda_backend::upload_chunk(const chunk_range& c) {
+  // Offsets rebased to the chunk; everything else is a contiguous slice of the host book.
+  std::vector<std::uint64_t> offsets(c.accounts() + 1);
+  for (std::size_t a = 0; a <= c.accounts(); ++a)
+    offsets[a] = book_.account_position_begin[c.account_begin + a] - c.position_begin;
+  account_position_begin_.upload(offsets.data(), offsets.size(), s());
+  for (std::size_t a = 0; a <= c.accounts(); ++a)
+    offsets[a] = book_.account_exposure_begin[c.account_begin + a] - c.exposure_begin;
+  account_exposure_begin_.upload(offsets.data(), offsets.size(), s());
+  offsets.resize(c.exposures() + 1);
+  for (std::size_t x = 0; x <= c.exposures(); ++x)
+    offsets[x] = book_.exposure_position_begin[c.exposure_begin + x] - c.position_begin;
+  exposure_position_begin_.upload(offsets.data(), offsets.size(), s());
+  exposure_underlying_.upload(book_.exposure_underlying.data() + c.exposure_begin, c.exposures(), s());
+  position_instrument_.upload(book_.position_instrument.data() + c.position_begin, c.positions(), s());
+  position_quantity_.upload(book_.position_quantity.data() + c.position_begin, c.positions(), s());
+  position_cost_.upload(book_.position_cost.data() + c.position_begin, c.positions(), s());
+  base_equity_d_.upload(base_equity_.data() + c.account_begin, c.accounts(), s());
+  im_multiplier_d_.upload(im_multiplier_.data() + c.account_begin, c.accounts(), s());
+  // Pageable sources: a copy returns once its source is staged, so `offsets` may go.
+}
+
+void cuda_backend::upload_market(const market_state& market) {
+  const std::size_t u = market.size();
+  std::vector<double> carry(u);
+  for (std::size_t i = 0; i < u; ++i) carry[i] = market.carry(i);
+  spot_.reserve(u, s());
+  vol_.reserve(u, s());
+  carry_.reserve(u, s());
+  cholesky_.reserve(u * u, s());
+  spot_.upload(market.spot, s());
+  vol_.upload(market.vol, s());
+  carry_.upload(carry, s());
+  cholesky_.upload(market.cholesky, s());
+  // Per instrument: its underlying's spot and vol, rate, carry and time left (host-computed from
+  // as_of exactly as the CPU backend does).
+  const instrument_table& ins = book_.instruments;
+  const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
+  std::vector<valuation_inputs> inputs(ins.size());
+  for (std::size_t i = 0; i < ins.size(); ++i) {
+    const std::uint32_t x = ins.underlying[i];
+    inputs[i] = valuation_inputs{market.spot[x], market.vol[x], market.rate, market.carry(x), t[i]};
+  }
+  ins_inputs_.upload(inputs, s());
+  years_.upload(t, s());
+}
+
+chunk_view cuda_backend::chunk_device_view(const chunk_range& c) const {
+  return chunk_view{static_cast<std::uint32_t>(c.accounts()), account_position_begin_.data(),
+                    account_exposure_begin_.data(), exposure_underlying_.data(),
+                    exposure_position_begin_.data(), position_instrument_.data(),
+                    position_quantity_.data(), position_cost_.data(), base_equity_d_.data(),
+                    im_multiplier_d_.data()};
+}
+
+revaluation_view cuda_backend::reval_device_view() {
+  return revaluation_view{exp_delta_.data(), exp_gamma_.data(), exp_vega_.data(),
+                          exp_theta_.data(), equity_.data(), gross_.data()};
+}
+
+risk_outputs cuda_backend::risk_device_view() {
+  return risk_outputs{var_.data(), es_.data(), im_.data(), mm_.data(), breach_.data()};
+}
+
+revaluation cuda_backend::revalue(const market_state& market) {
+  event_timeline timeline(s());
+  MSYNC_EXPECTS(!book_.instruments.size() || terms_.size() == book_.instruments.size(), "load_book first");
+  upload_market(market);
+  timeline.mark("upload market");
+  launch_instrument_greeks(terms_.data(), ins_inputs_.data(), unit_.data(), base_value_.data(),
+                           static_cast<std::uint32_t>(book_.instruments.size()), s());
+  revaluation r;
+  r.exposure_delta.resize(book_.exposures());
+  r.exposure_gamma.resize(book_.exposures());
+  r.exposure_vega.resize(book_.exposures());
+  r.exposure_theta.resize(book_.exposures());
+  r.account_equity.resize(book_.accounts());
+  r.account_gross_notional.resize(book_.accounts());
+  for (const chunk_range& c : chunks_) {
+    if (!resident_) {
+      upload_chunk(c);
+      timeline.mark("upload");
+    }
+    launch_account_revalue(chunk_device_view(c), terms_.data(), unit_.data(), spot_.data(),
+                           reval_device_view(), s());
+    timeline.mark("revalue");
+    exp_delta_.download(r.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
+    exp_gamma_.download(r.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
+    exp_vega_.download(r.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
+    exp_theta_.download(r.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
+    equity_.download(r.account_equity.data() + c.account_begin, c.accounts(), s());
+    gross_.download(r.account_gross_notional.data() + c.account_begin, c.accounts(), s());
+    timeline.mark("download");
+  }
+  stream_.synchronize();
+  if (resident_) {
+    reval_tag_ = ++next_tag_;
+    r.resident_tag = reval_tag_;
+  }
+  stages_ = timeline.collect();
+  return r;
+}
+
+risk_result cuda_backend::scenario_risk(const market_state& market, const scenario_source& source,
+                                        const risk_params& params, const revaluation& reval) {
+  const scenario_file_data* file = source.file;
+  const std::int64_t n = file ? static_cast<std::int64_t>(file->count()) : params.scenarios;
+  const run_shape shape{n, market.size(), params.method == risk_method::full, file != nullptr};
+  const std::uint32_t per_group = accounts_per_group(book_.accounts(), n);
+  const std::uint32_t groups = static_cast<std::uint32_t>((book_.accounts() + per_group - 1) / per_group);
+  // A resident book stays resident when this run's scenarios fit beside it; otherwise (or when a
+  // chunked book meets a new shape) the chunks are planned again for this run's groups.
+  if (!(shape == planned_)) {
+    if (resident_ && fixed_bytes(shape, false) + book_bytes() <= budget_) {
+      planned_ = shape;
+      accounts_per_group_ = per_group;
+      use_table_ = shape.full && fixed_bytes(shape, true) + book_bytes() <= budget_;
+      chunks_.front().group_begin = 0;
+      chunks_.front().group_end = std::max<std::uint32_t>(groups, 1);
+      select_temp_.reserve(select_not_ok_temp_bytes(static_cast<std::uint32_t>(book_.accounts())), s());
+    } else {
+      plan_chunks(shape);
+      if (chunks_.size() == 1) {
+        upload_chunk(chunks_.front());
+        resident_ = true;
+      }
+    }
+  }
+  const bool reval_on_device = resident_ && reval.resident_tag != 0 && reval.resident_tag == reval_tag_;
+  MSYNC_EXPECTS(reval.account_equity.size() == book_.accounts() &&
+                    reval.exposure_delta.size() == book_.exposures(),
+                "a revaluation of this book");
+
+  event_timeline timeline(s());
+  upload_market(market);
+  const std::size_t u = market.size();
+  const std::size_t cells = u * static_cast<std::size_t>(n);
+  scen_spot_.reserve(cells, s());
+  scen_vol_.reserve(cells, s());
+  if (file) {
+    file_return_.reserve(cells, s());
+    file_change_.reserve(cells, s());
+    file_return_.upload(file->spot_return, s());
+    file_change_.upload(file->vol_change, s());
+    timeline.mark("upload market");
+    launch_given_scenarios(spot_.data(), vol_.data(), file_return_.data(), file_change_.data(), n,
+                           static_cast<std::uint32_t>(u), scen_spot_.data(), scen_vol_.data(), s());
+  } else {
+    timeline.mark("upload market");
+    if (u > max_local_underlyings) mc_scratch_.reserve(2 * cells, s());
+    const monte_carlo_inputs in{spot_.data(), vol_.data(), cholesky_.data(),
+                                static_cast<std::uint32_t>(u), params.horizon_years(),
+                                params.vol_of_vol, params.spot_vol_correlation,
+                                scenario_draw_params{params.seed, params.distribution, params.degrees_of_freedom}};
+    launch_monte_carlo(in, n, scen_spot_.data(), scen_vol_.data(), mc_scratch_.data(), s());
+  }
+  scenario_view set{n, static_cast<std::uint32_t>(u), scen_spot_.data(), scen_vol_.data(), nullptr, nullptr};
+  if (!shape.full) {
+    d_spot_.reserve(cells, s());
+    d_vol_.reserve(cells, s());
+    launch_scenario_moves(spot_.data(), vol_.data(), set, d_spot_.data(), d_vol_.data(), s());
+    set.d_spot = d_spot_.data();
+    set.d_vol = d_vol_.data();
+  }
+  timeline.mark("scenario generation");
+
+  // Unit values in the current market (the P&L base), then the table when it is used.
+  launch_instrument_greeks(terms_.data(), ins_inputs_.data(), unit_.data(), base_value_.data(),
+                           static_cast<std::uint32_t>(book_.instruments.size()), s());
+  const instrument_view ins{terms_.data(), ins_underlying_.data(),
+                            static_cast<std::uint32_t>(book_.instruments.size())};
+  pricing_view pricing{nullptr, years_.data(), base_value_.data(), carry_.data(), market.rate,
+                       params.horizon_years()};
+  if (shape.full && use_table_) {
+    pnl_table_.reserve(book_.instruments.size() * static_cast<std::size_t>(n), s());
+    launch_pnl_table(ins, pricing, set, pnl_table_.data(), s());
+    pricing.pnl_table = pnl_table_.data();
+    timeline.mark("scenario pricing");
+  }
+
+  int device = 0;
+  MSYNC_CUDA_TRY(cudaGetDevice(&device));
+  const std::size_t shared = risk_shared_bytes(n, device);
+  partial_.reserve(std::max<std::size_t>(groups, 1) * static_cast<std::size_t>(n), s());
+  if (shared == 0) risk_scratch_.reserve(std::max<std::size_t>(groups, 1) * static_cast<std::size_t>(n), s());
+  book_bad_.reserve(static_cast<std::size_t>(std::max<std::int64_t>(n, 1)), s());
+  book_tail_.reserve(3, s());
+
+  risk_result out;
+  const std::size_t n_acc = book_.accounts();
+  out.scenarios = n;
+  out.var.resize(n_acc);
+  out.es.resize(n_acc);
+  out.initial_margin.resize(n_acc);
+  out.maintenance_margin.resize(n_acc);
+  out.health.resize(n_acc);
+  out.breach_probability.resize(n_acc);
+  out.status.resize(n_acc);
+  out.preemptive.resize(n_acc);
+  const risk_rule_view rules{tail_count(params.confidence, n), shape.full,
+                             params.measure == margin_measure::es, params.min_margin_rate,
+                             params.maintenance_ratio};
+  std::uint32_t groups_done = 0;
+  for (const chunk_range& c : chunks_) {
+    if (!resident_) upload_chunk(c);
+    if (!reval_on_device) {
+      exp_delta_.upload(reval.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
+      exp_gamma_.upload(reval.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
+      exp_vega_.upload(reval.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
+      exp_theta_.upload(reval.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
+      equity_.upload(reval.account_equity.data() + c.account_begin, c.accounts(), s());
+      gross_.upload(reval.account_gross_notional.data() + c.account_begin, c.accounts(), s());
+    }
+    if (!resident_ || !reval_on_device) timeline.mark("upload");
+    const risk_launch launch{chunk_device_view(c), ins, reval_device_view(), set, pricing, rules,
+                             risk_device_view(), per_group, c.group_begin, partial_.data(),
+                             shared == 0 ? risk_scratch_.data() : nullptr, shared};
+    // With a progress callback the groups go in slices, each waited for and reported; without,
+    // in one launch.
+    const std::uint32_t slice = has_progress() ? std::max<std::uint32_t>(1, groups / 50) : c.groups();
+    for (std::uint32_t g = 0; g < c.groups(); g += slice) {
+      const std::uint32_t end = std::min(c.groups(), g + slice);
+      launch_account_risk(launch, g, end, s());
+      if (has_progress()) {
+        stream_.synchronize();
+        groups_done += end - g;
+        report_progress("scenario risk", static_cast<double>(groups_done) / std::max<std::uint32_t>(groups, 1));
+      }
+    }
+    timeline.mark("scenario risk");
+    const auto accounts = static_cast<std::uint32_t>(c.accounts());
+    launch_health(accounts, equity_.data(), risk_device_view(), params.preemptive_threshold,
+                  health_.data(), status_.data(), preemptive_.data(), s());
+    if (accounts > 0)
+      select_not_ok(status_.data(), accounts, not_ok_.data(), not_ok_count_.data(), select_temp_.data(),
+                    select_temp_.size(), s());
+    timeline.mark("health");
+    var_.download(out.var.data() + c.account_begin, c.accounts(), s());
+    es_.download(out.es.data() + c.account_begin, c.accounts(), s());
+    im_.download(out.initial_margin.data() + c.account_begin, c.accounts(), s());
+    mm_.download(out.maintenance_margin.data() + c.account_begin, c.accounts(), s());
+    health_.download(out.health.data() + c.account_begin, c.accounts(), s());
+    breach_.download(out.breach_probability.data() + c.account_begin, c.accounts(), s());
+    static_assert(sizeof(account_status) == 1, "status bytes copy as they are");
+    status_.download(reinterpret_cast<std::uint8_t*>(out.status.data() + c.account_begin), c.accounts(), s());
+    preemptive_.download(out.preemptive.data() + c.account_begin, c.accounts(), s());
+    std::uint32_t count = 0;
+    if (accounts > 0) not_ok_count_.download(&count, 1, s());
+    const std::size_t before = out.not_ok_accounts.size();
+    out.not_ok_accounts.resize(before + count);
+    not_ok_.download(out.not_ok_accounts.data() + before, count, s());
+    for (std::size_t i = before; i < out.not_ok_accounts.size(); ++i)
+      out.not_ok_accounts[i] += static_cast<std::uint32_t>(c.account_begin);
+    timeline.mark("download");
+  }
+  // The book: B_s summed over groups in order, then its mean and tail.
+  launch_bad_debt_sum(partial_.data(), groups, n, book_bad_.data(), s());
+  launch_book_tail(book_bad_.data(), n, rules.tail_k, book_tail_.data(), s());
+  timeline.mark("scenario risk");
+  double tail[3] = {0.0, 0.0, 0.0};
+  book_tail_.download(tail, 3, s());
+  stream_.synchronize();
+  out.bad_debt_mean = tail[0];
+  out.bad_debt_var = tail[1];
+  out.bad_debt_es = tail[2];
+  if (has_progress()) report_progress("scenario risk", 1.0);
+  stages_ = timeline.collect();
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<backend> make_cuda_backend(const cuda_backend_options& options) {
+  return std::make_unique<cuda_backend>(options);
+}
+
+}  // namespace msync::cuda

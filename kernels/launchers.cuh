@@ -1,0 +1,98 @@
+#pragma once
+// Host-side launchers of the kernels, one per stage. Every launcher enqueues on `stream` and
+// checks the launch; none synchronizes. Each kernel is a thin loop around include/ math.
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernel_views.cuh"
+#include "marginsync/scenario.hpp"
+
+namespace msync::cuda {
+
+// ---- revaluation (revalue_kernels.cu) ---------------------------------------------------------
+// unit[i] = unit_greeks(terms[i], inputs[i]) and base[i] = unit_value(terms[i], inputs[i]) for the
+// n instruments (base may be null).
+void launch_instrument_greeks(const contract_terms* terms, const valuation_inputs* inputs,
+                              option_greeks* unit, double* base, std::uint32_t n, cudaStream_t stream);
+
+// Per position value and greeks summed into exposures and accounts in one pass over the chunk's
+// positions: a thread per account, in the CPU backend's order of summation.
+void launch_account_revalue(const chunk_view& chunk, const contract_terms* terms,
+                            const option_greeks* unit, const double* market_spot,
+                            const revaluation_view& out, cudaStream_t stream);
+
+// ---- scenarios (scenario_kernels.cu) ----------------------------------------------------------
+// Monte Carlo scenarios s = 0 .. n-1 into spot_out / vol_out [u * n + s]. `in` holds device
+// pointers. Needs `scratch` of 2 n U doubles when U > max_local_underlyings, else null.
+constexpr std::uint32_t max_local_underlyings = 64;
+void launch_monte_carlo(const monte_carlo_inputs& in, std::int64_t n, double* spot_out,
+                        double* vol_out, double* scratch, cudaStream_t stream);
+
+// Scenarios of a file: returns and vol changes [s * U + u] applied to the market's spot and vol.
+void launch_given_scenarios(const double* market_spot, const double* market_vol,
+                            const double* spot_return, const double* vol_change, std::int64_t n,
+                            std::uint32_t underlyings, double* spot_out, double* vol_out,
+                            cudaStream_t stream);
+
+// d_spot = S' - S and d_vol = sigma' - sigma, [u * n + s].
+void launch_scenario_moves(const double* market_spot, const double* market_vol,
+                           const scenario_view& set, double* d_spot, double* d_vol,
+                           cudaStream_t stream);
+
+// table[i * N + s] = unit_value at (S'_s, sigma'_s, T_i - h) - base_i: each instrument priced once
+// per scenario, as the CPU backend's table.
+void launch_pnl_table(const instrument_view& ins, const pricing_view& pricing,
+                      const scenario_view& set, double* table, cudaStream_t stream);
+
+// ---- scenario risk (risk_kernels.cu) ----------------------------------------------------------
+// Launch geometry of the fused scenario risk kernel.
+constexpr int risk_block_threads = 512;
+// Dynamic shared memory the kernel needs to keep one account's n losses on chip (0 when they must
+// go to global scratch instead: more than the device allows per block).
+std::size_t risk_shared_bytes(std::int64_t n, int device);
+
+// One block per bad-debt group of `accounts_per_group` consecutive accounts of the chunk, the
+// group's accounts one after another: losses (full or delta_gamma) in shared memory (or in
+// `scratch`, n doubles per block, when risk_shared_bytes is 0), VaR and ES by a block radix
+// select, margin levels, breach count, and the group's bad debt per scenario into
+// partial[(first_group + g) * n + s]. Groups [group_begin, group_end) of the chunk are launched.
+struct risk_launch {
+  chunk_view chunk;
+  instrument_view instruments;
+  revaluation_view reval;  // read only here
+  scenario_view set;
+  pricing_view pricing;
+  risk_rule_view rules;
+  risk_outputs out;
+  std::uint32_t accounts_per_group;
+  std::uint32_t first_group;  // global index of the chunk's first group
+  double* partial;            // [groups of the book][n]
+  double* scratch;            // [launched groups][n] or null
+  std::size_t shared_bytes;   // risk_shared_bytes(n)
+};
+void launch_account_risk(const risk_launch& launch, std::uint32_t group_begin,
+                         std::uint32_t group_end, cudaStream_t stream);
+
+// book_bad[s] = sum over groups g (in order) of partial[g * n + s].
+void launch_bad_debt_sum(const double* partial, std::uint32_t groups, std::int64_t n,
+                         double* book_bad, cudaStream_t stream);
+
+// out[0..3) = mean, VaR and ES (k largest) of book_bad[0 .. n).
+void launch_book_tail(const double* book_bad, std::int64_t n, std::int64_t k, double* out,
+                      cudaStream_t stream);
+
+// Health, status, pre-emptive flag of each account of a chunk from its equity and margin levels.
+void launch_health(std::uint32_t accounts, const double* equity, const risk_outputs& risk,
+                   double preemptive_threshold, double* health, std::uint8_t* status,
+                   std::uint8_t* preemptive, cudaStream_t stream);
+
+// Compacts the chunk-local indices of the accounts whose status is not ok into `selected`
+// (ascending) and their number into *count (device), with CUB's DeviceSelect. `temp` holds at
+// least select_not_ok_temp_bytes(accounts) bytes.
+std::size_t select_not_ok_temp_bytes(std::uint32_t accounts);
+void select_not_ok(const std::uint8_t* status, std::uint32_t accounts, std::uint32_t* selected,
+                   std::uint32_t* count, void* temp, std::size_t temp_bytes, cudaStream_t stream);
+
+}  // namespace msync::cuda

@@ -1,0 +1,343 @@
+// Scenario risk on the device, fused: per account, the N scenario losses are computed into shared
+// memory, VaR and ES are selected there by a block radix select, the margin levels and the breach
+// count follow, and the account's bad debt per scenario is added to its group's row. No accounts x
+// scenarios matrix exists anywhere; global memory sees only the scenario rows (read, L2-resident
+// for delta_gamma), one partial bad-debt row per group, and a few numbers per account.
+//
+// Determinism: each scenario s of a block is owned by one thread (s = threadIdx.x + j * block), so
+// the group's bad-debt row is summed in account order without atomics; groups are summed in
+// order at the end; block reductions (CUB) have a fixed tree. A run repeats bit for bit.
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+#include <cub/device/device_select.cuh>
+#include <thrust/iterator/counting_iterator.h>
+
+#include <algorithm>
+
+#include "cuda_check.cuh"
+#include "launchers.cuh"
+
+namespace msync::cuda {
+
+namespace {
+
+constexpr int block = risk_block_threads;
+constexpr unsigned radix_bins = 256;  // 8 bits of the key per pass
+static_assert(block >= static_cast<int>(radix_bins), "a thread per histogram bin");
+
+// Order-preserving map of a double to an unsigned key: key(x) < key(y) iff x < y (with -0 just
+// below +0, and no NaN in losses).
+__device__ inline unsigned long long order_key(double x) {
+  const auto bits = static_cast<unsigned long long>(__double_as_longlong(x));
+  return (bits >> 63) ? ~bits : (bits | 0x8000000000000000ull);
+}
+__device__ inline double key_value(unsigned long long key) {
+  const unsigned long long bits = (key >> 63) ? (key & 0x7fffffffffffffffull) : ~key;
+  return __longlong_as_double(static_cast<long long>(bits));
+}
+
+struct key_min {
+  __device__ unsigned long long operator()(unsigned long long a, unsigned long long b) const { return a < b ? a : b; }
+};
+struct key_max {
+  __device__ unsigned long long operator()(unsigned long long a, unsigned long long b) const { return a > b ? a : b; }
+};
+
+using block_scan = cub::BlockScan<unsigned, block>;
+using block_sum_double = cub::BlockReduce<double, block>;
+using block_reduce_count = cub::BlockReduce<unsigned, block>;
+using block_reduce_key = cub::BlockReduce<unsigned long long, block>;
+
+struct block_state {
+  unsigned hist[radix_bins];
+  unsigned long long prefix;  // the determined high digits of the k-th largest key
+  unsigned long long mask;    // which bits of prefix are determined
+  unsigned k_rem;             // its rank among the keys that match prefix
+  unsigned bin_count;         // how many keys match prefix
+  unsigned next_digit, next_k, next_count;
+  unsigned long long result_key;
+  double maintenance;
+  union {
+    block_scan::TempStorage scan;
+    block_sum_double::TempStorage sum;
+    block_reduce_count::TempStorage count;
+    block_reduce_key::TempStorage key;
+  } temp;
+};
+
+// The key of the k-th largest of loss[0 .. n) (1 <= k <= n): most significant digit first, a
+// 256-bin histogram of the keys still matching the digits found so far, the bin holding the k-th
+// largest found by a suffix scan over the bins (a thread per bin). It stops early when the rest is
+// a minimum (every key in the bin is in the tail) or a maximum (the k-th is the bin's largest).
+// Lanes of a warp with equal digits add to the histogram once (match_any): losses crowd into few
+// bins in the high digits, where plain shared atomics would serialise.
+__device__ unsigned long long block_kth_largest_key(const double* loss, std::int64_t n, unsigned k,
+                                                    block_state& st) {
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  if (tid == 0) {
+    st.prefix = 0;
+    st.mask = 0;
+    st.k_rem = k;
+  }
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    if (tid < static_cast<int>(radix_bins)) st.hist[tid] = 0;
+    __syncthreads();
+    const unsigned long long prefix = st.prefix, mask = st.mask;
+    const unsigned k_rem = st.k_rem;
+    for (std::int64_t base = 0; base < n; base += block) {
+      const std::int64_t s = base + tid;
+      unsigned digit = radix_bins;  // no count
+      if (s < n) {
+        const unsigned long long key = order_key(loss[s]);
+        if ((key & mask) == prefix) digit = static_cast<unsigned>(key >> shift) & (radix_bins - 1);
+      }
+      const unsigned peers = __match_any_sync(0xffffffffu, digit);
+      if (digit < radix_bins && lane == __ffs(peers) - 1) atomicAdd(&st.hist[digit], __popc(peers));
+    }
+    __syncthreads();
+    // Thread t holds bin 255 - t; the inclusive scan is then the count of keys in bins >= it.
+    const unsigned count = tid < static_cast<int>(radix_bins) ? st.hist[radix_bins - 1 - tid] : 0u;
+    unsigned at_or_above = 0;
+    block_scan(st.temp.scan).InclusiveSum(count, at_or_above);
+    if (tid < static_cast<int>(radix_bins) && at_or_above >= k_rem && at_or_above - count < k_rem) {
+      st.next_digit = radix_bins - 1 - static_cast<unsigned>(tid);
+      st.next_k = k_rem - (at_or_above - count);
+      st.next_count = count;
+    }
+    __syncthreads();
+    if (tid == 0) {
+      st.prefix |= static_cast<unsigned long long>(st.next_digit) << shift;
+      st.mask |= static_cast<unsigned long long>(radix_bins - 1) << shift;
+      st.k_rem = st.next_k;
+      st.bin_count = st.next_count;
+    }
+    __syncthreads();
+    const bool all_in_tail = st.k_rem == st.bin_count;  // the k-th is the bin's smallest
+    const bool first_of_bin = st.k_rem == 1;            // the k-th is the bin's largest
+    if (shift > 0 && (all_in_tail || first_of_bin)) {
+      const unsigned long long bin_prefix = st.prefix, bin_mask = st.mask;
+      unsigned long long best = all_in_tail ? ~0ull : 0ull;
+      for (std::int64_t s = tid; s < n; s += block) {
+        const unsigned long long key = order_key(loss[s]);
+        if ((key & bin_mask) == bin_prefix) best = all_in_tail ? (key < best ? key : best) : (key > best ? key : best);
+      }
+      const unsigned long long found = all_in_tail ? block_reduce_key(st.temp.key).Reduce(best, key_min())
+                                                   : block_reduce_key(st.temp.key).Reduce(best, key_max());
+      if (tid == 0) st.result_key = found;
+      __syncthreads();
+      return st.result_key;
+    }
+  }
+  return st.prefix;  // every digit determined
+}
+
+__global__ void __launch_bounds__(block) account_risk_kernel(risk_launch in, std::uint32_t group_begin) {
+  extern __shared__ double shared_loss[];
+  __shared__ block_state st;
+  const std::int64_t n = in.set.count;
+  const int tid = threadIdx.x;
+  const std::uint32_t g = group_begin + blockIdx.x;  // group within the chunk
+  double* loss = in.scratch ? in.scratch + static_cast<std::uint64_t>(blockIdx.x) * n : shared_loss;
+  double* bad = in.partial + static_cast<std::uint64_t>(in.first_group + g) * n;
+  for (std::int64_t s = tid; s < n; s += block) bad[s] = 0.0;
+
+  const std::uint32_t a_begin = g * in.accounts_per_group;
+  const std::uint32_t a_end = min(a_begin + in.accounts_per_group, in.chunk.accounts);
+  const double h = in.pricing.horizon_years;
+  const unsigned k = static_cast<unsigned>(in.rules.tail_k);
+  for (std::uint32_t a = a_begin; a < a_end; ++a) {
+    const double equity = in.reval.account_equity[a];
+    // Losses of DESIGN 3, one scenario per thread at a time, summed in the CPU backend's order.
+    if (in.rules.full) {
+      const std::uint64_t p0 = in.chunk.account_position_begin[a], p1 = in.chunk.account_position_begin[a + 1];
+      for (std::int64_t s = tid; s < n; s += block) {
+        double l = 0.0;
+        for (std::uint64_t p = p0; p < p1; ++p) {
+          const std::uint32_t i = in.chunk.position_instrument[p];
+          double row;
+          if (in.pricing.pnl_table) {
+            row = in.pricing.pnl_table[static_cast<std::uint64_t>(i) * n + s];
+          } else {
+            const std::uint32_t u = in.instruments.underlying[i];
+            const valuation_inputs x{in.set.spot[u * n + s], in.set.vol[u * n + s], in.pricing.rate,
+                                     in.pricing.carry[u], in.pricing.years_to_expiry[i] - h};
+            row = unit_value(in.instruments.terms[i], x) - in.pricing.base_value[i];
+          }
+          l -= in.chunk.position_quantity[p] * row;
+        }
+        loss[s] = l;
+        const double b = bad_debt(l, equity);
+        if (b > 0.0) bad[s] += b;
+      }
+    } else {
+      const std::uint64_t x0 = in.chunk.account_exposure_begin[a], x1 = in.chunk.account_exposure_begin[a + 1];
+      for (std::int64_t s = tid; s < n; s += block) {
+        double l = 0.0;
+        for (std::uint64_t x = x0; x < x1; ++x) {
+          const std::uint64_t cell = in.chunk.exposure_underlying[x] * static_cast<std::uint64_t>(n) + s;
+          const double ds = in.set.d_spot[cell];
+          l -= in.reval.exposure_delta[x] * ds + in.reval.exposure_gamma[x] * (0.5 * ds * ds) +
+               in.reval.exposure_vega[x] * in.set.d_vol[cell] + in.reval.exposure_theta[x] * h;
+        }
+        loss[s] = l;
+        const double b = bad_debt(l, equity);
+        if (b > 0.0) bad[s] += b;
+      }
+    }
+    __syncthreads();
+
+    // VaR = the k-th largest loss; ES = the mean of the k largest (ties at VaR counted to k).
+    const unsigned long long var_key = block_kth_largest_key(loss, n, k, st);
+    const double var = key_value(var_key);
+    double above_sum = 0.0;
+    unsigned above = 0;
+    for (std::int64_t s = tid; s < n; s += block) {
+      const double l = loss[s];
+      if (order_key(l) > var_key) {
+        above_sum += l;
+        ++above;
+      }
+    }
+    const double total_above = block_sum_double(st.temp.sum).Sum(above_sum);
+    __syncthreads();
+    const unsigned count_above = block_reduce_count(st.temp.count).Sum(above);
+    if (tid == 0) {
+      const double es = (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k);
+      const margin_levels m = margin_requirement(
+          in.rules.margin_on_es ? es : var, in.reval.account_gross_notional[a],
+          margin_rule{in.rules.min_margin_rate, in.rules.maintenance_ratio, in.chunk.im_multiplier[a]});
+      in.out.var[a] = var;
+      in.out.es[a] = es;
+      in.out.initial_margin[a] = m.initial;
+      in.out.maintenance_margin[a] = m.maintenance;
+      st.maintenance = m.maintenance;
+    }
+    __syncthreads();
+    const double maintenance = st.maintenance;
+    unsigned breaches = 0;
+    for (std::int64_t s = tid; s < n; s += block) breaches += breaches_maintenance(equity, loss[s], maintenance) ? 1u : 0u;
+    const unsigned total_breaches = block_reduce_count(st.temp.count).Sum(breaches);
+    if (tid == 0) in.out.breach_probability[a] = static_cast<double>(total_breaches) / static_cast<double>(n);
+    __syncthreads();  // the next account overwrites the losses and the block state
+  }
+}
+
+// The book's bad-debt distribution: mean, VaR and ES of B_s, one block over the N values.
+__global__ void __launch_bounds__(block) book_tail_kernel(const double* book_bad, std::int64_t n,
+                                                          unsigned k, double* out) {
+  __shared__ block_state st;
+  const int tid = threadIdx.x;
+  double sum = 0.0;
+  for (std::int64_t s = tid; s < n; s += block) sum += book_bad[s];
+  const double total = block_sum_double(st.temp.sum).Sum(sum);
+  __syncthreads();
+  const unsigned long long var_key = block_kth_largest_key(book_bad, n, k, st);
+  const double var = key_value(var_key);
+  double above_sum = 0.0;
+  unsigned above = 0;
+  for (std::int64_t s = tid; s < n; s += block) {
+    if (order_key(book_bad[s]) > var_key) {
+      above_sum += book_bad[s];
+      ++above;
+    }
+  }
+  const double total_above = block_sum_double(st.temp.sum).Sum(above_sum);
+  __syncthreads();
+  const unsigned count_above = block_reduce_count(st.temp.count).Sum(above);
+  if (tid == 0) {
+    out[0] = total / static_cast<double>(n);
+    out[1] = var;
+    out[2] = (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k);
+  }
+}
+
+__global__ void bad_debt_sum_kernel(const double* partial, std::uint32_t groups, std::int64_t n,
+                                    double* book_bad) {
+  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+  for (std::uint64_t s = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
+       s < static_cast<std::uint64_t>(n); s += stride) {
+    double total = 0.0;
+    for (std::uint32_t g = 0; g < groups; ++g) total += partial[g * static_cast<std::uint64_t>(n) + s];
+    book_bad[s] = total;
+  }
+}
+
+__global__ void health_kernel(std::uint32_t accounts, const double* equity, risk_outputs risk,
+                              double threshold, double* health, std::uint8_t* status,
+                              std::uint8_t* preemptive) {
+  const std::uint32_t a = blockIdx.x * blockDim.x + threadIdx.x;
+  if (a >= accounts) return;
+  const double e = equity[a];
+  const margin_levels m{risk.initial_margin[a], risk.maintenance_margin[a]};
+  const account_status s = margin_status(e, m);
+  health[a] = health_factor(e, m.maintenance);
+  status[a] = static_cast<std::uint8_t>(s);
+  preemptive[a] = preemptive_flag(s, risk.breach_probability[a], threshold) ? 1 : 0;
+}
+
+}  // namespace
+
+std::size_t risk_shared_bytes(std::int64_t n, int device) {
+  int optin = 0;
+  MSYNC_CUDA_TRY(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  cudaFuncAttributes attributes{};
+  MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, account_risk_kernel));
+  const std::size_t wanted = static_cast<std::size_t>(n) * sizeof(double);
+  const std::size_t available = static_cast<std::size_t>(optin) - attributes.sharedSizeBytes;
+  if (wanted > available) return 0;
+  MSYNC_CUDA_TRY(cudaFuncSetAttribute(account_risk_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      static_cast<int>(wanted)));
+  return wanted;
+}
+
+void launch_account_risk(const risk_launch& launch, std::uint32_t group_begin,
+                         std::uint32_t group_end, cudaStream_t stream) {
+  if (group_end <= group_begin || launch.set.count == 0) return;
+  account_risk_kernel<<<group_end - group_begin, block, launch.shared_bytes, stream>>>(launch, group_begin);
+  MSYNC_CUDA_CHECK_LAUNCH();
+}
+
+void launch_bad_debt_sum(const double* partial, std::uint32_t groups, std::int64_t n,
+                         double* book_bad, cudaStream_t stream) {
+  if (n == 0) return;
+  const unsigned threads = 256;
+  const auto blocks = static_cast<unsigned>(std::min<std::int64_t>((n + threads - 1) / threads, 1 << 20));
+  bad_debt_sum_kernel<<<blocks, threads, 0, stream>>>(partial, groups, n, book_bad);
+  MSYNC_CUDA_CHECK_LAUNCH();
+}
+
+void launch_book_tail(const double* book_bad, std::int64_t n, std::int64_t k, double* out,
+                      cudaStream_t stream) {
+  if (n == 0) return;
+  book_tail_kernel<<<1, block, 0, stream>>>(book_bad, n, static_cast<unsigned>(k), out);
+  MSYNC_CUDA_CHECK_LAUNCH();
+}
+
+void launch_health(std::uint32_t accounts, const double* equity, const risk_outputs& risk,
+                   double preemptive_threshold, double* health, std::uint8_t* status,
+                   std::uint8_t* preemptive, cudaStream_t stream) {
+  if (accounts == 0) return;
+  const unsigned threads = 256;
+  health_kernel<<<(accounts + threads - 1) / threads, threads, 0, stream>>>(
+      accounts, equity, risk, preemptive_threshold, health, status, preemptive);
+  MSYNC_CUDA_CHECK_LAUNCH();
+}
+
+std::size_t select_not_ok_temp_bytes(std::uint32_t accounts) {
+  std::size_t bytes = 0;
+  MSYNC_CUDA_TRY(cub::DeviceSelect::Flagged(nullptr, bytes, thrust::counting_iterator<std::uint32_t>(0),
+                                            static_cast<const std::uint8_t*>(nullptr),
+                                            static_cast<std::uint32_t*>(nullptr),
+                                            static_cast<std::uint32_t*>(nullptr), accounts));
+  return bytes;
+}
+
+void select_not_ok(const std::uint8_t* status, std::uint32_t accounts, std::uint32_t* selected,
+                   std::uint32_t* count, void* temp, std::size_t temp_bytes, cudaStream_t stream) {
+  // A status byte is 0 for ok, so it serves directly as the flag.
+  MSYNC_CUDA_TRY(cub::DeviceSelect::Flagged(temp, temp_bytes, thrust::counting_iterator<std::uint32_t>(0),
+                                            status, selected, count, accounts, stream));
+}
+
+}  // namespace msync::cuda

@@ -1,0 +1,118 @@
+// The scenario set on the device, from the same Philox streams and the same scenario.hpp
+// functions as the CPU: scenario s is a pure function of (seed, s), so both backends feed their
+// loss functions identical inputs (up to the last bit of the device's exp/log/sincos).
+#include <algorithm>
+
+#include "cuda_check.cuh"
+#include "launchers.cuh"
+
+namespace msync::cuda {
+
+namespace {
+
+constexpr unsigned block_threads = 256;
+
+unsigned grid_for(std::uint64_t n) {
+  return static_cast<unsigned>(std::max<std::uint64_t>(1, std::min<std::uint64_t>((n + block_threads - 1) / block_threads, 1u << 20)));
+}
+
+// A thread per scenario. The independent normals of the scenario's underlyings sit in local
+// memory (up to max_local_underlyings) or in global scratch.
+__global__ void monte_carlo_kernel(monte_carlo_inputs in, std::int64_t n, double* spot_out,
+                                   double* vol_out, double* scratch) {
+  double local_eps[max_local_underlyings];
+  double local_eta[max_local_underlyings];
+  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+  for (std::uint64_t s = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
+       s < static_cast<std::uint64_t>(n); s += stride) {
+    double* eps = scratch ? scratch + s * 2 * in.underlyings : local_eps;
+    double* eta = scratch ? eps + in.underlyings : local_eta;
+    monte_carlo_scenario(in, s, eps, eta, spot_out + s, vol_out + s, static_cast<std::uint64_t>(n));
+  }
+}
+
+__global__ void given_scenarios_kernel(const double* market_spot, const double* market_vol,
+                                       const double* spot_return, const double* vol_change,
+                                       std::int64_t n, std::uint32_t underlyings, double* spot_out,
+                                       double* vol_out) {
+  const std::uint64_t total = static_cast<std::uint64_t>(n) * underlyings;
+  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+  for (std::uint64_t cell = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
+       cell < total; cell += stride) {
+    const std::uint64_t s = cell / underlyings, u = cell % underlyings;
+    const shocked_market m =
+        given_scenario(market_spot[u], market_vol[u], spot_return[cell], vol_change[cell]);
+    spot_out[u * n + s] = m.spot;
+    vol_out[u * n + s] = m.vol;
+  }
+}
+
+__global__ void scenario_moves_kernel(const double* market_spot, const double* market_vol,
+                                      scenario_view set, double* d_spot, double* d_vol) {
+  const std::uint64_t total = static_cast<std::uint64_t>(set.count) * set.underlyings;
+  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+  for (std::uint64_t cell = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
+       cell < total; cell += stride) {
+    const std::uint64_t u = cell / static_cast<std::uint64_t>(set.count);
+    d_spot[cell] = set.spot[cell] - market_spot[u];
+    d_vol[cell] = set.vol[cell] - market_vol[u];
+  }
+}
+
+// A thread per (instrument, scenario), consecutive threads on consecutive scenarios of one
+// instrument, so the scenario rows are read and the table row written coalesced.
+__global__ void pnl_table_kernel(instrument_view ins, pricing_view pricing, scenario_view set,
+                                 double* table) {
+  const std::uint64_t n = static_cast<std::uint64_t>(set.count);
+  const std::uint64_t total = n * ins.count;
+  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+  for (std::uint64_t cell = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
+       cell < total; cell += stride) {
+    const std::uint64_t i = cell / n, s = cell % n;
+    const std::uint32_t u = ins.underlying[i];
+    const valuation_inputs x{set.spot[u * n + s], set.vol[u * n + s], pricing.rate, pricing.carry[u],
+                             pricing.years_to_expiry[i] - pricing.horizon_years};
+    table[cell] = unit_value(ins.terms[i], x) - pricing.base_value[i];
+  }
+}
+
+}  // namespace
+
+void launch_monte_carlo(const monte_carlo_inputs& in, std::int64_t n, double* spot_out,
+                        double* vol_out, double* scratch, cudaStream_t stream) {
+  if (n == 0 || in.underlyings == 0) return;
+  monte_carlo_kernel<<<grid_for(static_cast<std::uint64_t>(n)), block_threads, 0, stream>>>(
+      in, n, spot_out, vol_out, in.underlyings > max_local_underlyings ? scratch : nullptr);
+  MSYNC_CUDA_CHECK_LAUNCH();
+}
+
+void launch_given_scenarios(const double* market_spot, const double* market_vol,
+                            const double* spot_return, const double* vol_change, std::int64_t n,
+                            std::uint32_t underlyings, double* spot_out, double* vol_out,
+                            cudaStream_t stream) {
+  const std::uint64_t total = static_cast<std::uint64_t>(n) * underlyings;
+  if (total == 0) return;
+  given_scenarios_kernel<<<grid_for(total), block_threads, 0, stream>>>(
+      market_spot, market_vol, spot_return, vol_change, n, underlyings, spot_out, vol_out);
+  MSYNC_CUDA_CHECK_LAUNCH();
+}
+
+void launch_scenario_moves(const double* market_spot, const double* market_vol,
+                           const scenario_view& set, double* d_spot, double* d_vol,
+                           cudaStream_t stream) {
+  const std::uint64_t total = static_cast<std::uint64_t>(set.count) * set.underlyings;
+  if (total == 0) return;
+  scenario_moves_kernel<<<grid_for(total), block_threads, 0, stream>>>(market_spot, market_vol, set,
+                                                                      d_spot, d_vol);
+  MSYNC_CUDA_CHECK_LAUNCH();
+}
+
+void launch_pnl_table(const instrument_view& ins, const pricing_view& pricing,
+                      const scenario_view& set, double* table, cudaStream_t stream) {
+  const std::uint64_t total = static_cast<std::uint64_t>(set.count) * ins.count;
+  if (total == 0) return;
+  pnl_table_kernel<<<grid_for(total), block_threads, 0, stream>>>(ins, pricing, set, table);
+  MSYNC_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace msync::cuda
