@@ -49,6 +49,10 @@ margin_run run_margin(const margin_request& request,
 // before the computation rather than after it. Throws std::runtime_error naming the problem.
 void prepare_output_directory(const std::filesystem::path& dir);
 
+// Writes `content` to `target` under a temporary name and renames it, so a file that exists is
+// complete. Throws std::runtime_error naming the file when it cannot be written.
+void write_atomically(const std::filesystem::path& target, const std::string& content);
+
 // Writes accounts.csv, exposures.csv and summary.json into `dir` (created if missing); each file
 // is written under a temporary name and renamed, so a file that exists is complete.
 void write_margin_outputs(const margin_run& run, const margin_request& request,

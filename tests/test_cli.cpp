@@ -3,6 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <set>
+
 #include "test_support.hpp"
 
 namespace msync {
@@ -189,6 +192,32 @@ TEST(cli, generate_writes_a_book_that_loads) {
   ASSERT_EQ(m.status, 0) << m.out;
   EXPECT_EQ(test::read_csv_by_key(dir / "out" / "accounts.csv").size(), 300u);
   EXPECT_EQ(run_cli("generate --accounts 0 --out '" + (dir / "x").string() + "'").status, 2);
+}
+
+TEST(cli, bench_times_every_stage_and_writes_json) {
+  temp_dir dir;
+  const auto r = run_cli("bench --accounts 300 --underlyings 4 --scenarios 256 --repeats 2 --backend cpu "
+                         "--threads 2 --work-dir '" + dir.path().string() + "' --json '" + (dir / "bench.json").string() + "'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(dir / "bench.json"));
+  EXPECT_EQ(j["sizes"]["accounts"], 300);
+  EXPECT_EQ(j["sizes"]["scenarios"], 256);
+  EXPECT_GT(j["devices"]["cpu"]["memory_bandwidth_bytes_per_s"].get<double>(), 0.0);
+  std::set<std::string> seen;
+  for (const auto& stage : j["stages"]) {
+    seen.insert(stage["method"].get<std::string>() + "/" + stage["stage"].get<std::string>());
+    EXPECT_GT(stage["seconds"].get<double>(), 0.0) << stage.dump();
+    EXPECT_GT(stage["bytes"].get<double>(), 0.0) << stage.dump();
+  }
+  for (const char* want : {"/load", "/upload", "/revalue", "delta_gamma/scenario generation",
+                           "delta_gamma/scenario risk", "full/scenario pricing", "full/scenario risk"})
+    EXPECT_TRUE(seen.count(want)) << want << " missing from " << j["stages"].dump();
+  // The generated book is removed afterwards; only the JSON is left.
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files += entry.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(files, 1u);
+  EXPECT_EQ(run_cli("bench --scenarios 0").status, 2);
+  EXPECT_EQ(run_cli("bench --backend gpu").status, 2);
 }
 
 }  // namespace

@@ -32,6 +32,7 @@ const char* usage =
     "  margin     compute margin for every account of a book (accounts.csv, exposures.csv, summary.json)\n"
     "  generate   write a synthetic book of a chosen size\n"
     "  convert    write a book directory as one binary snapshot (fast to load; --book FILE)\n"
+    "  bench      time every stage on every available backend, against this machine's limits\n"
     "\n"
     "  marginsync COMMAND --help   options of a command\n"
     "  marginsync --version\n"
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
     if (command == "margin") return run_margin_command(argc - 1, argv + 1);
     if (command == "generate") return run_generate_command(argc - 1, argv + 1);
     if (command == "convert") return run_convert_command(argc - 1, argv + 1);
+    if (command == "bench") return run_bench_command(argc - 1, argv + 1);
   } catch (const msync::input_error& e) {
     return report_input_error(e);
   } catch (const std::bad_alloc&) {

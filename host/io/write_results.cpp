@@ -12,8 +12,6 @@
 
 namespace msync {
 
-namespace {
-
 void write_atomically(const std::filesystem::path& target, const std::string& content) {
   const std::filesystem::path tmp =
       target.string() + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
@@ -31,6 +29,8 @@ void write_atomically(const std::filesystem::path& target, const std::string& co
     throw std::runtime_error("cannot rename " + tmp.string() + " to " + target.string() + ": " + ec.message());
   }
 }
+
+namespace {
 
 // Ids are written as they were read; one that needs quoting in CSV gets it.
 void append_id(std::string& out, const std::string& id) {

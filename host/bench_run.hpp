@@ -1,0 +1,63 @@
+#pragma once
+// `marginsync bench`: each stage of each backend timed after a warm-up as the median of repeated
+// runs (device events for GPU stages, a steady clock for CPU stages), with the bytes the stage
+// must move and the FP64 operations it must do, and from those the stage's floor on this machine.
+//
+// The floor of a stage is max(bytes / memory bandwidth, operations / FP64 rate): the time it would
+// take if it only moved its compulsory bytes at the measured bandwidth, or only did its
+// arithmetic at the peak rate. `fraction` = floor / measured time (1 = at the hardware's limit).
+// The byte and operation counts of each stage are written down in stage_work (bench_run.cpp).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "io/load_inputs.hpp"
+#include "marginsync/backend.hpp"
+
+namespace msync {
+
+// What a machine can do, for the floors. Zero where unknown.
+struct machine_peaks {
+  std::string name;
+  double memory_bandwidth = 0.0;  // bytes/s, measured (copy: read + write)
+  double fp64_rate = 0.0;         // operations/s, nominal
+  double link_bandwidth = 0.0;    // bytes/s host to device (GPU); 0 on the CPU
+};
+
+// The CPU's memory bandwidth, measured by an OpenMP copy of `bytes` bytes with `threads` threads.
+machine_peaks measure_cpu_peaks(int threads);
+
+struct stage_result {
+  std::string backend;  // cpu, cuda
+  std::string method;   // full, delta_gamma, or "" for stages that do not depend on it
+  std::string stage;
+  double seconds = 0.0;  // median
+  std::int64_t repeats = 0;
+  double bytes = 0.0;       // compulsory bytes moved
+  double operations = 0.0;  // FP64 operations (an FMA counts 2)
+  double floor_seconds = 0.0;
+  double fraction = 0.0;  // floor / seconds
+  double accounts_fraction = 1.0;  // share of the book's accounts this stage ran on
+};
+
+struct bench_options {
+  std::int64_t scenarios = 10000;
+  int repeats = 5;   // timed runs after one warm-up
+  int threads = 0;   // CPU threads (0: all)
+  // `full` on the CPU runs on this share of the accounts (the first ones) and reports its
+  // throughput; negative: choose so that about 2e10 position-scenarios are priced.
+  double cpu_full_fraction = -1.0;
+  std::vector<risk_method> methods{risk_method::delta_gamma, risk_method::full};
+};
+
+// Times every stage of `engine` on `in` (its risk parameters with options.scenarios), logging one
+// line per measurement to `log`.
+std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& peaks,
+                                        const book_inputs& in, const bench_options& options,
+                                        const std::function<void(const std::string&)>& log);
+
+// The first `accounts` accounts of a book, with their positions and exposures.
+book book_prefix(const book& b, std::size_t accounts);
+
+}  // namespace msync
