@@ -219,8 +219,8 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
 #pragma omp parallel num_threads(threads_)
   {
     std::vector<double> loss(un);
-    std::vector<double> block_max((un + 7) / 8);
-    const std::size_t tile = full && !use_table ? un : 1024;  // a multiple of 8: block maxima
+    std::vector<double> block_max((un + tail_block - 1) / tail_block);
+    const std::size_t tile = full && !use_table ? un : 1024;  // a multiple of tail_block
     std::vector<double> row_buffer(use_table || !full ? 0 : un);
     tail_selector selector;
 #pragma omp for schedule(dynamic, 1)
@@ -257,7 +257,7 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
             }
           }
           if (first) std::fill(lt, lt + len, 0.0);  // no positions: no loss
-          cpu::finish_losses(lt, len, equity, bad + t0, block_max.data() + t0 / 8);
+          cpu::finish_losses(lt, len, equity, bad + t0, block_max.data() + t0 / tail_block);
         }
         const tail_statistics tail = selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
         const double measure = params.measure == margin_measure::var ? tail.var : tail.es;

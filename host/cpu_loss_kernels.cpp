@@ -47,25 +47,31 @@ typedef double double8 __attribute__((vector_size(64)));
 
 MSYNC_VECTOR_CLONES
 void finish_losses(const double* l, std::size_t n, double equity, double* bad, double* block_max) {
+  constexpr std::size_t block = 16;  // tail_block of tail_select.hpp
   std::size_t s = 0;
 #if defined(__GNUC__)
-  // Whole blocks as vectors: bad debt element by element (max(0, l - E), as bad_debt() computes
-  // it), then the block's maximum across its lanes.
+  // Whole blocks as two vectors: bad debt element by element (max(0, l - E), as bad_debt()
+  // computes it), then the block's maximum across its lanes.
   const double8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (std::size_t b = 0; s + 8 <= n; ++b, s += 8) {
-    double8 x, acc;
-    std::memcpy(&x, l + s, sizeof x);
-    std::memcpy(&acc, bad + s, sizeof acc);
-    const double8 shortfall = x - equity;
-    acc += shortfall > zero ? shortfall : zero;
-    std::memcpy(bad + s, &acc, sizeof acc);
-    double top = x[0];
-    for (int j = 1; j < 8; ++j) top = top > x[j] ? top : x[j];
+  for (std::size_t b = 0; s + block <= n; ++b, s += block) {
+    double8 x0, x1, acc0, acc1;
+    std::memcpy(&x0, l + s, sizeof x0);
+    std::memcpy(&x1, l + s + 8, sizeof x1);
+    std::memcpy(&acc0, bad + s, sizeof acc0);
+    std::memcpy(&acc1, bad + s + 8, sizeof acc1);
+    const double8 shortfall0 = x0 - equity, shortfall1 = x1 - equity;
+    acc0 += shortfall0 > zero ? shortfall0 : zero;
+    acc1 += shortfall1 > zero ? shortfall1 : zero;
+    std::memcpy(bad + s, &acc0, sizeof acc0);
+    std::memcpy(bad + s + 8, &acc1, sizeof acc1);
+    const double8 m = x0 > x1 ? x0 : x1;
+    double top = m[0];
+    for (int j = 1; j < 8; ++j) top = top > m[j] ? top : m[j];
     block_max[b] = top;
   }
 #endif
-  for (std::size_t b = s / 8; s < n; ++b) {
-    const std::size_t end = s + 8 < n ? s + 8 : n;
+  for (std::size_t b = s / block; s < n; ++b) {
+    const std::size_t end = s + block < n ? s + block : n;
     double top = l[s];
     for (; s < end; ++s) {
       bad[s] += bad_debt(l[s], equity);
@@ -74,7 +80,6 @@ void finish_losses(const double* l, std::size_t n, double equity, double* bad, d
     block_max[b] = top;
   }
 }
-
 
 MSYNC_VECTOR_CLONES
 std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance) {

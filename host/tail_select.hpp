@@ -3,20 +3,24 @@
 // largest (DESIGN 3). The k largest are sorted before summing, so ES is summed in one canonical
 // order (largest first) whichever way they were found.
 //
-// A small tail (k <= N / 16: the 99% tail of any N) is found with a tournament filter instead of
-// a selection over all N losses. The maximum of each block of 8 losses and of each group of 8
-// blocks is known (cpu::finish_losses computes the block maxima in the same pass as bad debt).
-// If at least k groups have a maximum >= f, at least k losses are >= f, so the k-th largest group
-// maximum is a floor below L_(k); within the groups above it, the k-th largest block maximum is a
-// tighter floor; the losses at or above that floor (about k of them for independent scenarios)
-// are all that the final selection looks at. Exact for any input order; no sampling.
-// A large tail uses nth_element on a copy.
+// A small tail (k <= N / 32: the 99% tail of any N) is found with a filter instead of a selection
+// over all N losses. The maximum of each block of tail_block losses is known (cpu::finish_losses
+// computes it in the same pass as bad debt). At least k blocks have a maximum >= the k-th largest
+// block maximum f, so L_(k) >= f: only the losses >= f in the blocks that reach f (about k of
+// them for independent scenarios) go to the final selection. Exact for any input order; no
+// sampling. A large tail uses nth_element on a copy.
+//
+// ES sums the k largest in the order the final nth_element leaves them: a pure function of the
+// losses, so the same losses give the same bits on every run and with any thread count.
 #include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <vector>
 
 namespace msync {
+
+// Losses per block of the block maxima (cpu::finish_losses and tail_selector).
+constexpr std::size_t tail_block = 16;
 
 struct tail_statistics {
   double var;
@@ -25,20 +29,21 @@ struct tail_statistics {
 
 class tail_selector {
  public:
-  // The k largest losses of the last select(), largest first.
+  // The k largest losses of the last select(), in no particular order.
   const double* largest() const { return top_; }
 
   // 1 <= k <= n. `losses` is not modified. `block_max`, when given, holds the largest loss of each
-  // block of 8 (the last block may be shorter), as cpu::finish_losses writes it.
+  // block of tail_block (the last block may be shorter), as cpu::finish_losses writes it.
   tail_statistics select(const double* losses, std::size_t n, std::size_t k,
                          const double* block_max = nullptr) {
-    if (k * 16 <= n) {
+    const std::size_t blocks = (n + tail_block - 1) / tail_block;
+    if (2 * k <= blocks) {
       if (!block_max) {
-        own_block_max_.resize((n + 7) / 8);
-        for (std::size_t b = 0; b < own_block_max_.size(); ++b) {
-          const std::size_t end = std::min(n, 8 * b + 8);
-          double top = losses[8 * b];
-          for (std::size_t i = 8 * b + 1; i < end; ++i) top = std::max(top, losses[i]);
+        own_block_max_.resize(blocks);
+        for (std::size_t b = 0; b < blocks; ++b) {
+          const std::size_t end = std::min(n, tail_block * (b + 1));
+          double top = losses[tail_block * b];
+          for (std::size_t i = tail_block * b + 1; i < end; ++i) top = std::max(top, losses[i]);
           own_block_max_[b] = top;
         }
         block_max = own_block_max_.data();
@@ -50,68 +55,100 @@ class tail_selector {
   }
 
  private:
-  // The k-th largest of v[0 .. count), reordering v.
-  static double kth_largest(double* v, std::size_t count, std::size_t k) {
-    std::nth_element(v, v + (k - 1), v + count, std::greater<double>());
-    return v[k - 1];
+  // The k-th largest of v[0 .. m) (1 <= k <= m), by quickselect with branch-free out-of-place
+  // partitions: comparisons of losses are unpredictable, and a mispredicted branch per element
+  // costs more than the element's two stores. Uses scratch_a_ and scratch_b_; v is not modified.
+  double kth_largest(const double* v, std::size_t m, std::size_t k) {
+    for (std::vector<double>& b : scratch_)
+      if (b.size() < m) b.resize(m);
+    const double* src = v;
+    int current = -1;  // which scratch buffer src is (-1: the caller's array)
+    for (;;) {
+      if (m <= 8) {  // sort the few left, descending
+        double small[8];
+        std::copy(src, src + m, small);
+        std::sort(small, small + m, std::greater<double>());
+        return small[k - 1];
+      }
+      // Partition into the two buffers src is not.
+      const int out_above = current == 0 ? 1 : 0;
+      const int out_below = current == 2 ? 1 : (out_above == 0 && current != 1 ? 1 : 2);
+      double* above = scratch_[out_above].data();
+      double* below = scratch_[out_below].data();
+      const double p = median_of_three(src[0], src[m / 2], src[m - 1]);
+      std::size_t n_above = 0, n_below = 0;
+      for (std::size_t i = 0; i < m; ++i) {
+        const double x = src[i];
+        above[n_above] = x;
+        n_above += x > p ? 1 : 0;
+        below[n_below] = x;
+        n_below += x < p ? 1 : 0;
+      }
+      if (k <= n_above) {
+        m = n_above;
+        src = above;
+        current = out_above;
+      } else if (k <= m - n_below) {
+        return p;  // among the copies of the pivot
+      } else {
+        k -= m - n_below;
+        m = n_below;
+        src = below;
+        current = out_below;
+      }
+    }
+  }
+
+  static double median_of_three(double a, double b, double c) {
+    return std::max(std::min(a, b), std::min(std::max(a, b), c));
   }
 
   tail_statistics select_small_tail(const double* losses, std::size_t n, std::size_t k,
                                     const double* block_max) {
-    const std::size_t blocks = (n + 7) / 8;
-    const std::size_t groups = (blocks + 7) / 8;
-    // Group maxima, and from them a first floor when there are at least k groups.
-    candidates_.resize(std::max(groups, blocks));
-    double* c = candidates_.data();
-    std::size_t count = 0;
-    if (k <= groups) {
-      for (std::size_t g = 0; g < groups; ++g) {
-        const std::size_t end = std::min(blocks, 8 * g + 8);
-        double top = block_max[8 * g];
-        for (std::size_t b = 8 * g + 1; b < end; ++b) top = std::max(top, block_max[b]);
-        c[g] = top;
-      }
-      const double group_floor = kth_largest(c, groups, k);
-      // Branch-free appends: about one block in eight passes, too often to predict.
-      for (std::size_t b = 0; b < blocks; ++b) {
-        c[count] = block_max[b];
-        count += block_max[b] >= group_floor ? 1 : 0;
-      }
-    } else {
-      std::copy(block_max, block_max + blocks, c);
-      count = blocks;
-    }
-    // At least k blocks have a maximum >= block_floor, so L_(k) >= block_floor.
-    const double block_floor = kth_largest(c, count, k);
-    // Candidates: the losses >= block_floor in the blocks that reach it (at most 8 per block).
-    if (buffer_.size() < 8 * k + 8) buffer_.resize(8 * k + 8);
+    const std::size_t blocks = (n + tail_block - 1) / tail_block;
+    const double floor = kth_largest(block_max, blocks, k);
+    // Candidates: the losses >= floor in the blocks that reach it (branch-free appends).
     std::size_t kept = 0;
     for (std::size_t b = 0; b < blocks; ++b) {
-      if (block_max[b] < block_floor) continue;
-      if (kept + 8 > buffer_.size()) buffer_.resize(2 * buffer_.size());
+      if (block_max[b] < floor) continue;
+      if (buffer_.size() < kept + tail_block) buffer_.resize(2 * (kept + tail_block));
       double* buf = buffer_.data();
-      const std::size_t end = std::min(n, 8 * b + 8);
-      for (std::size_t i = 8 * b; i < end; ++i) {
+      const std::size_t end = std::min(n, tail_block * (b + 1));
+      for (std::size_t i = tail_block * b; i < end; ++i) {
         buf[kept] = losses[i];
-        kept += losses[i] >= block_floor ? 1 : 0;
+        kept += losses[i] >= floor ? 1 : 0;
       }
     }
     return finish(kept, k);
   }
 
-  // VaR and ES from buffer_[0 .. count), which holds the k largest losses (and perhaps more).
+  // VaR and ES from buffer_[0 .. count), which holds the k largest losses (and perhaps more), in
+  // scenario order. ES sums the losses above VaR in that order, then the ties at VaR: the same
+  // bits for the same losses whatever the selection did.
   tail_statistics finish(std::size_t count, std::size_t k) {
-    double* buf = buffer_.data();
-    std::nth_element(buf, buf + (k - 1), buf + count, std::greater<double>());
-    std::sort(buf, buf + (k - 1), std::greater<double>());
-    top_ = buf;
+    const double var = kth_largest(buffer_.data(), count, k);
+    if (top_buffer_.size() < k) top_buffer_.resize(k);
+    double* top = top_buffer_.data();
     double sum = 0.0;
-    for (std::size_t i = 0; i < k; ++i) sum += buf[i];
-    return tail_statistics{buf[k - 1], sum / static_cast<double>(k)};
+    std::size_t above = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const double x = buffer_[i];
+      if (x > var) {
+        sum += x;
+        top[above++] = x;
+      }
+    }
+    for (std::size_t i = above; i < k; ++i) {
+      sum += var;
+      top[i] = var;
+    }
+    top_ = top;
+    return tail_statistics{var, sum / static_cast<double>(k)};
   }
 
   std::vector<double> buffer_;
-  std::vector<double> candidates_;
+  std::vector<double> scratch_[3];
+  std::vector<double> top_buffer_;
   std::vector<double> own_block_max_;
   const double* top_ = nullptr;
 };

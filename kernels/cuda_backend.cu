@@ -94,6 +94,7 @@ class cuda_backend final : public backend {
     MSYNC_CUDA_TRY(cudaSetDevice(options.device));
     cudaDeviceProp prop{};
     MSYNC_CUDA_TRY(cudaGetDeviceProperties(&prop, options.device));
+    sm_count_ = static_cast<std::uint32_t>(prop.multiProcessorCount);
     description_ = std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ")";
   }
 
@@ -139,6 +140,11 @@ class cuda_backend final : public backend {
   // Splits the book into chunks of whole bad-debt groups that fit the budget with `shape`.
   void plan_chunks(const run_shape& shape);
   void upload_chunk(const chunk_range& c);
+  // Frees every device buffer and returns the freed memory to the device, so cudaMemGetInfo
+  // sees it.
+  void release_all();
+  // Frees the scenario buffers a run of `shape` does not use (kept from an earlier shape).
+  void release_unused(const run_shape& shape);
   void upload_market(const market_state& market);
   chunk_view chunk_device_view(const chunk_range& c) const;
   revaluation_view reval_device_view();
@@ -146,6 +152,7 @@ class cuda_backend final : public backend {
 
   cuda_backend_options options_;
   std::string description_;
+  std::uint32_t sm_count_ = 1;
   std::string residency_note_;
   stream stream_;  // declared before every buffer: they are freed on it
 
@@ -204,7 +211,12 @@ std::size_t cuda_backend::fixed_bytes(const run_shape& shape, bool with_table) c
 }
 
 void cuda_backend::plan_chunks(const run_shape& shape) {
-  planned_ = shape;
+  // Whatever was resident is void from here; a throw below leaves no chunks and nothing resident,
+  // so the next call plans again.
+  resident_ = false;
+  reval_tag_ = 0;
+  chunks_.clear();
+  planned_ = run_shape{-1, 0, false, false};
   accounts_per_group_ = accounts_per_group(book_.accounts(), shape.n);
   // `full` keeps the instrument P&L table when the whole book fits beside it, or when it takes at
   // most half the budget (leaving the rest to chunks); otherwise it prices on the fly.
@@ -218,7 +230,7 @@ void cuda_backend::plan_chunks(const run_shape& shape) {
   const std::size_t room = budget_ - fixed;
   const std::size_t n_acc = book_.accounts();
   const std::uint32_t groups = static_cast<std::uint32_t>((n_acc + accounts_per_group_ - 1) / accounts_per_group_);
-  chunks_.clear();
+  std::vector<chunk_range> plan;
   auto range_of = [&](std::uint32_t g0, std::uint32_t g1) {
     chunk_range c{};
     c.group_begin = g0;
@@ -255,11 +267,11 @@ void cuda_backend::plan_chunks(const run_shape& shape) {
       end = next;
       step *= 2;
     }
-    chunks_.push_back(range_of(g, end));
+    plan.push_back(range_of(g, end));
     g = end;
   } while (g < groups);
-  resident_ = false;
-  reval_tag_ = 0;
+  chunks_ = std::move(plan);
+  planned_ = shape;
 
   // Buffers sized for the largest chunk.
   std::size_t max_acc = 0, max_exp = 0, max_pos = 0;
@@ -304,6 +316,8 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
     base_equity_[a] = b.collateral[a] + params.tiers[b.account_tier[a]].credit_limit;
     im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
   }
+  // Everything of an earlier book goes first, so that the budget counts it as free.
+  release_all();
   std::size_t free_bytes = 0, total_bytes = 0;
   MSYNC_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
   budget_ = free_bytes / 10 * 9;  // room for the driver and other users of the device
@@ -333,6 +347,58 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
   timeline.mark("upload");
   stream_.synchronize();
   stages_ = timeline.collect();
+}
+
+void cuda_backend::release_all() {
+  for (auto* b : {&base_value_, &years_, &spot_, &vol_, &carry_, &cholesky_, &position_quantity_,
+                  &position_cost_, &base_equity_d_, &im_multiplier_d_, &exp_delta_, &exp_gamma_,
+                  &exp_vega_, &exp_theta_, &equity_, &gross_, &var_, &es_, &im_, &mm_, &breach_,
+                  &health_, &scen_spot_, &scen_vol_, &d_spot_, &d_vol_, &pnl_table_, &mc_scratch_,
+                  &file_return_, &file_change_, &partial_, &risk_scratch_, &book_bad_, &book_tail_})
+    *b = device_buffer<double>();
+  for (auto* b : {&account_position_begin_, &account_exposure_begin_, &exposure_position_begin_})
+    *b = device_buffer<std::uint64_t>();
+  for (auto* b : {&exposure_underlying_, &position_instrument_, &ins_underlying_, &not_ok_, &not_ok_count_})
+    *b = device_buffer<std::uint32_t>();
+  status_ = device_buffer<std::uint8_t>();
+  preemptive_ = device_buffer<std::uint8_t>();
+  select_temp_ = device_buffer<unsigned char>();
+  terms_ = device_buffer<contract_terms>();
+  ins_inputs_ = device_buffer<valuation_inputs>();
+  unit_ = device_buffer<option_greeks>();
+  chunks_.clear();
+  resident_ = false;
+  reval_tag_ = 0;
+  planned_ = run_shape{-1, 0, false, false};
+  stream_.synchronize();
+  // The stream-ordered allocator keeps freed memory in its pool; hand it back to the device.
+  cudaMemPool_t pool = nullptr;
+  int device = 0;
+  MSYNC_CUDA_TRY(cudaGetDevice(&device));
+  MSYNC_CUDA_TRY(cudaDeviceGetDefaultMemPool(&pool, device));
+  MSYNC_CUDA_TRY(cudaMemPoolTrimTo(pool, 0));
+}
+
+void cuda_backend::release_unused(const run_shape& shape) {
+  if (shape.full) {
+    d_spot_ = device_buffer<double>();
+    d_vol_ = device_buffer<double>();
+  }
+  if (!shape.full || !use_table_) pnl_table_ = device_buffer<double>();
+  if (!shape.from_file) {
+    file_return_ = device_buffer<double>();
+    file_change_ = device_buffer<double>();
+  }
+  if (shape.from_file || shape.underlyings <= max_local_underlyings) mc_scratch_ = device_buffer<double>();
+  // Buffers sized by N are freed when N shrank, so they do not hold more than this run counts.
+  const std::size_t cells = shape.underlyings * static_cast<std::size_t>(shape.n);
+  for (auto* b : {&scen_spot_, &scen_vol_, &d_spot_, &d_vol_, &file_return_, &file_change_})
+    if (b->size() > cells) *b = device_buffer<double>();
+  if (pnl_table_.size() > pnl_table_bytes(shape.n) / sizeof(double)) pnl_table_ = device_buffer<double>();
+  const std::size_t rows = static_cast<std::size_t>(shape.n) *
+                           std::max<std::size_t>(1, (book_.accounts() + accounts_per_group_ - 1) / accounts_per_group_);
+  for (auto* b : {&partial_, &risk_scratch_})
+    if (b->size() > rows) *b = device_buffer<double>();
 }
 
 void cuda_backend::upload_chunk(const chunk_range& c) {
@@ -443,6 +509,7 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
   const scenario_file_data* file = source.file;
   const std::int64_t n = file ? static_cast<std::int64_t>(file->count()) : params.scenarios;
   const run_shape shape{n, market.size(), params.method == risk_method::full, file != nullptr};
+  event_timeline timeline(s());  // first: a re-plan's upload counts as upload
   const std::uint32_t per_group = accounts_per_group(book_.accounts(), n);
   const std::uint32_t groups = static_cast<std::uint32_t>((book_.accounts() + per_group - 1) / per_group);
   // A resident book stays resident when this run's scenarios fit beside it; otherwise (or when a
@@ -461,14 +528,14 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
         upload_chunk(chunks_.front());
         resident_ = true;
       }
+      timeline.mark("upload");
     }
   }
   const bool reval_on_device = resident_ && reval.resident_tag != 0 && reval.resident_tag == reval_tag_;
   MSYNC_EXPECTS(reval.account_equity.size() == book_.accounts() &&
                     reval.exposure_delta.size() == book_.exposures(),
                 "a revaluation of this book");
-
-  event_timeline timeline(s());
+  release_unused(shape);
   upload_market(market);
   const std::size_t u = market.size();
   const std::size_t cells = u * static_cast<std::size_t>(n);
@@ -541,6 +608,7 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
   for (const chunk_range& c : chunks_) {
     if (!resident_) upload_chunk(c);
     if (!reval_on_device) {
+      reval_tag_ = 0;  // the device buffers now hold the caller's numbers, not the last revalue's
       exp_delta_.upload(reval.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
       exp_gamma_.upload(reval.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
       exp_vega_.upload(reval.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
@@ -554,7 +622,9 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
                              shared == 0 ? risk_scratch_.data() : nullptr, shared};
     // With a progress callback the groups go in slices, each waited for and reported; without,
     // in one launch.
-    const std::uint32_t slice = has_progress() ? std::max<std::uint32_t>(1, groups / 50) : c.groups();
+    // A slice is at least four blocks per SM, so waiting between slices costs little.
+    const std::uint32_t slice =
+        has_progress() ? std::max<std::uint32_t>(std::max<std::uint32_t>(1, groups / 20), 4 * sm_count_) : c.groups();
     for (std::uint32_t g = 0; g < c.groups(); g += slice) {
       const std::uint32_t end = std::min(c.groups(), g + slice);
       launch_account_risk(launch, g, end, s());
@@ -583,9 +653,11 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
     preemptive_.download(out.preemptive.data() + c.account_begin, c.accounts(), s());
     std::uint32_t count = 0;
     if (accounts > 0) not_ok_count_.download(&count, 1, s());
+    stream_.synchronize();  // the count is needed on the host now
     const std::size_t before = out.not_ok_accounts.size();
     out.not_ok_accounts.resize(before + count);
     not_ok_.download(out.not_ok_accounts.data() + before, count, s());
+    stream_.synchronize();  // before the indices are rebased (and the vector may grow again)
     for (std::size_t i = before; i < out.not_ok_accounts.size(); ++i)
       out.not_ok_accounts[i] += static_cast<std::uint32_t>(c.account_begin);
     timeline.mark("download");
