@@ -19,6 +19,7 @@
 #include <functional>
 #include <numeric>
 
+#include "marginsync/account_revaluation.hpp"
 #include "marginsync/backend.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/valuation.hpp"
@@ -73,6 +74,8 @@ class cpu_backend final : public backend {
     std::stable_sort(order_.begin(), order_.end(), [&](std::uint32_t x, std::uint32_t y) {
       return first_underlyings(x) < first_underlyings(y);
     });
+    terms_.resize(b.instruments.size());
+    for (std::size_t i = 0; i < terms_.size(); ++i) terms_[i] = b.instruments.terms(i);
     credit_.resize(b.accounts());
     im_multiplier_.resize(b.accounts());
     for (std::size_t a = 0; a < b.accounts(); ++a) {
@@ -95,6 +98,7 @@ class cpu_backend final : public backend {
   std::size_t pnl_table_bytes_;
   book book_;
   std::vector<std::uint32_t> order_;  // accounts in scenario-risk processing order
+  std::vector<contract_terms> terms_;  // per instrument, dense
   std::vector<double> credit_;         // credit limit of each account's tier
   std::vector<double> im_multiplier_;  // IM multiplier of each account's tier
 };
@@ -117,32 +121,19 @@ revaluation cpu_backend::revalue(const market_state& market) {
   r.exposure_theta.assign(n_exp, 0.0);
   r.account_equity.assign(book_.accounts(), 0.0);
   r.account_gross_notional.assign(book_.accounts(), 0.0);
+  const account_revaluation_view view{
+      book_.exposure_underlying.data(), book_.exposure_position_begin.data(),
+      book_.position_instrument.data(), book_.position_quantity.data(), book_.position_cost.data(),
+      terms_.data(), unit.data(), market.spot.data(), r.exposure_delta.data(),
+      r.exposure_gamma.data(), r.exposure_vega.data(), r.exposure_theta.data()};
   const std::int64_t n_acc = static_cast<std::int64_t>(book_.accounts());
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 1024)
   for (std::int64_t a = 0; a < n_acc; ++a) {
-    double equity = book_.collateral[a] + credit_[a];
-    double gross = 0.0;
-    for (std::uint64_t x = book_.account_exposure_begin[a]; x < book_.account_exposure_begin[a + 1]; ++x) {
-      const double spot = market.spot[book_.exposure_underlying[x]];
-      double delta = 0.0, gamma = 0.0, vega = 0.0, theta = 0.0;
-      for (std::uint64_t p = book_.exposure_position_begin[x]; p < book_.exposure_position_begin[x + 1]; ++p) {
-        const std::uint32_t i = book_.position_instrument[p];
-        const double q = book_.position_quantity[p];
-        const option_greeks& g = unit[i];
-        equity += position_value(ins.terms(i), q, book_.position_cost[p], g.value);
-        gross += std::fabs(q * ins.multiplier[i] * spot);
-        delta += q * g.delta;
-        gamma += q * g.gamma;
-        vega += q * g.vega;
-        theta += q * g.theta;
-      }
-      r.exposure_delta[x] = delta;
-      r.exposure_gamma[x] = gamma;
-      r.exposure_vega[x] = vega;
-      r.exposure_theta[x] = theta;
-    }
-    r.account_equity[a] = equity;
-    r.account_gross_notional[a] = gross;
+    const account_totals totals = revalue_account(view, book_.account_exposure_begin[a],
+                                                  book_.account_exposure_begin[a + 1],
+                                                  book_.collateral[a] + credit_[a]);
+    r.account_equity[a] = totals.equity;
+    r.account_gross_notional[a] = totals.gross_notional;
   }
   watch.lap("revalue");
   return r;

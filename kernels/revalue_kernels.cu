@@ -6,6 +6,7 @@
 #include "cuda_entry.hpp"
 #include "device_buffer.cuh"
 #include "launchers.cuh"
+#include "marginsync/account_revaluation.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync::cuda {
@@ -26,38 +27,22 @@ __global__ void instrument_greeks_kernel(const contract_terms* terms, const valu
   }
 }
 
-// A thread per account, walking its exposures and their positions in book order: the same order
-// of summation as the CPU backend. Neighbouring threads read neighbouring ranges, so the position
-// arrays stream through L1/L2 once.
+// A thread per account (account_revaluation.hpp), in the CPU backend's order of summation.
+// Neighbouring threads read neighbouring ranges, so the position arrays stream through L1/L2 once.
 __global__ void account_revalue_kernel(chunk_view chunk, const contract_terms* terms,
                                        const option_greeks* unit, const double* market_spot,
                                        revaluation_view out) {
   const std::uint32_t a = blockIdx.x * blockDim.x + threadIdx.x;
   if (a >= chunk.accounts) return;
-  double equity = chunk.base_equity[a];
-  double gross = 0.0;
-  for (std::uint64_t x = chunk.account_exposure_begin[a]; x < chunk.account_exposure_begin[a + 1]; ++x) {
-    const double spot = market_spot[chunk.exposure_underlying[x]];
-    double delta = 0.0, gamma = 0.0, vega = 0.0, theta = 0.0;
-    for (std::uint64_t p = chunk.exposure_position_begin[x]; p < chunk.exposure_position_begin[x + 1]; ++p) {
-      const std::uint32_t i = chunk.position_instrument[p];
-      const double q = chunk.position_quantity[p];
-      const option_greeks g = unit[i];
-      const contract_terms c = terms[i];
-      equity += position_value(c, q, chunk.position_cost[p], g.value);
-      gross += fabs(q * c.multiplier * spot);
-      delta += q * g.delta;
-      gamma += q * g.gamma;
-      vega += q * g.vega;
-      theta += q * g.theta;
-    }
-    out.exposure_delta[x] = delta;
-    out.exposure_gamma[x] = gamma;
-    out.exposure_vega[x] = vega;
-    out.exposure_theta[x] = theta;
-  }
-  out.account_equity[a] = equity;
-  out.account_gross_notional[a] = gross;
+  const account_revaluation_view v{chunk.exposure_underlying, chunk.exposure_position_begin,
+                                   chunk.position_instrument, chunk.position_quantity,
+                                   chunk.position_cost, terms, unit, market_spot,
+                                   out.exposure_delta, out.exposure_gamma, out.exposure_vega,
+                                   out.exposure_theta};
+  const account_totals t = revalue_account(v, chunk.account_exposure_begin[a],
+                                           chunk.account_exposure_begin[a + 1], chunk.base_equity[a]);
+  out.account_equity[a] = t.equity;
+  out.account_gross_notional[a] = t.gross_notional;
 }
 
 }  // namespace

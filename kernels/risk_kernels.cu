@@ -132,6 +132,32 @@ __device__ unsigned long long block_kth_largest_key(const double* loss, std::int
   return st.prefix;  // every digit determined
 }
 
+struct block_tail {
+  double var;
+  double es;  // valid in thread 0
+};
+
+// VaR = the k-th largest of x[0 .. n); ES = the mean of the k largest (ties at VaR counted up to
+// k): the values strictly above VaR summed per thread in scenario order, then across the block.
+__device__ block_tail block_tail_of(const double* x, std::int64_t n, unsigned k, block_state& st) {
+  const unsigned long long var_key = block_kth_largest_key(x, n, k, st);
+  const double var = key_value(var_key);
+  double above_sum = 0.0;
+  unsigned above = 0;
+  for (std::int64_t s = threadIdx.x; s < n; s += block) {
+    const double v = x[s];
+    if (order_key(v) > var_key) {
+      above_sum += v;
+      ++above;
+    }
+  }
+  const double total_above = block_sum_double(st.temp.sum).Sum(above_sum);
+  __syncthreads();
+  const unsigned count_above = block_reduce_count(st.temp.count).Sum(above);
+  __syncthreads();
+  return block_tail{var, (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k)};
+}
+
 __global__ void __launch_bounds__(block) account_risk_kernel(risk_launch in, std::uint32_t group_begin) {
   extern __shared__ double shared_loss[];
   __shared__ block_state st;
@@ -187,23 +213,9 @@ __global__ void __launch_bounds__(block) account_risk_kernel(risk_launch in, std
     }
     __syncthreads();
 
-    // VaR = the k-th largest loss; ES = the mean of the k largest (ties at VaR counted to k).
-    const unsigned long long var_key = block_kth_largest_key(loss, n, k, st);
-    const double var = key_value(var_key);
-    double above_sum = 0.0;
-    unsigned above = 0;
-    for (std::int64_t s = tid; s < n; s += block) {
-      const double l = loss[s];
-      if (order_key(l) > var_key) {
-        above_sum += l;
-        ++above;
-      }
-    }
-    const double total_above = block_sum_double(st.temp.sum).Sum(above_sum);
-    __syncthreads();
-    const unsigned count_above = block_reduce_count(st.temp.count).Sum(above);
+    const block_tail tail = block_tail_of(loss, n, k, st);
     if (tid == 0) {
-      const double es = (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k);
+      const double var = tail.var, es = tail.es;
       const margin_levels m = margin_requirement(
           in.rules.margin_on_es ? es : var, in.reval.account_gross_notional[a],
           margin_rule{in.rules.min_margin_rate, in.rules.maintenance_ratio, in.chunk.im_multiplier[a]});
@@ -232,23 +244,11 @@ __global__ void __launch_bounds__(block) book_tail_kernel(const double* book_bad
   for (std::int64_t s = tid; s < n; s += block) sum += book_bad[s];
   const double total = block_sum_double(st.temp.sum).Sum(sum);
   __syncthreads();
-  const unsigned long long var_key = block_kth_largest_key(book_bad, n, k, st);
-  const double var = key_value(var_key);
-  double above_sum = 0.0;
-  unsigned above = 0;
-  for (std::int64_t s = tid; s < n; s += block) {
-    if (order_key(book_bad[s]) > var_key) {
-      above_sum += book_bad[s];
-      ++above;
-    }
-  }
-  const double total_above = block_sum_double(st.temp.sum).Sum(above_sum);
-  __syncthreads();
-  const unsigned count_above = block_reduce_count(st.temp.count).Sum(above);
+  const block_tail tail = block_tail_of(book_bad, n, k, st);
   if (tid == 0) {
     out[0] = total / static_cast<double>(n);
-    out[1] = var;
-    out[2] = (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k);
+    out[1] = tail.var;
+    out[2] = tail.es;
   }
 }
 
