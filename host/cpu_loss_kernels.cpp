@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "marginsync/risk_rules.hpp"
+#include "tail_select.hpp"
 
 // Function multi-versioning: GCC and Clang on x86-64 build one clone per target and dispatch at
 // load time. Elsewhere the plain version is the only one.
@@ -47,7 +48,8 @@ typedef double double8 __attribute__((vector_size(64)));
 
 MSYNC_VECTOR_CLONES
 void finish_losses(const double* l, std::size_t n, double equity, double* bad, double* block_max) {
-  constexpr std::size_t block = 16;  // tail_block of tail_select.hpp
+  constexpr std::size_t block = tail_block;
+  static_assert(block == 16, "a block is the two 8-lane vectors below");
   std::size_t s = 0;
 #if defined(__GNUC__)
   // Whole blocks as two vectors: bad debt element by element (max(0, l - E), as bad_debt()

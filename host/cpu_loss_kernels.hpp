@@ -18,8 +18,8 @@ void add_exposure_loss(double* l, const double* d_spot, const double* d_vol, std
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first);
 
 // One pass over an account's finished losses: bad[s] += max(0, l[s] - equity) (its bad debt in
-// each scenario), and block_max[b] = the largest of l[16b .. 16b + 15] (tail_block) for the tail
-// selection.
+// each scenario), and block_max[b] = the largest of the b-th block of tail_block (16) losses, for
+// the tail selection.
 void finish_losses(const double* l, std::size_t n, double equity, double* bad, double* block_max);
 
 // #{s : equity - l[s] < maintenance}, DESIGN 3's breach count.

@@ -51,6 +51,9 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
+#include "io/book_snapshot.hpp"
 #include "marginsync/philox.hpp"
 #include "marginsync/scenario.hpp"
 #include "marginsync/valuation.hpp"
@@ -962,6 +965,24 @@ generate_report generate_book(const generate_options& options, const std::filesy
   report.accounts = n;
   report.positions = n * options.positions_per_account;
   return report;
+}
+
+generate_report generate_book_snapshot(const generate_options& options, const std::filesystem::path& file) {
+  // Through CSV files, so a generated snapshot is exactly what convert makes of the generated
+  // directory.
+  const std::filesystem::path staging =
+      file.string() + ".csv.tmp." + std::to_string(static_cast<long long>(::getpid()));
+  generate_report r;
+  try {
+    r = generate_book(options, staging);
+    convert_book_directory(book_paths::in_directory(staging), file);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove_all(staging, ec);
+    throw;
+  }
+  std::filesystem::remove_all(staging);
+  return r;
 }
 
 }  // namespace msync

@@ -23,4 +23,9 @@ struct generate_report {
 // Throws std::runtime_error when a file cannot be written.
 generate_report generate_book(const generate_options& options, const std::filesystem::path& out_dir);
 
+// The same book as one binary snapshot `file`: generated into a CSV directory beside it, which is
+// loaded and validated like any book, converted, and removed (also on failure). Throws as
+// generate_book and convert_book_directory do.
+generate_report generate_book_snapshot(const generate_options& options, const std::filesystem::path& file);
+
 }  // namespace msync

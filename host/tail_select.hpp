@@ -1,16 +1,15 @@
 #pragma once
 // VaR and ES of one loss vector: VaR = L_(k), the k-th largest loss; ES = the mean of the k
-// largest (DESIGN 3). The k largest are sorted before summing, so ES is summed in one canonical
-// order (largest first) whichever way they were found.
+// largest (DESIGN 3).
 //
 // A small tail (k <= N / 32: the 99% tail of any N) is found with a filter instead of a selection
 // over all N losses. The maximum of each block of tail_block losses is known (cpu::finish_losses
 // computes it in the same pass as bad debt). At least k blocks have a maximum >= the k-th largest
 // block maximum f, so L_(k) >= f: only the losses >= f in the blocks that reach f (about k of
 // them for independent scenarios) go to the final selection. Exact for any input order; no
-// sampling. A large tail uses nth_element on a copy.
+// sampling. A large tail selects over a copy of every loss.
 //
-// ES sums the k largest in the order the final nth_element leaves them: a pure function of the
+// ES sums the losses above VaR in scenario order, then the ties at VaR: a pure function of the
 // losses, so the same losses give the same bits on every run and with any thread count.
 #include <algorithm>
 #include <cstddef>
@@ -57,12 +56,13 @@ class tail_selector {
  private:
   // The k-th largest of v[0 .. m) (1 <= k <= m), by quickselect with branch-free out-of-place
   // partitions: comparisons of losses are unpredictable, and a mispredicted branch per element
-  // costs more than the element's two stores. Uses scratch_a_ and scratch_b_; v is not modified.
+  // costs more than the element's two stores. Each pass writes the two scratch buffers it does
+  // not read; v is not modified.
   double kth_largest(const double* v, std::size_t m, std::size_t k) {
     for (std::vector<double>& b : scratch_)
       if (b.size() < m) b.resize(m);
     const double* src = v;
-    int current = -1;  // which scratch buffer src is (-1: the caller's array)
+    int current = 2;  // which scratch buffer src is; the caller's array leaves buffer 2 free too
     for (;;) {
       if (m <= 8) {  // sort the few left, descending
         double small[8];
@@ -71,8 +71,8 @@ class tail_selector {
         return small[k - 1];
       }
       // Partition into the two buffers src is not.
-      const int out_above = current == 0 ? 1 : 0;
-      const int out_below = current == 2 ? 1 : (out_above == 0 && current != 1 ? 1 : 2);
+      const int out_above = (current + 1) % 3;
+      const int out_below = (current + 2) % 3;
       double* above = scratch_[out_above].data();
       double* below = scratch_[out_below].data();
       const double p = median_of_three(src[0], src[m / 2], src[m - 1]);

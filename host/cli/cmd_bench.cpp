@@ -12,7 +12,6 @@
 #include "cli/commands.hpp"
 #include "cli/parse_options.hpp"
 #include "generate_book.hpp"
-#include "io/book_snapshot.hpp"
 #include "engine.hpp"
 #include "marginsync/errors.hpp"
 
@@ -113,18 +112,9 @@ int run_bench_command(int argc, char** argv) {
     }
     const std::filesystem::path dir = args.count("work-dir") ? std::filesystem::path(args["work-dir"].as<std::string>())
                                                              : std::filesystem::temp_directory_path();
-    const std::string stem = "marginsync-bench-" + std::to_string(static_cast<long long>(::getpid()));
-    generated = dir / (stem + ".msbook");
+    generated = dir / ("marginsync-bench-" + std::to_string(static_cast<long long>(::getpid())) + ".msbook");
     const auto start = std::chrono::steady_clock::now();
-    try {
-      generate_book(g, dir / (stem + ".csv"));
-      convert_book_directory(book_paths::in_directory(dir / (stem + ".csv")), generated);
-    } catch (...) {
-      std::filesystem::remove_all(dir / (stem + ".csv"));
-      std::filesystem::remove(generated);
-      throw;
-    }
-    std::filesystem::remove_all(dir / (stem + ".csv"));
+    generate_book_snapshot(g, generated);
     book_path = generated;
     char line[160];
     std::snprintf(line, sizeof line, "generated %lld accounts x %d positions, %d underlyings in %.1f s",

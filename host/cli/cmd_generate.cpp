@@ -1,6 +1,4 @@
 // marginsync generate: a synthetic book of a chosen size.
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 
@@ -9,7 +7,6 @@
 #include "cli/commands.hpp"
 #include "cli/parse_options.hpp"
 #include "generate_book.hpp"
-#include "io/book_snapshot.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync::cli {
@@ -44,23 +41,7 @@ int run_generate_command(int argc, char** argv) {
   }
   const std::filesystem::path out = args["out"].as<std::string>();
   const auto start = std::chrono::steady_clock::now();
-  generate_report r;
-  if (args.count("snapshot")) {
-    // Through a CSV directory beside the target, validated by the same loader as any book, so a
-    // generated snapshot is exactly what convert would make of the generated directory.
-    const std::filesystem::path staging =
-        out.string() + ".csv.tmp." + std::to_string(static_cast<long long>(::getpid()));
-    try {
-      r = generate_book(o, staging);
-      convert_book_directory(book_paths::in_directory(staging), out);
-    } catch (...) {
-      std::filesystem::remove_all(staging);
-      throw;
-    }
-    std::filesystem::remove_all(staging);
-  } else {
-    r = generate_book(o, out);
-  }
+  const generate_report r = args.count("snapshot") ? generate_book_snapshot(o, out) : generate_book(o, out);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("wrote %lld accounts, %lld instruments, %lld positions to %s in %.2f s\n",
               static_cast<long long>(r.accounts), static_cast<long long>(r.instruments),
