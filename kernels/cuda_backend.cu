@@ -129,13 +129,19 @@ class cuda_backend final : public backend {
   std::size_t pnl_table_bytes(std::int64_t n) const {
     return book_.instruments.size() * static_cast<std::size_t>(n) * sizeof(double);
   }
+  static std::size_t resident_bytes(std::size_t accounts, std::size_t exposures, std::size_t positions) {
+    return accounts * bytes_per_account + exposures * bytes_per_exposure + positions * bytes_per_position;
+  }
   std::size_t book_bytes() const {
-    return book_.accounts() * bytes_per_account + book_.exposures() * bytes_per_exposure +
-           book_.positions() * bytes_per_position;
+    return resident_bytes(book_.accounts(), book_.exposures(), book_.positions());
   }
   std::size_t chunk_bytes(const chunk_range& c) const {
-    return c.accounts() * bytes_per_account + c.exposures() * bytes_per_exposure +
-           c.positions() * bytes_per_position;
+    return resident_bytes(c.accounts(), c.exposures(), c.positions());
+  }
+  // Bad-debt groups of a run with n scenarios (at least one, so an empty book still has a row).
+  std::uint32_t group_count(std::int64_t n) const {
+    const std::uint32_t per = accounts_per_group(book_.accounts(), n);
+    return std::max<std::uint32_t>(1, static_cast<std::uint32_t>((book_.accounts() + per - 1) / per));
   }
   // Splits the book into chunks of whole bad-debt groups that fit the budget with `shape`.
   void plan_chunks(const run_shape& shape);
@@ -161,34 +167,35 @@ class cuda_backend final : public backend {
   std::vector<chunk_range> chunks_;
   std::size_t budget_ = 0;  // device bytes this backend may use, fixed at load_book
   run_shape planned_{};
-  std::uint32_t accounts_per_group_ = 1;
   bool use_table_ = false;
   bool resident_ = false;       // the single chunk is on the device already
   std::uint64_t reval_tag_ = 0; // resident_tag of the revaluation now in the device buffers
   std::uint64_t next_tag_ = 0;
 
-  // Instruments and market (whole).
-  device_buffer<contract_terms> terms_;
-  device_buffer<std::uint32_t> ins_underlying_;
-  device_buffer<valuation_inputs> ins_inputs_;
-  device_buffer<option_greeks> unit_;
-  device_buffer<double> base_value_, years_;
-  device_buffer<double> spot_, vol_, carry_, cholesky_;
-
-  // One chunk's book, revaluation and risk outputs (capacity of the largest chunk).
-  device_buffer<std::uint64_t> account_position_begin_, account_exposure_begin_, exposure_position_begin_;
-  device_buffer<std::uint32_t> exposure_underlying_, position_instrument_;
-  device_buffer<double> position_quantity_, position_cost_, base_equity_d_, im_multiplier_d_;
-  device_buffer<double> exp_delta_, exp_gamma_, exp_vega_, exp_theta_, equity_, gross_;
-  device_buffer<double> var_, es_, im_, mm_, breach_, health_;
-  device_buffer<std::uint8_t> status_, preemptive_;
-  device_buffer<std::uint32_t> not_ok_, not_ok_count_;
-  device_buffer<unsigned char> select_temp_;
-
-  // Scenarios.
-  device_buffer<double> scen_spot_, scen_vol_, d_spot_, d_vol_, pnl_table_, mc_scratch_;
-  device_buffer<double> file_return_, file_change_;
-  device_buffer<double> partial_, risk_scratch_, book_bad_, book_tail_;
+  // Every device buffer, so that releasing them all is one assignment.
+  struct device_memory {
+    // Instruments and market (whole).
+    device_buffer<contract_terms> terms;
+    device_buffer<std::uint32_t> ins_underlying;
+    device_buffer<valuation_inputs> ins_inputs;
+    device_buffer<option_greeks> unit;
+    device_buffer<double> base_value, years;
+    device_buffer<double> spot, vol, carry, cholesky;
+    // One chunk's book, revaluation and risk outputs (capacity of the largest chunk).
+    device_buffer<std::uint64_t> account_position_begin, account_exposure_begin, exposure_position_begin;
+    device_buffer<std::uint32_t> exposure_underlying, position_instrument;
+    device_buffer<double> position_quantity, position_cost, base_equity, im_multiplier;
+    device_buffer<double> exp_delta, exp_gamma, exp_vega, exp_theta, equity, gross;
+    device_buffer<double> var, es, im, mm, breach, health;
+    device_buffer<std::uint8_t> status, preemptive;
+    device_buffer<std::uint32_t> not_ok, not_ok_count;
+    device_buffer<unsigned char> select_temp;
+    // Scenarios.
+    device_buffer<double> scen_spot, scen_vol, d_spot, d_vol, pnl_table, mc_scratch;
+    device_buffer<double> file_return, file_change;
+    device_buffer<double> partial, risk_scratch, book_bad, book_tail;
+  };
+  device_memory dev_;
 };
 
 std::size_t cuda_backend::fixed_bytes(const run_shape& shape, bool with_table) const {
@@ -202,9 +209,7 @@ std::size_t cuda_backend::fixed_bytes(const run_shape& shape, bool with_table) c
   if (shape.from_file) bytes += 2 * u * un * 8;                // the file's returns
   else if (u > max_local_underlyings) bytes += 2 * u * un * 8; // normals scratch
   if (shape.full && with_table) bytes += pnl_table_bytes(shape.n);
-  const std::uint32_t per = accounts_per_group(book_.accounts(), shape.n);
-  const std::size_t groups = (book_.accounts() + per - 1) / per;
-  bytes += 2 * groups * un * 8;  // partial rows, and loss scratch when N is too large for shared memory
+  bytes += 2 * std::size_t{group_count(shape.n)} * un * 8;  // partial rows, and loss scratch when N is too large for shared memory
   bytes += un * 8 + 64;          // the book's bad debt
   bytes += std::size_t{4} << 20;  // CUB's select temporaries, allocation rounding
   return bytes;
@@ -217,7 +222,7 @@ void cuda_backend::plan_chunks(const run_shape& shape) {
   reval_tag_ = 0;
   chunks_.clear();
   planned_ = run_shape{-1, 0, false, false};
-  accounts_per_group_ = accounts_per_group(book_.accounts(), shape.n);
+  const std::uint32_t per = accounts_per_group(book_.accounts(), shape.n);
   // `full` keeps the instrument P&L table when the whole book fits beside it, or when it takes at
   // most half the budget (leaving the rest to chunks); otherwise it prices on the fly.
   const std::size_t with_table = fixed_bytes(shape, true);
@@ -229,14 +234,14 @@ void cuda_backend::plan_chunks(const run_shape& shape) {
                              " available; use fewer scenarios or the CPU backend");
   const std::size_t room = budget_ - fixed;
   const std::size_t n_acc = book_.accounts();
-  const std::uint32_t groups = static_cast<std::uint32_t>((n_acc + accounts_per_group_ - 1) / accounts_per_group_);
+  const std::uint32_t groups = group_count(shape.n);
   std::vector<chunk_range> plan;
   auto range_of = [&](std::uint32_t g0, std::uint32_t g1) {
     chunk_range c{};
     c.group_begin = g0;
     c.group_end = g1;
-    c.account_begin = std::min<std::size_t>(n_acc, std::size_t{g0} * accounts_per_group_);
-    c.account_end = std::min<std::size_t>(n_acc, std::size_t{g1} * accounts_per_group_);
+    c.account_begin = std::min<std::size_t>(n_acc, std::size_t{g0} * per);
+    c.account_end = std::min<std::size_t>(n_acc, std::size_t{g1} * per);
     c.exposure_begin = book_.account_exposure_begin[c.account_begin];
     c.exposure_end = book_.account_exposure_begin[c.account_end];
     c.position_begin = book_.account_position_begin[c.account_begin];
@@ -247,7 +252,7 @@ void cuda_backend::plan_chunks(const run_shape& shape) {
   do {
     std::uint32_t end = g + 1;
     if (chunk_bytes(range_of(g, end)) > room)
-      throw std::runtime_error("CUDA backend: accounts " + std::to_string(std::size_t{g} * accounts_per_group_) +
+      throw std::runtime_error("CUDA backend: accounts " + std::to_string(std::size_t{g} * per) +
                                " onwards need more device memory than the " + gib(room) +
                                " left after the scenarios; use fewer scenarios or the CPU backend");
     // Grow the chunk by doubling, then back off: a handful of size checks per chunk.
@@ -280,23 +285,23 @@ void cuda_backend::plan_chunks(const run_shape& shape) {
     max_exp = std::max(max_exp, c.exposures());
     max_pos = std::max(max_pos, c.positions());
   }
-  account_position_begin_.reserve(max_acc + 1, s());
-  account_exposure_begin_.reserve(max_acc + 1, s());
-  base_equity_d_.reserve(max_acc, s());
-  im_multiplier_d_.reserve(max_acc, s());
-  for (device_buffer<double>* b : {&equity_, &gross_, &var_, &es_, &im_, &mm_, &breach_, &health_})
+  dev_.account_position_begin.reserve(max_acc + 1, s());
+  dev_.account_exposure_begin.reserve(max_acc + 1, s());
+  dev_.base_equity.reserve(max_acc, s());
+  dev_.im_multiplier.reserve(max_acc, s());
+  for (device_buffer<double>* b : {&dev_.equity, &dev_.gross, &dev_.var, &dev_.es, &dev_.im, &dev_.mm, &dev_.breach, &dev_.health})
     b->reserve(max_acc, s());
-  status_.reserve(max_acc, s());
-  preemptive_.reserve(max_acc, s());
-  not_ok_.reserve(max_acc, s());
-  not_ok_count_.reserve(1, s());
-  select_temp_.reserve(select_not_ok_temp_bytes(static_cast<std::uint32_t>(max_acc)), s());
-  exposure_underlying_.reserve(max_exp, s());
-  exposure_position_begin_.reserve(max_exp + 1, s());
-  for (device_buffer<double>* b : {&exp_delta_, &exp_gamma_, &exp_vega_, &exp_theta_}) b->reserve(max_exp, s());
-  position_instrument_.reserve(max_pos, s());
-  position_quantity_.reserve(max_pos, s());
-  position_cost_.reserve(max_pos, s());
+  dev_.status.reserve(max_acc, s());
+  dev_.preemptive.reserve(max_acc, s());
+  dev_.not_ok.reserve(max_acc, s());
+  dev_.not_ok_count.reserve(1, s());
+  dev_.select_temp.reserve(select_not_ok_temp_bytes(static_cast<std::uint32_t>(max_acc)), s());
+  dev_.exposure_underlying.reserve(max_exp, s());
+  dev_.exposure_position_begin.reserve(max_exp + 1, s());
+  for (device_buffer<double>* b : {&dev_.exp_delta, &dev_.exp_gamma, &dev_.exp_vega, &dev_.exp_theta}) b->reserve(max_exp, s());
+  dev_.position_instrument.reserve(max_pos, s());
+  dev_.position_quantity.reserve(max_pos, s());
+  dev_.position_cost.reserve(max_pos, s());
 
   residency_note_.clear();
   if (chunks_.size() > 1)
@@ -327,14 +332,14 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
   const instrument_table& ins = book_.instruments;
   std::vector<contract_terms> terms(ins.size());
   for (std::size_t i = 0; i < ins.size(); ++i) terms[i] = ins.terms(i);
-  terms_ = device_buffer<contract_terms>(ins.size(), s());
-  terms_.upload(terms, s());
-  ins_underlying_ = device_buffer<std::uint32_t>(ins.size(), s());
-  ins_underlying_.upload(ins.underlying, s());
-  ins_inputs_ = device_buffer<valuation_inputs>(ins.size(), s());
-  unit_ = device_buffer<option_greeks>(ins.size(), s());
-  base_value_ = device_buffer<double>(ins.size(), s());
-  years_ = device_buffer<double>(ins.size(), s());
+  dev_.terms = device_buffer<contract_terms>(ins.size(), s());
+  dev_.terms.upload(terms, s());
+  dev_.ins_underlying = device_buffer<std::uint32_t>(ins.size(), s());
+  dev_.ins_underlying.upload(ins.underlying, s());
+  dev_.ins_inputs = device_buffer<valuation_inputs>(ins.size(), s());
+  dev_.unit = device_buffer<option_greeks>(ins.size(), s());
+  dev_.base_value = device_buffer<double>(ins.size(), s());
+  dev_.years = device_buffer<double>(ins.size(), s());
 
   // The book's underlyings as far as it references them; the market may list more.
   std::size_t underlyings = 0;
@@ -350,22 +355,7 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
 }
 
 void cuda_backend::release_all() {
-  for (auto* b : {&base_value_, &years_, &spot_, &vol_, &carry_, &cholesky_, &position_quantity_,
-                  &position_cost_, &base_equity_d_, &im_multiplier_d_, &exp_delta_, &exp_gamma_,
-                  &exp_vega_, &exp_theta_, &equity_, &gross_, &var_, &es_, &im_, &mm_, &breach_,
-                  &health_, &scen_spot_, &scen_vol_, &d_spot_, &d_vol_, &pnl_table_, &mc_scratch_,
-                  &file_return_, &file_change_, &partial_, &risk_scratch_, &book_bad_, &book_tail_})
-    *b = device_buffer<double>();
-  for (auto* b : {&account_position_begin_, &account_exposure_begin_, &exposure_position_begin_})
-    *b = device_buffer<std::uint64_t>();
-  for (auto* b : {&exposure_underlying_, &position_instrument_, &ins_underlying_, &not_ok_, &not_ok_count_})
-    *b = device_buffer<std::uint32_t>();
-  status_ = device_buffer<std::uint8_t>();
-  preemptive_ = device_buffer<std::uint8_t>();
-  select_temp_ = device_buffer<unsigned char>();
-  terms_ = device_buffer<contract_terms>();
-  ins_inputs_ = device_buffer<valuation_inputs>();
-  unit_ = device_buffer<option_greeks>();
+  dev_ = device_memory{};
   chunks_.clear();
   resident_ = false;
   reval_tag_ = 0;
@@ -381,23 +371,22 @@ void cuda_backend::release_all() {
 
 void cuda_backend::release_unused(const run_shape& shape) {
   if (shape.full) {
-    d_spot_ = device_buffer<double>();
-    d_vol_ = device_buffer<double>();
+    dev_.d_spot = device_buffer<double>();
+    dev_.d_vol = device_buffer<double>();
   }
-  if (!shape.full || !use_table_) pnl_table_ = device_buffer<double>();
+  if (!shape.full || !use_table_) dev_.pnl_table = device_buffer<double>();
   if (!shape.from_file) {
-    file_return_ = device_buffer<double>();
-    file_change_ = device_buffer<double>();
+    dev_.file_return = device_buffer<double>();
+    dev_.file_change = device_buffer<double>();
   }
-  if (shape.from_file || shape.underlyings <= max_local_underlyings) mc_scratch_ = device_buffer<double>();
+  if (shape.from_file || shape.underlyings <= max_local_underlyings) dev_.mc_scratch = device_buffer<double>();
   // Buffers sized by N are freed when N shrank, so they do not hold more than this run counts.
   const std::size_t cells = shape.underlyings * static_cast<std::size_t>(shape.n);
-  for (auto* b : {&scen_spot_, &scen_vol_, &d_spot_, &d_vol_, &file_return_, &file_change_})
+  for (auto* b : {&dev_.scen_spot, &dev_.scen_vol, &dev_.d_spot, &dev_.d_vol, &dev_.file_return, &dev_.file_change})
     if (b->size() > cells) *b = device_buffer<double>();
-  if (pnl_table_.size() > pnl_table_bytes(shape.n) / sizeof(double)) pnl_table_ = device_buffer<double>();
-  const std::size_t rows = static_cast<std::size_t>(shape.n) *
-                           std::max<std::size_t>(1, (book_.accounts() + accounts_per_group_ - 1) / accounts_per_group_);
-  for (auto* b : {&partial_, &risk_scratch_})
+  if (dev_.pnl_table.size() > pnl_table_bytes(shape.n) / sizeof(double)) dev_.pnl_table = device_buffer<double>();
+  const std::size_t rows = static_cast<std::size_t>(shape.n) * group_count(shape.n);
+  for (auto* b : {&dev_.partial, &dev_.risk_scratch})
     if (b->size() > rows) *b = device_buffer<double>();
 }
 
@@ -406,20 +395,20 @@ void cuda_backend::upload_chunk(const chunk_range& c) {
   std::vector<std::uint64_t> offsets(c.accounts() + 1);
   for (std::size_t a = 0; a <= c.accounts(); ++a)
     offsets[a] = book_.account_position_begin[c.account_begin + a] - c.position_begin;
-  account_position_begin_.upload(offsets.data(), offsets.size(), s());
+  dev_.account_position_begin.upload(offsets.data(), offsets.size(), s());
   for (std::size_t a = 0; a <= c.accounts(); ++a)
     offsets[a] = book_.account_exposure_begin[c.account_begin + a] - c.exposure_begin;
-  account_exposure_begin_.upload(offsets.data(), offsets.size(), s());
+  dev_.account_exposure_begin.upload(offsets.data(), offsets.size(), s());
   offsets.resize(c.exposures() + 1);
   for (std::size_t x = 0; x <= c.exposures(); ++x)
     offsets[x] = book_.exposure_position_begin[c.exposure_begin + x] - c.position_begin;
-  exposure_position_begin_.upload(offsets.data(), offsets.size(), s());
-  exposure_underlying_.upload(book_.exposure_underlying.data() + c.exposure_begin, c.exposures(), s());
-  position_instrument_.upload(book_.position_instrument.data() + c.position_begin, c.positions(), s());
-  position_quantity_.upload(book_.position_quantity.data() + c.position_begin, c.positions(), s());
-  position_cost_.upload(book_.position_cost.data() + c.position_begin, c.positions(), s());
-  base_equity_d_.upload(base_equity_.data() + c.account_begin, c.accounts(), s());
-  im_multiplier_d_.upload(im_multiplier_.data() + c.account_begin, c.accounts(), s());
+  dev_.exposure_position_begin.upload(offsets.data(), offsets.size(), s());
+  dev_.exposure_underlying.upload(book_.exposure_underlying.data() + c.exposure_begin, c.exposures(), s());
+  dev_.position_instrument.upload(book_.position_instrument.data() + c.position_begin, c.positions(), s());
+  dev_.position_quantity.upload(book_.position_quantity.data() + c.position_begin, c.positions(), s());
+  dev_.position_cost.upload(book_.position_cost.data() + c.position_begin, c.positions(), s());
+  dev_.base_equity.upload(base_equity_.data() + c.account_begin, c.accounts(), s());
+  dev_.im_multiplier.upload(im_multiplier_.data() + c.account_begin, c.accounts(), s());
   // Pageable sources: a copy returns once its source is staged, so `offsets` may go.
 }
 
@@ -427,14 +416,14 @@ void cuda_backend::upload_market(const market_state& market) {
   const std::size_t u = market.size();
   std::vector<double> carry(u);
   for (std::size_t i = 0; i < u; ++i) carry[i] = market.carry(i);
-  spot_.reserve(u, s());
-  vol_.reserve(u, s());
-  carry_.reserve(u, s());
-  cholesky_.reserve(u * u, s());
-  spot_.upload(market.spot, s());
-  vol_.upload(market.vol, s());
-  carry_.upload(carry, s());
-  cholesky_.upload(market.cholesky, s());
+  dev_.spot.reserve(u, s());
+  dev_.vol.reserve(u, s());
+  dev_.carry.reserve(u, s());
+  dev_.cholesky.reserve(u * u, s());
+  dev_.spot.upload(market.spot, s());
+  dev_.vol.upload(market.vol, s());
+  dev_.carry.upload(carry, s());
+  dev_.cholesky.upload(market.cholesky, s());
   // Per instrument: its underlying's spot and vol, rate, carry and time left (host-computed from
   // as_of exactly as the CPU backend does).
   const instrument_table& ins = book_.instruments;
@@ -444,33 +433,33 @@ void cuda_backend::upload_market(const market_state& market) {
     const std::uint32_t x = ins.underlying[i];
     inputs[i] = valuation_inputs{market.spot[x], market.vol[x], market.rate, market.carry(x), t[i]};
   }
-  ins_inputs_.upload(inputs, s());
-  years_.upload(t, s());
+  dev_.ins_inputs.upload(inputs, s());
+  dev_.years.upload(t, s());
 }
 
 chunk_view cuda_backend::chunk_device_view(const chunk_range& c) const {
-  return chunk_view{static_cast<std::uint32_t>(c.accounts()), account_position_begin_.data(),
-                    account_exposure_begin_.data(), exposure_underlying_.data(),
-                    exposure_position_begin_.data(), position_instrument_.data(),
-                    position_quantity_.data(), position_cost_.data(), base_equity_d_.data(),
-                    im_multiplier_d_.data()};
+  return chunk_view{static_cast<std::uint32_t>(c.accounts()), dev_.account_position_begin.data(),
+                    dev_.account_exposure_begin.data(), dev_.exposure_underlying.data(),
+                    dev_.exposure_position_begin.data(), dev_.position_instrument.data(),
+                    dev_.position_quantity.data(), dev_.position_cost.data(), dev_.base_equity.data(),
+                    dev_.im_multiplier.data()};
 }
 
 revaluation_view cuda_backend::reval_device_view() {
-  return revaluation_view{exp_delta_.data(), exp_gamma_.data(), exp_vega_.data(),
-                          exp_theta_.data(), equity_.data(), gross_.data()};
+  return revaluation_view{dev_.exp_delta.data(), dev_.exp_gamma.data(), dev_.exp_vega.data(),
+                          dev_.exp_theta.data(), dev_.equity.data(), dev_.gross.data()};
 }
 
 risk_outputs cuda_backend::risk_device_view() {
-  return risk_outputs{var_.data(), es_.data(), im_.data(), mm_.data(), breach_.data()};
+  return risk_outputs{dev_.var.data(), dev_.es.data(), dev_.im.data(), dev_.mm.data(), dev_.breach.data()};
 }
 
 revaluation cuda_backend::revalue(const market_state& market) {
   event_timeline timeline(s());
-  MSYNC_EXPECTS(!book_.instruments.size() || terms_.size() == book_.instruments.size(), "load_book first");
+  MSYNC_EXPECTS(!book_.instruments.size() || dev_.terms.size() == book_.instruments.size(), "load_book first");
   upload_market(market);
   timeline.mark("upload market");
-  launch_instrument_greeks(terms_.data(), ins_inputs_.data(), unit_.data(), base_value_.data(),
+  launch_instrument_greeks(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(), dev_.base_value.data(),
                            static_cast<std::uint32_t>(book_.instruments.size()), s());
   revaluation r;
   r.exposure_delta.resize(book_.exposures());
@@ -484,15 +473,15 @@ revaluation cuda_backend::revalue(const market_state& market) {
       upload_chunk(c);
       timeline.mark("upload");
     }
-    launch_account_revalue(chunk_device_view(c), terms_.data(), unit_.data(), spot_.data(),
+    launch_account_revalue(chunk_device_view(c), dev_.terms.data(), dev_.unit.data(), dev_.spot.data(),
                            reval_device_view(), s());
     timeline.mark("revalue");
-    exp_delta_.download(r.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
-    exp_gamma_.download(r.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
-    exp_vega_.download(r.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
-    exp_theta_.download(r.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
-    equity_.download(r.account_equity.data() + c.account_begin, c.accounts(), s());
-    gross_.download(r.account_gross_notional.data() + c.account_begin, c.accounts(), s());
+    dev_.exp_delta.download(r.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
+    dev_.exp_gamma.download(r.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
+    dev_.exp_vega.download(r.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
+    dev_.exp_theta.download(r.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
+    dev_.equity.download(r.account_equity.data() + c.account_begin, c.accounts(), s());
+    dev_.gross.download(r.account_gross_notional.data() + c.account_begin, c.accounts(), s());
     timeline.mark("download");
   }
   stream_.synchronize();
@@ -511,17 +500,15 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
   const run_shape shape{n, market.size(), params.method == risk_method::full, file != nullptr};
   event_timeline timeline(s());  // first: a re-plan's upload counts as upload
   const std::uint32_t per_group = accounts_per_group(book_.accounts(), n);
-  const std::uint32_t groups = static_cast<std::uint32_t>((book_.accounts() + per_group - 1) / per_group);
+  const std::uint32_t groups = group_count(n);
   // A resident book stays resident when this run's scenarios fit beside it; otherwise (or when a
   // chunked book meets a new shape) the chunks are planned again for this run's groups.
   if (!(shape == planned_)) {
     if (resident_ && fixed_bytes(shape, false) + book_bytes() <= budget_) {
       planned_ = shape;
-      accounts_per_group_ = per_group;
       use_table_ = shape.full && fixed_bytes(shape, true) + book_bytes() <= budget_;
       chunks_.front().group_begin = 0;
-      chunks_.front().group_end = std::max<std::uint32_t>(groups, 1);
-      select_temp_.reserve(select_not_ok_temp_bytes(static_cast<std::uint32_t>(book_.accounts())), s());
+      chunks_.front().group_end = groups;
     } else {
       plan_chunks(shape);
       if (chunks_.size() == 1) {
@@ -539,56 +526,56 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
   upload_market(market);
   const std::size_t u = market.size();
   const std::size_t cells = u * static_cast<std::size_t>(n);
-  scen_spot_.reserve(cells, s());
-  scen_vol_.reserve(cells, s());
+  dev_.scen_spot.reserve(cells, s());
+  dev_.scen_vol.reserve(cells, s());
   if (file) {
-    file_return_.reserve(cells, s());
-    file_change_.reserve(cells, s());
-    file_return_.upload(file->spot_return, s());
-    file_change_.upload(file->vol_change, s());
+    dev_.file_return.reserve(cells, s());
+    dev_.file_change.reserve(cells, s());
+    dev_.file_return.upload(file->spot_return, s());
+    dev_.file_change.upload(file->vol_change, s());
     timeline.mark("upload market");
-    launch_given_scenarios(spot_.data(), vol_.data(), file_return_.data(), file_change_.data(), n,
-                           static_cast<std::uint32_t>(u), scen_spot_.data(), scen_vol_.data(), s());
+    launch_given_scenarios(dev_.spot.data(), dev_.vol.data(), dev_.file_return.data(), dev_.file_change.data(), n,
+                           static_cast<std::uint32_t>(u), dev_.scen_spot.data(), dev_.scen_vol.data(), s());
   } else {
     timeline.mark("upload market");
-    if (u > max_local_underlyings) mc_scratch_.reserve(2 * cells, s());
-    const monte_carlo_inputs in{spot_.data(), vol_.data(), cholesky_.data(),
+    if (u > max_local_underlyings) dev_.mc_scratch.reserve(2 * cells, s());
+    const monte_carlo_inputs in{dev_.spot.data(), dev_.vol.data(), dev_.cholesky.data(),
                                 static_cast<std::uint32_t>(u), params.horizon_years(),
                                 params.vol_of_vol, params.spot_vol_correlation,
                                 scenario_draw_params{params.seed, params.distribution, params.degrees_of_freedom}};
-    launch_monte_carlo(in, n, scen_spot_.data(), scen_vol_.data(), mc_scratch_.data(), s());
+    launch_monte_carlo(in, n, dev_.scen_spot.data(), dev_.scen_vol.data(), dev_.mc_scratch.data(), s());
   }
-  scenario_view set{n, static_cast<std::uint32_t>(u), scen_spot_.data(), scen_vol_.data(), nullptr, nullptr};
+  scenario_view set{n, static_cast<std::uint32_t>(u), dev_.scen_spot.data(), dev_.scen_vol.data(), nullptr, nullptr};
   if (!shape.full) {
-    d_spot_.reserve(cells, s());
-    d_vol_.reserve(cells, s());
-    launch_scenario_moves(spot_.data(), vol_.data(), set, d_spot_.data(), d_vol_.data(), s());
-    set.d_spot = d_spot_.data();
-    set.d_vol = d_vol_.data();
+    dev_.d_spot.reserve(cells, s());
+    dev_.d_vol.reserve(cells, s());
+    launch_scenario_moves(dev_.spot.data(), dev_.vol.data(), set, dev_.d_spot.data(), dev_.d_vol.data(), s());
+    set.d_spot = dev_.d_spot.data();
+    set.d_vol = dev_.d_vol.data();
   }
   timeline.mark("scenario generation");
 
   // Unit values in the current market (the P&L base), then the table when it is used.
-  launch_instrument_greeks(terms_.data(), ins_inputs_.data(), unit_.data(), base_value_.data(),
+  launch_instrument_greeks(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(), dev_.base_value.data(),
                            static_cast<std::uint32_t>(book_.instruments.size()), s());
-  const instrument_view ins{terms_.data(), ins_underlying_.data(),
+  const instrument_view ins{dev_.terms.data(), dev_.ins_underlying.data(),
                             static_cast<std::uint32_t>(book_.instruments.size())};
-  pricing_view pricing{nullptr, years_.data(), base_value_.data(), carry_.data(), market.rate,
+  pricing_view pricing{nullptr, dev_.years.data(), dev_.base_value.data(), dev_.carry.data(), market.rate,
                        params.horizon_years()};
   if (shape.full && use_table_) {
-    pnl_table_.reserve(book_.instruments.size() * static_cast<std::size_t>(n), s());
-    launch_pnl_table(ins, pricing, set, pnl_table_.data(), s());
-    pricing.pnl_table = pnl_table_.data();
+    dev_.pnl_table.reserve(book_.instruments.size() * static_cast<std::size_t>(n), s());
+    launch_pnl_table(ins, pricing, set, dev_.pnl_table.data(), s());
+    pricing.pnl_table = dev_.pnl_table.data();
     timeline.mark("scenario pricing");
   }
 
   int device = 0;
   MSYNC_CUDA_TRY(cudaGetDevice(&device));
   const std::size_t shared = risk_shared_bytes(n, device);
-  partial_.reserve(std::max<std::size_t>(groups, 1) * static_cast<std::size_t>(n), s());
-  if (shared == 0) risk_scratch_.reserve(std::max<std::size_t>(groups, 1) * static_cast<std::size_t>(n), s());
-  book_bad_.reserve(static_cast<std::size_t>(std::max<std::int64_t>(n, 1)), s());
-  book_tail_.reserve(3, s());
+  dev_.partial.reserve(std::size_t{groups} * static_cast<std::size_t>(n), s());
+  if (shared == 0) dev_.risk_scratch.reserve(std::size_t{groups} * static_cast<std::size_t>(n), s());
+  dev_.book_bad.reserve(static_cast<std::size_t>(std::max<std::int64_t>(n, 1)), s());
+  dev_.book_tail.reserve(3, s());
 
   risk_result out;
   const std::size_t n_acc = book_.accounts();
@@ -609,17 +596,17 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
     if (!resident_) upload_chunk(c);
     if (!reval_on_device) {
       reval_tag_ = 0;  // the device buffers now hold the caller's numbers, not the last revalue's
-      exp_delta_.upload(reval.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
-      exp_gamma_.upload(reval.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
-      exp_vega_.upload(reval.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
-      exp_theta_.upload(reval.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
-      equity_.upload(reval.account_equity.data() + c.account_begin, c.accounts(), s());
-      gross_.upload(reval.account_gross_notional.data() + c.account_begin, c.accounts(), s());
+      dev_.exp_delta.upload(reval.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
+      dev_.exp_gamma.upload(reval.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
+      dev_.exp_vega.upload(reval.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
+      dev_.exp_theta.upload(reval.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
+      dev_.equity.upload(reval.account_equity.data() + c.account_begin, c.accounts(), s());
+      dev_.gross.upload(reval.account_gross_notional.data() + c.account_begin, c.accounts(), s());
     }
     if (!resident_ || !reval_on_device) timeline.mark("upload");
     const risk_launch launch{chunk_device_view(c), ins, reval_device_view(), set, pricing, rules,
-                             risk_device_view(), per_group, c.group_begin, partial_.data(),
-                             shared == 0 ? risk_scratch_.data() : nullptr, shared};
+                             risk_device_view(), per_group, c.group_begin, dev_.partial.data(),
+                             shared == 0 ? dev_.risk_scratch.data() : nullptr, shared};
     // With a progress callback the groups go in slices, each waited for and reported; without,
     // in one launch.
     // A slice is at least four blocks per SM, so waiting between slices costs little.
@@ -631,43 +618,43 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
       if (has_progress()) {
         stream_.synchronize();
         groups_done += end - g;
-        report_progress("scenario risk", static_cast<double>(groups_done) / std::max<std::uint32_t>(groups, 1));
+        report_progress("scenario risk", static_cast<double>(groups_done) / groups);
       }
     }
     timeline.mark("scenario risk");
     const auto accounts = static_cast<std::uint32_t>(c.accounts());
-    launch_health(accounts, equity_.data(), risk_device_view(), params.preemptive_threshold,
-                  health_.data(), status_.data(), preemptive_.data(), s());
+    launch_health(accounts, dev_.equity.data(), risk_device_view(), params.preemptive_threshold,
+                  dev_.health.data(), dev_.status.data(), dev_.preemptive.data(), s());
     if (accounts > 0)
-      select_not_ok(status_.data(), accounts, not_ok_.data(), not_ok_count_.data(), select_temp_.data(),
-                    select_temp_.size(), s());
+      select_not_ok(dev_.status.data(), accounts, dev_.not_ok.data(), dev_.not_ok_count.data(), dev_.select_temp.data(),
+                    dev_.select_temp.size(), s());
     timeline.mark("health");
-    var_.download(out.var.data() + c.account_begin, c.accounts(), s());
-    es_.download(out.es.data() + c.account_begin, c.accounts(), s());
-    im_.download(out.initial_margin.data() + c.account_begin, c.accounts(), s());
-    mm_.download(out.maintenance_margin.data() + c.account_begin, c.accounts(), s());
-    health_.download(out.health.data() + c.account_begin, c.accounts(), s());
-    breach_.download(out.breach_probability.data() + c.account_begin, c.accounts(), s());
+    dev_.var.download(out.var.data() + c.account_begin, c.accounts(), s());
+    dev_.es.download(out.es.data() + c.account_begin, c.accounts(), s());
+    dev_.im.download(out.initial_margin.data() + c.account_begin, c.accounts(), s());
+    dev_.mm.download(out.maintenance_margin.data() + c.account_begin, c.accounts(), s());
+    dev_.health.download(out.health.data() + c.account_begin, c.accounts(), s());
+    dev_.breach.download(out.breach_probability.data() + c.account_begin, c.accounts(), s());
     static_assert(sizeof(account_status) == 1, "status bytes copy as they are");
-    status_.download(reinterpret_cast<std::uint8_t*>(out.status.data() + c.account_begin), c.accounts(), s());
-    preemptive_.download(out.preemptive.data() + c.account_begin, c.accounts(), s());
+    dev_.status.download(reinterpret_cast<std::uint8_t*>(out.status.data() + c.account_begin), c.accounts(), s());
+    dev_.preemptive.download(out.preemptive.data() + c.account_begin, c.accounts(), s());
     std::uint32_t count = 0;
-    if (accounts > 0) not_ok_count_.download(&count, 1, s());
+    if (accounts > 0) dev_.not_ok_count.download(&count, 1, s());
     stream_.synchronize();  // the count is needed on the host now
     const std::size_t before = out.not_ok_accounts.size();
     out.not_ok_accounts.resize(before + count);
-    not_ok_.download(out.not_ok_accounts.data() + before, count, s());
+    dev_.not_ok.download(out.not_ok_accounts.data() + before, count, s());
     stream_.synchronize();  // before the indices are rebased (and the vector may grow again)
     for (std::size_t i = before; i < out.not_ok_accounts.size(); ++i)
       out.not_ok_accounts[i] += static_cast<std::uint32_t>(c.account_begin);
     timeline.mark("download");
   }
   // The book: B_s summed over groups in order, then its mean and tail.
-  launch_bad_debt_sum(partial_.data(), groups, n, book_bad_.data(), s());
-  launch_book_tail(book_bad_.data(), n, rules.tail_k, book_tail_.data(), s());
+  launch_bad_debt_sum(dev_.partial.data(), groups, n, dev_.book_bad.data(), s());
+  launch_book_tail(dev_.book_bad.data(), n, rules.tail_k, dev_.book_tail.data(), s());
   timeline.mark("scenario risk");
   double tail[3] = {0.0, 0.0, 0.0};
-  book_tail_.download(tail, 3, s());
+  dev_.book_tail.download(tail, 3, s());
   stream_.synchronize();
   out.bad_debt_mean = tail[0];
   out.bad_debt_var = tail[1];

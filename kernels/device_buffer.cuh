@@ -8,14 +8,6 @@
 
 #include "cuda_check.cuh"
 
-#define MSYNC_EXPECTS_CAPACITY(count)                                                       \
-  do {                                                                                      \
-    if ((count) > size_)                                                                    \
-      throw cuda_error(std::string(__FILE__) + ":" + std::to_string(__LINE__) +             \
-                       ": copy of " + std::to_string(count) + " elements into a buffer of " + \
-                       std::to_string(size_));                                              \
-  } while (0)
-
 namespace msync::cuda {
 
 template <class T>
@@ -49,7 +41,7 @@ class device_buffer {
 
   void upload(const std::vector<T>& host, cudaStream_t stream) { upload(host.data(), host.size(), stream); }
   void upload(const T* host, std::size_t count, cudaStream_t stream) {
-    MSYNC_EXPECTS_CAPACITY(count);
+    expect_capacity(count);
     if (count > 0)
       MSYNC_CUDA_TRY(cudaMemcpyAsync(data_, host, count * sizeof(T), cudaMemcpyHostToDevice, stream));
   }
@@ -58,12 +50,17 @@ class device_buffer {
     download(host.data(), size_, stream);
   }
   void download(T* host, std::size_t count, cudaStream_t stream) const {
-    MSYNC_EXPECTS_CAPACITY(count);
+    expect_capacity(count);
     if (count > 0)
       MSYNC_CUDA_TRY(cudaMemcpyAsync(host, data_, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
   }
 
  private:
+  void expect_capacity(std::size_t count) const {
+    if (count > size_)
+      throw cuda_error("copy of " + std::to_string(count) + " elements into a device buffer of " +
+                       std::to_string(size_));
+  }
   void swap(device_buffer& other) noexcept {
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);

@@ -11,6 +11,14 @@
 
 namespace msync::cuda {
 
+// Element-wise kernels (a thread per element, grid-stride loops): 256 threads per block, and a
+// grid covering n elements, capped where more blocks would only queue.
+constexpr unsigned elementwise_threads = 256;
+inline unsigned elementwise_blocks(std::uint64_t n) {
+  const std::uint64_t blocks = (n + elementwise_threads - 1) / elementwise_threads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : blocks > (1u << 20) ? (1u << 20) : blocks);
+}
+
 // ---- revaluation (revalue_kernels.cu) ---------------------------------------------------------
 // unit[i] = unit_greeks(terms[i], inputs[i]) and base[i] = unit_value(terms[i], inputs[i]) for the
 // n instruments (base may be null).

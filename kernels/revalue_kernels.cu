@@ -13,12 +13,6 @@ namespace msync::cuda {
 
 namespace {
 
-constexpr unsigned block_threads = 256;
-
-unsigned grid_for(std::uint64_t n) {
-  return static_cast<unsigned>(std::max<std::uint64_t>(1, std::min<std::uint64_t>((n + block_threads - 1) / block_threads, 1u << 20)));
-}
-
 __global__ void instrument_greeks_kernel(const contract_terms* terms, const valuation_inputs* inputs,
                                          option_greeks* unit, double* base, std::uint32_t n) {
   for (std::uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
@@ -50,7 +44,7 @@ __global__ void account_revalue_kernel(chunk_view chunk, const contract_terms* t
 void launch_instrument_greeks(const contract_terms* terms, const valuation_inputs* inputs,
                               option_greeks* unit, double* base, std::uint32_t n, cudaStream_t stream) {
   if (n == 0) return;
-  instrument_greeks_kernel<<<grid_for(n), block_threads, 0, stream>>>(terms, inputs, unit, base, n);
+  instrument_greeks_kernel<<<elementwise_blocks(n), elementwise_threads, 0, stream>>>(terms, inputs, unit, base, n);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
@@ -58,7 +52,7 @@ void launch_account_revalue(const chunk_view& chunk, const contract_terms* terms
                             const option_greeks* unit, const double* market_spot,
                             const revaluation_view& out, cudaStream_t stream) {
   if (chunk.accounts == 0) return;
-  account_revalue_kernel<<<(chunk.accounts + block_threads - 1) / block_threads, block_threads, 0, stream>>>(
+  account_revalue_kernel<<<(chunk.accounts + elementwise_threads - 1) / elementwise_threads, elementwise_threads, 0, stream>>>(
       chunk, terms, unit, market_spot, out);
   MSYNC_CUDA_CHECK_LAUNCH();
 }

@@ -266,14 +266,16 @@ __global__ void bad_debt_sum_kernel(const double* partial, std::uint32_t groups,
 __global__ void health_kernel(std::uint32_t accounts, const double* equity, risk_outputs risk,
                               double threshold, double* health, std::uint8_t* status,
                               std::uint8_t* preemptive) {
-  const std::uint32_t a = blockIdx.x * blockDim.x + threadIdx.x;
-  if (a >= accounts) return;
-  const double e = equity[a];
-  const margin_levels m{risk.initial_margin[a], risk.maintenance_margin[a]};
-  const account_status s = margin_status(e, m);
-  health[a] = health_factor(e, m.maintenance);
-  status[a] = static_cast<std::uint8_t>(s);
-  preemptive[a] = preemptive_flag(s, risk.breach_probability[a], threshold) ? 1 : 0;
+  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+  for (std::uint64_t a = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; a < accounts;
+       a += stride) {
+    const double e = equity[a];
+    const margin_levels m{risk.initial_margin[a], risk.maintenance_margin[a]};
+    const account_status s = margin_status(e, m);
+    health[a] = health_factor(e, m.maintenance);
+    status[a] = static_cast<std::uint8_t>(s);
+    preemptive[a] = preemptive_flag(s, risk.breach_probability[a], threshold) ? 1 : 0;
+  }
 }
 
 }  // namespace
@@ -301,9 +303,7 @@ void launch_account_risk(const risk_launch& launch, std::uint32_t group_begin,
 void launch_bad_debt_sum(const double* partial, std::uint32_t groups, std::int64_t n,
                          double* book_bad, cudaStream_t stream) {
   if (n == 0) return;
-  const unsigned threads = 256;
-  const auto blocks = static_cast<unsigned>(std::min<std::int64_t>((n + threads - 1) / threads, 1 << 20));
-  bad_debt_sum_kernel<<<blocks, threads, 0, stream>>>(partial, groups, n, book_bad);
+  bad_debt_sum_kernel<<<elementwise_blocks(static_cast<std::uint64_t>(n)), elementwise_threads, 0, stream>>>(partial, groups, n, book_bad);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
@@ -318,8 +318,7 @@ void launch_health(std::uint32_t accounts, const double* equity, const risk_outp
                    double preemptive_threshold, double* health, std::uint8_t* status,
                    std::uint8_t* preemptive, cudaStream_t stream) {
   if (accounts == 0) return;
-  const unsigned threads = 256;
-  health_kernel<<<(accounts + threads - 1) / threads, threads, 0, stream>>>(
+  health_kernel<<<elementwise_blocks(accounts), elementwise_threads, 0, stream>>>(
       accounts, equity, risk, preemptive_threshold, health, status, preemptive);
   MSYNC_CUDA_CHECK_LAUNCH();
 }

@@ -10,12 +10,6 @@ namespace msync::cuda {
 
 namespace {
 
-constexpr unsigned block_threads = 256;
-
-unsigned grid_for(std::uint64_t n) {
-  return static_cast<unsigned>(std::max<std::uint64_t>(1, std::min<std::uint64_t>((n + block_threads - 1) / block_threads, 1u << 20)));
-}
-
 // A thread per scenario. The independent normals of the scenario's underlyings sit in local
 // memory (up to max_local_underlyings) or in global scratch.
 __global__ void monte_carlo_kernel(monte_carlo_inputs in, std::int64_t n, double* spot_out,
@@ -81,7 +75,7 @@ __global__ void pnl_table_kernel(instrument_view ins, pricing_view pricing, scen
 void launch_monte_carlo(const monte_carlo_inputs& in, std::int64_t n, double* spot_out,
                         double* vol_out, double* scratch, cudaStream_t stream) {
   if (n == 0 || in.underlyings == 0) return;
-  monte_carlo_kernel<<<grid_for(static_cast<std::uint64_t>(n)), block_threads, 0, stream>>>(
+  monte_carlo_kernel<<<elementwise_blocks(static_cast<std::uint64_t>(n)), elementwise_threads, 0, stream>>>(
       in, n, spot_out, vol_out, in.underlyings > max_local_underlyings ? scratch : nullptr);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
@@ -92,7 +86,7 @@ void launch_given_scenarios(const double* market_spot, const double* market_vol,
                             cudaStream_t stream) {
   const std::uint64_t total = static_cast<std::uint64_t>(n) * underlyings;
   if (total == 0) return;
-  given_scenarios_kernel<<<grid_for(total), block_threads, 0, stream>>>(
+  given_scenarios_kernel<<<elementwise_blocks(total), elementwise_threads, 0, stream>>>(
       market_spot, market_vol, spot_return, vol_change, n, underlyings, spot_out, vol_out);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
@@ -102,7 +96,7 @@ void launch_scenario_moves(const double* market_spot, const double* market_vol,
                            cudaStream_t stream) {
   const std::uint64_t total = static_cast<std::uint64_t>(set.count) * set.underlyings;
   if (total == 0) return;
-  scenario_moves_kernel<<<grid_for(total), block_threads, 0, stream>>>(market_spot, market_vol, set,
+  scenario_moves_kernel<<<elementwise_blocks(total), elementwise_threads, 0, stream>>>(market_spot, market_vol, set,
                                                                       d_spot, d_vol);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
@@ -111,7 +105,7 @@ void launch_pnl_table(const instrument_view& ins, const pricing_view& pricing,
                       const scenario_view& set, double* table, cudaStream_t stream) {
   const std::uint64_t total = static_cast<std::uint64_t>(set.count) * ins.count;
   if (total == 0) return;
-  pnl_table_kernel<<<grid_for(total), block_threads, 0, stream>>>(ins, pricing, set, table);
+  pnl_table_kernel<<<elementwise_blocks(total), elementwise_threads, 0, stream>>>(ins, pricing, set, table);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 

@@ -52,9 +52,16 @@ std::unique_ptr<backend> cuda_backend_or_null(std::size_t max_chunk_accounts = 0
 #endif
 }
 
-#define REQUIRE_CUDA(engine)                                                        \
-  auto engine = cuda_backend_or_null();                                             \
-  if (!engine) GTEST_SKIP() << "no usable CUDA device (or a build without CUDA)"
+bool cuda_usable() {
+#ifdef MSYNC_HAS_CUDA
+  return cuda::probe_device().usable;
+#else
+  return false;
+#endif
+}
+
+#define REQUIRE_CUDA() \
+  if (!cuda_usable()) GTEST_SKIP() << "no usable CUDA device (or a build without CUDA)"
 
 // |a - b| <= rel * max(|b|, floor): relative, with an absolute floor near zero.
 void expect_close(double a, double b, double rel, double floor, const std::string& what) {
@@ -156,7 +163,7 @@ void compare_both_methods(book_inputs in, std::int64_t scenarios) {
 }
 
 TEST(cuda_backend, sample_book_matches_the_cpu) {
-  REQUIRE_CUDA(engine);
+  REQUIRE_CUDA();
   book_inputs in = load_book_at(book_location{test::sample_book(), {}, {}, {}, {}, {}});
   compare_both_methods(in, 2000);
   // Expected shortfall margin and Student-t shocks.
@@ -166,7 +173,8 @@ TEST(cuda_backend, sample_book_matches_the_cpu) {
 }
 
 TEST(cuda_backend, scenario_file_matches_the_cpu) {
-  REQUIRE_CUDA(engine);
+  REQUIRE_CUDA();
+  auto engine = cuda_backend_or_null();
   const book_inputs in = load_book_at(book_location{test::sample_book(), {}, {}, {}, {}, {}});
   temp_dir dir;
   std::ostringstream csv;
@@ -182,19 +190,19 @@ TEST(cuda_backend, scenario_file_matches_the_cpu) {
 }
 
 TEST(cuda_backend, one_account_with_many_positions) {
-  REQUIRE_CUDA(engine);
+  REQUIRE_CUDA();
   temp_dir dir;
   compare_both_methods(generated_book(dir, 1, 5, 3000, 2), 4096);
 }
 
 TEST(cuda_backend, many_accounts_with_one_position) {
-  REQUIRE_CUDA(engine);
+  REQUIRE_CUDA();
   temp_dir dir;
   compare_both_methods(generated_book(dir, 20000, 3, 1, 3), 500);
 }
 
 TEST(cuda_backend, generated_book_with_more_scenarios_than_shared_memory_holds) {
-  REQUIRE_CUDA(engine);
+  REQUIRE_CUDA();
   temp_dir dir;
   // 40,000 losses of 8 bytes are more than one block's shared memory: the kernel's global
   // scratch path.
@@ -257,7 +265,7 @@ book_inputs random_spanning_book(const temp_dir& dir, int underlyings, int accou
 }
 
 TEST(cuda_backend, random_accounts_spanning_every_underlying) {
-  REQUIRE_CUDA(engine);
+  REQUIRE_CUDA();
   for (std::uint64_t seed : {1u, 2u, 3u}) {
     SCOPED_TRACE(seed);
     temp_dir dir;
@@ -266,15 +274,14 @@ TEST(cuda_backend, random_accounts_spanning_every_underlying) {
 }
 
 TEST(cuda_backend, many_underlyings_use_the_global_normals_scratch) {
-  REQUIRE_CUDA(engine);
+  REQUIRE_CUDA();
   temp_dir dir;
   // More underlyings than the Monte Carlo kernel keeps in local memory.
   compare_both_methods(random_spanning_book(dir, 70, 20, 9), 600);
 }
 
 TEST(cuda_backend, chunked_run_equals_resident_run) {
-#ifdef MSYNC_HAS_CUDA
-  if (!cuda::probe_device().usable) GTEST_SKIP() << "no usable CUDA device";
+  REQUIRE_CUDA();
   temp_dir dir;
   book_inputs in = generated_book(dir, 3000, 5, 4, 6);
   in.risk.scenarios = 800;
@@ -291,13 +298,11 @@ TEST(cuda_backend, chunked_run_equals_resident_run) {
     auto cpu = make_cpu_backend(0);
     expect_backends_agree(in, c, run_on(*cpu, in));
   }
-#else
-  GTEST_SKIP() << "built without CUDA";
-#endif
 }
 
 TEST(cuda_backend, same_inputs_give_identical_results_and_a_new_scenario_count_is_replanned) {
-  REQUIRE_CUDA(engine);
+  REQUIRE_CUDA();
+  auto engine = cuda_backend_or_null();
   temp_dir dir;
   book_inputs in = generated_book(dir, 500, 4, 5, 8);
   in.risk.scenarios = 1000;
@@ -320,7 +325,8 @@ TEST(cuda_backend, same_inputs_give_identical_results_and_a_new_scenario_count_i
 }
 
 TEST(cuda_backend, empty_book) {
-  REQUIRE_CUDA(engine);
+  REQUIRE_CUDA();
+  auto engine = cuda_backend_or_null();
   temp_dir dir;
   test::copy_sample_book(dir.path());
   write_file(dir / "accounts.csv", "account_id,collateral,tier\n");
