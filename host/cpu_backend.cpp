@@ -211,8 +211,12 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
   {
     std::vector<double> loss(un);
     std::vector<double> block_max((un + tail_block - 1) / tail_block);
-    const std::size_t tile = full && !use_table ? un : 1024;  // a multiple of tail_block
+    // `full` works in tiles of scenarios small enough that the loss tile stays in L1 while every
+    // position adds to it; the table rows stream from L2. (On-the-fly pricing works on whole
+    // rows: one tile.) delta_gamma needs no tiles: it writes each loss once.
+    const std::size_t tile = use_table ? 1024 : un;  // a multiple of tail_block
     std::vector<double> row_buffer(use_table || !full ? 0 : un);
+    std::vector<cpu::exposure_term> terms;
     tail_selector selector;
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t c = 0; c < n_chunks; ++c) {
@@ -222,14 +226,12 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
         const std::size_t a = order_[i];
         double* l = loss.data();
         const double equity = reval.account_equity[a];
-        // Tiles of scenarios small enough that the loss tile stays in L1 while every position or
-        // exposure adds to it and while its bad debt and block maxima are taken; the scenario
-        // rows stream from L2. (On-the-fly pricing works on whole rows: one tile.)
-        for (std::size_t t0 = 0; t0 < un; t0 += tile) {
-          const std::size_t len = std::min(tile, un - t0);
-          double* lt = l + t0;
-          bool first = true;
-          if (full) {
+        double largest = 0.0;
+        if (full) {
+          for (std::size_t t0 = 0; t0 < un; t0 += tile) {
+            const std::size_t len = std::min(tile, un - t0);
+            double* lt = l + t0;
+            bool first = true;
             for (std::uint64_t p = book_.account_position_begin[a]; p < book_.account_position_begin[a + 1]; ++p) {
               const std::uint32_t ins_index = book_.position_instrument[p];
               const double* row = row_buffer.data();
@@ -238,18 +240,24 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
               cpu::add_position_loss(lt, row, len, book_.position_quantity[p], first);
               first = false;
             }
-          } else {
-            for (std::uint64_t x = book_.account_exposure_begin[a]; x < book_.account_exposure_begin[a + 1]; ++x) {
-              const std::size_t u = book_.exposure_underlying[x];
-              cpu::add_exposure_loss(lt, d_spot.data() + u * un + t0, d_vol.data() + u * un + t0, len,
-                                     reval.exposure_delta[x], reval.exposure_gamma[x],
-                                     reval.exposure_vega[x], reval.exposure_theta[x] * h, first);
-              first = false;
-            }
+            if (first) std::fill(lt, lt + len, 0.0);  // no positions: no loss
+            const double tile_top = cpu::block_maxima(lt, len, block_max.data() + t0 / tail_block);
+            largest = t0 == 0 ? tile_top : std::max(largest, tile_top);
           }
-          if (first) std::fill(lt, lt + len, 0.0);  // no positions: no loss
-          cpu::finish_losses(lt, len, equity, bad + t0, block_max.data() + t0 / tail_block);
+        } else {
+          terms.clear();
+          for (std::uint64_t x = book_.account_exposure_begin[a]; x < book_.account_exposure_begin[a + 1]; ++x) {
+            const std::size_t u = book_.exposure_underlying[x];
+            terms.push_back(cpu::exposure_term{
+                d_spot.data() + u * un, d_vol.data() + u * un,
+                make_exposure_sensitivity(reval.exposure_delta[x], reval.exposure_gamma[x],
+                                          reval.exposure_vega[x], reval.exposure_theta[x], h)});
+          }
+          largest = cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
         }
+        // Bad debt is max(0, L - equity): zero in every scenario unless the largest loss exceeds
+        // the equity, which is rare, so most accounts never touch their chunk's bad-debt row.
+        if (largest > equity) cpu::add_bad_debt(l, un, equity, bad);
         const tail_statistics tail = selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
         const double measure = params.measure == margin_measure::var ? tail.var : tail.es;
         const margin_levels m = margin_requirement(

@@ -1,3 +1,10 @@
+// The vector helpers here (and delta_gamma_term on vectors) take and return vectors. They are
+// always inlined into the clones, so no vector ever crosses a call and the ABI note GCC gives for
+// such signatures does not apply.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 #include "cpu_loss_kernels.hpp"
 
 #include <cstring>
@@ -15,20 +22,101 @@
 
 namespace msync::cpu {
 
+
+#if defined(__GNUC__)
+// Eight doubles as one vector (GCC and Clang vector extensions): lowered to whatever vector width
+// the clone is compiled for. A block of tail_block losses is two of them.
+typedef double double8 __attribute__((vector_size(64)));
+
+__attribute__((always_inline)) static inline double8 load8(const double* p) {
+  double8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+__attribute__((always_inline)) static inline double8 max8(double8 a, double8 b) { return a > b ? a : b; }
+
+__attribute__((always_inline)) static inline double lane_max(double8 v) {
+  double top = v[0];
+  for (int j = 1; j < 8; ++j) top = top > v[j] ? top : v[j];
+  return top;
+}
+
+// Two-vector shuffle with constant lane indices (0-7: a's lanes, 8-15: b's).
+#if defined(__clang__)
+#define MSYNC_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+typedef long long long8 __attribute__((vector_size(64)));
+#define MSYNC_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, long8{__VA_ARGS__})
+#endif
+
+// The lane maxima of eight vectors as one vector: result[j] = max over the lanes of m[j]. A
+// transpose in three rounds of shuffles and maxima (7 maxima for eight results) instead of seven
+// dependent scalar maxima per vector.
+__attribute__((always_inline)) static inline double8 lane_max8(const double8* m) {
+  double8 t[4], u[2];
+  for (int i = 0; i < 4; ++i)  // t[i]: pairs of lanes of m[2i] and m[2i+1], interleaved
+    t[i] = max8(MSYNC_SHUFFLE(m[2 * i], m[2 * i + 1], 0, 8, 2, 10, 4, 12, 6, 14),
+                MSYNC_SHUFFLE(m[2 * i], m[2 * i + 1], 1, 9, 3, 11, 5, 13, 7, 15));
+  for (int i = 0; i < 2; ++i)  // u[i]: halves (lanes 0-3, 4-7) of m[4i .. 4i+3]
+    u[i] = max8(MSYNC_SHUFFLE(t[2 * i], t[2 * i + 1], 0, 1, 8, 9, 4, 5, 12, 13),
+                MSYNC_SHUFFLE(t[2 * i], t[2 * i + 1], 2, 3, 10, 11, 6, 7, 14, 15));
+  return max8(MSYNC_SHUFFLE(u[0], u[1], 0, 1, 2, 3, 8, 9, 10, 11),
+              MSYNC_SHUFFLE(u[0], u[1], 4, 5, 6, 7, 12, 13, 14, 15));
+}
+#endif
+
 MSYNC_VECTOR_CLONES
-void add_exposure_loss(double* l, const double* d_spot, const double* d_vol, std::size_t n,
-                       double delta, double gamma, double vega, double decay, bool first) {
-  if (first) {
-    for (std::size_t s = 0; s < n; ++s) {
-      const double ds = d_spot[s];
-      l[s] = -(delta * ds + gamma * (0.5 * ds * ds) + vega * d_vol[s] + decay);
+double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std::size_t count,
+                          double* block_max) {
+  static_assert(tail_block == 16, "a block is two 8-lane vectors");
+  std::size_t s = 0;
+  double top = n > 0 ? -__builtin_inf() : 0.0;
+#if defined(__GNUC__)
+  // Each loss is written once and each scenario row read once: the exposures are summed in
+  // registers, and the maxima of eight blocks are taken together while the blocks are still in
+  // them.
+  double8 top8 = {-__builtin_inf(), -__builtin_inf(), -__builtin_inf(), -__builtin_inf(),
+                  -__builtin_inf(), -__builtin_inf(), -__builtin_inf(), -__builtin_inf()};
+  auto block_losses = [&](std::size_t at) {  // the vector maximum of the block at `at`
+    double8 v0 = {0, 0, 0, 0, 0, 0, 0, 0}, v1 = v0;
+    for (std::size_t j = 0; j < count; ++j) {
+      const exposure_term& e = x[j];
+      v0 -= delta_gamma_term(e.greeks, load8(e.d_spot + at), load8(e.d_vol + at));
+      v1 -= delta_gamma_term(e.greeks, load8(e.d_spot + at + 8), load8(e.d_vol + at + 8));
     }
-  } else {
-    for (std::size_t s = 0; s < n; ++s) {
-      const double ds = d_spot[s];
-      l[s] -= delta * ds + gamma * (0.5 * ds * ds) + vega * d_vol[s] + decay;
-    }
+    std::memcpy(l + at, &v0, sizeof v0);
+    std::memcpy(l + at + 8, &v1, sizeof v1);
+    return max8(v0, v1);
+  };
+  std::size_t blk = 0;
+  for (; s + 8 * tail_block <= n; blk += 8, s += 8 * tail_block) {
+    double8 m[8];
+    for (int j = 0; j < 8; ++j) m[j] = block_losses(s + j * tail_block);
+    const double8 tops = lane_max8(m);
+    std::memcpy(block_max + blk, &tops, sizeof tops);
+    top8 = max8(top8, tops);
   }
+  for (; s + tail_block <= n; ++blk, s += tail_block) {
+    const double8 m = block_losses(s);
+    block_max[blk] = lane_max(m);
+    top8 = max8(top8, m);
+  }
+  if (s > 0) top = lane_max(top8);
+#endif
+  for (std::size_t b = s / tail_block; s < n; ++b) {
+    const std::size_t end = s + tail_block < n ? s + tail_block : n;
+    double block_top = -__builtin_inf();
+    for (; s < end; ++s) {
+      double v = 0.0;
+      for (std::size_t j = 0; j < count; ++j) v -= delta_gamma_term(x[j].greeks, x[j].d_spot[s], x[j].d_vol[s]);
+      l[s] = v;
+      block_top = block_top > v ? block_top : v;
+    }
+    block_max[b] = block_top;
+    top = top > block_top ? top : block_top;
+  }
+  return top;
 }
 
 MSYNC_VECTOR_CLONES
@@ -40,47 +128,41 @@ void add_position_loss(double* l, const double* row, std::size_t n, double q, bo
   }
 }
 
+MSYNC_VECTOR_CLONES
+double block_maxima(const double* l, std::size_t n, double* block_max) {
+  std::size_t s = 0;
+  double top = n > 0 ? l[0] : 0.0;
 #if defined(__GNUC__)
-// Eight doubles as one vector (GCC and Clang vector extensions): lowered to whatever vector width
-// the clone is compiled for.
-typedef double double8 __attribute__((vector_size(64)));
+  std::size_t blk = 0;
+  double8 top8 = {-__builtin_inf(), -__builtin_inf(), -__builtin_inf(), -__builtin_inf(),
+                  -__builtin_inf(), -__builtin_inf(), -__builtin_inf(), -__builtin_inf()};
+  for (; s + 8 * tail_block <= n; blk += 8, s += 8 * tail_block) {
+    double8 m[8];
+    for (int j = 0; j < 8; ++j) m[j] = max8(load8(l + s + j * tail_block), load8(l + s + j * tail_block + 8));
+    const double8 tops = lane_max8(m);
+    std::memcpy(block_max + blk, &tops, sizeof tops);
+    top8 = max8(top8, tops);
+  }
+  for (; s + tail_block <= n; ++blk, s += tail_block) {
+    const double8 m = max8(load8(l + s), load8(l + s + 8));
+    block_max[blk] = lane_max(m);
+    top8 = max8(top8, m);
+  }
+  if (s > 0) top = lane_max(top8);
 #endif
+  for (std::size_t b = s / tail_block; s < n; ++b) {
+    const std::size_t end = s + tail_block < n ? s + tail_block : n;
+    double block_top = l[s];
+    for (; s < end; ++s) block_top = block_top > l[s] ? block_top : l[s];
+    block_max[b] = block_top;
+    top = top > block_top ? top : block_top;
+  }
+  return top;
+}
 
 MSYNC_VECTOR_CLONES
-void finish_losses(const double* l, std::size_t n, double equity, double* bad, double* block_max) {
-  constexpr std::size_t block = tail_block;
-  static_assert(block == 16, "a block is the two 8-lane vectors below");
-  std::size_t s = 0;
-#if defined(__GNUC__)
-  // Whole blocks as two vectors: bad debt element by element (max(0, l - E), as bad_debt()
-  // computes it), then the block's maximum across its lanes.
-  const double8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (std::size_t b = 0; s + block <= n; ++b, s += block) {
-    double8 x0, x1, acc0, acc1;
-    std::memcpy(&x0, l + s, sizeof x0);
-    std::memcpy(&x1, l + s + 8, sizeof x1);
-    std::memcpy(&acc0, bad + s, sizeof acc0);
-    std::memcpy(&acc1, bad + s + 8, sizeof acc1);
-    const double8 shortfall0 = x0 - equity, shortfall1 = x1 - equity;
-    acc0 += shortfall0 > zero ? shortfall0 : zero;
-    acc1 += shortfall1 > zero ? shortfall1 : zero;
-    std::memcpy(bad + s, &acc0, sizeof acc0);
-    std::memcpy(bad + s + 8, &acc1, sizeof acc1);
-    const double8 m = x0 > x1 ? x0 : x1;
-    double top = m[0];
-    for (int j = 1; j < 8; ++j) top = top > m[j] ? top : m[j];
-    block_max[b] = top;
-  }
-#endif
-  for (std::size_t b = s / block; s < n; ++b) {
-    const std::size_t end = s + block < n ? s + block : n;
-    double top = l[s];
-    for (; s < end; ++s) {
-      bad[s] += bad_debt(l[s], equity);
-      top = top > l[s] ? top : l[s];
-    }
-    block_max[b] = top;
-  }
+void add_bad_debt(const double* l, std::size_t n, double equity, double* bad) {
+  for (std::size_t s = 0; s < n; ++s) bad[s] += bad_debt(l[s], equity);
 }
 
 MSYNC_VECTOR_CLONES

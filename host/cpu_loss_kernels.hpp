@@ -7,20 +7,34 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "marginsync/delta_gamma.hpp"
+
 namespace msync::cpu {
 
-// l[s] (= 0 first, else +=) -(delta dS + gamma (dS^2 / 2) + vega dsigma + decay): DESIGN 3's
-// delta-gamma loss of one exposure.
-void add_exposure_loss(double* l, const double* d_spot, const double* d_vol, std::size_t n,
-                       double delta, double gamma, double vega, double decay, bool first);
+// One exposure of an account in delta_gamma: its scenario rows (dS and dsigma of its underlying)
+// and its sensitivities.
+struct exposure_term {
+  const double* d_spot;
+  const double* d_vol;
+  exposure_sensitivity greeks;
+};
+
+// An account's delta_gamma losses in one pass over the scenarios, every exposure at once:
+// l[s] = 0 - x_1(s) - x_2(s) - ... with x = delta_gamma_term (DESIGN 3; the CUDA kernel adds the
+// same terms in the same order), and block_max[b] = the largest of the b-th block of tail_block
+// (16) losses. Returns the largest loss (0 when n = 0).
+double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std::size_t count,
+                          double* block_max);
 
 // l[s] (= 0 first, else +=) -q row[s]: a position's loss from its instrument's per-unit P&L.
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first);
 
-// One pass over an account's finished losses: bad[s] += max(0, l[s] - equity) (its bad debt in
-// each scenario), and block_max[b] = the largest of the b-th block of tail_block (16) losses, for
-// the tail selection.
-void finish_losses(const double* l, std::size_t n, double equity, double* bad, double* block_max);
+// block_max[b] = the largest of the b-th block of tail_block losses; returns the largest loss.
+double block_maxima(const double* l, std::size_t n, double* block_max);
+
+// bad[s] += max(0, l[s] - equity): an account's bad debt in each scenario. Only accounts whose
+// largest loss exceeds their equity have any.
+void add_bad_debt(const double* l, std::size_t n, double equity, double* bad);
 
 // #{s : equity - l[s] < maintenance}, DESIGN 3's breach count.
 std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance);

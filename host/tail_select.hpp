@@ -16,6 +16,8 @@
 #include <functional>
 #include <vector>
 
+#include "tail_kernels.hpp"
+
 namespace msync {
 
 // Losses per block of the block maxima (cpu::finish_losses and tail_selector).
@@ -54,13 +56,12 @@ class tail_selector {
   }
 
  private:
-  // The k-th largest of v[0 .. m) (1 <= k <= m), by quickselect with branch-free out-of-place
-  // partitions: comparisons of losses are unpredictable, and a mispredicted branch per element
-  // costs more than the element's two stores. Each pass writes the two scratch buffers it does
-  // not read; v is not modified.
+  // The k-th largest of v[0 .. m) (1 <= k <= m), by quickselect with out-of-place partitions
+  // (cpu::partition_around: no branch per element, vectorized where the processor allows). Each
+  // pass writes the two scratch buffers it does not read; v is not modified.
   double kth_largest(const double* v, std::size_t m, std::size_t k) {
     for (std::vector<double>& b : scratch_)
-      if (b.size() < m) b.resize(m);
+      if (b.size() < m + 8) b.resize(m + 8);
     const double* src = v;
     int current = 2;  // which scratch buffer src is; the caller's array leaves buffer 2 free too
     for (;;) {
@@ -73,27 +74,19 @@ class tail_selector {
       // Partition into the two buffers src is not.
       const int out_above = (current + 1) % 3;
       const int out_below = (current + 2) % 3;
-      double* above = scratch_[out_above].data();
-      double* below = scratch_[out_below].data();
       const double p = median_of_three(src[0], src[m / 2], src[m - 1]);
-      std::size_t n_above = 0, n_below = 0;
-      for (std::size_t i = 0; i < m; ++i) {
-        const double x = src[i];
-        above[n_above] = x;
-        n_above += x > p ? 1 : 0;
-        below[n_below] = x;
-        n_below += x < p ? 1 : 0;
-      }
-      if (k <= n_above) {
-        m = n_above;
-        src = above;
+      const cpu::partition_counts split =
+          cpu::partition_around(src, m, p, scratch_[out_above].data(), scratch_[out_below].data());
+      if (k <= split.above) {
+        m = split.above;
+        src = scratch_[out_above].data();
         current = out_above;
-      } else if (k <= m - n_below) {
+      } else if (k <= m - split.below) {
         return p;  // among the copies of the pivot
       } else {
-        k -= m - n_below;
-        m = n_below;
-        src = below;
+        k -= m - split.below;
+        m = split.below;
+        src = scratch_[out_below].data();
         current = out_below;
       }
     }
@@ -107,18 +100,9 @@ class tail_selector {
                                     const double* block_max) {
     const std::size_t blocks = (n + tail_block - 1) / tail_block;
     const double floor = kth_largest(block_max, blocks, k);
-    // Candidates: the losses >= floor in the blocks that reach it (branch-free appends).
-    std::size_t kept = 0;
-    for (std::size_t b = 0; b < blocks; ++b) {
-      if (block_max[b] < floor) continue;
-      if (buffer_.size() < kept + tail_block) buffer_.resize(2 * (kept + tail_block));
-      double* buf = buffer_.data();
-      const std::size_t end = std::min(n, tail_block * (b + 1));
-      for (std::size_t i = tail_block * b; i < end; ++i) {
-        buf[kept] = losses[i];
-        kept += losses[i] >= floor ? 1 : 0;
-      }
-    }
+    // Candidates: the losses >= floor in the blocks that reach it.
+    if (buffer_.size() < n + 8) buffer_.resize(n + 8);
+    const std::size_t kept = cpu::gather_at_least(losses, n, block_max, floor, buffer_.data());
     return finish(kept, k);
   }
 

@@ -16,6 +16,7 @@
 
 #include "cuda_check.cuh"
 #include "launchers.cuh"
+#include "marginsync/delta_gamma.hpp"
 
 namespace msync::cuda {
 
@@ -202,9 +203,10 @@ __global__ void __launch_bounds__(block) account_risk_kernel(risk_launch in, std
         double l = 0.0;
         for (std::uint64_t x = x0; x < x1; ++x) {
           const std::uint64_t cell = in.chunk.exposure_underlying[x] * static_cast<std::uint64_t>(n) + s;
-          const double ds = in.set.d_spot[cell];
-          l -= in.reval.exposure_delta[x] * ds + in.reval.exposure_gamma[x] * (0.5 * ds * ds) +
-               in.reval.exposure_vega[x] * in.set.d_vol[cell] + in.reval.exposure_theta[x] * h;
+          const exposure_sensitivity e = make_exposure_sensitivity(
+              in.reval.exposure_delta[x], in.reval.exposure_gamma[x], in.reval.exposure_vega[x],
+              in.reval.exposure_theta[x], h);
+          l -= delta_gamma_term(e, in.set.d_spot[cell], in.set.d_vol[cell]);
         }
         loss[s] = l;
         const double b = bad_debt(l, equity);
