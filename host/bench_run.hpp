@@ -21,11 +21,12 @@ namespace msync {
 struct machine_peaks {
   std::string name;
   double memory_bandwidth = 0.0;  // bytes/s, measured (copy: read + write)
-  double fp64_rate = 0.0;         // operations/s, nominal
+  double fp64_rate = 0.0;         // operations/s: nominal on the GPU, measured on the CPU
   double link_bandwidth = 0.0;    // bytes/s host to device (GPU); 0 on the CPU
 };
 
-// The CPU's memory bandwidth, measured by an OpenMP copy of `bytes` bytes with `threads` threads.
+// The CPU's memory bandwidth (an OpenMP copy) and FP64 rate (cpu::fp64_rate_probe on every
+// thread), measured with `threads` threads.
 machine_peaks measure_cpu_peaks(int threads);
 
 struct stage_result {

@@ -172,4 +172,25 @@ std::int64_t count_breaches(const double* l, std::size_t n, double equity, doubl
   return count;
 }
 
+MSYNC_VECTOR_CLONES
+double fp64_rate_probe(std::size_t rounds) {
+  double total = 0.0;
+#if defined(__GNUC__)
+  // Eight independent chains keep both vector units busy through the multiply-add latency.
+  double8 x[8];
+  for (int j = 0; j < 8; ++j)
+    for (int i = 0; i < 8; ++i) x[j][i] = 1.0 + 1e-3 * (8 * j + i);
+  for (std::size_t r = 0; r < rounds; ++r)
+    for (int j = 0; j < 8; ++j) x[j] = x[j] * 0.999999 + 1e-6;
+  for (int j = 0; j < 8; ++j) total += lane_max(x[j]);
+#else
+  double x[64];
+  for (int i = 0; i < 64; ++i) x[i] = 1.0 + 1e-3 * i;
+  for (std::size_t r = 0; r < rounds; ++r)
+    for (int i = 0; i < 64; ++i) x[i] = x[i] * 0.999999 + 1e-6;
+  for (int i = 0; i < 64; ++i) total += x[i];
+#endif
+  return total;
+}
+
 }  // namespace msync::cpu

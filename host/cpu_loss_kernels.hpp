@@ -39,4 +39,9 @@ void add_bad_debt(const double* l, std::size_t n, double equity, double* bad);
 // #{s : equity - l[s] < maintenance}, DESIGN 3's breach count.
 std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance);
 
+// The FP64 rate probe of `marginsync bench`: `rounds` of a multiply and an add on 64 independent
+// lanes (eight vectors of eight), in the widest vectors this processor has, as the loss loops
+// use them. 128 operations per round; returns a checksum so the work cannot be optimised away.
+double fp64_rate_probe(std::size_t rounds);
+
 }  // namespace msync::cpu
