@@ -22,10 +22,9 @@
 
 namespace msync::cpu {
 
-
-#if defined(__GNUC__)
-// Eight doubles as one vector (GCC and Clang vector extensions): lowered to whatever vector width
-// the clone is compiled for. A block of tail_block losses is two of them.
+// Eight doubles as one vector (GCC and Clang vector extensions, which the build requires like its
+// other GCC/Clang flags): lowered to whatever vector width the clone is compiled for. A block of
+// tail_block losses is two of them.
 typedef double double8 __attribute__((vector_size(64)));
 
 __attribute__((always_inline)) static inline double8 load8(const double* p) {
@@ -64,59 +63,69 @@ __attribute__((always_inline)) static inline double8 lane_max8(const double8* m)
   return max8(MSYNC_SHUFFLE(u[0], u[1], 0, 1, 2, 3, 8, 9, 10, 11),
               MSYNC_SHUFFLE(u[0], u[1], 4, 5, 6, 7, 12, 13, 14, 15));
 }
-#endif
 
-MSYNC_VECTOR_CLONES
-double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std::size_t count,
-                          double* block_max) {
+// Losses produced block by block, with their block maxima: vector_block(at) computes (and stores)
+// the tail_block losses at `at` and returns the lane-wise maximum of their two vectors;
+// scalar_loss(s) computes (and stores) one loss. Whole blocks go eight at a time, so their maxima
+// come out of one transpose (lane_max8); the short last block goes loss by loss. Returns the
+// largest loss (0 when n = 0).
+template <class VectorBlock, class ScalarLoss>
+__attribute__((always_inline)) inline double blockwise_maxima(std::size_t n, double* block_max,
+                                                              VectorBlock&& vector_block,
+                                                              ScalarLoss&& scalar_loss) {
   static_assert(tail_block == 16, "a block is two 8-lane vectors");
-  std::size_t s = 0;
-  double top = n > 0 ? -__builtin_inf() : 0.0;
-#if defined(__GNUC__)
-  // Each loss is written once and each scenario row read once: the exposures are summed in
-  // registers, and the maxima of eight blocks are taken together while the blocks are still in
-  // them.
-  double8 top8 = {-__builtin_inf(), -__builtin_inf(), -__builtin_inf(), -__builtin_inf(),
-                  -__builtin_inf(), -__builtin_inf(), -__builtin_inf(), -__builtin_inf()};
-  auto block_losses = [&](std::size_t at) {  // the vector maximum of the block at `at`
-    double8 v0 = {0, 0, 0, 0, 0, 0, 0, 0}, v1 = v0;
-    for (std::size_t j = 0; j < count; ++j) {
-      const exposure_term& e = x[j];
-      v0 -= delta_gamma_term(e.greeks, load8(e.d_spot + at), load8(e.d_vol + at));
-      v1 -= delta_gamma_term(e.greeks, load8(e.d_spot + at + 8), load8(e.d_vol + at + 8));
-    }
-    std::memcpy(l + at, &v0, sizeof v0);
-    std::memcpy(l + at + 8, &v1, sizeof v1);
-    return max8(v0, v1);
-  };
-  std::size_t blk = 0;
-  for (; s + 8 * tail_block <= n; blk += 8, s += 8 * tail_block) {
+  const double none = -__builtin_inf();
+  double8 top8 = {none, none, none, none, none, none, none, none};
+  std::size_t s = 0, b = 0;
+  for (; s + 8 * tail_block <= n; b += 8, s += 8 * tail_block) {
     double8 m[8];
-    for (int j = 0; j < 8; ++j) m[j] = block_losses(s + j * tail_block);
+    for (int j = 0; j < 8; ++j) m[j] = vector_block(s + j * tail_block);
     const double8 tops = lane_max8(m);
-    std::memcpy(block_max + blk, &tops, sizeof tops);
+    std::memcpy(block_max + b, &tops, sizeof tops);
     top8 = max8(top8, tops);
   }
-  for (; s + tail_block <= n; ++blk, s += tail_block) {
-    const double8 m = block_losses(s);
-    block_max[blk] = lane_max(m);
+  for (; s + tail_block <= n; ++b, s += tail_block) {
+    const double8 m = vector_block(s);
+    block_max[b] = lane_max(m);
     top8 = max8(top8, m);
   }
-  if (s > 0) top = lane_max(top8);
-#endif
-  for (std::size_t b = s / tail_block; s < n; ++b) {
-    const std::size_t end = s + tail_block < n ? s + tail_block : n;
-    double block_top = -__builtin_inf();
-    for (; s < end; ++s) {
-      double v = 0.0;
-      for (std::size_t j = 0; j < count; ++j) v -= delta_gamma_term(x[j].greeks, x[j].d_spot[s], x[j].d_vol[s]);
-      l[s] = v;
+  double top = lane_max(top8);
+  if (s < n) {
+    double block_top = none;
+    for (; s < n; ++s) {
+      const double v = scalar_loss(s);
       block_top = block_top > v ? block_top : v;
     }
     block_max[b] = block_top;
     top = top > block_top ? top : block_top;
   }
-  return top;
+  return n > 0 ? top : 0.0;
+}
+
+MSYNC_VECTOR_CLONES
+double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std::size_t count,
+                          double* block_max) {
+  // Each loss is written once and each scenario row read once: the exposures are summed in
+  // registers, and the block maxima are taken while the losses are still in them.
+  return blockwise_maxima(
+      n, block_max,
+      [&](std::size_t at) {
+        double8 v0 = {0, 0, 0, 0, 0, 0, 0, 0}, v1 = v0;
+        for (std::size_t j = 0; j < count; ++j) {
+          const exposure_term& e = x[j];
+          v0 -= delta_gamma_term(e.greeks, load8(e.d_spot + at), load8(e.d_vol + at));
+          v1 -= delta_gamma_term(e.greeks, load8(e.d_spot + at + 8), load8(e.d_vol + at + 8));
+        }
+        std::memcpy(l + at, &v0, sizeof v0);
+        std::memcpy(l + at + 8, &v1, sizeof v1);
+        return max8(v0, v1);
+      },
+      [&](std::size_t at) {
+        double v = 0.0;
+        for (std::size_t j = 0; j < count; ++j) v -= delta_gamma_term(x[j].greeks, x[j].d_spot[at], x[j].d_vol[at]);
+        l[at] = v;
+        return v;
+      });
 }
 
 MSYNC_VECTOR_CLONES
@@ -130,34 +139,9 @@ void add_position_loss(double* l, const double* row, std::size_t n, double q, bo
 
 MSYNC_VECTOR_CLONES
 double block_maxima(const double* l, std::size_t n, double* block_max) {
-  std::size_t s = 0;
-  double top = n > 0 ? l[0] : 0.0;
-#if defined(__GNUC__)
-  std::size_t blk = 0;
-  double8 top8 = {-__builtin_inf(), -__builtin_inf(), -__builtin_inf(), -__builtin_inf(),
-                  -__builtin_inf(), -__builtin_inf(), -__builtin_inf(), -__builtin_inf()};
-  for (; s + 8 * tail_block <= n; blk += 8, s += 8 * tail_block) {
-    double8 m[8];
-    for (int j = 0; j < 8; ++j) m[j] = max8(load8(l + s + j * tail_block), load8(l + s + j * tail_block + 8));
-    const double8 tops = lane_max8(m);
-    std::memcpy(block_max + blk, &tops, sizeof tops);
-    top8 = max8(top8, tops);
-  }
-  for (; s + tail_block <= n; ++blk, s += tail_block) {
-    const double8 m = max8(load8(l + s), load8(l + s + 8));
-    block_max[blk] = lane_max(m);
-    top8 = max8(top8, m);
-  }
-  if (s > 0) top = lane_max(top8);
-#endif
-  for (std::size_t b = s / tail_block; s < n; ++b) {
-    const std::size_t end = s + tail_block < n ? s + tail_block : n;
-    double block_top = l[s];
-    for (; s < end; ++s) block_top = block_top > l[s] ? block_top : l[s];
-    block_max[b] = block_top;
-    top = top > block_top ? top : block_top;
-  }
-  return top;
+  return blockwise_maxima(
+      n, block_max, [&](std::size_t at) { return max8(load8(l + at), load8(l + at + 8)); },
+      [&](std::size_t at) { return l[at]; });
 }
 
 MSYNC_VECTOR_CLONES
@@ -175,7 +159,6 @@ std::int64_t count_breaches(const double* l, std::size_t n, double equity, doubl
 MSYNC_VECTOR_CLONES
 double fp64_rate_probe(std::size_t rounds) {
   double total = 0.0;
-#if defined(__GNUC__)
   // Eight independent chains keep both vector units busy through the multiply-add latency.
   double8 x[8];
   for (int j = 0; j < 8; ++j)
@@ -183,13 +166,6 @@ double fp64_rate_probe(std::size_t rounds) {
   for (std::size_t r = 0; r < rounds; ++r)
     for (int j = 0; j < 8; ++j) x[j] = x[j] * 0.999999 + 1e-6;
   for (int j = 0; j < 8; ++j) total += lane_max(x[j]);
-#else
-  double x[64];
-  for (int i = 0; i < 64; ++i) x[i] = 1.0 + 1e-3 * i;
-  for (std::size_t r = 0; r < rounds; ++r)
-    for (int i = 0; i < 64; ++i) x[i] = x[i] * 0.999999 + 1e-6;
-  for (int i = 0; i < 64; ++i) total += x[i];
-#endif
   return total;
 }
 
