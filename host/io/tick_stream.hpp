@@ -1,0 +1,76 @@
+#pragma once
+// The tick stream of DESIGN 2, read one line at a time from a file or standard input: CSV with a
+// header row (`timestamp,underlying,price[,vol]`, columns in any order) or JSON lines. A JSON line
+// without "type" (or with "type":"price") is a price tick {"ts","underlying","price"[,"vol"]};
+// "type":"trade" {"ts","account","instrument","quantity","price"} and "type":"collateral"
+// {"ts","account","amount"} change the book. The format is decided by the first non-empty line:
+// '{' starts JSON lines, anything else is the CSV header.
+//
+// A stream must not die on one bad message: a malformed line is reported (FILE:LINE: column
+// 'NAME': reason, as DESIGN 5 writes problems) and skipped, and counted.
+#include <cstdint>
+#include <functional>
+#include <istream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "marginsync/errors.hpp"
+
+namespace msync {
+
+enum class stream_event_kind { price, trade, collateral };
+
+struct stream_event {
+  stream_event_kind kind = stream_event_kind::price;
+  std::int64_t ts_ns = 0;  // nanoseconds since the epoch
+  long line = 0;           // 1-based line of the stream it came from
+  // price: the underlying's index in the market's symbols, its price (> 0) and, when given, vol
+  // (> 0; NaN when absent).
+  std::uint32_t underlying = 0;
+  double price = 0.0;
+  double vol = 0.0;
+  // trade: account and instrument ids as written (the account may be new), signed quantity
+  // (non-zero) and price (> 0, in `price`); collateral: account and signed amount.
+  std::string account;
+  std::string instrument;
+  double quantity = 0.0;
+  double amount = 0.0;
+};
+
+class tick_reader {
+ public:
+  // Reads `in` (not owned; it must outlive the reader). `name` labels problems ("-" reads as
+  // "<stdin>"). `symbols` are the market's underlyings: a tick naming another is malformed.
+  // `on_problem` receives each malformed line's problem; the reader then goes on.
+  tick_reader(std::istream& in, std::string name, const std::vector<std::string>& symbols,
+              std::function<void(const input_problem&)> on_problem);
+
+  // The next well-formed event, or nullopt at the end of the input (or when reading fails, e.g.
+  // interrupted by a signal).
+  std::optional<stream_event> next();
+
+  long lines_read() const noexcept { return line_; }
+  long rejected() const noexcept { return rejected_; }
+
+ private:
+  bool read_line(std::string& text);
+  std::optional<stream_event> parse_csv(const std::string& text);
+  std::optional<stream_event> parse_json(const std::string& text);
+  void reject(const std::string& column, const std::string& reason);
+
+  std::istream& in_;
+  std::string name_;
+  std::unordered_map<std::string, std::uint32_t> symbol_index_;
+  std::function<void(const input_problem&)> on_problem_;
+  enum class format { unknown, csv, json } format_ = format::unknown;
+  // CSV: the header's column positions (-1 when absent) and count.
+  int col_timestamp_ = -1, col_underlying_ = -1, col_price_ = -1, col_vol_ = -1;
+  std::size_t header_size_ = 0;
+  long line_ = 0;
+  long rejected_ = 0;
+};
+
+}  // namespace msync
