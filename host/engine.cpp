@@ -24,7 +24,9 @@ class stage_clock {
   std::vector<stage_time>& stages_;
 };
 
-void apply_overrides(const risk_overrides& o, risk_params& risk) {
+}  // namespace
+
+void apply_risk_overrides(const risk_overrides& o, risk_params& risk) {
   if (o.method) risk.method = *o.method;
   if (o.scenarios) risk.scenarios = *o.scenarios;
   if (o.seed) risk.seed = *o.seed;
@@ -38,14 +40,12 @@ void apply_overrides(const risk_overrides& o, risk_params& risk) {
   problems.throw_if_any();
 }
 
-}  // namespace
-
 margin_run run_margin(const margin_request& request,
                       const std::function<void(const std::string&)>& log) {
   margin_run run;
   stage_clock clock(run.stages);
   run.inputs = clock.run("load", [&] { return load_book_at(request.book); });
-  apply_overrides(request.overrides, run.inputs.risk);
+  apply_risk_overrides(request.overrides, run.inputs.risk);
   if (request.scenario_file) {
     run.scenarios = clock.run("load_scenarios", [&] {
       return load_scenario_file(*request.scenario_file, run.inputs.market);

@@ -20,6 +20,10 @@ struct risk_overrides {
   std::optional<double> confidence;
 };
 
+// Applies the overrides to risk.json's parameters; throws input_error naming the option when an
+// overridden value is invalid.
+void apply_risk_overrides(const risk_overrides& overrides, risk_params& risk);
+
 struct margin_request {
   book_location book;
   std::optional<std::filesystem::path> scenario_file;
@@ -52,6 +56,9 @@ void prepare_output_directory(const std::filesystem::path& dir);
 // Writes `content` to `target` under a temporary name and renames it, so a file that exists is
 // complete. Throws std::runtime_error naming the file when it cannot be written.
 void write_atomically(const std::filesystem::path& target, const std::string& content);
+
+// accounts.csv of DESIGN 4: one row per account, in input order.
+std::string accounts_csv(const book& b, const revaluation& reval, const risk_result& risk);
 
 // Writes accounts.csv, exposures.csv and summary.json into `dir` (created if missing); each file
 // is written under a temporary name and renamed, so a file that exists is complete.

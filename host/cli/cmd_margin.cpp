@@ -20,16 +20,10 @@ int run_margin_command(int argc, char** argv) {
   add_book_options(options);
   options.add_options("Inputs")
       ("scenario-file", "use the given scenarios (CSV: scenario_id,underlying,spot_return[,vol_change]) instead of Monte Carlo", cxxopts::value<std::string>());
-  options.add_options("Risk (override risk.json)")
-      ("method", "full (revalue every position) or delta_gamma", cxxopts::value<std::string>())
-      ("scenarios", "number of Monte Carlo scenarios", cxxopts::value<std::int64_t>())
-      ("seed", "random seed of the scenarios", cxxopts::value<std::uint64_t>())
-      ("confidence", "VaR / ES confidence, within (0, 1)", cxxopts::value<double>());
+  add_risk_override_options(options);
+  add_backend_options(options);
   options.add_options("Run")
       ("out", "directory for accounts.csv, exposures.csv and summary.json", cxxopts::value<std::string>())
-      ("backend", "auto, cpu or cuda", cxxopts::value<std::string>()->default_value("auto"))
-      ("threads", "CPU threads (0: all cores)", cxxopts::value<int>()->default_value("0"))
-      ("device-memory", "most device memory the CUDA backend may use, in MiB (0: 90% of what is free); a book that does not fit is processed in chunks", cxxopts::value<std::int64_t>()->default_value("0"))
       ("q,quiet", "print nothing but errors")
       ("h,help", "this help");
 
@@ -46,42 +40,19 @@ int run_margin_command(int argc, char** argv) {
   request.book = book_location_from(args);
   if (args.count("scenario-file")) request.scenario_file = args["scenario-file"].as<std::string>();
 
-  if (args.count("method")) {
-    const std::string m = args["method"].as<std::string>();
-    if (m == "full") request.overrides.method = risk_method::full;
-    else if (m == "delta_gamma") request.overrides.method = risk_method::delta_gamma;
-    else {
-      std::fprintf(stderr, "marginsync margin: --method must be full or delta_gamma, got '%s'\n", m.c_str());
-      return exit_bad_input;
-    }
-  }
-  if (args.count("scenarios")) request.overrides.scenarios = args["scenarios"].as<std::int64_t>();
-  if (args.count("seed")) request.overrides.seed = args["seed"].as<std::uint64_t>();
-  if (args.count("confidence")) request.overrides.confidence = args["confidence"].as<double>();
+  const std::optional<risk_overrides> overrides = risk_overrides_from(args, "marginsync margin");
+  if (!overrides) return exit_bad_input;
+  request.overrides = *overrides;
   if (args.count("scenario-file") && args.count("scenarios")) {
     std::fprintf(stderr, "marginsync margin: --scenarios and --scenario-file conflict: the file gives the scenarios\n");
     return exit_bad_input;
   }
 
-  const std::string backend = args["backend"].as<std::string>();
-  if (backend == "auto") request.backend = backend_choice::automatic;
-  else if (backend == "cpu") request.backend = backend_choice::cpu;
-  else if (backend == "cuda") request.backend = backend_choice::cuda;
-  else {
-    std::fprintf(stderr, "marginsync margin: --backend must be auto, cpu or cuda, got '%s'\n", backend.c_str());
-    return exit_bad_input;
-  }
-  request.threads = args["threads"].as<int>();
-  if (request.threads < 0) {
-    std::fprintf(stderr, "marginsync margin: --threads must be >= 0\n");
-    return exit_bad_input;
-  }
-  const std::int64_t device_mib = args["device-memory"].as<std::int64_t>();
-  if (device_mib < 0) {
-    std::fprintf(stderr, "marginsync margin: --device-memory must be >= 0\n");
-    return exit_bad_input;
-  }
-  request.max_device_bytes = static_cast<std::size_t>(device_mib) << 20;
+  const std::optional<backend_settings> where = backend_settings_from(args, "marginsync margin");
+  if (!where) return exit_bad_input;
+  request.backend = where->choice;
+  request.threads = where->threads;
+  request.max_device_bytes = where->max_device_bytes;
   const bool quiet = args.count("quiet") > 0;
   // A percentage on a terminal only: logs and pipes get the stage lines alone.
   if (!quiet && ::isatty(STDERR_FILENO)) {

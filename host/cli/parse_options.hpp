@@ -10,6 +10,7 @@
 #include <cxxopts.hpp>
 
 #include "cli/commands.hpp"
+#include "engine.hpp"
 #include "io/load_inputs.hpp"
 
 namespace msync::cli {
@@ -74,6 +75,72 @@ inline book_location book_location_from(const cxxopts::ParseResult& args) {
   take("market", where.market);
   take("risk", where.risk);
   return where;
+}
+
+// --method, --scenarios, --seed, --confidence: the risk.json keys a run may override.
+inline void add_risk_override_options(cxxopts::Options& options) {
+  options.add_options("Risk (override risk.json)")
+      ("method", "full (revalue every position) or delta_gamma", cxxopts::value<std::string>())
+      ("scenarios", "number of Monte Carlo scenarios", cxxopts::value<std::int64_t>())
+      ("seed", "random seed of the scenarios", cxxopts::value<std::uint64_t>())
+      ("confidence", "VaR / ES confidence, within (0, 1)", cxxopts::value<double>());
+}
+
+// The overrides given, or nullopt after a usage error on stderr (bad --method).
+inline std::optional<risk_overrides> risk_overrides_from(const cxxopts::ParseResult& args, const std::string& name) {
+  risk_overrides o;
+  if (args.count("method")) {
+    const std::string m = args["method"].as<std::string>();
+    if (m == "full") o.method = risk_method::full;
+    else if (m == "delta_gamma") o.method = risk_method::delta_gamma;
+    else {
+      std::fprintf(stderr, "%s: --method must be full or delta_gamma, got '%s'\n", name.c_str(), m.c_str());
+      return std::nullopt;
+    }
+  }
+  if (args.count("scenarios")) o.scenarios = args["scenarios"].as<std::int64_t>();
+  if (args.count("seed")) o.seed = args["seed"].as<std::uint64_t>();
+  if (args.count("confidence")) o.confidence = args["confidence"].as<double>();
+  return o;
+}
+
+// --backend, --threads, --device-memory: where the book is made resident.
+inline void add_backend_options(cxxopts::Options& options) {
+  options.add_options("Run")
+      ("backend", "auto, cpu or cuda", cxxopts::value<std::string>()->default_value("auto"))
+      ("threads", "CPU threads (0: all cores)", cxxopts::value<int>()->default_value("0"))
+      ("device-memory", "most device memory the CUDA backend may use, in MiB (0: 90% of what is free); a book that does not fit is processed in chunks", cxxopts::value<std::int64_t>()->default_value("0"));
+}
+
+struct backend_settings {
+  backend_choice choice = backend_choice::automatic;
+  int threads = 0;
+  std::size_t max_device_bytes = 0;
+};
+
+// The settings given, or nullopt after a usage error on stderr.
+inline std::optional<backend_settings> backend_settings_from(const cxxopts::ParseResult& args, const std::string& name) {
+  backend_settings b;
+  const std::string backend = args["backend"].as<std::string>();
+  if (backend == "auto") b.choice = backend_choice::automatic;
+  else if (backend == "cpu") b.choice = backend_choice::cpu;
+  else if (backend == "cuda") b.choice = backend_choice::cuda;
+  else {
+    std::fprintf(stderr, "%s: --backend must be auto, cpu or cuda, got '%s'\n", name.c_str(), backend.c_str());
+    return std::nullopt;
+  }
+  b.threads = args["threads"].as<int>();
+  if (b.threads < 0) {
+    std::fprintf(stderr, "%s: --threads must be >= 0\n", name.c_str());
+    return std::nullopt;
+  }
+  const std::int64_t device_mib = args["device-memory"].as<std::int64_t>();
+  if (device_mib < 0) {
+    std::fprintf(stderr, "%s: --device-memory must be >= 0\n", name.c_str());
+    return std::nullopt;
+  }
+  b.max_device_bytes = static_cast<std::size_t>(device_mib) << 20;
+  return b;
 }
 
 }  // namespace msync::cli

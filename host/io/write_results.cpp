@@ -46,29 +46,6 @@ void append_id(std::string& out, const std::string& id) {
   out += '"';
 }
 
-std::string accounts_csv(const margin_run& run) {
-  const book& b = run.inputs.positions;
-  const risk_result& r = run.risk;
-  std::string out =
-      "account_id,equity,initial_margin,maintenance_margin,var,es,health,breach_probability,status,"
-      "gross_notional,preemptive\n";
-  out.reserve(out.size() + b.accounts() * 160);
-  for (std::size_t a = 0; a < b.accounts(); ++a) {
-    append_id(out, b.account_id[a]);
-    for (double v : {run.reval.account_equity[a], r.initial_margin[a], r.maintenance_margin[a], r.var[a],
-                     r.es[a], r.health[a], r.breach_probability[a]}) {
-      out += ',';
-      append_number(out, v);
-    }
-    out += ',';
-    out += status_name(r.status[a]);
-    out += ',';
-    append_number(out, run.reval.account_gross_notional[a]);
-    out += r.preemptive[a] ? ",true\n" : ",false\n";
-  }
-  return out;
-}
-
 std::string exposures_csv(const margin_run& run) {
   const book& b = run.inputs.positions;
   const revaluation& v = run.reval;
@@ -129,6 +106,27 @@ nlohmann::json summary_json(const margin_run& run, const margin_request& request
 
 }  // namespace
 
+std::string accounts_csv(const book& b, const revaluation& reval, const risk_result& r) {
+  std::string out =
+      "account_id,equity,initial_margin,maintenance_margin,var,es,health,breach_probability,status,"
+      "gross_notional,preemptive\n";
+  out.reserve(out.size() + b.accounts() * 160);
+  for (std::size_t a = 0; a < b.accounts(); ++a) {
+    append_id(out, b.account_id[a]);
+    for (double v : {reval.account_equity[a], r.initial_margin[a], r.maintenance_margin[a], r.var[a],
+                     r.es[a], r.health[a], r.breach_probability[a]}) {
+      out += ',';
+      append_number(out, v);
+    }
+    out += ',';
+    out += status_name(r.status[a]);
+    out += ',';
+    append_number(out, reval.account_gross_notional[a]);
+    out += r.preemptive[a] ? ",true\n" : ",false\n";
+  }
+  return out;
+}
+
 void prepare_output_directory(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -142,7 +140,7 @@ void prepare_output_directory(const std::filesystem::path& dir) {
 void write_margin_outputs(const margin_run& run, const margin_request& request,
                           const std::filesystem::path& dir) {
   prepare_output_directory(dir);
-  write_atomically(dir / "accounts.csv", accounts_csv(run));
+  write_atomically(dir / "accounts.csv", accounts_csv(run.inputs.positions, run.reval, run.risk));
   write_atomically(dir / "exposures.csv", exposures_csv(run));
   write_atomically(dir / "summary.json", summary_json(run, request).dump(2) + "\n");
 }

@@ -1,0 +1,304 @@
+// marginsync stream: follow an oracle tick stream and re-margin the whole book on every update.
+// Reads from a file or standard input (any feed can be piped in), writes status transitions as
+// they happen (events.jsonl in --out, or standard output), a line per update (ticks.csv), and at
+// the end summary.json and accounts.csv, also after SIGINT or SIGTERM (the update in hand is
+// finished first).
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/parse_options.hpp"
+#include "engine.hpp"
+#include "io/number_parse.hpp"
+#include "marginsync/errors.hpp"
+#include "stream_engine.hpp"
+
+namespace msync::cli {
+
+namespace {
+
+volatile std::sig_atomic_t stop_requested = 0;
+
+extern "C" void request_stop(int) { stop_requested = 1; }
+
+// Without SA_RESTART, so a read blocked on the feed returns and the stream winds down.
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+// Nearest-rank percentile of wall times, in milliseconds.
+double percentile_ms(std::vector<double> seconds, double p) {
+  if (seconds.empty()) return 0.0;
+  std::sort(seconds.begin(), seconds.end());
+  const std::size_t rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(seconds.size())));
+  return 1e3 * seconds[std::min(seconds.size() - 1, rank > 0 ? rank - 1 : 0)];
+}
+
+nlohmann::json latency_json(const std::vector<double>& seconds) {
+  return {{"count", seconds.size()},
+          {"p50_ms", percentile_ms(seconds, 0.50)},
+          {"p99_ms", percentile_ms(seconds, 0.99)},
+          {"max_ms", percentile_ms(seconds, 1.0)}};
+}
+
+void append_field(std::string& line, const char* key, double value) {
+  line += ",\"";
+  line += key;
+  line += "\":";
+  if (std::isfinite(value)) append_number(line, value);
+  else line += value > 0 ? "\"inf\"" : "\"-inf\"";  // JSON has no infinity; health can be one
+}
+
+std::string event_line(const account_transition& t, const book& b) {
+  std::string line = "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"" + t.event + "\",\"account\":";
+  line += nlohmann::json(b.account_id[t.account]).dump();
+  line += ",\"from\":\"";
+  line += stream_state_name(t.from);
+  line += '"';
+  append_field(line, "equity", t.equity);
+  append_field(line, "initial_margin", t.initial_margin);
+  append_field(line, "maintenance_margin", t.maintenance_margin);
+  append_field(line, "health", t.health);
+  append_field(line, "breach_probability", t.breach_probability);
+  line += "}\n";
+  return line;
+}
+
+std::string event_line(const oracle_transition& t, const market_state& m) {
+  return "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"stale_oracle\",\"underlying\":" +
+         nlohmann::json(m.symbols[t.underlying]).dump() + ",\"stale\":" + (t.stale ? "true" : "false") + "}\n";
+}
+
+// Where the stream's lines go: files in --out, or events on standard output.
+class stream_outputs {
+ public:
+  explicit stream_outputs(const std::optional<std::filesystem::path>& dir) {
+    if (!dir) return;
+    prepare_output_directory(*dir);
+    events_.open(*dir / "events.jsonl", std::ios::trunc);
+    ticks_.open(*dir / "ticks.csv", std::ios::trunc);
+    if (!events_ || !ticks_) throw std::runtime_error("cannot write events.jsonl and ticks.csv in " + dir->string());
+    ticks_ << "timestamp,ticks,out_of_order,paths,trigger,tick_ms,risk_ms,wall_ms,transitions,staleness_ms\n";
+  }
+
+  void write(const update_outcome& u, const book& b, const market_state& m) {
+    std::string lines;
+    for (const oracle_transition& t : u.oracles) lines += event_line(t, m);
+    for (const account_transition& t : u.accounts) lines += event_line(t, b);
+    if (events_.is_open()) {
+      events_ << lines;
+      std::string row = format_timestamp(u.ts_ns) + ',' + std::to_string(u.ticks_applied) + ',' +
+                        std::to_string(u.ticks_out_of_order) + ',' +
+                        (u.trigger == risk_trigger::none ? "tick" : "tick+risk") + ',' + risk_trigger_name(u.trigger);
+      // Wall times are measurements: to the microsecond. Staleness is stream time: exact.
+      char times[96];
+      std::snprintf(times, sizeof times, ",%.3f,%.3f,%.3f,", 1e3 * u.tick_seconds, 1e3 * u.risk_seconds,
+                    1e3 * (u.tick_seconds + u.risk_seconds));
+      row += times + std::to_string(u.accounts.size() + u.oracles.size()) + ',';
+      append_number(row, u.staleness_years * 31536000.0 * 1e3);
+      ticks_ << row << '\n';
+      // A consumer tailing the files sees each update whole, as soon as it is done.
+      events_.flush();
+      ticks_.flush();
+    } else if (!lines.empty()) {
+      std::fputs(lines.c_str(), stdout);
+      std::fflush(stdout);
+    }
+  }
+
+ private:
+  std::ofstream events_, ticks_;
+};
+
+}  // namespace
+
+int run_stream_command(int argc, char** argv) {
+  cxxopts::Options options("marginsync stream",
+                           "Follow an oracle tick stream (CSV timestamp,underlying,price[,vol] or JSON "
+                           "lines, from a file or - for standard input) and re-margin the whole book on "
+                           "every update: revalue and health on every update, full scenario risk when "
+                           "a price moves past deviation_threshold, when heartbeat_ms passes or at the "
+                           "start; margins widened by the staleness add-on in between. Writes the "
+                           "accounts whose status changed as JSON lines.");
+  options.custom_help("--book DIR|FILE --ticks FILE|- [OPTIONS]");
+  add_book_options(options);
+  options.add_options("Inputs")
+      ("ticks", "tick stream file, or - for standard input", cxxopts::value<std::string>());
+  add_risk_override_options(options);
+  add_backend_options(options);
+  options.add_options("Run")
+      ("out", "directory for events.jsonl and ticks.csv (written as the stream runs), summary.json "
+              "and accounts.csv (at the end); without it, events go to standard output",
+       cxxopts::value<std::string>())
+      ("q,quiet", "print nothing but errors")
+      ("h,help", "this help");
+  int status = exit_ok;
+  const auto parsed = parse_options(
+      options, argc, argv, {"book", "ticks"},
+      "\nStream time is the clock: expiry, heartbeats and staleness follow the ticks' timestamps.\n"
+      "Malformed lines are reported on stderr and skipped; the stream goes on.\n"
+      "exit status: 0 end of stream (or stopped by SIGINT/SIGTERM, outputs written), 1 failure while\n"
+      "running, 2 bad input or usage, 3 backend not available\n",
+      status);
+  if (!parsed) return status;
+  const cxxopts::ParseResult& args = *parsed;
+  const std::string name = "marginsync stream";
+  const std::optional<risk_overrides> overrides = risk_overrides_from(args, name);
+  const std::optional<backend_settings> where = backend_settings_from(args, name);
+  if (!overrides || !where) return exit_bad_input;
+  const bool quiet = args.count("quiet") > 0;
+  const std::string ticks_path = args["ticks"].as<std::string>();
+  std::optional<std::filesystem::path> out_dir;
+  if (args.count("out")) out_dir = std::filesystem::path(args["out"].as<std::string>());
+
+  std::ifstream ticks_file;
+  if (ticks_path != "-") {
+    ticks_file.open(ticks_path);
+    if (!ticks_file) throw input_error({input_problem{ticks_path, 0, "", "cannot open the tick stream"}});
+  }
+  // Our own buffer on standard input, so that what is already read can be told from what is not.
+  if (ticks_path == "-") std::ios::sync_with_stdio(false);
+  std::istream& in = ticks_path == "-" ? std::cin : ticks_file;
+
+  const auto wall_start = std::chrono::steady_clock::now();
+  book_inputs inputs = load_book_at(book_location_from(args));
+  apply_risk_overrides(*overrides, inputs.risk);
+  backend_selection selection = select_backend(where->choice, where->threads, where->max_device_bytes);
+  if (!quiet) std::fprintf(stderr, "%s\n", selection.note.c_str());
+  stream_outputs outputs(out_dir);
+  margin_stream stream(std::move(inputs), *selection.instance);
+  const book& b = stream.inputs().positions;
+  if (!quiet)
+    std::fprintf(stderr, "streaming: %zu accounts, %zu positions resident on %s\n", b.accounts(), b.positions(),
+                 selection.instance->device().c_str());
+
+  constexpr long shown_problems = 100;  // then counted, not printed: a broken feed must not flood the log
+  long problems_seen = 0;
+  tick_reader reader(in, ticks_path, stream.inputs().market.symbols, [&](const input_problem& p) {
+    if (++problems_seen <= shown_problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
+    if (problems_seen == shown_problems) std::fprintf(stderr, "%s: further malformed lines are counted, not shown\n", name.c_str());
+  });
+  install_stop_handlers();
+
+  std::vector<double> tick_latency, risk_latency;
+  std::int64_t updates = 0, ticks_applied = 0, out_of_order = 0, book_events = 0;
+  std::map<std::string, std::int64_t> transitions;
+  auto process = [&](std::int64_t ts, const std::vector<stream_event>& group) {
+    const update_outcome u = stream.update(ts, group);
+    ++updates;
+    ticks_applied += static_cast<std::int64_t>(u.ticks_applied);
+    out_of_order += static_cast<std::int64_t>(u.ticks_out_of_order);
+    tick_latency.push_back(u.tick_seconds);
+    if (u.trigger != risk_trigger::none) risk_latency.push_back(u.risk_seconds);
+    for (const account_transition& t : u.accounts) ++transitions[t.event];
+    for (const oracle_transition& t : u.oracles) ++transitions[t.stale ? "stale_oracle" : "oracle_recovered"];
+    outputs.write(u, stream.inputs().positions, stream.inputs().market);
+  };
+  // Nothing more to read without waiting: a live feed's update is processed now, not when the
+  // next timestamp arrives.
+  auto input_idle = [&] {
+    if (ticks_path != "-") return false;
+    if (std::cin.rdbuf()->in_avail() > 0) return false;
+    pollfd fd{STDIN_FILENO, POLLIN, 0};
+    return ::poll(&fd, 1, 0) == 0;
+  };
+
+  std::vector<stream_event> group;
+  std::int64_t group_ts = 0;
+  while (!stop_requested) {
+    if (!group.empty() && input_idle()) {
+      process(group_ts, group);
+      group.clear();
+    }
+    std::optional<stream_event> e = reader.next();
+    if (!e) break;
+    if (e->kind != stream_event_kind::price) {
+      // Trades and collateral changes are read and validated but not yet applied to the resident
+      // book; say so for each, so that none is lost without a word.
+      if (++book_events <= shown_problems)
+        std::fprintf(stderr, "%s:%ld: %s event not applied: this version follows prices only\n",
+                     ticks_path == "-" ? "<stdin>" : ticks_path.c_str(), e->line,
+                     e->kind == stream_event_kind::trade ? "trade" : "collateral");
+      continue;
+    }
+    if (!group.empty() && e->ts_ns != group_ts) {
+      process(group_ts, group);
+      group.clear();
+    }
+    group_ts = e->ts_ns;
+    group.push_back(std::move(*e));
+  }
+  if (!group.empty()) process(group_ts, group);  // the update in hand, also after a stop request
+  const bool interrupted = stop_requested != 0;
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+
+  nlohmann::json j;
+  j["marginsync_version"] = MSYNC_VERSION;
+  j["inputs"] = {{"book", args["book"].as<std::string>()}, {"ticks", ticks_path},
+                 {"accounts", b.accounts()}, {"positions", b.positions()},
+                 {"underlyings", stream.inputs().market.size()}};
+  j["backend"] = selection.instance->name();
+  j["device"] = selection.instance->device();
+  j["method"] = method_name(stream.inputs().risk.method);
+  j["scenarios"] = stream.inputs().risk.scenarios;
+  j["stream"] = {{"start", updates ? format_timestamp(stream.stream_start_ns()) : ""},
+                 {"end", updates ? format_timestamp(stream.stream_time_ns()) : ""},
+                 {"lines", reader.lines_read()},
+                 {"updates", updates},
+                 {"ticks_applied", ticks_applied},
+                 {"ticks_out_of_order", out_of_order},
+                 {"lines_rejected", reader.rejected()},
+                 {"book_events_not_applied", book_events},
+                 {"interrupted", interrupted}};
+  j["risk_runs"] = {{"start", stream.risk_runs(risk_trigger::start)},
+                    {"deviation", stream.risk_runs(risk_trigger::deviation)},
+                    {"heartbeat", stream.risk_runs(risk_trigger::heartbeat)},
+                    {"book_change", stream.risk_runs(risk_trigger::book_change)}};
+  j["latency"] = {{"tick_path", latency_json(tick_latency)}, {"risk_path", latency_json(risk_latency)}};
+  j["mean_margin_staleness_ms"] = 1e3 * stream.mean_staleness_seconds();
+  j["transitions"] = transitions;
+  j["wall_seconds"] = wall;
+  j["updates_per_second"] = wall > 0 ? static_cast<double>(updates) / wall : 0.0;
+  if (out_dir) {
+    write_atomically(*out_dir / "summary.json", j.dump(2) + "\n");
+    if (updates > 0)
+      write_atomically(*out_dir / "accounts.csv",
+                       accounts_csv(b, stream.current_revaluation(), stream.margins_in_force()));
+  }
+  if (!quiet) {
+    std::fprintf(stderr, "%s%lld updates (%lld ticks, %lld out of order, %ld lines rejected) in %.2f s\n",
+                 interrupted ? "stopped by signal after the update in hand: " : "",
+                 static_cast<long long>(updates), static_cast<long long>(ticks_applied),
+                 static_cast<long long>(out_of_order), reader.rejected(), wall);
+    std::fprintf(stderr, "risk runs: start %lld, deviation %lld, heartbeat %lld; mean margin staleness %.1f ms\n",
+                 static_cast<long long>(stream.risk_runs(risk_trigger::start)),
+                 static_cast<long long>(stream.risk_runs(risk_trigger::deviation)),
+                 static_cast<long long>(stream.risk_runs(risk_trigger::heartbeat)),
+                 1e3 * stream.mean_staleness_seconds());
+    std::fprintf(stderr, "latency ms: tick path p50 %.3f p99 %.3f max %.3f; risk path p50 %.3f p99 %.3f max %.3f\n",
+                 percentile_ms(tick_latency, 0.5), percentile_ms(tick_latency, 0.99), percentile_ms(tick_latency, 1.0),
+                 percentile_ms(risk_latency, 0.5), percentile_ms(risk_latency, 0.99), percentile_ms(risk_latency, 1.0));
+    if (out_dir) std::fprintf(stderr, "results in %s\n", out_dir->string().c_str());
+  }
+  return exit_ok;
+}
+
+}  // namespace msync::cli

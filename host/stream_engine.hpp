@@ -1,0 +1,117 @@
+#pragma once
+// The streaming margin engine: the book resident on a backend, re-margined on every update of an
+// oracle stream (the stream issue; README "Streaming"). Stream time is the clock: time to expiry,
+// heartbeats and staleness follow the updates' timestamps, never the wall clock, so a replay gives
+// the same results at any speed.
+//
+// Per update (the ticks that share one timestamp):
+// - tick path, always: revalue every position at the new prices, then health and status of every
+//   account against the margins of the last risk run widened by the staleness add-on
+//   (include/marginsync/staleness.hpp);
+// - risk path, when triggered: the full scenario risk of DESIGN 3, when the stream starts, when an
+//   underlying has moved more than deviation_threshold (relative) since the last run, when
+//   heartbeat_ms of stream time have passed since it, or when the book changed.
+// Only transitions are reported: an account's state moving between ok, preemptive, margin_call,
+// liquidate and liquidation_held, and an underlying's oracle going stale or recovering.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine.hpp"
+#include "io/tick_stream.hpp"
+#include "marginsync/backend.hpp"
+
+namespace msync {
+
+// What an account is, as the stream reports it. liquidation_held: liquidate, but on the price of
+// an underlying whose oracle is stale, so the venue must not act on it yet.
+enum class stream_state : std::uint8_t { ok, preemptive, margin_call, liquidate, liquidation_held };
+
+const char* stream_state_name(stream_state s);
+
+// One account's transition: the new state's name as the event, "recovered" for a return to ok.
+struct account_transition {
+  std::int64_t ts_ns = 0;
+  std::uint32_t account = 0;
+  stream_state from = stream_state::ok, to = stream_state::ok;
+  const char* event = "";
+  double equity = 0.0, initial_margin = 0.0, maintenance_margin = 0.0, health = 0.0;
+  double breach_probability = 0.0;
+};
+
+// An underlying whose oracle went stale (no update for stale_after_ms of stream time) or recovered.
+struct oracle_transition {
+  std::int64_t ts_ns = 0;
+  std::uint32_t underlying = 0;
+  bool stale = false;
+};
+
+enum class risk_trigger { none, start, deviation, heartbeat, book_change };
+const char* risk_trigger_name(risk_trigger t);
+
+struct update_outcome {
+  std::int64_t ts_ns = 0;  // stream time of the update (never earlier than the one before)
+  std::size_t ticks_applied = 0;
+  std::size_t ticks_out_of_order = 0;  // older than the last seen for their underlying: ignored
+  risk_trigger trigger = risk_trigger::none;  // none: the risk path did not run
+  double tick_seconds = 0.0;  // wall time of the tick path
+  double risk_seconds = 0.0;  // wall time of the risk path (0 when it did not run)
+  double staleness_years = 0.0;  // tau of the add-on after this update
+  std::vector<account_transition> accounts;
+  std::vector<oracle_transition> oracles;
+};
+
+class margin_stream {
+ public:
+  // `inputs` is the loaded book with its market and risk parameters; the book is made resident
+  // on `engine` here. The engine must outlive the stream.
+  margin_stream(book_inputs inputs, backend& engine);
+
+  // One update: the price events of one timestamp (other event kinds are not applied here).
+  update_outcome update(std::int64_t ts_ns, const std::vector<stream_event>& ticks);
+
+  // The margins in force after the last update: the last risk run's results with IM and MM
+  // widened by the add-on, and health, status and the pre-emptive flag against them.
+  risk_result margins_in_force() const;
+  // The revaluation at the last update's prices.
+  const revaluation& current_revaluation() const noexcept { return reval_; }
+
+  const book_inputs& inputs() const noexcept { return inputs_; }
+  const std::vector<stream_state>& states() const noexcept { return state_; }
+  std::int64_t risk_runs(risk_trigger t) const;
+  // Time-weighted average of the margin's staleness (stream time since the last risk run) over
+  // the stream so far, in seconds.
+  double mean_staleness_seconds() const;
+  std::int64_t stream_start_ns() const noexcept { return start_ns_; }
+  std::int64_t stream_time_ns() const noexcept { return now_ns_; }
+
+ private:
+  risk_trigger pick_trigger() const;
+  void run_risk();
+  void evaluate(update_outcome& out);
+
+  book_inputs inputs_;
+  backend& engine_;
+  double z_ = 0.0;  // normal quantile at `confidence`
+  std::vector<std::vector<std::uint32_t>> account_underlyings_;
+  bool started_ = false;
+  std::int64_t start_ns_ = 0, now_ns_ = 0;
+  // Oracles: the last tick time of each underlying and whether it is stale.
+  std::vector<std::int64_t> last_tick_ns_;
+  std::vector<char> stale_;
+  // The last risk run: when, at which spots, and its results.
+  std::int64_t risk_ns_ = 0;
+  std::vector<double> risk_spot_;
+  revaluation reval_;
+  risk_result risk_;
+  bool book_changed_ = false;
+  bool risk_ran_ = false;
+  // In force after the last update.
+  std::vector<double> addon_;
+  std::vector<stream_state> state_;
+  std::map<risk_trigger, std::int64_t> runs_;
+  double staleness_integral_ = 0.0;  // seconds^2
+};
+
+}  // namespace msync

@@ -1,0 +1,229 @@
+// The streaming engine (host/stream_engine.hpp) on small books where every number can be worked
+// out by hand: the normal quantile against published values, the staleness add-on against its
+// formula, risk-run triggers exactly at their thresholds, stale oracles and held liquidations,
+// out-of-order ticks, the time-weighted staleness, and a first update that reproduces the batch
+// `margin` run on the sample book.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine.hpp"
+#include "io/number_parse.hpp"
+#include "marginsync/staleness.hpp"
+#include "stream_engine.hpp"
+#include "test_support.hpp"
+
+namespace msync {
+namespace {
+
+constexpr std::int64_t second_ns = 1000000000;
+
+std::int64_t t0_ns() {
+  std::int64_t ns = 0;
+  EXPECT_EQ(parse_timestamp("2026-11-24T08:00:00Z", ns), "");
+  return ns;
+}
+
+// Two perpetual accounts: 1 BTC long and 10 ETH long, on a market with zero rates.
+void write_perp_book(const std::filesystem::path& dir, double btc_collateral, double eth_collateral,
+                     const std::string& stream_keys) {
+  test::write_file(dir / "instruments.csv",
+                   "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n"
+                   "BTC-PERP,perpetual,BTC,,,,1\nETH-PERP,perpetual,ETH,,,,1\n");
+  test::write_file(dir / "accounts.csv", "account_id,collateral,tier\nbtc_long," + format_number(btc_collateral) +
+                                             ",standard\neth_long," + format_number(eth_collateral) + ",standard\n");
+  test::write_file(dir / "positions.csv",
+                   "account_id,instrument_id,quantity,entry_price\nbtc_long,BTC-PERP,1,91000\neth_long,ETH-PERP,10,3100\n");
+  test::write_file(dir / "market.json",
+                   R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.0, "underlyings": [
+                       {"symbol": "BTC", "spot": 91000.0, "vol": 0.55},
+                       {"symbol": "ETH", "spot": 3100.0, "vol": 0.70}],
+                       "correlation": [[1.0, 0.8], [0.8, 1.0]]})");
+  test::write_file(dir / "risk.json", R"({"method": "delta_gamma", "scenarios": 4000, "confidence": 0.99, )" +
+                                          stream_keys + "}");
+}
+
+stream_event price(std::int64_t ts, std::uint32_t underlying, double p) {
+  stream_event e;
+  e.ts_ns = ts;
+  e.underlying = underlying;
+  e.price = p;
+  e.vol = std::nan("");
+  return e;
+}
+
+struct stream_fixture {
+  std::unique_ptr<backend> engine = make_cpu_backend(1);
+  std::unique_ptr<margin_stream> stream;
+  explicit stream_fixture(const std::filesystem::path& book_dir) {
+    book_location where;
+    where.book = book_dir;
+    stream = std::make_unique<margin_stream>(load_book_at(where), *engine);
+  }
+};
+
+TEST(stream_engine, normal_quantile_matches_published_values) {
+  // Abramowitz & Stegun table 26.5 / Wichura (1988) AS241 values.
+  EXPECT_NEAR(normal_quantile(0.99), 2.3263478740408408, 1e-14);
+  EXPECT_NEAR(normal_quantile(0.95), 1.6448536269514722, 1e-14);
+  EXPECT_NEAR(normal_quantile(0.975), 1.959963984540054, 1e-14);
+  EXPECT_NEAR(normal_quantile(0.5), 0.0, 1e-15);
+  EXPECT_NEAR(normal_quantile(0.001), -3.090232306167813, 1e-13);
+  EXPECT_NEAR(normal_quantile(1e-10), -6.361340902404056, 1e-11);
+  for (double p = 0.0005; p < 1.0; p += 0.0137) EXPECT_NEAR(norm_cdf(normal_quantile(p)), p, 1e-15) << p;
+}
+
+TEST(stream_engine, staleness_addon_follows_its_formula_until_the_next_risk_run) {
+  test::temp_dir dir;
+  write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
+  stream_fixture f(dir.path());
+  const std::int64_t t0 = t0_ns();
+  update_outcome u = f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
+  ASSERT_EQ(u.trigger, risk_trigger::start);
+  const risk_result at_run = f.stream->margins_in_force();  // tau = 0: no add-on
+  for (double seconds : {0.5, 60.0, 3600.0}) {
+    const std::int64_t t = t0 + static_cast<std::int64_t>(seconds * 1e9);
+    u = f.stream->update(t, {price(t, 0, 92000), price(t, 1, 3000)});
+    ASSERT_EQ(u.trigger, risk_trigger::none);
+    const risk_result now = f.stream->margins_in_force();
+    const double z = 2.3263478740408408, tau = seconds / 31536000.0;
+    // A perpetual's delta is q m: 1 BTC and 10 ETH, at the current prices and vols.
+    const double btc = z * 1.0 * 92000 * 0.55 * std::sqrt(tau), eth = z * 10.0 * 3000 * 0.70 * std::sqrt(tau);
+    EXPECT_NEAR(now.initial_margin[0] - at_run.initial_margin[0], btc, 1e-9 * btc) << seconds;
+    EXPECT_NEAR(now.maintenance_margin[0] - at_run.maintenance_margin[0], btc, 1e-9 * btc) << seconds;
+    EXPECT_NEAR(now.initial_margin[1] - at_run.initial_margin[1], eth, 1e-9 * eth) << seconds;
+    EXPECT_NEAR(u.staleness_years, tau, 1e-15);
+  }
+}
+
+TEST(stream_engine, deviation_and_heartbeat_trigger_exactly_at_their_thresholds) {
+  {
+    test::temp_dir dir;
+    write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.005, "heartbeat_ms": 1000000000)");
+    stream_fixture f(dir.path());
+    const std::int64_t t0 = t0_ns();
+    EXPECT_EQ(f.stream->update(t0, {price(t0, 0, 91000)}).trigger, risk_trigger::start);
+    EXPECT_EQ(f.stream->update(t0 + second_ns, {price(t0 + second_ns, 0, 91000 * 1.004)}).trigger, risk_trigger::none);
+    EXPECT_EQ(f.stream->update(t0 + 2 * second_ns, {price(t0 + 2 * second_ns, 0, 91000 * 0.994)}).trigger,
+              risk_trigger::deviation);
+    // Measured from the last run's prices, not the start's.
+    EXPECT_EQ(f.stream->update(t0 + 3 * second_ns, {price(t0 + 3 * second_ns, 0, 91000 * 0.994 * 1.004)}).trigger,
+              risk_trigger::none);
+    EXPECT_EQ(f.stream->update(t0 + 4 * second_ns, {price(t0 + 4 * second_ns, 1, 3100 * 1.006)}).trigger,
+              risk_trigger::deviation);
+    EXPECT_EQ(f.stream->risk_runs(risk_trigger::deviation), 2);
+  }
+  {
+    test::temp_dir dir;
+    write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000)");
+    stream_fixture f(dir.path());
+    const std::int64_t t0 = t0_ns(), ms = 1000000;
+    EXPECT_EQ(f.stream->update(t0, {price(t0, 0, 91000)}).trigger, risk_trigger::start);
+    EXPECT_EQ(f.stream->update(t0 + 999 * ms, {price(t0 + 999 * ms, 0, 91001)}).trigger, risk_trigger::none);
+    EXPECT_EQ(f.stream->update(t0 + 1000 * ms, {price(t0 + 1000 * ms, 0, 91002)}).trigger, risk_trigger::heartbeat);
+    EXPECT_EQ(f.stream->update(t0 + 1999 * ms, {price(t0 + 1999 * ms, 0, 91003)}).trigger, risk_trigger::none);
+    EXPECT_EQ(f.stream->update(t0 + 2000 * ms, {price(t0 + 2000 * ms, 0, 91004)}).trigger, risk_trigger::heartbeat);
+    EXPECT_EQ(f.stream->risk_runs(risk_trigger::heartbeat), 2);
+    EXPECT_EQ(f.stream->risk_runs(risk_trigger::start), 1);
+  }
+}
+
+TEST(stream_engine, a_stale_oracle_holds_liquidation_until_it_recovers) {
+  const std::string keys = R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000, "stale_after_ms": 5000)";
+  const std::int64_t t0 = t0_ns();
+  double mm = 0.0;
+  {  // Margins do not depend on collateral: learn the ETH account's MM first.
+    test::temp_dir dir;
+    write_perp_book(dir.path(), 50000, 50000, keys);
+    stream_fixture f(dir.path());
+    f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
+    mm = f.stream->margins_in_force().maintenance_margin[1];
+  }
+  // Equity 30 above MM: the add-on z 31000 0.7 sqrt(tau) passes 30 after about 11 s.
+  test::temp_dir dir;
+  write_perp_book(dir.path(), 50000, mm + 30.0, keys);
+  stream_fixture f(dir.path());
+  update_outcome u = f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
+  ASSERT_EQ(u.accounts.size(), 1u);
+  EXPECT_STREQ(u.accounts[0].event, "margin_call");  // between MM and IM
+  std::vector<std::string> seen;
+  for (int s = 1; s <= 14; ++s) {  // BTC ticks every second; ETH is silent until 13 s
+    const std::int64_t t = t0 + s * second_ns;
+    std::vector<stream_event> ticks{price(t, 0, 91000)};
+    if (s == 13) ticks.push_back(price(t, 1, 3100));
+    u = f.stream->update(t, ticks);
+    for (const oracle_transition& o : u.oracles)
+      seen.push_back(std::to_string(s) + (o.stale ? " stale " : " fresh ") + std::to_string(o.underlying));
+    for (const account_transition& a : u.accounts) seen.push_back(std::to_string(s) + " " + a.event);
+  }
+  // ETH is stale once more than 5 s pass (at 6 s); the add-on passes 30 at 12 s: held, not
+  // liquidated; ETH ticks at 13 s: fresh, and the liquidation goes ahead.
+  const double z = 2.3263478740408408;
+  ASSERT_GT(z * 31000 * 0.7 * std::sqrt(12.0 / 31536000), 30.0);
+  ASSERT_LT(z * 31000 * 0.7 * std::sqrt(11.0 / 31536000), 30.0);
+  EXPECT_EQ(seen, (std::vector<std::string>{"6 stale 1", "12 liquidation_held", "13 fresh 1", "13 liquidate"}));
+}
+
+TEST(stream_engine, out_of_order_ticks_are_ignored_and_time_does_not_go_back) {
+  test::temp_dir dir;
+  write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
+  stream_fixture f(dir.path());
+  const std::int64_t t0 = t0_ns();
+  f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
+  f.stream->update(t0 + 2 * second_ns, {price(t0 + 2 * second_ns, 0, 90000)});
+  // An update stamped 1 s: BTC's tick is older than BTC's last (ignored), ETH's is not (applied).
+  const update_outcome u = f.stream->update(t0 + second_ns, {price(t0 + second_ns, 0, 80000), price(t0 + second_ns, 1, 3000)});
+  EXPECT_EQ(u.ticks_out_of_order, 1u);
+  EXPECT_EQ(u.ticks_applied, 1u);
+  EXPECT_EQ(u.ts_ns, t0 + 2 * second_ns);
+  EXPECT_EQ(f.stream->inputs().market.spot[0], 90000.0);
+  EXPECT_EQ(f.stream->inputs().market.spot[1], 3000.0);
+  // Equity of a perpetual: collateral + q (S - entry).
+  EXPECT_EQ(f.stream->current_revaluation().account_equity[0], 50000.0 + (90000.0 - 91000.0));
+}
+
+TEST(stream_engine, mean_staleness_is_time_weighted) {
+  test::temp_dir dir;
+  write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
+  stream_fixture f(dir.path());
+  const std::int64_t t0 = t0_ns();
+  f.stream->update(t0, {price(t0, 0, 91000)});
+  f.stream->update(t0 + second_ns, {price(t0 + second_ns, 0, 91000)});
+  f.stream->update(t0 + 3 * second_ns, {price(t0 + 3 * second_ns, 0, 91000)});
+  // Staleness grows from 0 to 3 s over 3 s: its mean is 1.5 s.
+  EXPECT_DOUBLE_EQ(f.stream->mean_staleness_seconds(), 1.5);
+}
+
+TEST(stream_engine, first_update_at_the_market_reproduces_the_batch_margin_run) {
+  margin_request request;
+  request.book.book = test::sample_book();
+  request.backend = backend_choice::cpu;
+  request.threads = 1;
+  const margin_run batch = run_margin(request, [](const std::string&) {});
+
+  stream_fixture f(test::sample_book());
+  const market_state& m = batch.inputs.market;
+  std::vector<stream_event> ticks;
+  for (std::uint32_t u = 0; u < m.size(); ++u) ticks.push_back(price(m.as_of_ns, u, m.spot[u]));
+  const update_outcome u = f.stream->update(m.as_of_ns, ticks);
+  const risk_result r = f.stream->margins_in_force();
+  ASSERT_EQ(r.status.size(), batch.risk.status.size());
+  std::size_t expected_events = 0;
+  for (std::size_t a = 0; a < r.status.size(); ++a) {
+    EXPECT_EQ(r.initial_margin[a], batch.risk.initial_margin[a]) << a;
+    EXPECT_EQ(r.status[a], batch.risk.status[a]) << a;
+    EXPECT_EQ(f.stream->current_revaluation().account_equity[a], batch.reval.account_equity[a]) << a;
+    expected_events += batch.risk.status[a] != account_status::ok || batch.risk.preemptive[a];
+  }
+  EXPECT_EQ(u.accounts.size(), expected_events);
+  for (const account_transition& t : u.accounts) {
+    const account_status s = batch.risk.status[t.account];
+    const char* expected = s == account_status::liquidate     ? "liquidate"
+                           : s == account_status::margin_call ? "margin_call"
+                                                              : "preemptive";
+    EXPECT_STREQ(t.event, expected) << batch.inputs.positions.account_id[t.account];
+  }
+}
+
+}  // namespace
+}  // namespace msync
