@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -57,9 +58,14 @@ class tick_reader {
 
  private:
   bool read_line(std::string& text);
+  // The CSV header row: finds the columns, or records in header_problems_ why the stream cannot
+  // be read.
+  void read_header(const std::string& text);
   std::optional<stream_event> parse_csv(const std::string& text);
   std::optional<stream_event> parse_json(const std::string& text);
   void reject(const std::string& column, const std::string& reason);
+  // The market index of `symbol`, or nullptr.
+  const std::uint32_t* find_symbol(std::string_view symbol);
 
   std::istream& in_;
   std::string name_;
@@ -69,8 +75,18 @@ class tick_reader {
   // CSV: the header's column positions (-1 when absent) and count.
   int col_timestamp_ = -1, col_underlying_ = -1, col_price_ = -1, col_vol_ = -1;
   std::size_t header_size_ = 0;
+  // A header that cannot be read makes the whole stream unreadable: next() throws these.
+  std::vector<input_problem> header_problems_;
   long line_ = 0;
   long rejected_ = 0;
+  // Buffers kept from line to line so that reading allocates nothing per line once they have
+  // grown: the current line, its CSV fields (views into the line or into unescaped_, which holds
+  // quoted fields with "" escapes), a symbol being looked up, a JSON line's top-level keys.
+  std::string text_;
+  std::vector<std::string_view> fields_;
+  std::vector<char> unescaped_;
+  std::string symbol_;
+  std::vector<std::string> json_keys_;
 };
 
 }  // namespace msync

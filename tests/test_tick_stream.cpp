@@ -1,0 +1,437 @@
+// The tick stream reader (DESIGN 2 and 5): CSV and JSON lines, line numbers, every kind of
+// malformed line reported once and skipped, a bad CSV header fatal, and reading one line at a time.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <deque>
+#include <sstream>
+#include <streambuf>
+#include <string>
+#include <vector>
+
+#include "io/tick_stream.hpp"
+#include "marginsync/errors.hpp"
+
+namespace msync {
+namespace {
+
+// Instants used below, each checked with `date -u -d @SECONDS`:
+// 1795507200 = 2026-11-24T08:00:00Z, 1709251199 = 2024-02-29T23:59:59Z.
+constexpr std::int64_t nov24_8am_ms = 1795507200000LL;
+constexpr std::int64_t nov24_8am_ns = 1795507200000000000LL;
+constexpr std::int64_t leap_day_ns = 1709251199000000000LL;
+
+// A reader over `text` with the market's symbols BTC (0) and ETH (1), keeping every problem.
+struct stream_fixture {
+  std::istringstream in;
+  std::vector<input_problem> problems;
+  tick_reader reader;
+
+  explicit stream_fixture(std::string text, const std::vector<std::string>& symbols = {"BTC", "ETH"},
+                          std::string name = "ticks.csv")
+      : in(std::move(text)),
+        reader(in, std::move(name), symbols, [this](const input_problem& p) { problems.push_back(p); }) {}
+
+  std::vector<stream_event> read_all() {
+    std::vector<stream_event> events;
+    while (std::optional<stream_event> e = reader.next()) events.push_back(*e);
+    return events;
+  }
+};
+
+TEST(tick_stream, csv_any_column_order_bom_crlf_empty_lines_and_quoting) {
+  stream_fixture s(
+      "\xEF\xBB\xBF" "price, vol ,timestamp,underlying,source\r\n"           // 1: header
+      "\r\n"                                                                 // 2
+      "91000.5,0.55,2026-11-24T08:00:00Z,BTC,feed a\r\n"                     // 3
+      "   \t\r\n"                                                            // 4
+      "3100,,1795507201500,ETH,\"feed, b\"\r\n"                              // 5
+      "\"2.5e4\" , 0.6,2024-02-29T23:59:59Z,\"B\"\"X\",\"say \"\"hi\"\"\"\r\n"  // 6
+      "\n"                                                                   // 7
+      "7,1,2026-11-24T08:00:01.25Z, \"A,B\" ,x",                             // 8, no line end
+      {"BTC", "ETH", "B\"X", "A,B"});
+  const std::vector<stream_event> events = s.read_all();
+  EXPECT_TRUE(s.problems.empty());
+  ASSERT_EQ(events.size(), 4u);
+
+  EXPECT_EQ(events[0].kind, stream_event_kind::price);
+  EXPECT_EQ(events[0].line, 3);
+  EXPECT_EQ(events[0].ts_ns, nov24_8am_ns);
+  EXPECT_EQ(events[0].underlying, 0u);
+  EXPECT_EQ(events[0].price, 91000.5);
+  EXPECT_EQ(events[0].vol, 0.55);
+
+  EXPECT_EQ(events[1].line, 5);
+  EXPECT_EQ(events[1].ts_ns, nov24_8am_ns + 1'500'000'000LL);  // epoch ms 1.5 s later
+  EXPECT_EQ(events[1].underlying, 1u);
+  EXPECT_EQ(events[1].price, 3100.0);
+  EXPECT_TRUE(std::isnan(events[1].vol));  // an empty vol cell: no vol in this tick
+
+  EXPECT_EQ(events[2].line, 6);
+  EXPECT_EQ(events[2].ts_ns, leap_day_ns);
+  EXPECT_EQ(events[2].underlying, 2u);  // "B""X" is B"X
+  EXPECT_EQ(events[2].price, 25000.0);
+  EXPECT_EQ(events[2].vol, 0.6);
+
+  EXPECT_EQ(events[3].line, 8);
+  EXPECT_EQ(events[3].ts_ns, nov24_8am_ns + 1'250'000'000LL);
+  EXPECT_EQ(events[3].underlying, 3u);  // a quoted comma is part of the field
+  EXPECT_EQ(events[3].price, 7.0);
+  EXPECT_EQ(events[3].vol, 1.0);
+
+  EXPECT_EQ(s.reader.lines_read(), 8);
+  EXPECT_EQ(s.reader.rejected(), 0);
+  EXPECT_FALSE(s.reader.next());  // stays at the end
+}
+
+TEST(tick_stream, csv_without_vol_column_and_epoch_milliseconds) {
+  stream_fixture s(
+      "\r\n"
+      "underlying,timestamp,price\r\n"
+      "ETH,1795507200000,3100.25\r\n"  // the line end is no part of the price
+      "BTC,-1000,5\n"  // 1969-12-31T23:59:59Z: before the epoch, within the supported years
+      "BTC,0,6\r\n");
+  const std::vector<stream_event> events = s.read_all();
+  EXPECT_TRUE(s.problems.empty());
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].line, 3);
+  EXPECT_EQ(events[0].ts_ns, nov24_8am_ns);
+  EXPECT_EQ(events[0].underlying, 1u);
+  EXPECT_EQ(events[0].price, 3100.25);
+  EXPECT_TRUE(std::isnan(events[0].vol));
+  EXPECT_EQ(events[1].line, 4);
+  EXPECT_EQ(events[1].ts_ns, -1'000'000'000LL);
+  EXPECT_EQ(events[1].underlying, 0u);
+  EXPECT_EQ(events[2].line, 5);
+  EXPECT_EQ(events[2].ts_ns, 0);
+  EXPECT_EQ(events[2].price, 6.0);
+  EXPECT_EQ(s.reader.lines_read(), 5);
+}
+
+TEST(tick_stream, json_lines_price_trade_collateral) {
+  stream_fixture s(
+      "\xEF\xBB\xBF  {\"ts\": 1795507200000, \"underlying\": \"BTC\", \"price\": 91010.5, \"vol\": 0.5}\r\n"
+      "\n"
+      "{\"type\": \"price\", \"ts\": \"2026-11-24T08:00:00.001Z\", \"underlying\": \"ETH\", "
+      "\"price\": 3100, \"source\": \"ignored\"}\n"
+      "{\"type\": \"trade\", \"ts\": \"2024-02-29T23:59:59Z\", \"account\": \"A-1\", "
+      "\"instrument\": \"BTC-PERP\", \"quantity\": -2.5, \"price\": 91000}\n"
+      "   \n"
+      "{\"type\": \"collateral\", \"ts\": 1795507200001, \"account\": \"new account\", \"amount\": -150.75}\n"
+      "{\"ts\": 1.7955072e12, \"underlying\": \"BTC\", \"price\": 1e-3}",
+      {"BTC", "ETH"}, "feed.jsonl");
+  const std::vector<stream_event> events = s.read_all();
+  EXPECT_TRUE(s.problems.empty());
+  ASSERT_EQ(events.size(), 5u);
+
+  EXPECT_EQ(events[0].kind, stream_event_kind::price);
+  EXPECT_EQ(events[0].line, 1);
+  EXPECT_EQ(events[0].ts_ns, nov24_8am_ns);
+  EXPECT_EQ(events[0].underlying, 0u);
+  EXPECT_EQ(events[0].price, 91010.5);
+  EXPECT_EQ(events[0].vol, 0.5);
+
+  EXPECT_EQ(events[1].kind, stream_event_kind::price);
+  EXPECT_EQ(events[1].line, 3);
+  EXPECT_EQ(events[1].ts_ns, nov24_8am_ns + 1'000'000LL);
+  EXPECT_EQ(events[1].underlying, 1u);
+  EXPECT_EQ(events[1].price, 3100.0);
+  EXPECT_TRUE(std::isnan(events[1].vol));
+
+  EXPECT_EQ(events[2].kind, stream_event_kind::trade);
+  EXPECT_EQ(events[2].line, 4);
+  EXPECT_EQ(events[2].ts_ns, leap_day_ns);
+  EXPECT_EQ(events[2].account, "A-1");
+  EXPECT_EQ(events[2].instrument, "BTC-PERP");
+  EXPECT_EQ(events[2].quantity, -2.5);
+  EXPECT_EQ(events[2].price, 91000.0);
+
+  EXPECT_EQ(events[3].kind, stream_event_kind::collateral);
+  EXPECT_EQ(events[3].line, 6);
+  EXPECT_EQ(events[3].ts_ns, nov24_8am_ns + 1'000'000LL);
+  EXPECT_EQ(events[3].account, "new account");
+  EXPECT_EQ(events[3].amount, -150.75);
+
+  EXPECT_EQ(events[4].line, 7);
+  EXPECT_EQ(events[4].ts_ns, nov24_8am_ns);  // whole milliseconds written with an exponent
+  EXPECT_EQ(events[4].price, 1e-3);
+
+  EXPECT_EQ(s.reader.lines_read(), 7);
+  EXPECT_EQ(s.reader.rejected(), 0);
+}
+
+struct bad_line {
+  std::string text;
+  std::string column;
+  std::string reason_part;  // a piece the reason must contain
+};
+
+// Streams each bad line followed by a good one and checks that every bad line gives exactly one
+// problem, on its line and column, and that every good line still comes out.
+void expect_each_rejected_once(const std::string& header, const std::vector<bad_line>& cases,
+                               const std::string& good_prefix, const std::string& good_suffix) {
+  std::string text = header.empty() ? "" : header + "\n";
+  const long first = header.empty() ? 1 : 2;
+  for (std::size_t i = 0; i < cases.size(); ++i)
+    text += cases[i].text + "\n" + good_prefix + std::to_string(100 + i) + good_suffix + "\n";
+  text += good_prefix + "99" + good_suffix + "\n";
+  stream_fixture s(text);
+  const std::vector<stream_event> events = s.read_all();
+
+  ASSERT_EQ(s.problems.size(), cases.size());
+  EXPECT_EQ(s.reader.rejected(), static_cast<long>(cases.size()));
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].text);
+    const input_problem& p = s.problems[i];
+    EXPECT_EQ(p.file, "ticks.csv");
+    EXPECT_EQ(p.line, first + 2 * static_cast<long>(i));
+    EXPECT_EQ(p.column, cases[i].column);
+    EXPECT_NE(p.reason.find(cases[i].reason_part), std::string::npos) << p.reason;
+  }
+  ASSERT_EQ(events.size(), cases.size() + 1);
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(events[i].line, first + 2 * static_cast<long>(i) + 1);
+    EXPECT_EQ(events[i].price, static_cast<double>(100 + i));
+  }
+  EXPECT_EQ(events.back().price, 99.0);
+}
+
+TEST(tick_stream, csv_malformed_lines_are_reported_once_and_skipped) {
+  const std::vector<bad_line> cases = {
+      {"1795507200000,BTC,91000", "", "expected 4 fields (as the header has), found 3"},
+      {"1795507200000,BTC,91000,0.5,extra", "", "expected 4 fields (as the header has), found 5"},
+      {"1795507200000,BTC,91000,0.5,", "", "found 5"},
+      {"\"1795507200000,BTC,1,", "", "quoted field is not closed"},
+      {"\"1795507200000\"x,BTC,1,", "", "unexpected text after a closing quote"},
+      {",BTC,1,", "timestamp", "empty"},
+      {"2026-11-24 08:00:00,BTC,1,", "timestamp", "is not a timestamp"},
+      {"2026-11-24T08:00:00+01:00,BTC,1,", "timestamp", "must be UTC"},
+      {"2026-02-30T08:00:00Z,BTC,1,", "timestamp", "not a valid date"},
+      {"99999999999999,BTC,1,", "timestamp", "outside the supported years"},
+      {"1795507200000,XYZ,1,", "underlying", "unknown underlying 'XYZ'"},
+      {"1795507200000,btc,1,", "underlying", "unknown underlying 'btc'"},
+      {"1795507200000,,1,", "underlying", "unknown underlying ''"},
+      {"1795507200000,BTC,abc,", "price", "'abc' is not a number"},
+      {"1795507200000,BTC,,", "price", "empty"},
+      {"1795507200000,BTC,0,", "price", "must be > 0"},
+      {"1795507200000,BTC,-5,", "price", "must be > 0"},
+      {"1795507200000,BTC,1e13,", "price", "at most 1e12"},
+      {"1795507200000,BTC,nan,", "price", "not a number"},
+      {"1795507200000,BTC,inf,", "price", "not a number"},
+      {"1795507200000,BTC,1,0", "vol", "must be within (0, 10]"},
+      {"1795507200000,BTC,1,-0.2", "vol", "must be within (0, 10]"},
+      {"1795507200000,BTC,1,10.5", "vol", "must be within (0, 10]"},
+      {"1795507200000,BTC,1,x", "vol", "'x' is not a number"},
+      {"{\"ts\":1795507200000,\"underlying\":\"BTC\",\"price\":1}", "", "unexpected text after a closing quote"},
+  };
+  expect_each_rejected_once("timestamp,underlying,price,vol", cases, "1795507200000,BTC,", ",");
+}
+
+TEST(tick_stream, json_malformed_lines_are_reported_once_and_skipped) {
+  const std::string ts = "\"ts\":1795507200000";
+  const std::string trade = "{\"type\":\"trade\"," + ts;
+  const std::string collateral = "{\"type\":\"collateral\"," + ts;
+  const std::string price = "{" + ts + ",\"underlying\":\"BTC\"";
+  const std::vector<bad_line> cases = {
+      {"{\"ts\":1795507200000,\"underlying\":\"BTC\",\"price\":1", "", "invalid JSON"},
+      {"not json", "", "invalid JSON"},
+      {"{} {}", "", "invalid JSON"},
+      {"timestamp,underlying,price", "", "invalid JSON"},
+      {"[1, 2]", "", "not a JSON object"},
+      {"\"text\"", "", "not a JSON object"},
+      {"{\"type\":\"swap\"," + ts + "}", "type", "unknown type 'swap'"},
+      {"{\"type\":5," + ts + "}", "type", "expected a string, got 5"},
+      {"{\"underlying\":\"BTC\",\"price\":1}", "ts", "missing"},
+      {"{\"ts\":1.5,\"underlying\":\"BTC\",\"price\":1}", "ts", "expected whole epoch milliseconds"},
+      {"{\"ts\":true,\"underlying\":\"BTC\",\"price\":1}", "ts", "expected whole epoch milliseconds"},
+      {"{\"ts\":\"yesterday\",\"underlying\":\"BTC\",\"price\":1}", "ts", "is not a timestamp"},
+      {"{\"ts\":99999999999999,\"underlying\":\"BTC\",\"price\":1}", "ts", "outside the supported years"},
+      {"{\"ts\":18446744073709551615,\"underlying\":\"BTC\",\"price\":1}", "ts", "out"},
+      {"{" + ts + ",\"price\":1}", "underlying", "missing"},
+      {"{" + ts + ",\"underlying\":5,\"price\":1}", "underlying", "expected a string"},
+      {"{" + ts + ",\"underlying\":\"XYZ\",\"price\":1}", "underlying", "unknown underlying 'XYZ'"},
+      {price + "}", "price", "missing"},
+      {price + ",\"price\":\"91000\"}", "price", "expected a number"},
+      {price + ",\"price\":0}", "price", "must be > 0"},
+      {price + ",\"price\":-1}", "price", "must be > 0"},
+      {price + ",\"price\":1e13}", "price", "at most 1e12"},
+      {price + ",\"price\":1e400}", "", "invalid JSON: number overflow parsing '1e400'"},
+      {price + ",\"price\":1,\"vol\":0}", "vol", "must be within (0, 10]"},
+      {price + ",\"price\":1,\"vol\":11}", "vol", "must be within (0, 10]"},
+      {price + ",\"price\":1,\"vol\":\"0.5\"}", "vol", "expected a number"},
+      {price + ",\"price\":1,\"vol\":null}", "vol", "expected a number"},
+      {price + ",\"price\":1,\"price\":2}", "price", "more than once"},
+      {trade + ",\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "account", "missing"},
+      {trade + ",\"account\":\"\",\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "account", "empty"},
+      {trade + ",\"account\":7,\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "account", "expected a string"},
+      {trade + ",\"account\":\"A\",\"quantity\":1,\"price\":1}", "instrument", "missing"},
+      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"price\":1}", "quantity", "missing"},
+      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":0,\"price\":1}", "quantity", "must not be 0"},
+      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":-2e12,\"price\":1}", "quantity", "[-1e12, 1e12]"},
+      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":\"5\",\"price\":1}", "quantity", "expected a number"},
+      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":1}", "price", "missing"},
+      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":1,\"price\":0}", "price", "must be > 0"},
+      {"{\"type\":\"trade\",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "ts", "missing"},
+      {collateral + ",\"amount\":5}", "account", "missing"},
+      {collateral + ",\"account\":\"A\"}", "amount", "missing"},
+      {collateral + ",\"account\":\"A\",\"amount\":2e15}", "amount", "[-1e15, 1e15]"},
+      {collateral + ",\"account\":\"A\",\"amount\":\"x\"}", "amount", "expected a number"},
+  };
+  // The first line decides the format, so the stream starts with a good JSON line.
+  std::vector<bad_line> all = cases;
+  const std::string good_prefix = "{\"ts\":1795507200000,\"underlying\":\"ETH\",\"price\":";
+  std::string text = good_prefix + "1}\n";
+  for (std::size_t i = 0; i < all.size(); ++i)
+    text += all[i].text + "\n" + good_prefix + std::to_string(100 + i) + "}\n";
+  stream_fixture s(text);
+  const std::vector<stream_event> events = s.read_all();
+  ASSERT_EQ(s.problems.size(), all.size());
+  EXPECT_EQ(s.reader.rejected(), static_cast<long>(all.size()));
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    SCOPED_TRACE(all[i].text);
+    EXPECT_EQ(s.problems[i].line, 2 + 2 * static_cast<long>(i));
+    EXPECT_EQ(s.problems[i].column, all[i].column);
+    EXPECT_NE(s.problems[i].reason.find(all[i].reason_part), std::string::npos) << s.problems[i].reason;
+  }
+  ASSERT_EQ(events.size(), all.size() + 1);
+  EXPECT_EQ(events[0].price, 1.0);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(events[i + 1].line, 3 + 2 * static_cast<long>(i));
+    EXPECT_EQ(events[i + 1].underlying, 1u);
+    EXPECT_EQ(events[i + 1].price, static_cast<double>(100 + i));
+  }
+}
+
+TEST(tick_stream, problem_text_names_file_line_and_column) {
+  stream_fixture s("timestamp,underlying,price\n1795507200000,BTC,0\n", {"BTC"}, "-");
+  EXPECT_FALSE(s.reader.next());
+  ASSERT_EQ(s.problems.size(), 1u);
+  EXPECT_EQ(s.problems[0].to_string(), "<stdin>:2: column 'price': must be > 0 and at most 1e12, got 0");
+}
+
+TEST(tick_stream, reader_without_problem_callback_still_counts) {
+  std::istringstream in("timestamp,underlying,price\nx,BTC,1\n1795507200000,BTC,2\n");
+  tick_reader reader(in, "t.csv", {"BTC"}, nullptr);
+  const std::optional<stream_event> e = reader.next();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->line, 3);
+  EXPECT_EQ(reader.rejected(), 1);
+}
+
+TEST(tick_stream, missing_header_columns_make_the_stream_unreadable) {
+  stream_fixture s("\n timestamp , ticker, last\n1795507200000,BTC,1\n");
+  try {
+    s.reader.next();
+    FAIL() << "expected input_error";
+  } catch (const input_error& e) {
+    ASSERT_EQ(e.problems().size(), 2u);
+    EXPECT_EQ(e.problems()[0].to_string(), "ticks.csv:2: column 'underlying': missing required column");
+    EXPECT_EQ(e.problems()[1].to_string(), "ticks.csv:2: column 'price': missing required column");
+  }
+  // Not line problems: the exception carries them, and asking again says the same.
+  EXPECT_TRUE(s.problems.empty());
+  EXPECT_EQ(s.reader.rejected(), 0);
+  EXPECT_THROW(s.reader.next(), input_error);
+  EXPECT_EQ(s.reader.lines_read(), 2);
+}
+
+TEST(tick_stream, headerless_csv_and_repeated_columns_are_fatal) {
+  stream_fixture headerless("1795507200000,BTC,1\n");
+  try {
+    headerless.reader.next();
+    FAIL() << "expected input_error";
+  } catch (const input_error& e) {
+    ASSERT_EQ(e.problems().size(), 3u);
+    EXPECT_EQ(e.problems()[0].column, "timestamp");
+    EXPECT_EQ(e.problems()[1].column, "underlying");
+    EXPECT_EQ(e.problems()[2].column, "price");
+  }
+  stream_fixture twice("timestamp,underlying,price,price\n1795507200000,BTC,1,2\n");
+  try {
+    twice.reader.next();
+    FAIL() << "expected input_error";
+  } catch (const input_error& e) {
+    ASSERT_EQ(e.problems().size(), 1u);
+    EXPECT_EQ(e.problems()[0].to_string(), "ticks.csv:1: column 'price': column appears twice in the header");
+  }
+  // A repeated column the reader does not use is harmless.
+  stream_fixture extra("note,timestamp,underlying,price,note\na,1795507200000,BTC,1,b\n");
+  const std::vector<stream_event> events = extra.read_all();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].price, 1.0);
+}
+
+TEST(tick_stream, empty_inputs_end_without_events) {
+  stream_fixture nothing("");
+  EXPECT_FALSE(nothing.reader.next());
+  EXPECT_EQ(nothing.reader.lines_read(), 0);
+  stream_fixture blank("\n  \r\n\t\n");
+  EXPECT_FALSE(blank.reader.next());
+  EXPECT_EQ(blank.reader.lines_read(), 3);
+  stream_fixture header_only("timestamp,underlying,price\r\n");
+  EXPECT_FALSE(header_only.reader.next());
+  EXPECT_TRUE(header_only.problems.empty());
+}
+
+TEST(tick_stream, reads_no_further_than_the_event_it_returns) {
+  const std::string header = "timestamp,underlying,price\n";
+  const std::string first = "1795507200000,BTC,1\n";
+  std::istringstream in(header + "\n" + first + "1795507200001,BTC,2\n" + "1795507200002,BTC,3\n");
+  tick_reader reader(in, "t.csv", {"BTC"}, nullptr);
+  ASSERT_TRUE(reader.next());
+  EXPECT_EQ(static_cast<std::size_t>(in.tellg()), header.size() + 1 + first.size());
+  EXPECT_EQ(reader.lines_read(), 3);
+  std::string rest;
+  std::getline(in, rest);
+  EXPECT_EQ(rest, "1795507200001,BTC,2");
+}
+
+// A stream whose lines arrive one at a time, as through a pipe: it hands out the text pushed so
+// far, and being asked for more before close() is counted (a pipe would block there).
+class line_feed : public std::streambuf {
+ public:
+  void push(std::string text) { pending_.push_back(std::move(text)); }
+  void close() { closed_ = true; }
+  int starved = 0;
+
+ protected:
+  int_type underflow() override {
+    if (pending_.empty()) {
+      if (!closed_) ++starved;
+      return traits_type::eof();
+    }
+    current_ = std::move(pending_.front());
+    pending_.pop_front();
+    setg(current_.data(), current_.data(), current_.data() + current_.size());
+    return traits_type::to_int_type(current_[0]);
+  }
+
+ private:
+  std::deque<std::string> pending_;
+  std::string current_;
+  bool closed_ = false;
+};
+
+TEST(tick_stream, returns_each_event_before_later_lines_exist) {
+  line_feed feed;
+  std::istream in(&feed);
+  tick_reader reader(in, "pipe", {"BTC", "ETH"}, nullptr);
+  feed.push("{\"ts\":1795507200000,\"underlying\":\"BTC\",");  // a line may arrive in pieces
+  feed.push("\"price\":1}\n");
+  std::optional<stream_event> e = reader.next();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->price, 1.0);
+  EXPECT_EQ(feed.starved, 0);
+  feed.push("\n{\"ts\":1795507200001,\"underlying\":\"ETH\",\"price\":2}\n");
+  e = reader.next();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->line, 3);
+  EXPECT_EQ(e->underlying, 1u);
+  EXPECT_EQ(feed.starved, 0);
+  feed.close();
+  EXPECT_FALSE(reader.next());
+  EXPECT_EQ(feed.starved, 0);
+}
+
+}  // namespace
+}  // namespace msync
