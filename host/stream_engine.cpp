@@ -1,8 +1,10 @@
 #include "stream_engine.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
+#include "book_edit.hpp"
 #include "marginsync/staleness.hpp"
 
 namespace msync {
@@ -10,6 +12,7 @@ namespace msync {
 namespace {
 
 constexpr double seconds_per_year = 31536000.0;  // ACT/365, as DESIGN 3's time to expiry
+constexpr double funding_period_seconds = 8 * 3600.0;  // market.json's funding_rate is per 8 hours
 
 double seconds_between(std::int64_t from_ns, std::int64_t to_ns) {
   return static_cast<double>(to_ns - from_ns) * 1e-9;
@@ -48,17 +51,32 @@ margin_stream::margin_stream(book_inputs inputs, backend& engine)
   const book& b = inputs_.positions;
   engine_.load_book(b, inputs_.risk);
   z_ = normal_quantile(inputs_.risk.confidence);
-  account_underlyings_.resize(b.accounts());
-  for (std::size_t a = 0; a < b.accounts(); ++a)
-    for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x)
-      account_underlyings_[a].push_back(b.exposure_underlying[x]);
+  standard_tier_ = inputs_.risk.tier_index("standard");
+  for (std::uint32_t i = 0; i < b.instruments.size(); ++i) instrument_index_[b.instruments.id[i]] = i;
   const std::size_t u = inputs_.market.size();
   last_tick_ns_.assign(u, 0);
   stale_.assign(u, 0);
-  addon_.assign(b.accounts(), 0.0);
   // Before the first update every account counts as ok, so the first update reports every
   // account that is not: what a venue starting the engine needs to act on.
-  state_.assign(b.accounts(), stream_state::ok);
+  index_book();
+}
+
+// Per-account lookups, sized to the book; new accounts start ok with no collateral change.
+void margin_stream::index_book() {
+  const book& b = inputs_.positions;
+  account_underlyings_.assign(b.accounts(), {});
+  for (std::size_t a = 0; a < b.accounts(); ++a)
+    for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x)
+      account_underlyings_[a].push_back(b.exposure_underlying[x]);
+  for (std::uint32_t a = static_cast<std::uint32_t>(account_index_.size()); a < b.accounts(); ++a)
+    account_index_[b.account_id[a]] = a;
+  perpetuals_.clear();
+  for (std::uint32_t a = 0; a < b.accounts(); ++a)
+    for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p)
+      if (b.instruments.kind[b.position_instrument[p]] == instrument_kind::perpetual) perpetuals_.emplace_back(a, p);
+  addon_.resize(b.accounts(), 0.0);
+  state_.resize(b.accounts(), stream_state::ok);
+  collateral_change_.resize(b.accounts(), 0.0);
 }
 
 std::int64_t margin_stream::risk_runs(risk_trigger t) const {
@@ -81,7 +99,55 @@ risk_trigger margin_stream::pick_trigger() const {
   return risk_trigger::none;
 }
 
-update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<stream_event>& ticks) {
+void margin_stream::accrue_funding(std::int64_t from_ns, std::int64_t to_ns) {
+  if (to_ns <= from_ns) return;
+  const book& b = inputs_.positions;
+  const market_state& m = inputs_.market;
+  const double periods = seconds_between(from_ns, to_ns) / funding_period_seconds;
+  // Longs pay shorts when the rate is positive: q m S rate per period, at the spot in force.
+  for (const auto& [a, p] : perpetuals_) {
+    const std::uint32_t i = b.position_instrument[p];
+    const std::uint32_t u = b.instruments.underlying[i];
+    if (m.funding_rate[u] == 0.0) continue;
+    collateral_change_[a] -= b.position_quantity[p] * b.instruments.multiplier[i] * m.spot[u] * m.funding_rate[u] * periods;
+  }
+}
+
+void margin_stream::apply_book_event(const stream_event& e, update_outcome& out, bool& structure_changed) {
+  book& b = inputs_.positions;
+  std::uint32_t instrument = 0;
+  if (e.kind == stream_event_kind::trade) {
+    const auto it = instrument_index_.find(e.instrument);
+    if (it == instrument_index_.end()) {
+      out.problems.push_back(input_problem{"", e.line, "instrument", "unknown instrument '" + e.instrument + "'"});
+      return;
+    }
+    instrument = it->second;
+  }
+  auto account = account_index_.find(e.account);
+  if (account == account_index_.end()) {
+    // An account the book does not know opens with zero collateral in the standard tier.
+    if (standard_tier_ < 0) {
+      out.problems.push_back(input_problem{"", e.line, "account",
+                                           "unknown account '" + e.account + "' and no 'standard' tier to open it in"});
+      return;
+    }
+    const std::uint32_t a = add_account(b, e.account, static_cast<std::uint32_t>(standard_tier_));
+    account = account_index_.emplace(e.account, a).first;
+    collateral_change_.resize(b.accounts(), 0.0);
+    structure_changed = true;
+  }
+  const std::uint32_t a = account->second;
+  if (e.kind == stream_event_kind::collateral) {
+    collateral_change_[a] += e.amount;
+  } else {
+    collateral_change_[a] += apply_trade(b, a, instrument, e.quantity, e.price);
+    structure_changed = true;
+  }
+  ++out.book_events_applied;
+}
+
+update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<stream_event>& events) {
   update_outcome out;
   if (!started_) {
     started_ = true;
@@ -90,13 +156,18 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
     last_tick_ns_.assign(last_tick_ns_.size(), ts_ns);
   }
   // Stream time never goes back: an update older than the last one is applied at the current time,
-  // tick by tick, and a tick older than the last one of its underlying is ignored.
+  // event by event, and a tick older than the last one of its underlying is ignored.
   const std::int64_t previous_ns = now_ns_;
   now_ns_ = std::max(now_ns_, ts_ns);
   out.ts_ns = now_ns_;
+  accrue_funding(previous_ns, now_ns_);  // at the prices in force until this update
   market_state& m = inputs_.market;
-  for (const stream_event& e : ticks) {
-    if (e.kind != stream_event_kind::price) continue;
+  bool structure_changed = false;
+  for (const stream_event& e : events) {
+    if (e.kind != stream_event_kind::price) {
+      apply_book_event(e, out, structure_changed);
+      continue;
+    }
     if (e.ts_ns < last_tick_ns_[e.underlying]) {
       ++out.ticks_out_of_order;
       continue;
@@ -107,6 +178,15 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
     ++out.ticks_applied;
   }
   m.as_of_ns = now_ns_;
+  if (structure_changed) {
+    // The book's positions changed: make it resident again, with the collateral moved so far.
+    book& b = inputs_.positions;
+    for (std::size_t a = 0; a < b.accounts(); ++a) b.collateral[a] += collateral_change_[a];
+    std::fill(collateral_change_.begin(), collateral_change_.end(), 0.0);
+    engine_.load_book(b, inputs_.risk);
+    index_book();
+    book_changed_ = true;
+  }
 
   // Margin staleness accumulates over the interval at the previous risk run's age.
   const double t0 = seconds_between(risk_ns_, previous_ns), t1 = seconds_between(risk_ns_, now_ns_);
@@ -122,6 +202,10 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
 
   const auto tick_start = std::chrono::steady_clock::now();
   reval_ = engine_.revalue(m);
+  if (std::any_of(collateral_change_.begin(), collateral_change_.end(), [](double c) { return c != 0.0; })) {
+    for (std::size_t a = 0; a < collateral_change_.size(); ++a) reval_.account_equity[a] += collateral_change_[a];
+    reval_.resident_tag = 0;  // the backend's own copy of the equity is now out of date
+  }
   out.tick_seconds = wall_seconds_since(tick_start);
   out.trigger = pick_trigger();
   if (out.trigger != risk_trigger::none) {

@@ -4,7 +4,10 @@
 // heartbeats and staleness follow the updates' timestamps, never the wall clock, so a replay gives
 // the same results at any speed.
 //
-// Per update (the ticks that share one timestamp):
+// Per update (the events that share one timestamp): funding accrues on perpetuals over the
+// interval since the last update (at the prices in force during it), then the update's events
+// apply in order: prices, trades (the book changes; new accounts and positions included) and
+// collateral changes. Then:
 // - tick path, always: revalue every position at the new prices, then health and status of every
 //   account against the margins of the last risk run widened by the staleness add-on
 //   (include/marginsync/staleness.hpp);
@@ -15,6 +18,8 @@
 // liquidate and liquidation_held, and an underlying's oracle going stale or recovering.
 #include <cstdint>
 #include <map>
+#include <unordered_map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -53,6 +58,8 @@ const char* risk_trigger_name(risk_trigger t);
 struct update_outcome {
   std::int64_t ts_ns = 0;  // stream time of the update (never earlier than the one before)
   std::size_t ticks_applied = 0;
+  std::size_t book_events_applied = 0;  // trades and collateral changes
+  std::vector<input_problem> problems;  // events that could not be applied (file name left empty)
   std::size_t ticks_out_of_order = 0;  // older than the last seen for their underlying: ignored
   risk_trigger trigger = risk_trigger::none;  // none: the risk path did not run
   double tick_seconds = 0.0;  // wall time of the tick path
@@ -68,8 +75,8 @@ class margin_stream {
   // on `engine` here. The engine must outlive the stream.
   margin_stream(book_inputs inputs, backend& engine);
 
-  // One update: the price events of one timestamp (other event kinds are not applied here).
-  update_outcome update(std::int64_t ts_ns, const std::vector<stream_event>& ticks);
+  // One update: the events of one timestamp, in stream order.
+  update_outcome update(std::int64_t ts_ns, const std::vector<stream_event>& events);
 
   // The margins in force after the last update: the last risk run's results with IM and MM
   // widened by the add-on, and health, status and the pre-emptive flag against them.
@@ -88,6 +95,9 @@ class margin_stream {
 
  private:
   risk_trigger pick_trigger() const;
+  void accrue_funding(std::int64_t from_ns, std::int64_t to_ns);
+  void apply_book_event(const stream_event& e, update_outcome& out, bool& structure_changed);
+  void index_book();
   void run_risk();
   void evaluate(update_outcome& out);
 
@@ -106,6 +116,13 @@ class margin_stream {
   revaluation reval_;
   risk_result risk_;
   bool book_changed_ = false;
+  // Collateral moved since the book was last made resident (funding, collateral events, realized
+  // P&L, spot and option payments): added to each revaluation's equity, folded into the book's
+  // collateral when the book is made resident again.
+  std::vector<double> collateral_change_;
+  std::unordered_map<std::string, std::uint32_t> account_index_, instrument_index_;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> perpetuals_;  // (account, position)
+  int standard_tier_ = -1;
   bool risk_ran_ = false;
   // In force after the last update.
   std::vector<double> addon_;

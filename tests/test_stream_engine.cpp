@@ -43,6 +43,26 @@ void write_perp_book(const std::filesystem::path& dir, double btc_collateral, do
                                           stream_keys + "}");
 }
 
+stream_event trade(std::int64_t ts, const std::string& account, const std::string& instrument, double q, double p) {
+  stream_event e;
+  e.kind = stream_event_kind::trade;
+  e.ts_ns = ts;
+  e.account = account;
+  e.instrument = instrument;
+  e.quantity = q;
+  e.price = p;
+  return e;
+}
+
+stream_event collateral(std::int64_t ts, const std::string& account, double amount) {
+  stream_event e;
+  e.kind = stream_event_kind::collateral;
+  e.ts_ns = ts;
+  e.account = account;
+  e.amount = amount;
+  return e;
+}
+
 stream_event price(std::int64_t ts, std::uint32_t underlying, double p) {
   stream_event e;
   e.ts_ns = ts;
@@ -223,6 +243,115 @@ TEST(stream_engine, first_update_at_the_market_reproduces_the_batch_margin_run) 
                                                               : "preemptive";
     EXPECT_STREQ(t.event, expected) << batch.inputs.positions.account_id[t.account];
   }
+}
+
+// Trades and collateral changes applied to the resident book must give what a fresh load of the
+// changed book gives: positions.csv with the trades as extra rows (DESIGN 2 merges them at the
+// average entry), accounts.csv with the collateral moved by deposits and by spot and option
+// payments.
+TEST(stream_engine, trades_and_collateral_equal_a_fresh_load_of_the_changed_book) {
+  const std::string keys = R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000, "method": "full")";
+  auto write_book = [&](const std::filesystem::path& dir, const std::string& accounts, const std::string& positions) {
+    test::write_file(dir / "instruments.csv",
+                     "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n"
+                     "BTC-SPOT,spot,BTC,,,,1\nBTC-PERP,perpetual,BTC,,,,0.5\n"
+                     "BTC-FUT,future,BTC,,2026-12-25T08:00:00Z,,1\n"
+                     "BTC-C100K,option,BTC,100000,2026-12-25T08:00:00Z,call,1\nETH-PERP,perpetual,ETH,,,,10\n");
+    test::write_file(dir / "accounts.csv", "account_id,collateral,tier\n" + accounts);
+    test::write_file(dir / "positions.csv", "account_id,instrument_id,quantity,entry_price\n" + positions);
+    test::write_file(dir / "market.json",
+                     R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.03, "underlyings": [
+                         {"symbol": "BTC", "spot": 91000.0, "vol": 0.55},
+                         {"symbol": "ETH", "spot": 3100.0, "vol": 0.70}],
+                         "correlation": [[1.0, 0.8], [0.8, 1.0]]})");
+    test::write_file(dir / "risk.json", R"({"scenarios": 2000, )" + keys + "}");
+  };
+  const std::string base_positions = "a,BTC-PERP,4,90000\na,BTC-FUT,-2,92000\nb,ETH-PERP,3,3000\n";
+  test::temp_dir streamed_dir, fresh_dir;
+  write_book(streamed_dir.path(), "a,100000,standard\nb,50000,standard\n", base_positions);
+  stream_fixture f(streamed_dir.path());
+  const std::int64_t t0 = t0_ns(), t1 = t0 + second_ns;
+  f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
+  const update_outcome u = f.stream->update(
+      t1, {price(t1, 0, 91500), trade(t1, "a", "BTC-PERP", -1, 91200),  // reduce: realizes P&L
+           trade(t1, "a", "BTC-FUT", 5, 91800),                          // through zero: closes 2, opens 3
+           trade(t1, "a", "BTC-SPOT", 2, 91400),                         // new position, paid from collateral
+           trade(t1, "b", "BTC-C100K", -3, 2500),                        // new exposure for b, premium received
+           trade(t1, "c", "ETH-PERP", -1, 3110),                         // unknown account: opened
+           collateral(t1, "b", -1234.5), collateral(t1, "c", 800),
+           trade(t1, "a", "NOPE", 1, 1)});
+  EXPECT_EQ(u.trigger, risk_trigger::book_change);
+  EXPECT_EQ(u.book_events_applied, 7u);
+  ASSERT_EQ(u.problems.size(), 1u);
+  EXPECT_EQ(u.problems[0].column, "instrument");
+
+  // The same book loaded fresh: trades as rows, payments and deposits in collateral.
+  write_book(fresh_dir.path(),
+             "a," + format_number(100000 - 2 * 91400.0) + ",standard\nb," + format_number(50000 + 3 * 2500.0 - 1234.5) +
+                 ",standard\nc,800,standard\n",
+             base_positions + "a,BTC-PERP,-1,91200\na,BTC-FUT,5,91800\na,BTC-SPOT,2,\nb,BTC-C100K,-3,\nc,ETH-PERP,-1,3110\n");
+  stream_fixture fresh(fresh_dir.path());
+  fresh.stream->update(t1, {price(t1, 0, 91500), price(t1, 1, 3100)});
+  const book& sb = f.stream->inputs().positions;
+  const book& fb = fresh.stream->inputs().positions;
+  ASSERT_EQ(sb.account_id, fb.account_id);
+  EXPECT_EQ(sb.position_instrument, fb.position_instrument);
+  EXPECT_EQ(sb.position_quantity, fb.position_quantity);
+  EXPECT_EQ(sb.account_position_begin, fb.account_position_begin);
+  EXPECT_EQ(sb.exposure_underlying, fb.exposure_underlying);
+  EXPECT_EQ(sb.exposure_position_begin, fb.exposure_position_begin);
+  const revaluation& sr = f.stream->current_revaluation();
+  const revaluation& fr = fresh.stream->current_revaluation();
+  for (std::size_t a = 0; a < sb.accounts(); ++a)
+    EXPECT_NEAR(sr.account_equity[a], fr.account_equity[a], 1e-9 * std::fabs(fr.account_equity[a])) << sb.account_id[a];
+  for (std::size_t x = 0; x < sb.exposures(); ++x) {
+    EXPECT_EQ(sr.exposure_delta[x], fr.exposure_delta[x]) << x;
+    EXPECT_EQ(sr.exposure_gamma[x], fr.exposure_gamma[x]) << x;
+  }
+  const risk_result sm = f.stream->margins_in_force(), fm = fresh.stream->margins_in_force();
+  for (std::size_t a = 0; a < sb.accounts(); ++a) {
+    EXPECT_EQ(sm.var[a], fm.var[a]) << sb.account_id[a];  // same positions, same scenarios
+    EXPECT_EQ(sm.status[a], fm.status[a]) << sb.account_id[a];
+  }
+}
+
+TEST(stream_engine, a_trade_moves_equity_by_exactly_q_m_mark_minus_price) {
+  test::temp_dir dir;
+  write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
+  stream_fixture f(dir.path());
+  const std::int64_t t0 = t0_ns();
+  f.stream->update(t0, {price(t0, 0, 91000)});
+  double before = f.stream->current_revaluation().account_equity[0];
+  // Long 1 at 91000 (the book's entry); sell 3 at 90500 with the mark at 91000: closes 1, opens 2 short.
+  f.stream->update(t0, {trade(t0, "btc_long", "BTC-PERP", -3, 90500)});
+  EXPECT_NEAR(f.stream->current_revaluation().account_equity[0] - before, -3 * 1.0 * (91000 - 90500.0), 1e-9);
+  EXPECT_EQ(f.stream->inputs().positions.position_quantity[0], -2.0);
+  before = f.stream->current_revaluation().account_equity[0];
+  f.stream->update(t0, {trade(t0, "btc_long", "BTC-PERP", 1, 91700)});  // buy back 1 above the mark
+  EXPECT_NEAR(f.stream->current_revaluation().account_equity[0] - before, 1 * 1.0 * (91000 - 91700.0), 1e-9);
+}
+
+TEST(stream_engine, perpetual_funding_accrues_in_stream_time) {
+  test::temp_dir dir;
+  write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
+  // Funding 0.0001 per 8 hours on BTC, -0.0002 on ETH (shorts pay).
+  test::write_file(dir / "market.json",
+                   R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.0, "underlyings": [
+                       {"symbol": "BTC", "spot": 91000.0, "vol": 0.55, "funding_rate": 0.0001},
+                       {"symbol": "ETH", "spot": 3100.0, "vol": 0.70, "funding_rate": -0.0002}],
+                       "correlation": [[1.0, 0.8], [0.8, 1.0]]})");
+  stream_fixture f(dir.path());
+  const std::int64_t t0 = t0_ns(), hour = 3600 * second_ns;
+  f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
+  const double btc0 = f.stream->current_revaluation().account_equity[0];
+  const double eth0 = f.stream->current_revaluation().account_equity[1];
+  f.stream->update(t0 + 4 * hour, {price(t0 + 4 * hour, 0, 92000)});  // 4 h at 91000 before this tick
+  f.stream->update(t0 + 8 * hour, {price(t0 + 8 * hour, 0, 92000)});  // 4 h at 92000
+  // BTC long 1: pays 1 * 1 * S * 0.0001 per 8 h; marks also moved by 1 * (92000 - 91000).
+  const double btc_funding = -(91000 * 0.5 + 92000 * 0.5) * 0.0001;
+  EXPECT_NEAR(f.stream->current_revaluation().account_equity[0] - btc0, 1000.0 + btc_funding, 1e-9);
+  // ETH long 10 at a negative rate: receives 10 * 3100 * 0.0002 over the 8 hours.
+  EXPECT_NEAR(f.stream->current_revaluation().account_equity[1] - eth0, 10 * 3100 * 0.0002, 1e-9);
 }
 
 }  // namespace

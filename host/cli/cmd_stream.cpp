@@ -199,12 +199,18 @@ int run_stream_command(int argc, char** argv) {
   install_stop_handlers();
 
   std::vector<double> tick_latency, risk_latency;
-  std::int64_t updates = 0, ticks_applied = 0, out_of_order = 0, book_events = 0;
+  std::int64_t updates = 0, ticks_applied = 0, out_of_order = 0, book_events = 0, events_refused = 0;
   std::map<std::string, std::int64_t> transitions;
   auto process = [&](std::int64_t ts, const std::vector<stream_event>& group) {
     const update_outcome u = stream.update(ts, group);
     ++updates;
     ticks_applied += static_cast<std::int64_t>(u.ticks_applied);
+    book_events += static_cast<std::int64_t>(u.book_events_applied);
+    for (input_problem p : u.problems) {  // events the book could not take: reported like bad lines
+      p.file = ticks_path == "-" ? "<stdin>" : ticks_path;
+      ++events_refused;
+      if (++problems_seen <= shown_problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
+    }
     out_of_order += static_cast<std::int64_t>(u.ticks_out_of_order);
     tick_latency.push_back(u.tick_seconds);
     if (u.trigger != risk_trigger::none) risk_latency.push_back(u.risk_seconds);
@@ -230,15 +236,6 @@ int run_stream_command(int argc, char** argv) {
     }
     std::optional<stream_event> e = reader.next();
     if (!e) break;
-    if (e->kind != stream_event_kind::price) {
-      // Trades and collateral changes are read and validated but not yet applied to the resident
-      // book; say so for each, so that none is lost without a word.
-      if (++book_events <= shown_problems)
-        std::fprintf(stderr, "%s:%ld: %s event not applied: this version follows prices only\n",
-                     ticks_path == "-" ? "<stdin>" : ticks_path.c_str(), e->line,
-                     e->kind == stream_event_kind::trade ? "trade" : "collateral");
-      continue;
-    }
     if (!group.empty() && e->ts_ns != group_ts) {
       process(group_ts, group);
       group.clear();
@@ -266,7 +263,8 @@ int run_stream_command(int argc, char** argv) {
                  {"ticks_applied", ticks_applied},
                  {"ticks_out_of_order", out_of_order},
                  {"lines_rejected", reader.rejected()},
-                 {"book_events_not_applied", book_events},
+                 {"book_events_applied", book_events},
+                 {"events_refused", events_refused},
                  {"interrupted", interrupted}};
   j["risk_runs"] = {{"start", stream.risk_runs(risk_trigger::start)},
                     {"deviation", stream.risk_runs(risk_trigger::deviation)},
