@@ -136,5 +136,30 @@ TEST(stream_cli, sigterm_finishes_the_update_in_hand_and_writes_the_outputs) {
   EXPECT_TRUE(std::filesystem::exists(out / "accounts.csv"));
 }
 
+TEST(stream_cli, bench_stream_replays_a_generated_stream_and_reports_both_paths) {
+  test::temp_dir out;
+  const test::command_result r = test::run_cli(
+      "bench --stream --accounts 300 --underlyings 4 --backend cpu --stream-seconds 2 --tick-rate 5 --scenarios 500 "
+      "--work-dir '" + out.path().string() + "' --json '" + (out / "bench.json").string() + "'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(out / "bench.json"));
+  ASSERT_EQ(j["backends"].size(), 1u);
+  const nlohmann::json& cpu = j["backends"][0];
+  EXPECT_EQ(cpu["updates"], 10);       // 2 s at 5 updates per second
+  EXPECT_EQ(cpu["ticks"], 10 * 4);     // every underlying in every update
+  EXPECT_EQ(cpu["risk_runs"]["start"], 1);
+  // Heartbeats every 1000 ms of stream time from the first update at 0.2 s: one, at 1.2 s. No
+  // deviation: a 0.2 s diffusion step is about 1e-4 of the price, far below 0.5%, and the seeded
+  // stream has no jump in these 2 s.
+  EXPECT_EQ(cpu["risk_runs"].value("heartbeat", 0), 1);
+  EXPECT_EQ(cpu["risk_runs"].value("deviation", 0), 0);
+  EXPECT_GT(cpu["tick_path_ms"]["p50"].get<double>(), 0.0);
+  EXPECT_GE(cpu["tick_path_ms"]["max"].get<double>(), cpu["tick_path_ms"]["p99"].get<double>());
+  EXPECT_GE(cpu["tick_path_ms"]["p99"].get<double>(), cpu["tick_path_ms"]["p50"].get<double>());
+  std::size_t files = 0;  // the generated book and stream are removed; the JSON stays
+  for (const auto& entry : std::filesystem::directory_iterator(out.path())) files += entry.path().filename() == "bench.json" ? 0 : 1;
+  EXPECT_EQ(files, 0u);
+}
+
 }  // namespace
 }  // namespace msync

@@ -4,11 +4,14 @@
 #include <chrono>
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
 #include "bench_run.hpp"
+#include "bench_stream.hpp"
+#include "generate_ticks.hpp"
 #include "cli/commands.hpp"
 #include "cli/parse_options.hpp"
 #include "generate_book.hpp"
@@ -51,6 +54,87 @@ nlohmann::json peaks_json(const machine_peaks& p) {
                         {"host_to_device_bytes_per_s", p.link_bandwidth}};
 }
 
+// bench --stream: a tick stream generated for the book's market, replayed on each backend.
+int run_stream_bench(const cxxopts::ParseResult& args, book_inputs in, const std::string& which,
+                     const bench_options& bo, const std::filesystem::path& book_path,
+                     const std::filesystem::path& work_dir, const std::function<void(const std::string&)>& log) {
+  tick_generate_options t;
+  t.seconds = args["stream-seconds"].as<double>();
+  t.rate_hz = args["tick-rate"].as<double>();
+  if (const std::string why = tick_generate_problem(t); !why.empty()) {
+    std::fprintf(stderr, "marginsync bench: --stream-seconds / --tick-rate: %s\n", why.c_str());
+    return exit_bad_input;
+  }
+  const std::optional<risk_overrides> overrides = risk_overrides_from(args, "marginsync bench");
+  if (!overrides) return exit_bad_input;
+  risk_overrides o = *overrides;
+  o.scenarios = bo.scenarios;
+  apply_risk_overrides(o, in.risk);
+
+  const std::filesystem::path ticks =
+      work_dir / ("marginsync-bench-" + std::to_string(static_cast<long long>(::getpid())) + ".ticks.csv");
+  generate_ticks(in.market, t, ticks);
+  std::vector<std::vector<stream_event>> updates;
+  try {
+    updates = read_updates(ticks, in.market.symbols);
+  } catch (...) {
+    std::filesystem::remove(ticks);
+    throw;
+  }
+  std::filesystem::remove(ticks);
+  log("stream: " + std::to_string(updates.size()) + " updates of " + std::to_string(in.market.size()) +
+      " ticks, risk path " + method_name(in.risk.method) + " with " + std::to_string(in.risk.scenarios) +
+      " scenarios, heartbeat " + std::to_string(in.risk.heartbeat_ms) + " ms");
+
+  std::vector<stream_bench_result> results;
+  if (which != "cuda") {
+    auto engine = make_cpu_backend(bo.threads);
+    results.push_back(bench_stream(*engine, in, updates, log));
+  }
+  if (which != "cpu") {
+    backend_selection cuda = select_backend(which == "cuda" ? backend_choice::cuda : backend_choice::automatic, bo.threads);
+    if (cuda.instance->name() == "cuda") results.push_back(bench_stream(*cuda.instance, in, updates, log));
+    else log("cuda: not timed: " + cuda.note);
+  }
+
+  std::printf("\n%-5s %8s %11s %9s %9s %9s %6s %9s %9s %9s\n", "", "updates", "updates/s", "tick p50", "tick p99",
+              "tick max", "risk", "risk p50", "risk p99", "risk max");
+  nlohmann::json rows = nlohmann::json::array();
+  for (const stream_bench_result& r : results) {
+    const double ms = 1e3;
+    const double updates_per_second = static_cast<double>(r.updates) / r.wall_seconds;
+    std::printf("%-5s %8lld %11.1f %9.3f %9.3f %9.3f %6zu %9.1f %9.1f %9.1f   (ms)\n", r.backend.c_str(),
+                static_cast<long long>(r.updates), updates_per_second, ms * percentile(r.tick_seconds, 0.5),
+                ms * percentile(r.tick_seconds, 0.99), ms * percentile(r.tick_seconds, 1.0), r.risk_seconds.size(),
+                ms * percentile(r.risk_seconds, 0.5), ms * percentile(r.risk_seconds, 0.99),
+                ms * percentile(r.risk_seconds, 1.0));
+    rows.push_back({{"backend", r.backend}, {"device", r.device}, {"updates", r.updates}, {"ticks", r.ticks},
+                    {"wall_seconds", r.wall_seconds}, {"updates_per_second", updates_per_second},
+                    {"ticks_per_second", static_cast<double>(r.ticks) / r.wall_seconds}, {"risk_runs", r.risk_runs},
+                    {"tick_path_ms", {{"p50", ms * percentile(r.tick_seconds, 0.5)},
+                                      {"p99", ms * percentile(r.tick_seconds, 0.99)},
+                                      {"max", ms * percentile(r.tick_seconds, 1.0)}}},
+                    {"risk_path_ms", {{"p50", ms * percentile(r.risk_seconds, 0.5)},
+                                      {"p99", ms * percentile(r.risk_seconds, 0.99)},
+                                      {"max", ms * percentile(r.risk_seconds, 1.0)}}}});
+  }
+  if (args.count("json")) {
+    const book& b = in.positions;
+    nlohmann::json j;
+    j["sizes"] = {{"accounts", b.accounts()}, {"positions", b.positions()}, {"exposures", b.exposures()},
+                  {"underlyings", in.market.size()}, {"scenarios", in.risk.scenarios}};
+    j["book"] = args.count("book") ? book_path.string() : std::string("generated");
+    j["stream"] = {{"seconds", t.seconds}, {"rate_hz", t.rate_hz}, {"updates", updates.size()},
+                   {"method", method_name(in.risk.method)}, {"heartbeat_ms", in.risk.heartbeat_ms},
+                   {"deviation_threshold", in.risk.deviation_threshold}};
+    j["backends"] = rows;
+    const std::string path = args["json"].as<std::string>();
+    write_atomically(path, j.dump(2) + "\n");
+    std::printf("results in %s\n", path.c_str());
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 int run_bench_command(int argc, char** argv) {
@@ -67,7 +151,7 @@ int run_bench_command(int argc, char** argv) {
       ("positions-per-account", "position rows per generated account", cxxopts::value<int>()->default_value("10"))
       ("underlyings", "underlyings of the generated book", cxxopts::value<int>()->default_value("20"))
       ("seed", "seed of the generated book", cxxopts::value<std::uint64_t>()->default_value("1"))
-      ("work-dir", "where the generated book is written (removed after)", cxxopts::value<std::string>());
+      ("work-dir", "where the generated book (and stream) are written (removed after)", cxxopts::value<std::string>());
   options.add_options("Run")
       ("scenarios", "Monte Carlo scenarios", cxxopts::value<std::int64_t>()->default_value("10000"))
       ("repeats", "timed runs of each stage after one warm-up", cxxopts::value<int>()->default_value("5"))
@@ -76,6 +160,12 @@ int run_bench_command(int argc, char** argv) {
       ("cpu-full-fraction", "share of the accounts `full` runs on with the CPU backend (default: enough for about 2e10 position-scenarios)", cxxopts::value<double>()->default_value("-1"))
       ("json", "also write the results as JSON to this file", cxxopts::value<std::string>())
       ("h,help", "this help");
+  options.add_options("Stream (--stream)")
+      ("stream", "replay a generated tick stream through `stream`'s engine instead of timing stages: "
+                 "updates per second and the latency of the tick and risk paths")
+      ("stream-seconds", "stream time to replay", cxxopts::value<double>()->default_value("10"))
+      ("tick-rate", "updates per second of stream time (every underlying ticks in each)", cxxopts::value<double>()->default_value("10"))
+      ("method", "risk path method: full or delta_gamma (default: the book's risk.json)", cxxopts::value<std::string>());
   int status = exit_ok;
   const auto parsed = parse_options(options, argc, argv, {}, "", status);
   if (!parsed) return status;
@@ -96,6 +186,8 @@ int run_bench_command(int argc, char** argv) {
   auto log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
 
   // The book: generated into a snapshot (then loaded, which is the `load` stage), or given.
+  const std::filesystem::path work_dir = args.count("work-dir") ? std::filesystem::path(args["work-dir"].as<std::string>())
+                                                                : std::filesystem::temp_directory_path();
   std::filesystem::path book_path;
   std::filesystem::path generated;
   if (args.count("book")) {
@@ -110,9 +202,7 @@ int run_bench_command(int argc, char** argv) {
       std::fprintf(stderr, "marginsync bench: --accounts, --positions-per-account and --underlyings must be >= 1\n");
       return exit_bad_input;
     }
-    const std::filesystem::path dir = args.count("work-dir") ? std::filesystem::path(args["work-dir"].as<std::string>())
-                                                             : std::filesystem::temp_directory_path();
-    generated = dir / ("marginsync-bench-" + std::to_string(static_cast<long long>(::getpid())) + ".msbook");
+    generated = work_dir / ("marginsync-bench-" + std::to_string(static_cast<long long>(::getpid())) + ".msbook");
     const auto start = std::chrono::steady_clock::now();
     generate_book_snapshot(g, generated);
     book_path = generated;
@@ -145,6 +235,8 @@ int run_bench_command(int argc, char** argv) {
                 b.accounts(), b.positions(), b.exposures(), b.instruments.size(), in.market.size(),
                 static_cast<long long>(bo.scenarios));
   log(line);
+
+  if (args.count("stream")) return run_stream_bench(args, in, which, bo, book_path, work_dir, log);
 
   const machine_peaks cpu_peaks = measure_cpu_peaks(bo.threads);
   std::vector<stage_result> results;

@@ -24,6 +24,7 @@
 #include "engine.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
+#include "bench_stream.hpp"
 #include "stream_engine.hpp"
 
 namespace msync::cli {
@@ -44,13 +45,7 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
-// Nearest-rank percentile of wall times, in milliseconds.
-double percentile_ms(std::vector<double> seconds, double p) {
-  if (seconds.empty()) return 0.0;
-  std::sort(seconds.begin(), seconds.end());
-  const std::size_t rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(seconds.size())));
-  return 1e3 * seconds[std::min(seconds.size() - 1, rank > 0 ? rank - 1 : 0)];
-}
+double percentile_ms(const std::vector<double>& seconds, double p) { return 1e3 * percentile(seconds, p); }
 
 nlohmann::json latency_json(const std::vector<double>& seconds) {
   return {{"count", seconds.size()},
