@@ -53,6 +53,7 @@
 
 #include <unistd.h>
 
+#include "io/atomic_file.hpp"
 #include "io/book_snapshot.hpp"
 #include "marginsync/philox.hpp"
 #include "marginsync/scenario.hpp"
@@ -250,51 +251,9 @@ class text_buffer {
   std::size_t size_ = 0;
 };
 
-// A file written under a temporary name and renamed into place by commit().
-class atomic_file {
- public:
-  explicit atomic_file(std::filesystem::path path) : path_(std::move(path)) {
-    tmp_ = path_;
-    tmp_ += ".tmp";
-    file_ = std::fopen(tmp_.string().c_str(), "wb");
-    if (!file_) fail();
-  }
-  atomic_file(const atomic_file&) = delete;
-  atomic_file& operator=(const atomic_file&) = delete;
-  ~atomic_file() {
-    if (file_) std::fclose(file_);
-    if (!committed_) {
-      std::error_code ec;
-      std::filesystem::remove(tmp_, ec);
-    }
-  }
-  void write(const char* data, std::size_t n) {
-    if (n > 0 && std::fwrite(data, 1, n, file_) != n) fail();
-  }
-  void write(const text_buffer& b) { write(b.data(), b.size()); }
-  void write(std::string_view s) { write(s.data(), s.size()); }
-  void commit() {
-    const int rc = std::fclose(file_);
-    file_ = nullptr;
-    if (rc != 0) fail();
-    std::error_code ec;
-    std::filesystem::rename(tmp_, path_, ec);
-    if (ec) throw std::runtime_error("cannot write " + path_.string() + ": " + ec.message());
-    committed_ = true;
-  }
-
- private:
-  [[noreturn]] void fail() {
-    throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
-  }
-  std::filesystem::path path_, tmp_;
-  std::FILE* file_ = nullptr;
-  bool committed_ = false;
-};
-
 void write_whole_file(const std::filesystem::path& path, const text_buffer& b) {
   atomic_file f(path);
-  f.write(b);
+  f.write(b.data(), b.size());
   f.commit();
 }
 
@@ -953,8 +912,8 @@ generate_report generate_book(const generate_options& options, const std::filesy
     for (const std::exception_ptr& e : errors)
       if (e) std::rethrow_exception(e);
     for (std::size_t t = 0; t < used; ++t) {
-      accounts_file.write(account_text[t]);
-      positions_file.write(position_text[t]);
+      accounts_file.write(account_text[t].data(), account_text[t].size());
+      positions_file.write(position_text[t].data(), position_text[t].size());
     }
   }
   accounts_file.commit();

@@ -33,6 +33,7 @@
 
 #include <unistd.h>
 
+#include "io/atomic_file.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
@@ -105,46 +106,6 @@ std::string csv_field(const std::string& text) {
   return out + '"';
 }
 
-// A stream to "<path>.tmp.<pid>", renamed onto `path` by commit(); removed if never committed.
-class atomic_output {
- public:
-  explicit atomic_output(std::filesystem::path path)
-      : path_(std::move(path)),
-        tmp_(path_.string() + ".tmp." + std::to_string(static_cast<long long>(::getpid()))) {
-    file_ = std::fopen(tmp_.string().c_str(), "wb");
-    if (!file_) fail();
-  }
-  atomic_output(const atomic_output&) = delete;
-  atomic_output& operator=(const atomic_output&) = delete;
-  ~atomic_output() {
-    if (file_) std::fclose(file_);
-    if (!committed_) {
-      std::error_code ec;
-      std::filesystem::remove(tmp_, ec);
-    }
-  }
-  void write(const std::string& s) {
-    if (!s.empty() && std::fwrite(s.data(), 1, s.size(), file_) != s.size()) fail();
-  }
-  void commit() {
-    const int rc = std::fclose(file_);
-    file_ = nullptr;
-    if (rc != 0) fail();
-    std::error_code ec;
-    std::filesystem::rename(tmp_, path_, ec);
-    if (ec) throw std::runtime_error("cannot write " + path_.string() + ": " + ec.message());
-    committed_ = true;
-  }
-
- private:
-  [[noreturn]] void fail() {
-    throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
-  }
-  std::filesystem::path path_, tmp_;
-  std::FILE* file_ = nullptr;
-  bool committed_ = false;
-};
-
 // The price paths of all underlyings, advanced one timestamp at a time.
 class path_state {
  public:
@@ -215,7 +176,7 @@ tick_generate_report generate_ticks(const market_state& market, const tick_gener
     throw std::invalid_argument("generate ticks: the stream would end after 2149-12-31, the last supported time");
   const auto updates = static_cast<std::int64_t>(std::floor(o.seconds * o.rate_hz * (1.0 + count_slack)));
 
-  atomic_output out(out_csv);
+  atomic_file out(out_csv);
   std::string text = "timestamp,underlying,price\n";
   text.reserve(flush_bytes + 4096);
   std::vector<std::string> fields(n);
