@@ -82,6 +82,7 @@ class cpu_backend final : public backend {
       credit_[a] = params.tiers[b.account_tier[a]].credit_limit;
       im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
     }
+    book_loaded(book_);
     watch.lap("upload");  // the copy into the backend: what the CUDA backend's upload is
   }
 

@@ -64,17 +64,12 @@ margin_stream::margin_stream(book_inputs inputs, backend& engine)
 // Per-account lookups, sized to the book; new accounts start ok with no collateral change.
 void margin_stream::index_book() {
   const book& b = inputs_.positions;
-  account_underlyings_.assign(b.accounts(), {});
-  for (std::size_t a = 0; a < b.accounts(); ++a)
-    for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x)
-      account_underlyings_[a].push_back(b.exposure_underlying[x]);
   for (std::uint32_t a = static_cast<std::uint32_t>(account_index_.size()); a < b.accounts(); ++a)
     account_index_[b.account_id[a]] = a;
   perpetuals_.clear();
   for (std::uint32_t a = 0; a < b.accounts(); ++a)
     for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p)
       if (b.instruments.kind[b.position_instrument[p]] == instrument_kind::perpetual) perpetuals_.emplace_back(a, p);
-  addon_.resize(b.accounts(), 0.0);
   state_.resize(b.accounts(), stream_state::ok);
   collateral_change_.resize(b.accounts(), 0.0);
 }
@@ -185,6 +180,9 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
     std::fill(collateral_change_.begin(), collateral_change_.end(), 0.0);
     engine_.load_book(b, inputs_.risk);
     index_book();
+    std::vector<std::uint8_t> states(state_.size());
+    for (std::size_t a = 0; a < states.size(); ++a) states[a] = static_cast<std::uint8_t>(state_[a]);
+    engine_.set_stream_states(states);  // the accounts keep their states across the reload
     book_changed_ = true;
   }
 
@@ -195,17 +193,13 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
   for (std::size_t u = 0; u < m.size(); ++u) {
     const bool stale = now_ns_ - last_tick_ns_[u] > inputs_.risk.stale_after_ms * 1000000;
     if (stale != static_cast<bool>(stale_[u])) {
-      stale_[u] = stale;
+      stale_[u] = stale ? 1 : 0;
       out.oracles.push_back(oracle_transition{now_ns_, static_cast<std::uint32_t>(u), stale});
     }
   }
 
   const auto tick_start = std::chrono::steady_clock::now();
-  reval_ = engine_.revalue(m);
-  if (std::any_of(collateral_change_.begin(), collateral_change_.end(), [](double c) { return c != 0.0; })) {
-    for (std::size_t a = 0; a < collateral_change_.size(); ++a) reval_.account_equity[a] += collateral_change_[a];
-    reval_.resident_tag = 0;  // the backend's own copy of the equity is now out of date
-  }
+  reval_ = engine_.stream_revalue(m, collateral_change_);
   out.tick_seconds = wall_seconds_since(tick_start);
   out.trigger = pick_trigger();
   if (out.trigger != risk_trigger::none) {
@@ -229,60 +223,51 @@ void margin_stream::run_risk() {
   risk_ran_ = true;
 }
 
+tick_request margin_stream::tick_inputs() const {
+  tick_request r;
+  r.z = z_;
+  r.tau_years = seconds_between(risk_ns_, now_ns_) / seconds_per_year;
+  r.preemptive_threshold = inputs_.risk.preemptive_threshold;
+  r.stale_underlying = &stale_;
+  return r;
+}
+
 void margin_stream::evaluate(update_outcome& out) {
-  const book& b = inputs_.positions;
-  const market_state& m = inputs_.market;
-  const double tau = seconds_between(risk_ns_, now_ns_) / seconds_per_year;
-  const std::int64_t n_acc = static_cast<std::int64_t>(b.accounts());
-  std::vector<stream_state> next(state_.size());
-#pragma omp parallel for schedule(static)
-  for (std::int64_t a = 0; a < n_acc; ++a) {
-    double terms = 0.0;
-    for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x) {
-      const std::uint32_t u = b.exposure_underlying[x];
-      terms += staleness_exposure_term(reval_.exposure_delta[x], m.spot[u], m.vol[u]);
-    }
-    addon_[a] = staleness_addon(z_, terms, tau);
-    const margin_levels in_force{risk_.initial_margin[a] + addon_[a], risk_.maintenance_margin[a] + addon_[a]};
-    const account_status status = margin_status(reval_.account_equity[a], in_force);
-    stream_state s = stream_state::ok;
-    if (status == account_status::liquidate) {
-      s = stream_state::liquidate;
-      for (std::uint32_t u : account_underlyings_[a])
-        if (stale_[u]) s = stream_state::liquidation_held;
-    } else if (status == account_status::margin_call) {
-      s = stream_state::margin_call;
-    } else if (preemptive_flag(status, risk_.breach_probability[a], inputs_.risk.preemptive_threshold)) {
-      s = stream_state::preemptive;
-    }
-    next[a] = s;
-  }
-  for (std::size_t a = 0; a < next.size(); ++a) {
-    if (next[a] == state_[a]) continue;
+  for (const tick_change& c : engine_.stream_states(risk_, tick_inputs())) {
     account_transition t;
     t.ts_ns = now_ns_;
-    t.account = static_cast<std::uint32_t>(a);
-    t.from = state_[a];
-    t.to = next[a];
-    t.event = next[a] == stream_state::ok ? "recovered" : stream_state_name(next[a]);
-    t.equity = reval_.account_equity[a];
-    t.initial_margin = risk_.initial_margin[a] + addon_[a];
-    t.maintenance_margin = risk_.maintenance_margin[a] + addon_[a];
+    t.account = c.account;
+    t.from = state_[c.account];
+    t.to = static_cast<stream_state>(c.state);
+    t.event = t.to == stream_state::ok ? "recovered" : stream_state_name(t.to);
+    t.equity = c.equity;
+    t.initial_margin = c.initial_margin;
+    t.maintenance_margin = c.maintenance_margin;
     t.health = health_factor(t.equity, t.maintenance_margin);
-    t.breach_probability = risk_.breach_probability[a];
+    t.breach_probability = c.breach_probability;
     out.accounts.push_back(t);
-    state_[a] = next[a];
+    state_[c.account] = t.to;
   }
 }
 
 risk_result margin_stream::margins_in_force() const {
+  const book& b = inputs_.positions;
+  const market_state& m = inputs_.market;
+  const revaluation reval = engine_.stream_revaluation();
+  const tick_request request = tick_inputs();
   risk_result r = risk_;
   for (std::size_t a = 0; a < r.status.size(); ++a) {
-    r.initial_margin[a] += addon_[a];
-    r.maintenance_margin[a] += addon_[a];
+    double terms = 0.0;
+    for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x) {
+      const std::uint32_t u = b.exposure_underlying[x];
+      terms += staleness_exposure_term(reval.exposure_delta[x], m.spot[u], m.vol[u]);
+    }
+    const double addon = staleness_addon(request.z, terms, request.tau_years);
+    r.initial_margin[a] += addon;
+    r.maintenance_margin[a] += addon;
     const margin_levels in_force{r.initial_margin[a], r.maintenance_margin[a]};
-    r.health[a] = health_factor(reval_.account_equity[a], r.maintenance_margin[a]);
-    r.status[a] = margin_status(reval_.account_equity[a], in_force);
+    r.health[a] = health_factor(reval.account_equity[a], r.maintenance_margin[a]);
+    r.status[a] = margin_status(reval.account_equity[a], in_force);
     r.preemptive[a] = preemptive_flag(r.status[a], r.breach_probability[a], inputs_.risk.preemptive_threshold);
   }
   r.not_ok_accounts.clear();

@@ -26,13 +26,13 @@
 #include "engine.hpp"
 #include "io/tick_stream.hpp"
 #include "marginsync/backend.hpp"
+#include "marginsync/stream_rules.hpp"
 
 namespace msync {
 
-// What an account is, as the stream reports it. liquidation_held: liquidate, but on the price of
-// an underlying whose oracle is stale, so the venue must not act on it yet.
-enum class stream_state : std::uint8_t { ok, preemptive, margin_call, liquidate, liquidation_held };
-
+// What an account is, as the stream reports it (marginsync/stream_rules.hpp). liquidation_held:
+// liquidate, but on the price of an underlying whose oracle is stale, so the venue must not act on
+// it yet.
 const char* stream_state_name(stream_state s);
 
 // One account's transition: the new state's name as the event, "recovered" for a return to ok.
@@ -81,8 +81,8 @@ class margin_stream {
   // The margins in force after the last update: the last risk run's results with IM and MM
   // widened by the add-on, and health, status and the pre-emptive flag against them.
   risk_result margins_in_force() const;
-  // The revaluation at the last update's prices.
-  const revaluation& current_revaluation() const noexcept { return reval_; }
+  // The revaluation at the last update's prices (from the device, for a GPU backend).
+  revaluation current_revaluation() const { return engine_.stream_revaluation(); }
 
   const book_inputs& inputs() const noexcept { return inputs_; }
   const std::vector<stream_state>& states() const noexcept { return state_; }
@@ -100,17 +100,18 @@ class margin_stream {
   void index_book();
   void run_risk();
   void evaluate(update_outcome& out);
+  tick_request tick_inputs() const;
 
   book_inputs inputs_;
   backend& engine_;
   double z_ = 0.0;  // normal quantile at `confidence`
-  std::vector<std::vector<std::uint32_t>> account_underlyings_;
   bool started_ = false;
   std::int64_t start_ns_ = 0, now_ns_ = 0;
   // Oracles: the last tick time of each underlying and whether it is stale.
   std::vector<std::int64_t> last_tick_ns_;
-  std::vector<char> stale_;
-  // The last risk run: when, at which spots, and its results.
+  std::vector<std::uint8_t> stale_;
+  // The last risk run: when, at which spots, and its results; the revaluation of the last update
+  // (on a GPU backend only its resident_tag: the numbers stay on the device).
   std::int64_t risk_ns_ = 0;
   std::vector<double> risk_spot_;
   revaluation reval_;
@@ -124,9 +125,7 @@ class margin_stream {
   std::vector<std::pair<std::uint32_t, std::uint64_t>> perpetuals_;  // (account, position)
   int standard_tier_ = -1;
   bool risk_ran_ = false;
-  // In force after the last update.
-  std::vector<double> addon_;
-  std::vector<stream_state> state_;
+  std::vector<stream_state> state_;  // as of the last update
   std::map<risk_trigger, std::int64_t> runs_;
   double staleness_integral_ = 0.0;  // seconds^2
 };

@@ -331,6 +331,23 @@ TEST(stream_engine, a_trade_moves_equity_by_exactly_q_m_mark_minus_price) {
   EXPECT_NEAR(f.stream->current_revaluation().account_equity[0] - before, 1 * 1.0 * (91000 - 91700.0), 1e-9);
 }
 
+TEST(stream_engine, a_book_change_reports_only_the_accounts_it_changes) {
+  stream_fixture f(test::sample_book());
+  const market_state m = f.stream->inputs().market;
+  std::vector<stream_event> ticks;
+  for (std::uint32_t u = 0; u < m.size(); ++u) ticks.push_back(price(m.as_of_ns, u, m.spot[u]));
+  const update_outcome first = f.stream->update(m.as_of_ns, ticks);
+  ASSERT_FALSE(first.accounts.empty());
+  // A new account buys spot with no collateral: equity 0 against a positive margin. The book is
+  // made resident again; the accounts already reported keep their states and are not repeated.
+  const update_outcome u = f.stream->update(m.as_of_ns, {trade(m.as_of_ns, "newcomer", "BTC-SPOT", 0.01, m.spot[0])});
+  EXPECT_EQ(u.trigger, risk_trigger::book_change);
+  ASSERT_EQ(u.accounts.size(), 1u);
+  EXPECT_EQ(f.stream->inputs().positions.account_id[u.accounts[0].account], "newcomer");
+  EXPECT_STREQ(u.accounts[0].event, "liquidate");
+  EXPECT_NEAR(u.accounts[0].equity, 0.0, 1e-9);
+}
+
 TEST(stream_engine, perpetual_funding_accrues_in_stream_time) {
   test::temp_dir dir;
   write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");

@@ -51,6 +51,21 @@ struct risk_result {
   double bad_debt_es = 0.0;
 };
 
+// A stream's tick path (README "Streaming"), what the backend needs besides the market.
+struct tick_request {
+  double z = 0.0;                     // standard normal quantile at `confidence`
+  double tau_years = 0.0;             // stream time since the last risk run
+  double preemptive_threshold = 0.0;
+  const std::vector<std::uint8_t>* stale_underlying = nullptr;  // per underlying: 1 when stale
+};
+
+// An account whose stream state changed on the tick path, with the numbers behind it.
+struct tick_change {
+  std::uint32_t account = 0;
+  std::uint8_t state = 0;  // stream_state (stream_rules.hpp)
+  double equity = 0.0, initial_margin = 0.0, maintenance_margin = 0.0, breach_probability = 0.0;
+};
+
 // Progress of a long stage: its name and the fraction done, in [0, 1]. Called from one thread at a
 // time (never concurrently), a few hundred times per stage at most.
 using progress_callback = std::function<void(const char* stage, double fraction)>;
@@ -76,6 +91,19 @@ class backend {
   virtual revaluation revalue(const market_state& market) = 0;
   virtual risk_result scenario_risk(const market_state& market, const scenario_source& scenarios,
                                     const risk_params& params, const revaluation& reval) = 0;
+  // The tick path of a stream, in two calls so that a risk run can come between them:
+  // stream_revalue revalues at `market` and adds `collateral_change` (per account; empty for
+  // none) to equity. A backend that keeps the book elsewhere (a GPU) keeps the numbers there and
+  // returns only their resident_tag, which scenario_risk accepts; stream_revaluation() brings
+  // them back whole. stream_states then takes every account's state (stream_rules.hpp) against
+  // `margins` widened by the staleness add-on and returns only the accounts whose state changed
+  // since the last call. States start ok at load_book; set_stream_states restores them after a
+  // book is loaded again. The host implementations below serve the CPU backend.
+  virtual revaluation stream_revalue(const market_state& market, const std::vector<double>& collateral_change);
+  virtual std::vector<tick_change> stream_states(const risk_result& margins, const tick_request& request);
+  virtual void set_stream_states(const std::vector<std::uint8_t>& states);
+  virtual revaluation stream_revaluation() { return stream_reval_; }
+
   // The stages of the last load_book, revalue or scenario_risk call, in order, with their times.
   const std::vector<stage_time>& last_stages() const { return stages_; }
 
@@ -85,6 +113,17 @@ class backend {
   }
   bool has_progress() const { return static_cast<bool>(progress_); }
   std::vector<stage_time> stages_;
+  // Every backend calls this at the end of load_book with its own copy of the book.
+  void book_loaded(const book& b) {
+    stream_book_ = &b;
+    stream_state_.assign(b.accounts(), 0);
+  }
+  // The host tick path's state: the book's layout and market of the last stream_revalue, the
+  // revaluation and every account's stream state.
+  const book* stream_book_ = nullptr;
+  market_state stream_market_;
+  revaluation stream_reval_;
+  std::vector<std::uint8_t> stream_state_;
 
  private:
   progress_callback progress_;
