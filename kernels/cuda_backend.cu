@@ -109,8 +109,16 @@ class cuda_backend final : public backend {
   revaluation revalue(const market_state& market) override;
   risk_result scenario_risk(const market_state& market, const scenario_source& source,
                             const risk_params& params, const revaluation& reval) override;
+  // The tick path stays on the device while the book is resident; a chunked book takes the host
+  // path (a revalue with downloads).
+  revaluation stream_revalue(const market_state& market, const std::vector<double>& collateral_change) override;
+  std::vector<tick_change> stream_states(const risk_result& margins, const tick_request& request) override;
+  void set_stream_states(const std::vector<std::uint8_t>& states) override;
+  revaluation stream_revaluation() override;
 
  private:
+  // The resident book's revaluation now on the device, whole (the book must be resident).
+  revaluation download_revaluation();
   // What a run with n scenarios needs besides the chunks.
   struct run_shape {
     std::int64_t n;
@@ -169,6 +177,9 @@ class cuda_backend final : public backend {
   run_shape planned_{};
   bool use_table_ = false;
   bool resident_ = false;       // the single chunk is on the device already
+  bool host_tick_ = false;      // the last stream_revalue took the host path
+  std::size_t stream_underlyings_ = 0;  // of the last stream_revalue's market
+  bool device_states_valid_ = false;  // dev_.stream_state holds the host's stream_state_
   std::uint64_t reval_tag_ = 0; // resident_tag of the revaluation now in the device buffers
   std::uint64_t next_tag_ = 0;
 
@@ -194,6 +205,11 @@ class cuda_backend final : public backend {
     device_buffer<double> scen_spot, scen_vol, d_spot, d_vol, pnl_table, mc_scratch;
     device_buffer<double> file_return, file_change;
     device_buffer<double> partial, risk_scratch, book_bad, book_tail;
+    // Stream tick path.
+    device_buffer<double> collateral_change, addon;
+    device_buffer<std::uint8_t> stream_state, changed, stale;
+    device_buffer<std::uint32_t> changed_index, changed_count;
+    device_buffer<state_change> changes;
   };
   device_memory dev_;
 };
@@ -352,6 +368,8 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
   timeline.mark("upload");
   stream_.synchronize();
   stages_ = timeline.collect();
+  book_loaded(book_);
+  device_states_valid_ = false;
 }
 
 void cuda_backend::release_all() {
@@ -494,10 +512,17 @@ revaluation cuda_backend::revalue(const market_state& market) {
 }
 
 risk_result cuda_backend::scenario_risk(const market_state& market, const scenario_source& source,
-                                        const risk_params& params, const revaluation& reval) {
+                                        const risk_params& params, const revaluation& caller_reval) {
   const scenario_file_data* file = source.file;
   const std::int64_t n = file ? static_cast<std::int64_t>(file->count()) : params.scenarios;
   const run_shape shape{n, market.size(), params.method == risk_method::full, file != nullptr};
+  // A stream revalue leaves its numbers on the device only. When this run must plan the chunks
+  // again (which voids them), they come to the host first.
+  const bool device_only = caller_reval.resident_tag != 0 && caller_reval.resident_tag == reval_tag_ &&
+                           caller_reval.account_equity.size() != book_.accounts();
+  const bool replan = !(shape == planned_) && !(resident_ && fixed_bytes(shape, false) + book_bytes() <= budget_);
+  const revaluation kept = device_only && replan ? download_revaluation() : revaluation{};
+  const revaluation& reval = device_only && replan ? kept : caller_reval;
   event_timeline timeline(s());  // first: a re-plan's upload counts as upload
   const std::uint32_t per_group = accounts_per_group(book_.accounts(), n);
   const std::uint32_t groups = group_count(n);
@@ -519,8 +544,9 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
     }
   }
   const bool reval_on_device = resident_ && reval.resident_tag != 0 && reval.resident_tag == reval_tag_;
-  MSYNC_EXPECTS(reval.account_equity.size() == book_.accounts() &&
-                    reval.exposure_delta.size() == book_.exposures(),
+  // A stream revalue leaves its numbers on the device only (its result carries just the tag).
+  MSYNC_EXPECTS(reval_on_device || (reval.account_equity.size() == book_.accounts() &&
+                                    reval.exposure_delta.size() == book_.exposures()),
                 "a revaluation of this book");
   release_unused(shape);
   upload_market(market);
@@ -668,6 +694,112 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
 
 std::unique_ptr<backend> make_cuda_backend(const cuda_backend_options& options) {
   return std::make_unique<cuda_backend>(options);
+}
+
+revaluation cuda_backend::stream_revalue(const market_state& market, const std::vector<double>& collateral_change) {
+  host_tick_ = !resident_;
+  if (host_tick_) return backend::stream_revalue(market, collateral_change);
+  stream_underlyings_ = market.size();
+  event_timeline timeline(s());
+  upload_market(market);
+  timeline.mark("upload market");
+  launch_instrument_greeks(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(), dev_.base_value.data(),
+                           static_cast<std::uint32_t>(book_.instruments.size()), s());
+  launch_account_revalue(chunk_device_view(chunks_.front()), dev_.terms.data(), dev_.unit.data(), dev_.spot.data(),
+                         reval_device_view(), s());
+  const std::uint32_t accounts = static_cast<std::uint32_t>(book_.accounts());
+  if (!collateral_change.empty()) {
+    MSYNC_EXPECTS(collateral_change.size() == accounts, "a collateral change per account");
+    dev_.collateral_change.reserve(accounts, s());
+    dev_.collateral_change.upload(collateral_change, s());
+    launch_add_collateral(dev_.equity.data(), dev_.collateral_change.data(), accounts, s());
+  }
+  timeline.mark("revalue");
+  stages_ = timeline.collect();
+  reval_tag_ = ++next_tag_;
+  revaluation r;  // the numbers stay here: scenario_risk takes them by the tag
+  r.resident_tag = reval_tag_;
+  return r;
+}
+
+std::vector<tick_change> cuda_backend::stream_states(const risk_result& margins, const tick_request& request) {
+  if (host_tick_) return backend::stream_states(margins, request);
+  const std::uint32_t accounts = static_cast<std::uint32_t>(book_.accounts());
+  MSYNC_EXPECTS(resident_ && reval_tag_ != 0, "stream_revalue first");
+  // The device's margins are those of the last scenario_risk; the caller's must be its result.
+  MSYNC_EXPECTS(margins.initial_margin.size() == accounts, "the margins of the last scenario_risk");
+  if (accounts == 0) return {};
+  dev_.stream_state.reserve(accounts, s());
+  dev_.changed.reserve(accounts, s());
+  dev_.addon.reserve(accounts, s());
+  dev_.changed_index.reserve(accounts, s());
+  dev_.changed_count.reserve(1, s());
+  if (!device_states_valid_) {
+    dev_.stream_state.upload(stream_state_, s());
+    device_states_valid_ = true;
+  }
+  const std::size_t u = stream_underlyings_;
+  std::vector<std::uint8_t> stale(u, 0);
+  if (request.stale_underlying)
+    for (std::size_t i = 0; i < u && i < request.stale_underlying->size(); ++i) stale[i] = (*request.stale_underlying)[i];
+  dev_.stale.reserve(u, s());
+  dev_.stale.upload(stale, s());
+  const stream_tick_view view{accounts, dev_.account_exposure_begin.data(), dev_.exposure_underlying.data(),
+                              dev_.exp_delta.data(), dev_.equity.data(), dev_.spot.data(), dev_.vol.data(),
+                              dev_.stale.data(), dev_.im.data(), dev_.mm.data(), dev_.breach.data(),
+                              request.z, request.tau_years, request.preemptive_threshold,
+                              dev_.stream_state.data(), dev_.addon.data()};
+  launch_stream_states(view, dev_.changed.data(), s());
+  const std::size_t temp_bytes = select_not_ok_temp_bytes(accounts);
+  dev_.select_temp.reserve(temp_bytes, s());
+  // The changed flags select like the not-ok status bytes: non-zero is selected.
+  select_not_ok(dev_.changed.data(), accounts, dev_.changed_index.data(), dev_.changed_count.data(),
+                dev_.select_temp.data(), temp_bytes, s());
+  std::uint32_t count = 0;
+  dev_.changed_count.download(&count, 1, s());
+  stream_.synchronize();
+  if (count == 0) return {};
+  dev_.changes.reserve(count, s());
+  launch_gather_changes(dev_.changed_index.data(), count, view, dev_.changes.data(), s());
+  std::vector<state_change> raw(count);
+  dev_.changes.download(raw.data(), count, s());
+  stream_.synchronize();
+  std::vector<tick_change> changes;
+  changes.reserve(count);
+  for (const state_change& c : raw) {
+    stream_state_[c.account] = c.state;  // the host copy follows, for set_stream_states and fallbacks
+    changes.push_back(tick_change{c.account, c.state, c.equity, c.initial_margin, c.maintenance_margin,
+                                  c.breach_probability});
+  }
+  return changes;
+}
+
+void cuda_backend::set_stream_states(const std::vector<std::uint8_t>& states) {
+  backend::set_stream_states(states);
+  device_states_valid_ = false;
+}
+
+revaluation cuda_backend::stream_revaluation() {
+  return host_tick_ ? backend::stream_revaluation() : download_revaluation();
+}
+
+revaluation cuda_backend::download_revaluation() {
+  revaluation r;
+  r.exposure_delta.resize(book_.exposures());
+  r.exposure_gamma.resize(book_.exposures());
+  r.exposure_vega.resize(book_.exposures());
+  r.exposure_theta.resize(book_.exposures());
+  r.account_equity.resize(book_.accounts());
+  r.account_gross_notional.resize(book_.accounts());
+  dev_.exp_delta.download(r.exposure_delta.data(), r.exposure_delta.size(), s());
+  dev_.exp_gamma.download(r.exposure_gamma.data(), r.exposure_gamma.size(), s());
+  dev_.exp_vega.download(r.exposure_vega.data(), r.exposure_vega.size(), s());
+  dev_.exp_theta.download(r.exposure_theta.data(), r.exposure_theta.size(), s());
+  dev_.equity.download(r.account_equity.data(), r.account_equity.size(), s());
+  dev_.gross.download(r.account_gross_notional.data(), r.account_gross_notional.size(), s());
+  stream_.synchronize();
+  r.resident_tag = reval_tag_;
+  return r;
 }
 
 }  // namespace msync::cuda

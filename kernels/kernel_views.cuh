@@ -84,4 +84,32 @@ struct risk_rule_view {
   double maintenance_ratio;
 };
 
+// A stream's tick path (stream_kernels.cu): the resident book's exposures and equity after a
+// stream revalue, the margins of the last scenario risk, and each account's stream state.
+struct stream_tick_view {
+  std::uint32_t accounts;
+  const std::uint64_t* account_exposure_begin;
+  const std::uint32_t* exposure_underlying;
+  const double* exposure_delta;
+  const double* equity;
+  const double* spot;                 // [underlyings]
+  const double* vol;                  // [underlyings]
+  const std::uint8_t* stale;          // [underlyings]: 1 when the oracle is stale
+  const double* initial_margin;       // of the last scenario risk
+  const double* maintenance_margin;
+  const double* breach_probability;
+  double z;
+  double tau_years;
+  double preemptive_threshold;
+  std::uint8_t* state;  // [accounts] stream_state: read, then the new state written
+  double* addon;        // [accounts] written
+};
+
+// An account whose stream state changed, as the device hands it back.
+struct state_change {
+  std::uint32_t account;
+  std::uint8_t state;
+  double equity, initial_margin, maintenance_margin, breach_probability;
+};
+
 }  // namespace msync::cuda

@@ -103,4 +103,15 @@ std::size_t select_not_ok_temp_bytes(std::uint32_t accounts);
 void select_not_ok(const std::uint8_t* status, std::uint32_t accounts, std::uint32_t* selected,
                    std::uint32_t* count, void* temp, std::size_t temp_bytes, cudaStream_t stream);
 
+// ---- stream tick path (stream_kernels.cu) -----------------------------------------------------
+// equity[a] += change[a]: collateral moved since the book was uploaded (funding, deposits, trades'
+// payments), on top of a revaluation.
+void launch_add_collateral(double* equity, const double* change, std::uint32_t accounts, cudaStream_t stream);
+// Each account's staleness add-on and stream state (include/marginsync/stream_rules.hpp) against
+// the margins in force; changed[a] = 1 where the state differs from the one before.
+void launch_stream_states(const stream_tick_view& v, std::uint8_t* changed, cudaStream_t stream);
+// out[i] = the numbers of account selected[i] (i < count) after launch_stream_states.
+void launch_gather_changes(const std::uint32_t* selected, std::uint32_t count, const stream_tick_view& v,
+                           state_change* out, cudaStream_t stream);
+
 }  // namespace msync::cuda
