@@ -83,6 +83,43 @@ TEST(stream_cli, sample_streams_give_events_that_chain_and_follow_the_rules) {
   }
 }
 
+// After the crash stream the margins in force come from a risk run at the last update (a heartbeat
+// every second): the batch `margin` job on a market at the last prices and time must give the
+// same margins. Equity differs only by the funding the perpetuals accrued over the 40 minutes.
+TEST(stream_cli, the_crash_ends_where_a_batch_run_at_its_last_prices_does) {
+  test::temp_dir out, book;
+  test::copy_sample_book(book.path());
+  const test::command_result r = test::run_cli("stream -q --book '" + book.path().string() + "' --ticks '" +
+                                               stream_file("crash.jsonl").string() + "' --out '" + (out / "s").string() + "'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  // The last prices of the stream.
+  std::map<std::string, double> last;
+  std::string last_ts;
+  std::istringstream in(test::read_file(stream_file("crash.jsonl")));
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json e = nlohmann::json::parse(line);
+    last[e["underlying"]] = e["price"];
+    last_ts = e["ts"];
+  }
+  nlohmann::json market = nlohmann::json::parse(test::read_file(book / "market.json"));
+  market["as_of"] = last_ts;
+  for (nlohmann::json& u : market["underlyings"]) u["spot"] = last.at(u["symbol"].get<std::string>());
+  test::write_file(book / "market.json", market.dump());
+  ASSERT_EQ(test::run_cli("margin -q --backend cpu --book '" + book.path().string() + "' --out '" + (out / "m").string() + "'").status, 0);
+  const test::csv_rows streamed = test::read_csv_by_key(out / "s" / "accounts.csv");
+  const test::csv_rows batch = test::read_csv_by_key(out / "m" / "accounts.csv");
+  ASSERT_EQ(streamed.size(), batch.size());
+  for (const auto& [account, row] : batch) {
+    const auto& s = streamed.at(account);
+    EXPECT_EQ(s.at("initial_margin"), row.at("initial_margin")) << account;
+    EXPECT_EQ(s.at("maintenance_margin"), row.at("maintenance_margin")) << account;
+    EXPECT_EQ(s.at("var"), row.at("var")) << account;
+    // Funding over 40 minutes (1/12 of a period): |q m S| * rate / 12, at most 2 BTC * 91000 *
+    // 0.0001 / 12 = 1.52 in the sample book.
+    EXPECT_NEAR(std::stod(s.at("equity")), std::stod(row.at("equity")), 1.6) << account;
+  }
+}
+
 TEST(stream_cli, stale_and_out_of_order_stream_reports_what_its_readme_lists) {
   test::temp_dir out;
   const test::command_result r =
