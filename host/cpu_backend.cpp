@@ -49,7 +49,9 @@ class stage_stopwatch {
 class cpu_backend final : public backend {
  public:
   cpu_backend(int threads, std::size_t pnl_table_bytes)
-      : threads_(threads > 0 ? threads : omp_get_max_threads()), pnl_table_bytes_(pnl_table_bytes) {}
+      : threads_(threads > 0 ? threads : omp_get_max_threads()), pnl_table_bytes_(pnl_table_bytes) {
+    stream_threads_ = threads_;
+  }
 
   std::string name() const override { return "cpu"; }
   std::string device() const override {

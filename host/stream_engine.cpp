@@ -199,7 +199,7 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
   }
 
   const auto tick_start = std::chrono::steady_clock::now();
-  reval_ = engine_.stream_revalue(m, collateral_change_);
+  reval_ = &engine_.stream_revalue(m, collateral_change_);
   out.tick_seconds = wall_seconds_since(tick_start);
   out.trigger = pick_trigger();
   if (out.trigger != risk_trigger::none) {
@@ -216,7 +216,7 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
 }
 
 void margin_stream::run_risk() {
-  risk_ = engine_.scenario_risk(inputs_.market, scenario_source{}, inputs_.risk, reval_);
+  risk_ = engine_.scenario_risk(inputs_.market, scenario_source{}, inputs_.risk, *reval_);
   risk_ns_ = now_ns_;
   risk_spot_ = inputs_.market.spot;
   book_changed_ = false;

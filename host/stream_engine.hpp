@@ -114,7 +114,7 @@ class margin_stream {
   // (on a GPU backend only its resident_tag: the numbers stay on the device).
   std::int64_t risk_ns_ = 0;
   std::vector<double> risk_spot_;
-  revaluation reval_;
+  const revaluation* reval_ = nullptr;  // owned by the backend, valid until its next stream_revalue
   risk_result risk_;
   bool book_changed_ = false;
   // Collateral moved since the book was last made resident (funding, collateral events, realized

@@ -1,6 +1,8 @@
 // The host implementation of a stream's tick path (backend::stream_revalue and stream_states),
 // which the CPU backend uses as it is: revalue, then every account's state in an OpenMP loop over
 // the include/ rules.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -11,16 +13,15 @@
 
 namespace msync {
 
-revaluation backend::stream_revalue(const market_state& market, const std::vector<double>& collateral_change) {
-  revaluation r = revalue(market);
+const revaluation& backend::stream_revalue(const market_state& market, const std::vector<double>& collateral_change) {
+  stream_reval_ = revalue(market);
   if (!collateral_change.empty()) {
-    MSYNC_EXPECTS(collateral_change.size() == r.account_equity.size(), "a collateral change per account");
-    for (std::size_t a = 0; a < collateral_change.size(); ++a) r.account_equity[a] += collateral_change[a];
-    r.resident_tag = 0;  // a backend's own copy of the equity no longer matches
+    MSYNC_EXPECTS(collateral_change.size() == stream_reval_.account_equity.size(), "a collateral change per account");
+    for (std::size_t a = 0; a < collateral_change.size(); ++a) stream_reval_.account_equity[a] += collateral_change[a];
+    stream_reval_.resident_tag = 0;  // a backend's own copy of the equity no longer matches
   }
   stream_market_ = market;
-  stream_reval_ = r;
-  return r;
+  return stream_reval_;
 }
 
 std::vector<tick_change> backend::stream_states(const risk_result& margins, const tick_request& request) {
@@ -43,7 +44,7 @@ std::vector<tick_change> backend::stream_states(const risk_result& margins, cons
   };
   const std::int64_t n_acc = static_cast<std::int64_t>(b.accounts());
   std::vector<std::uint8_t> next(b.accounts());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(stream_threads_ > 0 ? stream_threads_ : omp_get_max_threads()) schedule(static)
   for (std::int64_t a = 0; a < n_acc; ++a) {
     bool on_stale = false;
     const double addon = addon_of(static_cast<std::size_t>(a), on_stale);

@@ -28,8 +28,9 @@ namespace msync::cuda {
 namespace {
 
 // Device bytes of each account, exposure and position of a resident chunk (inputs, revaluation
-// and risk outputs), as allocated below.
-constexpr std::size_t bytes_per_account = 2 * 8 + 2 * 8 + 2 * 8 + 6 * 8 + 2 + 4;
+// and risk outputs, and a stream's tick path: collateral change, add-on, state, changed flag and
+// index, and a changed record), as allocated below.
+constexpr std::size_t bytes_per_account = 2 * 8 + 2 * 8 + 2 * 8 + 6 * 8 + 2 + 4 + (8 + 8 + 1 + 1 + 4 + 40);
 constexpr std::size_t bytes_per_exposure = 4 + 8 + 4 * 8;
 constexpr std::size_t bytes_per_position = 4 + 8 + 8;
 
@@ -111,7 +112,7 @@ class cuda_backend final : public backend {
                             const risk_params& params, const revaluation& reval) override;
   // The tick path stays on the device while the book is resident; a chunked book takes the host
   // path (a revalue with downloads).
-  revaluation stream_revalue(const market_state& market, const std::vector<double>& collateral_change) override;
+  const revaluation& stream_revalue(const market_state& market, const std::vector<double>& collateral_change) override;
   std::vector<tick_change> stream_states(const risk_result& margins, const tick_request& request) override;
   void set_stream_states(const std::vector<std::uint8_t>& states) override;
   revaluation stream_revaluation() override;
@@ -179,6 +180,7 @@ class cuda_backend final : public backend {
   bool resident_ = false;       // the single chunk is on the device already
   bool host_tick_ = false;      // the last stream_revalue took the host path
   std::size_t stream_underlyings_ = 0;  // of the last stream_revalue's market
+  revaluation tag_only_;                // what the last device stream_revalue returned
   bool device_states_valid_ = false;  // dev_.stream_state holds the host's stream_state_
   std::uint64_t reval_tag_ = 0; // resident_tag of the revaluation now in the device buffers
   std::uint64_t next_tag_ = 0;
@@ -377,6 +379,7 @@ void cuda_backend::release_all() {
   chunks_.clear();
   resident_ = false;
   reval_tag_ = 0;
+  device_states_valid_ = false;
   planned_ = run_shape{-1, 0, false, false};
   stream_.synchronize();
   // The stream-ordered allocator keeps freed memory in its pool; hand it back to the device.
@@ -473,6 +476,7 @@ risk_outputs cuda_backend::risk_device_view() {
 }
 
 revaluation cuda_backend::revalue(const market_state& market) {
+  reval_tag_ = 0;  // the device buffers are about to change: no earlier tag describes them
   event_timeline timeline(s());
   MSYNC_EXPECTS(!book_.instruments.size() || dev_.terms.size() == book_.instruments.size(), "load_book first");
   upload_market(market);
@@ -523,6 +527,13 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
   const bool replan = !(shape == planned_) && !(resident_ && fixed_bytes(shape, false) + book_bytes() <= budget_);
   const revaluation kept = device_only && replan ? download_revaluation() : revaluation{};
   const revaluation& reval = device_only && replan ? kept : caller_reval;
+  if (device_only && replan) {
+    // The stream's tick path goes on from the host copy (the book is about to be in chunks).
+    stream_reval_ = kept;
+    stream_market_ = market;
+    host_tick_ = true;
+    device_states_valid_ = false;
+  }
   event_timeline timeline(s());  // first: a re-plan's upload counts as upload
   const std::uint32_t per_group = accounts_per_group(book_.accounts(), n);
   const std::uint32_t groups = group_count(n);
@@ -696,9 +707,15 @@ std::unique_ptr<backend> make_cuda_backend(const cuda_backend_options& options) 
   return std::make_unique<cuda_backend>(options);
 }
 
-revaluation cuda_backend::stream_revalue(const market_state& market, const std::vector<double>& collateral_change) {
+const revaluation& cuda_backend::stream_revalue(const market_state& market, const std::vector<double>& collateral_change) {
+  reval_tag_ = 0;  // the device buffers are about to change: no earlier tag describes them
   host_tick_ = !resident_;
-  if (host_tick_) return backend::stream_revalue(market, collateral_change);
+  if (host_tick_) {
+    device_states_valid_ = false;  // the host path moves the states on without the device
+    return backend::stream_revalue(market, collateral_change);
+  }
+  const std::uint32_t accounts = static_cast<std::uint32_t>(book_.accounts());
+  MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == accounts, "a collateral change per account");
   stream_underlyings_ = market.size();
   event_timeline timeline(s());
   upload_market(market);
@@ -707,23 +724,25 @@ revaluation cuda_backend::stream_revalue(const market_state& market, const std::
                            static_cast<std::uint32_t>(book_.instruments.size()), s());
   launch_account_revalue(chunk_device_view(chunks_.front()), dev_.terms.data(), dev_.unit.data(), dev_.spot.data(),
                          reval_device_view(), s());
-  const std::uint32_t accounts = static_cast<std::uint32_t>(book_.accounts());
   if (!collateral_change.empty()) {
-    MSYNC_EXPECTS(collateral_change.size() == accounts, "a collateral change per account");
     dev_.collateral_change.reserve(accounts, s());
     dev_.collateral_change.upload(collateral_change, s());
     launch_add_collateral(dev_.equity.data(), dev_.collateral_change.data(), accounts, s());
   }
   timeline.mark("revalue");
+  stream_.synchronize();  // the events are complete before they are read
   stages_ = timeline.collect();
   reval_tag_ = ++next_tag_;
-  revaluation r;  // the numbers stay here: scenario_risk takes them by the tag
-  r.resident_tag = reval_tag_;
-  return r;
+  tag_only_ = revaluation{};  // the numbers stay here: scenario_risk takes them by the tag
+  tag_only_.resident_tag = reval_tag_;
+  return tag_only_;
 }
 
 std::vector<tick_change> cuda_backend::stream_states(const risk_result& margins, const tick_request& request) {
-  if (host_tick_) return backend::stream_states(margins, request);
+  if (host_tick_ || !resident_) {
+    device_states_valid_ = false;
+    return backend::stream_states(margins, request);
+  }
   const std::uint32_t accounts = static_cast<std::uint32_t>(book_.accounts());
   MSYNC_EXPECTS(resident_ && reval_tag_ != 0, "stream_revalue first");
   // The device's margins are those of the last scenario_risk; the caller's must be its result.
@@ -780,10 +799,11 @@ void cuda_backend::set_stream_states(const std::vector<std::uint8_t>& states) {
 }
 
 revaluation cuda_backend::stream_revaluation() {
-  return host_tick_ ? backend::stream_revaluation() : download_revaluation();
+  return host_tick_ || !resident_ ? backend::stream_revaluation() : download_revaluation();
 }
 
 revaluation cuda_backend::download_revaluation() {
+  MSYNC_EXPECTS(resident_, "a resident book");
   revaluation r;
   r.exposure_delta.resize(book_.exposures());
   r.exposure_gamma.resize(book_.exposures());

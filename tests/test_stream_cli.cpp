@@ -154,11 +154,17 @@ TEST(stream_cli, a_piped_replay_equals_a_file_replay) {
 
 TEST(stream_cli, sigterm_finishes_the_update_in_hand_and_writes_the_outputs) {
   test::temp_dir out;
-  // Two updates, then the feed stays open: the engine waits on it until the signal comes.
+  // Two updates, then the feed stays open and quiet for 10 s: the engine processes both updates
+  // while it waits (nothing more is coming), and SIGTERM at 1 s stops it then, not when the feed
+  // closes.
+  // The feed is a named pipe, so that $! is the engine itself (a background pipeline's $! may be
+  // a subshell) and the named-pipe path is the one tested.
+  const std::string fifo = (out / "feed").string();
   const std::string script =
-      "(printf 'timestamp,underlying,price\\n2026-11-24T08:00:00Z,BTC,91000\\n2026-11-24T08:00:01Z,BTC,90000\\n'; "
-      "sleep 3) | '" + std::string(MSYNC_CLI_PATH) + "' stream -q --book '" + test::sample_book().string() +
-      "' --ticks - --out '" + out.path().string() + "' & pid=$!; sleep 1; kill -TERM $pid; wait $pid; echo rc=$?";
+      "mkfifo '" + fifo + "'; (printf 'timestamp,underlying,price\\n2026-11-24T08:00:00Z,BTC,91000\\n"
+      "2026-11-24T08:00:01Z,BTC,90000\\n'; sleep 10) > '" + fifo + "' 2>/dev/null & '" + std::string(MSYNC_CLI_PATH) +
+      "' stream -q --book '" + test::sample_book().string() + "' --ticks '" + fifo + "' --out '" + out.path().string() +
+      "' & pid=$!; start=$(date +%s%N); sleep 1; kill -TERM $pid; wait $pid; echo rc=$? ms=$(( ($(date +%s%N) - start) / 1000000 ))";
   test::write_file(out / "run.sh", script + "\n");
   FILE* p = popen(("sh '" + (out / "run.sh").string() + "' 2>&1").c_str(), "r");
   ASSERT_NE(p, nullptr);
@@ -166,11 +172,15 @@ TEST(stream_cli, sigterm_finishes_the_update_in_hand_and_writes_the_outputs) {
   char buf[256];
   for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, n);
   pclose(p);
-  EXPECT_NE(text.find("rc=0"), std::string::npos) << text;
+  ASSERT_NE(text.find("rc=0"), std::string::npos) << text;
+  const long ms = std::stol(text.substr(text.find("ms=") + 3));
+  EXPECT_LT(ms, 5000) << "the stream should stop at the signal, not when the feed closes: " << text;
   const nlohmann::json summary = nlohmann::json::parse(test::read_file(out / "summary.json"));
   EXPECT_TRUE(summary["stream"]["interrupted"].get<bool>());
   EXPECT_EQ(summary["stream"]["updates"], 2);
   EXPECT_TRUE(std::filesystem::exists(out / "accounts.csv"));
+  const std::string ticks = test::read_file(out / "ticks.csv");
+  EXPECT_NE(ticks.find("2026-11-24T08:00:01Z"), std::string::npos) << "the second update, processed while waiting";
 }
 
 TEST(stream_cli, bench_stream_replays_a_generated_stream_and_reports_both_paths) {

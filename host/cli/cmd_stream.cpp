@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -43,6 +44,9 @@ void install_stop_handlers() {
   action.sa_flags = 0;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  // A reader of standard output that goes away ends the stream like a stop request (the write
+  // fails and says so) instead of killing the process before it writes its outputs.
+  std::signal(SIGPIPE, SIG_IGN);
 }
 
 double percentile_ms(const std::vector<double>& seconds, double p) { return 1e3 * percentile(seconds, p); }
@@ -115,7 +119,10 @@ class stream_outputs {
       ticks_.flush();
     } else if (!lines.empty()) {
       std::fputs(lines.c_str(), stdout);
-      std::fflush(stdout);
+      if (std::fflush(stdout) != 0 && !stop_requested) {
+        std::fprintf(stderr, "marginsync stream: standard output closed; stopping\n");
+        stop_requested = 1;
+      }
     }
   }
 
@@ -164,14 +171,20 @@ int run_stream_command(int argc, char** argv) {
   std::optional<std::filesystem::path> out_dir;
   if (args.count("out")) out_dir = std::filesystem::path(args["out"].as<std::string>());
 
+  // A live feed (standard input, a named pipe, a socket) is read from descriptor 0 through our own
+  // buffer, so that what is already read can be told from what is not; a file is read as it is.
+  std::error_code ec;
+  const auto type = ticks_path == "-" ? std::filesystem::file_type::fifo : std::filesystem::status(ticks_path, ec).type();
+  const bool live = type == std::filesystem::file_type::fifo || type == std::filesystem::file_type::socket;
   std::ifstream ticks_file;
-  if (ticks_path != "-") {
+  if (live && ticks_path != "-" && !std::freopen(ticks_path.c_str(), "r", stdin))
+    throw input_error({input_problem{ticks_path, 0, "", "cannot open the tick stream"}});
+  if (!live) {
     ticks_file.open(ticks_path);
     if (!ticks_file) throw input_error({input_problem{ticks_path, 0, "", "cannot open the tick stream"}});
   }
-  // Our own buffer on standard input, so that what is already read can be told from what is not.
-  if (ticks_path == "-") std::ios::sync_with_stdio(false);
-  std::istream& in = ticks_path == "-" ? std::cin : ticks_file;
+  if (live) std::ios::sync_with_stdio(false);
+  std::istream& in = live ? std::cin : ticks_file;
 
   const auto wall_start = std::chrono::steady_clock::now();
   book_inputs inputs = load_book_at(book_location_from(args));
@@ -213,32 +226,34 @@ int run_stream_command(int argc, char** argv) {
     for (const oracle_transition& t : u.oracles) ++transitions[t.stale ? "stale_oracle" : "oracle_recovered"];
     outputs.write(u, stream.inputs().positions, stream.inputs().market);
   };
-  // Nothing more to read without waiting: a live feed's update is processed now, not when the
-  // next timestamp arrives.
-  auto input_idle = [&] {
-    if (ticks_path != "-") return false;
-    if (std::cin.rdbuf()->in_avail() > 0) return false;
-    pollfd fd{STDIN_FILENO, POLLIN, 0};
-    return ::poll(&fd, 1, 0) == 0;
-  };
-
-  std::vector<stream_event> group;
+  std::vector<stream_event> group;  // the update in hand: the events of one timestamp
   std::int64_t group_ts = 0;
+  auto finish_update = [&] {
+    if (group.empty()) return;
+    process(group_ts, group);
+    group.clear();
+  };
+  if (live) {
+    // Before a read that would wait: nothing more is waiting, so the update in hand is done now,
+    // not when the next timestamp arrives. Then wait for input, or for a stop request.
+    reader.set_before_blocking([&] {
+      finish_update();
+      pollfd fd{STDIN_FILENO, POLLIN, 0};
+      while (!stop_requested) {
+        const int ready = ::poll(&fd, 1, 250);
+        if (ready > 0 || (ready < 0 && errno != EINTR)) return true;  // the read says which
+      }
+      return false;
+    });
+  }
   while (!stop_requested) {
-    if (!group.empty() && input_idle()) {
-      process(group_ts, group);
-      group.clear();
-    }
     std::optional<stream_event> e = reader.next();
     if (!e) break;
-    if (!group.empty() && e->ts_ns != group_ts) {
-      process(group_ts, group);
-      group.clear();
-    }
+    if (e->ts_ns != group_ts) finish_update();
     group_ts = e->ts_ns;
     group.push_back(std::move(*e));
   }
-  if (!group.empty()) process(group_ts, group);  // the update in hand, also after a stop request
+  finish_update();  // the update in hand, also after a stop request
   const bool interrupted = stop_requested != 0;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
 

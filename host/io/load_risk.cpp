@@ -68,8 +68,13 @@ std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_
   if (!(r.preemptive_threshold >= 0.0 && r.preemptive_threshold <= 1.0))
     bad("preemptive_threshold", "must be within [0, 1]", r.preemptive_threshold);
   if (!(r.deviation_threshold >= 0.0)) bad("deviation_threshold", "must be >= 0", r.deviation_threshold);
-  if (r.heartbeat_ms < 1) out.emplace_back("heartbeat_ms", "must be >= 1, got " + std::to_string(r.heartbeat_ms));
-  if (r.stale_after_ms < 1) out.emplace_back("stale_after_ms", "must be >= 1, got " + std::to_string(r.stale_after_ms));
+  // At most 1e12 ms (about 31,700 years): stream time is kept in nanoseconds, and 1e12 ms of them
+  // still fits in 64 bits.
+  constexpr std::int64_t max_interval_ms = 1000000000000LL;
+  if (r.heartbeat_ms < 1 || r.heartbeat_ms > max_interval_ms)
+    out.emplace_back("heartbeat_ms", "must be within [1, 1e12], got " + std::to_string(r.heartbeat_ms));
+  if (r.stale_after_ms < 1 || r.stale_after_ms > max_interval_ms)
+    out.emplace_back("stale_after_ms", "must be within [1, 1e12], got " + std::to_string(r.stale_after_ms));
   for (const tier& t : r.tiers) {
     if (!(t.im_multiplier > 0.0)) out.emplace_back("tiers." + t.name + ".im_multiplier", "must be > 0, got " + format_number(t.im_multiplier));
     if (!(t.credit_limit >= 0.0 && t.credit_limit <= max_money))

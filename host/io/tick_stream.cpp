@@ -241,6 +241,8 @@ std::optional<stream_event> tick_reader::next() {
 }
 
 bool tick_reader::read_line(std::string& text) {
+  // Nothing buffered: the next read may block on a live feed. The caller decides first.
+  if (before_blocking_ && in_.rdbuf()->in_avail() <= 0 && !before_blocking_()) return false;
   if (!std::getline(in_, text)) return false;
   ++line_;
   if (!text.empty() && text.back() == '\r') text.pop_back();

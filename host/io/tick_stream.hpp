@@ -53,6 +53,11 @@ class tick_reader {
   // interrupted by a signal).
   std::optional<stream_event> next();
 
+  // For a live feed: `wait` is called before a read that may block (nothing is buffered). It may
+  // finish work in hand, wait for input, and returns false to end the stream there (a stop
+  // request), true to read on.
+  void set_before_blocking(std::function<bool()> wait) { before_blocking_ = std::move(wait); }
+
   long lines_read() const noexcept { return line_; }
   long rejected() const noexcept { return rejected_; }
 
@@ -71,6 +76,7 @@ class tick_reader {
   std::string name_;
   std::unordered_map<std::string, std::uint32_t> symbol_index_;
   std::function<void(const input_problem&)> on_problem_;
+  std::function<bool()> before_blocking_;
   enum class format { unknown, csv, json } format_ = format::unknown;
   // CSV: the header's column positions (-1 when absent) and count.
   int col_timestamp_ = -1, col_underlying_ = -1, col_price_ = -1, col_vol_ = -1;

@@ -99,7 +99,8 @@ class backend {
   // `margins` widened by the staleness add-on and returns only the accounts whose state changed
   // since the last call. States start ok at load_book; set_stream_states restores them after a
   // book is loaded again. The host implementations below serve the CPU backend.
-  virtual revaluation stream_revalue(const market_state& market, const std::vector<double>& collateral_change);
+  // The result stays valid until the next call.
+  virtual const revaluation& stream_revalue(const market_state& market, const std::vector<double>& collateral_change);
   virtual std::vector<tick_change> stream_states(const risk_result& margins, const tick_request& request);
   virtual void set_stream_states(const std::vector<std::uint8_t>& states);
   virtual revaluation stream_revaluation() { return stream_reval_; }
@@ -121,6 +122,7 @@ class backend {
   // The host tick path's state: the book's layout and market of the last stream_revalue, the
   // revaluation and every account's stream state.
   const book* stream_book_ = nullptr;
+  int stream_threads_ = 0;  // OpenMP threads of the host tick path (0: all)
   market_state stream_market_;
   revaluation stream_reval_;
   std::vector<std::uint8_t> stream_state_;
