@@ -120,6 +120,9 @@ class cuda_backend final : public backend {
  private:
   // The resident book's revaluation now on the device, whole (the book must be resident).
   revaluation download_revaluation();
+  // A revaluation of the book's size, and one chunk's part of it copied in (asynchronously).
+  revaluation sized_revaluation() const;
+  void download_chunk_revaluation(const chunk_range& c, revaluation& r);
   // What a run with n scenarios needs besides the chunks.
   struct run_shape {
     std::int64_t n;
@@ -483,13 +486,7 @@ revaluation cuda_backend::revalue(const market_state& market) {
   timeline.mark("upload market");
   launch_instrument_greeks(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(), dev_.base_value.data(),
                            static_cast<std::uint32_t>(book_.instruments.size()), s());
-  revaluation r;
-  r.exposure_delta.resize(book_.exposures());
-  r.exposure_gamma.resize(book_.exposures());
-  r.exposure_vega.resize(book_.exposures());
-  r.exposure_theta.resize(book_.exposures());
-  r.account_equity.resize(book_.accounts());
-  r.account_gross_notional.resize(book_.accounts());
+  revaluation r = sized_revaluation();
   for (const chunk_range& c : chunks_) {
     if (!resident_) {
       upload_chunk(c);
@@ -498,12 +495,7 @@ revaluation cuda_backend::revalue(const market_state& market) {
     launch_account_revalue(chunk_device_view(c), dev_.terms.data(), dev_.unit.data(), dev_.spot.data(),
                            reval_device_view(), s());
     timeline.mark("revalue");
-    dev_.exp_delta.download(r.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
-    dev_.exp_gamma.download(r.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
-    dev_.exp_vega.download(r.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
-    dev_.exp_theta.download(r.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
-    dev_.equity.download(r.account_equity.data() + c.account_begin, c.accounts(), s());
-    dev_.gross.download(r.account_gross_notional.data() + c.account_begin, c.accounts(), s());
+    download_chunk_revaluation(c, r);
     timeline.mark("download");
   }
   stream_.synchronize();
@@ -804,6 +796,14 @@ revaluation cuda_backend::stream_revaluation() {
 
 revaluation cuda_backend::download_revaluation() {
   MSYNC_EXPECTS(resident_, "a resident book");
+  revaluation r = sized_revaluation();
+  download_chunk_revaluation(chunks_.front(), r);
+  stream_.synchronize();
+  r.resident_tag = reval_tag_;
+  return r;
+}
+
+revaluation cuda_backend::sized_revaluation() const {
   revaluation r;
   r.exposure_delta.resize(book_.exposures());
   r.exposure_gamma.resize(book_.exposures());
@@ -811,15 +811,16 @@ revaluation cuda_backend::download_revaluation() {
   r.exposure_theta.resize(book_.exposures());
   r.account_equity.resize(book_.accounts());
   r.account_gross_notional.resize(book_.accounts());
-  dev_.exp_delta.download(r.exposure_delta.data(), r.exposure_delta.size(), s());
-  dev_.exp_gamma.download(r.exposure_gamma.data(), r.exposure_gamma.size(), s());
-  dev_.exp_vega.download(r.exposure_vega.data(), r.exposure_vega.size(), s());
-  dev_.exp_theta.download(r.exposure_theta.data(), r.exposure_theta.size(), s());
-  dev_.equity.download(r.account_equity.data(), r.account_equity.size(), s());
-  dev_.gross.download(r.account_gross_notional.data(), r.account_gross_notional.size(), s());
-  stream_.synchronize();
-  r.resident_tag = reval_tag_;
   return r;
+}
+
+void cuda_backend::download_chunk_revaluation(const chunk_range& c, revaluation& r) {
+  dev_.exp_delta.download(r.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
+  dev_.exp_gamma.download(r.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
+  dev_.exp_vega.download(r.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
+  dev_.exp_theta.download(r.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
+  dev_.equity.download(r.account_equity.data() + c.account_begin, c.accounts(), s());
+  dev_.gross.download(r.account_gross_notional.data() + c.account_begin, c.accounts(), s());
 }
 
 }  // namespace msync::cuda
