@@ -14,7 +14,7 @@ const std::set<std::string> risk_keys = {
     "confidence", "horizon_days", "scenarios", "seed", "method", "margin_measure", "distribution",
     "degrees_of_freedom", "vol_of_vol", "spot_vol_correlation", "min_margin_rate",
     "maintenance_ratio", "preemptive_threshold", "tiers", "deviation_threshold", "heartbeat_ms",
-    "stale_after_ms"};
+    "stale_after_ms", "liquidation_penalty", "insurance_fund", "impact_coefficient", "daily_volume"};
 
 template <class E>
 bool read_choice(const json_document& doc, const char* key,
@@ -75,6 +75,13 @@ std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_
     out.emplace_back("heartbeat_ms", "must be within [1, 1e12], got " + std::to_string(r.heartbeat_ms));
   if (r.stale_after_ms < 1 || r.stale_after_ms > max_interval_ms)
     out.emplace_back("stale_after_ms", "must be within [1, 1e12], got " + std::to_string(r.stale_after_ms));
+  if (!(r.liquidation_penalty >= 0.0 && r.liquidation_penalty < 1.0))
+    bad("liquidation_penalty", "must be within [0, 1)", r.liquidation_penalty);
+  if (!(r.insurance_fund >= 0.0 && r.insurance_fund <= max_money))
+    bad("insurance_fund", "must be within [0, 1e15]", r.insurance_fund);
+  if (!(r.impact_coefficient >= 0.0 && r.impact_coefficient <= 100.0))
+    bad("impact_coefficient", "must be within [0, 100]", r.impact_coefficient);
+  if (!(r.daily_volume > 0.0 && r.daily_volume <= max_money)) bad("daily_volume", "must be within (0, 1e15]", r.daily_volume);
   for (const tier& t : r.tiers) {
     if (!(t.im_multiplier > 0.0)) out.emplace_back("tiers." + t.name + ".im_multiplier", "must be > 0, got " + format_number(t.im_multiplier));
     if (!(t.credit_limit >= 0.0 && t.credit_limit <= max_money))
@@ -119,6 +126,10 @@ risk_params load_risk_text(const std::string& text, const std::string& name,
   doc->number(root, "deviation_threshold", "deviation_threshold", r.deviation_threshold, problems);
   doc->integer(root, "heartbeat_ms", "heartbeat_ms", r.heartbeat_ms, problems);
   doc->integer(root, "stale_after_ms", "stale_after_ms", r.stale_after_ms, problems);
+  doc->number(root, "liquidation_penalty", "liquidation_penalty", r.liquidation_penalty, problems);
+  doc->number(root, "insurance_fund", "insurance_fund", r.insurance_fund, problems);
+  doc->number(root, "impact_coefficient", "impact_coefficient", r.impact_coefficient, problems);
+  doc->number(root, "daily_volume", "daily_volume", r.daily_volume, problems);
 
   if (auto it = root.find("tiers"); it != root.end()) {
     if (!it->is_object() || it->empty()) {

@@ -39,6 +39,13 @@ struct risk_params {
   double deviation_threshold = 0.005;
   std::int64_t heartbeat_ms = 1000;
   std::int64_t stale_after_ms = 5000;
+  // Liquidation cascades (marginsync cascade): the penalty on a liquidated account's notional, paid
+  // to the insurance fund; the fund's balance; and the square-root market impact's defaults per
+  // underlying (a depth file may set them per underlying).
+  double liquidation_penalty = 0.01;
+  double insurance_fund = 0.0;
+  double impact_coefficient = 1.0;  // Y
+  double daily_volume = 1e9;        // quote currency traded per day
 
   double horizon_years() const { return horizon_days / 365.0; }
   // Index of a tier by name, or -1.

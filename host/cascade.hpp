@@ -1,0 +1,62 @@
+#pragma once
+// Liquidation cascades (marginsync cascade): an initial price shock, then rounds of liquidating
+// every account in `liquidate` at the current prices (a penalty to the insurance fund, bad debt
+// drawn from it), moving each underlying by the square-root impact of the net notional the
+// close-outs trade, and re-margining the whole book, until a round liquidates nobody or the round
+// limit is reached.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include "io/load_inputs.hpp"
+#include "marginsync/backend.hpp"
+
+namespace msync {
+
+// Square-root impact parameters per underlying (market order): risk.json's defaults, replaced per
+// underlying by a depth file (CSV: underlying, daily_volume[, impact_coefficient]).
+struct impact_params {
+  std::vector<double> coefficient;
+  std::vector<double> daily_volume;
+};
+impact_params load_impact_params(const std::optional<std::filesystem::path>& depth_file, const market_state& market,
+                                 const risk_params& risk);  // throws input_error
+
+struct cascade_options {
+  std::vector<double> shock;  // per underlying: relative price move applied first (0: none)
+  int max_rounds = 50;
+};
+
+struct cascade_round {
+  int round = 0;             // 1, 2, ...
+  std::vector<double> spot;  // the prices the round's accounts were closed at
+  std::int64_t accounts = 0;
+  double notional = 0.0;     // gross notional closed
+  double penalties = 0.0;    // paid to the fund
+  double bad_debt = 0.0;     // negative equity of the accounts closed
+  double uncovered = 0.0;    // bad debt the fund could not cover
+  double fund = 0.0;         // after the round
+  std::vector<double> net_notional;  // per underlying, traded by the close-outs (> 0 bought)
+};
+
+struct liquidation_record {
+  int round = 0;
+  std::uint32_t account = 0;
+  double equity = 0.0, maintenance_margin = 0.0, gross_notional = 0.0, penalty = 0.0, bad_debt = 0.0;
+};
+
+struct cascade_result {
+  std::vector<cascade_round> rounds;
+  std::vector<liquidation_record> liquidations;
+  std::vector<double> final_spot;
+  double fund_start = 0.0;
+  bool round_limit_reached = false;
+};
+
+// Runs the cascade on `engine` (the book is loaded there each round as it changes). `inputs` is
+// copied: the caller's book is not changed.
+cascade_result run_cascade(book_inputs inputs, backend& engine, const impact_params& impact,
+                           const cascade_options& options);
+
+}  // namespace msync

@@ -1,0 +1,140 @@
+// Liquidation cascades on books small enough to follow by hand: the impact law against its
+// formula, one account closing out (penalty to the fund, the rest left to it, its sale moving the
+// price), an account that becomes bad debt with the insurance fund running dry, a two-round
+// cascade where the first close-out's impact liquidates a second account, and a depth file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cascade.hpp"
+#include "io/number_parse.hpp"
+#include "marginsync/cascade_rules.hpp"
+#include "marginsync/errors.hpp"
+#include "test_support.hpp"
+
+namespace msync {
+namespace {
+
+// BTC perpetual longs, one account per entry of `accounts` (collateral, quantity at entry 91000).
+book_inputs perp_book(const test::temp_dir& dir, const std::vector<std::pair<double, double>>& accounts,
+                      const std::string& risk_keys) {
+  std::string acc = "account_id,collateral,tier\n", pos = "account_id,instrument_id,quantity,entry_price\n";
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    acc += "a" + std::to_string(i) + "," + format_number(accounts[i].first) + ",standard\n";
+    pos += "a" + std::to_string(i) + ",BTC-PERP," + format_number(accounts[i].second) + ",91000\n";
+  }
+  test::write_file(dir / "instruments.csv",
+                   "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\nBTC-PERP,perpetual,BTC,,,,1\n");
+  test::write_file(dir / "accounts.csv", acc);
+  test::write_file(dir / "positions.csv", pos);
+  test::write_file(dir / "market.json", R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.0,
+      "underlyings": [{"symbol": "BTC", "spot": 91000.0, "vol": 0.55}]})");
+  test::write_file(dir / "risk.json", R"({"method": "delta_gamma", "scenarios": 4000, )" + risk_keys + "}");
+  book_location where;
+  where.book = dir.path();
+  return load_book_at(where);
+}
+
+TEST(cascade, square_root_impact_follows_its_formula) {
+  // 0.5 * 0.73 / sqrt(365) * sqrt(4e6 / 1e9), computed separately.
+  EXPECT_NEAR(square_root_impact(0.5, 0.73, -4e6, 1e9), -0.0012083045973594571, 1e-17);
+  EXPECT_NEAR(square_root_impact(0.5, 0.73, 4e6, 1e9), 0.0012083045973594571, 1e-17);
+  EXPECT_EQ(square_root_impact(1.0, 0.5, 0.0, 1e9), 0.0);
+  // Four times the size, twice the move.
+  EXPECT_NEAR(square_root_impact(1.0, 0.5, 4e6, 1e9), 2 * square_root_impact(1.0, 0.5, 1e6, 1e9), 1e-17);
+}
+
+TEST(cascade, one_account_closes_out_and_its_sale_moves_the_price) {
+  test::temp_dir dir;
+  // 10 BTC long at 91000 with 100,000: after -10% (81,900) equity is 9,000, far below maintenance.
+  const book_inputs in = perp_book(dir, {{100000, 10}}, R"("insurance_fund": 1000)");
+  auto engine = make_cpu_backend(1);
+  const cascade_result r = run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk), {{-0.10}, 50});
+  ASSERT_EQ(r.rounds.size(), 2u);  // one close-out, then a round with nobody left
+  const cascade_round& first = r.rounds[0];
+  EXPECT_EQ(first.accounts, 1);
+  EXPECT_NEAR(first.spot[0], 81900.0, 1e-9);
+  EXPECT_NEAR(first.notional, 10 * 81900.0, 1e-6);
+  EXPECT_NEAR(first.penalties, 0.01 * 10 * 81900.0, 1e-6);  // 8,190 <= equity: paid in full
+  EXPECT_EQ(first.bad_debt, 0.0);
+  EXPECT_NEAR(first.fund, 1000 + 8190.0, 1e-6);
+  EXPECT_NEAR(first.net_notional[0], -10 * 81900.0, 1e-6);  // a sale
+  ASSERT_EQ(r.liquidations.size(), 1u);
+  EXPECT_NEAR(r.liquidations[0].equity, 9000.0, 1e-6);
+  // Sold 819,000 against a daily volume of 1e9 at vol 0.55: 0.55 / sqrt(365) * sqrt(0.000819).
+  EXPECT_NEAR(r.rounds[1].spot[0], 81900.0 * (1 - 0.0008238690878850857), 1e-6);
+  EXPECT_EQ(r.rounds[1].accounts, 0);
+  EXPECT_FALSE(r.round_limit_reached);
+}
+
+TEST(cascade, bad_debt_drains_the_insurance_fund) {
+  test::temp_dir dir;
+  // Equity after -10%: 80,000 - 91,000 = -11,000: no penalty, 11,000 of bad debt against 5,000.
+  const book_inputs in = perp_book(dir, {{80000, 10}}, R"("insurance_fund": 5000)");
+  auto engine = make_cpu_backend(1);
+  const cascade_result r = run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk), {{-0.10}, 50});
+  ASSERT_GE(r.rounds.size(), 1u);
+  EXPECT_EQ(r.rounds[0].penalties, 0.0);
+  EXPECT_NEAR(r.rounds[0].bad_debt, 11000.0, 1e-6);
+  EXPECT_NEAR(r.rounds[0].uncovered, 6000.0, 1e-6);
+  EXPECT_EQ(r.rounds[0].fund, 0.0);
+}
+
+TEST(cascade, the_first_close_out_liquidates_a_second_account_in_round_two) {
+  const std::string keys = R"("daily_volume": 1e7)";
+  const double shocked = 91000 * 0.9;
+  // Maintenance of a 1 BTC long at the shocked price, from a book where it stays ok.
+  double mm = 0.0;
+  {
+    test::temp_dir dir;
+    const book_inputs in = perp_book(dir, {{1e6, 1}}, keys);
+    auto engine = make_cpu_backend(1);
+    const cascade_result r = run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk), {{-0.10}, 50});
+    ASSERT_EQ(r.liquidations.size(), 0u);
+    market_state m = in.market;
+    m.spot[0] = shocked;
+    engine->load_book(in.positions, in.risk);
+    const revaluation v = engine->revalue(m);
+    mm = engine->scenario_risk(m, scenario_source{}, in.risk, v).maintenance_margin[0];
+  }
+  // a0: 100 BTC, liquidated at once; its sale of 8.19M against 1e7 a day moves BTC down by
+  // 0.55 / sqrt(365) * sqrt(0.819) = 2.6%, about 2,130 on a1's 1 BTC. a1 starts 500 above maintenance.
+  test::temp_dir dir;
+  const double a1_collateral = mm + 500 - (shocked - 91000);
+  const book_inputs in = perp_book(dir, {{100000, 100}, {a1_collateral, 1}}, keys);
+  auto engine = make_cpu_backend(1);
+  const cascade_result r = run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk), {{-0.10}, 50});
+  ASSERT_EQ(r.rounds.size(), 3u);
+  EXPECT_EQ(r.rounds[0].accounts, 1);
+  EXPECT_EQ(r.rounds[1].accounts, 1);
+  EXPECT_EQ(r.rounds[2].accounts, 0);
+  ASSERT_EQ(r.liquidations.size(), 2u);
+  EXPECT_EQ(r.liquidations[0].account, 0u);
+  EXPECT_EQ(r.liquidations[1].account, 1u);
+  const double move = 0.55 / std::sqrt(365.0) * std::sqrt(100 * shocked / 1e7);
+  EXPECT_NEAR(r.rounds[1].spot[0], shocked * (1 - move), 1e-6);
+  EXPECT_NEAR(r.liquidations[1].equity, a1_collateral + (shocked * (1 - move) - 91000), 1e-6);
+}
+
+TEST(cascade, a_depth_file_sets_impact_per_underlying_and_bad_rows_are_reported) {
+  test::temp_dir dir;
+  const book_inputs in = perp_book(dir, {{1e6, 1}}, "\"impact_coefficient\": 0.7");
+  test::write_file(dir / "depth.csv", "underlying,daily_volume,impact_coefficient\nBTC,2.5e9,\n");
+  const impact_params p = load_impact_params(dir / "depth.csv", in.market, in.risk);
+  EXPECT_EQ(p.daily_volume[0], 2.5e9);
+  EXPECT_EQ(p.coefficient[0], 0.7);  // empty: risk.json's default
+  test::write_file(dir / "bad.csv", "underlying,daily_volume\nDOGE,1e9\nBTC,-5\n");
+  try {
+    load_impact_params(dir / "bad.csv", in.market, in.risk);
+    FAIL() << "expected input_error";
+  } catch (const input_error& e) {
+    ASSERT_EQ(e.problems().size(), 2u);
+    EXPECT_EQ(e.problems()[0].line, 2);
+    EXPECT_EQ(e.problems()[0].column, "underlying");
+    EXPECT_EQ(e.problems()[1].line, 3);
+    EXPECT_EQ(e.problems()[1].column, "daily_volume");
+  }
+}
+
+}  // namespace
+}  // namespace msync
