@@ -5,6 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "cascade.hpp"
 #include "io/number_parse.hpp"
@@ -134,6 +139,57 @@ TEST(cascade, a_depth_file_sets_impact_per_underlying_and_bad_rows_are_reported)
     EXPECT_EQ(e.problems()[1].line, 3);
     EXPECT_EQ(e.problems()[1].column, "daily_volume");
   }
+}
+
+// The command on the sample book: each round's row is the sum of its liquidations, each
+// liquidation follows the close-out rule, and a grid point gives what the same single shock gives.
+TEST(cascade, command_rounds_match_their_liquidations_and_grid_points_match_single_runs) {
+  test::temp_dir out;
+  const std::string book = test::sample_book().string();
+  const test::command_result single =
+      test::run_cli("cascade -q --book '" + book + "' --shock BTC=-0.15 --out '" + (out / "single").string() + "'");
+  ASSERT_EQ(single.status, 0) << single.out;
+  const test::csv_rows rounds = test::read_csv_by_key(out / "single" / "rounds.csv");
+  std::ifstream liq(out / "single" / "liquidations.csv");
+  std::string line;
+  std::getline(liq, line);  // header
+  std::map<std::string, double> notional, penalties, bad_debt;
+  std::map<std::string, int> accounts;
+  while (std::getline(liq, line)) {
+    std::vector<std::string> f;
+    std::stringstream in(line);
+    for (std::string x; std::getline(in, x, ',');) f.push_back(x);
+    ASSERT_EQ(f.size(), 7u) << line;
+    const double equity = std::stod(f[2]), gross = std::stod(f[4]), penalty = std::stod(f[5]), bad = std::stod(f[6]);
+    EXPECT_LT(equity, std::stod(f[3])) << line;  // liquidated: equity below maintenance
+    EXPECT_DOUBLE_EQ(penalty, std::max(0.0, std::min(equity, 0.01 * gross))) << line;
+    EXPECT_DOUBLE_EQ(bad, std::max(0.0, -equity)) << line;
+    accounts[f[0]] += 1;
+    notional[f[0]] += gross;
+    penalties[f[0]] += penalty;
+    bad_debt[f[0]] += bad;
+  }
+  ASSERT_FALSE(accounts.empty());
+  for (const auto& [round, row] : rounds) {
+    EXPECT_EQ(std::stoi(row.at("accounts")), accounts[round]) << round;
+    EXPECT_NEAR(std::stod(row.at("notional")), notional[round], 1e-6) << round;
+    EXPECT_NEAR(std::stod(row.at("penalties")), penalties[round], 1e-6) << round;
+    EXPECT_NEAR(std::stod(row.at("bad_debt")), bad_debt[round], 1e-6) << round;
+  }
+  const test::command_result grid = test::run_cli("cascade -q --book '" + book +
+                                                  "' --shock-grid BTC=-0.05:-0.40:0.05 --out '" + (out / "grid").string() + "'");
+  ASSERT_EQ(grid.status, 0) << grid.out;
+  const test::csv_rows points = test::read_csv_by_key(out / "grid" / "grid.csv");
+  ASSERT_EQ(points.size(), 8u);
+  EXPECT_EQ(points.at("3").at("shock_BTC"), "-0.15");
+  const nlohmann::json summary = nlohmann::json::parse(test::read_file(out / "single" / "summary.json"));
+  EXPECT_EQ(std::stod(points.at("3").at("bad_debt")), summary["totals"]["bad_debt"].get<double>());
+  EXPECT_EQ(std::stoi(points.at("3").at("accounts")), summary["totals"]["accounts"].get<int>());
+  EXPECT_EQ(std::stod(points.at("3").at("final_BTC")), summary["final_prices"]["BTC"].get<double>());
+  // A bad shock is a usage error naming it.
+  const test::command_result bad = test::run_cli("cascade -q --book '" + book + "' --shock DOGE=-0.1");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.out.find("unknown underlying 'DOGE'"), std::string::npos) << bad.out;
 }
 
 }  // namespace
