@@ -17,6 +17,10 @@
 #include "marginsync/errors.hpp"
 #include "test_support.hpp"
 
+#ifdef MSYNC_HAS_CUDA
+#include "cuda_entry.hpp"
+#endif
+
 namespace msync {
 namespace {
 
@@ -190,6 +194,39 @@ TEST(cascade, command_rounds_match_their_liquidations_and_grid_points_match_sing
   const test::command_result bad = test::run_cli("cascade -q --book '" + book + "' --shock DOGE=-0.1");
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.out.find("unknown underlying 'DOGE'"), std::string::npos) << bad.out;
+}
+
+// The cascade on CPU and CUDA gives the same rounds: the same accounts closed in the same rounds,
+// prices and money within DESIGN 6's 1e-4 (margins decide who is closed, and they come from
+// scenario loops). Skips where no CUDA device is usable.
+TEST(cascade, cpu_and_cuda_give_the_same_rounds) {
+#ifdef MSYNC_HAS_CUDA
+  if (!cuda::probe_device().usable) GTEST_SKIP() << "no usable CUDA device";
+  book_location where;
+  where.book = test::sample_book();
+  const book_inputs in = load_book_at(where);
+  const impact_params impact = load_impact_params(std::nullopt, in.market, in.risk);
+  auto cpu = make_cpu_backend(0);
+  auto gpu = cuda::make_cuda_backend(cuda::cuda_backend_options{});
+  for (double shock : {-0.05, -0.2, -0.4}) {
+    const cascade_options o{{shock, shock}, 100};
+    const cascade_result a = run_cascade(in, *cpu, impact, o), b = run_cascade(in, *gpu, impact, o);
+    ASSERT_EQ(a.rounds.size(), b.rounds.size()) << shock;
+    ASSERT_EQ(a.liquidations.size(), b.liquidations.size()) << shock;
+    for (std::size_t i = 0; i < a.liquidations.size(); ++i) {
+      EXPECT_EQ(a.liquidations[i].round, b.liquidations[i].round);
+      EXPECT_EQ(a.liquidations[i].account, b.liquidations[i].account);
+    }
+    for (std::size_t r = 0; r < a.rounds.size(); ++r) {
+      for (std::size_t u = 0; u < a.rounds[r].spot.size(); ++u)
+        EXPECT_NEAR(b.rounds[r].spot[u], a.rounds[r].spot[u], 1e-4 * a.rounds[r].spot[u]);
+      EXPECT_NEAR(b.rounds[r].bad_debt, a.rounds[r].bad_debt, 1e-4 * std::max(1.0, a.rounds[r].bad_debt));
+      EXPECT_NEAR(b.rounds[r].fund, a.rounds[r].fund, 1e-4 * std::max(1.0, a.rounds[r].fund));
+    }
+  }
+#else
+  GTEST_SKIP() << "a build without CUDA";
+#endif
 }
 
 }  // namespace
