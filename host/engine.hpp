@@ -57,6 +57,9 @@ void prepare_output_directory(const std::filesystem::path& dir);
 // complete. Throws std::runtime_error naming the file when it cannot be written.
 void write_atomically(const std::filesystem::path& target, const std::string& content);
 
+// Appends an id to a CSV line as it was read: quoted (RFC 4180) only when it needs to be.
+void append_id(std::string& out, const std::string& id);
+
 // accounts.csv of DESIGN 4: one row per account, in input order.
 std::string accounts_csv(const book& b, const revaluation& reval, const risk_result& risk);
 

@@ -173,7 +173,8 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
     ++out.ticks_applied;
   }
   m.as_of_ns = now_ns_;
-  if (structure_changed) {
+  if (structure_changed || reload_pending_) {
+    reload_pending_ = false;
     // The book's positions changed: make it resident again, with the collateral moved so far.
     book& b = inputs_.positions;
     for (std::size_t a = 0; a < b.accounts(); ++a) b.collateral[a] += collateral_change_[a];
@@ -248,6 +249,32 @@ void margin_stream::evaluate(update_outcome& out) {
     out.accounts.push_back(t);
     state_[c.account] = t.to;
   }
+}
+
+bool margin_stream::has_positions(std::uint32_t account) const {
+  const book& b = inputs_.positions;
+  for (std::uint64_t p = b.account_position_begin[account]; p < b.account_position_begin[account + 1]; ++p)
+    if (b.position_quantity[p] != 0.0) return true;
+  return false;
+}
+
+std::vector<closeout> margin_stream::close_accounts(const std::vector<std::uint32_t>& accounts, double penalty_rate) {
+  std::vector<closeout> out;
+  if (accounts.empty()) return out;
+  const revaluation reval = engine_.stream_revaluation();
+  book& b = inputs_.positions;
+  for (std::uint32_t a : accounts) {
+    const closeout c = close_out(reval.account_equity[a], reval.account_gross_notional[a], penalty_rate);
+    for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p) {
+      b.position_quantity[p] = 0.0;
+      b.position_cost[p] = 0.0;
+    }
+    // Equity is collateral + credit limit + the collateral moved since the last reload: left as c.left.
+    b.collateral[a] = c.left - inputs_.risk.tiers[b.account_tier[a]].credit_limit - collateral_change_[a];
+    out.push_back(c);
+  }
+  reload_pending_ = true;
+  return out;
 }
 
 risk_result margin_stream::margins_in_force() const {

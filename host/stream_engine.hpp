@@ -26,6 +26,7 @@
 #include "engine.hpp"
 #include "io/tick_stream.hpp"
 #include "marginsync/backend.hpp"
+#include "marginsync/cascade_rules.hpp"
 #include "marginsync/stream_rules.hpp"
 
 namespace msync {
@@ -78,6 +79,14 @@ class margin_stream {
   // One update: the events of one timestamp, in stream order.
   update_outcome update(std::int64_t ts_ns, const std::vector<stream_event>& events);
 
+  // Closes the accounts out at the last update's prices (a liquidation): their positions go, and
+  // the equity left after a penalty of `penalty_rate` times their gross notional stays as
+  // collateral (negative equity is bad debt; the account is left at zero). The book is made
+  // resident again at the next update, where the risk path runs (book_change).
+  std::vector<closeout> close_accounts(const std::vector<std::uint32_t>& accounts, double penalty_rate);
+  // Whether an account still holds a position.
+  bool has_positions(std::uint32_t account) const;
+
   // The margins in force after the last update: the last risk run's results with IM and MM
   // widened by the add-on, and health, status and the pre-emptive flag against them.
   risk_result margins_in_force() const;
@@ -125,6 +134,7 @@ class margin_stream {
   std::vector<std::pair<std::uint32_t, std::uint64_t>> perpetuals_;  // (account, position)
   int standard_tier_ = -1;
   bool risk_ran_ = false;
+  bool reload_pending_ = false;  // close_accounts changed the positions since the last update
   std::vector<stream_state> state_;  // as of the last update
   std::map<risk_trigger, std::int64_t> runs_;
   double staleness_integral_ = 0.0;  // seconds^2

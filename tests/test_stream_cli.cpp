@@ -120,6 +120,35 @@ TEST(stream_cli, the_crash_ends_where_a_batch_run_at_its_last_prices_does) {
   }
 }
 
+// The replay with the engine on every update liquidates exactly what `stream` reports: each
+// account at the update of its first `liquidate` event.
+TEST(stream_cli, replay_at_interval_zero_liquidates_what_stream_reports) {
+  for (const char* name : {"crash.jsonl"}) {
+    test::temp_dir out;
+    const std::string book = test::sample_book().string(), ticks = stream_file(name).string();
+    ASSERT_EQ(test::run_cli("stream -q --book '" + book + "' --ticks '" + ticks + "' --out '" + (out / "s").string() + "'").status, 0);
+    std::map<std::string, std::string> first;  // account -> timestamp of its first liquidate
+    for (const nlohmann::json& e : read_events(out / "s" / "events.jsonl"))
+      if (e["event"] == "liquidate" && !first.count(e["account"])) first[e["account"]] = e["ts"];
+    ASSERT_FALSE(first.empty()) << name;
+    const test::command_result r = test::run_cli("replay -q --book '" + book + "' --ticks '" + ticks +
+                                                 "' --engine-interval-ms 0 --out '" + (out / "r").string() + "'");
+    ASSERT_EQ(r.status, 0) << r.out;
+    std::map<std::string, std::string> replayed;
+    std::istringstream in(test::read_file(out / "r" / "liquidations.csv"));
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::vector<std::string> f;
+      std::stringstream cells(line);
+      for (std::string x; std::getline(cells, x, ',');) f.push_back(x);
+      ASSERT_GE(f.size(), 3u);
+      replayed[f[2]] = f[1];
+    }
+    EXPECT_EQ(replayed, first) << name;
+  }
+}
+
 TEST(stream_cli, stale_and_out_of_order_stream_reports_what_its_readme_lists) {
   test::temp_dir out;
   const test::command_result r =

@@ -115,14 +115,7 @@ std::string liquidations_csv(const cascade_result& r, const book& b) {
   std::string out = "round,account_id,equity,maintenance_margin,gross_notional,penalty,bad_debt\n";
   for (const liquidation_record& l : r.liquidations) {
     out += std::to_string(l.round) + ',';
-    const std::string& id = b.account_id[l.account];
-    if (id.find_first_of(",\"\n\r") == std::string::npos) {
-      out += id;
-    } else {  // quoted as RFC 4180 says, so an id is never cut or lost
-      out += '"';
-      for (char c : id) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-      out += '"';
-    }
+    append_id(out, b.account_id[l.account]);
     for (double v : {l.equity, l.maintenance_margin, l.gross_notional, l.penalty, l.bad_debt}) {
       out += ',';
       append_number(out, v);

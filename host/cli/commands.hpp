@@ -20,6 +20,7 @@ int run_convert_command(int argc, char** argv);
 int run_bench_command(int argc, char** argv);
 int run_stream_command(int argc, char** argv);
 int run_cascade_command(int argc, char** argv);
+int run_replay_command(int argc, char** argv);
 
 // Prints the problems of an input_error to stderr, at most 20 lines and then a count; returns 2.
 int report_input_error(const input_error& error);

@@ -32,6 +32,7 @@ const char* usage =
     "  margin     compute margin for every account of a book (accounts.csv, exposures.csv, summary.json)\n"
     "  stream     follow an oracle tick stream, re-margin the book on every update, emit status changes\n"
     "  cascade    a price shock and the liquidation cascade it sets off (or a grid of shocks)\n"
+    "  replay     what engine lag costs: one stream replayed with the engine every N ms\n"
     "  generate   write a synthetic book of a chosen size\n"
     "  convert    write a book directory as one binary snapshot (fast to load; --book FILE)\n"
     "  bench      time every stage on every available backend, against this machine's limits\n"
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
     if (command == "bench") return run_bench_command(argc - 1, argv + 1);
     if (command == "stream") return run_stream_command(argc - 1, argv + 1);
     if (command == "cascade") return run_cascade_command(argc - 1, argv + 1);
+    if (command == "replay") return run_replay_command(argc - 1, argv + 1);
   } catch (const msync::input_error& e) {
     return report_input_error(e);
   } catch (const std::bad_alloc&) {

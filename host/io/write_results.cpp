@@ -32,20 +32,6 @@ void write_atomically(const std::filesystem::path& target, const std::string& co
 
 namespace {
 
-// Ids are written as they were read; one that needs quoting in CSV gets it.
-void append_id(std::string& out, const std::string& id) {
-  if (id.find_first_of(",\"\n\r") == std::string::npos) {
-    out += id;
-    return;
-  }
-  out += '"';
-  for (char c : id) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-}
-
 std::string exposures_csv(const margin_run& run) {
   const book& b = run.inputs.positions;
   const revaluation& v = run.reval;
@@ -105,6 +91,19 @@ nlohmann::json summary_json(const margin_run& run, const margin_request& request
 }
 
 }  // namespace
+
+void append_id(std::string& out, const std::string& id) {
+  if (id.find_first_of(",\"\n\r") == std::string::npos) {
+    out += id;
+    return;
+  }
+  out += '"';
+  for (char c : id) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
 
 std::string accounts_csv(const book& b, const revaluation& reval, const risk_result& r) {
   std::string out =
