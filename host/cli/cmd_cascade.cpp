@@ -193,14 +193,9 @@ int run_cascade_command(int argc, char** argv) {
     return exit_bad_input;
   }
   const bool quiet = args.count("quiet") > 0;
-  std::optional<std::filesystem::path> out_dir;
-  if (args.count("out")) {
-    out_dir = std::filesystem::path(args["out"].as<std::string>());
-    prepare_output_directory(*out_dir);
-  }
+  const std::optional<std::filesystem::path> out_dir = output_directory_from(args);
 
-  book_inputs in = load_book_at(book_location_from(args));
-  apply_risk_overrides(*overrides, in.risk);
+  const book_inputs in = load_book_from(args, *overrides);
   const market_state& m = in.market;
   std::vector<std::vector<double>> shocks;
   const std::string spec = args.count("shock") ? args["shock"].as<std::string>() : args["shock-grid"].as<std::string>();

@@ -97,13 +97,8 @@ int run_replay_command(int argc, char** argv) {
     }
   }
   const bool quiet = args.count("quiet") > 0;
-  std::optional<std::filesystem::path> out_dir;
-  if (args.count("out")) {
-    out_dir = std::filesystem::path(args["out"].as<std::string>());
-    prepare_output_directory(*out_dir);
-  }
-  book_inputs in = load_book_at(book_location_from(args));
-  apply_risk_overrides(*overrides, in.risk);
+  const std::optional<std::filesystem::path> out_dir = output_directory_from(args);
+  const book_inputs in = load_book_from(args, *overrides);
   // A replay is a study: its stream must be clean (read_updates reports every bad line).
   const std::vector<std::vector<stream_event>> updates = read_updates(args["ticks"].as<std::string>(), in.market.symbols);
   backend_selection selection = select_backend(where->choice, where->threads, where->max_device_bytes);

@@ -187,8 +187,7 @@ int run_stream_command(int argc, char** argv) {
   std::istream& in = live ? std::cin : ticks_file;
 
   const auto wall_start = std::chrono::steady_clock::now();
-  book_inputs inputs = load_book_at(book_location_from(args));
-  apply_risk_overrides(*overrides, inputs.risk);
+  book_inputs inputs = load_book_from(args, *overrides);
   backend_selection selection = select_backend(where->choice, where->threads, where->max_device_bytes);
   if (!quiet) std::fprintf(stderr, "%s\n", selection.note.c_str());
   stream_outputs outputs(out_dir);

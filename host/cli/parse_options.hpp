@@ -143,4 +143,19 @@ inline std::optional<backend_settings> backend_settings_from(const cxxopts::Pars
   return b;
 }
 
+// --out, created and checked writable before any computation; nullopt when not given.
+inline std::optional<std::filesystem::path> output_directory_from(const cxxopts::ParseResult& args) {
+  if (!args.count("out")) return std::nullopt;
+  std::filesystem::path dir = args["out"].as<std::string>();
+  prepare_output_directory(dir);
+  return dir;
+}
+
+// The book of --book (and its replacements), risk.json overridden from the command line.
+inline book_inputs load_book_from(const cxxopts::ParseResult& args, const risk_overrides& overrides) {
+  book_inputs in = load_book_at(book_location_from(args));
+  apply_risk_overrides(overrides, in.risk);
+  return in;
+}
+
 }  // namespace msync::cli
