@@ -284,12 +284,11 @@ risk_result margin_stream::margins_in_force() const {
   const tick_request request = tick_inputs();
   risk_result r = risk_;
   for (std::size_t a = 0; a < r.status.size(); ++a) {
-    double terms = 0.0;
-    for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x) {
-      const std::uint32_t u = b.exposure_underlying[x];
-      terms += staleness_exposure_term(reval.exposure_delta[x], m.spot[u], m.vol[u]);
-    }
-    const double addon = staleness_addon(request.z, terms, request.tau_years);
+    bool on_stale = false;  // accounts.csv has no held state
+    const double addon = account_staleness_addon(b.account_exposure_begin[a], b.account_exposure_begin[a + 1],
+                                                 b.exposure_underlying.data(), reval.exposure_delta.data(),
+                                                 m.spot.data(), m.vol.data(), nullptr, request.z, request.tau_years,
+                                                 on_stale);
     r.initial_margin[a] += addon;
     r.maintenance_margin[a] += addon;
     const margin_levels in_force{r.initial_margin[a], r.maintenance_margin[a]};

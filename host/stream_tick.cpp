@@ -31,16 +31,12 @@ std::vector<tick_change> backend::stream_states(const risk_result& margins, cons
   const market_state& m = stream_market_;
   MSYNC_EXPECTS(margins.initial_margin.size() == b.accounts() && r.account_equity.size() == b.accounts(),
                 "margins and a revaluation of this book");
+  const std::uint8_t* stale = request.stale_underlying ? request.stale_underlying->data() : nullptr;
   // The add-on of account a (and whether it depends on a stale oracle).
   auto addon_of = [&](std::size_t a, bool& on_stale) {
-    double terms = 0.0;
-    on_stale = false;
-    for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x) {
-      const std::uint32_t u = b.exposure_underlying[x];
-      terms += staleness_exposure_term(r.exposure_delta[x], m.spot[u], m.vol[u]);
-      on_stale = on_stale || (request.stale_underlying && (*request.stale_underlying)[u]);
-    }
-    return staleness_addon(request.z, terms, request.tau_years);
+    return account_staleness_addon(b.account_exposure_begin[a], b.account_exposure_begin[a + 1],
+                                   b.exposure_underlying.data(), r.exposure_delta.data(), m.spot.data(), m.vol.data(),
+                                   stale, request.z, request.tau_years, on_stale);
   };
   const std::int64_t n_acc = static_cast<std::int64_t>(b.accounts());
   std::vector<std::uint8_t> next(b.accounts());

@@ -16,16 +16,9 @@ __global__ void add_collateral_kernel(double* equity, const double* change, std:
     equity[a] += change[a];
 }
 
-// The add-on of account a, in the host implementation's order of summation.
 __device__ double account_addon(const stream_tick_view& v, std::uint64_t a, bool& on_stale) {
-  double terms = 0.0;
-  on_stale = false;
-  for (std::uint64_t x = v.account_exposure_begin[a]; x < v.account_exposure_begin[a + 1]; ++x) {
-    const std::uint32_t u = v.exposure_underlying[x];
-    terms += staleness_exposure_term(v.exposure_delta[x], v.spot[u], v.vol[u]);
-    on_stale = on_stale || v.stale[u] != 0;
-  }
-  return staleness_addon(v.z, terms, v.tau_years);
+  return account_staleness_addon(v.account_exposure_begin[a], v.account_exposure_begin[a + 1], v.exposure_underlying,
+                                 v.exposure_delta, v.spot, v.vol, v.stale, v.z, v.tau_years, on_stale);
 }
 
 __global__ void stream_state_kernel(stream_tick_view v, std::uint8_t* changed) {

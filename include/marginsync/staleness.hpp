@@ -4,6 +4,8 @@
 //   add-on = z_alpha * sum_u |Delta_{a,u} S_u| sigma_u * sqrt(tau),
 // tau the time in years since the last risk run and z_alpha the standard normal quantile at
 // `confidence`: the one-sided move of the account's delta exposure that the margin has not seen.
+#include <cstdint>
+
 #include "marginsync/black_scholes.hpp"
 #include "marginsync/hd.hpp"
 
@@ -47,6 +49,23 @@ MSYNC_HD inline double staleness_exposure_term(double delta, double spot, double
 // The add-on itself, from the sum of an account's exposure terms.
 MSYNC_HD inline double staleness_addon(double z, double exposure_terms_sum, double tau_years) {
   return tau_years > 0.0 ? z * exposure_terms_sum * sqrt(tau_years) : 0.0;
+}
+
+// An account's add-on from its exposures [x_begin, x_end) at the current spots and vols, summed in
+// exposure order (the host and device tick paths give the same bits). `stale`, per underlying and
+// possibly null, sets on_stale when any of the account's underlyings has a stale oracle.
+MSYNC_HD inline double account_staleness_addon(std::uint64_t x_begin, std::uint64_t x_end,
+                                               const std::uint32_t* exposure_underlying, const double* exposure_delta,
+                                               const double* spot, const double* vol, const std::uint8_t* stale,
+                                               double z, double tau_years, bool& on_stale) {
+  double terms = 0.0;
+  on_stale = false;
+  for (std::uint64_t x = x_begin; x < x_end; ++x) {
+    const std::uint32_t u = exposure_underlying[x];
+    terms += staleness_exposure_term(exposure_delta[x], spot[u], vol[u]);
+    on_stale = on_stale || (stale != nullptr && stale[u] != 0);
+  }
+  return staleness_addon(z, terms, tau_years);
 }
 
 }  // namespace msync
