@@ -26,7 +26,7 @@ replay_result run_replay(const book_inputs& inputs, backend& engine,
       if (stream.states()[a] == stream_state::liquidate && stream.has_positions(a)) due.push_back(a);
     if (due.empty()) continue;
     const risk_result margins = stream.margins_in_force();
-    const revaluation reval = stream.current_revaluation();
+    const revaluation& reval = stream.current_revaluation();
     const std::vector<closeout> closed = stream.close_accounts(due, inputs.risk.liquidation_penalty);
     for (std::size_t i = 0; i < due.size(); ++i) {
       const std::uint32_t a = due[i];

@@ -201,6 +201,7 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
 
   const auto tick_start = std::chrono::steady_clock::now();
   reval_ = &engine_.stream_revalue(m, collateral_change_);
+  host_reval_.reset();
   out.tick_seconds = wall_seconds_since(tick_start);
   out.trigger = pick_trigger();
   if (out.trigger != risk_trigger::none) {
@@ -261,7 +262,7 @@ bool margin_stream::has_positions(std::uint32_t account) const {
 std::vector<closeout> margin_stream::close_accounts(const std::vector<std::uint32_t>& accounts, double penalty_rate) {
   std::vector<closeout> out;
   if (accounts.empty()) return out;
-  const revaluation reval = engine_.stream_revaluation();
+  const revaluation& reval = current_revaluation();
   book& b = inputs_.positions;
   for (std::uint32_t a : accounts) {
     const closeout c = close_out(reval.account_equity[a], reval.account_gross_notional[a], penalty_rate);
@@ -277,10 +278,15 @@ std::vector<closeout> margin_stream::close_accounts(const std::vector<std::uint3
   return out;
 }
 
+const revaluation& margin_stream::current_revaluation() const {
+  if (!host_reval_) host_reval_ = engine_.stream_revaluation();
+  return *host_reval_;
+}
+
 risk_result margin_stream::margins_in_force() const {
   const book& b = inputs_.positions;
   const market_state& m = inputs_.market;
-  const revaluation reval = engine_.stream_revaluation();
+  const revaluation& reval = current_revaluation();
   const tick_request request = tick_inputs();
   risk_result r = risk_;
   for (std::size_t a = 0; a < r.status.size(); ++a) {

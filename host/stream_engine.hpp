@@ -18,6 +18,7 @@
 // liquidate and liquidation_held, and an underlying's oracle going stale or recovering.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <string>
@@ -90,8 +91,9 @@ class margin_stream {
   // The margins in force after the last update: the last risk run's results with IM and MM
   // widened by the add-on, and health, status and the pre-emptive flag against them.
   risk_result margins_in_force() const;
-  // The revaluation at the last update's prices (from the device, for a GPU backend).
-  revaluation current_revaluation() const { return engine_.stream_revaluation(); }
+  // The revaluation at the last update's prices: brought from the backend (the device, for a GPU)
+  // once per update, whoever asks first. Valid until the next update.
+  const revaluation& current_revaluation() const;
 
   const book_inputs& inputs() const noexcept { return inputs_; }
   const std::vector<stream_state>& states() const noexcept { return state_; }
@@ -124,6 +126,7 @@ class margin_stream {
   std::int64_t risk_ns_ = 0;
   std::vector<double> risk_spot_;
   const revaluation* reval_ = nullptr;  // owned by the backend, valid until its next stream_revalue
+  mutable std::optional<revaluation> host_reval_;  // current_revaluation(), fetched on demand
   risk_result risk_;
   bool book_changed_ = false;
   // Collateral moved since the book was last made resident (funding, collateral events, realized
