@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <initializer_list>
 #include <sstream>
 
 #include <cxxopts.hpp>
@@ -97,15 +96,9 @@ std::string rounds_csv(const cascade_result& r, const market_state& m) {
   out += ",accounts,notional,penalties,bad_debt,uncovered_bad_debt,insurance_fund\n";
   for (const cascade_round& round : r.rounds) {
     out += std::to_string(round.round);
-    for (double s : round.spot) {
-      out += ',';
-      append_number(out, s);
-    }
+    append_fields(out, round.spot);
     out += ',' + std::to_string(round.accounts);
-    for (double v : {round.notional, round.penalties, round.bad_debt, round.uncovered, round.fund}) {
-      out += ',';
-      append_number(out, v);
-    }
+    append_fields(out, {round.notional, round.penalties, round.bad_debt, round.uncovered, round.fund});
     out += '\n';
   }
   return out;
@@ -116,10 +109,7 @@ std::string liquidations_csv(const cascade_result& r, const book& b) {
   for (const liquidation_record& l : r.liquidations) {
     out += std::to_string(l.round) + ',';
     append_id(out, b.account_id[l.account]);
-    for (double v : {l.equity, l.maintenance_margin, l.gross_notional, l.penalty, l.bad_debt}) {
-      out += ',';
-      append_number(out, v);
-    }
+    append_fields(out, {l.equity, l.maintenance_margin, l.gross_notional, l.penalty, l.bad_debt});
     out += '\n';
   }
   return out;
@@ -238,16 +228,10 @@ int run_cascade_command(int argc, char** argv) {
     const cascade_totals t = totals_of(r);
     const double fund_end = r.rounds.empty() ? r.fund_start : r.rounds.back().fund;
     grid += std::to_string(point + 1);
-    for (const std::vector<double>* v : std::initializer_list<const std::vector<double>*>{&shocks[point], &r.final_spot})
-      for (double x : *v) {
-        grid += ',';
-        append_number(grid, x);
-      }
+    append_fields(grid, shocks[point]);
+    append_fields(grid, r.final_spot);
     grid += ',' + std::to_string(r.rounds.size()) + ',' + std::to_string(t.accounts);
-    for (double v : {t.notional, t.penalties, t.bad_debt, t.uncovered, fund_end}) {
-      grid += ',';
-      append_number(grid, v);
-    }
+    append_fields(grid, {t.notional, t.penalties, t.bad_debt, t.uncovered, fund_end});
     grid += '\n';
     if (!quiet)
       std::printf("shock %zu/%zu: %zu rounds, %lld accounts liquidated, notional %.2f, bad debt %.2f (uncovered "

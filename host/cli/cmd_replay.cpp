@@ -41,13 +41,6 @@ shortfall_stats shortfalls(const replay_result& r) {
   return s;
 }
 
-void append_numbers(std::string& out, std::initializer_list<double> values) {
-  for (double v : values) {
-    out += ',';
-    append_number(out, v);
-  }
-}
-
 }  // namespace
 
 int run_replay_command(int argc, char** argv) {
@@ -115,12 +108,12 @@ int run_replay_command(int argc, char** argv) {
     const replay_result r = run_replay(in, *selection.instance, updates, ms);
     const shortfall_stats s = shortfalls(r);
     table += std::to_string(ms) + ',' + std::to_string(r.engine_runs) + ',' + std::to_string(r.liquidations.size());
-    append_numbers(table, {r.bad_debt, r.penalties, s.mean, s.max, s.mean_of_mm});
+    append_fields(table, {r.bad_debt, r.penalties, s.mean, s.max, s.mean_of_mm});
     table += '\n';
     for (const replay_liquidation& l : r.liquidations) {
       liquidations += std::to_string(ms) + ',' + format_timestamp(l.ts_ns) + ',';
       append_id(liquidations, in.positions.account_id[l.account]);
-      append_numbers(liquidations, {l.equity, l.maintenance_margin, l.maintenance_margin - l.equity, l.penalty, l.bad_debt});
+      append_fields(liquidations, {l.equity, l.maintenance_margin, l.maintenance_margin - l.equity, l.penalty, l.bad_debt});
       liquidations += '\n';
     }
     rows.push_back({{"interval_ms", ms}, {"engine_runs", r.engine_runs}, {"liquidations", r.liquidations.size()},

@@ -181,4 +181,11 @@ std::string format_number(double value) {
   return s;
 }
 
+void append_fields(std::string& out, const double* values, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    out += ',';
+    append_number(out, values[i]);
+  }
+}
+
 }  // namespace msync

@@ -1,9 +1,12 @@
 #pragma once
 // Field parsers that say what is wrong instead of guessing: every function returns an empty
 // string on success and the reason otherwise.
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace msync {
 
@@ -26,5 +29,13 @@ std::string format_timestamp(std::int64_t ns);
 std::string format_number(double value);
 // Appends the same to `out` without allocating a temporary.
 void append_number(std::string& out, double value);
+// Appends each value as a further CSV field: a comma, then the value as append_number writes it.
+void append_fields(std::string& out, const double* values, std::size_t count);
+inline void append_fields(std::string& out, std::initializer_list<double> values) {
+  append_fields(out, values.begin(), values.size());
+}
+inline void append_fields(std::string& out, const std::vector<double>& values) {
+  append_fields(out, values.data(), values.size());
+}
 
 }  // namespace msync

@@ -42,10 +42,7 @@ std::string exposures_csv(const margin_run& run) {
       append_id(out, b.account_id[a]);
       out += ',';
       append_id(out, run.inputs.market.symbols[b.exposure_underlying[x]]);
-      for (double g : {v.exposure_delta[x], v.exposure_gamma[x], v.exposure_vega[x], v.exposure_theta[x]}) {
-        out += ',';
-        append_number(out, g);
-      }
+      append_fields(out, {v.exposure_delta[x], v.exposure_gamma[x], v.exposure_vega[x], v.exposure_theta[x]});
       out += '\n';
     }
   return out;
@@ -112,11 +109,8 @@ std::string accounts_csv(const book& b, const revaluation& reval, const risk_res
   out.reserve(out.size() + b.accounts() * 160);
   for (std::size_t a = 0; a < b.accounts(); ++a) {
     append_id(out, b.account_id[a]);
-    for (double v : {reval.account_equity[a], r.initial_margin[a], r.maintenance_margin[a], r.var[a],
-                     r.es[a], r.health[a], r.breach_probability[a]}) {
-      out += ',';
-      append_number(out, v);
-    }
+    append_fields(out, {reval.account_equity[a], r.initial_margin[a], r.maintenance_margin[a], r.var[a], r.es[a],
+                        r.health[a], r.breach_probability[a]});
     out += ',';
     out += status_name(r.status[a]);
     out += ',';
