@@ -24,11 +24,19 @@ std::vector<std::vector<stream_event>> read_updates(const std::filesystem::path&
   return updates;
 }
 
-double percentile(std::vector<double> seconds, double p) {
-  if (seconds.empty()) return 0.0;
-  std::sort(seconds.begin(), seconds.end());
-  const std::size_t rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(seconds.size())));
-  return seconds[std::min(seconds.size() - 1, rank > 0 ? rank - 1 : 0)];
+latency_summary summarize_latency(std::vector<double> seconds) {
+  latency_summary s;
+  s.count = seconds.size();
+  if (seconds.empty()) return s;
+  std::sort(seconds.begin(), seconds.end());  // once, for every percentile
+  auto nearest_rank_ms = [&](double p) {
+    const std::size_t rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(seconds.size())));
+    return 1e3 * seconds[std::min(seconds.size() - 1, rank > 0 ? rank - 1 : 0)];
+  };
+  s.p50_ms = nearest_rank_ms(0.50);
+  s.p99_ms = nearest_rank_ms(0.99);
+  s.max_ms = nearest_rank_ms(1.0);
+  return s;
 }
 
 stream_bench_result bench_stream(backend& engine, const book_inputs& inputs,

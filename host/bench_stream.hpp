@@ -37,7 +37,12 @@ stream_bench_result bench_stream(backend& engine, const book_inputs& inputs,
                                  const std::vector<std::vector<stream_event>>& updates,
                                  const std::function<void(const std::string&)>& log);
 
-// Nearest-rank percentile (p in (0, 1]) of `seconds`; 0 when empty.
-double percentile(std::vector<double> seconds, double p);
+// Wall times of one path, summarized: nearest-rank p50 and p99 and the maximum, in milliseconds
+// (0 when there are none).
+struct latency_summary {
+  std::size_t count = 0;
+  double p50_ms = 0.0, p99_ms = 0.0, max_ms = 0.0;
+};
+latency_summary summarize_latency(std::vector<double> seconds);
 
 }  // namespace msync

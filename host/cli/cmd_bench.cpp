@@ -101,22 +101,16 @@ int run_stream_bench(const cxxopts::ParseResult& args, book_inputs in, const std
               "tick max", "risk", "risk p50", "risk p99", "risk max");
   nlohmann::json rows = nlohmann::json::array();
   for (const stream_bench_result& r : results) {
-    const double ms = 1e3;
     const double updates_per_second = static_cast<double>(r.updates) / r.wall_seconds;
+    const latency_summary tick = summarize_latency(r.tick_seconds), risk = summarize_latency(r.risk_seconds);
     std::printf("%-5s %8lld %11.1f %9.3f %9.3f %9.3f %6zu %9.1f %9.1f %9.1f   (ms)\n", r.backend.c_str(),
-                static_cast<long long>(r.updates), updates_per_second, ms * percentile(r.tick_seconds, 0.5),
-                ms * percentile(r.tick_seconds, 0.99), ms * percentile(r.tick_seconds, 1.0), r.risk_seconds.size(),
-                ms * percentile(r.risk_seconds, 0.5), ms * percentile(r.risk_seconds, 0.99),
-                ms * percentile(r.risk_seconds, 1.0));
+                static_cast<long long>(r.updates), updates_per_second, tick.p50_ms, tick.p99_ms, tick.max_ms,
+                risk.count, risk.p50_ms, risk.p99_ms, risk.max_ms);
     rows.push_back({{"backend", r.backend}, {"device", r.device}, {"updates", r.updates}, {"ticks", r.ticks},
                     {"wall_seconds", r.wall_seconds}, {"updates_per_second", updates_per_second},
                     {"ticks_per_second", static_cast<double>(r.ticks) / r.wall_seconds}, {"risk_runs", r.risk_runs},
-                    {"tick_path_ms", {{"p50", ms * percentile(r.tick_seconds, 0.5)},
-                                      {"p99", ms * percentile(r.tick_seconds, 0.99)},
-                                      {"max", ms * percentile(r.tick_seconds, 1.0)}}},
-                    {"risk_path_ms", {{"p50", ms * percentile(r.risk_seconds, 0.5)},
-                                      {"p99", ms * percentile(r.risk_seconds, 0.99)},
-                                      {"max", ms * percentile(r.risk_seconds, 1.0)}}}});
+                    {"tick_path_ms", {{"p50", tick.p50_ms}, {"p99", tick.p99_ms}, {"max", tick.max_ms}}},
+                    {"risk_path_ms", {{"p50", risk.p50_ms}, {"p99", risk.p99_ms}, {"max", risk.max_ms}}}});
   }
   if (args.count("json")) {
     const book& b = in.positions;

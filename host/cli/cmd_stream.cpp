@@ -49,13 +49,8 @@ void install_stop_handlers() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-double percentile_ms(const std::vector<double>& seconds, double p) { return 1e3 * percentile(seconds, p); }
-
-nlohmann::json latency_json(const std::vector<double>& seconds) {
-  return {{"count", seconds.size()},
-          {"p50_ms", percentile_ms(seconds, 0.50)},
-          {"p99_ms", percentile_ms(seconds, 0.99)},
-          {"max_ms", percentile_ms(seconds, 1.0)}};
+nlohmann::json latency_json(const latency_summary& l) {
+  return {{"count", l.count}, {"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
 }
 
 void append_field(std::string& line, const char* key, double value) {
@@ -279,7 +274,8 @@ int run_stream_command(int argc, char** argv) {
                     {"deviation", stream.risk_runs(risk_trigger::deviation)},
                     {"heartbeat", stream.risk_runs(risk_trigger::heartbeat)},
                     {"book_change", stream.risk_runs(risk_trigger::book_change)}};
-  j["latency"] = {{"tick_path", latency_json(tick_latency)}, {"risk_path", latency_json(risk_latency)}};
+  const latency_summary tick = summarize_latency(tick_latency), risk = summarize_latency(risk_latency);
+  j["latency"] = {{"tick_path", latency_json(tick)}, {"risk_path", latency_json(risk)}};
   j["mean_margin_staleness_ms"] = 1e3 * stream.mean_staleness_seconds();
   j["transitions"] = transitions;
   j["wall_seconds"] = wall;
@@ -301,8 +297,7 @@ int run_stream_command(int argc, char** argv) {
                  static_cast<long long>(stream.risk_runs(risk_trigger::heartbeat)),
                  1e3 * stream.mean_staleness_seconds());
     std::fprintf(stderr, "latency ms: tick path p50 %.3f p99 %.3f max %.3f; risk path p50 %.3f p99 %.3f max %.3f\n",
-                 percentile_ms(tick_latency, 0.5), percentile_ms(tick_latency, 0.99), percentile_ms(tick_latency, 1.0),
-                 percentile_ms(risk_latency, 0.5), percentile_ms(risk_latency, 0.99), percentile_ms(risk_latency, 1.0));
+                 tick.p50_ms, tick.p99_ms, tick.max_ms, risk.p50_ms, risk.p99_ms, risk.max_ms);
     if (out_dir) std::fprintf(stderr, "results in %s\n", out_dir->string().c_str());
   }
   return exit_ok;
