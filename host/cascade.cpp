@@ -25,12 +25,11 @@ impact_params load_impact_params(const std::optional<std::filesystem::path>& dep
     std::vector<char> seen(market.size(), 0);
     while (c_underlying >= 0 && c_volume >= 0 && csv.next(problems)) {
       const std::string symbol(csv.field(c_underlying));
-      const auto it = std::find(market.symbols.begin(), market.symbols.end(), symbol);
-      if (it == market.symbols.end()) {
+      const std::size_t u = market.index_of(symbol);
+      if (u == market.size()) {
         problems.add(csv.file_name(), csv.line(), "underlying", "unknown underlying '" + symbol + "'");
         continue;
       }
-      const std::size_t u = static_cast<std::size_t>(it - market.symbols.begin());
       if (seen[u]++) problems.add(csv.file_name(), csv.line(), "underlying", "'" + symbol + "' appears twice");
       double volume = 0.0;
       if (std::string why = parse_number(csv.field(c_volume), volume); !why.empty())

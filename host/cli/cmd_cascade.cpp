@@ -34,9 +34,8 @@ std::string split_entries(const std::string& text, std::vector<std::pair<std::st
 }
 
 std::string underlying_index(const market_state& m, const std::string& symbol, std::size_t& u) {
-  for (u = 0; u < m.size(); ++u)
-    if (m.symbols[u] == symbol) return "";
-  return "unknown underlying '" + symbol + "'";
+  u = m.index_of(symbol);
+  return u < m.size() ? "" : "unknown underlying '" + symbol + "'";
 }
 
 std::string parse_shock_value(const std::string& text, double& x) {

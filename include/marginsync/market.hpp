@@ -3,6 +3,7 @@
 // correlation matrix computed once at load.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace msync {
@@ -19,6 +20,12 @@ struct market_state {
   std::vector<double> cholesky;        // lower-triangular L with L L^T = correlation, row-major
 
   std::size_t size() const noexcept { return symbols.size(); }
+  // The index of an underlying by symbol, or size() when the market has none of that name.
+  std::size_t index_of(std::string_view symbol) const {
+    std::size_t u = 0;
+    while (u < symbols.size() && symbols[u] != symbol) ++u;
+    return u;
+  }
   double carry(std::size_t u) const { return rate - dividend_yield[u]; }
 };
 
