@@ -88,6 +88,7 @@ class cpu_backend final : public backend {
     watch.lap("upload");  // the copy into the backend: what the CUDA backend's upload is
   }
 
+  void patch_accounts(const account_patch& patch) override { apply_patch(book_, patch); }
   revaluation revalue(const market_state& market) override;
   risk_result scenario_risk(const market_state& market, const scenario_source& source,
                             const risk_params& params, const revaluation& reval) override;

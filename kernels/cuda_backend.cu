@@ -107,6 +107,9 @@ class cuda_backend final : public backend {
   std::string residency_note() const override { return residency_note_; }
 
   void load_book(const book& b, const risk_params& params) override;
+  // Patches the host copy (what a chunked book uploads) and, when the book is resident, the
+  // device's copy with a small upload and one kernel.
+  void patch_accounts(const account_patch& patch) override;
   revaluation revalue(const market_state& market) override;
   risk_result scenario_risk(const market_state& market, const scenario_source& source,
                             const risk_params& params, const revaluation& reval) override;
@@ -176,6 +179,7 @@ class cuda_backend final : public backend {
 
   book book_;  // host copy, for chunked uploads
   std::vector<double> base_equity_, im_multiplier_;
+  std::vector<double> tier_credit_;  // credit limit of each tier, for patched base equity
   std::vector<chunk_range> chunks_;
   std::size_t budget_ = 0;  // device bytes this backend may use, fixed at load_book
   run_shape planned_{};
@@ -215,6 +219,10 @@ class cuda_backend final : public backend {
     device_buffer<std::uint8_t> stream_state, changed, stale;
     device_buffer<std::uint32_t> changed_index, changed_count;
     device_buffer<state_change> changes;
+    // Account patches.
+    device_buffer<std::uint32_t> patch_accounts;
+    device_buffer<std::uint64_t> patch_first;
+    device_buffer<double> patch_base_equity, patch_quantity, patch_cost;
   };
   device_memory dev_;
 };
@@ -336,10 +344,12 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
   book_ = b;
   MSYNC_EXPECTS(b.accounts() < (std::size_t{1} << 32) && b.instruments.size() < (std::size_t{1} << 32),
                 "account and instrument indices fit in 32 bits");
+  tier_credit_.clear();
+  for (const tier& t : params.tiers) tier_credit_.push_back(t.credit_limit);
   base_equity_.resize(b.accounts());
   im_multiplier_.resize(b.accounts());
   for (std::size_t a = 0; a < b.accounts(); ++a) {
-    base_equity_[a] = b.collateral[a] + params.tiers[b.account_tier[a]].credit_limit;
+    base_equity_[a] = b.collateral[a] + tier_credit_[b.account_tier[a]];
     im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
   }
   // Everything of an earlier book goes first, so that the budget counts it as free.
@@ -375,6 +385,33 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
   stages_ = timeline.collect();
   book_loaded(book_);
   device_states_valid_ = false;
+}
+
+void cuda_backend::patch_accounts(const account_patch& patch) {
+  apply_patch(book_, patch);
+  reval_tag_ = 0;  // the device's revaluation is of the book before the patch
+  std::vector<double> base(patch.size());
+  for (std::size_t i = 0; i < patch.size(); ++i) {
+    const std::uint32_t a = patch.accounts[i];
+    base[i] = base_equity_[a] = book_.collateral[a] + tier_credit_[book_.account_tier[a]];
+  }
+  if (!resident_ || patch.size() == 0) return;  // chunks are uploaded from the host copy on every call
+  dev_.patch_accounts.reserve(patch.size(), s());
+  dev_.patch_first.reserve(patch.first.size(), s());
+  dev_.patch_base_equity.reserve(patch.size(), s());
+  dev_.patch_quantity.reserve(std::max<std::size_t>(1, patch.positions()), s());
+  dev_.patch_cost.reserve(std::max<std::size_t>(1, patch.positions()), s());
+  dev_.patch_accounts.upload(patch.accounts, s());
+  dev_.patch_first.upload(patch.first, s());
+  dev_.patch_base_equity.upload(base, s());
+  dev_.patch_quantity.upload(patch.quantity, s());
+  dev_.patch_cost.upload(patch.cost, s());
+  launch_patch_accounts(account_patch_view{static_cast<std::uint32_t>(patch.size()), dev_.patch_accounts.data(),
+                                           dev_.patch_base_equity.data(), dev_.patch_first.data(),
+                                           dev_.patch_quantity.data(), dev_.patch_cost.data()},
+                        dev_.account_position_begin.data(), dev_.position_quantity.data(),
+                        dev_.position_cost.data(), dev_.base_equity.data(), s());
+  // Pageable sources are staged before the copies return; the kernel runs in stream order.
 }
 
 void cuda_backend::release_all() {

@@ -112,4 +112,16 @@ struct state_change {
   double equity, initial_margin, maintenance_margin, breach_probability;
 };
 
+// An account_patch on the device (patch_kernels.cu): account accounts[i] gets base equity
+// base_equity[i] (collateral + the tier's credit limit) and its positions, in order, quantity and
+// cost [first[i], first[i + 1]).
+struct account_patch_view {
+  std::uint32_t count;
+  const std::uint32_t* accounts;
+  const double* base_equity;
+  const std::uint64_t* first;  // [count + 1]
+  const double* quantity;
+  const double* cost;
+};
+
 }  // namespace msync::cuda

@@ -114,4 +114,10 @@ void launch_stream_states(const stream_tick_view& v, std::uint8_t* changed, cuda
 void launch_gather_changes(const std::uint32_t* selected, std::uint32_t count, const stream_tick_view& v,
                            state_change* out, cudaStream_t stream);
 
+// ---- book patches (patch_kernels.cu) ----------------------------------------------------------
+// Writes `patch` into the resident book (whole, not a chunk): a thread per patched account.
+void launch_patch_accounts(const account_patch_view& patch, const std::uint64_t* account_position_begin,
+                           double* position_quantity, double* position_cost, double* base_equity,
+                           cudaStream_t stream);
+
 }  // namespace msync::cuda

@@ -324,6 +324,45 @@ TEST(cuda_backend, same_inputs_give_identical_results_and_a_new_scenario_count_i
   EXPECT_EQ(uploaded.bad_debt_es, more.bad_debt_es);
 }
 
+// Closing accounts with patch_accounts (resident and chunked) equals loading the edited book, bit
+// for bit, agrees with the CPU, and the undo patch gives back the book as loaded.
+TEST(cuda_backend, a_patched_book_equals_the_edited_book_loaded_and_the_undo_restores_it) {
+  REQUIRE_CUDA();
+  temp_dir dir;
+  book_inputs in = generated_book(dir, 3000, 5, 4, 11);
+  in.risk.scenarios = 800;
+  const book& b = in.positions;
+  book_inputs edited = in;
+  account_patch close, undo;
+  for (std::uint32_t a = 0; a < b.accounts(); a += 5) {
+    add_current(undo, b, a);
+    add_closed(close, b, a, 500.0 + a);
+    for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p) {
+      edited.positions.position_quantity[p] = 0.0;
+      edited.positions.position_cost[p] = 0.0;
+    }
+    edited.positions.collateral[a] = 500.0 + a;
+  }
+  for (std::size_t max_chunk_accounts : {std::size_t{0}, std::size_t{700}}) {
+    SCOPED_TRACE(max_chunk_accounts ? "chunked" : "resident");
+    auto engine = cuda_backend_or_null(max_chunk_accounts);
+    const outcome loaded = run_on(*engine, in);
+    engine->patch_accounts(close);
+    outcome patched;
+    patched.reval = engine->revalue(in.market);
+    patched.risk = engine->scenario_risk(in.market, scenario_source{}, in.risk, patched.reval);
+    auto fresh = cuda_backend_or_null(max_chunk_accounts);
+    expect_identical(patched, run_on(*fresh, edited));
+    auto cpu = make_cpu_backend(0);
+    expect_backends_agree(edited, patched, run_on(*cpu, edited));
+    engine->patch_accounts(undo);
+    outcome restored;
+    restored.reval = engine->revalue(in.market);
+    restored.risk = engine->scenario_risk(in.market, scenario_source{}, in.risk, restored.reval);
+    expect_identical(restored, loaded);
+  }
+}
+
 TEST(cuda_backend, empty_book) {
   REQUIRE_CUDA();
   auto engine = cuda_backend_or_null();

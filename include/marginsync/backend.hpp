@@ -3,13 +3,15 @@
 // backend keeps its device types behind this interface, so the CPU-only build never sees them.
 //
 // Data flow: load_book once (the CUDA backend uploads it), then for each market state revalue,
-// then scenario_risk on that revaluation. Results come back as host arrays.
+// then scenario_risk on that revaluation; patch_accounts changes some accounts' positions in
+// between. Results come back as host arrays.
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "marginsync/account_patch.hpp"
 #include "marginsync/book.hpp"
 #include "marginsync/market.hpp"
 #include "marginsync/risk_params.hpp"
@@ -88,6 +90,9 @@ class backend {
   virtual std::string residency_note() const { return {}; }
   // Makes the book resident. The backend keeps its own copy; `b` may be discarded after.
   virtual void load_book(const book& b, const risk_params& params) = 0;
+  // Writes `patch` into the loaded book in place (liquidations and undoing them) at a cost in the
+  // accounts it touches, not the book. Any earlier revaluation no longer describes the book.
+  virtual void patch_accounts(const account_patch& patch) = 0;
   virtual revaluation revalue(const market_state& market) = 0;
   virtual risk_result scenario_risk(const market_state& market, const scenario_source& scenarios,
                                     const risk_params& params, const revaluation& reval) = 0;

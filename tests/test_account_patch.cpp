@@ -1,0 +1,109 @@
+// Patching accounts into a loaded book (what a cascade round or a replay's close-out does instead
+// of loading the whole book again) against loading the edited book from scratch: the CPU
+// backend's revaluation and margins must be the same bit for bit, and the undo patch must give
+// back the numbers of the book as loaded. The CUDA backend's patch is tested in
+// test_cuda_backend.cpp.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "generate_book.hpp"
+#include "io/load_inputs.hpp"
+#include "marginsync/account_patch.hpp"
+#include "marginsync/backend.hpp"
+#include "test_support.hpp"
+
+namespace msync {
+namespace {
+
+struct outcome {
+  revaluation reval;
+  risk_result risk;
+};
+
+outcome run_loaded(backend& engine, const book_inputs& in) {
+  outcome o;
+  o.reval = engine.revalue(in.market);
+  o.risk = engine.scenario_risk(in.market, scenario_source{}, in.risk, o.reval);
+  return o;
+}
+
+void expect_identical(const outcome& a, const outcome& b) {
+  EXPECT_EQ(a.reval.exposure_delta, b.reval.exposure_delta);
+  EXPECT_EQ(a.reval.exposure_gamma, b.reval.exposure_gamma);
+  EXPECT_EQ(a.reval.account_equity, b.reval.account_equity);
+  EXPECT_EQ(a.reval.account_gross_notional, b.reval.account_gross_notional);
+  EXPECT_EQ(a.risk.var, b.risk.var);
+  EXPECT_EQ(a.risk.maintenance_margin, b.risk.maintenance_margin);
+  EXPECT_EQ(a.risk.status, b.risk.status);
+  EXPECT_EQ(a.risk.bad_debt_es, b.risk.bad_debt_es);
+}
+
+book_inputs generated(const test::temp_dir& dir) {
+  generate_options g;
+  g.accounts = 500;
+  g.underlyings = 4;
+  g.positions_per_account = 5;
+  g.seed = 9;
+  generate_book(g, dir.path());
+  book_location where;
+  where.book = dir.path();
+  book_inputs in = load_book_at(where);
+  in.risk.scenarios = 1000;
+  return in;
+}
+
+TEST(account_patch, a_patched_book_equals_the_edited_book_loaded_and_the_undo_restores_it) {
+  test::temp_dir dir;
+  const book_inputs in = generated(dir);
+  const book& b = in.positions;
+  // Close every seventh account, leaving it collateral 1000 + a; the edited book is made by hand.
+  book edited = b;
+  account_patch close, undo;
+  for (std::uint32_t a = 0; a < b.accounts(); a += 7) {
+    add_current(undo, b, a);
+    add_closed(close, b, a, 1000.0 + a);
+    for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p) {
+      edited.position_quantity[p] = 0.0;
+      edited.position_cost[p] = 0.0;
+    }
+    edited.collateral[a] = 1000.0 + a;
+  }
+  auto engine = make_cpu_backend(2);
+  engine->load_book(b, in.risk);
+  const outcome loaded = run_loaded(*engine, in);
+  engine->patch_accounts(close);
+  const outcome patched = run_loaded(*engine, in);
+  auto fresh = make_cpu_backend(2);
+  fresh->load_book(edited, in.risk);
+  expect_identical(patched, run_loaded(*fresh, in));
+  // A closed account holds nothing: its equity is its collateral and credit, and it has no margin.
+  for (std::uint32_t a = 0; a < b.accounts(); a += 7) {
+    EXPECT_EQ(patched.reval.account_equity[a], 1000.0 + a + in.risk.tiers[b.account_tier[a]].credit_limit) << a;
+    EXPECT_EQ(patched.reval.account_gross_notional[a], 0.0) << a;
+    EXPECT_EQ(patched.risk.maintenance_margin[a], 0.0) << a;
+  }
+  EXPECT_NE(patched.reval.account_equity, loaded.reval.account_equity);
+  engine->patch_accounts(undo);
+  expect_identical(run_loaded(*engine, in), loaded);
+}
+
+TEST(account_patch, a_patch_that_does_not_fit_the_book_is_refused) {
+  test::temp_dir dir;
+  const book_inputs in = generated(dir);
+  auto engine = make_cpu_backend(1);
+  engine->load_book(in.positions, in.risk);
+  account_patch p;
+  add_closed(p, in.positions, 3, 0.0);
+  p.quantity.push_back(0.0);  // one position too many for account 3
+  p.cost.push_back(0.0);
+  p.first.back() += 1;
+  EXPECT_THROW(engine->patch_accounts(p), std::logic_error);
+  account_patch missing;
+  add_closed(missing, in.positions, static_cast<std::uint32_t>(in.positions.accounts()) - 1, 0.0);
+  missing.accounts.back() = static_cast<std::uint32_t>(in.positions.accounts());  // no such account
+  EXPECT_THROW(engine->patch_accounts(missing), std::logic_error);
+}
+
+}  // namespace
+}  // namespace msync
