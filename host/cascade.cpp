@@ -53,23 +53,24 @@ impact_params load_impact_params(const std::optional<std::filesystem::path>& dep
   return p;
 }
 
-cascade_result run_cascade(book_inputs inputs, backend& engine, const impact_params& impact,
+cascade_result run_cascade(const book_inputs& inputs, backend& engine, const impact_params& impact,
                            const cascade_options& options) {
-  book& b = inputs.positions;
-  market_state& m = inputs.market;
+  const book& b = inputs.positions;  // the book as loaded: never changed here
   const risk_params& risk = inputs.risk;
+  market_state m = inputs.market;
   MSYNC_EXPECTS(options.shock.size() == m.size(), "a shock per underlying");
   for (std::size_t u = 0; u < m.size(); ++u) m.spot[u] *= 1.0 + options.shock[u];
 
   cascade_result out;
   out.fund_start = risk.insurance_fund;
   double fund = risk.insurance_fund;
+  std::vector<char> closed(b.accounts(), 0);  // an account is closed out once
+  account_patch undo;                         // the closed accounts as loaded
   for (int round = 1;; ++round) {
     if (round > options.max_rounds) {
       out.round_limit_reached = true;
       break;
     }
-    engine.load_book(b, risk);
     const revaluation reval = engine.revalue(m);
     const risk_result margins = engine.scenario_risk(m, scenario_source{}, risk, reval);
 
@@ -77,9 +78,10 @@ cascade_result run_cascade(book_inputs inputs, backend& engine, const impact_par
     r.round = round;
     r.spot = m.spot;
     r.net_notional.assign(m.size(), 0.0);
+    account_patch close;
     for (std::uint32_t a : margins.not_ok_accounts) {
-      if (margins.status[a] != account_status::liquidate) continue;
-      bool open = false;  // an account with nothing left to close is not liquidated again
+      if (margins.status[a] != account_status::liquidate || closed[a]) continue;
+      bool open = false;  // an account with nothing to close is not liquidated
       for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p)
         open = open || b.position_quantity[p] != 0.0;
       if (!open) continue;
@@ -97,13 +99,12 @@ cascade_result run_cascade(book_inputs inputs, backend& engine, const impact_par
         const std::uint32_t u = b.exposure_underlying[x];
         r.net_notional[u] -= reval.exposure_delta[x] * m.spot[u];
       }
-      for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p) {
-        b.position_quantity[p] = 0.0;
-        b.position_cost[p] = 0.0;
-      }
       // What is left after the penalty stays the account's: equity c.left with no positions.
-      b.collateral[a] = c.left - risk.tiers[b.account_tier[a]].credit_limit;
+      closed[a] = 1;
+      add_current(undo, b, a);
+      add_closed(close, b, a, c.left - risk.tiers[b.account_tier[a]].credit_limit);
     }
+    engine.patch_accounts(close);
     fund += r.penalties;
     const double covered = std::min(fund, r.bad_debt);
     fund -= covered;
@@ -118,6 +119,7 @@ cascade_result run_cascade(book_inputs inputs, backend& engine, const impact_par
       m.spot[u] *= std::max(1.0 + move, 1e-6);
     }
   }
+  engine.patch_accounts(undo);  // the book as loaded again, for the next shock
   out.final_spot = m.spot;
   return out;
 }

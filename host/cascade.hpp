@@ -54,9 +54,11 @@ struct cascade_result {
   bool round_limit_reached = false;
 };
 
-// Runs the cascade on `engine` (the book is loaded there each round as it changes). `inputs` is
-// copied: the caller's book is not changed.
-cascade_result run_cascade(book_inputs inputs, backend& engine, const impact_params& impact,
+// Runs the cascade on `engine`, which must hold inputs.positions (load_book) and holds it again on
+// return: each round's close-outs are patched into the loaded book and undone at the end, so the
+// points of a grid run back to back on one upload. After an exception the engine's book is
+// unspecified (load it again).
+cascade_result run_cascade(const book_inputs& inputs, backend& engine, const impact_params& impact,
                            const cascade_options& options);
 
 }  // namespace msync

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cascade.hpp"
+#include "generate_book.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/cascade_rules.hpp"
 #include "marginsync/errors.hpp"
@@ -44,6 +45,14 @@ book_inputs perp_book(const test::temp_dir& dir, const std::vector<std::pair<dou
   return load_book_at(where);
 }
 
+// The cascade of `shock` (per underlying) on a fresh CPU engine holding the book.
+cascade_result cascade_of(const book_inputs& in, const std::vector<double>& shock) {
+  auto engine = make_cpu_backend(1);
+  engine->load_book(in.positions, in.risk);
+  return run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk), {shock, 50});
+}
+cascade_result cascade_of(const book_inputs& in, double shock) { return cascade_of(in, std::vector<double>{shock}); }
+
 TEST(cascade, square_root_impact_follows_its_formula) {
   // 0.5 * 0.73 / sqrt(365) * sqrt(4e6 / 1e9), computed separately.
   EXPECT_NEAR(square_root_impact(0.5, 0.73, -4e6, 1e9), -0.0012083045973594571, 1e-17);
@@ -57,8 +66,7 @@ TEST(cascade, one_account_closes_out_and_its_sale_moves_the_price) {
   test::temp_dir dir;
   // 10 BTC long at 91000 with 100,000: after -10% (81,900) equity is 9,000, far below maintenance.
   const book_inputs in = perp_book(dir, {{100000, 10}}, R"("insurance_fund": 1000)");
-  auto engine = make_cpu_backend(1);
-  const cascade_result r = run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk), {{-0.10}, 50});
+  const cascade_result r = cascade_of(in, -0.10);
   ASSERT_EQ(r.rounds.size(), 2u);  // one close-out, then a round with nobody left
   const cascade_round& first = r.rounds[0];
   EXPECT_EQ(first.accounts, 1);
@@ -80,8 +88,7 @@ TEST(cascade, bad_debt_drains_the_insurance_fund) {
   test::temp_dir dir;
   // Equity after -10%: 80,000 - 91,000 = -11,000: no penalty, 11,000 of bad debt against 5,000.
   const book_inputs in = perp_book(dir, {{80000, 10}}, R"("insurance_fund": 5000)");
-  auto engine = make_cpu_backend(1);
-  const cascade_result r = run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk), {{-0.10}, 50});
+  const cascade_result r = cascade_of(in, -0.10);
   ASSERT_GE(r.rounds.size(), 1u);
   EXPECT_EQ(r.rounds[0].penalties, 0.0);
   EXPECT_NEAR(r.rounds[0].bad_debt, 11000.0, 1e-6);
@@ -97,11 +104,10 @@ TEST(cascade, the_first_close_out_liquidates_a_second_account_in_round_two) {
   {
     test::temp_dir dir;
     const book_inputs in = perp_book(dir, {{1e6, 1}}, keys);
-    auto engine = make_cpu_backend(1);
-    const cascade_result r = run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk), {{-0.10}, 50});
-    ASSERT_EQ(r.liquidations.size(), 0u);
+    ASSERT_EQ(cascade_of(in, -0.10).liquidations.size(), 0u);
     market_state m = in.market;
     m.spot[0] = shocked;
+    auto engine = make_cpu_backend(1);
     engine->load_book(in.positions, in.risk);
     const revaluation v = engine->revalue(m);
     mm = engine->scenario_risk(m, scenario_source{}, in.risk, v).maintenance_margin[0];
@@ -111,8 +117,7 @@ TEST(cascade, the_first_close_out_liquidates_a_second_account_in_round_two) {
   test::temp_dir dir;
   const double a1_collateral = mm + 500 - (shocked - 91000);
   const book_inputs in = perp_book(dir, {{100000, 100}, {a1_collateral, 1}}, keys);
-  auto engine = make_cpu_backend(1);
-  const cascade_result r = run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk), {{-0.10}, 50});
+  const cascade_result r = cascade_of(in, -0.10);
   ASSERT_EQ(r.rounds.size(), 3u);
   EXPECT_EQ(r.rounds[0].accounts, 1);
   EXPECT_EQ(r.rounds[1].accounts, 1);
@@ -143,6 +148,53 @@ TEST(cascade, a_depth_file_sets_impact_per_underlying_and_bad_rows_are_reported)
     EXPECT_EQ(e.problems()[1].line, 3);
     EXPECT_EQ(e.problems()[1].column, "daily_volume");
   }
+}
+
+// A grid runs its shocks back to back on one loaded book: each gives what a fresh engine gives, bit
+// for bit, and the book is as loaded afterwards (its revaluation and margins unchanged).
+TEST(cascade, shocks_back_to_back_on_one_loaded_book_equal_fresh_runs) {
+  test::temp_dir dir;
+  generate_options g;
+  g.accounts = 600;
+  g.underlyings = 3;
+  g.positions_per_account = 4;
+  g.seed = 5;
+  generate_book(g, dir.path());
+  book_location where;
+  where.book = dir.path();
+  book_inputs in = load_book_at(where);
+  in.risk.scenarios = 1000;
+  in.risk.daily_volume = 1e6;  // a thin market, so that close-outs liquidate others
+  const impact_params impact = load_impact_params(std::nullopt, in.market, in.risk);
+  auto shared = make_cpu_backend(1);
+  shared->load_book(in.positions, in.risk);
+  const revaluation reval_before = shared->revalue(in.market);
+  const risk_result risk_before = shared->scenario_risk(in.market, scenario_source{}, in.risk, reval_before);
+  std::size_t most_rounds = 0;
+  for (double shock : {-0.3, -0.1, -0.5, -0.3}) {
+    SCOPED_TRACE(shock);
+    const std::vector<double> shocks(in.market.size(), shock);
+    const cascade_result a = run_cascade(in, *shared, impact, {shocks, 50});
+    const cascade_result b = cascade_of(in, shocks);
+    most_rounds = std::max(most_rounds, a.rounds.size());
+    ASSERT_EQ(a.rounds.size(), b.rounds.size());
+    ASSERT_EQ(a.liquidations.size(), b.liquidations.size());
+    for (std::size_t i = 0; i < a.liquidations.size(); ++i) {
+      EXPECT_EQ(a.liquidations[i].round, b.liquidations[i].round);
+      EXPECT_EQ(a.liquidations[i].account, b.liquidations[i].account);
+      EXPECT_EQ(a.liquidations[i].equity, b.liquidations[i].equity);
+      EXPECT_EQ(a.liquidations[i].maintenance_margin, b.liquidations[i].maintenance_margin);
+    }
+    for (std::size_t r = 0; r < a.rounds.size(); ++r) EXPECT_EQ(a.rounds[r].fund, b.rounds[r].fund);
+    EXPECT_EQ(a.final_spot, b.final_spot);
+  }
+  EXPECT_GE(most_rounds, 3u) << "the book cascades past its first round";
+  const revaluation reval_after = shared->revalue(in.market);
+  const risk_result risk_after = shared->scenario_risk(in.market, scenario_source{}, in.risk, reval_after);
+  EXPECT_EQ(reval_after.account_equity, reval_before.account_equity);
+  EXPECT_EQ(reval_after.exposure_delta, reval_before.exposure_delta);
+  EXPECT_EQ(risk_after.maintenance_margin, risk_before.maintenance_margin);
+  EXPECT_EQ(risk_after.status, risk_before.status);
 }
 
 // The command on the sample book: each round's row is the sum of its liquidations, each
@@ -208,7 +260,9 @@ TEST(cascade, cpu_and_cuda_give_the_same_rounds) {
   const impact_params impact = load_impact_params(std::nullopt, in.market, in.risk);
   auto cpu = make_cpu_backend(0);
   auto gpu = cuda::make_cuda_backend(cuda::cuda_backend_options{});
-  for (double shock : {-0.05, -0.2, -0.4}) {
+  cpu->load_book(in.positions, in.risk);
+  gpu->load_book(in.positions, in.risk);
+  for (double shock : {-0.05, -0.2, -0.4}) {  // back to back on the loaded book, as a grid runs
     const cascade_options o{{shock, shock}, 100};
     const cascade_result a = run_cascade(in, *cpu, impact, o), b = run_cascade(in, *gpu, impact, o);
     ASSERT_EQ(a.rounds.size(), b.rounds.size()) << shock;
