@@ -108,7 +108,8 @@ void margin_stream::accrue_funding(std::int64_t from_ns, std::int64_t to_ns) {
   }
 }
 
-void margin_stream::apply_book_event(const stream_event& e, update_outcome& out, bool& structure_changed) {
+void margin_stream::apply_book_event(const stream_event& e, update_outcome& out, bool& structure_changed,
+                                     std::vector<std::uint32_t>& traded) {
   book& b = inputs_.positions;
   std::uint32_t instrument = 0;
   if (e.kind == stream_event_kind::trade) {
@@ -136,8 +137,12 @@ void margin_stream::apply_book_event(const stream_event& e, update_outcome& out,
   if (e.kind == stream_event_kind::collateral) {
     collateral_change_[a] += e.amount;
   } else {
+    const std::size_t positions = b.positions();
     collateral_change_[a] += apply_trade(b, a, instrument, e.quantity, e.price);
-    structure_changed = true;
+    if (b.positions() != positions)
+      structure_changed = true;
+    else
+      traded.push_back(a);
   }
   ++out.book_events_applied;
 }
@@ -158,9 +163,10 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
   accrue_funding(previous_ns, now_ns_);  // at the prices in force until this update
   market_state& m = inputs_.market;
   bool structure_changed = false;
+  std::vector<std::uint32_t> traded;
   for (const stream_event& e : events) {
     if (e.kind != stream_event_kind::price) {
-      apply_book_event(e, out, structure_changed);
+      apply_book_event(e, out, structure_changed, traded);
       continue;
     }
     if (e.ts_ns < last_tick_ns_[e.underlying]) {
@@ -173,9 +179,8 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
     ++out.ticks_applied;
   }
   m.as_of_ns = now_ns_;
-  if (structure_changed || reload_pending_) {
-    reload_pending_ = false;
-    // The book's positions changed: make it resident again, with the collateral moved so far.
+  if (structure_changed) {
+    // The book's layout changed: make it resident again, with the collateral moved so far.
     book& b = inputs_.positions;
     for (std::size_t a = 0; a < b.accounts(); ++a) b.collateral[a] += collateral_change_[a];
     std::fill(collateral_change_.begin(), collateral_change_.end(), 0.0);
@@ -185,6 +190,8 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
     for (std::size_t a = 0; a < states.size(); ++a) states[a] = static_cast<std::uint8_t>(state_[a]);
     engine_.set_stream_states(states);  // the accounts keep their states across the reload
     book_changed_ = true;
+  } else if (!traded.empty()) {
+    patch_engine(std::move(traded));
   }
 
   // Margin staleness accumulates over the interval at the previous risk run's age.
@@ -274,8 +281,17 @@ std::vector<closeout> margin_stream::close_accounts(const std::vector<std::uint3
     b.collateral[a] = c.left - inputs_.risk.tiers[b.account_tier[a]].credit_limit - collateral_change_[a];
     out.push_back(c);
   }
-  reload_pending_ = true;
+  patch_engine(accounts);
   return out;
+}
+
+void margin_stream::patch_engine(std::vector<std::uint32_t> accounts) {
+  std::sort(accounts.begin(), accounts.end());
+  accounts.erase(std::unique(accounts.begin(), accounts.end()), accounts.end());
+  account_patch patch;
+  for (std::uint32_t a : accounts) add_current(patch, inputs_.positions, a);
+  engine_.patch_accounts(patch);
+  book_changed_ = true;
 }
 
 const revaluation& margin_stream::current_revaluation() const {

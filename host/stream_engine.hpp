@@ -82,8 +82,8 @@ class margin_stream {
 
   // Closes the accounts out at the last update's prices (a liquidation): their positions go, and
   // the equity left after a penalty of `penalty_rate` times their gross notional stays as
-  // collateral (negative equity is bad debt; the account is left at zero). The book is made
-  // resident again at the next update, where the risk path runs (book_change).
+  // collateral (negative equity is bad debt; the account is left at zero). The engine's book is
+  // patched at once; the risk path runs at the next update (book_change).
   std::vector<closeout> close_accounts(const std::vector<std::uint32_t>& accounts, double penalty_rate);
   // Whether an account still holds a position.
   bool has_positions(std::uint32_t account) const;
@@ -107,7 +107,13 @@ class margin_stream {
  private:
   risk_trigger pick_trigger() const;
   void accrue_funding(std::int64_t from_ns, std::int64_t to_ns);
-  void apply_book_event(const stream_event& e, update_outcome& out, bool& structure_changed);
+  // A trade that changes only an existing position's numbers adds its account to `traded` (sent to
+  // the engine as a patch); one that adds an account or a position sets structure_changed (the
+  // book is loaded again).
+  void apply_book_event(const stream_event& e, update_outcome& out, bool& structure_changed,
+                        std::vector<std::uint32_t>& traded);
+  // Sends these accounts, as the book now holds them, to the engine in place of a reload.
+  void patch_engine(std::vector<std::uint32_t> accounts);
   void index_book();
   void run_risk();
   void evaluate(update_outcome& out);
@@ -137,7 +143,6 @@ class margin_stream {
   std::vector<std::pair<std::uint32_t, std::uint64_t>> perpetuals_;  // (account, position)
   int standard_tier_ = -1;
   bool risk_ran_ = false;
-  bool reload_pending_ = false;  // close_accounts changed the positions since the last update
   std::vector<stream_state> state_;  // as of the last update
   std::map<risk_trigger, std::int64_t> runs_;
   double staleness_integral_ = 0.0;  // seconds^2

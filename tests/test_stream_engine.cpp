@@ -249,26 +249,56 @@ TEST(stream_engine, first_update_at_the_market_reproduces_the_batch_margin_run) 
 // changed book gives: positions.csv with the trades as extra rows (DESIGN 2 merges them at the
 // average entry), accounts.csv with the collateral moved by deposits and by spot and option
 // payments.
+// A book on BTC (spot, perpetual, future, call) and ETH (perpetual) with `accounts` and
+// `positions` rows, for trades against a fresh load.
+void write_trading_book(const std::filesystem::path& dir, const std::string& accounts, const std::string& positions,
+                        const std::string& keys) {
+  test::write_file(dir / "instruments.csv",
+                   "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n"
+                   "BTC-SPOT,spot,BTC,,,,1\nBTC-PERP,perpetual,BTC,,,,0.5\n"
+                   "BTC-FUT,future,BTC,,2026-12-25T08:00:00Z,,1\n"
+                   "BTC-C100K,option,BTC,100000,2026-12-25T08:00:00Z,call,1\nETH-PERP,perpetual,ETH,,,,10\n");
+  test::write_file(dir / "accounts.csv", "account_id,collateral,tier\n" + accounts);
+  test::write_file(dir / "positions.csv", "account_id,instrument_id,quantity,entry_price\n" + positions);
+  test::write_file(dir / "market.json",
+                   R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.03, "underlyings": [
+                       {"symbol": "BTC", "spot": 91000.0, "vol": 0.55},
+                       {"symbol": "ETH", "spot": 3100.0, "vol": 0.70}],
+                       "correlation": [[1.0, 0.8], [0.8, 1.0]]})");
+  test::write_file(dir / "risk.json", R"({"scenarios": 2000, )" + keys + "}");
+}
+
+// The streamed book's revaluation and margins against a fresh stream of the same book loaded
+// from files: equity to 1e-9, greeks and VaR exactly (same positions, same scenarios).
+void expect_same_as_fresh(const margin_stream& streamed, const margin_stream& fresh) {
+  const book& sb = streamed.inputs().positions;
+  const book& fb = fresh.inputs().positions;
+  ASSERT_EQ(sb.account_id, fb.account_id);
+  EXPECT_EQ(sb.position_instrument, fb.position_instrument);
+  EXPECT_EQ(sb.position_quantity, fb.position_quantity);
+  EXPECT_EQ(sb.account_position_begin, fb.account_position_begin);
+  EXPECT_EQ(sb.exposure_underlying, fb.exposure_underlying);
+  EXPECT_EQ(sb.exposure_position_begin, fb.exposure_position_begin);
+  const revaluation& sr = streamed.current_revaluation();
+  const revaluation& fr = fresh.current_revaluation();
+  for (std::size_t a = 0; a < sb.accounts(); ++a)
+    EXPECT_NEAR(sr.account_equity[a], fr.account_equity[a], 1e-9 * std::fabs(fr.account_equity[a])) << sb.account_id[a];
+  for (std::size_t x = 0; x < sb.exposures(); ++x) {
+    EXPECT_EQ(sr.exposure_delta[x], fr.exposure_delta[x]) << x;
+    EXPECT_EQ(sr.exposure_gamma[x], fr.exposure_gamma[x]) << x;
+  }
+  const risk_result sm = streamed.margins_in_force(), fm = fresh.margins_in_force();
+  for (std::size_t a = 0; a < sb.accounts(); ++a) {
+    EXPECT_EQ(sm.var[a], fm.var[a]) << sb.account_id[a];
+    EXPECT_EQ(sm.status[a], fm.status[a]) << sb.account_id[a];
+  }
+}
+
 TEST(stream_engine, trades_and_collateral_equal_a_fresh_load_of_the_changed_book) {
   const std::string keys = R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000, "method": "full")";
-  auto write_book = [&](const std::filesystem::path& dir, const std::string& accounts, const std::string& positions) {
-    test::write_file(dir / "instruments.csv",
-                     "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n"
-                     "BTC-SPOT,spot,BTC,,,,1\nBTC-PERP,perpetual,BTC,,,,0.5\n"
-                     "BTC-FUT,future,BTC,,2026-12-25T08:00:00Z,,1\n"
-                     "BTC-C100K,option,BTC,100000,2026-12-25T08:00:00Z,call,1\nETH-PERP,perpetual,ETH,,,,10\n");
-    test::write_file(dir / "accounts.csv", "account_id,collateral,tier\n" + accounts);
-    test::write_file(dir / "positions.csv", "account_id,instrument_id,quantity,entry_price\n" + positions);
-    test::write_file(dir / "market.json",
-                     R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.03, "underlyings": [
-                         {"symbol": "BTC", "spot": 91000.0, "vol": 0.55},
-                         {"symbol": "ETH", "spot": 3100.0, "vol": 0.70}],
-                         "correlation": [[1.0, 0.8], [0.8, 1.0]]})");
-    test::write_file(dir / "risk.json", R"({"scenarios": 2000, )" + keys + "}");
-  };
   const std::string base_positions = "a,BTC-PERP,4,90000\na,BTC-FUT,-2,92000\nb,ETH-PERP,3,3000\n";
   test::temp_dir streamed_dir, fresh_dir;
-  write_book(streamed_dir.path(), "a,100000,standard\nb,50000,standard\n", base_positions);
+  write_trading_book(streamed_dir.path(), "a,100000,standard\nb,50000,standard\n", base_positions, keys);
   stream_fixture f(streamed_dir.path());
   const std::int64_t t0 = t0_ns(), t1 = t0 + second_ns;
   f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
@@ -286,33 +316,39 @@ TEST(stream_engine, trades_and_collateral_equal_a_fresh_load_of_the_changed_book
   EXPECT_EQ(u.problems[0].column, "instrument");
 
   // The same book loaded fresh: trades as rows, payments and deposits in collateral.
-  write_book(fresh_dir.path(),
+  write_trading_book(fresh_dir.path(),
              "a," + format_number(100000 - 2 * 91400.0) + ",standard\nb," + format_number(50000 + 3 * 2500.0 - 1234.5) +
                  ",standard\nc,800,standard\n",
-             base_positions + "a,BTC-PERP,-1,91200\na,BTC-FUT,5,91800\na,BTC-SPOT,2,\nb,BTC-C100K,-3,\nc,ETH-PERP,-1,3110\n");
+             base_positions + "a,BTC-PERP,-1,91200\na,BTC-FUT,5,91800\na,BTC-SPOT,2,\nb,BTC-C100K,-3,\nc,ETH-PERP,-1,3110\n",
+             keys);
   stream_fixture fresh(fresh_dir.path());
   fresh.stream->update(t1, {price(t1, 0, 91500), price(t1, 1, 3100)});
-  const book& sb = f.stream->inputs().positions;
-  const book& fb = fresh.stream->inputs().positions;
-  ASSERT_EQ(sb.account_id, fb.account_id);
-  EXPECT_EQ(sb.position_instrument, fb.position_instrument);
-  EXPECT_EQ(sb.position_quantity, fb.position_quantity);
-  EXPECT_EQ(sb.account_position_begin, fb.account_position_begin);
-  EXPECT_EQ(sb.exposure_underlying, fb.exposure_underlying);
-  EXPECT_EQ(sb.exposure_position_begin, fb.exposure_position_begin);
-  const revaluation& sr = f.stream->current_revaluation();
-  const revaluation& fr = fresh.stream->current_revaluation();
-  for (std::size_t a = 0; a < sb.accounts(); ++a)
-    EXPECT_NEAR(sr.account_equity[a], fr.account_equity[a], 1e-9 * std::fabs(fr.account_equity[a])) << sb.account_id[a];
-  for (std::size_t x = 0; x < sb.exposures(); ++x) {
-    EXPECT_EQ(sr.exposure_delta[x], fr.exposure_delta[x]) << x;
-    EXPECT_EQ(sr.exposure_gamma[x], fr.exposure_gamma[x]) << x;
-  }
-  const risk_result sm = f.stream->margins_in_force(), fm = fresh.stream->margins_in_force();
-  for (std::size_t a = 0; a < sb.accounts(); ++a) {
-    EXPECT_EQ(sm.var[a], fm.var[a]) << sb.account_id[a];  // same positions, same scenarios
-    EXPECT_EQ(sm.status[a], fm.status[a]) << sb.account_id[a];
-  }
+  expect_same_as_fresh(*f.stream, *fresh.stream);
+}
+
+// Trades on positions the book already holds change no layout: the engine's book is patched, not
+// loaded again, and the numbers are those of a fresh load all the same.
+TEST(stream_engine, trades_on_held_positions_patch_the_engine_and_equal_a_fresh_load) {
+  const std::string keys = R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000, "method": "full")";
+  const std::string base_positions = "a,BTC-PERP,4,90000\na,BTC-FUT,-2,92000\nb,ETH-PERP,3,3000\n";
+  test::temp_dir streamed_dir, fresh_dir;
+  write_trading_book(streamed_dir.path(), "a,100000,standard\nb,50000,standard\n", base_positions, keys);
+  stream_fixture f(streamed_dir.path());
+  const std::int64_t t0 = t0_ns(), t1 = t0 + second_ns;
+  f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
+  const std::size_t positions = f.stream->inputs().positions.positions();
+  const update_outcome u = f.stream->update(
+      t1, {price(t1, 0, 91500), trade(t1, "a", "BTC-PERP", -1, 91200),  // reduce: realizes P&L
+           trade(t1, "a", "BTC-FUT", 2, 91800),                          // closes the future
+           trade(t1, "b", "ETH-PERP", 2, 3050)});                        // adds at average cost
+  EXPECT_EQ(u.trigger, risk_trigger::book_change);
+  EXPECT_EQ(f.stream->inputs().positions.positions(), positions);
+  // Fresh: the trades as rows; realized P&L sits in the rows' entries, not in collateral.
+  write_trading_book(fresh_dir.path(), "a,100000,standard\nb,50000,standard\n",
+                     base_positions + "a,BTC-PERP,-1,91200\na,BTC-FUT,2,91800\nb,ETH-PERP,2,3050\n", keys);
+  stream_fixture fresh(fresh_dir.path());
+  fresh.stream->update(t1, {price(t1, 0, 91500), price(t1, 1, 3100)});
+  expect_same_as_fresh(*f.stream, *fresh.stream);
 }
 
 TEST(stream_engine, a_trade_moves_equity_by_exactly_q_m_mark_minus_price) {
