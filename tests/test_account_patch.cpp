@@ -7,11 +7,8 @@
 
 #include <stdexcept>
 
-#include "generate_book.hpp"
-#include "io/load_inputs.hpp"
-#include "marginsync/account_patch.hpp"
 #include "marginsync/backend.hpp"
-#include "test_support.hpp"
+#include "test_books.hpp"
 
 namespace msync {
 namespace {
@@ -40,15 +37,7 @@ void expect_identical(const outcome& a, const outcome& b) {
 }
 
 book_inputs generated(const test::temp_dir& dir) {
-  generate_options g;
-  g.accounts = 500;
-  g.underlyings = 4;
-  g.positions_per_account = 5;
-  g.seed = 9;
-  generate_book(g, dir.path());
-  book_location where;
-  where.book = dir.path();
-  book_inputs in = load_book_at(where);
+  book_inputs in = test::generated_book(dir, 500, 4, 5, 9);
   in.risk.scenarios = 1000;
   return in;
 }
@@ -57,25 +46,15 @@ TEST(account_patch, a_patched_book_equals_the_edited_book_loaded_and_the_undo_re
   test::temp_dir dir;
   const book_inputs in = generated(dir);
   const book& b = in.positions;
-  // Close every seventh account, leaving it collateral 1000 + a; the edited book is made by hand.
-  book edited = b;
-  account_patch close, undo;
-  for (std::uint32_t a = 0; a < b.accounts(); a += 7) {
-    add_current(undo, b, a);
-    add_closed(close, b, a, 1000.0 + a);
-    for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p) {
-      edited.position_quantity[p] = 0.0;
-      edited.position_cost[p] = 0.0;
-    }
-    edited.collateral[a] = 1000.0 + a;
-  }
+  // Every seventh account closed, with collateral 1000 + a left; the edited book is made by hand.
+  const test::closed_accounts c = test::close_every(b, 7, 1000.0);
   auto engine = make_cpu_backend(2);
   engine->load_book(b, in.risk);
   const outcome loaded = run_loaded(*engine, in);
-  engine->patch_accounts(close);
+  engine->patch_accounts(c.close);
   const outcome patched = run_loaded(*engine, in);
   auto fresh = make_cpu_backend(2);
-  fresh->load_book(edited, in.risk);
+  fresh->load_book(c.edited, in.risk);
   expect_identical(patched, run_loaded(*fresh, in));
   // A closed account holds nothing: its equity is its collateral and credit, and it has no margin.
   for (std::uint32_t a = 0; a < b.accounts(); a += 7) {
@@ -84,7 +63,7 @@ TEST(account_patch, a_patched_book_equals_the_edited_book_loaded_and_the_undo_re
     EXPECT_EQ(patched.risk.maintenance_margin[a], 0.0) << a;
   }
   EXPECT_NE(patched.reval.account_equity, loaded.reval.account_equity);
-  engine->patch_accounts(undo);
+  engine->patch_accounts(c.undo);
   expect_identical(run_loaded(*engine, in), loaded);
 }
 

@@ -12,10 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cascade.hpp"
-#include "generate_book.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/cascade_rules.hpp"
 #include "marginsync/errors.hpp"
+#include "test_books.hpp"
 #include "test_support.hpp"
 
 #ifdef MSYNC_HAS_CUDA
@@ -154,15 +154,7 @@ TEST(cascade, a_depth_file_sets_impact_per_underlying_and_bad_rows_are_reported)
 // for bit, and the book is as loaded afterwards (its revaluation and margins unchanged).
 TEST(cascade, shocks_back_to_back_on_one_loaded_book_equal_fresh_runs) {
   test::temp_dir dir;
-  generate_options g;
-  g.accounts = 600;
-  g.underlyings = 3;
-  g.positions_per_account = 4;
-  g.seed = 5;
-  generate_book(g, dir.path());
-  book_location where;
-  where.book = dir.path();
-  book_inputs in = load_book_at(where);
+  book_inputs in = test::generated_book(dir, 600, 3, 4, 5);
   in.risk.scenarios = 1000;
   in.risk.daily_volume = 1e6;  // a thin market, so that close-outs liquidate others
   const impact_params impact = load_impact_params(std::nullopt, in.market, in.risk);

@@ -11,10 +11,10 @@
 #include <random>
 #include <sstream>
 
-#include "generate_book.hpp"
 #include "io/load_inputs.hpp"
 #include "marginsync/backend.hpp"
 #include "marginsync/errors.hpp"
+#include "test_books.hpp"
 #include "test_support.hpp"
 
 #ifdef MSYNC_HAS_CUDA
@@ -139,16 +139,7 @@ void expect_identical(const outcome& a, const outcome& b) {
   EXPECT_EQ(a.risk.bad_debt_es, b.risk.bad_debt_es);
 }
 
-book_inputs generated_book(const temp_dir& dir, std::int64_t accounts, int underlyings, int positions,
-                           std::uint64_t seed) {
-  generate_options o;
-  o.accounts = accounts;
-  o.underlyings = underlyings;
-  o.positions_per_account = positions;
-  o.seed = seed;
-  generate_book(o, dir.path());
-  return load_book_at(book_location{dir.path(), {}, {}, {}, {}, {}});
-}
+using test::generated_book;
 
 // Runs both backends with both methods (and the given scenario count) and compares.
 void compare_both_methods(book_inputs in, std::int64_t scenarios) {
@@ -331,23 +322,14 @@ TEST(cuda_backend, a_patched_book_equals_the_edited_book_loaded_and_the_undo_res
   temp_dir dir;
   book_inputs in = generated_book(dir, 3000, 5, 4, 11);
   in.risk.scenarios = 800;
-  const book& b = in.positions;
+  const test::closed_accounts c = test::close_every(in.positions, 5, 500.0);
   book_inputs edited = in;
-  account_patch close, undo;
-  for (std::uint32_t a = 0; a < b.accounts(); a += 5) {
-    add_current(undo, b, a);
-    add_closed(close, b, a, 500.0 + a);
-    for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p) {
-      edited.positions.position_quantity[p] = 0.0;
-      edited.positions.position_cost[p] = 0.0;
-    }
-    edited.positions.collateral[a] = 500.0 + a;
-  }
+  edited.positions = c.edited;
   for (std::size_t max_chunk_accounts : {std::size_t{0}, std::size_t{700}}) {
     SCOPED_TRACE(max_chunk_accounts ? "chunked" : "resident");
     auto engine = cuda_backend_or_null(max_chunk_accounts);
     const outcome loaded = run_on(*engine, in);
-    engine->patch_accounts(close);
+    engine->patch_accounts(c.close);
     outcome patched;
     patched.reval = engine->revalue(in.market);
     patched.risk = engine->scenario_risk(in.market, scenario_source{}, in.risk, patched.reval);
@@ -355,7 +337,7 @@ TEST(cuda_backend, a_patched_book_equals_the_edited_book_loaded_and_the_undo_res
     expect_identical(patched, run_on(*fresh, edited));
     auto cpu = make_cpu_backend(0);
     expect_backends_agree(edited, patched, run_on(*cpu, edited));
-    engine->patch_accounts(undo);
+    engine->patch_accounts(c.undo);
     outcome restored;
     restored.reval = engine->revalue(in.market);
     restored.risk = engine->scenario_risk(in.market, scenario_source{}, in.risk, restored.reval);

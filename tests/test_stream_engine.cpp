@@ -268,6 +268,23 @@ void write_trading_book(const std::filesystem::path& dir, const std::string& acc
   test::write_file(dir / "risk.json", R"({"scenarios": 2000, )" + keys + "}");
 }
 
+// The trading book with accounts a and b streamed from a first update at the market at t0; trades
+// go to f.stream, and a fresh load of the expected book is compared with expect_same_as_fresh.
+const std::string trading_keys = R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000, "method": "full")";
+const std::string trading_positions = "a,BTC-PERP,4,90000\na,BTC-FUT,-2,92000\nb,ETH-PERP,3,3000\n";
+struct trading_stream {
+  test::temp_dir dir;
+  std::unique_ptr<stream_fixture> fixture;
+  margin_stream* stream = nullptr;
+  std::int64_t t0 = t0_ns();
+  trading_stream() {
+    write_trading_book(dir.path(), "a,100000,standard\nb,50000,standard\n", trading_positions, trading_keys);
+    fixture = std::make_unique<stream_fixture>(dir.path());
+    stream = fixture->stream.get();
+    stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
+  }
+};
+
 // The streamed book's revaluation and margins against a fresh stream of the same book loaded
 // from files: equity to 1e-9, greeks and VaR exactly (same positions, same scenarios).
 void expect_same_as_fresh(const margin_stream& streamed, const margin_stream& fresh) {
@@ -295,13 +312,11 @@ void expect_same_as_fresh(const margin_stream& streamed, const margin_stream& fr
 }
 
 TEST(stream_engine, trades_and_collateral_equal_a_fresh_load_of_the_changed_book) {
-  const std::string keys = R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000, "method": "full")";
-  const std::string base_positions = "a,BTC-PERP,4,90000\na,BTC-FUT,-2,92000\nb,ETH-PERP,3,3000\n";
-  test::temp_dir streamed_dir, fresh_dir;
-  write_trading_book(streamed_dir.path(), "a,100000,standard\nb,50000,standard\n", base_positions, keys);
-  stream_fixture f(streamed_dir.path());
-  const std::int64_t t0 = t0_ns(), t1 = t0 + second_ns;
-  f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
+  trading_stream f;
+  const std::int64_t t1 = f.t0 + second_ns;
+  const std::string& keys = trading_keys;
+  const std::string& base_positions = trading_positions;
+  test::temp_dir fresh_dir;
   const update_outcome u = f.stream->update(
       t1, {price(t1, 0, 91500), trade(t1, "a", "BTC-PERP", -1, 91200),  // reduce: realizes P&L
            trade(t1, "a", "BTC-FUT", 5, 91800),                          // through zero: closes 2, opens 3
@@ -329,13 +344,11 @@ TEST(stream_engine, trades_and_collateral_equal_a_fresh_load_of_the_changed_book
 // Trades on positions the book already holds change no layout: the engine's book is patched, not
 // loaded again, and the numbers are those of a fresh load all the same.
 TEST(stream_engine, trades_on_held_positions_patch_the_engine_and_equal_a_fresh_load) {
-  const std::string keys = R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000, "method": "full")";
-  const std::string base_positions = "a,BTC-PERP,4,90000\na,BTC-FUT,-2,92000\nb,ETH-PERP,3,3000\n";
-  test::temp_dir streamed_dir, fresh_dir;
-  write_trading_book(streamed_dir.path(), "a,100000,standard\nb,50000,standard\n", base_positions, keys);
-  stream_fixture f(streamed_dir.path());
-  const std::int64_t t0 = t0_ns(), t1 = t0 + second_ns;
-  f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
+  trading_stream f;
+  const std::int64_t t1 = f.t0 + second_ns;
+  const std::string& keys = trading_keys;
+  const std::string& base_positions = trading_positions;
+  test::temp_dir fresh_dir;
   const std::size_t positions = f.stream->inputs().positions.positions();
   const update_outcome u = f.stream->update(
       t1, {price(t1, 0, 91500), trade(t1, "a", "BTC-PERP", -1, 91200),  // reduce: realizes P&L

@@ -1,0 +1,48 @@
+#pragma once
+// Books the suites build in memory: a generated book loaded like any other, and the close-out of
+// a set of accounts made by hand (the reference for backend::patch_accounts).
+#include <cstdint>
+
+#include "generate_book.hpp"
+#include "io/load_inputs.hpp"
+#include "marginsync/account_patch.hpp"
+#include "test_support.hpp"
+
+namespace msync::test {
+
+// `generate` output in `dir`, loaded.
+inline book_inputs generated_book(const temp_dir& dir, std::int64_t accounts, int underlyings, int positions,
+                                  std::uint64_t seed) {
+  generate_options o;
+  o.accounts = accounts;
+  o.underlyings = underlyings;
+  o.positions_per_account = positions;
+  o.seed = seed;
+  generate_book(o, dir.path());
+  book_location where;
+  where.book = dir.path();
+  return load_book_at(where);
+}
+
+// Every `step`-th account of `b` closed out with collateral `left + a`: `edited` is `b` with those
+// accounts' positions zeroed by hand, `close` the patch that does it, `undo` the one that puts the
+// accounts back as they are in `b`.
+struct closed_accounts {
+  book edited;
+  account_patch close, undo;
+};
+inline closed_accounts close_every(const book& b, std::uint32_t step, double left) {
+  closed_accounts c{b, {}, {}};
+  for (std::uint32_t a = 0; a < b.accounts(); a += step) {
+    add_current(c.undo, b, a);
+    add_closed(c.close, b, a, left + a);
+    for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p) {
+      c.edited.position_quantity[p] = 0.0;
+      c.edited.position_cost[p] = 0.0;
+    }
+    c.edited.collateral[a] = left + a;
+  }
+  return c;
+}
+
+}  // namespace msync::test
