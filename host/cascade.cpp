@@ -71,22 +71,29 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
       out.round_limit_reached = true;
       break;
     }
-    const revaluation reval = engine.revalue(m);
+    // The revaluation stays on the backend (a GPU keeps it on the device for the scenario risk);
+    // only the accounts closed out come back.
+    const revaluation& reval = engine.stream_revalue(m, {});
     const risk_result margins = engine.scenario_risk(m, scenario_source{}, risk, reval);
+    std::vector<std::uint32_t> due;
+    for (std::uint32_t a : margins.not_ok_accounts) {
+      if (margins.status[a] != account_status::liquidate || closed[a]) continue;
+      bool open = false;  // an account with nothing to close is not liquidated
+      for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p)
+        open = open || b.position_quantity[p] != 0.0;
+      if (open) due.push_back(a);
+    }
+    const revalued_accounts numbers = engine.stream_accounts(due);
 
     cascade_round r;
     r.round = round;
     r.spot = m.spot;
     r.net_notional.assign(m.size(), 0.0);
     account_patch close;
-    for (std::uint32_t a : margins.not_ok_accounts) {
-      if (margins.status[a] != account_status::liquidate || closed[a]) continue;
-      bool open = false;  // an account with nothing to close is not liquidated
-      for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p)
-        open = open || b.position_quantity[p] != 0.0;
-      if (!open) continue;
-      const double equity = reval.account_equity[a];
-      const double gross = reval.account_gross_notional[a];
+    for (std::size_t i = 0; i < due.size(); ++i) {
+      const std::uint32_t a = due[i];
+      const double equity = numbers.equity[i];
+      const double gross = numbers.gross_notional[i];
       const closeout c = close_out(equity, gross, risk.liquidation_penalty);
       out.liquidations.push_back(
           liquidation_record{round, a, equity, margins.maintenance_margin[a], gross, c.penalty, c.bad_debt});
@@ -95,9 +102,10 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
       r.penalties += c.penalty;
       r.bad_debt += c.bad_debt;
       // Closing the positions trades away the account's delta: selling a long, buying a short.
-      for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x) {
-        const std::uint32_t u = b.exposure_underlying[x];
-        r.net_notional[u] -= reval.exposure_delta[x] * m.spot[u];
+      const std::uint64_t x0 = b.account_exposure_begin[a];
+      for (std::uint64_t k = numbers.first[i]; k < numbers.first[i + 1]; ++k) {
+        const std::uint32_t u = b.exposure_underlying[x0 + (k - numbers.first[i])];
+        r.net_notional[u] -= numbers.exposure_delta[k] * m.spot[u];
       }
       // What is left after the penalty stays the account's: equity c.left with no positions.
       closed[a] = 1;

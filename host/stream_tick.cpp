@@ -61,6 +61,24 @@ std::vector<tick_change> backend::stream_states(const risk_result& margins, cons
   return changes;
 }
 
+revalued_accounts backend::stream_accounts(const std::vector<std::uint32_t>& accounts) {
+  MSYNC_EXPECTS(stream_book_ != nullptr, "load_book first");
+  const book& b = *stream_book_;
+  const revaluation& r = stream_reval_;
+  MSYNC_EXPECTS(r.account_equity.size() == b.accounts() && r.exposure_delta.size() == b.exposures(),
+                "stream_revalue first");
+  revalued_accounts out;
+  for (std::uint32_t a : accounts) {
+    MSYNC_EXPECTS(a < b.accounts(), "accounts of this book");
+    out.equity.push_back(r.account_equity[a]);
+    out.gross_notional.push_back(r.account_gross_notional[a]);
+    for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x)
+      out.exposure_delta.push_back(r.exposure_delta[x]);
+    out.first.push_back(out.exposure_delta.size());
+  }
+  return out;
+}
+
 void backend::set_stream_states(const std::vector<std::uint8_t>& states) {
   MSYNC_EXPECTS(stream_book_ != nullptr && states.size() == stream_book_->accounts(), "a state per account");
   stream_state_ = states;

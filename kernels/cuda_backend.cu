@@ -119,6 +119,7 @@ class cuda_backend final : public backend {
   std::vector<tick_change> stream_states(const risk_result& margins, const tick_request& request) override;
   void set_stream_states(const std::vector<std::uint8_t>& states) override;
   revaluation stream_revaluation() override;
+  revalued_accounts stream_accounts(const std::vector<std::uint32_t>& accounts) override;
 
  private:
   // The resident book's revaluation now on the device, whole (the book must be resident).
@@ -223,6 +224,10 @@ class cuda_backend final : public backend {
     device_buffer<std::uint32_t> patch_accounts;
     device_buffer<std::uint64_t> patch_first;
     device_buffer<double> patch_base_equity, patch_quantity, patch_cost;
+    // Account gathers.
+    device_buffer<std::uint32_t> gather_accounts;
+    device_buffer<std::uint64_t> gather_first;
+    device_buffer<double> gather_equity, gather_gross, gather_delta;
   };
   device_memory dev_;
 };
@@ -829,6 +834,37 @@ void cuda_backend::set_stream_states(const std::vector<std::uint8_t>& states) {
 
 revaluation cuda_backend::stream_revaluation() {
   return host_tick_ || !resident_ ? backend::stream_revaluation() : download_revaluation();
+}
+
+revalued_accounts cuda_backend::stream_accounts(const std::vector<std::uint32_t>& accounts) {
+  if (host_tick_ || !resident_) return backend::stream_accounts(accounts);
+  MSYNC_EXPECTS(reval_tag_ != 0, "stream_revalue first");
+  revalued_accounts out;
+  for (std::uint32_t a : accounts) {
+    MSYNC_EXPECTS(a < book_.accounts(), "accounts of this book");
+    out.first.push_back(out.first.back() + book_.account_exposure_begin[a + 1] - book_.account_exposure_begin[a]);
+  }
+  const std::size_t n = accounts.size(), exposures = out.first.back();
+  out.equity.resize(n);
+  out.gross_notional.resize(n);
+  out.exposure_delta.resize(exposures);
+  if (n == 0) return out;
+  dev_.gather_accounts.reserve(n, s());
+  dev_.gather_first.reserve(n + 1, s());
+  dev_.gather_equity.reserve(n, s());
+  dev_.gather_gross.reserve(n, s());
+  dev_.gather_delta.reserve(std::max<std::size_t>(1, exposures), s());
+  dev_.gather_accounts.upload(accounts, s());
+  dev_.gather_first.upload(out.first, s());
+  launch_gather_accounts(account_gather_view{static_cast<std::uint32_t>(n), dev_.gather_accounts.data(),
+                                             dev_.gather_first.data(), dev_.gather_equity.data(),
+                                             dev_.gather_gross.data(), dev_.gather_delta.data()},
+                         dev_.account_exposure_begin.data(), reval_device_view(), s());
+  dev_.gather_equity.download(out.equity.data(), n, s());
+  dev_.gather_gross.download(out.gross_notional.data(), n, s());
+  dev_.gather_delta.download(out.exposure_delta.data(), exposures, s());
+  stream_.synchronize();
+  return out;
 }
 
 revaluation cuda_backend::download_revaluation() {

@@ -124,4 +124,15 @@ struct account_patch_view {
   const double* cost;
 };
 
+// Some accounts' numbers gathered from the resident revaluation (patch_kernels.cu): for
+// accounts[i], equity[i], gross[i] and its exposures' deltas at delta[first[i], first[i + 1]).
+struct account_gather_view {
+  std::uint32_t count;
+  const std::uint32_t* accounts;
+  const std::uint64_t* first;  // [count + 1]
+  double* equity;
+  double* gross;
+  double* delta;
+};
+
 }  // namespace msync::cuda

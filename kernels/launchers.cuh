@@ -114,10 +114,15 @@ void launch_stream_states(const stream_tick_view& v, std::uint8_t* changed, cuda
 void launch_gather_changes(const std::uint32_t* selected, std::uint32_t count, const stream_tick_view& v,
                            state_change* out, cudaStream_t stream);
 
-// ---- book patches (patch_kernels.cu) ----------------------------------------------------------
+// ---- account patches and gathers (patch_kernels.cu) ----------------------------------------------------------
 // Writes `patch` into the resident book (whole, not a chunk): a thread per patched account.
 void launch_patch_accounts(const account_patch_view& patch, const std::uint64_t* account_position_begin,
                            double* position_quantity, double* position_cost, double* base_equity,
                            cudaStream_t stream);
+
+// Gathers the accounts of `out` from the resident book's revaluation (whole, not a chunk): a
+// thread per account.
+void launch_gather_accounts(const account_gather_view& out, const std::uint64_t* account_exposure_begin,
+                            const revaluation_view& reval, cudaStream_t stream);
 
 }  // namespace msync::cuda

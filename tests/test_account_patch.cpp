@@ -1,7 +1,8 @@
 // Patching accounts into a loaded book (what a cascade round or a replay's close-out does instead
 // of loading the whole book again) against loading the edited book from scratch: the CPU
 // backend's revaluation and margins must be the same bit for bit, and the undo patch must give
-// back the numbers of the book as loaded. The CUDA backend's patch is tested in
+// back the numbers of the book as loaded. Gathering some accounts' numbers (stream_accounts)
+// against the whole revaluation. The CUDA backend's patch and gather are tested in
 // test_cuda_backend.cpp.
 #include <gtest/gtest.h>
 
@@ -82,6 +83,29 @@ TEST(account_patch, a_patch_that_does_not_fit_the_book_is_refused) {
   add_closed(missing, in.positions, static_cast<std::uint32_t>(in.positions.accounts()) - 1, 0.0);
   missing.accounts.back() = static_cast<std::uint32_t>(in.positions.accounts());  // no such account
   EXPECT_THROW(engine->patch_accounts(missing), std::logic_error);
+}
+
+TEST(account_patch, stream_accounts_gives_those_accounts_of_the_revaluation) {
+  test::temp_dir dir;
+  const book_inputs in = generated(dir);
+  const book& b = in.positions;
+  auto engine = make_cpu_backend(2);
+  engine->load_book(b, in.risk);
+  const revaluation whole = engine->revalue(in.market);
+  engine->stream_revalue(in.market, {});
+  const std::vector<std::uint32_t> picked{499, 0, 17, 250, 3};
+  const revalued_accounts r = engine->stream_accounts(picked);
+  ASSERT_EQ(r.first.size(), picked.size() + 1);
+  for (std::size_t i = 0; i < picked.size(); ++i) {
+    const std::uint32_t a = picked[i];
+    EXPECT_EQ(r.equity[i], whole.account_equity[a]) << a;
+    EXPECT_EQ(r.gross_notional[i], whole.account_gross_notional[a]) << a;
+    ASSERT_EQ(r.first[i + 1] - r.first[i], b.account_exposure_begin[a + 1] - b.account_exposure_begin[a]) << a;
+    for (std::uint64_t k = r.first[i]; k < r.first[i + 1]; ++k)
+      EXPECT_EQ(r.exposure_delta[k], whole.exposure_delta[b.account_exposure_begin[a] + (k - r.first[i])]) << a;
+  }
+  EXPECT_TRUE(engine->stream_accounts({}).equity.empty());
+  EXPECT_THROW(engine->stream_accounts({static_cast<std::uint32_t>(b.accounts())}), std::logic_error);
 }
 
 }  // namespace

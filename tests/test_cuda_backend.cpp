@@ -345,6 +345,35 @@ TEST(cuda_backend, a_patched_book_equals_the_edited_book_loaded_and_the_undo_res
   }
 }
 
+// The accounts a cascade closes come back alone (stream_accounts): equal to the CUDA backend's
+// whole revaluation bit for bit, and to the CPU's within DESIGN 6.
+TEST(cuda_backend, stream_accounts_gathers_those_accounts_of_the_revaluation) {
+  REQUIRE_CUDA();
+  temp_dir dir;
+  const book_inputs in = generated_book(dir, 2000, 5, 4, 12);
+  const book& b = in.positions;
+  auto engine = cuda_backend_or_null();
+  engine->load_book(b, in.risk);
+  auto cpu = make_cpu_backend(0);
+  cpu->load_book(b, in.risk);
+  const revaluation whole = engine->revalue(in.market);
+  engine->stream_revalue(in.market, {});
+  cpu->stream_revalue(in.market, {});
+  const std::vector<std::uint32_t> picked{1999, 0, 17, 1000, 3, 512};
+  const revalued_accounts r = engine->stream_accounts(picked), c = cpu->stream_accounts(picked);
+  ASSERT_EQ(r.first, c.first);
+  for (std::size_t i = 0; i < picked.size(); ++i) {
+    const std::uint32_t a = picked[i];
+    EXPECT_EQ(r.equity[i], whole.account_equity[a]) << a;
+    EXPECT_EQ(r.gross_notional[i], whole.account_gross_notional[a]) << a;
+    expect_close(r.equity[i], c.equity[i], 1e-9, 1.0, "equity");
+    for (std::uint64_t k = r.first[i]; k < r.first[i + 1]; ++k) {
+      EXPECT_EQ(r.exposure_delta[k], whole.exposure_delta[b.account_exposure_begin[a] + (k - r.first[i])]) << a;
+      expect_close(r.exposure_delta[k], c.exposure_delta[k], 1e-9, 1.0, "delta");
+    }
+  }
+}
+
 TEST(cuda_backend, empty_book) {
   REQUIRE_CUDA();
   auto engine = cuda_backend_or_null();

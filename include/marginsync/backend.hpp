@@ -68,6 +68,15 @@ struct tick_change {
   double equity = 0.0, initial_margin = 0.0, maintenance_margin = 0.0, breach_probability = 0.0;
 };
 
+// What closing some accounts out needs of the last stream_revalue, without the whole
+// revaluation: each account's equity and gross notional, and the delta of each of its exposures
+// (in book order), exposure_delta[first[i], first[i + 1]) for accounts[i].
+struct revalued_accounts {
+  std::vector<double> equity, gross_notional;
+  std::vector<std::uint64_t> first{0};
+  std::vector<double> exposure_delta;
+};
+
 // Progress of a long stage: its name and the fraction done, in [0, 1]. Called from one thread at a
 // time (never concurrently), a few hundred times per stage at most.
 using progress_callback = std::function<void(const char* stage, double fraction)>;
@@ -109,6 +118,9 @@ class backend {
   virtual std::vector<tick_change> stream_states(const risk_result& margins, const tick_request& request);
   virtual void set_stream_states(const std::vector<std::uint8_t>& states);
   virtual revaluation stream_revaluation() { return stream_reval_; }
+  // The numbers of `accounts` from the last stream_revalue (a GPU gathers them on the device and
+  // brings back only those).
+  virtual revalued_accounts stream_accounts(const std::vector<std::uint32_t>& accounts);
 
   // The stages of the last load_book, revalue or scenario_risk call, in order, with their times.
   const std::vector<stage_time>& last_stages() const { return stages_; }
