@@ -167,6 +167,8 @@ class cuda_backend final : public backend {
   void release_all();
   // Frees the scenario buffers a run of `shape` does not use (kept from an earlier shape).
   void release_unused(const run_shape& shape);
+  // Frees the buffers of a patch or gather (sized by the call, outside the budget).
+  void release_transfer_buffers();
   void upload_market(const market_state& market);
   chunk_view chunk_device_view(const chunk_range& c) const;
   revaluation_view reval_device_view();
@@ -191,6 +193,9 @@ class cuda_backend final : public backend {
   revaluation tag_only_;                // what the last device stream_revalue returned
   bool device_states_valid_ = false;  // dev_.stream_state holds the host's stream_state_
   std::uint64_t reval_tag_ = 0; // resident_tag of the revaluation now in the device buffers
+  // The tag of the last device stream_revalue while its numbers are still in the device buffers
+  // (a patch changes the book, not them), for stream_accounts; 0 once anything overwrote them.
+  std::uint64_t stream_tag_ = 0;
   std::uint64_t next_tag_ = 0;
 
   // Every device buffer, so that releasing them all is one assignment.
@@ -393,14 +398,15 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
 }
 
 void cuda_backend::patch_accounts(const account_patch& patch) {
+  if (patch.size() == 0) return;
   apply_patch(book_, patch);
-  reval_tag_ = 0;  // the device's revaluation is of the book before the patch
+  reval_tag_ = 0;  // the device's revaluation is of the book before the patch (stream_accounts may still read it)
   std::vector<double> base(patch.size());
   for (std::size_t i = 0; i < patch.size(); ++i) {
     const std::uint32_t a = patch.accounts[i];
     base[i] = base_equity_[a] = book_.collateral[a] + tier_credit_[book_.account_tier[a]];
   }
-  if (!resident_ || patch.size() == 0) return;  // chunks are uploaded from the host copy on every call
+  if (!resident_) return;  // chunks are uploaded from the host copy on every call
   dev_.patch_accounts.reserve(patch.size(), s());
   dev_.patch_first.reserve(patch.first.size(), s());
   dev_.patch_base_equity.reserve(patch.size(), s());
@@ -416,14 +422,17 @@ void cuda_backend::patch_accounts(const account_patch& patch) {
                                            dev_.patch_quantity.data(), dev_.patch_cost.data()},
                         dev_.account_position_begin.data(), dev_.position_quantity.data(),
                         dev_.position_cost.data(), dev_.base_equity.data(), s());
-  // Pageable sources are staged before the copies return; the kernel runs in stream order.
+  // Pageable sources are staged before the copies return; the kernel runs in stream order, and
+  // the buffers are freed after it in stream order too, so no patch holds device memory that the
+  // budget does not count.
+  release_transfer_buffers();
 }
 
 void cuda_backend::release_all() {
   dev_ = device_memory{};
   chunks_.clear();
   resident_ = false;
-  reval_tag_ = 0;
+  reval_tag_ = stream_tag_ = 0;
   device_states_valid_ = false;
   planned_ = run_shape{-1, 0, false, false};
   stream_.synchronize();
@@ -454,6 +463,19 @@ void cuda_backend::release_unused(const run_shape& shape) {
   const std::size_t rows = static_cast<std::size_t>(shape.n) * group_count(shape.n);
   for (auto* b : {&dev_.partial, &dev_.risk_scratch})
     if (b->size() > rows) *b = device_buffer<double>();
+}
+
+void cuda_backend::release_transfer_buffers() {
+  dev_.patch_accounts = device_buffer<std::uint32_t>();
+  dev_.patch_first = device_buffer<std::uint64_t>();
+  dev_.patch_base_equity = device_buffer<double>();
+  dev_.patch_quantity = device_buffer<double>();
+  dev_.patch_cost = device_buffer<double>();
+  dev_.gather_accounts = device_buffer<std::uint32_t>();
+  dev_.gather_first = device_buffer<std::uint64_t>();
+  dev_.gather_equity = device_buffer<double>();
+  dev_.gather_gross = device_buffer<double>();
+  dev_.gather_delta = device_buffer<double>();
 }
 
 void cuda_backend::upload_chunk(const chunk_range& c) {
@@ -521,7 +543,7 @@ risk_outputs cuda_backend::risk_device_view() {
 }
 
 revaluation cuda_backend::revalue(const market_state& market) {
-  reval_tag_ = 0;  // the device buffers are about to change: no earlier tag describes them
+  reval_tag_ = stream_tag_ = 0;  // the device buffers are about to change: no earlier tag describes them
   event_timeline timeline(s());
   MSYNC_EXPECTS(!book_.instruments.size() || dev_.terms.size() == book_.instruments.size(), "load_book first");
   upload_market(market);
@@ -666,7 +688,7 @@ risk_result cuda_backend::scenario_risk(const market_state& market, const scenar
   for (const chunk_range& c : chunks_) {
     if (!resident_) upload_chunk(c);
     if (!reval_on_device) {
-      reval_tag_ = 0;  // the device buffers now hold the caller's numbers, not the last revalue's
+      reval_tag_ = stream_tag_ = 0;  // the device buffers now hold the caller's numbers, not the last revalue's
       dev_.exp_delta.upload(reval.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
       dev_.exp_gamma.upload(reval.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
       dev_.exp_vega.upload(reval.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
@@ -742,7 +764,7 @@ std::unique_ptr<backend> make_cuda_backend(const cuda_backend_options& options) 
 }
 
 const revaluation& cuda_backend::stream_revalue(const market_state& market, const std::vector<double>& collateral_change) {
-  reval_tag_ = 0;  // the device buffers are about to change: no earlier tag describes them
+  reval_tag_ = stream_tag_ = 0;  // the device buffers are about to change: no earlier tag describes them
   host_tick_ = !resident_;
   if (host_tick_) {
     device_states_valid_ = false;  // the host path moves the states on without the device
@@ -768,7 +790,7 @@ const revaluation& cuda_backend::stream_revalue(const market_state& market, cons
   stages_ = timeline.collect();
   reval_tag_ = ++next_tag_;
   tag_only_ = revaluation{};  // the numbers stay here: scenario_risk takes them by the tag
-  tag_only_.resident_tag = reval_tag_;
+  tag_only_.resident_tag = stream_tag_ = reval_tag_;
   return tag_only_;
 }
 
@@ -838,7 +860,7 @@ revaluation cuda_backend::stream_revaluation() {
 
 revalued_accounts cuda_backend::stream_accounts(const std::vector<std::uint32_t>& accounts) {
   if (host_tick_ || !resident_) return backend::stream_accounts(accounts);
-  MSYNC_EXPECTS(reval_tag_ != 0, "stream_revalue first");
+  MSYNC_EXPECTS(stream_tag_ != 0, "stream_revalue first, and no other revaluation since");
   revalued_accounts out;
   for (std::uint32_t a : accounts) {
     MSYNC_EXPECTS(a < book_.accounts(), "accounts of this book");
@@ -864,6 +886,7 @@ revalued_accounts cuda_backend::stream_accounts(const std::vector<std::uint32_t>
   dev_.gather_gross.download(out.gross_notional.data(), n, s());
   dev_.gather_delta.download(out.exposure_delta.data(), exposures, s());
   stream_.synchronize();
+  release_transfer_buffers();
   return out;
 }
 

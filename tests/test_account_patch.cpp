@@ -83,6 +83,14 @@ TEST(account_patch, a_patch_that_does_not_fit_the_book_is_refused) {
   add_closed(missing, in.positions, static_cast<std::uint32_t>(in.positions.accounts()) - 1, 0.0);
   missing.accounts.back() = static_cast<std::uint32_t>(in.positions.accounts());  // no such account
   EXPECT_THROW(engine->patch_accounts(missing), std::logic_error);
+  account_patch twice;
+  add_closed(twice, in.positions, 4, 0.0);
+  add_closed(twice, in.positions, 4, 1.0);
+  EXPECT_THROW(engine->patch_accounts(twice), std::logic_error);
+  // None of them changed anything.
+  auto fresh = make_cpu_backend(1);
+  fresh->load_book(in.positions, in.risk);
+  EXPECT_EQ(engine->revalue(in.market).account_equity, fresh->revalue(in.market).account_equity);
 }
 
 TEST(account_patch, stream_accounts_gives_those_accounts_of_the_revaluation) {

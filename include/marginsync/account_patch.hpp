@@ -4,6 +4,7 @@
 // it back. A backend applies one in place (backend::patch_accounts) instead of loading the whole
 // book again, so a cascade's rounds and grid points, and a replay's close-outs, cost only the
 // accounts they touch. Host code; inline because both backends apply it to their host copy.
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -56,6 +57,10 @@ inline void apply_patch(book& b, const account_patch& p) {
     MSYNC_EXPECTS(b.account_position_begin[a + 1] - b.account_position_begin[a] == p.first[i + 1] - p.first[i],
                   "a patch gives every position of its accounts");
   }
+  // Each account once: a GPU writes the entries in parallel, where a repeat would race.
+  std::vector<std::uint32_t> sorted = p.accounts;
+  std::sort(sorted.begin(), sorted.end());
+  MSYNC_EXPECTS(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(), "each account once in a patch");
   for (std::size_t i = 0; i < p.accounts.size(); ++i) {
     const std::uint32_t a = p.accounts[i];
     const std::uint64_t begin = b.account_position_begin[a];

@@ -119,7 +119,8 @@ class backend {
   virtual void set_stream_states(const std::vector<std::uint8_t>& states);
   virtual revaluation stream_revaluation() { return stream_reval_; }
   // The numbers of `accounts` from the last stream_revalue (a GPU gathers them on the device and
-  // brings back only those).
+  // brings back only those). A patch_accounts since does not change them; call it before any
+  // other revalue or scenario_risk on a caller's revaluation (a GPU refuses after one).
   virtual revalued_accounts stream_accounts(const std::vector<std::uint32_t>& accounts);
 
   // The stages of the last load_book, revalue or scenario_risk call, in order, with their times.
