@@ -77,11 +77,8 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
     const risk_result margins = engine.scenario_risk(m, scenario_source{}, risk, reval);
     std::vector<std::uint32_t> due;
     for (std::uint32_t a : margins.not_ok_accounts) {
-      if (margins.status[a] != account_status::liquidate || closed[a]) continue;
-      bool open = false;  // an account with nothing to close is not liquidated
-      for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p)
-        open = open || b.position_quantity[p] != 0.0;
-      if (open) due.push_back(a);
+      // An account with nothing to close is not liquidated.
+      if (margins.status[a] == account_status::liquidate && !closed[a] && has_open_position(b, a)) due.push_back(a);
     }
     const revalued_accounts numbers = engine.stream_accounts(due);
 

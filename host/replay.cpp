@@ -23,7 +23,7 @@ replay_result run_replay(const book_inputs& inputs, backend& engine,
     // Liquidate what the engine now sees in `liquidate` (not held on a stale oracle).
     std::vector<std::uint32_t> due;
     for (std::uint32_t a = 0; a < stream.states().size(); ++a)
-      if (stream.states()[a] == stream_state::liquidate && stream.has_positions(a)) due.push_back(a);
+      if (stream.states()[a] == stream_state::liquidate && has_open_position(stream.inputs().positions, a)) due.push_back(a);
     if (due.empty()) continue;
     const risk_result margins = stream.margins_in_force();
     const revaluation& reval = stream.current_revaluation();

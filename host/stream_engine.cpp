@@ -259,29 +259,21 @@ void margin_stream::evaluate(update_outcome& out) {
   }
 }
 
-bool margin_stream::has_positions(std::uint32_t account) const {
-  const book& b = inputs_.positions;
-  for (std::uint64_t p = b.account_position_begin[account]; p < b.account_position_begin[account + 1]; ++p)
-    if (b.position_quantity[p] != 0.0) return true;
-  return false;
-}
-
 std::vector<closeout> margin_stream::close_accounts(const std::vector<std::uint32_t>& accounts, double penalty_rate) {
   std::vector<closeout> out;
   if (accounts.empty()) return out;
   const revaluation& reval = current_revaluation();
   book& b = inputs_.positions;
+  account_patch patch;
   for (std::uint32_t a : accounts) {
     const closeout c = close_out(reval.account_equity[a], reval.account_gross_notional[a], penalty_rate);
-    for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p) {
-      b.position_quantity[p] = 0.0;
-      b.position_cost[p] = 0.0;
-    }
     // Equity is collateral + credit limit + the collateral moved since the last reload: left as c.left.
-    b.collateral[a] = c.left - inputs_.risk.tiers[b.account_tier[a]].credit_limit - collateral_change_[a];
+    add_closed(patch, b, a, c.left - inputs_.risk.tiers[b.account_tier[a]].credit_limit - collateral_change_[a]);
     out.push_back(c);
   }
-  patch_engine(accounts);
+  apply_patch(b, patch);
+  engine_.patch_accounts(patch);
+  book_changed_ = true;
   return out;
 }
 

@@ -83,10 +83,8 @@ class margin_stream {
   // Closes the accounts out at the last update's prices (a liquidation): their positions go, and
   // the equity left after a penalty of `penalty_rate` times their gross notional stays as
   // collateral (negative equity is bad debt; the account is left at zero). The engine's book is
-  // patched at once; the risk path runs at the next update (book_change).
+  // patched at once; the risk path runs at the next update (book_change). Each account once.
   std::vector<closeout> close_accounts(const std::vector<std::uint32_t>& accounts, double penalty_rate);
-  // Whether an account still holds a position.
-  bool has_positions(std::uint32_t account) const;
 
   // The margins in force after the last update: the last risk run's results with IM and MM
   // widened by the add-on, and health, status and the pre-emptive flag against them.

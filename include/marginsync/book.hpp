@@ -55,6 +55,13 @@ struct book {
   std::size_t exposures() const noexcept { return exposure_underlying.size(); }
 };
 
+// Whether account a holds any position (a position closed to quantity 0 stays in the layout).
+inline bool has_open_position(const book& b, std::uint32_t a) {
+  for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p)
+    if (b.position_quantity[p] != 0.0) return true;
+  return false;
+}
+
 // Time to expiry of each instrument at the market's as_of, in years (ACT/365: seconds / 31,536,000).
 // Spot and perpetuals get 0 (never read). Inline: both backends' host code computes it.
 inline std::vector<double> years_to_expiry(const instrument_table& instruments, std::int64_t as_of_ns) {
