@@ -14,28 +14,9 @@
 namespace msync {
 namespace {
 
-struct outcome {
-  revaluation reval;
-  risk_result risk;
-};
-
-outcome run_loaded(backend& engine, const book_inputs& in) {
-  outcome o;
-  o.reval = engine.revalue(in.market);
-  o.risk = engine.scenario_risk(in.market, scenario_source{}, in.risk, o.reval);
-  return o;
-}
-
-void expect_identical(const outcome& a, const outcome& b) {
-  EXPECT_EQ(a.reval.exposure_delta, b.reval.exposure_delta);
-  EXPECT_EQ(a.reval.exposure_gamma, b.reval.exposure_gamma);
-  EXPECT_EQ(a.reval.account_equity, b.reval.account_equity);
-  EXPECT_EQ(a.reval.account_gross_notional, b.reval.account_gross_notional);
-  EXPECT_EQ(a.risk.var, b.risk.var);
-  EXPECT_EQ(a.risk.maintenance_margin, b.risk.maintenance_margin);
-  EXPECT_EQ(a.risk.status, b.risk.status);
-  EXPECT_EQ(a.risk.bad_debt_es, b.risk.bad_debt_es);
-}
+using test::expect_identical;
+using test::outcome;
+using test::run_loaded;
 
 book_inputs generated(const test::temp_dir& dir) {
   book_inputs in = test::generated_book(dir, 500, 4, 5, 9);

@@ -27,18 +27,10 @@ namespace {
 using test::temp_dir;
 using test::write_file;
 
-struct outcome {
-  revaluation reval;
-  risk_result risk;
-};
-
-outcome run_on(backend& engine, const book_inputs& in, const scenario_file_data* file = nullptr) {
-  engine.load_book(in.positions, in.risk);
-  outcome o;
-  o.reval = engine.revalue(in.market);
-  o.risk = engine.scenario_risk(in.market, scenario_source{file}, in.risk, o.reval);
-  return o;
-}
+using test::expect_identical;
+using test::outcome;
+using test::run_loaded;
+using test::run_on;
 
 std::unique_ptr<backend> cuda_backend_or_null(std::size_t max_chunk_accounts = 0) {
 #ifdef MSYNC_HAS_CUDA
@@ -122,21 +114,6 @@ void expect_backends_agree(const book_inputs& in, const outcome& gpu, const outc
   expect_close(gpu.risk.bad_debt_mean, cpu.risk.bad_debt_mean, 1e-4, book_scale, "E[B]");
   expect_close(gpu.risk.bad_debt_var, cpu.risk.bad_debt_var, 1e-4, book_scale, "VaR(B)");
   expect_close(gpu.risk.bad_debt_es, cpu.risk.bad_debt_es, 1e-4, book_scale, "ES(B)");
-}
-
-void expect_identical(const outcome& a, const outcome& b) {
-  EXPECT_EQ(a.reval.exposure_delta, b.reval.exposure_delta);
-  EXPECT_EQ(a.reval.exposure_theta, b.reval.exposure_theta);
-  EXPECT_EQ(a.reval.account_equity, b.reval.account_equity);
-  EXPECT_EQ(a.risk.var, b.risk.var);
-  EXPECT_EQ(a.risk.es, b.risk.es);
-  EXPECT_EQ(a.risk.initial_margin, b.risk.initial_margin);
-  EXPECT_EQ(a.risk.breach_probability, b.risk.breach_probability);
-  EXPECT_EQ(a.risk.status, b.risk.status);
-  EXPECT_EQ(a.risk.not_ok_accounts, b.risk.not_ok_accounts);
-  EXPECT_EQ(a.risk.bad_debt_mean, b.risk.bad_debt_mean);
-  EXPECT_EQ(a.risk.bad_debt_var, b.risk.bad_debt_var);
-  EXPECT_EQ(a.risk.bad_debt_es, b.risk.bad_debt_es);
 }
 
 using test::generated_book;
@@ -330,18 +307,13 @@ TEST(cuda_backend, a_patched_book_equals_the_edited_book_loaded_and_the_undo_res
     auto engine = cuda_backend_or_null(max_chunk_accounts);
     const outcome loaded = run_on(*engine, in);
     engine->patch_accounts(c.close);
-    outcome patched;
-    patched.reval = engine->revalue(in.market);
-    patched.risk = engine->scenario_risk(in.market, scenario_source{}, in.risk, patched.reval);
+    const outcome patched = run_loaded(*engine, in);
     auto fresh = cuda_backend_or_null(max_chunk_accounts);
     expect_identical(patched, run_on(*fresh, edited));
     auto cpu = make_cpu_backend(0);
     expect_backends_agree(edited, patched, run_on(*cpu, edited));
     engine->patch_accounts(c.undo);
-    outcome restored;
-    restored.reval = engine->revalue(in.market);
-    restored.risk = engine->scenario_risk(in.market, scenario_source{}, in.risk, restored.reval);
-    expect_identical(restored, loaded);
+    expect_identical(run_loaded(*engine, in), loaded);
   }
 }
 

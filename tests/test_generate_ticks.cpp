@@ -92,6 +92,16 @@ std::vector<std::vector<double>> log_returns(const std::vector<tick_row>& rows, 
   return r;
 }
 
+// Four hours of generate_ticks on `m` (default rate: one update a second), as log returns.
+std::vector<std::vector<double>> four_hours_of_returns(const market_state& m, double jumps_per_hour) {
+  test::temp_dir dir;
+  tick_generate_options o;
+  o.seconds = 4 * 3600;
+  o.jumps_per_hour = jumps_per_hour;
+  generate_ticks(m, o, dir / "t.csv");
+  return log_returns(read_ticks(dir / "t.csv"), m);
+}
+
 double mean(const std::vector<double>& x) {
   double s = 0.0;
   for (double v : x) s += v;
@@ -172,13 +182,8 @@ TEST(generate_ticks, one_row_per_underlying_per_timestamp_in_order) {
 
 // Without jumps, log returns are normal with sd vol * sqrt(dt) and the market's correlation.
 TEST(generate_ticks, diffusion_has_the_market_vols_and_correlation) {
-  test::temp_dir dir;
   const market_state m = three_underlyings();
-  tick_generate_options o;
-  o.seconds = 4 * 3600;
-  o.jumps_per_hour = 0;
-  generate_ticks(m, o, dir / "t.csv");
-  const auto r = log_returns(read_ticks(dir / "t.csv"), m);
+  const auto r = four_hours_of_returns(m, 0);
   const double n = static_cast<double>(r[0].size());
   ASSERT_EQ(r[0].size(), 14400u);
   const double dt = 1.0 / seconds_per_year;
@@ -200,26 +205,16 @@ TEST(generate_ticks, diffusion_has_the_market_vols_and_correlation) {
 
 // With the sample market (BTC/ETH 0.8) too, from its market.json's Cholesky factor.
 TEST(generate_ticks, sample_market_correlation) {
-  test::temp_dir dir;
   const market_state m = sample_market();
-  tick_generate_options o;
-  o.seconds = 4 * 3600;
-  o.jumps_per_hour = 0;
-  generate_ticks(m, o, dir / "t.csv");
-  const auto r = log_returns(read_ticks(dir / "t.csv"), m);
+  const auto r = four_hours_of_returns(m, 0);
   const double n = static_cast<double>(r[0].size());
   EXPECT_NEAR(correlation(r[0], r[1]), 0.8, 4.0 * (1.0 - 0.64) / std::sqrt(n));
 }
 
 // Jumps: returns far beyond the diffusion (fat tails), about as many as the Poisson rate says.
 TEST(generate_ticks, jumps_give_fat_tails) {
-  test::temp_dir dir;
   const market_state m = sample_market();
-  tick_generate_options o;
-  o.seconds = 4 * 3600;
-  o.jumps_per_hour = 60;  // 240 expected jumps per underlying
-  generate_ticks(m, o, dir / "t.csv");
-  const auto r = log_returns(read_ticks(dir / "t.csv"), m);
+  const auto r = four_hours_of_returns(m, 60);  // 240 expected jumps per underlying
   const double dt = 1.0 / seconds_per_year;
   for (std::size_t u = 0; u < m.size(); ++u) {
     // A jump (log sd 0.02) dwarfs a second's diffusion (sd about 1e-4): the mixture's kurtosis is
