@@ -258,7 +258,7 @@ void cuda_backend::plan_chunks(const run_shape& shape) {
   // Whatever was resident is void from here; a throw below leaves no chunks and nothing resident,
   // so the next call plans again.
   resident_ = false;
-  reval_tag_ = 0;
+  reval_tag_ = stream_tag_ = 0;
   chunks_.clear();
   planned_ = run_shape{-1, 0, false, false};
   const std::uint32_t per = accounts_per_group(book_.accounts(), shape.n);
