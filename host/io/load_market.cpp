@@ -3,7 +3,7 @@
 #include <cmath>
 #include <set>
 
-#include "cholesky.hpp"
+#include "marginsync/cholesky.hpp"
 #include "io/json_locator.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"

@@ -13,6 +13,7 @@
 #include "io/tick_stream.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <cmath>
 #include <limits>
 
@@ -425,6 +426,23 @@ std::optional<stream_event> tick_reader::parse_json(const std::string& text) {
 void tick_reader::reject(const std::string& column, const std::string& reason) {
   ++rejected_;
   if (on_problem_) on_problem_(input_problem{name_, line_, column, reason});
+}
+
+std::vector<std::vector<stream_event>> read_updates(const std::filesystem::path& ticks,
+                                                    const std::vector<std::string>& symbols) {
+  std::ifstream in(ticks);
+  if (!in) throw input_error({input_problem{ticks.string(), 0, "", "cannot open the tick stream"}});
+  problem_list problems;
+  tick_reader reader(in, ticks.string(), symbols, [&](const input_problem& p) {
+    problems.add(p.file, p.line, p.column, p.reason);
+  });
+  std::vector<std::vector<stream_event>> updates;
+  for (std::optional<stream_event> e = reader.next(); e; e = reader.next()) {
+    if (updates.empty() || updates.back().front().ts_ns != e->ts_ns) updates.emplace_back();
+    updates.back().push_back(std::move(*e));
+  }
+  problems.throw_if_any();
+  return updates;
 }
 
 }  // namespace msync

@@ -9,6 +9,7 @@
 // A stream must not die on one bad message: a malformed line is reported (FILE:LINE: column
 // 'NAME': reason, as DESIGN 5 writes problems) and skipped, and counted.
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <istream>
 #include <memory>
@@ -94,5 +95,11 @@ class tick_reader {
   std::string symbol_;
   std::vector<std::string> json_keys_;
 };
+
+// A tick stream file read whole and grouped into updates (consecutive events with one timestamp),
+// so that a replay times the engine, not the parser. Throws input_error on a bad header or any
+// malformed line: a benchmark stream is generated and must be clean.
+std::vector<std::vector<stream_event>> read_updates(const std::filesystem::path& ticks,
+                                                    const std::vector<std::string>& symbols);
 
 }  // namespace msync

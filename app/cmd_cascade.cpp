@@ -1,0 +1,270 @@
+// marginsync cascade: a price shock and the liquidation cascade it sets off (host/cascade.hpp),
+// once (--shock) or for every point of a grid of shocks (--shock-grid).
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cascade/cascade.hpp"
+#include "commands.hpp"
+#include "parse_options.hpp"
+#include "margin/margin_job.hpp"
+#include "io/number_parse.hpp"
+#include "marginsync/errors.hpp"
+
+namespace msync::cli {
+
+namespace {
+
+const char* const command_name = "marginsync cascade";
+
+// "BTC=-0.15,ETH=-0.2": the entries, or an error message.
+std::string split_entries(const std::string& text, std::vector<std::pair<std::string, std::string>>& out) {
+  std::stringstream in(text);
+  for (std::string entry; std::getline(in, entry, ',');) {
+    const std::size_t eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) return "expected SYMBOL=VALUE, got '" + entry + "'";
+    out.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  if (out.empty()) return "no shocks given";
+  return "";
+}
+
+std::string underlying_index(const market_state& m, const std::string& symbol, std::size_t& u) {
+  u = m.index_of(symbol);
+  return u < m.size() ? "" : "unknown underlying '" + symbol + "'";
+}
+
+std::string parse_shock_value(const std::string& text, double& x) {
+  if (std::string why = parse_number(text, x); !why.empty()) return why;
+  if (!(x > -1.0 && x <= 10.0)) return "a shock must be within (-1, 10], got " + text;
+  return "";
+}
+
+// --shock: one vector of relative moves per underlying.
+std::string parse_shock(const std::string& text, const market_state& m, std::vector<double>& shock) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  if (std::string why = split_entries(text, entries); !why.empty()) return why;
+  shock.assign(m.size(), 0.0);
+  for (const auto& [symbol, value] : entries) {
+    std::size_t u = 0;
+    if (std::string why = underlying_index(m, symbol, u); !why.empty()) return why;
+    if (std::string why = parse_shock_value(value, shock[u]); !why.empty()) return symbol + ": " + why;
+  }
+  return "";
+}
+
+// --shock-grid BTC=-0.05:-0.40:0.05[,ETH=...]: every underlying's grid from its start to its end
+// in steps of |step|, taken together point by point (the grids must have the same length).
+std::string parse_grid(const std::string& text, const market_state& m, std::vector<std::vector<double>>& points) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  if (std::string why = split_entries(text, entries); !why.empty()) return why;
+  points.clear();
+  for (const auto& [symbol, range] : entries) {
+    std::size_t u = 0;
+    if (std::string why = underlying_index(m, symbol, u); !why.empty()) return why;
+    std::stringstream in(range);
+    std::string a, b, c;
+    if (!std::getline(in, a, ':') || !std::getline(in, b, ':') || !std::getline(in, c) )
+      return symbol + ": expected START:END:STEP, got '" + range + "'";
+    double start = 0.0, end = 0.0, step = 0.0;
+    if (std::string why = parse_shock_value(a, start); !why.empty()) return symbol + ": " + why;
+    if (std::string why = parse_shock_value(b, end); !why.empty()) return symbol + ": " + why;
+    if (std::string why = parse_number(c, step); !why.empty() || !(std::fabs(step) > 0.0))
+      return symbol + ": the step must be a number other than 0, got '" + c + "'";
+    // The count by rounding, so -0.05:-0.40:0.05 has its 8 points despite binary fractions.
+    const double span = std::fabs(end - start) / std::fabs(step);
+    const std::size_t count = static_cast<std::size_t>(std::floor(span + 1e-9)) + 1;
+    if (count > 100000) return symbol + ": more than 100,000 grid points";
+    if (points.empty()) points.assign(count, std::vector<double>(m.size(), 0.0));
+    if (points.size() != count) return "every underlying's grid must have the same number of points";
+    const double direction = end >= start ? 1.0 : -1.0;
+    // Each point rounded to 12 decimals, so -0.05 + 2 * -0.05 is written as -0.15.
+    for (std::size_t i = 0; i < count; ++i)
+      points[i][u] = std::round((start + direction * std::fabs(step) * static_cast<double>(i)) * 1e12) / 1e12;
+  }
+  return "";
+}
+
+std::string rounds_csv(const cascade_result& r, const market_state& m) {
+  std::string out = "round";
+  for (const std::string& s : m.symbols) out += ",spot_" + s;
+  out += ",accounts,notional,penalties,bad_debt,uncovered_bad_debt,insurance_fund\n";
+  for (const cascade_round& round : r.rounds) {
+    out += std::to_string(round.round);
+    append_fields(out, round.spot);
+    out += ',' + std::to_string(round.accounts);
+    append_fields(out, {round.notional, round.penalties, round.bad_debt, round.uncovered, round.fund});
+    out += '\n';
+  }
+  return out;
+}
+
+std::string liquidations_csv(const cascade_result& r, const book& b) {
+  std::string out = "round,account_id,equity,maintenance_margin,gross_notional,penalty,bad_debt\n";
+  for (const liquidation_record& l : r.liquidations) {
+    out += std::to_string(l.round) + ',';
+    append_id(out, b.account_id[l.account]);
+    append_fields(out, {l.equity, l.maintenance_margin, l.gross_notional, l.penalty, l.bad_debt});
+    out += '\n';
+  }
+  return out;
+}
+
+struct cascade_totals {
+  std::int64_t accounts = 0;
+  double notional = 0.0, penalties = 0.0, bad_debt = 0.0, uncovered = 0.0;
+};
+
+cascade_totals totals_of(const cascade_result& r) {
+  cascade_totals t;
+  for (const cascade_round& round : r.rounds) {
+    t.accounts += round.accounts;
+    t.notional += round.notional;
+    t.penalties += round.penalties;
+    t.bad_debt += round.bad_debt;
+    t.uncovered += round.uncovered;
+  }
+  return t;
+}
+
+nlohmann::json prices_json(const std::vector<double>& spot, const market_state& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (std::size_t u = 0; u < m.size(); ++u) j[m.symbols[u]] = spot[u];
+  return j;
+}
+
+}  // namespace
+
+int run_cascade_command(int argc, char** argv) {
+  cxxopts::Options options(command_name,
+                           "Apply a price shock, then liquidate every account in `liquidate` at the "
+                           "current prices (a penalty to the insurance fund, bad debt drawn from it), "
+                           "move each price by the square-root impact of the net notional traded, "
+                           "re-margin the whole book, and repeat until a round liquidates nobody. "
+                           "--shock-grid runs the cascade for every shock of a grid.");
+  options.custom_help("--book DIR|FILE (--shock BTC=-0.15[,ETH=-0.2] | --shock-grid BTC=-0.05:-0.40:0.05) [OPTIONS]");
+  add_book_options(options);
+  options.add_options("Cascade")
+      ("shock", "relative price moves, SYMBOL=X[,SYMBOL=Y]", cxxopts::value<std::string>())
+      ("shock-grid", "a grid of shocks, SYMBOL=START:END:STEP[,...] (grids taken together point by point)",
+       cxxopts::value<std::string>())
+      ("depth", "impact per underlying: CSV underlying,daily_volume[,impact_coefficient] (default: risk.json's)",
+       cxxopts::value<std::string>())
+      ("max-rounds", "stop after this many rounds", cxxopts::value<int>()->default_value("100"));
+  add_risk_override_options(options);
+  add_backend_options(options);
+  options.add_options("Run")
+      ("out", "directory for rounds.csv, liquidations.csv and summary.json (grid.csv with --shock-grid)",
+       cxxopts::value<std::string>())
+      ("q,quiet", "print nothing but errors")
+      ("h,help", "this help");
+  int status = exit_ok;
+  const auto parsed = parse_options(options, argc, argv, {"book"},
+                                    "\nexit status: 0 success, 1 failure while running, 2 bad input or usage, 3 "
+                                    "backend not available\n",
+                                    status);
+  if (!parsed) return status;
+  const cxxopts::ParseResult& args = *parsed;
+  if (args.count("shock") + args.count("shock-grid") != 1) {
+    std::fprintf(stderr, "%s: give one of --shock and --shock-grid\n", command_name);
+    return exit_bad_input;
+  }
+  const std::optional<risk_overrides> overrides = risk_overrides_from(args, command_name);
+  const std::optional<backend_settings> where = backend_settings_from(args, command_name);
+  if (!overrides || !where) return exit_bad_input;
+  const int max_rounds = args["max-rounds"].as<int>();
+  if (max_rounds < 1) {
+    std::fprintf(stderr, "%s: --max-rounds must be >= 1\n", command_name);
+    return exit_bad_input;
+  }
+  const bool quiet = args.count("quiet") > 0;
+  const std::optional<std::filesystem::path> out_dir = output_directory_from(args);
+
+  const book_inputs in = load_book_from(args, *overrides);
+  const market_state& m = in.market;
+  std::vector<std::vector<double>> shocks;
+  const std::string spec = args.count("shock") ? args["shock"].as<std::string>() : args["shock-grid"].as<std::string>();
+  std::string why;
+  if (args.count("shock")) {
+    shocks.emplace_back();
+    why = parse_shock(spec, m, shocks.back());
+  } else {
+    why = parse_grid(spec, m, shocks);
+  }
+  if (!why.empty()) {
+    std::fprintf(stderr, "%s: --%s: %s\n", command_name, args.count("shock") ? "shock" : "shock-grid", why.c_str());
+    return exit_bad_input;
+  }
+  std::optional<std::filesystem::path> depth;
+  if (args.count("depth")) depth = std::filesystem::path(args["depth"].as<std::string>());
+  const impact_params impact = load_impact_params(depth, m, in.risk);
+  backend_selection selection = select_backend(where->choice, where->threads, where->max_device_bytes);
+  if (!quiet) std::fprintf(stderr, "%s\n", selection.note.c_str());
+
+  nlohmann::json summary;
+  summary["marginsync_version"] = MSYNC_VERSION;
+  summary["backend"] = selection.instance->name();
+  summary["method"] = method_name(in.risk.method);
+  summary["scenarios"] = in.risk.scenarios;
+  summary["liquidation_penalty"] = in.risk.liquidation_penalty;
+  summary["insurance_fund_start"] = in.risk.insurance_fund;
+  std::string grid = "point";
+  for (const std::string& s : m.symbols) grid += ",shock_" + s;
+  for (const std::string& s : m.symbols) grid += ",final_" + s;
+  grid += ",rounds,accounts,notional,penalties,bad_debt,uncovered_bad_debt,insurance_fund\n";
+  const auto load_start = std::chrono::steady_clock::now();
+  selection.instance->load_book(in.positions, in.risk);  // once: the grid's points share it
+  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  double total_seconds = 0.0;
+  std::int64_t total_rounds = 0;
+  for (std::size_t point = 0; point < shocks.size(); ++point) {
+    const auto start = std::chrono::steady_clock::now();
+    const cascade_result r = run_cascade(in, *selection.instance, impact, cascade_options{shocks[point], max_rounds});
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    total_seconds += seconds;
+    total_rounds += static_cast<std::int64_t>(r.rounds.size());
+    const cascade_totals t = totals_of(r);
+    const double fund_end = r.rounds.empty() ? r.fund_start : r.rounds.back().fund;
+    grid += std::to_string(point + 1);
+    append_fields(grid, shocks[point]);
+    append_fields(grid, r.final_spot);
+    grid += ',' + std::to_string(r.rounds.size()) + ',' + std::to_string(t.accounts);
+    append_fields(grid, {t.notional, t.penalties, t.bad_debt, t.uncovered, fund_end});
+    grid += '\n';
+    if (!quiet)
+      std::printf("shock %zu/%zu: %zu rounds, %lld accounts liquidated, notional %.2f, bad debt %.2f (uncovered "
+                  "%.2f), insurance fund %.2f%s\n",
+                  point + 1, shocks.size(), r.rounds.size(), static_cast<long long>(t.accounts), t.notional,
+                  t.bad_debt, t.uncovered, fund_end, r.round_limit_reached ? " (round limit reached)" : "");
+    if (shocks.size() == 1) {
+      summary["shock"] = prices_json(shocks[0], m);
+      summary["rounds"] = r.rounds.size();
+      summary["round_limit_reached"] = r.round_limit_reached;
+      summary["totals"] = {{"accounts", t.accounts}, {"notional", t.notional}, {"penalties", t.penalties},
+                           {"bad_debt", t.bad_debt}, {"uncovered_bad_debt", t.uncovered}};
+      summary["insurance_fund_end"] = fund_end;
+      summary["final_prices"] = prices_json(r.final_spot, m);
+      if (out_dir) {
+        write_atomically(*out_dir / "rounds.csv", rounds_csv(r, m));
+        write_atomically(*out_dir / "liquidations.csv", liquidations_csv(r, in.positions));
+      }
+    }
+  }
+  summary["grid_points"] = shocks.size();
+  summary["load_seconds"] = load_seconds;
+  summary["wall_seconds"] = total_seconds;
+  summary["seconds_per_round"] = total_rounds ? total_seconds / static_cast<double>(total_rounds) : 0.0;
+  summary["seconds_per_grid_point"] = total_seconds / static_cast<double>(shocks.size());
+  if (out_dir) {
+    if (shocks.size() > 1 || args.count("shock-grid")) write_atomically(*out_dir / "grid.csv", grid);
+    write_atomically(*out_dir / "summary.json", summary.dump(2) + "\n");
+    if (!quiet) std::printf("results in %s\n", out_dir->string().c_str());
+  }
+  return exit_ok;
+}
+
+}  // namespace msync::cli

@@ -1,0 +1,224 @@
+#include "bench_run.hpp"
+
+#include "cpu/loss_kernels.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+namespace msync {
+
+namespace {
+
+struct stage_work_t {
+  double bytes = 0.0;
+  double operations = 0.0;
+  bool over_link = false;  // moved between host and device: compared with the link bandwidth
+};
+
+// The compulsory work of each stage, from the book's sizes (A accounts, E exposures, P positions,
+// I instruments, U underlyings, N scenarios). Bytes count each array element read or written once;
+// operations count the FP64 arithmetic of the formulas (an FMA is 2).
+stage_work_t stage_work(const std::string& stage, const std::string& method, const book& b,
+                        std::size_t underlyings, std::int64_t n) {
+  const double A = static_cast<double>(b.accounts()), E = static_cast<double>(b.exposures());
+  const double P = static_cast<double>(b.positions()), I = static_cast<double>(b.instruments.size());
+  const double U = static_cast<double>(underlyings), N = static_cast<double>(n);
+  const bool full = method == "full";
+  stage_work_t w;
+  if (stage == "upload") {
+    // Positions (instrument 4, quantity 8, cost 8), exposures (underlying 4, offset 8), accounts
+    // (two offsets, base equity, IM multiplier).
+    w.bytes = 20 * P + 12 * E + 32 * A;
+    w.over_link = true;
+  } else if (stage == "upload market") {
+    w.bytes = 40 * I + 32 * U + 8 * U * U;
+    w.over_link = true;
+  } else if (stage == "revalue") {
+    // Read positions, exposure and account offsets and base equity; write 4 greeks per exposure
+    // and equity and gross per account. Per position: value (3), gross (3), four greeks (8).
+    w.bytes = 20 * P + 12 * E + 32 * E + 24 * A + 16 * A;
+    w.operations = 14 * P;
+  } else if (stage == "download") {
+    // After revalue: exposures' greeks, equity and gross; after scenario risk: six numbers, status
+    // and flag per account.
+    w.bytes = method.empty() ? 32 * E + 16 * A : 50 * A;
+    w.over_link = true;
+  } else if (stage == "scenario generation") {
+    w.bytes = 16 * U * N + (full ? 0.0 : 48 * U * N);  // S', sigma' (and their moves: read, write)
+  } else if (stage == "scenario pricing") {
+    w.bytes = 8 * I * N + 16 * U * N;  // the P&L table written, the scenario rows read
+  } else if (stage == "scenario risk") {
+    if (full) {
+      // Every position once, every table row once; a multiply-add per (position, scenario).
+      w.bytes = 20 * P + 8 * I * N + 40 * A;
+      w.operations = 2 * P * N;
+    } else {
+      // Every exposure once, every scenario row once; per (exposure, scenario) the delta-gamma
+      // term as delta_gamma_term factors it (three products, three sums) and its subtraction
+      // from the loss (7).
+      w.bytes = 44 * E + 16 * U * N + 40 * A;
+      w.operations = 7 * E * N;
+    }
+  } else if (stage == "health") {
+    w.bytes = 46 * A;  // equity, IM, MM, breach probability read; health, status, flag written
+    w.operations = 4 * A;
+  }
+  return w;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+// Runs `call` once to warm up and then `repeats` times, collecting the backend's stage times.
+template <class F>
+std::vector<std::pair<std::string, double>> median_stages(backend& engine, int repeats, F&& call) {
+  call();
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<double>> times;
+  for (int r = 0; r < repeats; ++r) {
+    call();
+    for (const stage_time& t : engine.last_stages()) {
+      if (!times.count(t.name)) order.push_back(t.name);
+      times[t.name].push_back(t.seconds);
+    }
+  }
+  std::vector<std::pair<std::string, double>> out;
+  for (const std::string& name : order) out.emplace_back(name, median(times[name]));
+  return out;
+}
+
+}  // namespace
+
+machine_peaks measure_cpu_peaks(int threads) {
+  if (threads <= 0) threads = omp_get_max_threads();
+  machine_peaks p;
+  p.name = "CPU, " + std::to_string(threads) + " thread" + (threads == 1 ? "" : "s");
+  const std::size_t count = std::size_t{64} << 20;  // 512 MiB of doubles each way
+  std::vector<double> a(count, 1.0), b(count, 0.0);
+  double best = 1e30;
+  for (int r = 0; r < 3; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i) b[i] = a[i];
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  p.memory_bandwidth = 2.0 * static_cast<double>(count * sizeof(double)) / best;
+  if (b[count / 2] != 1.0) p.memory_bandwidth = 0.0;  // keeps the copy from being optimised away
+
+  // FP64 rate: the probe on every thread at once, best of three (multiply and add counted as two
+  // operations, as the stage models count them: the build does not fuse them).
+  const std::size_t rounds = std::size_t{1} << 24;
+  double best_rate = 0.0, checksum = 0.0;
+  for (int r = 0; r < 3; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : checksum)
+    checksum += cpu::fp64_rate_probe(rounds);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best_rate = std::max(best_rate, 128.0 * static_cast<double>(rounds) * threads / seconds);
+  }
+  p.fp64_rate = checksum > 0.0 ? best_rate : 0.0;
+  return p;
+}
+
+book book_prefix(const book& b, std::size_t accounts) {
+  accounts = std::min(accounts, b.accounts());
+  book out;
+  out.instruments = b.instruments;
+  out.account_id.assign(b.account_id.begin(), b.account_id.begin() + accounts);
+  out.collateral.assign(b.collateral.begin(), b.collateral.begin() + accounts);
+  out.account_tier.assign(b.account_tier.begin(), b.account_tier.begin() + accounts);
+  const std::size_t positions = b.account_position_begin[accounts];
+  const std::size_t exposures = b.account_exposure_begin[accounts];
+  out.position_instrument.assign(b.position_instrument.begin(), b.position_instrument.begin() + positions);
+  out.position_quantity.assign(b.position_quantity.begin(), b.position_quantity.begin() + positions);
+  out.position_cost.assign(b.position_cost.begin(), b.position_cost.begin() + positions);
+  out.account_position_begin.assign(b.account_position_begin.begin(), b.account_position_begin.begin() + accounts + 1);
+  out.account_exposure_begin.assign(b.account_exposure_begin.begin(), b.account_exposure_begin.begin() + accounts + 1);
+  out.exposure_underlying.assign(b.exposure_underlying.begin(), b.exposure_underlying.begin() + exposures);
+  out.exposure_position_begin.assign(b.exposure_position_begin.begin(), b.exposure_position_begin.begin() + exposures + 1);
+  out.position_rows = positions;
+  return out;
+}
+
+std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& peaks,
+                                        const book_inputs& in, const bench_options& options,
+                                        const std::function<void(const std::string&)>& log) {
+  std::vector<stage_result> results;
+  const std::size_t underlyings = in.market.size();
+  auto record = [&](const std::vector<std::pair<std::string, double>>& stages, const std::string& method,
+                    const book& b, double accounts_fraction) {
+    for (const auto& [name, seconds] : stages) {
+      const stage_work_t w = stage_work(name, method, b, underlyings, options.scenarios);
+      stage_result r;
+      r.backend = engine.name();
+      r.method = method;
+      r.stage = name;
+      r.seconds = seconds;
+      r.repeats = options.repeats;
+      r.bytes = w.bytes;
+      r.operations = w.operations;
+      const double bandwidth = w.over_link ? (peaks.link_bandwidth > 0 ? peaks.link_bandwidth : peaks.memory_bandwidth / 2)
+                                           : peaks.memory_bandwidth;
+      const double by_bytes = bandwidth > 0 ? w.bytes / bandwidth : 0.0;
+      const double by_ops = peaks.fp64_rate > 0 ? w.operations / peaks.fp64_rate : 0.0;
+      r.floor_seconds = std::max(by_bytes, by_ops);
+      r.fraction = seconds > 0 ? r.floor_seconds / seconds : 0.0;
+      // Scenario generation and pricing do not depend on the accounts: they ran whole.
+      r.accounts_fraction = name == "scenario generation" || name == "scenario pricing" ? 1.0 : accounts_fraction;
+      results.push_back(r);
+      char line[256];
+      std::snprintf(line, sizeof line, "%s %s%s%s: %.3f ms", engine.name().c_str(), name.c_str(),
+                    method.empty() ? "" : " ", method.c_str(), seconds * 1e3);
+      log(line);
+    }
+  };
+
+  risk_params risk = in.risk;
+  risk.scenarios = options.scenarios;
+  const book& b = in.positions;
+  record(median_stages(engine, options.repeats, [&] { engine.load_book(b, risk); }), "", b, 1.0);
+  revaluation reval;
+  record(median_stages(engine, options.repeats, [&] { reval = engine.revalue(in.market); }), "", b, 1.0);
+
+  for (risk_method method : options.methods) {
+    risk.method = method;
+    double fraction = 1.0;
+    if (method == risk_method::full && engine.name() == "cpu") {
+      fraction = options.cpu_full_fraction;
+      if (fraction <= 0 || fraction > 1) {
+        const double work = static_cast<double>(b.positions()) * static_cast<double>(options.scenarios);
+        fraction = std::min(1.0, 2e10 / std::max(work, 1.0));
+      }
+    }
+    if (fraction < 1.0) {
+      const book part = book_prefix(b, std::max<std::size_t>(1, static_cast<std::size_t>(fraction * static_cast<double>(b.accounts()))));
+      const double share = static_cast<double>(part.accounts()) / static_cast<double>(b.accounts());
+      char line[160];
+      std::snprintf(line, sizeof line, "%s full: on the first %zu accounts (%.1f%% of the book)",
+                    engine.name().c_str(), part.accounts(), 100 * share);
+      log(line);
+      engine.load_book(part, risk);
+      const revaluation part_reval = engine.revalue(in.market);
+      record(median_stages(engine, options.repeats,
+                           [&] { engine.scenario_risk(in.market, scenario_source{}, risk, part_reval); }),
+             method_name(method), part, share);
+      engine.load_book(b, risk);
+      reval = engine.revalue(in.market);
+    } else {
+      record(median_stages(engine, options.repeats,
+                           [&] { engine.scenario_risk(in.market, scenario_source{}, risk, reval); }),
+             method_name(method), b, 1.0);
+    }
+  }
+  return results;
+}
+
+}  // namespace msync

@@ -1,0 +1,318 @@
+// The CPU backend: the same include/ functions as the CUDA backend, in OpenMP loops.
+//
+// Revaluation prices each instrument once (unit value and greeks), then every account sums its
+// positions. Scenario risk builds the scenario set once per run and, for `full`, a table of each
+// instrument's P&L per unit in every scenario (I x N), so a position's scenario P&L is q times a
+// table row: exactly the full revaluation of DESIGN 3, with each option priced once per scenario
+// rather than once per position holding it. Each account's N losses live in a per-thread buffer;
+// VaR and ES are selected there, so no accounts x scenarios matrix is ever stored.
+//
+// Determinism: per-account numbers do not depend on the thread count; book-level bad debt is
+// summed per fixed chunk of accounts (chunk size a function of the account and scenario counts
+// only) and the chunks are added in order, so a run repeats bit for bit with any --threads.
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <numeric>
+
+#include "marginsync/account_revaluation.hpp"
+#include "marginsync/backend.hpp"
+#include "marginsync/errors.hpp"
+#include "marginsync/valuation.hpp"
+#include "cpu/loss_kernels.hpp"
+#include "cpu/scenario_set.hpp"
+#include "cpu/tail_select.hpp"
+
+namespace msync {
+
+namespace {
+
+// Appends the time since construction, or since the last lap, to a backend's stage list.
+class stage_stopwatch {
+ public:
+  explicit stage_stopwatch(std::vector<stage_time>& stages) : stages_(stages) { stages_.clear(); }
+  void lap(const char* name) {
+    const auto now = std::chrono::steady_clock::now();
+    stages_.push_back(stage_time{name, std::chrono::duration<double>(now - start_).count()});
+    start_ = now;
+  }
+
+ private:
+  std::vector<stage_time>& stages_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+class cpu_backend final : public backend {
+ public:
+  cpu_backend(int threads, std::size_t pnl_table_bytes)
+      : threads_(threads > 0 ? threads : omp_get_max_threads()), pnl_table_bytes_(pnl_table_bytes) {
+    stream_threads_ = threads_;
+  }
+
+  std::string name() const override { return "cpu"; }
+  std::string device() const override {
+    return "CPU, " + std::to_string(threads_) + " OpenMP thread" + (threads_ == 1 ? "" : "s");
+  }
+
+  void load_book(const book& b, const risk_params& params) override {
+    stage_stopwatch watch(stages_);
+    book_ = b;
+    // Scenario risk visits accounts grouped by the underlyings they trade, so consecutive accounts
+    // read the same scenario rows while those are still in cache. Results are stored by account
+    // index; only the bad-debt chunks follow this order, and it depends on the book alone.
+    order_.resize(b.accounts());
+    std::iota(order_.begin(), order_.end(), std::uint32_t{0});
+    auto first_underlyings = [&](std::uint32_t a) {
+      std::uint64_t key = 0;
+      const std::uint64_t x0 = b.account_exposure_begin[a], x1 = b.account_exposure_begin[a + 1];
+      for (std::uint64_t x = x0; x < x0 + 3; ++x)
+        key = (key << 21) | (x < x1 ? b.exposure_underlying[x] + 1 : 0);  // up to 2^21 underlyings
+      return key;
+    };
+    std::stable_sort(order_.begin(), order_.end(), [&](std::uint32_t x, std::uint32_t y) {
+      return first_underlyings(x) < first_underlyings(y);
+    });
+    terms_.resize(b.instruments.size());
+    for (std::size_t i = 0; i < terms_.size(); ++i) terms_[i] = b.instruments.terms(i);
+    credit_.resize(b.accounts());
+    im_multiplier_.resize(b.accounts());
+    for (std::size_t a = 0; a < b.accounts(); ++a) {
+      credit_[a] = params.tiers[b.account_tier[a]].credit_limit;
+      im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
+    }
+    book_loaded(book_);
+    watch.lap("upload");  // the copy into the backend: what the CUDA backend's upload is
+  }
+
+  void patch_accounts(const account_patch& patch) override { apply_patch(book_, patch); }
+  revaluation revalue(const market_state& market) override;
+  risk_result scenario_risk(const market_state& market, const scenario_source& source,
+                            const risk_params& params, const revaluation& reval) override;
+
+ private:
+  valuation_inputs inputs(const market_state& m, std::uint32_t u, double t) const {
+    return valuation_inputs{m.spot[u], m.vol[u], m.rate, m.carry(u), t};
+  }
+
+  int threads_;
+  std::size_t pnl_table_bytes_;
+  book book_;
+  std::vector<std::uint32_t> order_;  // accounts in scenario-risk processing order
+  std::vector<contract_terms> terms_;  // per instrument, dense
+  std::vector<double> credit_;         // credit limit of each account's tier
+  std::vector<double> im_multiplier_;  // IM multiplier of each account's tier
+};
+
+revaluation cpu_backend::revalue(const market_state& market) {
+  stage_stopwatch watch(stages_);
+  const instrument_table& ins = book_.instruments;
+  const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
+  const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
+  std::vector<option_greeks> unit(ins.size());
+#pragma omp parallel for num_threads(threads_) schedule(static)
+  for (std::int64_t i = 0; i < n_ins; ++i)
+    unit[i] = unit_greeks(ins.terms(i), inputs(market, ins.underlying[i], t[i]));
+
+  revaluation r;
+  const std::size_t n_exp = book_.exposures();
+  r.exposure_delta.assign(n_exp, 0.0);
+  r.exposure_gamma.assign(n_exp, 0.0);
+  r.exposure_vega.assign(n_exp, 0.0);
+  r.exposure_theta.assign(n_exp, 0.0);
+  r.account_equity.assign(book_.accounts(), 0.0);
+  r.account_gross_notional.assign(book_.accounts(), 0.0);
+  const account_revaluation_view view{
+      book_.exposure_underlying.data(), book_.exposure_position_begin.data(),
+      book_.position_instrument.data(), book_.position_quantity.data(), book_.position_cost.data(),
+      terms_.data(), unit.data(), market.spot.data(), r.exposure_delta.data(),
+      r.exposure_gamma.data(), r.exposure_vega.data(), r.exposure_theta.data()};
+  const std::int64_t n_acc = static_cast<std::int64_t>(book_.accounts());
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1024)
+  for (std::int64_t a = 0; a < n_acc; ++a) {
+    const account_totals totals = revalue_account(view, book_.account_exposure_begin[a],
+                                                  book_.account_exposure_begin[a + 1],
+                                                  book_.collateral[a] + credit_[a]);
+    r.account_equity[a] = totals.equity;
+    r.account_gross_notional[a] = totals.gross_notional;
+  }
+  watch.lap("revalue");
+  return r;
+}
+
+risk_result cpu_backend::scenario_risk(const market_state& market, const scenario_source& source,
+                                       const risk_params& params, const revaluation& reval) {
+  stage_stopwatch watch(stages_);
+  const scenario_set set = build_scenario_set(market, source, params, threads_);
+  const std::int64_t n = set.count;
+  const std::size_t un = static_cast<std::size_t>(n);
+  const double h = params.horizon_years();
+  const instrument_table& ins = book_.instruments;
+
+  // Per-unit scenario P&L of instrument i in every scenario (full revaluation at S', sigma', T-h).
+  const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
+  auto instrument_pnl = [&](std::size_t i, double* row) {
+    const contract_terms c = ins.terms(i);
+    const std::uint32_t u = ins.underlying[i];
+    const double base = unit_value(c, inputs(market, u, t[i]));
+    for (std::size_t s = 0; s < un; ++s) {
+      const valuation_inputs x{set.spot[u * un + s], set.vol[u * un + s], market.rate,
+                               market.carry(u), t[i] - h};
+      row[s] = unit_value(c, x) - base;
+    }
+  };
+  // The table of all instruments' rows is the fast path; a book whose table would not fit in
+  // pnl_table_bytes_ prices each position's row on the fly instead (same numbers, slower).
+  const bool full = params.method == risk_method::full;
+  const bool use_table = full && ins.size() * un * sizeof(double) <= pnl_table_bytes_;
+  std::vector<double> pnl;  // [i * N + s]
+  std::vector<double> d_spot, d_vol;  // [u * N + s], delta_gamma
+  if (!full) {
+    d_spot.resize(set.spot.size());
+    d_vol.resize(set.spot.size());
+    for (std::size_t u = 0; u < set.underlyings; ++u)
+      for (std::size_t s = 0; s < un; ++s) {
+        d_spot[u * un + s] = set.spot[u * un + s] - market.spot[u];
+        d_vol[u * un + s] = set.vol[u * un + s] - market.vol[u];
+      }
+  }
+  watch.lap("scenario generation");
+  if (use_table) {
+    pnl.resize(ins.size() * un);
+    const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
+    for (std::int64_t i = 0; i < n_ins; ++i) instrument_pnl(static_cast<std::size_t>(i), pnl.data() + i * n);
+    watch.lap("scenario pricing");
+  }
+
+  const std::size_t n_acc = book_.accounts();
+  risk_result out;
+  out.scenarios = n;
+  out.var.assign(n_acc, 0.0);
+  out.es.assign(n_acc, 0.0);
+  out.initial_margin.assign(n_acc, 0.0);
+  out.maintenance_margin.assign(n_acc, 0.0);
+  out.health.assign(n_acc, 0.0);
+  out.breach_probability.assign(n_acc, 0.0);
+  out.status.assign(n_acc, account_status::ok);
+  out.preemptive.assign(n_acc, 0);
+
+  const std::int64_t k = tail_count(params.confidence, n);
+  // Fixed chunks of accounts (in processing order) for the bad-debt partial sums: at least 256
+  // accounts each, at most 256 chunks, and at most 256 MiB of partial sums. A function of the book
+  // and N only, never of the thread count.
+  const std::size_t max_chunks =
+      std::clamp<std::size_t>((std::size_t{256} << 20) / (un * sizeof(double)), 1, 256);
+  const std::size_t chunk = std::max<std::size_t>(256, (n_acc + max_chunks - 1) / max_chunks);
+  const std::int64_t n_chunks = static_cast<std::int64_t>((n_acc + chunk - 1) / chunk);
+  std::vector<double> partial(static_cast<std::size_t>(n_chunks) * un, 0.0);
+  std::atomic<std::int64_t> chunks_done{0};
+
+#pragma omp parallel num_threads(threads_)
+  {
+    std::vector<double> loss(un);
+    std::vector<double> block_max((un + tail_block - 1) / tail_block);
+    // `full` works in tiles of scenarios small enough that the loss tile stays in L1 while every
+    // position adds to it; the table rows stream from L2. (On-the-fly pricing works on whole
+    // rows: one tile.) delta_gamma needs no tiles: it writes each loss once.
+    const std::size_t tile = use_table ? 1024 : un;  // a multiple of tail_block
+    std::vector<double> row_buffer(use_table || !full ? 0 : un);
+    std::vector<cpu::exposure_term> terms;
+    tail_selector selector;
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t c = 0; c < n_chunks; ++c) {
+      double* bad = partial.data() + static_cast<std::size_t>(c) * un;
+      const std::size_t i_end = std::min(n_acc, static_cast<std::size_t>(c + 1) * chunk);
+      for (std::size_t i = static_cast<std::size_t>(c) * chunk; i < i_end; ++i) {
+        const std::size_t a = order_[i];
+        double* l = loss.data();
+        const double equity = reval.account_equity[a];
+        double largest = 0.0;
+        if (full) {
+          for (std::size_t t0 = 0; t0 < un; t0 += tile) {
+            const std::size_t len = std::min(tile, un - t0);
+            double* lt = l + t0;
+            bool first = true;
+            for (std::uint64_t p = book_.account_position_begin[a]; p < book_.account_position_begin[a + 1]; ++p) {
+              const std::uint32_t ins_index = book_.position_instrument[p];
+              const double* row = row_buffer.data();
+              if (use_table) row = pnl.data() + ins_index * un + t0;
+              else instrument_pnl(ins_index, row_buffer.data());
+              cpu::add_position_loss(lt, row, len, book_.position_quantity[p], first);
+              first = false;
+            }
+            if (first) std::fill(lt, lt + len, 0.0);  // no positions: no loss
+            const double tile_top = cpu::block_maxima(lt, len, block_max.data() + t0 / tail_block);
+            largest = t0 == 0 ? tile_top : std::max(largest, tile_top);
+          }
+        } else {
+          terms.clear();
+          for (std::uint64_t x = book_.account_exposure_begin[a]; x < book_.account_exposure_begin[a + 1]; ++x) {
+            const std::size_t u = book_.exposure_underlying[x];
+            terms.push_back(cpu::exposure_term{
+                d_spot.data() + u * un, d_vol.data() + u * un,
+                make_exposure_sensitivity(reval.exposure_delta[x], reval.exposure_gamma[x],
+                                          reval.exposure_vega[x], reval.exposure_theta[x], h)});
+          }
+          largest = cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
+        }
+        // Bad debt is max(0, L - equity): zero in every scenario unless the largest loss exceeds
+        // the equity, which is rare, so most accounts never touch their chunk's bad-debt row.
+        if (largest > equity) cpu::add_bad_debt(l, un, equity, bad);
+        const tail_statistics tail = selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
+        const double measure = params.measure == margin_measure::var ? tail.var : tail.es;
+        const margin_levels m = margin_requirement(
+            measure, reval.account_gross_notional[a],
+            margin_rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]});
+        // Breaching is monotone in the loss. When the k-th largest loss does not breach, only
+        // larger losses can, and those are all among the k the selector kept.
+        const std::int64_t breaches =
+            breaches_maintenance(equity, tail.var, m.maintenance)
+                ? cpu::count_breaches(l, un, equity, m.maintenance)
+                : cpu::count_breaches(selector.largest(), static_cast<std::size_t>(k), equity, m.maintenance);
+        out.var[a] = tail.var;
+        out.es[a] = tail.es;
+        out.initial_margin[a] = m.initial;
+        out.maintenance_margin[a] = m.maintenance;
+        out.health[a] = health_factor(equity, m.maintenance);
+        out.breach_probability[a] = static_cast<double>(breaches) / static_cast<double>(n);
+        out.status[a] = margin_status(equity, m);
+        out.preemptive[a] = preemptive_flag(out.status[a], out.breach_probability[a],
+                                            params.preemptive_threshold);
+      }
+      const std::int64_t done = ++chunks_done;
+      // Only the first thread reports, so the callback is never called concurrently.
+      if (omp_get_thread_num() == 0)
+        report_progress("scenario risk", static_cast<double>(done) / static_cast<double>(n_chunks));
+    }
+  }
+
+  report_progress("scenario risk", 1.0);
+
+  // Book level: B_s over chunks in a fixed order, then its mean and tail.
+  std::vector<double> book_bad(un, 0.0);
+  for (std::int64_t c = 0; c < n_chunks; ++c)
+    for (std::size_t s = 0; s < un; ++s) book_bad[s] += partial[static_cast<std::size_t>(c) * un + s];
+  double total = 0.0;
+  for (double b : book_bad) total += b;
+  out.bad_debt_mean = total / static_cast<double>(n);
+  tail_selector selector;
+  const tail_statistics tail = selector.select(book_bad.data(), un, static_cast<std::size_t>(k));
+  out.bad_debt_var = tail.var;
+  out.bad_debt_es = tail.es;
+  for (std::size_t a = 0; a < n_acc; ++a)
+    if (out.status[a] != account_status::ok) out.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));
+  watch.lap("scenario risk");  // losses, VaR/ES, breaches, health and status, bad debt
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<backend> make_cpu_backend(int threads, std::size_t pnl_table_bytes) {
+  return std::make_unique<cpu_backend>(threads, pnl_table_bytes);
+}
+
+}  // namespace msync

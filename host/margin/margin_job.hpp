@@ -1,0 +1,71 @@
+#pragma once
+// The margin job as a data flow: load and validate -> make the book resident on a backend ->
+// revalue -> scenario risk -> results. The CLI and the tests drive it through run_margin.
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/load_inputs.hpp"
+#include "io/output_files.hpp"
+#include "marginsync/backend.hpp"
+
+namespace msync {
+
+// Command-line values that override risk.json.
+struct risk_overrides {
+  std::optional<risk_method> method;
+  std::optional<std::int64_t> scenarios;
+  std::optional<std::uint64_t> seed;
+  std::optional<double> confidence;
+};
+
+// Applies the overrides to risk.json's parameters; throws input_error naming the option when an
+// overridden value is invalid.
+void apply_risk_overrides(const risk_overrides& overrides, risk_params& risk);
+
+struct margin_request {
+  book_location book;
+  std::optional<std::filesystem::path> scenario_file;
+  risk_overrides overrides;
+  backend_choice backend = backend_choice::automatic;
+  int threads = 0;  // 0: all cores
+  std::size_t max_device_bytes = 0;  // CUDA: device memory cap (0: 90% of free)
+  progress_callback progress;  // optional, for long stages
+};
+
+struct margin_run {
+  book_inputs inputs;
+  std::optional<scenario_file_data> scenarios;
+  std::string backend_name;
+  std::string device;
+  revaluation reval;
+  risk_result risk;
+  std::vector<stage_time> stages;
+};
+
+// Throws input_error (bad input, before any computation) or backend_unavailable. `log` receives
+// one line per event worth telling a person (backend choice, stage starts) for stderr.
+margin_run run_margin(const margin_request& request,
+                      const std::function<void(const std::string&)>& log);
+
+// accounts.csv of DESIGN 4: one row per account, in input order.
+std::string accounts_csv(const book& b, const revaluation& reval, const risk_result& risk);
+
+// Writes accounts.csv, exposures.csv and summary.json into `dir` (created if missing); each file
+// is written under a temporary name and renamed, so a file that exists is complete.
+void write_margin_outputs(const margin_run& run, const margin_request& request,
+                          const std::filesystem::path& dir);
+
+// Book totals of a run, summed in account order so they are the same every run.
+struct margin_totals {
+  std::int64_t ok = 0, margin_call = 0, liquidate = 0, preemptive = 0;
+  double equity = 0.0, initial_margin = 0.0, maintenance_margin = 0.0;
+};
+margin_totals book_totals(const margin_run& run);
+
+// The short human summary printed after a run.
+std::string format_margin_summary(const margin_run& run);
+
+}  // namespace msync

@@ -1,0 +1,16 @@
+#pragma once
+// Latency percentiles of a stream path, for stream's summary and bench --stream.
+#include <cstddef>
+#include <vector>
+
+namespace msync {
+
+// Wall times of one path, summarized: nearest-rank p50 and p99 and the maximum, in milliseconds
+// (0 when there are none).
+struct latency_summary {
+  std::size_t count = 0;
+  double p50_ms = 0.0, p99_ms = 0.0, max_ms = 0.0;
+};
+latency_summary summarize_latency(std::vector<double> seconds);
+
+}  // namespace msync

@@ -1,0 +1,319 @@
+#include "stream/stream_engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "stream/book_edit.hpp"
+#include "marginsync/staleness.hpp"
+
+namespace msync {
+
+namespace {
+
+constexpr double seconds_per_year = 31536000.0;  // ACT/365, as DESIGN 3's time to expiry
+constexpr double funding_period_seconds = 8 * 3600.0;  // market.json's funding_rate is per 8 hours
+
+double seconds_between(std::int64_t from_ns, std::int64_t to_ns) {
+  return static_cast<double>(to_ns - from_ns) * 1e-9;
+}
+
+double wall_seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+const char* stream_state_name(stream_state s) {
+  switch (s) {
+    case stream_state::ok: return "ok";
+    case stream_state::preemptive: return "preemptive";
+    case stream_state::margin_call: return "margin_call";
+    case stream_state::liquidate: return "liquidate";
+    case stream_state::liquidation_held: return "liquidation_held";
+  }
+  return "?";
+}
+
+const char* risk_trigger_name(risk_trigger t) {
+  switch (t) {
+    case risk_trigger::none: return "none";
+    case risk_trigger::start: return "start";
+    case risk_trigger::deviation: return "deviation";
+    case risk_trigger::heartbeat: return "heartbeat";
+    case risk_trigger::book_change: return "book_change";
+  }
+  return "?";
+}
+
+margin_stream::margin_stream(book_inputs inputs, backend& engine)
+    : inputs_(std::move(inputs)), engine_(engine) {
+  const book& b = inputs_.positions;
+  engine_.load_book(b, inputs_.risk);
+  z_ = normal_quantile(inputs_.risk.confidence);
+  standard_tier_ = inputs_.risk.tier_index("standard");
+  for (std::uint32_t i = 0; i < b.instruments.size(); ++i) instrument_index_[b.instruments.id[i]] = i;
+  const std::size_t u = inputs_.market.size();
+  last_tick_ns_.assign(u, 0);
+  stale_.assign(u, 0);
+  // Before the first update every account counts as ok, so the first update reports every
+  // account that is not: what a venue starting the engine needs to act on.
+  index_book();
+}
+
+// Per-account lookups, sized to the book; new accounts start ok with no collateral change.
+void margin_stream::index_book() {
+  const book& b = inputs_.positions;
+  for (std::uint32_t a = static_cast<std::uint32_t>(account_index_.size()); a < b.accounts(); ++a)
+    account_index_[b.account_id[a]] = a;
+  perpetuals_.clear();
+  for (std::uint32_t a = 0; a < b.accounts(); ++a)
+    for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p)
+      if (b.instruments.kind[b.position_instrument[p]] == instrument_kind::perpetual) perpetuals_.emplace_back(a, p);
+  state_.resize(b.accounts(), stream_state::ok);
+  collateral_change_.resize(b.accounts(), 0.0);
+}
+
+std::int64_t margin_stream::risk_runs(risk_trigger t) const {
+  const auto it = runs_.find(t);
+  return it == runs_.end() ? 0 : it->second;
+}
+
+double margin_stream::mean_staleness_seconds() const {
+  const double span = seconds_between(start_ns_, now_ns_);
+  return span > 0.0 ? staleness_integral_ / span : 0.0;
+}
+
+risk_trigger margin_stream::pick_trigger() const {
+  if (!risk_ran_) return risk_trigger::start;
+  if (book_changed_) return risk_trigger::book_change;
+  const market_state& m = inputs_.market;
+  for (std::size_t u = 0; u < m.size(); ++u)
+    if (std::fabs(m.spot[u] / risk_spot_[u] - 1.0) > inputs_.risk.deviation_threshold) return risk_trigger::deviation;
+  if (now_ns_ - risk_ns_ >= inputs_.risk.heartbeat_ms * 1000000) return risk_trigger::heartbeat;
+  return risk_trigger::none;
+}
+
+void margin_stream::accrue_funding(std::int64_t from_ns, std::int64_t to_ns) {
+  if (to_ns <= from_ns) return;
+  const book& b = inputs_.positions;
+  const market_state& m = inputs_.market;
+  const double periods = seconds_between(from_ns, to_ns) / funding_period_seconds;
+  // Longs pay shorts when the rate is positive: q m S rate per period, at the spot in force.
+  for (const auto& [a, p] : perpetuals_) {
+    const std::uint32_t i = b.position_instrument[p];
+    const std::uint32_t u = b.instruments.underlying[i];
+    if (m.funding_rate[u] == 0.0) continue;
+    collateral_change_[a] -= b.position_quantity[p] * b.instruments.multiplier[i] * m.spot[u] * m.funding_rate[u] * periods;
+  }
+}
+
+void margin_stream::apply_book_event(const stream_event& e, update_outcome& out, bool& structure_changed,
+                                     std::vector<std::uint32_t>& traded) {
+  book& b = inputs_.positions;
+  std::uint32_t instrument = 0;
+  if (e.kind == stream_event_kind::trade) {
+    const auto it = instrument_index_.find(e.instrument);
+    if (it == instrument_index_.end()) {
+      out.problems.push_back(input_problem{"", e.line, "instrument", "unknown instrument '" + e.instrument + "'"});
+      return;
+    }
+    instrument = it->second;
+  }
+  auto account = account_index_.find(e.account);
+  if (account == account_index_.end()) {
+    // An account the book does not know opens with zero collateral in the standard tier.
+    if (standard_tier_ < 0) {
+      out.problems.push_back(input_problem{"", e.line, "account",
+                                           "unknown account '" + e.account + "' and no 'standard' tier to open it in"});
+      return;
+    }
+    const std::uint32_t a = add_account(b, e.account, static_cast<std::uint32_t>(standard_tier_));
+    account = account_index_.emplace(e.account, a).first;
+    collateral_change_.resize(b.accounts(), 0.0);
+    structure_changed = true;
+  }
+  const std::uint32_t a = account->second;
+  if (e.kind == stream_event_kind::collateral) {
+    collateral_change_[a] += e.amount;
+  } else {
+    const std::size_t positions = b.positions();
+    collateral_change_[a] += apply_trade(b, a, instrument, e.quantity, e.price);
+    if (b.positions() != positions)
+      structure_changed = true;
+    else
+      traded.push_back(a);
+  }
+  ++out.book_events_applied;
+}
+
+update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<stream_event>& events) {
+  update_outcome out;
+  if (!started_) {
+    started_ = true;
+    start_ns_ = now_ns_ = risk_ns_ = ts_ns;
+    // Every oracle counts as fresh at the start of the stream, whatever market.json's as_of.
+    last_tick_ns_.assign(last_tick_ns_.size(), ts_ns);
+  }
+  // Stream time never goes back: an update older than the last one is applied at the current time,
+  // event by event, and a tick older than the last one of its underlying is ignored.
+  const std::int64_t previous_ns = now_ns_;
+  now_ns_ = std::max(now_ns_, ts_ns);
+  out.ts_ns = now_ns_;
+  accrue_funding(previous_ns, now_ns_);  // at the prices in force until this update
+  market_state& m = inputs_.market;
+  bool structure_changed = false;
+  std::vector<std::uint32_t> traded;
+  for (const stream_event& e : events) {
+    if (e.kind != stream_event_kind::price) {
+      apply_book_event(e, out, structure_changed, traded);
+      continue;
+    }
+    if (e.ts_ns < last_tick_ns_[e.underlying]) {
+      ++out.ticks_out_of_order;
+      continue;
+    }
+    last_tick_ns_[e.underlying] = e.ts_ns;
+    m.spot[e.underlying] = e.price;
+    if (!std::isnan(e.vol)) m.vol[e.underlying] = e.vol;
+    ++out.ticks_applied;
+  }
+  m.as_of_ns = now_ns_;
+  if (structure_changed) {
+    // The book's layout changed: make it resident again, with the collateral moved so far.
+    book& b = inputs_.positions;
+    for (std::size_t a = 0; a < b.accounts(); ++a) b.collateral[a] += collateral_change_[a];
+    std::fill(collateral_change_.begin(), collateral_change_.end(), 0.0);
+    engine_.load_book(b, inputs_.risk);
+    index_book();
+    std::vector<std::uint8_t> states(state_.size());
+    for (std::size_t a = 0; a < states.size(); ++a) states[a] = static_cast<std::uint8_t>(state_[a]);
+    engine_.set_stream_states(states);  // the accounts keep their states across the reload
+    book_changed_ = true;
+  } else if (!traded.empty()) {
+    patch_engine(std::move(traded));
+  }
+
+  // Margin staleness accumulates over the interval at the previous risk run's age.
+  const double t0 = seconds_between(risk_ns_, previous_ns), t1 = seconds_between(risk_ns_, now_ns_);
+  staleness_integral_ += 0.5 * (t1 * t1 - t0 * t0);
+
+  for (std::size_t u = 0; u < m.size(); ++u) {
+    const bool stale = now_ns_ - last_tick_ns_[u] > inputs_.risk.stale_after_ms * 1000000;
+    if (stale != static_cast<bool>(stale_[u])) {
+      stale_[u] = stale ? 1 : 0;
+      out.oracles.push_back(oracle_transition{now_ns_, static_cast<std::uint32_t>(u), stale});
+    }
+  }
+
+  const auto tick_start = std::chrono::steady_clock::now();
+  reval_ = &engine_.stream_revalue(m, collateral_change_);
+  host_reval_.reset();
+  out.tick_seconds = wall_seconds_since(tick_start);
+  out.trigger = pick_trigger();
+  if (out.trigger != risk_trigger::none) {
+    const auto risk_start = std::chrono::steady_clock::now();
+    run_risk();
+    out.risk_seconds = wall_seconds_since(risk_start);
+    ++runs_[out.trigger];
+  }
+  const auto evaluate_start = std::chrono::steady_clock::now();
+  evaluate(out);
+  out.tick_seconds += wall_seconds_since(evaluate_start);
+  out.staleness_years = seconds_between(risk_ns_, now_ns_) / seconds_per_year;
+  return out;
+}
+
+void margin_stream::run_risk() {
+  risk_ = engine_.scenario_risk(inputs_.market, scenario_source{}, inputs_.risk, *reval_);
+  risk_ns_ = now_ns_;
+  risk_spot_ = inputs_.market.spot;
+  book_changed_ = false;
+  risk_ran_ = true;
+}
+
+tick_request margin_stream::tick_inputs() const {
+  tick_request r;
+  r.z = z_;
+  r.tau_years = seconds_between(risk_ns_, now_ns_) / seconds_per_year;
+  r.preemptive_threshold = inputs_.risk.preemptive_threshold;
+  r.stale_underlying = &stale_;
+  return r;
+}
+
+void margin_stream::evaluate(update_outcome& out) {
+  for (const tick_change& c : engine_.stream_states(risk_, tick_inputs())) {
+    account_transition t;
+    t.ts_ns = now_ns_;
+    t.account = c.account;
+    t.from = state_[c.account];
+    t.to = static_cast<stream_state>(c.state);
+    t.event = t.to == stream_state::ok ? "recovered" : stream_state_name(t.to);
+    t.equity = c.equity;
+    t.initial_margin = c.initial_margin;
+    t.maintenance_margin = c.maintenance_margin;
+    t.health = health_factor(t.equity, t.maintenance_margin);
+    t.breach_probability = c.breach_probability;
+    out.accounts.push_back(t);
+    state_[c.account] = t.to;
+  }
+}
+
+std::vector<closeout> margin_stream::close_accounts(const std::vector<std::uint32_t>& accounts, double penalty_rate) {
+  std::vector<closeout> out;
+  if (accounts.empty()) return out;
+  const revaluation& reval = current_revaluation();
+  book& b = inputs_.positions;
+  account_patch patch;
+  for (std::uint32_t a : accounts) {
+    const closeout c = close_out(reval.account_equity[a], reval.account_gross_notional[a], penalty_rate);
+    // Equity is collateral + credit limit + the collateral moved since the last reload: left as c.left.
+    add_closed(patch, b, a, c.left - inputs_.risk.tiers[b.account_tier[a]].credit_limit - collateral_change_[a]);
+    out.push_back(c);
+  }
+  apply_patch(b, patch);
+  engine_.patch_accounts(patch);
+  book_changed_ = true;
+  return out;
+}
+
+void margin_stream::patch_engine(std::vector<std::uint32_t> accounts) {
+  std::sort(accounts.begin(), accounts.end());
+  accounts.erase(std::unique(accounts.begin(), accounts.end()), accounts.end());
+  account_patch patch;
+  for (std::uint32_t a : accounts) add_current(patch, inputs_.positions, a);
+  engine_.patch_accounts(patch);
+  book_changed_ = true;
+}
+
+const revaluation& margin_stream::current_revaluation() const {
+  if (!host_reval_) host_reval_ = engine_.stream_revaluation();
+  return *host_reval_;
+}
+
+risk_result margin_stream::margins_in_force() const {
+  const book& b = inputs_.positions;
+  const market_state& m = inputs_.market;
+  const revaluation& reval = current_revaluation();
+  const tick_request request = tick_inputs();
+  risk_result r = risk_;
+  for (std::size_t a = 0; a < r.status.size(); ++a) {
+    bool on_stale = false;  // accounts.csv has no held state
+    const double addon = account_staleness_addon(b.account_exposure_begin[a], b.account_exposure_begin[a + 1],
+                                                 b.exposure_underlying.data(), reval.exposure_delta.data(),
+                                                 m.spot.data(), m.vol.data(), nullptr, request.z, request.tau_years,
+                                                 on_stale);
+    r.initial_margin[a] += addon;
+    r.maintenance_margin[a] += addon;
+    const margin_levels in_force{r.initial_margin[a], r.maintenance_margin[a]};
+    r.health[a] = health_factor(reval.account_equity[a], r.maintenance_margin[a]);
+    r.status[a] = margin_status(reval.account_equity[a], in_force);
+    r.preemptive[a] = preemptive_flag(r.status[a], r.breach_probability[a], inputs_.risk.preemptive_threshold);
+  }
+  r.not_ok_accounts.clear();
+  for (std::size_t a = 0; a < r.status.size(); ++a)
+    if (r.status[a] != account_status::ok) r.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));
+  return r;
+}
+
+}  // namespace msync

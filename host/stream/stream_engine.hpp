@@ -1,0 +1,149 @@
+#pragma once
+// The streaming margin engine: the book resident on a backend, re-margined on every update of an
+// oracle stream (the stream issue; README "Streaming"). Stream time is the clock: time to expiry,
+// heartbeats and staleness follow the updates' timestamps, never the wall clock, so a replay gives
+// the same results at any speed.
+//
+// Per update (the events that share one timestamp): funding accrues on perpetuals over the
+// interval since the last update (at the prices in force during it), then the update's events
+// apply in order: prices, trades (the book changes; new accounts and positions included) and
+// collateral changes. Then:
+// - tick path, always: revalue every position at the new prices, then health and status of every
+//   account against the margins of the last risk run widened by the staleness add-on
+//   (include/marginsync/staleness.hpp);
+// - risk path, when triggered: the full scenario risk of DESIGN 3, when the stream starts, when an
+//   underlying has moved more than deviation_threshold (relative) since the last run, when
+//   heartbeat_ms of stream time have passed since it, or when the book changed.
+// Only transitions are reported: an account's state moving between ok, preemptive, margin_call,
+// liquidate and liquidation_held, and an underlying's oracle going stale or recovering.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <string>
+#include <vector>
+
+#include "margin/margin_job.hpp"
+#include "io/tick_stream.hpp"
+#include "marginsync/backend.hpp"
+#include "marginsync/cascade_rules.hpp"
+#include "marginsync/stream_rules.hpp"
+
+namespace msync {
+
+// What an account is, as the stream reports it (marginsync/stream_rules.hpp). liquidation_held:
+// liquidate, but on the price of an underlying whose oracle is stale, so the venue must not act on
+// it yet.
+const char* stream_state_name(stream_state s);
+
+// One account's transition: the new state's name as the event, "recovered" for a return to ok.
+struct account_transition {
+  std::int64_t ts_ns = 0;
+  std::uint32_t account = 0;
+  stream_state from = stream_state::ok, to = stream_state::ok;
+  const char* event = "";
+  double equity = 0.0, initial_margin = 0.0, maintenance_margin = 0.0, health = 0.0;
+  double breach_probability = 0.0;
+};
+
+// An underlying whose oracle went stale (no update for stale_after_ms of stream time) or recovered.
+struct oracle_transition {
+  std::int64_t ts_ns = 0;
+  std::uint32_t underlying = 0;
+  bool stale = false;
+};
+
+enum class risk_trigger { none, start, deviation, heartbeat, book_change };
+const char* risk_trigger_name(risk_trigger t);
+
+struct update_outcome {
+  std::int64_t ts_ns = 0;  // stream time of the update (never earlier than the one before)
+  std::size_t ticks_applied = 0;
+  std::size_t book_events_applied = 0;  // trades and collateral changes
+  std::vector<input_problem> problems;  // events that could not be applied (file name left empty)
+  std::size_t ticks_out_of_order = 0;  // older than the last seen for their underlying: ignored
+  risk_trigger trigger = risk_trigger::none;  // none: the risk path did not run
+  double tick_seconds = 0.0;  // wall time of the tick path
+  double risk_seconds = 0.0;  // wall time of the risk path (0 when it did not run)
+  double staleness_years = 0.0;  // tau of the add-on after this update
+  std::vector<account_transition> accounts;
+  std::vector<oracle_transition> oracles;
+};
+
+class margin_stream {
+ public:
+  // `inputs` is the loaded book with its market and risk parameters; the book is made resident
+  // on `engine` here. The engine must outlive the stream.
+  margin_stream(book_inputs inputs, backend& engine);
+
+  // One update: the events of one timestamp, in stream order.
+  update_outcome update(std::int64_t ts_ns, const std::vector<stream_event>& events);
+
+  // Closes the accounts out at the last update's prices (a liquidation): their positions go, and
+  // the equity left after a penalty of `penalty_rate` times their gross notional stays as
+  // collateral (negative equity is bad debt; the account is left at zero). The engine's book is
+  // patched at once; the risk path runs at the next update (book_change). Each account once.
+  std::vector<closeout> close_accounts(const std::vector<std::uint32_t>& accounts, double penalty_rate);
+
+  // The margins in force after the last update: the last risk run's results with IM and MM
+  // widened by the add-on, and health, status and the pre-emptive flag against them.
+  risk_result margins_in_force() const;
+  // The revaluation at the last update's prices: brought from the backend (the device, for a GPU)
+  // once per update, whoever asks first. Valid until the next update.
+  const revaluation& current_revaluation() const;
+
+  const book_inputs& inputs() const noexcept { return inputs_; }
+  const std::vector<stream_state>& states() const noexcept { return state_; }
+  std::int64_t risk_runs(risk_trigger t) const;
+  // Time-weighted average of the margin's staleness (stream time since the last risk run) over
+  // the stream so far, in seconds.
+  double mean_staleness_seconds() const;
+  std::int64_t stream_start_ns() const noexcept { return start_ns_; }
+  std::int64_t stream_time_ns() const noexcept { return now_ns_; }
+
+ private:
+  risk_trigger pick_trigger() const;
+  void accrue_funding(std::int64_t from_ns, std::int64_t to_ns);
+  // A trade that changes only an existing position's numbers adds its account to `traded` (sent to
+  // the engine as a patch); one that adds an account or a position sets structure_changed (the
+  // book is loaded again).
+  void apply_book_event(const stream_event& e, update_outcome& out, bool& structure_changed,
+                        std::vector<std::uint32_t>& traded);
+  // Sends these accounts, as the book now holds them, to the engine in place of a reload.
+  void patch_engine(std::vector<std::uint32_t> accounts);
+  void index_book();
+  void run_risk();
+  void evaluate(update_outcome& out);
+  tick_request tick_inputs() const;
+
+  book_inputs inputs_;
+  backend& engine_;
+  double z_ = 0.0;  // normal quantile at `confidence`
+  bool started_ = false;
+  std::int64_t start_ns_ = 0, now_ns_ = 0;
+  // Oracles: the last tick time of each underlying and whether it is stale.
+  std::vector<std::int64_t> last_tick_ns_;
+  std::vector<std::uint8_t> stale_;
+  // The last risk run: when, at which spots, and its results; the revaluation of the last update
+  // (on a GPU backend only its resident_tag: the numbers stay on the device).
+  std::int64_t risk_ns_ = 0;
+  std::vector<double> risk_spot_;
+  const revaluation* reval_ = nullptr;  // owned by the backend, valid until its next stream_revalue
+  mutable std::optional<revaluation> host_reval_;  // current_revaluation(), fetched on demand
+  risk_result risk_;
+  bool book_changed_ = false;
+  // Collateral moved since the book was last made resident (funding, collateral events, realized
+  // P&L, spot and option payments): added to each revaluation's equity, folded into the book's
+  // collateral when the book is made resident again.
+  std::vector<double> collateral_change_;
+  std::unordered_map<std::string, std::uint32_t> account_index_, instrument_index_;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> perpetuals_;  // (account, position)
+  int standard_tier_ = -1;
+  bool risk_ran_ = false;
+  std::vector<stream_state> state_;  // as of the last update
+  std::map<risk_trigger, std::int64_t> runs_;
+  double staleness_integral_ = 0.0;  // seconds^2
+};
+
+}  // namespace msync

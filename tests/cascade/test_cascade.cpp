@@ -1,0 +1,279 @@
+// Liquidation cascades on books small enough to follow by hand: the impact law against its
+// formula, one account closing out (penalty to the fund, the rest left to it, its sale moving the
+// price), an account that becomes bad debt with the insurance fund running dry, a two-round
+// cascade where the first close-out's impact liquidates a second account, and a depth file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cascade/cascade.hpp"
+#include "io/number_parse.hpp"
+#include "marginsync/cascade_rules.hpp"
+#include "marginsync/errors.hpp"
+#include "test_books.hpp"
+#include "test_support.hpp"
+
+#ifdef MSYNC_HAS_CUDA
+#include "cuda_entry.hpp"
+#endif
+
+namespace msync {
+namespace {
+
+// BTC perpetual longs, one account per entry of `accounts` (collateral, quantity at entry 91000).
+book_inputs perp_book(const test::temp_dir& dir, const std::vector<std::pair<double, double>>& accounts,
+                      const std::string& risk_keys) {
+  std::string acc = "account_id,collateral,tier\n", pos = "account_id,instrument_id,quantity,entry_price\n";
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    acc += "a" + std::to_string(i) + "," + format_number(accounts[i].first) + ",standard\n";
+    pos += "a" + std::to_string(i) + ",BTC-PERP," + format_number(accounts[i].second) + ",91000\n";
+  }
+  test::write_file(dir / "instruments.csv",
+                   "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\nBTC-PERP,perpetual,BTC,,,,1\n");
+  test::write_file(dir / "accounts.csv", acc);
+  test::write_file(dir / "positions.csv", pos);
+  test::write_file(dir / "market.json", R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.0,
+      "underlyings": [{"symbol": "BTC", "spot": 91000.0, "vol": 0.55}]})");
+  test::write_file(dir / "risk.json", R"({"method": "delta_gamma", "scenarios": 4000, )" + risk_keys + "}");
+  book_location where;
+  where.book = dir.path();
+  return load_book_at(where);
+}
+
+// The cascade of `shock` (per underlying) on a fresh CPU engine holding the book.
+cascade_result cascade_of(const book_inputs& in, const std::vector<double>& shock) {
+  auto engine = make_cpu_backend(1);
+  engine->load_book(in.positions, in.risk);
+  return run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk), {shock, 50});
+}
+cascade_result cascade_of(const book_inputs& in, double shock) { return cascade_of(in, std::vector<double>{shock}); }
+
+TEST(cascade, square_root_impact_follows_its_formula) {
+  // 0.5 * 0.73 / sqrt(365) * sqrt(4e6 / 1e9), computed separately.
+  EXPECT_NEAR(square_root_impact(0.5, 0.73, -4e6, 1e9), -0.0012083045973594571, 1e-17);
+  EXPECT_NEAR(square_root_impact(0.5, 0.73, 4e6, 1e9), 0.0012083045973594571, 1e-17);
+  EXPECT_EQ(square_root_impact(1.0, 0.5, 0.0, 1e9), 0.0);
+  // Four times the size, twice the move.
+  EXPECT_NEAR(square_root_impact(1.0, 0.5, 4e6, 1e9), 2 * square_root_impact(1.0, 0.5, 1e6, 1e9), 1e-17);
+}
+
+TEST(cascade, one_account_closes_out_and_its_sale_moves_the_price) {
+  test::temp_dir dir;
+  // 10 BTC long at 91000 with 100,000: after -10% (81,900) equity is 9,000, far below maintenance.
+  const book_inputs in = perp_book(dir, {{100000, 10}}, R"("insurance_fund": 1000)");
+  const cascade_result r = cascade_of(in, -0.10);
+  ASSERT_EQ(r.rounds.size(), 2u);  // one close-out, then a round with nobody left
+  const cascade_round& first = r.rounds[0];
+  EXPECT_EQ(first.accounts, 1);
+  EXPECT_NEAR(first.spot[0], 81900.0, 1e-9);
+  EXPECT_NEAR(first.notional, 10 * 81900.0, 1e-6);
+  EXPECT_NEAR(first.penalties, 0.01 * 10 * 81900.0, 1e-6);  // 8,190 <= equity: paid in full
+  EXPECT_EQ(first.bad_debt, 0.0);
+  EXPECT_NEAR(first.fund, 1000 + 8190.0, 1e-6);
+  EXPECT_NEAR(first.net_notional[0], -10 * 81900.0, 1e-6);  // a sale
+  ASSERT_EQ(r.liquidations.size(), 1u);
+  EXPECT_NEAR(r.liquidations[0].equity, 9000.0, 1e-6);
+  // Sold 819,000 against a daily volume of 1e9 at vol 0.55: 0.55 / sqrt(365) * sqrt(0.000819).
+  EXPECT_NEAR(r.rounds[1].spot[0], 81900.0 * (1 - 0.0008238690878850857), 1e-6);
+  EXPECT_EQ(r.rounds[1].accounts, 0);
+  EXPECT_FALSE(r.round_limit_reached);
+}
+
+TEST(cascade, bad_debt_drains_the_insurance_fund) {
+  test::temp_dir dir;
+  // Equity after -10%: 80,000 - 91,000 = -11,000: no penalty, 11,000 of bad debt against 5,000.
+  const book_inputs in = perp_book(dir, {{80000, 10}}, R"("insurance_fund": 5000)");
+  const cascade_result r = cascade_of(in, -0.10);
+  ASSERT_GE(r.rounds.size(), 1u);
+  EXPECT_EQ(r.rounds[0].penalties, 0.0);
+  EXPECT_NEAR(r.rounds[0].bad_debt, 11000.0, 1e-6);
+  EXPECT_NEAR(r.rounds[0].uncovered, 6000.0, 1e-6);
+  EXPECT_EQ(r.rounds[0].fund, 0.0);
+}
+
+TEST(cascade, the_first_close_out_liquidates_a_second_account_in_round_two) {
+  const std::string keys = R"("daily_volume": 1e7)";
+  const double shocked = 91000 * 0.9;
+  // Maintenance of a 1 BTC long at the shocked price, from a book where it stays ok.
+  double mm = 0.0;
+  {
+    test::temp_dir dir;
+    const book_inputs in = perp_book(dir, {{1e6, 1}}, keys);
+    ASSERT_EQ(cascade_of(in, -0.10).liquidations.size(), 0u);
+    market_state m = in.market;
+    m.spot[0] = shocked;
+    auto engine = make_cpu_backend(1);
+    engine->load_book(in.positions, in.risk);
+    const revaluation v = engine->revalue(m);
+    mm = engine->scenario_risk(m, scenario_source{}, in.risk, v).maintenance_margin[0];
+  }
+  // a0: 100 BTC, liquidated at once; its sale of 8.19M against 1e7 a day moves BTC down by
+  // 0.55 / sqrt(365) * sqrt(0.819) = 2.6%, about 2,130 on a1's 1 BTC. a1 starts 500 above maintenance.
+  test::temp_dir dir;
+  const double a1_collateral = mm + 500 - (shocked - 91000);
+  const book_inputs in = perp_book(dir, {{100000, 100}, {a1_collateral, 1}}, keys);
+  const cascade_result r = cascade_of(in, -0.10);
+  ASSERT_EQ(r.rounds.size(), 3u);
+  EXPECT_EQ(r.rounds[0].accounts, 1);
+  EXPECT_EQ(r.rounds[1].accounts, 1);
+  EXPECT_EQ(r.rounds[2].accounts, 0);
+  ASSERT_EQ(r.liquidations.size(), 2u);
+  EXPECT_EQ(r.liquidations[0].account, 0u);
+  EXPECT_EQ(r.liquidations[1].account, 1u);
+  const double move = 0.55 / std::sqrt(365.0) * std::sqrt(100 * shocked / 1e7);
+  EXPECT_NEAR(r.rounds[1].spot[0], shocked * (1 - move), 1e-6);
+  EXPECT_NEAR(r.liquidations[1].equity, a1_collateral + (shocked * (1 - move) - 91000), 1e-6);
+}
+
+TEST(cascade, a_depth_file_sets_impact_per_underlying_and_bad_rows_are_reported) {
+  test::temp_dir dir;
+  const book_inputs in = perp_book(dir, {{1e6, 1}}, "\"impact_coefficient\": 0.7");
+  test::write_file(dir / "depth.csv", "underlying,daily_volume,impact_coefficient\nBTC,2.5e9,\n");
+  const impact_params p = load_impact_params(dir / "depth.csv", in.market, in.risk);
+  EXPECT_EQ(p.daily_volume[0], 2.5e9);
+  EXPECT_EQ(p.coefficient[0], 0.7);  // empty: risk.json's default
+  test::write_file(dir / "bad.csv", "underlying,daily_volume\nDOGE,1e9\nBTC,-5\n");
+  try {
+    load_impact_params(dir / "bad.csv", in.market, in.risk);
+    FAIL() << "expected input_error";
+  } catch (const input_error& e) {
+    ASSERT_EQ(e.problems().size(), 2u);
+    EXPECT_EQ(e.problems()[0].line, 2);
+    EXPECT_EQ(e.problems()[0].column, "underlying");
+    EXPECT_EQ(e.problems()[1].line, 3);
+    EXPECT_EQ(e.problems()[1].column, "daily_volume");
+  }
+}
+
+// A grid runs its shocks back to back on one loaded book: each gives what a fresh engine gives, bit
+// for bit, and the book is as loaded afterwards (its revaluation and margins unchanged).
+TEST(cascade, shocks_back_to_back_on_one_loaded_book_equal_fresh_runs) {
+  test::temp_dir dir;
+  book_inputs in = test::generated_book(dir, 600, 3, 4, 5);
+  in.risk.scenarios = 1000;
+  in.risk.daily_volume = 1e6;  // a thin market, so that close-outs liquidate others
+  const impact_params impact = load_impact_params(std::nullopt, in.market, in.risk);
+  auto shared = make_cpu_backend(1);
+  shared->load_book(in.positions, in.risk);
+  const revaluation reval_before = shared->revalue(in.market);
+  const risk_result risk_before = shared->scenario_risk(in.market, scenario_source{}, in.risk, reval_before);
+  std::size_t most_rounds = 0;
+  for (double shock : {-0.3, -0.1, -0.5, -0.3}) {
+    SCOPED_TRACE(shock);
+    const std::vector<double> shocks(in.market.size(), shock);
+    const cascade_result a = run_cascade(in, *shared, impact, {shocks, 50});
+    const cascade_result b = cascade_of(in, shocks);
+    most_rounds = std::max(most_rounds, a.rounds.size());
+    ASSERT_EQ(a.rounds.size(), b.rounds.size());
+    ASSERT_EQ(a.liquidations.size(), b.liquidations.size());
+    for (std::size_t i = 0; i < a.liquidations.size(); ++i) {
+      EXPECT_EQ(a.liquidations[i].round, b.liquidations[i].round);
+      EXPECT_EQ(a.liquidations[i].account, b.liquidations[i].account);
+      EXPECT_EQ(a.liquidations[i].equity, b.liquidations[i].equity);
+      EXPECT_EQ(a.liquidations[i].maintenance_margin, b.liquidations[i].maintenance_margin);
+    }
+    for (std::size_t r = 0; r < a.rounds.size(); ++r) EXPECT_EQ(a.rounds[r].fund, b.rounds[r].fund);
+    EXPECT_EQ(a.final_spot, b.final_spot);
+  }
+  EXPECT_GE(most_rounds, 3u) << "the book cascades past its first round";
+  const revaluation reval_after = shared->revalue(in.market);
+  const risk_result risk_after = shared->scenario_risk(in.market, scenario_source{}, in.risk, reval_after);
+  EXPECT_EQ(reval_after.account_equity, reval_before.account_equity);
+  EXPECT_EQ(reval_after.exposure_delta, reval_before.exposure_delta);
+  EXPECT_EQ(risk_after.maintenance_margin, risk_before.maintenance_margin);
+  EXPECT_EQ(risk_after.status, risk_before.status);
+}
+
+// The command on the sample book: each round's row is the sum of its liquidations, each
+// liquidation follows the close-out rule, and a grid point gives what the same single shock gives.
+TEST(cascade, command_rounds_match_their_liquidations_and_grid_points_match_single_runs) {
+  test::temp_dir out;
+  const std::string book = test::sample_book().string();
+  const test::command_result single =
+      test::run_cli("cascade -q --book '" + book + "' --shock BTC=-0.15 --out '" + (out / "single").string() + "'");
+  ASSERT_EQ(single.status, 0) << single.out;
+  const test::csv_rows rounds = test::read_csv_by_key(out / "single" / "rounds.csv");
+  std::ifstream liq(out / "single" / "liquidations.csv");
+  std::string line;
+  std::getline(liq, line);  // header
+  std::map<std::string, double> notional, penalties, bad_debt;
+  std::map<std::string, int> accounts;
+  while (std::getline(liq, line)) {
+    std::vector<std::string> f;
+    std::stringstream in(line);
+    for (std::string x; std::getline(in, x, ',');) f.push_back(x);
+    ASSERT_EQ(f.size(), 7u) << line;
+    const double equity = std::stod(f[2]), gross = std::stod(f[4]), penalty = std::stod(f[5]), bad = std::stod(f[6]);
+    EXPECT_LT(equity, std::stod(f[3])) << line;  // liquidated: equity below maintenance
+    EXPECT_DOUBLE_EQ(penalty, std::max(0.0, std::min(equity, 0.01 * gross))) << line;
+    EXPECT_DOUBLE_EQ(bad, std::max(0.0, -equity)) << line;
+    accounts[f[0]] += 1;
+    notional[f[0]] += gross;
+    penalties[f[0]] += penalty;
+    bad_debt[f[0]] += bad;
+  }
+  ASSERT_FALSE(accounts.empty());
+  for (const auto& [round, row] : rounds) {
+    EXPECT_EQ(std::stoi(row.at("accounts")), accounts[round]) << round;
+    EXPECT_NEAR(std::stod(row.at("notional")), notional[round], 1e-6) << round;
+    EXPECT_NEAR(std::stod(row.at("penalties")), penalties[round], 1e-6) << round;
+    EXPECT_NEAR(std::stod(row.at("bad_debt")), bad_debt[round], 1e-6) << round;
+  }
+  const test::command_result grid = test::run_cli("cascade -q --book '" + book +
+                                                  "' --shock-grid BTC=-0.05:-0.40:0.05 --out '" + (out / "grid").string() + "'");
+  ASSERT_EQ(grid.status, 0) << grid.out;
+  const test::csv_rows points = test::read_csv_by_key(out / "grid" / "grid.csv");
+  ASSERT_EQ(points.size(), 8u);
+  EXPECT_EQ(points.at("3").at("shock_BTC"), "-0.15");
+  const nlohmann::json summary = nlohmann::json::parse(test::read_file(out / "single" / "summary.json"));
+  EXPECT_EQ(std::stod(points.at("3").at("bad_debt")), summary["totals"]["bad_debt"].get<double>());
+  EXPECT_EQ(std::stoi(points.at("3").at("accounts")), summary["totals"]["accounts"].get<int>());
+  EXPECT_EQ(std::stod(points.at("3").at("final_BTC")), summary["final_prices"]["BTC"].get<double>());
+  // A bad shock is a usage error naming it.
+  const test::command_result bad = test::run_cli("cascade -q --book '" + book + "' --shock DOGE=-0.1");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.out.find("unknown underlying 'DOGE'"), std::string::npos) << bad.out;
+}
+
+// The cascade on CPU and CUDA gives the same rounds: the same accounts closed in the same rounds,
+// prices and money within DESIGN 6's 1e-4 (margins decide who is closed, and they come from
+// scenario loops). Skips where no CUDA device is usable.
+TEST(cascade, cpu_and_cuda_give_the_same_rounds) {
+#ifdef MSYNC_HAS_CUDA
+  if (!cuda::probe_device().usable) GTEST_SKIP() << "no usable CUDA device";
+  book_location where;
+  where.book = test::sample_book();
+  const book_inputs in = load_book_at(where);
+  const impact_params impact = load_impact_params(std::nullopt, in.market, in.risk);
+  auto cpu = make_cpu_backend(0);
+  auto gpu = cuda::make_cuda_backend(cuda::cuda_backend_options{});
+  cpu->load_book(in.positions, in.risk);
+  gpu->load_book(in.positions, in.risk);
+  for (double shock : {-0.05, -0.2, -0.4}) {  // back to back on the loaded book, as a grid runs
+    const cascade_options o{{shock, shock}, 100};
+    const cascade_result a = run_cascade(in, *cpu, impact, o), b = run_cascade(in, *gpu, impact, o);
+    ASSERT_EQ(a.rounds.size(), b.rounds.size()) << shock;
+    ASSERT_EQ(a.liquidations.size(), b.liquidations.size()) << shock;
+    for (std::size_t i = 0; i < a.liquidations.size(); ++i) {
+      EXPECT_EQ(a.liquidations[i].round, b.liquidations[i].round);
+      EXPECT_EQ(a.liquidations[i].account, b.liquidations[i].account);
+    }
+    for (std::size_t r = 0; r < a.rounds.size(); ++r) {
+      for (std::size_t u = 0; u < a.rounds[r].spot.size(); ++u)
+        EXPECT_NEAR(b.rounds[r].spot[u], a.rounds[r].spot[u], 1e-4 * a.rounds[r].spot[u]);
+      EXPECT_NEAR(b.rounds[r].bad_debt, a.rounds[r].bad_debt, 1e-4 * std::max(1.0, a.rounds[r].bad_debt));
+      EXPECT_NEAR(b.rounds[r].fund, a.rounds[r].fund, 1e-4 * std::max(1.0, a.rounds[r].fund));
+    }
+  }
+#else
+  GTEST_SKIP() << "a build without CUDA";
+#endif
+}
+
+}  // namespace
+}  // namespace msync
