@@ -77,15 +77,14 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
-// Runs `call` once to warm up and then `repeats` times, collecting the backend's stage times.
+// Runs `call` once to warm up and then `repeats` times, collecting the stage times it returns.
 template <class F>
-std::vector<std::pair<std::string, double>> median_stages(backend& engine, int repeats, F&& call) {
+std::vector<std::pair<std::string, double>> median_stages(int repeats, F&& call) {
   call();
   std::vector<std::string> order;
   std::map<std::string, std::vector<double>> times;
   for (int r = 0; r < repeats; ++r) {
-    call();
-    for (const stage_time& t : engine.last_stages()) {
+    for (const stage_time& t : call()) {
       if (!times.count(t.name)) order.push_back(t.name);
       times[t.name].push_back(t.seconds);
     }
@@ -184,9 +183,27 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
   risk_params risk = in.risk;
   risk.scenarios = options.scenarios;
   const book& b = in.positions;
-  record(median_stages(engine, options.repeats, [&] { engine.load_book(b, risk); }), "", b, 1.0);
-  revaluation reval;
-  record(median_stages(engine, options.repeats, [&] { reval = engine.revalue(in.market); }), "", b, 1.0);
+  // Each operation is timed with the explicit copy of its results to the host, as a job uses it.
+  auto load = [&](const book& which) {
+    engine.load_book(which, risk);
+    return engine.last_stages();
+  };
+  auto revalue = [&] {
+    engine.revalue(in.market, {});
+    std::vector<stage_time> stages = engine.last_stages();
+    engine.copy_revaluation();
+    for (const stage_time& t : engine.last_stages()) stages.push_back(t);
+    return stages;
+  };
+  auto scenario_risk = [&] {
+    engine.scenario_risk(scenario_source{}, risk);
+    std::vector<stage_time> stages = engine.last_stages();
+    engine.copy_risk();
+    for (const stage_time& t : engine.last_stages()) stages.push_back(t);
+    return stages;
+  };
+  record(median_stages(options.repeats, [&] { return load(b); }), "", b, 1.0);
+  record(median_stages(options.repeats, revalue), "", b, 1.0);
 
   for (risk_method method : options.methods) {
     risk.method = method;
@@ -205,17 +222,13 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
       std::snprintf(line, sizeof line, "%s full: on the first %zu accounts (%.1f%% of the book)",
                     engine.name().c_str(), part.accounts(), 100 * share);
       log(line);
-      engine.load_book(part, risk);
-      const revaluation part_reval = engine.revalue(in.market);
-      record(median_stages(engine, options.repeats,
-                           [&] { engine.scenario_risk(in.market, scenario_source{}, risk, part_reval); }),
-             method_name(method), part, share);
-      engine.load_book(b, risk);
-      reval = engine.revalue(in.market);
+      load(part);
+      revalue();
+      record(median_stages(options.repeats, scenario_risk), method_name(method), part, share);
+      load(b);
+      revalue();
     } else {
-      record(median_stages(engine, options.repeats,
-                           [&] { engine.scenario_risk(in.market, scenario_source{}, risk, reval); }),
-             method_name(method), b, 1.0);
+      record(median_stages(options.repeats, scenario_risk), method_name(method), b, 1.0);
     }
   }
   return results;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "chunk_plan.hpp"
 #include "kernel_views.cuh"
 #include "marginsync/scenario.hpp"
 
@@ -33,8 +34,8 @@ void launch_account_revalue(const chunk_view& chunk, const contract_terms* terms
 
 // ---- scenarios (scenario_kernels.cu) ----------------------------------------------------------
 // Monte Carlo scenarios s = 0 .. n-1 into spot_out / vol_out [u * n + s]. `in` holds device
-// pointers. Needs `scratch` of 2 n U doubles when U > max_local_underlyings, else null.
-constexpr std::uint32_t max_local_underlyings = 64;
+// pointers. Needs `scratch` of 2 n U doubles when U > max_local_underlyings (chunk_plan.hpp),
+// else null.
 void launch_monte_carlo(const monte_carlo_inputs& in, std::int64_t n, double* spot_out,
                         double* vol_out, double* scratch, cudaStream_t stream);
 

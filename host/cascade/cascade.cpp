@@ -73,14 +73,15 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
     }
     // The revaluation stays on the backend (a GPU keeps it on the device for the scenario risk);
     // only the accounts closed out come back.
-    const revaluation& reval = engine.stream_revalue(m, {});
-    const risk_result margins = engine.scenario_risk(m, scenario_source{}, risk, reval);
+    engine.revalue(m, {});
+    engine.scenario_risk(scenario_source{}, risk);
+    const risk_result margins = engine.copy_risk();
     std::vector<std::uint32_t> due;
     for (std::uint32_t a : margins.not_ok_accounts) {
       // An account with nothing to close is not liquidated.
       if (margins.status[a] == account_status::liquidate && !closed[a] && has_open_position(b, a)) due.push_back(a);
     }
-    const revalued_accounts numbers = engine.stream_accounts(due);
+    const revalued_accounts numbers = engine.copy_revaluation_of(due);
 
     cascade_round r;
     r.round = round;

@@ -20,11 +20,12 @@
 #include <numeric>
 
 #include "marginsync/account_revaluation.hpp"
-#include "marginsync/backend.hpp"
+#include "marginsync/backend_registry.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/valuation.hpp"
 #include "cpu/loss_kernels.hpp"
 #include "cpu/scenario_set.hpp"
+#include "cpu/tick_path.hpp"
 #include "cpu/tail_select.hpp"
 
 namespace msync {
@@ -49,14 +50,15 @@ class stage_stopwatch {
 class cpu_backend final : public backend {
  public:
   cpu_backend(int threads, std::size_t pnl_table_bytes)
-      : threads_(threads > 0 ? threads : omp_get_max_threads()), pnl_table_bytes_(pnl_table_bytes) {
-    stream_threads_ = threads_;
-  }
+      : threads_(threads > 0 ? threads : omp_get_max_threads()), pnl_table_bytes_(pnl_table_bytes) {}
 
   std::string name() const override { return "cpu"; }
   std::string device() const override {
     return "CPU, " + std::to_string(threads_) + " OpenMP thread" + (threads_ == 1 ? "" : "s");
   }
+  std::string residency_note() const override { return {}; }
+  void set_progress(progress_callback callback) override { progress_ = std::move(callback); }
+  std::vector<stage_time> last_stages() const override { return stages_; }
 
   void load_book(const book& b, const risk_params& params) override {
     stage_stopwatch watch(stages_);
@@ -84,30 +86,73 @@ class cpu_backend final : public backend {
       credit_[a] = params.tiers[b.account_tier[a]].credit_limit;
       im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
     }
-    book_loaded(book_);
+    reval_held_ = risk_held_ = false;
+    reval_ = revaluation{};
+    risk_ = risk_result{};
+    states_.assign(b.accounts(), 0);
     watch.lap("upload");  // the copy into the backend: what the CUDA backend's upload is
   }
 
   void patch_accounts(const account_patch& patch) override { apply_patch(book_, patch); }
-  revaluation revalue(const market_state& market) override;
-  risk_result scenario_risk(const market_state& market, const scenario_source& source,
-                            const risk_params& params, const revaluation& reval) override;
+
+  void revalue(const market_state& market, const std::vector<double>& collateral_change) override;
+  void scenario_risk(const scenario_source& source, const risk_params& params) override;
+
+  std::vector<tick_change> tick_states(const tick_request& request) override {
+    MSYNC_EXPECTS(reval_held_ && risk_held_, "revalue and scenario_risk before tick_states");
+    return cpu::tick_states(book_, reval_, market_, risk_, request, states_, threads_);
+  }
+  void set_tick_states(const std::vector<std::uint8_t>& states) override {
+    MSYNC_EXPECTS(states.size() == book_.accounts(), "a state per account");
+    states_ = states;
+  }
+
+  revaluation copy_revaluation() override {
+    MSYNC_EXPECTS(reval_held_, "revalue first");
+    stages_.clear();  // a copy in host memory: no stage worth timing
+    return reval_;
+  }
+  revalued_accounts copy_revaluation_of(const std::vector<std::uint32_t>& accounts) override {
+    MSYNC_EXPECTS(reval_held_, "revalue first");
+    stages_.clear();
+    return cpu::gather_accounts(book_, reval_, accounts);
+  }
+  risk_result copy_risk() override {
+    MSYNC_EXPECTS(risk_held_, "scenario_risk first");
+    stages_.clear();
+    return risk_;
+  }
 
  private:
   valuation_inputs inputs(const market_state& m, std::uint32_t u, double t) const {
     return valuation_inputs{m.spot[u], m.vol[u], m.rate, m.carry(u), t};
   }
+  void report_progress(const char* stage, double fraction) const {
+    if (progress_) progress_(stage, fraction);
+  }
 
   int threads_;
   std::size_t pnl_table_bytes_;
+  progress_callback progress_;
+  std::vector<stage_time> stages_;
   book book_;
   std::vector<std::uint32_t> order_;  // accounts in scenario-risk processing order
   std::vector<contract_terms> terms_;  // per instrument, dense
   std::vector<double> credit_;         // credit limit of each account's tier
   std::vector<double> im_multiplier_;  // IM multiplier of each account's tier
+  // What the backend holds: the revaluation of the last revalue (at market_), the scenario risk of
+  // the last scenario_risk (which a later revalue keeps: the tick path's margins), and every
+  // account's tick state.
+  bool reval_held_ = false, risk_held_ = false;
+  market_state market_;
+  revaluation reval_;
+  risk_result risk_;
+  std::vector<std::uint8_t> states_;
 };
 
-revaluation cpu_backend::revalue(const market_state& market) {
+void cpu_backend::revalue(const market_state& market, const std::vector<double>& collateral_change) {
+  MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == book_.accounts(),
+                "a collateral change per account");
   stage_stopwatch watch(stages_);
   const instrument_table& ins = book_.instruments;
   const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
@@ -117,7 +162,7 @@ revaluation cpu_backend::revalue(const market_state& market) {
   for (std::int64_t i = 0; i < n_ins; ++i)
     unit[i] = unit_greeks(ins.terms(i), inputs(market, ins.underlying[i], t[i]));
 
-  revaluation r;
+  revaluation& r = reval_;
   const std::size_t n_exp = book_.exposures();
   r.exposure_delta.assign(n_exp, 0.0);
   r.exposure_gamma.assign(n_exp, 0.0);
@@ -136,16 +181,20 @@ revaluation cpu_backend::revalue(const market_state& market) {
     const account_totals totals = revalue_account(view, book_.account_exposure_begin[a],
                                                   book_.account_exposure_begin[a + 1],
                                                   book_.collateral[a] + credit_[a]);
-    r.account_equity[a] = totals.equity;
+    // The collateral change is added after the positions, as the device adds it after its revalue.
+    r.account_equity[a] = collateral_change.empty() ? totals.equity : totals.equity + collateral_change[a];
     r.account_gross_notional[a] = totals.gross_notional;
   }
+  market_ = market;
+  reval_held_ = true;
   watch.lap("revalue");
-  return r;
 }
 
-risk_result cpu_backend::scenario_risk(const market_state& market, const scenario_source& source,
-                                       const risk_params& params, const revaluation& reval) {
+void cpu_backend::scenario_risk(const scenario_source& source, const risk_params& params) {
+  MSYNC_EXPECTS(reval_held_, "revalue before scenario_risk");
   stage_stopwatch watch(stages_);
+  const market_state& market = market_;
+  const revaluation& reval = reval_;
   const scenario_set set = build_scenario_set(market, source, params, threads_);
   const std::int64_t n = set.count;
   const std::size_t un = static_cast<std::size_t>(n);
@@ -189,7 +238,9 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
   }
 
   const std::size_t n_acc = book_.accounts();
-  risk_result out;
+  risk_result& out = risk_;
+  out = risk_result{};
+  risk_held_ = false;  // until the new risk is complete
   out.scenarios = n;
   out.var.assign(n_acc, 0.0);
   out.es.assign(n_acc, 0.0);
@@ -305,8 +356,8 @@ risk_result cpu_backend::scenario_risk(const market_state& market, const scenari
   out.bad_debt_es = tail.es;
   for (std::size_t a = 0; a < n_acc; ++a)
     if (out.status[a] != account_status::ok) out.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));
+  risk_held_ = true;
   watch.lap("scenario risk");  // losses, VaR/ES, breaches, health and status, bad debt
-  return out;
 }
 
 }  // namespace

@@ -66,13 +66,17 @@ margin_run run_margin(const margin_request& request,
   });
   if (const std::string note = engine.residency_note(); !note.empty()) log(note);
   run.device = engine.device();  // after load_book: it names the chunking, if any
-  run.reval = clock.run("revalue", [&] { return engine.revalue(run.inputs.market); });
+  run.reval = clock.run("revalue", [&] {
+    engine.revalue(run.inputs.market, {});
+    return engine.copy_revaluation();
+  });
   const scenario_source source{run.scenarios ? &*run.scenarios : nullptr};
   const std::int64_t n = run.scenarios ? static_cast<std::int64_t>(run.scenarios->count()) : risk.scenarios;
   log("scenario risk: " + std::to_string(b.accounts()) + " accounts x " + std::to_string(n) +
       " scenarios, method " + method_name(risk.method));
   run.risk = clock.run("scenario_risk", [&] {
-    return engine.scenario_risk(run.inputs.market, source, risk, run.reval);
+    engine.scenario_risk(source, risk);
+    return engine.copy_risk();
   });
   return run;
 }

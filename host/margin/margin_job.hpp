@@ -9,7 +9,7 @@
 
 #include "io/load_inputs.hpp"
 #include "io/output_files.hpp"
-#include "marginsync/backend.hpp"
+#include "marginsync/backend_registry.hpp"
 
 namespace msync {
 

@@ -1,6 +1,9 @@
-// Backend choice at run time (DESIGN 1): auto uses CUDA when this binary has it and a device is
-// usable, otherwise the CPU, and says which; --backend cuda without a usable device is an error.
-#include "marginsync/backend.hpp"
+// The backend registry (backend_registry.hpp): the only host code that knows whether this build
+// has the CUDA backend. A CPU-only build compiles the same file without the CUDA entries.
+#include "marginsync/backend_registry.hpp"
+
+#include <stdexcept>
+
 #include "marginsync/errors.hpp"
 
 #ifdef MSYNC_HAS_CUDA
@@ -9,29 +12,92 @@
 
 namespace msync {
 
-backend_selection select_backend(backend_choice choice, int cpu_threads, std::size_t max_device_bytes) {
+namespace {
+
+constexpr const char* without_cuda =
+    "this marginsync was built without CUDA (no nvcc at build time, or MSYNC_CUDA=OFF)";
+
+void check_known(const std::string& name) {
+  for (const std::string& built : built_backends())
+    if (built == name) return;
+  throw std::invalid_argument("unknown backend '" + name + "'" + (name == "cuda" ? std::string(": ") + without_cuda : ""));
+}
+
+}  // namespace
+
+std::vector<std::string> built_backends() {
+#ifdef MSYNC_HAS_CUDA
+  return {"cpu", "cuda"};
+#else
+  return {"cpu"};
+#endif
+}
+
+backend_probe probe_backend(const std::string& name, const backend_options& options) {
+  check_known(name);
+  if (name == "cpu") return backend_probe{true, make_cpu_backend(options.cpu_threads)->device(), {}};
+#ifdef MSYNC_HAS_CUDA
+  const cuda::device_report device = cuda::probe_device();
+  return backend_probe{device.usable, device.description, device.reason};
+#else
+  return backend_probe{false, {}, without_cuda};
+#endif
+}
+
+std::unique_ptr<backend> make_backend(const std::string& name, const backend_options& options) {
+  check_known(name);
+  if (name == "cpu") return make_cpu_backend(options.cpu_threads, options.pnl_table_bytes);
+#ifdef MSYNC_HAS_CUDA
+  const backend_probe probe = probe_backend(name, options);
+  if (!probe.usable) throw backend_unavailable("--backend cuda: " + probe.reason);
+  cuda::cuda_backend_options o;
+  o.max_device_bytes = options.max_device_bytes;
+  o.max_chunk_accounts = options.max_chunk_accounts;
+  return cuda::make_cuda_backend(o);
+#else
+  throw backend_unavailable(std::string("--backend cuda: ") + without_cuda);
+#endif
+}
+
+backend_selection select_backend(backend_choice choice, const backend_options& options) {
   backend_selection selection;
   if (choice == backend_choice::cpu) {
-    selection.instance = make_cpu_backend(cpu_threads);
+    selection.instance = make_backend("cpu", options);
     selection.note = "backend: cpu (" + selection.instance->device() + ")";
     return selection;
   }
 #ifdef MSYNC_HAS_CUDA
-  const cuda::device_report device = cuda::probe_device();
-  if (device.usable) {
-    selection.instance = cuda::make_cuda_backend(cuda::cuda_backend_options{0, max_device_bytes});
-    selection.note = "backend: cuda (" + device.description + ")";
+  const backend_probe gpu = probe_backend("cuda", options);
+  if (gpu.usable) {
+    selection.instance = make_backend("cuda", options);
+    selection.note = "backend: cuda (" + gpu.description + ")";
     return selection;
   }
-  const std::string reason = device.reason;
+  const std::string reason = gpu.reason;
 #else
-  (void)max_device_bytes;
-  const std::string reason = "this marginsync was built without CUDA (no nvcc at build time, or MSYNC_CUDA=OFF)";
+  const std::string reason = without_cuda;
 #endif
   if (choice == backend_choice::cuda) throw backend_unavailable("--backend cuda: " + reason);
-  selection.instance = make_cpu_backend(cpu_threads);
+  selection.instance = make_backend("cpu", options);
   selection.note = "backend: cpu (" + selection.instance->device() + "); CUDA not used: " + reason;
   return selection;
+}
+
+backend_selection select_backend(backend_choice choice, int cpu_threads, std::size_t max_device_bytes) {
+  backend_options options;
+  options.cpu_threads = cpu_threads;
+  options.max_device_bytes = max_device_bytes;
+  return select_backend(choice, options);
+}
+
+std::optional<accelerator_peaks> measure_accelerator_peaks() {
+#ifdef MSYNC_HAS_CUDA
+  if (!cuda::probe_device().usable) return std::nullopt;
+  const cuda::device_peaks p = cuda::measure_device_peaks();
+  return accelerator_peaks{p.name, p.memory_bandwidth, p.nominal_bandwidth, p.fp64_rate, p.host_to_device};
+#else
+  return std::nullopt;
+#endif
 }
 
 }  // namespace msync

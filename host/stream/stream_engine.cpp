@@ -188,7 +188,7 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
     index_book();
     std::vector<std::uint8_t> states(state_.size());
     for (std::size_t a = 0; a < states.size(); ++a) states[a] = static_cast<std::uint8_t>(state_[a]);
-    engine_.set_stream_states(states);  // the accounts keep their states across the reload
+    engine_.set_tick_states(states);  // the accounts keep their states across the reload
     book_changed_ = true;
   } else if (!traded.empty()) {
     patch_engine(std::move(traded));
@@ -207,7 +207,7 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
   }
 
   const auto tick_start = std::chrono::steady_clock::now();
-  reval_ = &engine_.stream_revalue(m, collateral_change_);
+  engine_.revalue(m, collateral_change_);
   host_reval_.reset();
   out.tick_seconds = wall_seconds_since(tick_start);
   out.trigger = pick_trigger();
@@ -225,7 +225,8 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
 }
 
 void margin_stream::run_risk() {
-  risk_ = engine_.scenario_risk(inputs_.market, scenario_source{}, inputs_.risk, *reval_);
+  engine_.scenario_risk(scenario_source{}, inputs_.risk);
+  risk_ = engine_.copy_risk();
   risk_ns_ = now_ns_;
   risk_spot_ = inputs_.market.spot;
   book_changed_ = false;
@@ -242,7 +243,7 @@ tick_request margin_stream::tick_inputs() const {
 }
 
 void margin_stream::evaluate(update_outcome& out) {
-  for (const tick_change& c : engine_.stream_states(risk_, tick_inputs())) {
+  for (const tick_change& c : engine_.tick_states(tick_inputs())) {
     account_transition t;
     t.ts_ns = now_ns_;
     t.account = c.account;
@@ -287,7 +288,7 @@ void margin_stream::patch_engine(std::vector<std::uint32_t> accounts) {
 }
 
 const revaluation& margin_stream::current_revaluation() const {
-  if (!host_reval_) host_reval_ = engine_.stream_revaluation();
+  if (!host_reval_) host_reval_ = engine_.copy_revaluation();
   return *host_reval_;
 }
 

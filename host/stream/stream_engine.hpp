@@ -125,12 +125,11 @@ class margin_stream {
   // Oracles: the last tick time of each underlying and whether it is stale.
   std::vector<std::int64_t> last_tick_ns_;
   std::vector<std::uint8_t> stale_;
-  // The last risk run: when, at which spots, and its results; the revaluation of the last update
-  // (on a GPU backend only its resident_tag: the numbers stay on the device).
+  // The last risk run: when, at which spots, and its results. The revaluation of the last update
+  // stays on the backend; current_revaluation() copies it to the host on demand, once.
   std::int64_t risk_ns_ = 0;
   std::vector<double> risk_spot_;
-  const revaluation* reval_ = nullptr;  // owned by the backend, valid until its next stream_revalue
-  mutable std::optional<revaluation> host_reval_;  // current_revaluation(), fetched on demand
+  mutable std::optional<revaluation> host_reval_;
   risk_result risk_;
   bool book_changed_ = false;
   // Collateral moved since the book was last made resident (funding, collateral events, realized

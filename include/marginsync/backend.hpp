@@ -1,13 +1,26 @@
 #pragma once
-// The backend interface, chosen at run time (--backend auto|cpu|cuda). Host types only: the CUDA
-// backend keeps its device types behind this interface, so the CPU-only build never sees them.
+// The backend interface: a fixed set of operations on what the backend holds, chosen at run time
+// (--backend auto|cpu|cuda, backend_registry.hpp). Host types only, so the CPU-only build never
+// sees a device type.
 //
-// Data flow: load_book once (the CUDA backend uploads it), then for each market state revalue,
-// then scenario_risk on that revaluation; patch_accounts changes some accounts' positions in
-// between. Results come back as host arrays.
+// A backend holds one book, and the results of the last operation of each kind on it:
+//   load_book       the book (the CUDA backend uploads it; a book larger than the device memory
+//                   budget is held in chunks); discards every result held.
+//   patch_accounts  new positions and collateral for some accounts, in place; results held
+//                   describe the book as it was when they were computed.
+//   revalue         the revaluation at a market state (per exposure: greeks; per account: equity,
+//                   gross notional), with per-account collateral changes added to equity.
+//   scenario_risk   the scenario risk of DESIGN 3 on the revaluation held, at its market: per
+//                   account VaR, ES, margins, health, status, breach probability; book bad debt.
+//   tick_states     a stream's account states against the margins of the last scenario_risk
+//                   widened by the staleness add-on; only the accounts whose state changed.
+// Results stay on the backend (in device memory for a GPU) until a caller asks for them with an
+// explicit copy: copy_revaluation (whole, or gathered for some accounts) and copy_risk.
+//
+// Every method may throw (std::logic_error for a call out of order, std::runtime_error for a
+// device failure); a backend that threw must be given load_book again before further use.
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,21 +33,26 @@
 
 namespace msync {
 
-// Per exposure and per account results of revaluing the book at one market state.
+// Per exposure and per account results of revaluing the book at one market state (a host copy).
 struct revaluation {
-  // Set by a backend that keeps its own copy of these numbers (the CUDA backend keeps them in
-  // device memory): scenario_risk then uses that copy instead of uploading these vectors again.
-  // 0 = no such copy. A caller that changes the vectors must reset it.
-  std::uint64_t resident_tag = 0;
   std::vector<double> exposure_delta;  // units of the underlying (dV/dS)
-  std::vector<double> exposure_gamma;  // per unit of underlying price
-  std::vector<double> exposure_vega;   // per 1.00 of vol
-  std::vector<double> exposure_theta;  // per year
-  std::vector<double> account_equity;  // collateral + credit limit + sum of position values
-  std::vector<double> account_gross_notional;  // sum |q m S|
+  std::vector<double> exposure_gamma;  // per unit of underlying price (d2V/dS2)
+  std::vector<double> exposure_vega;   // quote currency per 1.00 of vol (dV/dsigma)
+  std::vector<double> exposure_theta;  // quote currency per year (dV/dt, calendar time)
+  std::vector<double> account_equity;  // collateral + credit limit + sum of position values (+ changes)
+  std::vector<double> account_gross_notional;  // sum |q m S|, quote currency
 };
 
-// Scenario risk of every account and of the book.
+// Some accounts' part of a revaluation (what closing them out needs): equity and gross notional
+// of accounts[i], and the delta of each of its exposures in book order,
+// exposure_delta[first[i], first[i + 1]).
+struct revalued_accounts {
+  std::vector<double> equity, gross_notional;
+  std::vector<std::uint64_t> first{0};
+  std::vector<double> exposure_delta;
+};
+
+// Scenario risk of every account and of the book (a host copy). Money in quote currency.
 struct risk_result {
   std::int64_t scenarios = 0;
   std::vector<double> var;
@@ -42,7 +60,7 @@ struct risk_result {
   std::vector<double> initial_margin;
   std::vector<double> maintenance_margin;
   std::vector<double> health;
-  std::vector<double> breach_probability;
+  std::vector<double> breach_probability;  // fraction of scenarios, [0, 1]
   std::vector<account_status> status;
   std::vector<std::uint8_t> preemptive;
   // Indices of the accounts whose status is not ok, ascending: what a venue acts on.
@@ -53,28 +71,21 @@ struct risk_result {
   double bad_debt_es = 0.0;
 };
 
-// A stream's tick path (README "Streaming"), what the backend needs besides the market.
+// A stream's tick path (docs/design.md, "Streaming"): what tick_states needs besides what the
+// backend holds.
 struct tick_request {
   double z = 0.0;                     // standard normal quantile at `confidence`
-  double tau_years = 0.0;             // stream time since the last risk run
+  double tau_years = 0.0;             // stream time since the last risk run, years (ACT/365)
   double preemptive_threshold = 0.0;
   const std::vector<std::uint8_t>* stale_underlying = nullptr;  // per underlying: 1 when stale
 };
 
-// An account whose stream state changed on the tick path, with the numbers behind it.
+// An account whose stream state changed on the tick path, with the numbers behind it (margins
+// are those in force: the last risk run's plus the staleness add-on).
 struct tick_change {
   std::uint32_t account = 0;
   std::uint8_t state = 0;  // stream_state (stream_rules.hpp)
   double equity = 0.0, initial_margin = 0.0, maintenance_margin = 0.0, breach_probability = 0.0;
-};
-
-// What closing some accounts out needs of the last stream_revalue, without the whole
-// revaluation: each account's equity and gross notional, and the delta of each of its exposures
-// (in book order), exposure_delta[first[i], first[i + 1]) for accounts[i].
-struct revalued_accounts {
-  std::vector<double> equity, gross_notional;
-  std::vector<std::uint64_t> first{0};
-  std::vector<double> exposure_delta;
 };
 
 // Progress of a long stage: its name and the fraction done, in [0, 1]. Called from one thread at a
@@ -82,7 +93,7 @@ struct revalued_accounts {
 using progress_callback = std::function<void(const char* stage, double fraction)>;
 
 // How long one stage of the last call took, measured inside the backend (device events on the GPU,
-// a steady clock on the CPU), for `marginsync bench`.
+// a steady clock on the CPU), for `marginsync bench`. Seconds.
 struct stage_time {
   std::string name;
   double seconds;
@@ -91,82 +102,40 @@ struct stage_time {
 class backend {
  public:
   virtual ~backend() = default;
-  void set_progress(progress_callback callback) { progress_ = std::move(callback); }
 
   virtual std::string name() const = 0;    // "cpu" or "cuda"
   virtual std::string device() const = 0;  // human description: CPU threads, GPU name
   // After load_book: how the book is held when that is worth telling (e.g. in chunks), or empty.
-  virtual std::string residency_note() const { return {}; }
-  // Makes the book resident. The backend keeps its own copy; `b` may be discarded after.
+  virtual std::string residency_note() const = 0;
+  virtual void set_progress(progress_callback callback) = 0;
+  // The stages of the last load_book, revalue, scenario_risk or copy, in order, with their times.
+  virtual std::vector<stage_time> last_stages() const = 0;
+
+  // The book. The backend keeps what it needs; `b` may be discarded after. Every account's tick
+  // state starts ok.
   virtual void load_book(const book& b, const risk_params& params) = 0;
   // Writes `patch` into the loaded book in place (liquidations and undoing them) at a cost in the
-  // accounts it touches, not the book. Any earlier revaluation no longer describes the book.
+  // accounts it touches, not the book. Checked first (apply_patch's rules): a patch that does not
+  // fit throws std::logic_error and changes nothing.
   virtual void patch_accounts(const account_patch& patch) = 0;
-  virtual revaluation revalue(const market_state& market) = 0;
-  virtual risk_result scenario_risk(const market_state& market, const scenario_source& scenarios,
-                                    const risk_params& params, const revaluation& reval) = 0;
-  // The tick path of a stream, in two calls so that a risk run can come between them:
-  // stream_revalue revalues at `market` and adds `collateral_change` (per account; empty for
-  // none) to equity. A backend that keeps the book elsewhere (a GPU) keeps the numbers there and
-  // returns only their resident_tag, which scenario_risk accepts; stream_revaluation() brings
-  // them back whole. stream_states then takes every account's state (stream_rules.hpp) against
-  // `margins` widened by the staleness add-on and returns only the accounts whose state changed
-  // since the last call. States start ok at load_book; set_stream_states restores them after a
-  // book is loaded again. The host implementations below serve the CPU backend.
-  // The result stays valid until the next call.
-  virtual const revaluation& stream_revalue(const market_state& market, const std::vector<double>& collateral_change);
-  virtual std::vector<tick_change> stream_states(const risk_result& margins, const tick_request& request);
-  virtual void set_stream_states(const std::vector<std::uint8_t>& states);
-  virtual revaluation stream_revaluation() { return stream_reval_; }
-  // The numbers of `accounts` from the last stream_revalue (a GPU gathers them on the device and
-  // brings back only those). A patch_accounts since does not change them; call it before any
-  // other revalue or scenario_risk on a caller's revaluation (a GPU refuses after one).
-  virtual revalued_accounts stream_accounts(const std::vector<std::uint32_t>& accounts);
 
-  // The stages of the last load_book, revalue or scenario_risk call, in order, with their times.
-  const std::vector<stage_time>& last_stages() const { return stages_; }
+  // Revalues the book at `market` and holds the result, with collateral_change[a] (quote
+  // currency; empty for none) added to account a's equity.
+  virtual void revalue(const market_state& market, const std::vector<double>& collateral_change) = 0;
+  // Scenario risk of the revaluation held, at its market; holds the result.
+  virtual void scenario_risk(const scenario_source& scenarios, const risk_params& params) = 0;
+  // Every account's stream state (stream_rules.hpp) from the revaluation held, against the margins
+  // of the last scenario_risk widened by the staleness add-on; returns the accounts whose state
+  // changed since the last call, ascending.
+  virtual std::vector<tick_change> tick_states(const tick_request& request) = 0;
+  // Restores the tick states (one stream_state per account), e.g. after the book is loaded again.
+  virtual void set_tick_states(const std::vector<std::uint8_t>& states) = 0;
 
- protected:
-  void report_progress(const char* stage, double fraction) const {
-    if (progress_) progress_(stage, fraction);
-  }
-  bool has_progress() const { return static_cast<bool>(progress_); }
-  std::vector<stage_time> stages_;
-  // Every backend calls this at the end of load_book with its own copy of the book.
-  void book_loaded(const book& b) {
-    stream_book_ = &b;
-    stream_state_.assign(b.accounts(), 0);
-  }
-  // The host tick path's state: the book's layout and market of the last stream_revalue, the
-  // revaluation and every account's stream state.
-  const book* stream_book_ = nullptr;
-  int stream_threads_ = 0;  // OpenMP threads of the host tick path (0: all)
-  market_state stream_market_;
-  revaluation stream_reval_;
-  std::vector<std::uint8_t> stream_state_;
-
- private:
-  progress_callback progress_;
+  // Explicit copies to the host of the results held.
+  virtual revaluation copy_revaluation() = 0;
+  // Those accounts' part of the revaluation held (a GPU gathers them on the device).
+  virtual revalued_accounts copy_revaluation_of(const std::vector<std::uint32_t>& accounts) = 0;
+  virtual risk_result copy_risk() = 0;
 };
-
-enum class backend_choice : std::uint8_t { automatic, cpu, cuda };
-
-// The CPU backend with `threads` OpenMP threads (0: all available). `full` scenario risk keeps a
-// table of every instrument's P&L per scenario while it fits in `pnl_table_bytes`; beyond that it
-// prices each position's scenarios on the fly (same numbers, slower).
-constexpr std::size_t default_pnl_table_bytes = std::size_t{2} << 30;
-std::unique_ptr<backend> make_cpu_backend(int threads,
-                                          std::size_t pnl_table_bytes = default_pnl_table_bytes);
-
-struct backend_selection {
-  std::unique_ptr<backend> instance;
-  std::string note;  // what was chosen and why, for stderr
-};
-
-// auto: CUDA when built with it and a device is usable, else the CPU (the note says why).
-// cuda: throws backend_unavailable with the reason when it cannot be used. `max_device_bytes`
-// caps the CUDA backend's device memory (0: 90% of what is free); a book that does not fit is
-// processed in chunks.
-backend_selection select_backend(backend_choice choice, int cpu_threads, std::size_t max_device_bytes = 0);
 
 }  // namespace msync

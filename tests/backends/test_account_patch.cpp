@@ -1,13 +1,14 @@
 // Patching accounts into a loaded book (what a cascade round or a replay's close-out does instead
-// of loading the whole book again) against loading the edited book from scratch: the CPU
-// backend's revaluation and margins must be the same bit for bit, and the undo patch must give
-// back the numbers of the book as loaded. Gathering some accounts' numbers (stream_accounts)
-// against the whole revaluation. The CUDA backend's patch and gather are tested in
-// test_cuda_backend.cpp.
+// of loading the whole book again) against loading the edited book from scratch, on every
+// backend: the revaluation and margins must be the same bit for bit (resident and, for CUDA, in
+// chunks), agree with the CPU backend, and the undo patch must give back the numbers of the book
+// as loaded. Gathering some accounts' part of the revaluation (copy_revaluation_of) against the
+// whole copy.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 
+#include "backend_cases.hpp"
 #include "marginsync/backend.hpp"
 #include "test_books.hpp"
 
@@ -17,27 +18,32 @@ namespace {
 using test::expect_identical;
 using test::outcome;
 using test::run_loaded;
+using test::run_on;
 
-book_inputs generated(const test::temp_dir& dir) {
-  book_inputs in = test::generated_book(dir, 500, 4, 5, 9);
-  in.risk.scenarios = 1000;
+class account_patch_test : public test::each_backend {};
+
+book_inputs generated(const test::temp_dir& dir, std::int64_t accounts = 3000) {
+  book_inputs in = test::generated_book(dir, accounts, 5, 4, 11);
+  in.risk.scenarios = 800;
   return in;
 }
 
-TEST(account_patch, a_patched_book_equals_the_edited_book_loaded_and_the_undo_restores_it) {
+TEST_P(account_patch_test, a_patched_book_equals_the_edited_book_loaded_and_the_undo_restores_it) {
   test::temp_dir dir;
   const book_inputs in = generated(dir);
   const book& b = in.positions;
   // Every seventh account closed, with collateral 1000 + a left; the edited book is made by hand.
   const test::closed_accounts c = test::close_every(b, 7, 1000.0);
-  auto engine = make_cpu_backend(2);
-  engine->load_book(b, in.risk);
-  const outcome loaded = run_loaded(*engine, in);
+  book_inputs edited = in;
+  edited.positions = c.edited;
+  auto engine = make();
+  const outcome loaded = run_on(*engine, in);
   engine->patch_accounts(c.close);
   const outcome patched = run_loaded(*engine, in);
-  auto fresh = make_cpu_backend(2);
-  fresh->load_book(c.edited, in.risk);
-  expect_identical(patched, run_loaded(*fresh, in));
+  auto fresh = make();
+  expect_identical(patched, run_on(*fresh, edited));
+  auto cpu = make_reference();
+  test::expect_agree(edited, patched, run_on(*cpu, edited));
   // A closed account holds nothing: its equity is its collateral and credit, and it has no margin.
   for (std::uint32_t a = 0; a < b.accounts(); a += 7) {
     EXPECT_EQ(patched.reval.account_equity[a], 1000.0 + a + in.risk.tiers[b.account_tier[a]].credit_limit) << a;
@@ -49,10 +55,10 @@ TEST(account_patch, a_patched_book_equals_the_edited_book_loaded_and_the_undo_re
   expect_identical(run_loaded(*engine, in), loaded);
 }
 
-TEST(account_patch, a_patch_that_does_not_fit_the_book_is_refused) {
+TEST_P(account_patch_test, a_patch_that_does_not_fit_the_book_is_refused) {
   test::temp_dir dir;
-  const book_inputs in = generated(dir);
-  auto engine = make_cpu_backend(1);
+  const book_inputs in = generated(dir, 500);
+  auto engine = make();
   engine->load_book(in.positions, in.risk);
   account_patch p;
   add_closed(p, in.positions, 3, 0.0);
@@ -69,33 +75,48 @@ TEST(account_patch, a_patch_that_does_not_fit_the_book_is_refused) {
   add_closed(twice, in.positions, 4, 1.0);
   EXPECT_THROW(engine->patch_accounts(twice), std::logic_error);
   // None of them changed anything.
-  auto fresh = make_cpu_backend(1);
+  auto fresh = make();
   fresh->load_book(in.positions, in.risk);
-  EXPECT_EQ(engine->revalue(in.market).account_equity, fresh->revalue(in.market).account_equity);
+  engine->revalue(in.market, {});
+  fresh->revalue(in.market, {});
+  EXPECT_EQ(engine->copy_revaluation().account_equity, fresh->copy_revaluation().account_equity);
 }
 
-TEST(account_patch, stream_accounts_gives_those_accounts_of_the_revaluation) {
+// The accounts a cascade closes come back alone: equal to the whole copy bit for bit, and to the
+// reference within docs/design.md section 6; a patch after the revalue does not change them.
+TEST_P(account_patch_test, copy_revaluation_of_gives_those_accounts_of_the_revaluation) {
   test::temp_dir dir;
-  const book_inputs in = generated(dir);
+  const book_inputs in = generated(dir, 2000);
   const book& b = in.positions;
-  auto engine = make_cpu_backend(2);
+  auto engine = make();
   engine->load_book(b, in.risk);
-  const revaluation whole = engine->revalue(in.market);
-  engine->stream_revalue(in.market, {});
-  const std::vector<std::uint32_t> picked{499, 0, 17, 250, 3};
-  const revalued_accounts r = engine->stream_accounts(picked);
+  engine->revalue(in.market, {});
+  const revaluation whole = engine->copy_revaluation();
+  auto cpu = make_reference();
+  cpu->load_book(b, in.risk);
+  cpu->revalue(in.market, {});
+  const std::vector<std::uint32_t> picked{1999, 0, 17, 1000, 3, 512};
+  const test::closed_accounts closed = test::close_every(b, 3, 0.0);
+  engine->patch_accounts(closed.close);  // the revaluation held describes the book before it
+  const revalued_accounts r = engine->copy_revaluation_of(picked), c = cpu->copy_revaluation_of(picked);
+  ASSERT_EQ(r.first, c.first);
   ASSERT_EQ(r.first.size(), picked.size() + 1);
   for (std::size_t i = 0; i < picked.size(); ++i) {
     const std::uint32_t a = picked[i];
     EXPECT_EQ(r.equity[i], whole.account_equity[a]) << a;
     EXPECT_EQ(r.gross_notional[i], whole.account_gross_notional[a]) << a;
+    test::expect_close(r.equity[i], c.equity[i], test::revaluation_tolerance, 1.0, "equity");
     ASSERT_EQ(r.first[i + 1] - r.first[i], b.account_exposure_begin[a + 1] - b.account_exposure_begin[a]) << a;
-    for (std::uint64_t k = r.first[i]; k < r.first[i + 1]; ++k)
+    for (std::uint64_t k = r.first[i]; k < r.first[i + 1]; ++k) {
       EXPECT_EQ(r.exposure_delta[k], whole.exposure_delta[b.account_exposure_begin[a] + (k - r.first[i])]) << a;
+      test::expect_close(r.exposure_delta[k], c.exposure_delta[k], test::revaluation_tolerance, 1.0, "delta");
+    }
   }
-  EXPECT_TRUE(engine->stream_accounts({}).equity.empty());
-  EXPECT_THROW(engine->stream_accounts({static_cast<std::uint32_t>(b.accounts())}), std::logic_error);
+  EXPECT_TRUE(engine->copy_revaluation_of({}).equity.empty());
+  EXPECT_THROW(engine->copy_revaluation_of({static_cast<std::uint32_t>(b.accounts())}), std::logic_error);
 }
+
+MSYNC_FOR_EACH_BACKEND(account_patch_test);
 
 }  // namespace
 }  // namespace msync

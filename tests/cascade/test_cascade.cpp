@@ -15,12 +15,10 @@
 #include "io/number_parse.hpp"
 #include "marginsync/cascade_rules.hpp"
 #include "marginsync/errors.hpp"
+#include "backend_cases.hpp"
 #include "test_books.hpp"
 #include "test_support.hpp"
 
-#ifdef MSYNC_HAS_CUDA
-#include "cuda_entry.hpp"
-#endif
 
 namespace msync {
 namespace {
@@ -109,8 +107,9 @@ TEST(cascade, the_first_close_out_liquidates_a_second_account_in_round_two) {
     m.spot[0] = shocked;
     auto engine = make_cpu_backend(1);
     engine->load_book(in.positions, in.risk);
-    const revaluation v = engine->revalue(m);
-    mm = engine->scenario_risk(m, scenario_source{}, in.risk, v).maintenance_margin[0];
+    engine->revalue(m, {});
+    engine->scenario_risk(scenario_source{}, in.risk);
+    mm = engine->copy_risk().maintenance_margin[0];
   }
   // a0: 100 BTC, liquidated at once; its sale of 8.19M against 1e7 a day moves BTC down by
   // 0.55 / sqrt(365) * sqrt(0.819) = 2.6%, about 2,130 on a1's 1 BTC. a1 starts 500 above maintenance.
@@ -150,24 +149,27 @@ TEST(cascade, a_depth_file_sets_impact_per_underlying_and_bad_rows_are_reported)
   }
 }
 
-// A grid runs its shocks back to back on one loaded book: each gives what a fresh engine gives, bit
-// for bit, and the book is as loaded afterwards (its revaluation and margins unchanged).
-TEST(cascade, shocks_back_to_back_on_one_loaded_book_equal_fresh_runs) {
+// Grid points run back to back on one loaded book (patches, then their undo) equal fresh runs of
+// each shock on a new instance of the same backend, bit for bit, and the book is as loaded
+// afterwards (its revaluation and margins unchanged).
+class cascade_on_each_backend : public test::each_backend {};
+
+TEST_P(cascade_on_each_backend, shocks_back_to_back_on_one_loaded_book_equal_fresh_runs) {
   test::temp_dir dir;
   book_inputs in = test::generated_book(dir, 600, 3, 4, 5);
   in.risk.scenarios = 1000;
   in.risk.daily_volume = 1e6;  // a thin market, so that close-outs liquidate others
   const impact_params impact = load_impact_params(std::nullopt, in.market, in.risk);
-  auto shared = make_cpu_backend(1);
-  shared->load_book(in.positions, in.risk);
-  const revaluation reval_before = shared->revalue(in.market);
-  const risk_result risk_before = shared->scenario_risk(in.market, scenario_source{}, in.risk, reval_before);
+  auto shared = make();
+  const test::outcome before = test::run_on(*shared, in);
   std::size_t most_rounds = 0;
   for (double shock : {-0.3, -0.1, -0.5, -0.3}) {
     SCOPED_TRACE(shock);
     const std::vector<double> shocks(in.market.size(), shock);
     const cascade_result a = run_cascade(in, *shared, impact, {shocks, 50});
-    const cascade_result b = cascade_of(in, shocks);
+    auto fresh = make();
+    fresh->load_book(in.positions, in.risk);
+    const cascade_result b = run_cascade(in, *fresh, impact, {shocks, 50});
     most_rounds = std::max(most_rounds, a.rounds.size());
     ASSERT_EQ(a.rounds.size(), b.rounds.size());
     ASSERT_EQ(a.liquidations.size(), b.liquidations.size());
@@ -181,12 +183,7 @@ TEST(cascade, shocks_back_to_back_on_one_loaded_book_equal_fresh_runs) {
     EXPECT_EQ(a.final_spot, b.final_spot);
   }
   EXPECT_GE(most_rounds, 3u) << "the book cascades past its first round";
-  const revaluation reval_after = shared->revalue(in.market);
-  const risk_result risk_after = shared->scenario_risk(in.market, scenario_source{}, in.risk, reval_after);
-  EXPECT_EQ(reval_after.account_equity, reval_before.account_equity);
-  EXPECT_EQ(reval_after.exposure_delta, reval_before.exposure_delta);
-  EXPECT_EQ(risk_after.maintenance_margin, risk_before.maintenance_margin);
-  EXPECT_EQ(risk_after.status, risk_before.status);
+  test::expect_identical(test::run_loaded(*shared, in), before);
 }
 
 // The command on the sample book: each round's row is the sum of its liquidations, each
@@ -240,23 +237,21 @@ TEST(cascade, command_rounds_match_their_liquidations_and_grid_points_match_sing
   EXPECT_NE(bad.out.find("unknown underlying 'DOGE'"), std::string::npos) << bad.out;
 }
 
-// The cascade on CPU and CUDA gives the same rounds: the same accounts closed in the same rounds,
-// prices and money within DESIGN 6's 1e-4 (margins decide who is closed, and they come from
-// scenario loops). Skips where no CUDA device is usable.
-TEST(cascade, cpu_and_cuda_give_the_same_rounds) {
-#ifdef MSYNC_HAS_CUDA
-  if (!cuda::probe_device().usable) GTEST_SKIP() << "no usable CUDA device";
+// The cascade on every backend gives the CPU's rounds: the same accounts closed in the same
+// rounds, prices and money within docs/design.md section 6's 1e-4 (margins decide who is closed,
+// and they come from scenario loops).
+TEST_P(cascade_on_each_backend, gives_the_rounds_of_the_cpu) {
   book_location where;
   where.book = test::sample_book();
   const book_inputs in = load_book_at(where);
   const impact_params impact = load_impact_params(std::nullopt, in.market, in.risk);
-  auto cpu = make_cpu_backend(0);
-  auto gpu = cuda::make_cuda_backend(cuda::cuda_backend_options{});
+  auto cpu = make_reference();
+  auto engine = make();
   cpu->load_book(in.positions, in.risk);
-  gpu->load_book(in.positions, in.risk);
+  engine->load_book(in.positions, in.risk);
   for (double shock : {-0.05, -0.2, -0.4}) {  // back to back on the loaded book, as a grid runs
     const cascade_options o{{shock, shock}, 100};
-    const cascade_result a = run_cascade(in, *cpu, impact, o), b = run_cascade(in, *gpu, impact, o);
+    const cascade_result a = run_cascade(in, *cpu, impact, o), b = run_cascade(in, *engine, impact, o);
     ASSERT_EQ(a.rounds.size(), b.rounds.size()) << shock;
     ASSERT_EQ(a.liquidations.size(), b.liquidations.size()) << shock;
     for (std::size_t i = 0; i < a.liquidations.size(); ++i) {
@@ -270,10 +265,9 @@ TEST(cascade, cpu_and_cuda_give_the_same_rounds) {
       EXPECT_NEAR(b.rounds[r].fund, a.rounds[r].fund, 1e-4 * std::max(1.0, a.rounds[r].fund));
     }
   }
-#else
-  GTEST_SKIP() << "a build without CUDA";
-#endif
 }
+
+MSYNC_FOR_EACH_BACKEND(cascade_on_each_backend);
 
 }  // namespace
 }  // namespace msync

@@ -17,6 +17,7 @@
 #include "marginsync/errors.hpp"
 #include "marginsync/scenario.hpp"
 #include "marginsync/valuation.hpp"
+#include "backend_cases.hpp"
 #include "test_support.hpp"
 
 namespace msync {
@@ -24,15 +25,6 @@ namespace {
 
 using test::temp_dir;
 using test::write_file;
-
-std::unique_ptr<backend> make_backend(const std::string& name) {
-  if (name == "cpu") return make_cpu_backend(0);
-  try {
-    return select_backend(backend_choice::cuda, 0).instance;
-  } catch (const backend_unavailable& e) {
-    return nullptr;
-  }
-}
 
 struct reference_account {
   std::vector<double> loss;  // per scenario
@@ -112,23 +104,16 @@ void expect_close(double actual, double expected, double rel, const std::string&
   EXPECT_NEAR(actual, expected, rel * std::max(1.0, std::fabs(expected))) << what;
 }
 
-class margin_engine : public ::testing::TestWithParam<std::string> {
+class margin_engine : public test::each_backend {
  protected:
   void SetUp() override {
-    engine_ = make_backend(GetParam());
-    if (!engine_) GTEST_SKIP() << "backend '" << GetParam() << "' is not available here";
+    test::each_backend::SetUp();
+    if (!IsSkipped()) engine_ = make();
   }
 
-  struct outcome {
-    revaluation reval;
-    risk_result risk;
-  };
+  using outcome = test::outcome;
   outcome run(const book_inputs& in, const scenario_file_data* file = nullptr) {
-    engine_->load_book(in.positions, in.risk);
-    outcome o;
-    o.reval = engine_->revalue(in.market);
-    o.risk = engine_->scenario_risk(in.market, scenario_source{file}, in.risk, o.reval);
-    return o;
+    return test::run_on(*engine_, in, file);
   }
 
   // Compares every account output with the brute-force reference.
@@ -383,8 +368,7 @@ TEST_P(margin_engine, empty_book) {
   EXPECT_EQ(o.risk.bad_debt_var, 0.0);
 }
 
-INSTANTIATE_TEST_SUITE_P(backends, margin_engine, ::testing::Values("cpu", "cuda"),
-                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+MSYNC_FOR_EACH_BACKEND(margin_engine);
 
 // The CPU backend's results do not depend on its thread count (fixed-order sums).
 TEST(cpu_backend, thread_count_does_not_change_a_bit) {
@@ -393,9 +377,7 @@ TEST(cpu_backend, thread_count_does_not_change_a_bit) {
   std::vector<risk_result> results;
   for (int threads : {1, 2, 3}) {
     auto engine = make_cpu_backend(threads);
-    engine->load_book(in.positions, in.risk);
-    const revaluation r = engine->revalue(in.market);
-    results.push_back(engine->scenario_risk(in.market, scenario_source{}, in.risk, r));
+    results.push_back(test::run_on(*engine, in).risk);
   }
   for (std::size_t i = 1; i < results.size(); ++i) {
     EXPECT_EQ(results[i].var, results[0].var);
@@ -419,9 +401,7 @@ TEST(cpu_backend, on_the_fly_pricing_equals_the_pnl_table) {
   std::vector<risk_result> results;
   for (std::size_t budget : {default_pnl_table_bytes, std::size_t{0}}) {
     auto engine = make_cpu_backend(2, budget);
-    engine->load_book(in.positions, in.risk);
-    const revaluation r = engine->revalue(in.market);
-    results.push_back(engine->scenario_risk(in.market, scenario_source{}, in.risk, r));
+    results.push_back(test::run_on(*engine, in).risk);
   }
   EXPECT_EQ(results[0].var, results[1].var);
   EXPECT_EQ(results[0].es, results[1].es);

@@ -1,0 +1,80 @@
+#pragma once
+// How the CUDA backend holds a book in device memory: whole ("resident") when it fits beside a
+// run's scenarios, else in chunks of whole bad-debt groups, each uploaded on every call. Plain C++
+// (no CUDA), so the plan is tested on any machine.
+//
+// Bad-debt groups: the accounts are split into consecutive groups whose per-scenario bad debt is
+// summed on its own row and the rows added in order, so the book's sum does not depend on the
+// launch. The group size is a function of the account and scenario counts only, so a chunked run
+// gives the bytes of a resident one.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "marginsync/black_scholes.hpp"
+#include "marginsync/book.hpp"
+#include "marginsync/valuation.hpp"
+
+namespace msync::cuda {
+
+// Device bytes of each account, exposure and position of a resident chunk (inputs, revaluation
+// and risk outputs, and a stream's tick path: collateral change, add-on, state, changed flag and
+// index, and a changed record), as the backend allocates them.
+constexpr std::size_t bytes_per_account = 2 * 8 + 2 * 8 + 2 * 8 + 6 * 8 + 2 + 4 + (8 + 8 + 1 + 1 + 4 + 40);
+constexpr std::size_t bytes_per_exposure = 4 + 8 + 4 * 8;
+constexpr std::size_t bytes_per_position = 4 + 8 + 8;
+// The Monte Carlo kernel keeps this many underlyings' normals in registers; beyond, in scratch.
+constexpr std::uint32_t max_local_underlyings = 64;
+
+// Accounts per bad-debt group: at most 4096 groups (enough blocks to fill any current GPU many
+// times over) and at most 256 MiB of partial rows.
+std::uint32_t accounts_per_group(std::size_t accounts, std::int64_t scenarios);
+// Groups of a book (at least one, so an empty book still has a row).
+std::uint32_t group_count(std::size_t accounts, std::int64_t scenarios);
+
+// What a run needs besides the book: scenarios, underlyings, method and source.
+struct run_shape {
+  std::int64_t n = -1;
+  std::size_t underlyings = 0;
+  bool full = false;
+  bool from_file = false;
+  bool operator==(const run_shape& o) const {
+    return n == o.n && underlyings == o.underlyings && full == o.full && from_file == o.from_file;
+  }
+};
+
+struct chunk_range {
+  std::size_t account_begin, account_end;
+  std::size_t exposure_begin, exposure_end;
+  std::size_t position_begin, position_end;
+  std::uint32_t group_begin, group_end;  // global bad-debt groups
+  std::size_t accounts() const { return account_end - account_begin; }
+  std::size_t exposures() const { return exposure_end - exposure_begin; }
+  std::size_t positions() const { return position_end - position_begin; }
+  std::uint32_t groups() const { return group_end - group_begin; }
+};
+
+// Device bytes of a range of the book.
+std::size_t book_bytes(std::size_t accounts, std::size_t exposures, std::size_t positions);
+std::size_t book_bytes(const book& b);
+// Device bytes that do not scale with the accounts: instruments, market, scenario set, the
+// instrument P&L table (with_table), partial bad-debt rows and loss scratch, CUB temporaries.
+std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::size_t accounts, bool with_table);
+
+// Whether a book held whole can stay so for a run of `shape` within `budget` bytes.
+bool stays_resident(const book& b, const run_shape& shape, std::size_t budget);
+
+struct chunk_plan {
+  std::vector<chunk_range> chunks;  // consecutive, covering every account, whole groups
+  bool use_table = false;           // `full` keeps the instrument P&L table
+  std::size_t room = 0;             // bytes left for the chunks after the fixed part
+  bool resident() const { return chunks.size() == 1; }
+};
+
+// Splits `b` into chunks of whole bad-debt groups that fit `budget` bytes with `shape`, at most
+// `max_chunk_accounts` accounts each (0: no limit). `full` keeps the instrument P&L table when
+// the whole book fits beside it, or when the table takes at most half the budget. Throws
+// std::runtime_error (saying what to change) when the scenarios alone, or one group, do not fit.
+chunk_plan plan_chunks(const book& b, const run_shape& shape, std::size_t budget, std::size_t max_chunk_accounts);
+
+}  // namespace msync::cuda

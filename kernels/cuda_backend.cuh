@@ -1,0 +1,184 @@
+#pragma once
+// The CUDA backend: the book in device memory, every stage a kernel over include/ math. The class
+// is defined once here and implemented by stage:
+//   cuda_backend.cu       construction, load_book (plan, upload), patch_accounts, memory
+//   cuda_revalue.cu       revalue, copy_revaluation, copy_revaluation_of
+//   cuda_scenario_risk.cu scenario_risk, copy_risk
+//   cuda_tick_path.cu     tick_states, set_tick_states
+// What the backend holds is described by three enums: how the book is held (residency), and
+// where the revaluation and the scenario risk of the last calls are (held_at). A book held whole
+// keeps its results on the device until a copy brings them to the host; a book held in chunks
+// brings each chunk's results to the host as it goes, so its results are held there.
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chunk_plan.hpp"
+#include "cuda_check.cuh"
+#include "cuda_entry.hpp"
+#include "device_buffer.cuh"
+#include "launchers.cuh"
+
+namespace msync::cuda {
+
+// Events recorded at named points of the stream; after a synchronize, the time between each point
+// and the one before it, summed per name (so chunks add up) in order of first appearance.
+class event_timeline {
+ public:
+  explicit event_timeline(cudaStream_t s) : stream_(s) { record(""); }
+  void mark(const char* name) { record(name); }
+  std::vector<stage_time> collect() const {
+    std::vector<stage_time> out;
+    for (std::size_t i = 1; i < events_.size(); ++i) {
+      float ms = 0.0f;
+      MSYNC_CUDA_TRY(cudaEventElapsedTime(&ms, events_[i - 1]->get(), events_[i]->get()));
+      auto it = std::find_if(out.begin(), out.end(), [&](const stage_time& t) { return t.name == names_[i]; });
+      if (it == out.end()) out.push_back(stage_time{names_[i], ms / 1e3});
+      else it->seconds += ms / 1e3;
+    }
+    return out;
+  }
+
+ private:
+  void record(const char* name) {
+    events_.push_back(std::make_unique<event>());
+    events_.back()->record(stream_);
+    names_.emplace_back(name);
+  }
+  cudaStream_t stream_;
+  std::vector<std::unique_ptr<event>> events_;
+  std::vector<std::string> names_;
+};
+
+class cuda_backend final : public backend {
+ public:
+  explicit cuda_backend(const cuda_backend_options& options);
+
+  std::string name() const override { return "cuda"; }
+  std::string device() const override {
+    return chunks_.size() > 1 ? description_ + ", book in " + std::to_string(chunks_.size()) + " chunks"
+                              : description_;
+  }
+  std::string residency_note() const override { return residency_note_; }
+  void set_progress(progress_callback callback) override { progress_ = std::move(callback); }
+  std::vector<stage_time> last_stages() const override { return stages_; }
+
+  void load_book(const book& b, const risk_params& params) override;
+  // Patches the host copy (what a chunked book uploads) and, when the book is resident, the
+  // device's copy with a small upload and one kernel. The results held are not touched.
+  void patch_accounts(const account_patch& patch) override;
+
+  void revalue(const market_state& market, const std::vector<double>& collateral_change) override;
+  void scenario_risk(const scenario_source& source, const risk_params& params) override;
+  // On the device while the book is resident and its results are there; otherwise on the host
+  // copies (cpu/tick_path.hpp).
+  std::vector<tick_change> tick_states(const tick_request& request) override;
+  void set_tick_states(const std::vector<std::uint8_t>& states) override;
+
+  revaluation copy_revaluation() override;
+  revalued_accounts copy_revaluation_of(const std::vector<std::uint32_t>& accounts) override;
+  risk_result copy_risk() override;
+
+ private:
+  enum class residency : std::uint8_t { none, whole, chunked };
+  enum class held_at : std::uint8_t { nowhere, device, host };
+
+  cudaStream_t s() const { return stream_.get(); }
+  void report_progress(const char* stage, double fraction) const {
+    if (progress_) progress_(stage, fraction);
+  }
+  // Plans the chunks for `shape` and uploads the book when it is held whole. Whatever was on the
+  // device is void from here: a revaluation or risk held there must be brought to the host first.
+  void plan(const run_shape& shape);
+  void upload_chunk(const chunk_range& c);
+  // The chunk's part of the host revaluation into the device's revaluation buffers.
+  void upload_chunk_revaluation(const chunk_range& c);
+  // Frees every device buffer and returns the freed memory to the device, so cudaMemGetInfo
+  // sees it.
+  void release_all();
+  // Frees the scenario buffers a run of `shape` does not use (kept from an earlier shape).
+  void release_unused(const run_shape& shape);
+  // Frees the buffers of a patch or gather (sized by the call, outside the budget).
+  void release_transfer_buffers();
+  void upload_market(const market_state& market);
+  chunk_view chunk_device_view(const chunk_range& c) const;
+  revaluation_view reval_device_view();
+  risk_outputs risk_device_view();
+  // A revaluation of the book's size, and one chunk's part of the device's copied in
+  // (asynchronously).
+  revaluation sized_revaluation() const;
+  void download_chunk_revaluation(const chunk_range& c, revaluation& r);
+  // One chunk's risk outputs from the device into `out` (asynchronously, then the not-ok list
+  // synchronously, rebased to book indices).
+  void download_chunk_risk(const chunk_range& c, risk_result& out);
+  // The revaluation and risk held, on the host (downloaded when they are on the device).
+  const revaluation& host_revaluation();
+  const risk_result& host_risk();
+
+  cuda_backend_options options_;
+  std::string description_;
+  std::uint32_t sm_count_ = 1;
+  std::string residency_note_;
+  progress_callback progress_;
+  std::vector<stage_time> stages_;
+  stream stream_;  // declared before every buffer: they are freed on it
+
+  book book_;  // host copy, for chunked uploads and patches
+  std::vector<double> base_equity_, im_multiplier_;
+  std::vector<double> tier_credit_;  // credit limit of each tier, for patched base equity
+  std::size_t budget_ = 0;           // device bytes this backend may use, fixed at load_book
+  std::vector<chunk_range> chunks_;
+  run_shape planned_{};
+  bool use_table_ = false;
+
+  residency residency_ = residency::none;
+  held_at reval_at_ = held_at::nowhere;  // the revaluation of the last revalue
+  held_at risk_at_ = held_at::nowhere;   // the scenario risk of the last scenario_risk
+  market_state market_;                  // of the last revalue
+  revaluation host_reval_;               // valid when reval_at_ == host
+  risk_result host_risk_;                // whole when risk_at_ == host; the book's numbers always
+  std::vector<std::uint8_t> states_;     // tick states, one per account
+  bool device_states_current_ = false;   // dev_.stream_state equals states_
+
+  // Every device buffer, so that releasing them all is one assignment.
+  struct device_memory {
+    // Instruments and market (whole).
+    device_buffer<contract_terms> terms;
+    device_buffer<std::uint32_t> ins_underlying;
+    device_buffer<valuation_inputs> ins_inputs;
+    device_buffer<option_greeks> unit;
+    device_buffer<double> base_value, years;
+    device_buffer<double> spot, vol, carry, cholesky;
+    // One chunk's book, revaluation and risk outputs (capacity of the largest chunk).
+    device_buffer<std::uint64_t> account_position_begin, account_exposure_begin, exposure_position_begin;
+    device_buffer<std::uint32_t> exposure_underlying, position_instrument;
+    device_buffer<double> position_quantity, position_cost, base_equity, im_multiplier;
+    device_buffer<double> exp_delta, exp_gamma, exp_vega, exp_theta, equity, gross;
+    device_buffer<double> var, es, im, mm, breach, health;
+    device_buffer<std::uint8_t> status, preemptive;
+    device_buffer<std::uint32_t> not_ok, not_ok_count;
+    device_buffer<unsigned char> select_temp;
+    // Scenarios.
+    device_buffer<double> scen_spot, scen_vol, d_spot, d_vol, pnl_table, mc_scratch;
+    device_buffer<double> file_return, file_change;
+    device_buffer<double> partial, risk_scratch, book_bad, book_tail;
+    // Stream tick path.
+    device_buffer<double> collateral_change, addon;
+    device_buffer<std::uint8_t> stream_state, changed, stale;
+    device_buffer<std::uint32_t> changed_index, changed_count;
+    device_buffer<state_change> changes;
+    // Account patches.
+    device_buffer<std::uint32_t> patch_accounts;
+    device_buffer<std::uint64_t> patch_first;
+    device_buffer<double> patch_base_equity, patch_quantity, patch_cost;
+    // Account gathers.
+    device_buffer<std::uint32_t> gather_accounts;
+    device_buffer<std::uint64_t> gather_first;
+    device_buffer<double> gather_equity, gather_gross, gather_delta;
+  };
+  device_memory dev_;
+};
+
+}  // namespace msync::cuda

@@ -1,0 +1,140 @@
+// The CUDA backend, revaluation (cuda_backend.cuh): market inputs up (per instrument: spot, vol,
+// rate, carry, T) -> instrument greeks -> account revaluation (exposures, equity, gross notional)
+// -> collateral changes added. A book held whole keeps the result on the device; a book in chunks
+// brings each chunk's part to the host.
+#include "cpu/tick_path.hpp"
+#include "cuda_backend.cuh"
+#include "marginsync/errors.hpp"
+
+namespace msync::cuda {
+
+void cuda_backend::revalue(const market_state& market, const std::vector<double>& collateral_change) {
+  MSYNC_EXPECTS(residency_ != residency::none, "load_book first");
+  MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == book_.accounts(),
+                "a collateral change per account");
+  reval_at_ = held_at::nowhere;  // until the new one is complete
+  event_timeline timeline(s());
+  upload_market(market);
+  market_ = market;
+  timeline.mark("upload market");
+  launch_instrument_greeks(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(), dev_.base_value.data(),
+                           static_cast<std::uint32_t>(book_.instruments.size()), s());
+  const std::uint32_t accounts = static_cast<std::uint32_t>(book_.accounts());
+  if (residency_ == residency::whole) {
+    launch_account_revalue(chunk_device_view(chunks_.front()), dev_.terms.data(), dev_.unit.data(), dev_.spot.data(),
+                           reval_device_view(), s());
+    if (!collateral_change.empty()) {
+      dev_.collateral_change.reserve(accounts, s());
+      dev_.collateral_change.upload(collateral_change, s());
+      launch_add_collateral(dev_.equity.data(), dev_.collateral_change.data(), accounts, s());
+    }
+    timeline.mark("revalue");
+    stream_.synchronize();  // the events are complete before they are read
+    reval_at_ = held_at::device;
+  } else {
+    host_reval_ = sized_revaluation();
+    for (const chunk_range& c : chunks_) {
+      upload_chunk(c);
+      timeline.mark("upload");
+      launch_account_revalue(chunk_device_view(c), dev_.terms.data(), dev_.unit.data(), dev_.spot.data(),
+                             reval_device_view(), s());
+      timeline.mark("revalue");
+      download_chunk_revaluation(c, host_reval_);
+      timeline.mark("download");
+    }
+    stream_.synchronize();
+    // Added after the positions, as the device adds it for a book held whole.
+    if (!collateral_change.empty())
+      for (std::size_t a = 0; a < accounts; ++a) host_reval_.account_equity[a] += collateral_change[a];
+    reval_at_ = held_at::host;
+  }
+  stages_ = timeline.collect();
+}
+
+revaluation cuda_backend::copy_revaluation() {
+  MSYNC_EXPECTS(reval_at_ != held_at::nowhere, "revalue first");
+  if (reval_at_ == held_at::host) {
+    stages_.clear();
+    return host_reval_;
+  }
+  event_timeline timeline(s());
+  revaluation r = sized_revaluation();
+  download_chunk_revaluation(chunks_.front(), r);
+  timeline.mark("download");
+  stream_.synchronize();
+  stages_ = timeline.collect();
+  return r;
+}
+
+revalued_accounts cuda_backend::copy_revaluation_of(const std::vector<std::uint32_t>& accounts) {
+  MSYNC_EXPECTS(reval_at_ != held_at::nowhere, "revalue first");
+  stages_.clear();
+  if (reval_at_ == held_at::host) return cpu::gather_accounts(book_, host_reval_, accounts);
+  revalued_accounts out;
+  for (std::uint32_t a : accounts) {
+    MSYNC_EXPECTS(a < book_.accounts(), "accounts of this book");
+    out.first.push_back(out.first.back() + book_.account_exposure_begin[a + 1] - book_.account_exposure_begin[a]);
+  }
+  const std::size_t n = accounts.size(), exposures = out.first.back();
+  out.equity.resize(n);
+  out.gross_notional.resize(n);
+  out.exposure_delta.resize(exposures);
+  if (n == 0) return out;
+  dev_.gather_accounts.reserve(n, s());
+  dev_.gather_first.reserve(n + 1, s());
+  dev_.gather_equity.reserve(n, s());
+  dev_.gather_gross.reserve(n, s());
+  dev_.gather_delta.reserve(std::max<std::size_t>(1, exposures), s());
+  dev_.gather_accounts.upload(accounts, s());
+  dev_.gather_first.upload(out.first, s());
+  launch_gather_accounts(account_gather_view{static_cast<std::uint32_t>(n), dev_.gather_accounts.data(),
+                                             dev_.gather_first.data(), dev_.gather_equity.data(),
+                                             dev_.gather_gross.data(), dev_.gather_delta.data()},
+                         dev_.account_exposure_begin.data(), reval_device_view(), s());
+  dev_.gather_equity.download(out.equity.data(), n, s());
+  dev_.gather_gross.download(out.gross_notional.data(), n, s());
+  dev_.gather_delta.download(out.exposure_delta.data(), exposures, s());
+  stream_.synchronize();
+  release_transfer_buffers();
+  return out;
+}
+
+const revaluation& cuda_backend::host_revaluation() {
+  MSYNC_EXPECTS(reval_at_ != held_at::nowhere, "revalue first");
+  if (reval_at_ == held_at::device) {
+    host_reval_ = copy_revaluation();
+    reval_at_ = held_at::host;
+  }
+  return host_reval_;
+}
+
+revaluation cuda_backend::sized_revaluation() const {
+  revaluation r;
+  r.exposure_delta.resize(book_.exposures());
+  r.exposure_gamma.resize(book_.exposures());
+  r.exposure_vega.resize(book_.exposures());
+  r.exposure_theta.resize(book_.exposures());
+  r.account_equity.resize(book_.accounts());
+  r.account_gross_notional.resize(book_.accounts());
+  return r;
+}
+
+void cuda_backend::download_chunk_revaluation(const chunk_range& c, revaluation& r) {
+  dev_.exp_delta.download(r.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
+  dev_.exp_gamma.download(r.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
+  dev_.exp_vega.download(r.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
+  dev_.exp_theta.download(r.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
+  dev_.equity.download(r.account_equity.data() + c.account_begin, c.accounts(), s());
+  dev_.gross.download(r.account_gross_notional.data() + c.account_begin, c.accounts(), s());
+}
+
+void cuda_backend::upload_chunk_revaluation(const chunk_range& c) {
+  dev_.exp_delta.upload(host_reval_.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
+  dev_.exp_gamma.upload(host_reval_.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
+  dev_.exp_vega.upload(host_reval_.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
+  dev_.exp_theta.upload(host_reval_.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
+  dev_.equity.upload(host_reval_.account_equity.data() + c.account_begin, c.accounts(), s());
+  dev_.gross.upload(host_reval_.account_gross_notional.data() + c.account_begin, c.accounts(), s());
+}
+
+}  // namespace msync::cuda

@@ -1,0 +1,218 @@
+// The CUDA backend, scenario risk (cuda_backend.cuh): scenarios generated on the device ->
+// (full) the instrument P&L table -> fused account risk per bad-debt group -> health and status
+// -> the not-ok accounts compacted; bad debt summed over groups in order, then its tail. A book
+// held whole keeps the per-account results on the device until copy_risk; a book in chunks brings
+// each chunk's down as it goes.
+#include "cuda_backend.cuh"
+#include "marginsync/errors.hpp"
+
+namespace msync::cuda {
+
+void cuda_backend::scenario_risk(const scenario_source& source, const risk_params& params) {
+  MSYNC_EXPECTS(reval_at_ != held_at::nowhere, "revalue before scenario_risk");
+  const scenario_file_data* file = source.file;
+  const std::int64_t n = file ? static_cast<std::int64_t>(file->count()) : params.scenarios;
+  const run_shape shape{n, market_.size(), params.method == risk_method::full, file != nullptr};
+  risk_at_ = held_at::nowhere;  // until the new one is complete
+  event_timeline timeline(s());  // first: a re-plan's upload counts as upload
+  const std::uint32_t per_group = accounts_per_group(book_.accounts(), n);
+  const std::uint32_t groups = group_count(book_.accounts(), n);
+  // A book held whole stays so when this run's scenarios fit beside it; otherwise (or when a
+  // chunked book meets a new shape) the chunks are planned again for this run's groups, and a
+  // revaluation held on the device comes to the host first (planning voids the device's copy).
+  if (!(shape == planned_)) {
+    if (residency_ == residency::whole && stays_resident(book_, shape, budget_)) {
+      planned_ = shape;
+      use_table_ = shape.full && fixed_bytes(shape, book_.instruments.size(), book_.accounts(), true) +
+                                         book_bytes(book_) <= budget_;
+      chunks_.front().group_begin = 0;
+      chunks_.front().group_end = groups;
+    } else {
+      host_revaluation();
+      plan(shape);
+      timeline.mark("upload");
+    }
+  }
+  release_unused(shape);
+  const std::size_t u = market_.size();
+  const std::size_t cells = u * static_cast<std::size_t>(n);
+  dev_.scen_spot.reserve(cells, s());
+  dev_.scen_vol.reserve(cells, s());
+  // The market of the revaluation held is on the device since revalue (spot, vol, carry,
+  // Cholesky, per-instrument inputs and base values).
+  if (file) {
+    dev_.file_return.reserve(cells, s());
+    dev_.file_change.reserve(cells, s());
+    dev_.file_return.upload(file->spot_return, s());
+    dev_.file_change.upload(file->vol_change, s());
+    timeline.mark("upload market");
+    launch_given_scenarios(dev_.spot.data(), dev_.vol.data(), dev_.file_return.data(), dev_.file_change.data(), n,
+                           static_cast<std::uint32_t>(u), dev_.scen_spot.data(), dev_.scen_vol.data(), s());
+  } else {
+    if (u > max_local_underlyings) dev_.mc_scratch.reserve(2 * cells, s());
+    const monte_carlo_inputs in{dev_.spot.data(), dev_.vol.data(), dev_.cholesky.data(),
+                                static_cast<std::uint32_t>(u), params.horizon_years(),
+                                params.vol_of_vol, params.spot_vol_correlation,
+                                scenario_draw_params{params.seed, params.distribution, params.degrees_of_freedom}};
+    launch_monte_carlo(in, n, dev_.scen_spot.data(), dev_.scen_vol.data(), dev_.mc_scratch.data(), s());
+  }
+  scenario_view set{n, static_cast<std::uint32_t>(u), dev_.scen_spot.data(), dev_.scen_vol.data(), nullptr, nullptr};
+  if (!shape.full) {
+    dev_.d_spot.reserve(cells, s());
+    dev_.d_vol.reserve(cells, s());
+    launch_scenario_moves(dev_.spot.data(), dev_.vol.data(), set, dev_.d_spot.data(), dev_.d_vol.data(), s());
+    set.d_spot = dev_.d_spot.data();
+    set.d_vol = dev_.d_vol.data();
+  }
+  timeline.mark("scenario generation");
+
+  // The instrument P&L table, when it is used; its base is revalue's unit values.
+  const instrument_view ins{dev_.terms.data(), dev_.ins_underlying.data(),
+                            static_cast<std::uint32_t>(book_.instruments.size())};
+  pricing_view pricing{nullptr, dev_.years.data(), dev_.base_value.data(), dev_.carry.data(), market_.rate,
+                       params.horizon_years()};
+  if (shape.full && use_table_) {
+    dev_.pnl_table.reserve(book_.instruments.size() * static_cast<std::size_t>(n), s());
+    launch_pnl_table(ins, pricing, set, dev_.pnl_table.data(), s());
+    pricing.pnl_table = dev_.pnl_table.data();
+    timeline.mark("scenario pricing");
+  }
+
+  int device = 0;
+  MSYNC_CUDA_TRY(cudaGetDevice(&device));
+  const std::size_t shared = risk_shared_bytes(n, device);
+  dev_.partial.reserve(std::size_t{groups} * static_cast<std::size_t>(n), s());
+  if (shared == 0) dev_.risk_scratch.reserve(std::size_t{groups} * static_cast<std::size_t>(n), s());
+  dev_.book_bad.reserve(static_cast<std::size_t>(std::max<std::int64_t>(n, 1)), s());
+  dev_.book_tail.reserve(3, s());
+
+  // The book's numbers are always held on the host; the accounts' there only for a chunked book.
+  host_risk_ = risk_result{};
+  host_risk_.scenarios = n;
+  const bool whole = residency_ == residency::whole;
+  if (!whole) {
+    const std::size_t n_acc = book_.accounts();
+    host_risk_.var.resize(n_acc);
+    host_risk_.es.resize(n_acc);
+    host_risk_.initial_margin.resize(n_acc);
+    host_risk_.maintenance_margin.resize(n_acc);
+    host_risk_.health.resize(n_acc);
+    host_risk_.breach_probability.resize(n_acc);
+    host_risk_.status.resize(n_acc);
+    host_risk_.preemptive.resize(n_acc);
+  }
+  const risk_rule_view rules{tail_count(params.confidence, n), shape.full,
+                             params.measure == margin_measure::es, params.min_margin_rate,
+                             params.maintenance_ratio};
+  std::uint32_t groups_done = 0;
+  for (const chunk_range& c : chunks_) {
+    if (!whole) upload_chunk(c);
+    if (reval_at_ == held_at::host) upload_chunk_revaluation(c);
+    if (!whole || reval_at_ == held_at::host) timeline.mark("upload");
+    const risk_launch launch{chunk_device_view(c), ins, reval_device_view(), set, pricing, rules,
+                             risk_device_view(), per_group, c.group_begin, dev_.partial.data(),
+                             shared == 0 ? dev_.risk_scratch.data() : nullptr, shared};
+    // With a progress callback the groups go in slices, each waited for and reported; without,
+    // in one launch. A slice is at least four blocks per SM, so waiting between slices costs
+    // little.
+    const std::uint32_t slice =
+        progress_ ? std::max<std::uint32_t>(std::max<std::uint32_t>(1, groups / 20), 4 * sm_count_) : c.groups();
+    for (std::uint32_t g = 0; g < c.groups(); g += slice) {
+      const std::uint32_t end = std::min(c.groups(), g + slice);
+      launch_account_risk(launch, g, end, s());
+      if (progress_) {
+        stream_.synchronize();
+        groups_done += end - g;
+        report_progress("scenario risk", static_cast<double>(groups_done) / groups);
+      }
+    }
+    timeline.mark("scenario risk");
+    const auto accounts = static_cast<std::uint32_t>(c.accounts());
+    launch_health(accounts, dev_.equity.data(), risk_device_view(), params.preemptive_threshold,
+                  dev_.health.data(), dev_.status.data(), dev_.preemptive.data(), s());
+    if (accounts > 0)
+      select_not_ok(dev_.status.data(), accounts, dev_.not_ok.data(), dev_.not_ok_count.data(), dev_.select_temp.data(),
+                    dev_.select_temp.size(), s());
+    timeline.mark("health");
+    if (!whole) {
+      download_chunk_risk(c, host_risk_);
+      timeline.mark("download");
+    }
+  }
+  // A revaluation uploaded from the host to a book held whole is now on the device as well.
+  if (whole) reval_at_ = held_at::device;
+  // The book: B_s summed over groups in order, then its mean and tail.
+  launch_bad_debt_sum(dev_.partial.data(), groups, n, dev_.book_bad.data(), s());
+  launch_book_tail(dev_.book_bad.data(), n, rules.tail_k, dev_.book_tail.data(), s());
+  timeline.mark("scenario risk");
+  double tail[3] = {0.0, 0.0, 0.0};
+  dev_.book_tail.download(tail, 3, s());
+  stream_.synchronize();
+  host_risk_.bad_debt_mean = tail[0];
+  host_risk_.bad_debt_var = tail[1];
+  host_risk_.bad_debt_es = tail[2];
+  if (progress_) report_progress("scenario risk", 1.0);
+  stages_ = timeline.collect();
+  risk_at_ = whole ? held_at::device : held_at::host;
+}
+
+void cuda_backend::download_chunk_risk(const chunk_range& c, risk_result& out) {
+  const auto accounts = static_cast<std::uint32_t>(c.accounts());
+  dev_.var.download(out.var.data() + c.account_begin, c.accounts(), s());
+  dev_.es.download(out.es.data() + c.account_begin, c.accounts(), s());
+  dev_.im.download(out.initial_margin.data() + c.account_begin, c.accounts(), s());
+  dev_.mm.download(out.maintenance_margin.data() + c.account_begin, c.accounts(), s());
+  dev_.health.download(out.health.data() + c.account_begin, c.accounts(), s());
+  dev_.breach.download(out.breach_probability.data() + c.account_begin, c.accounts(), s());
+  static_assert(sizeof(account_status) == 1, "status bytes copy as they are");
+  dev_.status.download(reinterpret_cast<std::uint8_t*>(out.status.data() + c.account_begin), c.accounts(), s());
+  dev_.preemptive.download(out.preemptive.data() + c.account_begin, c.accounts(), s());
+  std::uint32_t count = 0;
+  if (accounts > 0) dev_.not_ok_count.download(&count, 1, s());
+  stream_.synchronize();  // the count is needed on the host now
+  const std::size_t before = out.not_ok_accounts.size();
+  out.not_ok_accounts.resize(before + count);
+  dev_.not_ok.download(out.not_ok_accounts.data() + before, count, s());
+  stream_.synchronize();  // before the indices are rebased (and the vector may grow again)
+  for (std::size_t i = before; i < out.not_ok_accounts.size(); ++i)
+    out.not_ok_accounts[i] += static_cast<std::uint32_t>(c.account_begin);
+}
+
+risk_result cuda_backend::copy_risk() {
+  MSYNC_EXPECTS(risk_at_ != held_at::nowhere, "scenario_risk first");
+  if (risk_at_ == held_at::host) {
+    stages_.clear();
+    return host_risk_;
+  }
+  event_timeline timeline(s());
+  risk_result out;
+  const std::size_t n_acc = book_.accounts();
+  out.scenarios = host_risk_.scenarios;
+  out.var.resize(n_acc);
+  out.es.resize(n_acc);
+  out.initial_margin.resize(n_acc);
+  out.maintenance_margin.resize(n_acc);
+  out.health.resize(n_acc);
+  out.breach_probability.resize(n_acc);
+  out.status.resize(n_acc);
+  out.preemptive.resize(n_acc);
+  download_chunk_risk(chunks_.front(), out);
+  out.bad_debt_mean = host_risk_.bad_debt_mean;
+  out.bad_debt_var = host_risk_.bad_debt_var;
+  out.bad_debt_es = host_risk_.bad_debt_es;
+  timeline.mark("download");
+  stream_.synchronize();
+  stages_ = timeline.collect();
+  return out;
+}
+
+const risk_result& cuda_backend::host_risk() {
+  MSYNC_EXPECTS(risk_at_ != held_at::nowhere, "scenario_risk first");
+  if (risk_at_ == held_at::device) {
+    host_risk_ = copy_risk();
+    risk_at_ = held_at::host;
+  }
+  return host_risk_;
+}
+
+}  // namespace msync::cuda

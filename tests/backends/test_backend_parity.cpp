@@ -1,0 +1,253 @@
+// Every backend against the CPU backend on the same inputs (docs/design.md section 6, with the
+// tolerances of backend_cases.hpp). Books: the sample, generated books of several shapes, a random
+// book whose accounts span every underlying; the CUDA backend also chunked (which must equal its
+// resident run bit for bit). On the CPU backend itself these check that it repeats bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <random>
+#include <sstream>
+
+#include "backend_cases.hpp"
+#include "io/load_inputs.hpp"
+#include "marginsync/errors.hpp"
+#include "test_books.hpp"
+#include "test_support.hpp"
+
+namespace msync {
+namespace {
+
+using test::expect_agree;
+using test::expect_identical;
+using test::outcome;
+using test::run_loaded;
+using test::run_on;
+using test::temp_dir;
+using test::write_file;
+
+class backend_parity : public test::each_backend {
+ protected:
+  // Runs this backend and the reference with both methods (and the given scenario count), and
+  // compares.
+  void compare_both_methods(book_inputs in, std::int64_t scenarios) const {
+    in.risk.scenarios = scenarios;
+    for (risk_method method : {risk_method::full, risk_method::delta_gamma}) {
+      SCOPED_TRACE(method_name(method));
+      in.risk.method = method;
+      auto engine = make();
+      auto cpu = make_reference();
+      expect_agree(in, run_on(*engine, in), run_on(*cpu, in));
+    }
+  }
+};
+
+using test::generated_book;
+
+TEST_P(backend_parity, sample_book_matches_the_cpu) {
+  book_inputs in = load_book_at(book_location{test::sample_book(), {}, {}, {}, {}, {}});
+  compare_both_methods(in, 2000);
+  // Expected shortfall margin and Student-t shocks.
+  in.risk.measure = margin_measure::es;
+  in.risk.distribution = shock_distribution::student_t;
+  compare_both_methods(in, 1000);
+}
+
+TEST_P(backend_parity, scenario_file_matches_the_cpu) {
+  auto engine = make();
+  const book_inputs in = load_book_at(book_location{test::sample_book(), {}, {}, {}, {}, {}});
+  temp_dir dir;
+  std::ostringstream csv;
+  csv << "scenario_id,underlying,spot_return,vol_change\n";
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> z(0.0, 0.04);
+  for (int s = 0; s < 300; ++s)
+    for (const char* u : {"BTC", "ETH"}) csv << "s" << s << "," << u << "," << z(rng) << "," << 5 * z(rng) << "\n";
+  write_file(dir / "scenarios.csv", csv.str());
+  const scenario_file_data file = load_scenario_file(dir / "scenarios.csv", in.market);
+  auto cpu = make_reference();
+  expect_agree(in, run_on(*engine, in, &file), run_on(*cpu, in, &file));
+}
+
+TEST_P(backend_parity, one_account_with_many_positions) {
+  temp_dir dir;
+  compare_both_methods(generated_book(dir, 1, 5, 3000, 2), 4096);
+}
+
+TEST_P(backend_parity, many_accounts_with_one_position) {
+  temp_dir dir;
+  compare_both_methods(generated_book(dir, 20000, 3, 1, 3), 500);
+}
+
+TEST_P(backend_parity, generated_book_with_more_scenarios_than_shared_memory_holds) {
+  temp_dir dir;
+  // 40,000 losses of 8 bytes are more than one block's shared memory: the kernel's global
+  // scratch path.
+  compare_both_methods(generated_book(dir, 50, 4, 6, 4), 40000);
+}
+
+// A random book whose every account trades every underlying, with random kinds, strikes,
+// expiries (some expired), signs and sizes.
+book_inputs random_spanning_book(const temp_dir& dir, int underlyings, int accounts, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uni(0.0, 1.0);
+  std::ostringstream market, ins, acc, pos;
+  market << "{\"as_of\": \"2026-11-24T08:00:00Z\", \"rate\": 0.03, \"underlyings\": [";
+  std::vector<double> spot(underlyings);
+  for (int u = 0; u < underlyings; ++u) {
+    spot[u] = 10 + 1000 * uni(rng);
+    market << (u ? "," : "") << "{\"symbol\": \"U" << u << "\", \"spot\": " << spot[u]
+           << ", \"vol\": " << 0.2 + uni(rng) << ", \"dividend_yield\": " << 0.02 * uni(rng) << "}";
+  }
+  market << "], \"correlation\": [";
+  for (int i = 0; i < underlyings; ++i) {
+    market << (i ? "," : "") << "[";
+    for (int j = 0; j < underlyings; ++j) market << (j ? "," : "") << (i == j ? 1.0 : 0.3);
+    market << "]";
+  }
+  market << "]}";
+  write_file(dir / "market.json", market.str());
+  write_file(dir / "risk.json", "{\"confidence\": 0.99, \"scenarios\": 1000, \"seed\": 5, "
+                                "\"tiers\": {\"standard\": {\"im_multiplier\": 1.0, \"credit_limit\": 0.0}}}");
+  ins << "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n";
+  const char* expiries[] = {"2026-11-24T07:00:00Z", "2026-11-25T08:00:00Z", "2026-12-25T08:00:00Z", "2027-06-25T08:00:00Z"};
+  const int per_underlying = 12;
+  for (int u = 0; u < underlyings; ++u)
+    for (int k = 0; k < per_underlying; ++k) {
+      const std::string id = "U" + std::to_string(u) + "-" + std::to_string(k);
+      if (k == 0) ins << id << ",spot,U" << u << ",,,,1\n";
+      else if (k == 1) ins << id << ",perpetual,U" << u << ",,,,0.5\n";
+      else if (k == 2) ins << id << ",future,U" << u << ",," << expiries[2] << ",,1\n";
+      else
+        ins << id << ",option,U" << u << "," << spot[u] * (0.7 + 0.6 * uni(rng)) << "," << expiries[k % 4]
+            << "," << (k % 2 ? "call" : "put") << ",1\n";
+    }
+  write_file(dir / "instruments.csv", ins.str());
+  acc << "account_id,collateral,tier\n";
+  pos << "account_id,instrument_id,quantity,entry_price\n";
+  for (int a = 0; a < accounts; ++a) {
+    acc << "A" << a << "," << 20000 * uni(rng) << ",standard\n";
+    for (int u = 0; u < underlyings; ++u)
+      for (int r = 0; r < 2; ++r) {
+        const int k = static_cast<int>(uni(rng) * per_underlying);
+        const double q = (uni(rng) < 0.5 ? -1 : 1) * (0.1 + 10 * uni(rng));
+        pos << "A" << a << ",U" << u << "-" << k << "," << q << ",";
+        if (k == 1 || k == 2) pos << spot[u] * (0.9 + 0.2 * uni(rng));
+        pos << "\n";
+      }
+  }
+  write_file(dir / "accounts.csv", acc.str());
+  write_file(dir / "positions.csv", pos.str());
+  return load_book_at(book_location{dir.path(), {}, {}, {}, {}, {}});
+}
+
+TEST_P(backend_parity, random_accounts_spanning_every_underlying) {
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    SCOPED_TRACE(seed);
+    temp_dir dir;
+    compare_both_methods(random_spanning_book(dir, 6, 300, seed), 1000);
+  }
+}
+
+TEST_P(backend_parity, many_underlyings_use_the_global_normals_scratch) {
+  temp_dir dir;
+  // More underlyings than the Monte Carlo kernel keeps in local memory.
+  compare_both_methods(random_spanning_book(dir, 70, 20, 9), 600);
+}
+
+// A run in chunks (the cuda_chunked case) gives the bytes of the resident run; on every backend,
+// options that concern another backend change nothing.
+TEST_P(backend_parity, chunked_run_equals_resident_run) {
+  temp_dir dir;
+  book_inputs in = test::generated_book(dir, 3000, 5, 4, 6);
+  in.risk.scenarios = 800;
+  for (risk_method method : {risk_method::full, risk_method::delta_gamma}) {
+    SCOPED_TRACE(method_name(method));
+    in.risk.method = method;
+    auto engine = make();
+    auto resident = make_backend(GetParam().name);
+    const outcome c = run_on(*engine, in);
+    const outcome r = run_on(*resident, in);
+    EXPECT_EQ(resident->residency_note(), "");
+    if (GetParam().options.max_chunk_accounts > 0 && GetParam().name != "cpu") {
+      EXPECT_NE(engine->residency_note().find("chunks"), std::string::npos) << engine->residency_note();
+    }
+    expect_identical(c, r);
+  }
+}
+
+// The same inputs twice give the same bits; another scenario count and method on the revaluation
+// held (without load_book or revalue again) is planned anew and agrees with the reference.
+TEST_P(backend_parity, same_inputs_give_identical_results_and_a_new_scenario_count_is_replanned) {
+  auto engine = make();
+  temp_dir dir;
+  book_inputs in = test::generated_book(dir, 500, 4, 5, 8);
+  in.risk.scenarios = 1000;
+  const outcome first = run_on(*engine, in);
+  const outcome again = run_on(*engine, in);
+  expect_identical(first, again);
+  in.risk.scenarios = 3001;
+  in.risk.method = risk_method::delta_gamma;
+  engine->scenario_risk(scenario_source{}, in.risk);
+  const outcome more{first.reval, engine->copy_risk()};
+  auto cpu = make_reference();
+  expect_agree(in, more, run_on(*cpu, in));
+  // The revaluation held is still the first one: copying it again gives the same bits.
+  EXPECT_EQ(engine->copy_revaluation().account_equity, first.reval.account_equity);
+  EXPECT_EQ(engine->copy_revaluation().exposure_vega, first.reval.exposure_vega);
+}
+
+// Collateral changes added at revalue move equity by exactly that amount and nothing else.
+TEST_P(backend_parity, collateral_changes_add_to_equity_and_nothing_else) {
+  auto engine = make();
+  temp_dir dir;
+  const book_inputs in = test::generated_book(dir, 900, 4, 3, 21);
+  engine->load_book(in.positions, in.risk);
+  engine->revalue(in.market, {});
+  const revaluation plain = engine->copy_revaluation();
+  std::vector<double> change(in.positions.accounts());
+  for (std::size_t a = 0; a < change.size(); ++a) {
+    const double x = static_cast<double>(a);
+    change[a] = (a % 3 == 0) ? -250.5 * x : 0.25 * x;
+  }
+  engine->revalue(in.market, change);
+  const revaluation moved = engine->copy_revaluation();
+  for (std::size_t a = 0; a < change.size(); ++a)
+    EXPECT_EQ(moved.account_equity[a], plain.account_equity[a] + change[a]) << a;
+  EXPECT_EQ(moved.exposure_delta, plain.exposure_delta);
+  EXPECT_EQ(moved.account_gross_notional, plain.account_gross_notional);
+}
+
+// Calls out of order are refused, not answered with stale or empty numbers.
+TEST_P(backend_parity, results_are_refused_before_they_exist) {
+  auto engine = make();
+  const book_inputs in = load_book_at(book_location{test::sample_book(), {}, {}, {}, {}, {}});
+  engine->load_book(in.positions, in.risk);
+  EXPECT_THROW(engine->copy_revaluation(), std::logic_error);
+  EXPECT_THROW(engine->copy_risk(), std::logic_error);
+  EXPECT_THROW(engine->scenario_risk(scenario_source{}, in.risk), std::logic_error);
+  engine->revalue(in.market, {});
+  EXPECT_THROW(engine->copy_risk(), std::logic_error);
+  EXPECT_THROW(engine->tick_states(tick_request{}), std::logic_error);
+  EXPECT_NO_THROW(engine->copy_revaluation());
+}
+
+TEST_P(backend_parity, empty_book) {
+  auto engine = make();
+  temp_dir dir;
+  test::copy_sample_book(dir.path());
+  write_file(dir / "accounts.csv", "account_id,collateral,tier\n");
+  write_file(dir / "positions.csv", "account_id,instrument_id,quantity,entry_price\n");
+  book_inputs in = load_book_at(book_location{dir.path(), {}, {}, {}, {}, {}});
+  in.risk.scenarios = 100;
+  const outcome o = run_on(*engine, in);
+  EXPECT_TRUE(o.risk.var.empty());
+  EXPECT_TRUE(o.risk.not_ok_accounts.empty());
+  EXPECT_EQ(o.risk.bad_debt_mean, 0.0);
+  EXPECT_EQ(o.risk.bad_debt_es, 0.0);
+}
+
+MSYNC_FOR_EACH_BACKEND(backend_parity);
+
+}  // namespace
+}  // namespace msync
