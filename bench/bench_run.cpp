@@ -1,11 +1,11 @@
 #include "bench_run.hpp"
 
 #include "cpu/loss_kernels.hpp"
+#include "marginsync/stopwatch.hpp"
 
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -104,10 +104,10 @@ machine_peaks measure_cpu_peaks(int threads) {
   std::vector<double> a(count, 1.0), b(count, 0.0);
   double best = 1e30;
   for (int r = 0; r < 3; ++r) {
-    const auto start = std::chrono::steady_clock::now();
+    const stopwatch watch;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i) b[i] = a[i];
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    best = std::min(best, watch.seconds());
   }
   p.memory_bandwidth = 2.0 * static_cast<double>(count * sizeof(double)) / best;
   if (b[count / 2] != 1.0) p.memory_bandwidth = 0.0;  // keeps the copy from being optimised away
@@ -117,10 +117,10 @@ machine_peaks measure_cpu_peaks(int threads) {
   const std::size_t rounds = std::size_t{1} << 24;
   double best_rate = 0.0, checksum = 0.0;
   for (int r = 0; r < 3; ++r) {
-    const auto start = std::chrono::steady_clock::now();
+    const stopwatch watch;
 #pragma omp parallel num_threads(threads) reduction(+ : checksum)
     checksum += cpu::fp64_rate_probe(rounds);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = watch.seconds();
     best_rate = std::max(best_rate, 128.0 * static_cast<double>(rounds) * threads / seconds);
   }
   p.fp64_rate = checksum > 0.0 ? best_rate : 0.0;

@@ -1,6 +1,6 @@
 #include "bench_stream.hpp"
 
-#include <chrono>
+#include "marginsync/stopwatch.hpp"
 
 namespace msync {
 
@@ -11,8 +11,8 @@ stream_bench_result bench_stream(backend& engine, const book_inputs& inputs,
   r.backend = engine.name();
   margin_stream stream(inputs, engine);  // makes the book resident: not part of the replay
   r.device = engine.device();
-  const auto start = std::chrono::steady_clock::now();
-  auto last_report = start;
+  const stopwatch watch;
+  stopwatch since_report;
   for (const std::vector<stream_event>& group : updates) {
     const update_outcome u = stream.update(group.front().ts_ns, group);
     ++r.updates;
@@ -22,13 +22,12 @@ stream_bench_result bench_stream(backend& engine, const book_inputs& inputs,
       r.risk_seconds.push_back(u.risk_seconds);
       ++r.risk_runs[risk_trigger_name(u.trigger)];
     }
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_report > std::chrono::seconds(10)) {  // long replays say where they are
-      last_report = now;
+    if (since_report.seconds() > 10.0) {  // long replays say where they are
+      since_report.lap();
       log(r.backend + ": " + std::to_string(r.updates) + " of " + std::to_string(updates.size()) + " updates");
     }
   }
-  r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.wall_seconds = watch.seconds();
   return r;
 }
 

@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <functional>
 #include <numeric>
@@ -22,6 +21,7 @@
 #include "marginsync/account_revaluation.hpp"
 #include "marginsync/backend_registry.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/stopwatch.hpp"
 #include "marginsync/valuation.hpp"
 #include "cpu/loss_kernels.hpp"
 #include "cpu/scenario_set.hpp"
@@ -36,15 +36,11 @@ namespace {
 class stage_stopwatch {
  public:
   explicit stage_stopwatch(std::vector<stage_time>& stages) : stages_(stages) { stages_.clear(); }
-  void lap(const char* name) {
-    const auto now = std::chrono::steady_clock::now();
-    stages_.push_back(stage_time{name, std::chrono::duration<double>(now - start_).count()});
-    start_ = now;
-  }
+  void lap(const char* name) { stages_.push_back(stage_time{name, watch_.lap()}); }
 
  private:
   std::vector<stage_time>& stages_;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  stopwatch watch_;
 };
 
 class cpu_backend final : public backend {

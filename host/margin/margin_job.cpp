@@ -1,6 +1,6 @@
 #include "margin/margin_job.hpp"
 
-#include <chrono>
+#include "marginsync/stopwatch.hpp"
 
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
@@ -14,9 +14,9 @@ class stage_clock {
   explicit stage_clock(std::vector<stage_time>& stages) : stages_(stages) {}
   template <class F>
   auto run(const char* name, F&& work) {
-    const auto start = std::chrono::steady_clock::now();
+    const stopwatch watch;
     auto result = work();
-    stages_.push_back(stage_time{name, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+    stages_.push_back(stage_time{name, watch.seconds()});
     return result;
   }
 

@@ -1,25 +1,21 @@
 #include "stream/stream_engine.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
 #include "stream/book_edit.hpp"
 #include "marginsync/staleness.hpp"
+#include "marginsync/stopwatch.hpp"
+#include "marginsync/time_units.hpp"
 
 namespace msync {
 
 namespace {
 
-constexpr double seconds_per_year = 31536000.0;  // ACT/365, as DESIGN 3's time to expiry
 constexpr double funding_period_seconds = 8 * 3600.0;  // market.json's funding_rate is per 8 hours
 
 double seconds_between(std::int64_t from_ns, std::int64_t to_ns) {
   return static_cast<double>(to_ns - from_ns) * 1e-9;
-}
-
-double wall_seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
@@ -206,20 +202,20 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
     }
   }
 
-  const auto tick_start = std::chrono::steady_clock::now();
+  const stopwatch tick_watch;
   engine_.revalue(m, collateral_change_);
   host_reval_.reset();
-  out.tick_seconds = wall_seconds_since(tick_start);
+  out.tick_seconds = tick_watch.seconds();
   out.trigger = pick_trigger();
   if (out.trigger != risk_trigger::none) {
-    const auto risk_start = std::chrono::steady_clock::now();
+    const stopwatch risk_watch;
     run_risk();
-    out.risk_seconds = wall_seconds_since(risk_start);
+    out.risk_seconds = risk_watch.seconds();
     ++runs_[out.trigger];
   }
-  const auto evaluate_start = std::chrono::steady_clock::now();
+  const stopwatch evaluate_watch;
   evaluate(out);
-  out.tick_seconds += wall_seconds_since(evaluate_start);
+  out.tick_seconds += evaluate_watch.seconds();
   out.staleness_years = seconds_between(risk_ns_, now_ns_) / seconds_per_year;
   return out;
 }

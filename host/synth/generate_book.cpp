@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "io/output_files.hpp"
+#include "marginsync/time_units.hpp"
 #include "io/book_snapshot.hpp"
 #include "marginsync/philox.hpp"
 #include "marginsync/scenario.hpp"
@@ -66,7 +67,6 @@ namespace {
 // ---- constants of the generated market and risk files -------------------------------------------
 constexpr const char* as_of_text = "2026-11-24T08:00:00Z";
 constexpr double rate = 0.04;
-constexpr double seconds_per_year = 31536000.0;
 // DESIGN defaults, written to risk.json and used by the collateral proxy.
 constexpr double confidence = 0.99;
 constexpr double horizon_years = 1.0 / 365.0;

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "io/output_files.hpp"
+#include "marginsync/time_units.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
@@ -43,7 +44,6 @@ namespace msync {
 
 namespace {
 
-constexpr double seconds_per_year = 31536000.0;  // ACT/365
 constexpr double seconds_per_hour = 3600.0;
 constexpr double ns_per_second = 1e9;
 // Timestamps have nanosecond resolution: above 1e9 Hz two ticks would share one.

@@ -4,6 +4,7 @@
 // [account_position_begin[a], account_position_begin[a + 1]) and an exposure (account,
 // underlying) the range [exposure_position_begin[x], exposure_position_begin[x + 1]).
 // Accounts keep their input order; strings live only here, kernels see the index arrays.
+#include "marginsync/time_units.hpp"
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -71,7 +72,7 @@ inline std::vector<double> years_to_expiry(const instrument_table& instruments, 
     if (k == instrument_kind::future || k == instrument_kind::option)
       // Both instants lie in 1900-2149 (parse_timestamp), so the nanosecond difference is exact
       // in 64 bits; then ACT/365 years.
-      t[i] = static_cast<double>(instruments.expiry_ns[i] - as_of_ns) / 1e9 / 31536000.0;
+      t[i] = static_cast<double>(instruments.expiry_ns[i] - as_of_ns) / 1e9 / seconds_per_year;
   }
   return t;
 }

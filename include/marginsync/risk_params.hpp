@@ -1,5 +1,6 @@
 #pragma once
 // The risk configuration of risk.json (DESIGN 2), defaults as documented there.
+#include "marginsync/time_units.hpp"
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,7 +48,7 @@ struct risk_params {
   double impact_coefficient = 1.0;  // Y
   double daily_volume = 1e9;        // quote currency traded per day
 
-  double horizon_years() const { return horizon_days / 365.0; }
+  double horizon_years() const { return horizon_days / days_per_year; }
   // Index of a tier by name, or -1.
   int tier_index(const std::string& name) const;
 };
