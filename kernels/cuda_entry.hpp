@@ -14,11 +14,13 @@ namespace msync::cuda {
 
 struct device_report {
   bool usable = false;
-  std::string description;  // "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB)"
-  std::string reason;       // why not usable
+  std::string description;  // "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB)", whenever device 0 was found
+  std::string reason;       // why not usable: no driver, a driver older than the runtime, no
+                            // device, or a device older than every architecture compiled in
 };
 
-// Whether a CUDA device can be used, and which (device 0).
+// Whether a CUDA device can be used, and which (device 0). Checks the device's compute capability
+// against the architectures compiled in (and the fat binary) without launching a kernel.
 device_report probe_device();
 
 struct cuda_backend_options {
