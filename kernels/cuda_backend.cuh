@@ -110,6 +110,8 @@ class cuda_backend final : public backend {
   // (asynchronously).
   revaluation sized_revaluation() const;
   void download_chunk_revaluation(const chunk_range& c, revaluation& r);
+  // Per-account risk arrays of the book's size (the book's numbers left at zero).
+  risk_result sized_risk() const;
   // One chunk's risk outputs from the device into `out` (asynchronously, then the not-ok list
   // synchronously, rebased to book indices).
   void download_chunk_risk(const chunk_range& c, risk_result& out);

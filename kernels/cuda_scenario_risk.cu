@@ -87,20 +87,9 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   dev_.book_tail.reserve(3, s());
 
   // The book's numbers are always held on the host; the accounts' there only for a chunked book.
-  host_risk_ = risk_result{};
-  host_risk_.scenarios = n;
   const bool whole = residency_ == residency::whole;
-  if (!whole) {
-    const std::size_t n_acc = book_.accounts();
-    host_risk_.var.resize(n_acc);
-    host_risk_.es.resize(n_acc);
-    host_risk_.initial_margin.resize(n_acc);
-    host_risk_.maintenance_margin.resize(n_acc);
-    host_risk_.health.resize(n_acc);
-    host_risk_.breach_probability.resize(n_acc);
-    host_risk_.status.resize(n_acc);
-    host_risk_.preemptive.resize(n_acc);
-  }
+  host_risk_ = whole ? risk_result{} : sized_risk();
+  host_risk_.scenarios = n;
   const risk_rule_view rules{tail_count(params.confidence, n), shape.full,
                              params.measure == margin_measure::es, params.min_margin_rate,
                              params.maintenance_ratio};
@@ -185,17 +174,8 @@ risk_result cuda_backend::copy_risk() {
     return host_risk_;
   }
   event_timeline timeline(s());
-  risk_result out;
-  const std::size_t n_acc = book_.accounts();
+  risk_result out = sized_risk();
   out.scenarios = host_risk_.scenarios;
-  out.var.resize(n_acc);
-  out.es.resize(n_acc);
-  out.initial_margin.resize(n_acc);
-  out.maintenance_margin.resize(n_acc);
-  out.health.resize(n_acc);
-  out.breach_probability.resize(n_acc);
-  out.status.resize(n_acc);
-  out.preemptive.resize(n_acc);
   download_chunk_risk(chunks_.front(), out);
   out.bad_debt_mean = host_risk_.bad_debt_mean;
   out.bad_debt_var = host_risk_.bad_debt_var;
@@ -204,6 +184,20 @@ risk_result cuda_backend::copy_risk() {
   stream_.synchronize();
   stages_ = timeline.collect();
   return out;
+}
+
+risk_result cuda_backend::sized_risk() const {
+  const std::size_t n_acc = book_.accounts();
+  risk_result r;
+  r.var.resize(n_acc);
+  r.es.resize(n_acc);
+  r.initial_margin.resize(n_acc);
+  r.maintenance_margin.resize(n_acc);
+  r.health.resize(n_acc);
+  r.breach_probability.resize(n_acc);
+  r.status.resize(n_acc);
+  r.preemptive.resize(n_acc);
+  return r;
 }
 
 const risk_result& cuda_backend::host_risk() {
