@@ -39,7 +39,11 @@ int run_margin_command(const margin_options& o, const run_context& context) {
   const margin_run run = run_margin(request, [&](const std::string& line) { note(o.run, &progress, line); });
   progress.done();
   if (o.run.verbose)
-    for (const stage_time& stage : run.stages) note(o.run, nullptr, "  " + stage.name + ": " + std::to_string(stage.seconds) + " s");
+    for (const stage_time& stage : run.stages) {
+      char line[160];
+      std::snprintf(line, sizeof line, "stage %-20s %10.3f s", stage.name.c_str(), stage.seconds);
+      note(o.run, nullptr, line);
+    }
   if (out) {
     write_margin_outputs(run, request, *out, context.provenance(o.book.book));
     out->finish();

@@ -123,8 +123,7 @@ int main(int argc, char** argv) {
   } catch (const usage_error& e) {
     return usage(program, e.what());
   } catch (const msync::output_directory_refused& e) {
-    std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());
-    return exit_bad_input;
+    return usage(program, e.what());
   } catch (const msync::input_error& e) {
     return report_input_error(e);
   } catch (const std::bad_alloc&) {
