@@ -6,14 +6,12 @@
 #include <cstdio>
 #include <functional>
 
-#include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
 #include "bench_run.hpp"
 #include "bench_stream.hpp"
 #include "synth/generate_ticks.hpp"
-#include "commands.hpp"
-#include "parse_options.hpp"
+#include "cli_common.hpp"
 #include "synth/generate_book.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/errors.hpp"
@@ -54,20 +52,49 @@ nlohmann::json peaks_json(const machine_peaks& p) {
                         {"host_to_device_bytes_per_s", p.link_bandwidth}};
 }
 
+struct bench_cli_options {
+  std::string book;
+  CLI::Option* book_opt = nullptr;
+  std::int64_t accounts = 100000;
+  int positions_per_account = 10, underlyings = 20;
+  std::uint64_t seed = 1;
+  CLI::Option* seed_opt = nullptr;
+  std::string work_dir;
+  CLI::Option* work_dir_opt = nullptr;
+  std::int64_t scenarios = 10000;
+  int repeats = 5;
+  double cpu_full_fraction = -1;
+  std::string json;
+  CLI::Option* json_opt = nullptr;
+  bool stream = false;
+  double stream_seconds = 10, tick_rate = 10;
+  std::string method;
+  CLI::Option* method_opt = nullptr;
+  run_options run;
+};
+
+// The bench --json document: the provenance block first, then the results.
+std::string bench_document(const bench_cli_options& o, const run_context& context, const book_inputs& in,
+                           const nlohmann::json& body, const std::string& method) {
+  run_provenance p = context.provenance(o.book_opt->count() ? o.book : std::string("generated"));
+  describe_risk(p, in.risk);
+  p.method = method;  // empty: both methods timed
+  p.scenarios = o.scenarios;
+  return summary_document(p, body);
+}
+
 // bench --stream: a tick stream generated for the book's market, replayed on each backend.
-int run_stream_bench(const cxxopts::ParseResult& args, book_inputs in, const std::string& which,
+int run_stream_bench(const bench_cli_options& args, const run_context& context, book_inputs in, const std::string& which,
                      const bench_options& bo, const std::filesystem::path& book_path,
                      const std::filesystem::path& work_dir, const std::function<void(const std::string&)>& log) {
   tick_generate_options t;
-  t.seconds = args["stream-seconds"].as<double>();
-  t.rate_hz = args["tick-rate"].as<double>();
-  if (const std::string why = tick_generate_problem(t); !why.empty()) {
-    std::fprintf(stderr, "marginsync bench: --stream-seconds / --tick-rate: %s\n", why.c_str());
-    return exit_bad_input;
-  }
-  const std::optional<risk_overrides> overrides = risk_overrides_from(args, "marginsync bench");
-  if (!overrides) return exit_bad_input;
-  risk_overrides o = *overrides;
+  t.seconds = args.stream_seconds;
+  t.rate_hz = args.tick_rate;
+  if (const std::string why = tick_generate_problem(t); !why.empty())
+    throw usage_error("--stream-seconds / --tick-rate: " + why);
+  risk_overrides o;
+  if (args.method_opt->count()) o.method = args.method == "full" ? risk_method::full : risk_method::delta_gamma;
+  if (args.seed_opt->count()) o.seed = args.seed;  // the generated book's seed seeds its scenarios too
   o.scenarios = bo.scenarios;
   apply_risk_overrides(o, in.risk);
 
@@ -112,90 +139,55 @@ int run_stream_bench(const cxxopts::ParseResult& args, book_inputs in, const std
                     {"tick_path_ms", {{"p50", tick.p50_ms}, {"p99", tick.p99_ms}, {"max", tick.max_ms}}},
                     {"risk_path_ms", {{"p50", risk.p50_ms}, {"p99", risk.p99_ms}, {"max", risk.max_ms}}}});
   }
-  if (args.count("json")) {
+  if (args.json_opt->count()) {
     const book& b = in.positions;
     nlohmann::json j;
     j["sizes"] = {{"accounts", b.accounts()}, {"positions", b.positions()}, {"exposures", b.exposures()},
                   {"underlyings", in.market.size()}, {"scenarios", in.risk.scenarios}};
-    j["book"] = args.count("book") ? book_path.string() : std::string("generated");
+    j["book"] = args.book_opt->count() ? book_path.string() : std::string("generated");
     j["stream"] = {{"seconds", t.seconds}, {"rate_hz", t.rate_hz}, {"updates", updates.size()},
                    {"method", method_name(in.risk.method)}, {"heartbeat_ms", in.risk.heartbeat_ms},
                    {"deviation_threshold", in.risk.deviation_threshold}};
     j["backends"] = rows;
-    const std::string path = args["json"].as<std::string>();
-    write_atomically(path, j.dump(2) + "\n");
-    std::printf("results in %s\n", path.c_str());
+    const std::string& path = args.json;
+    write_atomically(path, bench_document(args, context, in, j, method_name(in.risk.method)));
+    if (!args.run.quiet) std::printf("results in %s\n", path.c_str());
   }
   return exit_ok;
 }
 
-}  // namespace
-
-int run_bench_command(int argc, char** argv) {
-  cxxopts::Options options("marginsync bench",
-                           "Time every stage (load, upload, revalue, scenario generation, scenario risk "
-                           "for delta_gamma and full, health) on each available backend: one warm-up, "
-                           "then the median of repeated runs (device events on the GPU). Prints a "
-                           "table with each stage's compulsory bytes and FP64 operations and the "
-                           "floor they imply on this machine; --json writes the same as JSON.");
-  options.custom_help("[--accounts N | --book PATH] [OPTIONS]");
-  options.add_options("Book")
-      ("book", "time this book (directory or snapshot) instead of a generated one", cxxopts::value<std::string>())
-      ("accounts", "accounts of the generated book", cxxopts::value<std::int64_t>()->default_value("100000"))
-      ("positions-per-account", "position rows per generated account", cxxopts::value<int>()->default_value("10"))
-      ("underlyings", "underlyings of the generated book", cxxopts::value<int>()->default_value("20"))
-      ("seed", "seed of the generated book", cxxopts::value<std::uint64_t>()->default_value("1"))
-      ("work-dir", "where the generated book (and stream) are written (removed after)", cxxopts::value<std::string>());
-  options.add_options("Run")
-      ("scenarios", "Monte Carlo scenarios", cxxopts::value<std::int64_t>()->default_value("10000"))
-      ("repeats", "timed runs of each stage after one warm-up", cxxopts::value<int>()->default_value("5"))
-      ("backend", "all (every available backend), cpu or cuda", cxxopts::value<std::string>()->default_value("all"))
-      ("threads", "CPU threads (0: all cores)", cxxopts::value<int>()->default_value("0"))
-      ("cpu-full-fraction", "share of the accounts `full` runs on with the CPU backend (default: enough for about 2e10 position-scenarios)", cxxopts::value<double>()->default_value("-1"))
-      ("json", "also write the results as JSON to this file", cxxopts::value<std::string>())
-      ("h,help", "this help");
-  options.add_options("Stream (--stream)")
-      ("stream", "replay a generated tick stream through `stream`'s engine instead of timing stages: "
-                 "updates per second and the latency of the tick and risk paths")
-      ("stream-seconds", "stream time to replay", cxxopts::value<double>()->default_value("10"))
-      ("tick-rate", "updates per second of stream time (every underlying ticks in each)", cxxopts::value<double>()->default_value("10"))
-      ("method", "risk path method: full or delta_gamma (default: the book's risk.json)", cxxopts::value<std::string>());
-  int status = exit_ok;
-  const auto parsed = parse_options(options, argc, argv, {}, "", status);
-  if (!parsed) return status;
-  const cxxopts::ParseResult& args = *parsed;
-
+int run_bench_command(const bench_cli_options& args, const run_context& context) {
   bench_options bo;
-  bo.scenarios = args["scenarios"].as<std::int64_t>();
-  bo.repeats = args["repeats"].as<int>();
-  bo.threads = args["threads"].as<int>();
-  bo.cpu_full_fraction = args["cpu-full-fraction"].as<double>();
-  const std::string which = args["backend"].as<std::string>();
-  if (bo.scenarios < 1 || bo.scenarios > max_scenarios || bo.repeats < 1 || bo.threads < 0 ||
-      (which != "all" && which != "cpu" && which != "cuda")) {
-    std::fprintf(stderr, "marginsync bench: --scenarios must be in [1, %lld], --repeats >= 1, --threads >= 0, "
-                         "--backend all, cpu or cuda\n", static_cast<long long>(max_scenarios));
-    return exit_bad_input;
+  bo.scenarios = args.scenarios;
+  bo.repeats = args.repeats;
+  bo.threads = args.run.threads;
+  bo.cpu_full_fraction = args.cpu_full_fraction;
+  if (bo.scenarios < 1 || bo.scenarios > max_scenarios)
+    throw usage_error("--scenarios must be in [1, " + std::to_string(static_cast<long long>(max_scenarios)) + "]");
+  auto log = [quiet = args.run.quiet](const std::string& line) {
+    if (!quiet) std::fprintf(stderr, "%s\n", line.c_str());
+  };
+  std::string which = args.run.backend;
+  if (which == "auto") {
+    // The one backend `margin --backend auto` would use, timed alone.
+    backend_selection chosen = select_backend(backend_choice::automatic, bo.threads);
+    which = chosen.instance->name() == "cuda" ? "cuda" : "cpu";
+    log("auto: " + chosen.note);
   }
-  auto log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
 
   // The book: generated into a snapshot (then loaded, which is the `load` stage), or given.
-  const std::filesystem::path work_dir = args.count("work-dir") ? std::filesystem::path(args["work-dir"].as<std::string>())
-                                                                : std::filesystem::temp_directory_path();
+  const std::filesystem::path work_dir = args.work_dir_opt->count() ? std::filesystem::path(args.work_dir)
+                                                                    : std::filesystem::temp_directory_path();
   std::filesystem::path book_path;
   std::filesystem::path generated;
-  if (args.count("book")) {
-    book_path = args["book"].as<std::string>();
+  if (args.book_opt->count()) {
+    book_path = args.book;
   } else {
     generate_options g;
-    g.accounts = args["accounts"].as<std::int64_t>();
-    g.positions_per_account = args["positions-per-account"].as<int>();
-    g.underlyings = args["underlyings"].as<int>();
-    g.seed = args["seed"].as<std::uint64_t>();
-    if (g.accounts < 1 || g.positions_per_account < 1 || g.underlyings < 1) {
-      std::fprintf(stderr, "marginsync bench: --accounts, --positions-per-account and --underlyings must be >= 1\n");
-      return exit_bad_input;
-    }
+    g.accounts = args.accounts;
+    g.positions_per_account = args.positions_per_account;
+    g.underlyings = args.underlyings;
+    g.seed = args.seed;
     generated = work_dir / ("marginsync-bench-" + std::to_string(static_cast<long long>(::getpid())) + ".msbook");
     const auto start = std::chrono::steady_clock::now();
     generate_book_snapshot(g, generated);
@@ -230,7 +222,7 @@ int run_bench_command(int argc, char** argv) {
                 static_cast<long long>(bo.scenarios));
   log(line);
 
-  if (args.count("stream")) return run_stream_bench(args, in, which, bo, book_path, work_dir, log);
+  if (args.stream) return run_stream_bench(args, context, in, which, bo, book_path, work_dir, log);
 
   const machine_peaks cpu_peaks = measure_cpu_peaks(bo.threads);
   std::vector<stage_result> results;
@@ -280,12 +272,12 @@ int run_bench_command(int argc, char** argv) {
   }
 
   print_table(results);
-  if (args.count("json")) {
+  if (args.json_opt->count()) {
     nlohmann::json j;
     j["sizes"] = {{"accounts", b.accounts()}, {"positions", b.positions()}, {"exposures", b.exposures()},
                   {"instruments", b.instruments.size()}, {"underlyings", in.market.size()},
                   {"scenarios", bo.scenarios}};
-    j["book"] = args.count("book") ? book_path.string() : std::string("generated");
+    j["book"] = args.book_opt->count() ? book_path.string() : std::string("generated");
     j["repeats"] = bo.repeats;
     j["devices"] = devices;
     j["stages"] = nlohmann::json::array();
@@ -294,11 +286,67 @@ int run_bench_command(int argc, char** argv) {
                              {"seconds", r.seconds}, {"repeats", r.repeats}, {"bytes", r.bytes},
                              {"fp64_operations", r.operations}, {"floor_seconds", r.floor_seconds},
                              {"fraction_of_floor", r.fraction}, {"accounts_fraction", r.accounts_fraction}});
-    const std::string path = args["json"].as<std::string>();
-    write_atomically(path, j.dump(2) + "\n");
-    std::printf("results in %s\n", path.c_str());
+    const std::string& path = args.json;
+    write_atomically(path, bench_document(args, context, in, j, ""));
+    if (!args.run.quiet) std::printf("results in %s\n", path.c_str());
   }
   return exit_ok;
+}
+
+}  // namespace
+
+command bench_command(CLI::App& top, const run_context& context) {
+  auto o = std::make_shared<bench_cli_options>();
+  CLI::App* app = top.add_subcommand(
+      "bench",
+      "Time every stage (load, upload, revalue, scenario generation, scenario risk for delta_gamma and "
+      "full, health) on each available backend: one warm-up, then the median of repeated runs (device "
+      "events on the GPU). Prints a table with each stage's compulsory bytes and FP64 operations and "
+      "the floor they imply on this machine; --json writes the same as JSON.");
+  const char* book = "Book";
+  o->book_opt = app->add_option("--book", o->book, "time this book (directory or snapshot) instead of a generated one")
+                    ->type_name("DIR|FILE")->group(book);
+  app->add_option("--accounts", o->accounts, "accounts of the generated book (a count)")
+      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(book)->excludes(o->book_opt);
+  app->add_option("--positions-per-account", o->positions_per_account, "position rows per generated account")
+      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(book);
+  app->add_option("--underlyings", o->underlyings, "underlyings of the generated book")
+      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(book);
+  o->seed_opt = app->add_option("--seed", o->seed, "seed of the generated book (and, with --stream, of its scenarios)")->capture_default_str()->type_name("N")->group(book);
+  o->work_dir_opt = app->add_option("--work-dir", o->work_dir,
+                                    "where the generated book (and stream) are written, removed after (default: the "
+                                    "system's temporary directory)")
+                        ->type_name("DIR")->group(book);
+  const char* run = "Run";
+  app->add_option("--scenarios", o->scenarios, "Monte Carlo scenarios")->capture_default_str()->type_name("N")->group(run);
+  app->add_option("--repeats", o->repeats, "timed runs of each stage after one warm-up")
+      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(run);
+  add_backend_option(*app, o->run, backend_use::bench);
+  app->add_option("--threads", o->run.threads, "CPU threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->type_name("N")->group(run);
+  app->add_option("--cpu-full-fraction", o->cpu_full_fraction,
+                  "share of the accounts `full` runs on with the CPU backend (-1: enough for about 2e10 "
+                  "position-scenarios)")
+      ->capture_default_str()->type_name("X")->group(run);
+  add_verbosity_options(*app, o->run);
+  o->json_opt = app->add_option("--json", o->json, "also write the results as JSON to this file (provenance first)")
+                    ->type_name("FILE")->group("Outputs");
+  const char* stream = "Stream (--stream)";
+  app->add_flag("--stream", o->stream,
+                "replay a generated tick stream through `stream`'s engine instead of timing stages: updates per "
+                "second and the latency of the tick and risk paths")
+      ->group(stream);
+  app->add_option("--stream-seconds", o->stream_seconds, "stream time to replay")
+      ->capture_default_str()->type_name("S")->group(stream);
+  app->add_option("--tick-rate", o->tick_rate, "updates per second of stream time (every underlying ticks in each)")
+      ->capture_default_str()->type_name("HZ")->group(stream);
+  o->method_opt = app->add_option("--method", o->method, "risk path method (default: the book's risk.json)")
+                      ->check(CLI::IsMember({"full", "delta_gamma"}).description(""))
+                      ->type_name("full|delta_gamma")->group(stream);
+  app->footer(help_footer("marginsync bench --accounts 1000000 --scenarios 10000 --repeats 3 --json bench.json",
+                          "times in ms of wall time (device events on the GPU); bytes and FP64 operations are what "
+                          "each stage must move and compute.\n"));
+  return {app, [o, &context] { return run_bench_command(*o, context); }};
 }
 
 }  // namespace msync::cli

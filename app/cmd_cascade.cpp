@@ -5,12 +5,10 @@
 #include <cstdio>
 #include <sstream>
 
-#include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
 #include "cascade/cascade.hpp"
-#include "commands.hpp"
-#include "parse_options.hpp"
+#include "cli_common.hpp"
 #include "margin/margin_job.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
@@ -19,7 +17,6 @@ namespace msync::cli {
 
 namespace {
 
-const char* const command_name = "marginsync cascade";
 
 // "BTC=-0.15,ETH=-0.2": the entries, or an error message.
 std::string split_entries(const std::string& text, std::vector<std::pair<std::string, std::string>>& out) {
@@ -137,74 +134,45 @@ nlohmann::json prices_json(const std::vector<double>& spot, const market_state& 
   return j;
 }
 
-}  // namespace
+struct cascade_cli_options {
+  book_options book;
+  std::string shock, shock_grid, depth;
+  CLI::Option *shock_opt = nullptr, *grid_opt = nullptr, *depth_opt = nullptr;
+  int max_rounds = 100;
+  risk_options risk;
+  run_options run;
+};
 
-int run_cascade_command(int argc, char** argv) {
-  cxxopts::Options options(command_name,
-                           "Apply a price shock, then liquidate every account in `liquidate` at the "
-                           "current prices (a penalty to the insurance fund, bad debt drawn from it), "
-                           "move each price by the square-root impact of the net notional traded, "
-                           "re-margin the whole book, and repeat until a round liquidates nobody. "
-                           "--shock-grid runs the cascade for every shock of a grid.");
-  options.custom_help("--book DIR|FILE (--shock BTC=-0.15[,ETH=-0.2] | --shock-grid BTC=-0.05:-0.40:0.05) [OPTIONS]");
-  add_book_options(options);
-  options.add_options("Cascade")
-      ("shock", "relative price moves, SYMBOL=X[,SYMBOL=Y]", cxxopts::value<std::string>())
-      ("shock-grid", "a grid of shocks, SYMBOL=START:END:STEP[,...] (grids taken together point by point)",
-       cxxopts::value<std::string>())
-      ("depth", "impact per underlying: CSV underlying,daily_volume[,impact_coefficient] (default: risk.json's)",
-       cxxopts::value<std::string>())
-      ("max-rounds", "stop after this many rounds", cxxopts::value<int>()->default_value("100"));
-  add_risk_override_options(options);
-  add_backend_options(options);
-  options.add_options("Run")
-      ("out", "directory for rounds.csv, liquidations.csv and summary.json (grid.csv with --shock-grid)",
-       cxxopts::value<std::string>())
-      ("q,quiet", "print nothing but errors")
-      ("h,help", "this help");
-  int status = exit_ok;
-  const auto parsed = parse_options(options, argc, argv, {"book"},
-                                    "\nexit status: 0 success, 1 failure while running, 2 bad input or usage, 3 "
-                                    "backend not available\n",
-                                    status);
-  if (!parsed) return status;
-  const cxxopts::ParseResult& args = *parsed;
-  if (args.count("shock") + args.count("shock-grid") != 1) {
-    std::fprintf(stderr, "%s: give one of --shock and --shock-grid\n", command_name);
-    return exit_bad_input;
-  }
-  const std::optional<risk_overrides> overrides = risk_overrides_from(args, command_name);
-  const std::optional<backend_settings> where = backend_settings_from(args, command_name);
-  if (!overrides || !where) return exit_bad_input;
-  const int max_rounds = args["max-rounds"].as<int>();
-  if (max_rounds < 1) {
-    std::fprintf(stderr, "%s: --max-rounds must be >= 1\n", command_name);
-    return exit_bad_input;
-  }
-  const bool quiet = args.count("quiet") > 0;
-  const std::optional<std::filesystem::path> out_dir = output_directory_from(args);
+int run_cascade_command(const cascade_cli_options& o, const run_context& context) {
+  if ((o.shock_opt->count() > 0) == (o.grid_opt->count() > 0)) throw usage_error("give one of --shock and --shock-grid");
+  const bool quiet = o.run.quiet;
+  std::optional<output_directory> out_dir = claim_output_directory(o.run, "cascade", context);
 
-  const book_inputs in = load_book_from(args, *overrides);
+  const book_inputs in = load_book_from(o.book, o.risk);
   const market_state& m = in.market;
   std::vector<std::vector<double>> shocks;
-  const std::string spec = args.count("shock") ? args["shock"].as<std::string>() : args["shock-grid"].as<std::string>();
+  const bool single = o.shock_opt->count() > 0;
+  const std::string spec = single ? o.shock : o.shock_grid;
   std::string why;
-  if (args.count("shock")) {
+  if (single) {
     shocks.emplace_back();
     why = parse_shock(spec, m, shocks.back());
   } else {
     why = parse_grid(spec, m, shocks);
   }
-  if (!why.empty()) {
-    std::fprintf(stderr, "%s: --%s: %s\n", command_name, args.count("shock") ? "shock" : "shock-grid", why.c_str());
-    return exit_bad_input;
-  }
+  if (!why.empty()) throw usage_error(std::string("--") + (single ? "shock" : "shock-grid") + ": " + why);
   std::optional<std::filesystem::path> depth;
-  if (args.count("depth")) depth = std::filesystem::path(args["depth"].as<std::string>());
+  if (o.depth_opt->count()) depth = std::filesystem::path(o.depth);
   const impact_params impact = load_impact_params(depth, m, in.risk);
-  backend_selection selection = select_backend(where->choice, where->threads, where->max_device_bytes);
-  if (!quiet) std::fprintf(stderr, "%s\n", selection.note.c_str());
-
+  backend_selection selection = select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
+  progress_reporter progress(!quiet);
+  note(o.run, &progress, selection.note);
+  // The backend's stages, under the grid point they belong to.
+  std::string point_label = "cascade";
+  if (progress.enabled())
+    selection.instance->set_progress([&](const char* stage, double fraction) {
+      progress.update(point_label + ": " + stage, fraction);
+    });
   nlohmann::json summary;
   summary["marginsync_version"] = MSYNC_VERSION;
   summary["backend"] = selection.instance->name();
@@ -219,11 +187,14 @@ int run_cascade_command(int argc, char** argv) {
   const auto load_start = std::chrono::steady_clock::now();
   selection.instance->load_book(in.positions, in.risk);  // once: the grid's points share it
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  if (o.run.verbose) note(o.run, &progress, "book resident in " + std::to_string(load_seconds) + " s");
   double total_seconds = 0.0;
   std::int64_t total_rounds = 0;
   for (std::size_t point = 0; point < shocks.size(); ++point) {
     const auto start = std::chrono::steady_clock::now();
-    const cascade_result r = run_cascade(in, *selection.instance, impact, cascade_options{shocks[point], max_rounds});
+    point_label = "cascade, shock " + std::to_string(point + 1) + "/" + std::to_string(shocks.size());
+    progress.update(point_label, static_cast<double>(point) / static_cast<double>(shocks.size()));
+    const cascade_result r = run_cascade(in, *selection.instance, impact, cascade_options{shocks[point], o.max_rounds});
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     total_seconds += seconds;
     total_rounds += static_cast<std::int64_t>(r.rounds.size());
@@ -235,6 +206,8 @@ int run_cascade_command(int argc, char** argv) {
     grid += ',' + std::to_string(r.rounds.size()) + ',' + std::to_string(t.accounts);
     append_fields(grid, {t.notional, t.penalties, t.bad_debt, t.uncovered, fund_end});
     grid += '\n';
+    if (o.run.verbose) note(o.run, &progress, point_label + ": " + std::to_string(seconds) + " s");
+    if (!quiet && progress.enabled()) progress.done();
     if (!quiet)
       std::printf("shock %zu/%zu: %zu rounds, %lld accounts liquidated, notional %.2f, bad debt %.2f (uncovered "
                   "%.2f), insurance fund %.2f%s\n",
@@ -249,8 +222,8 @@ int run_cascade_command(int argc, char** argv) {
       summary["insurance_fund_end"] = fund_end;
       summary["final_prices"] = prices_json(r.final_spot, m);
       if (out_dir) {
-        write_atomically(*out_dir / "rounds.csv", rounds_csv(r, m));
-        write_atomically(*out_dir / "liquidations.csv", liquidations_csv(r, in.positions));
+        out_dir->write("rounds.csv", rounds_csv(r, m));
+        out_dir->write("liquidations.csv", liquidations_csv(r, in.positions));
       }
     }
   }
@@ -259,12 +232,55 @@ int run_cascade_command(int argc, char** argv) {
   summary["wall_seconds"] = total_seconds;
   summary["seconds_per_round"] = total_rounds ? total_seconds / static_cast<double>(total_rounds) : 0.0;
   summary["seconds_per_grid_point"] = total_seconds / static_cast<double>(shocks.size());
+  progress.done();
+  selection.instance->set_progress({});
   if (out_dir) {
-    if (shocks.size() > 1 || args.count("shock-grid")) write_atomically(*out_dir / "grid.csv", grid);
-    write_atomically(*out_dir / "summary.json", summary.dump(2) + "\n");
-    if (!quiet) std::printf("results in %s\n", out_dir->string().c_str());
+    if (shocks.size() > 1 || !single) out_dir->write("grid.csv", grid);
+    run_provenance provenance = context.provenance(o.book.book);
+    describe_risk(provenance, in.risk);
+    out_dir->write("summary.json", summary_document(provenance, summary));
+    out_dir->finish();
+    if (!quiet) std::printf("results in %s\n", o.run.out.c_str());
   }
   return exit_ok;
+}
+
+}  // namespace
+
+command cascade_command(CLI::App& top, const run_context& context) {
+  auto o = std::make_shared<cascade_cli_options>();
+  CLI::App* app = top.add_subcommand(
+      "cascade",
+      "Apply a price shock, then liquidate every account in `liquidate` at the current prices (a "
+      "penalty to the insurance fund, bad debt drawn from it), move each price by the square-root "
+      "impact of the net notional traded, re-margin the whole book, and repeat until a round "
+      "liquidates nobody. --shock-grid runs the cascade for every shock of a grid.");
+  add_book_options(*app, o->book);
+  const char* group = "Cascade";
+  o->shock_opt = app->add_option("--shock", o->shock, "relative price moves, SYMBOL=X[,SYMBOL=Y]")
+                     ->type_name("SPEC")->group(group);
+  o->grid_opt = app->add_option("--shock-grid", o->shock_grid,
+                                "a grid of shocks, SYMBOL=START:END:STEP[,...] (grids taken together point by point)")
+                    ->type_name("SPEC")->group(group);
+  o->shock_opt->excludes(o->grid_opt);
+  o->depth_opt = app->add_option("--depth", o->depth,
+                                 "impact per underlying: CSV underlying,daily_volume[,impact_coefficient] "
+                                 "(default: risk.json's)")
+                     ->type_name("FILE")->group(group);
+  app->add_option("--max-rounds", o->max_rounds, "stop after this many rounds")
+      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(group);
+  add_risk_options(*app, o->risk);
+  add_backend_option(*app, o->run, backend_use::computes);
+  add_threads_options(*app, o->run);
+  add_verbosity_options(*app, o->run);
+  add_out_directory_option(*app, o->run,
+                           "directory for rounds.csv, liquidations.csv and summary.json (grid.csv with --shock-grid)");
+  app->footer(help_footer("marginsync cascade --book data/sample --shock BTC=-0.15,ETH=-0.2 --out results/cascade",
+                          units_note));
+  return {app, [o, &context] {
+    reject_renamed_options(o->book);
+    return run_cascade_command(*o, context);
+  }};
 }
 
 }  // namespace msync::cli

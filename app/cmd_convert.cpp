@@ -2,40 +2,62 @@
 #include <chrono>
 #include <cstdio>
 
-#include "commands.hpp"
-#include "parse_options.hpp"
+#include "cli_common.hpp"
 #include "io/book_snapshot.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync::cli {
 
-int run_convert_command(int argc, char** argv) {
-  cxxopts::Options options("marginsync convert",
-                           "Validate a book directory and write it as one binary snapshot file, "
-                           "which every command accepts as --book FILE and loads many times faster "
-                           "than CSV. The snapshot keeps market.json and risk.json; --market and "
-                           "--risk can still replace them when it is used.");
-  options.custom_help("--book DIR --out FILE [OPTIONS]");
-  add_book_options(options);
-  options.add_options()("out", "snapshot file to write", cxxopts::value<std::string>())(
-      "h,help", "this help");
-  int status = exit_ok;
-  const auto parsed = parse_options(options, argc, argv, {"book", "out"}, "", status);
-  if (!parsed) return status;
-  const cxxopts::ParseResult& args = *parsed;
+namespace {
 
-  const book_location where = book_location_from(args);
+struct convert_options {
+  book_options book;
+  std::string out;
+  run_options run;
+};
+
+int run_convert_command(const convert_options& o) {
+  const book_location where = book_location_from(o.book);
   if (!std::filesystem::is_directory(where.book))
     throw input_error({input_problem{where.book.string(), 0, "",
                                      "is not a book directory (a snapshot needs no conversion)"}});
   const auto start = std::chrono::steady_clock::now();
-  const std::string out = args["out"].as<std::string>();
-  const book_inputs in = convert_book_directory(where.directory_paths(), out);
+  book_inputs in;
+  {
+    // One step with no measure of its own: the stage is shown while it runs, erased after.
+    progress_reporter progress(!o.run.quiet);
+    progress.update("converting " + where.book.string(), -1.0);
+    in = convert_book_directory(where.directory_paths(), o.out);
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("wrote %zu accounts, %zu instruments, %zu positions (%llu rows) to %s in %.2f s\n",
-              in.positions.accounts(), in.positions.instruments.size(), in.positions.positions(),
-              static_cast<unsigned long long>(in.positions.position_rows), out.c_str(), seconds);
+  if (!o.run.quiet)
+    std::printf("wrote %zu accounts, %zu instruments, %zu positions (%llu rows) to %s in %.2f s\n",
+                in.positions.accounts(), in.positions.instruments.size(), in.positions.positions(),
+                static_cast<unsigned long long>(in.positions.position_rows), o.out.c_str(), seconds);
   return exit_ok;
+}
+
+}  // namespace
+
+command convert_command(CLI::App& top, const run_context&) {
+  auto o = std::make_shared<convert_options>();
+  CLI::App* app = top.add_subcommand(
+      "convert",
+      "Validate a book directory and write it as one binary snapshot file, which every command "
+      "accepts as --book FILE and loads many times faster than CSV. The snapshot keeps market.json "
+      "and risk.json; --market-file and --risk-file can still replace them when it is used.");
+  add_book_options(*app, o->book, "book directory to convert");
+  app->add_option("--out", o->out, "snapshot file to write (replaced if it exists)")
+      ->required()
+      ->type_name("FILE")
+      ->group("Outputs");
+  add_backend_option(*app, o->run, backend_use::accepted_only);
+  add_verbosity_options(*app, o->run);
+  app->footer(help_footer("marginsync convert --book data/generated --out generated.msbook"));
+  return {app, [o] {
+    reject_renamed_options(o->book);
+    return run_convert_command(*o);
+  }};
 }
 
 }  // namespace msync::cli

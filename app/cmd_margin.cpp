@@ -1,80 +1,87 @@
-// marginsync margin: the snapshot margin job on a book directory.
-#include <unistd.h>
-
+// marginsync margin: the snapshot margin job on a book. Options -> margin_request -> run_margin ->
+// accounts.csv, exposures.csv, summary.json.
 #include <cstdio>
 
-#include <cxxopts.hpp>
-
-#include "commands.hpp"
-#include "parse_options.hpp"
+#include "cli_common.hpp"
 #include "margin/margin_job.hpp"
+#include "margin/margin_outputs.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync::cli {
 
-int run_margin_command(int argc, char** argv) {
-  cxxopts::Options options("marginsync margin",
-                           "Margin for every account of a book: equity, greeks per underlying, VaR and "
-                           "ES, initial and maintenance margin, health, status and breach probability.");
-  options.custom_help("--book DIR [OPTIONS]");
-  add_book_options(options);
-  options.add_options("Inputs")
-      ("scenario-file", "use the given scenarios (CSV: scenario_id,underlying,spot_return[,vol_change]) instead of Monte Carlo", cxxopts::value<std::string>());
-  add_risk_override_options(options);
-  add_backend_options(options);
-  options.add_options("Run")
-      ("out", "directory for accounts.csv, exposures.csv and summary.json", cxxopts::value<std::string>())
-      ("q,quiet", "print nothing but errors")
-      ("h,help", "this help");
+namespace {
 
-  int status = exit_ok;
-  const auto parsed = parse_options(
-      options, argc, argv, {"book"},
-      "\nexit status: 0 success, 1 failure while running, 2 bad input or usage, 3 backend not "
-      "available\n",
-      status);
-  if (!parsed) return status;
-  const cxxopts::ParseResult& args = *parsed;
+struct margin_options {
+  book_options book;
+  std::string scenario_file;
+  CLI::Option* scenario_file_opt = nullptr;
+  risk_options risk;
+  run_options run;
+};
 
+int run_margin_command(const margin_options& o, const run_context& context) {
   margin_request request;
-  request.book = book_location_from(args);
-  if (args.count("scenario-file")) request.scenario_file = args["scenario-file"].as<std::string>();
-
-  const std::optional<risk_overrides> overrides = risk_overrides_from(args, "marginsync margin");
-  if (!overrides) return exit_bad_input;
-  request.overrides = *overrides;
-  if (args.count("scenario-file") && args.count("scenarios")) {
-    std::fprintf(stderr, "marginsync margin: --scenarios and --scenario-file conflict: the file gives the scenarios\n");
-    return exit_bad_input;
+  request.book = book_location_from(o.book);
+  if (o.scenario_file_opt->count()) {
+    if (o.risk.scenarios_opt->count())
+      throw usage_error("--scenarios and --scenario-file conflict: the file gives the scenarios");
+    request.scenario_file = o.scenario_file;
   }
+  request.overrides = risk_overrides_from(o.risk);
+  request.backend = o.run.choice();
+  request.threads = o.run.threads;
+  request.max_device_bytes = o.run.max_device_bytes();
+  progress_reporter progress(!o.run.quiet);
+  request.progress = progress.callback();
 
-  const std::optional<backend_settings> where = backend_settings_from(args, "marginsync margin");
-  if (!where) return exit_bad_input;
-  request.backend = where->choice;
-  request.threads = where->threads;
-  request.max_device_bytes = where->max_device_bytes;
-  const bool quiet = args.count("quiet") > 0;
-  // A percentage on a terminal only: logs and pipes get the stage lines alone.
-  if (!quiet && ::isatty(STDERR_FILENO)) {
-    request.progress = [last = -1](const char* stage, double fraction) mutable {
-      const int percent = static_cast<int>(fraction * 100.0);
-      if (percent == last) return;
-      last = percent;
-      std::fprintf(stderr, "\r%s %3d%%%s", stage, percent, percent >= 100 ? "\r\033[K" : "");
-      std::fflush(stderr);
-    };
+  // Claimed before any computation, so that a bad --out fails first.
+  std::optional<output_directory> out = claim_output_directory(o.run, "margin", context);
+  const margin_run run = run_margin(request, [&](const std::string& line) { note(o.run, &progress, line); });
+  progress.done();
+  if (o.run.verbose)
+    for (const stage_time& stage : run.stages) {
+      char line[160];
+      std::snprintf(line, sizeof line, "stage %-20s %10.3f s", stage.name.c_str(), stage.seconds);
+      note(o.run, nullptr, line);
+    }
+  if (out) {
+    write_margin_outputs(run, request, *out, context.provenance(o.book.book));
+    out->finish();
   }
-
-  if (args.count("out")) prepare_output_directory(args["out"].as<std::string>());
-  const margin_run run = run_margin(request, [quiet](const std::string& line) {
-    if (!quiet) std::fprintf(stderr, "%s\n", line.c_str());
-  });
-  if (args.count("out")) write_margin_outputs(run, request, args["out"].as<std::string>());
-  if (!quiet) {
+  if (!o.run.quiet) {
     std::fputs(format_margin_summary(run).c_str(), stdout);
-    if (args.count("out")) std::printf("results in %s\n", args["out"].as<std::string>().c_str());
+    if (out) std::printf("results in %s\n", o.run.out.c_str());
   }
   return exit_ok;
+}
+
+}  // namespace
+
+command margin_command(CLI::App& top, const run_context& context) {
+  auto o = std::make_shared<margin_options>();
+  CLI::App* app = top.add_subcommand(
+      "margin",
+      "Margin for every account of a book: equity, greeks per underlying, VaR and ES, initial and "
+      "maintenance margin, health, status and breach probability.");
+  add_book_options(*app, o->book);
+  o->scenario_file_opt =
+      app->add_option("--scenario-file", o->scenario_file,
+                      "use the given scenarios (CSV: scenario_id,underlying,spot_return[,vol_change]) instead of "
+                      "Monte Carlo")
+          ->type_name("FILE")
+          ->group("Inputs");
+  add_risk_options(*app, o->risk);
+  add_backend_option(*app, o->run, backend_use::computes);
+  add_threads_options(*app, o->run);
+  add_verbosity_options(*app, o->run);
+  add_out_directory_option(*app, o->run, "directory for accounts.csv, exposures.csv and summary.json");
+  app->footer(help_footer("marginsync margin --book data/sample --method delta_gamma --out results/margin",
+                          std::string("outputs: accounts.csv (one row per account), exposures.csv (greeks per account "
+                                      "and underlying), summary.json.\n") + units_note));
+  return {app, [o, &context] {
+    reject_renamed_options(o->book);
+    return run_margin_command(*o, context);
+  }};
 }
 
 }  // namespace msync::cli

@@ -2,15 +2,14 @@
 // with the margin engine running only every interval of stream time and liquidating on what it
 // computed then (host/replay.hpp).
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <sstream>
 
-#include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
 #include "bench_stream.hpp"
-#include "commands.hpp"
-#include "parse_options.hpp"
+#include "cli_common.hpp"
 #include "margin/margin_job.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
@@ -19,8 +18,6 @@
 namespace msync::cli {
 
 namespace {
-
-const char* const command_name = "marginsync replay";
 
 // How far past maintenance the accounts of one replay were when closed: MM - equity.
 struct shortfall_stats {
@@ -41,62 +38,39 @@ shortfall_stats shortfalls(const replay_result& r) {
   return s;
 }
 
-}  // namespace
+struct replay_options {
+  book_options book;
+  std::string ticks;
+  std::string intervals = "0,100,1000,10000";
+  risk_options risk;
+  run_options run;
+};
 
-int run_replay_command(int argc, char** argv) {
-  cxxopts::Options options(command_name,
-                           "Replay one tick stream once per engine interval: the margin engine runs "
-                           "only every N ms of stream time (0: every update) while prices keep moving, "
-                           "and liquidates what it finds in `liquidate` when it runs. Reports the bad "
-                           "debt, the liquidations and how far past maintenance accounts were when "
-                           "closed: what engine lag costs this book.");
-  options.custom_help("--book DIR|FILE --ticks FILE --engine-interval-ms 0,100,1000,10000 [OPTIONS]");
-  add_book_options(options);
-  options.add_options("Inputs")
-      ("ticks", "tick stream file (CSV or JSON lines)", cxxopts::value<std::string>())
-      ("engine-interval-ms", "engine intervals to compare, in ms of stream time",
-       cxxopts::value<std::string>()->default_value("0,100,1000,10000"));
-  add_risk_override_options(options);
-  add_backend_options(options);
-  options.add_options("Run")
-      ("out", "directory for replay.csv, liquidations.csv and summary.json", cxxopts::value<std::string>())
-      ("q,quiet", "print nothing but errors")
-      ("h,help", "this help");
-  int status = exit_ok;
-  const auto parsed = parse_options(options, argc, argv, {"book", "ticks"},
-                                    "\nexit status: 0 success, 1 failure while running, 2 bad input or usage, 3 "
-                                    "backend not available\n",
-                                    status);
-  if (!parsed) return status;
-  const cxxopts::ParseResult& args = *parsed;
-  const std::optional<risk_overrides> overrides = risk_overrides_from(args, command_name);
-  const std::optional<backend_settings> where = backend_settings_from(args, command_name);
-  if (!overrides || !where) return exit_bad_input;
+int run_replay_command(const replay_options& o, const run_context& context) {
   std::vector<std::int64_t> intervals;
   {
-    std::stringstream in(args["engine-interval-ms"].as<std::string>());
+    std::stringstream in(o.intervals);
     for (std::string item; std::getline(in, item, ',');) {
       std::int64_t ms = 0;
-      if (!parse_integer(item, ms).empty() || ms < 0 || ms > 1000000000000LL) {
-        std::fprintf(stderr, "%s: --engine-interval-ms: '%s' is not a whole number of ms within [0, 1e12]\n",
-                     command_name, item.c_str());
-        return exit_bad_input;
-      }
+      if (!parse_integer(item, ms).empty() || ms < 0 || ms > 1000000000000LL)
+        throw usage_error("--engine-interval-ms: '" + item + "' is not a whole number of ms within [0, 1e12]");
       intervals.push_back(ms);
     }
-    if (intervals.empty()) {
-      std::fprintf(stderr, "%s: --engine-interval-ms: no interval given\n", command_name);
-      return exit_bad_input;
-    }
+    if (intervals.empty()) throw usage_error("--engine-interval-ms: no interval given");
   }
-  const bool quiet = args.count("quiet") > 0;
-  const std::optional<std::filesystem::path> out_dir = output_directory_from(args);
-  const book_inputs in = load_book_from(args, *overrides);
+  const bool quiet = o.run.quiet;
+  std::optional<output_directory> out_dir = claim_output_directory(o.run, "replay", context);
+  const book_inputs in = load_book_from(o.book, o.risk);
   // A replay is a study: its stream must be clean (read_updates reports every bad line).
-  const std::vector<std::vector<stream_event>> updates = read_updates(args["ticks"].as<std::string>(), in.market.symbols);
-  backend_selection selection = select_backend(where->choice, where->threads, where->max_device_bytes);
-  if (!quiet) std::fprintf(stderr, "%s\n", selection.note.c_str());
-
+  const std::vector<std::vector<stream_event>> updates = read_updates(o.ticks, in.market.symbols);
+  backend_selection selection = select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
+  progress_reporter progress(!quiet);
+  note(o.run, &progress, selection.note);
+  std::string interval_label = "replay";
+  if (progress.enabled())
+    selection.instance->set_progress([&](const char* stage, double fraction) {
+      progress.update(interval_label + ": " + stage, fraction);
+    });
   std::string table = "interval_ms,engine_runs,liquidations,bad_debt,penalties,mean_past_maintenance,"
                       "max_past_maintenance,mean_past_maintenance_of_mm\n";
   std::string liquidations = "interval_ms,timestamp,account_id,equity,maintenance_margin,past_maintenance,penalty,bad_debt\n";
@@ -104,8 +78,17 @@ int run_replay_command(int argc, char** argv) {
   if (!quiet)
     std::printf("%12s %12s %12s %14s %14s %16s\n", "interval ms", "engine runs", "liquidations", "bad debt",
                 "penalties", "mean past MM");
-  for (std::int64_t ms : intervals) {
+  for (std::size_t i = 0; i < intervals.size(); ++i) {
+    const std::int64_t ms = intervals[i];
+    interval_label = "replay, interval " + std::to_string(ms) + " ms (" + std::to_string(i + 1) + "/" +
+                     std::to_string(intervals.size()) + ")";
+    progress.update(interval_label, static_cast<double>(i) / static_cast<double>(intervals.size()));
+    const auto started = std::chrono::steady_clock::now();
     const replay_result r = run_replay(in, *selection.instance, updates, ms);
+    if (o.run.verbose)
+      note(o.run, &progress, interval_label + ": " +
+                                 std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()) + " s");
+    if (!quiet) progress.done();
     const shortfall_stats s = shortfalls(r);
     table += std::to_string(ms) + ',' + std::to_string(r.engine_runs) + ',' + std::to_string(r.liquidations.size());
     append_fields(table, {r.bad_debt, r.penalties, s.mean, s.max, s.mean_of_mm});
@@ -123,21 +106,55 @@ int run_replay_command(int argc, char** argv) {
       std::printf("%12lld %12lld %12zu %14.2f %14.2f %16.2f\n", static_cast<long long>(ms),
                   static_cast<long long>(r.engine_runs), r.liquidations.size(), r.bad_debt, r.penalties, s.mean);
   }
+  progress.done();
+  selection.instance->set_progress({});
   if (out_dir) {
-    write_atomically(*out_dir / "replay.csv", table);
-    write_atomically(*out_dir / "liquidations.csv", liquidations);
+    out_dir->write("replay.csv", table);
+    out_dir->write("liquidations.csv", liquidations);
     nlohmann::json j;
     j["marginsync_version"] = MSYNC_VERSION;
     j["backend"] = selection.instance->name();
-    j["ticks"] = args["ticks"].as<std::string>();
+    j["ticks"] = o.ticks;
     j["updates"] = updates.size();
     j["method"] = method_name(in.risk.method);
     j["liquidation_penalty"] = in.risk.liquidation_penalty;
     j["intervals"] = rows;
-    write_atomically(*out_dir / "summary.json", j.dump(2) + "\n");
-    if (!quiet) std::printf("results in %s\n", out_dir->string().c_str());
+    run_provenance provenance = context.provenance(o.book.book);
+    describe_risk(provenance, in.risk);
+    out_dir->write("summary.json", summary_document(provenance, j));
+    out_dir->finish();
+    if (!quiet) std::printf("results in %s\n", o.run.out.c_str());
   }
   return exit_ok;
+}
+
+}  // namespace
+
+command replay_command(CLI::App& top, const run_context& context) {
+  auto o = std::make_shared<replay_options>();
+  CLI::App* app = top.add_subcommand(
+      "replay",
+      "Replay one tick stream once per engine interval: the margin engine runs only every N ms of "
+      "stream time (0: every update) while prices keep moving, and liquidates what it finds in "
+      "`liquidate` when it runs. Reports the bad debt, the liquidations and how far past maintenance "
+      "accounts were when closed: what engine lag costs this book.");
+  add_book_options(*app, o->book);
+  app->add_option("--ticks", o->ticks, "tick stream file (CSV or JSON lines)")
+      ->required()->type_name("FILE")->group("Inputs");
+  app->add_option("--engine-interval-ms", o->intervals, "engine intervals to compare, in ms of stream time")
+      ->capture_default_str()->type_name("MS,MS,...")->group("Replay");
+  add_risk_options(*app, o->risk);
+  add_backend_option(*app, o->run, backend_use::computes);
+  add_threads_options(*app, o->run);
+  add_verbosity_options(*app, o->run);
+  add_out_directory_option(*app, o->run, "directory for replay.csv, liquidations.csv and summary.json");
+  app->footer(help_footer("marginsync replay --book data/sample --ticks data/streams/crash.jsonl "
+                          "--engine-interval-ms 0,1000,10000 --out results/replay",
+                          units_note));
+  return {app, [o, &context] {
+    reject_renamed_options(o->book);
+    return run_replay_command(*o, context);
+  }};
 }
 
 }  // namespace msync::cli

@@ -17,11 +17,9 @@
 #include <iostream>
 #include <map>
 
-#include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
-#include "commands.hpp"
-#include "parse_options.hpp"
+#include "cli_common.hpp"
 #include "margin/margin_job.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
@@ -57,8 +55,9 @@ void append_field(std::string& line, const char* key, double value) {
   line += ",\"";
   line += key;
   line += "\":";
+  // JSON has no infinity: a health with no maintenance margin to measure against is null.
   if (std::isfinite(value)) append_number(line, value);
-  else line += value > 0 ? "\"inf\"" : "\"-inf\"";  // JSON has no infinity; health can be one
+  else line += "null";
 }
 
 std::string event_line(const account_transition& t, const book& b) {
@@ -84,12 +83,11 @@ std::string event_line(const oracle_transition& t, const market_state& m) {
 // Where the stream's lines go: files in --out, or events on standard output.
 class stream_outputs {
  public:
-  explicit stream_outputs(const std::optional<std::filesystem::path>& dir) {
+  explicit stream_outputs(std::optional<output_directory>& dir) {
     if (!dir) return;
-    prepare_output_directory(*dir);
-    events_.open(*dir / "events.jsonl", std::ios::trunc);
-    ticks_.open(*dir / "ticks.csv", std::ios::trunc);
-    if (!events_ || !ticks_) throw std::runtime_error("cannot write events.jsonl and ticks.csv in " + dir->string());
+    events_.open(dir->file("events.jsonl"), std::ios::trunc);
+    ticks_.open(dir->file("ticks.csv"), std::ios::trunc);
+    if (!events_ || !ticks_) throw std::runtime_error("cannot write events.jsonl and ticks.csv in " + dir->path().string());
     ticks_ << "timestamp,ticks,out_of_order,paths,trigger,tick_ms,risk_ms,wall_ms,transitions,staleness_ms\n";
   }
 
@@ -125,47 +123,18 @@ class stream_outputs {
   std::ofstream events_, ticks_;
 };
 
-}  // namespace
+struct stream_options {
+  book_options book;
+  std::string ticks;
+  risk_options risk;
+  run_options run;
+};
 
-int run_stream_command(int argc, char** argv) {
-  cxxopts::Options options("marginsync stream",
-                           "Follow an oracle tick stream (CSV timestamp,underlying,price[,vol] or JSON "
-                           "lines, from a file or - for standard input) and re-margin the whole book on "
-                           "every update: revalue and health on every update, full scenario risk when "
-                           "a price moves past deviation_threshold, when heartbeat_ms passes or at the "
-                           "start; margins widened by the staleness add-on in between. Writes the "
-                           "accounts whose status changed as JSON lines.");
-  options.custom_help("--book DIR|FILE --ticks FILE|- [OPTIONS]");
-  add_book_options(options);
-  options.add_options("Inputs")
-      ("ticks", "tick stream file, or - for standard input", cxxopts::value<std::string>());
-  add_risk_override_options(options);
-  add_backend_options(options);
-  options.add_options("Run")
-      ("out", "directory for events.jsonl and ticks.csv (written as the stream runs), summary.json "
-              "and accounts.csv (at the end); without it, events go to standard output",
-       cxxopts::value<std::string>())
-      ("q,quiet", "print nothing but errors")
-      ("h,help", "this help");
-  int status = exit_ok;
-  const auto parsed = parse_options(
-      options, argc, argv, {"book", "ticks"},
-      "\nStream time is the clock: expiry, heartbeats and staleness follow the ticks' timestamps.\n"
-      "Malformed lines are reported on stderr and skipped; the stream goes on.\n"
-      "exit status: 0 end of stream (or stopped by SIGINT/SIGTERM, outputs written), 1 failure while\n"
-      "running, 2 bad input or usage, 3 backend not available\n",
-      status);
-  if (!parsed) return status;
-  const cxxopts::ParseResult& args = *parsed;
+int run_stream_command(const stream_options& o, const run_context& context) {
   const std::string name = "marginsync stream";
-  const std::optional<risk_overrides> overrides = risk_overrides_from(args, name);
-  const std::optional<backend_settings> where = backend_settings_from(args, name);
-  if (!overrides || !where) return exit_bad_input;
-  const bool quiet = args.count("quiet") > 0;
-  const std::string ticks_path = args["ticks"].as<std::string>();
-  std::optional<std::filesystem::path> out_dir;
-  if (args.count("out")) out_dir = std::filesystem::path(args["out"].as<std::string>());
-
+  const bool quiet = o.run.quiet;
+  const std::string ticks_path = o.ticks;
+  std::optional<output_directory> out_dir = claim_output_directory(o.run, "stream", context);
   // A live feed (standard input, a named pipe, a socket) is read from descriptor 0 through our own
   // buffer, so that what is already read can be told from what is not; a file is read as it is.
   std::error_code ec;
@@ -182,21 +151,24 @@ int run_stream_command(int argc, char** argv) {
   std::istream& in = live ? std::cin : ticks_file;
 
   const auto wall_start = std::chrono::steady_clock::now();
-  book_inputs inputs = load_book_from(args, *overrides);
-  backend_selection selection = select_backend(where->choice, where->threads, where->max_device_bytes);
-  if (!quiet) std::fprintf(stderr, "%s\n", selection.note.c_str());
+  book_inputs inputs = load_book_from(o.book, o.risk);
+  backend_selection selection = select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
+  progress_reporter progress(!quiet);
+  note(o.run, &progress, selection.note);
   stream_outputs outputs(out_dir);
   margin_stream stream(std::move(inputs), *selection.instance);
   const book& b = stream.inputs().positions;
-  if (!quiet)
-    std::fprintf(stderr, "streaming: %zu accounts, %zu positions resident on %s\n", b.accounts(), b.positions(),
-                 selection.instance->device().c_str());
+  note(o.run, &progress, "streaming: " + std::to_string(b.accounts()) + " accounts, " + std::to_string(b.positions()) +
+                             " positions resident on " + selection.instance->device());
+  // How far through the feed: a file's size is known, a live feed's is not.
+  std::error_code size_error;
+  const double feed_bytes = live ? 0.0 : static_cast<double>(std::filesystem::file_size(ticks_path, size_error));
 
   constexpr long shown_problems = 100;  // then counted, not printed: a broken feed must not flood the log
   long problems_seen = 0;
   tick_reader reader(in, ticks_path, stream.inputs().market.symbols, [&](const input_problem& p) {
-    if (++problems_seen <= shown_problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
-    if (problems_seen == shown_problems) std::fprintf(stderr, "%s: further malformed lines are counted, not shown\n", name.c_str());
+    if (++problems_seen <= shown_problems) progress.line(p.to_string());
+    if (problems_seen == shown_problems) progress.line(name + ": further malformed lines are counted, not shown");
   });
   install_stop_handlers();
 
@@ -211,7 +183,7 @@ int run_stream_command(int argc, char** argv) {
     for (input_problem p : u.problems) {  // events the book could not take: reported like bad lines
       p.file = ticks_path == "-" ? "<stdin>" : ticks_path;
       ++events_refused;
-      if (++problems_seen <= shown_problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
+      if (++problems_seen <= shown_problems) progress.line(p.to_string());
     }
     out_of_order += static_cast<std::int64_t>(u.ticks_out_of_order);
     tick_latency.push_back(u.tick_seconds);
@@ -219,6 +191,15 @@ int run_stream_command(int argc, char** argv) {
     for (const account_transition& t : u.accounts) ++transitions[t.event];
     for (const oracle_transition& t : u.oracles) ++transitions[t.stale ? "stale_oracle" : "oracle_recovered"];
     outputs.write(u, stream.inputs().positions, stream.inputs().market);
+    if (progress.due()) {
+      double fraction = -1.0;
+      if (!live && feed_bytes > 0 && !size_error) {
+        const std::streamoff at = ticks_file.tellg();
+        if (at >= 0) fraction = static_cast<double>(at) / feed_bytes;
+      }
+      progress.update("stream", fraction,
+                      std::to_string(updates) + " updates, stream time " + format_timestamp(stream.stream_time_ns()));
+    }
   };
   std::vector<stream_event> group;  // the update in hand: the events of one timestamp
   std::int64_t group_ts = 0;
@@ -248,12 +229,13 @@ int run_stream_command(int argc, char** argv) {
     group.push_back(std::move(*e));
   }
   finish_update();  // the update in hand, also after a stop request
+  progress.done();
   const bool interrupted = stop_requested != 0;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
 
   nlohmann::json j;
   j["marginsync_version"] = MSYNC_VERSION;
-  j["inputs"] = {{"book", args["book"].as<std::string>()}, {"ticks", ticks_path},
+  j["inputs"] = {{"book", o.book.book}, {"ticks", ticks_path},
                  {"accounts", b.accounts()}, {"positions", b.positions()},
                  {"underlyings", stream.inputs().market.size()}};
   j["backend"] = selection.instance->name();
@@ -281,10 +263,12 @@ int run_stream_command(int argc, char** argv) {
   j["wall_seconds"] = wall;
   j["updates_per_second"] = wall > 0 ? static_cast<double>(updates) / wall : 0.0;
   if (out_dir) {
-    write_atomically(*out_dir / "summary.json", j.dump(2) + "\n");
+    run_provenance provenance = context.provenance(o.book.book);
+    describe_risk(provenance, stream.inputs().risk);
+    out_dir->write("summary.json", summary_document(provenance, j));
     if (updates > 0)
-      write_atomically(*out_dir / "accounts.csv",
-                       accounts_csv(b, stream.current_revaluation(), stream.margins_in_force()));
+      out_dir->write("accounts.csv", accounts_csv(b, stream.current_revaluation(), stream.margins_in_force()));
+    out_dir->finish();
   }
   if (!quiet) {
     std::fprintf(stderr, "%s%lld updates (%lld ticks, %lld out of order, %ld lines rejected) in %.2f s\n",
@@ -298,9 +282,43 @@ int run_stream_command(int argc, char** argv) {
                  1e3 * stream.mean_staleness_seconds());
     std::fprintf(stderr, "latency ms: tick path p50 %.3f p99 %.3f max %.3f; risk path p50 %.3f p99 %.3f max %.3f\n",
                  tick.p50_ms, tick.p99_ms, tick.max_ms, risk.p50_ms, risk.p99_ms, risk.max_ms);
-    if (out_dir) std::fprintf(stderr, "results in %s\n", out_dir->string().c_str());
+    if (out_dir) std::fprintf(stderr, "results in %s\n", o.run.out.c_str());
   }
   return exit_ok;
+}
+
+}  // namespace
+
+command stream_command(CLI::App& top, const run_context& context) {
+  auto o = std::make_shared<stream_options>();
+  CLI::App* app = top.add_subcommand(
+      "stream",
+      "Follow an oracle tick stream (CSV timestamp,underlying,price[,vol] or JSON lines, from a file "
+      "or - for standard input) and re-margin the whole book on every update: revalue and health on "
+      "every update, full scenario risk when a price moves past deviation_threshold, when "
+      "heartbeat_ms passes or at the start; margins widened by the staleness add-on in between. "
+      "Writes the accounts whose status changed as JSON lines.");
+  add_book_options(*app, o->book);
+  app->add_option("--ticks", o->ticks, "tick stream file, or - for standard input")
+      ->required()->type_name("FILE|-")->group("Inputs");
+  add_risk_options(*app, o->risk);
+  add_backend_option(*app, o->run, backend_use::computes);
+  add_threads_options(*app, o->run);
+  add_verbosity_options(*app, o->run);
+  add_out_directory_option(*app, o->run,
+                           "directory for events.jsonl and ticks.csv (written as the stream runs), summary.json "
+                           "and accounts.csv (at the end); without it, events go to standard output");
+  app->footer(help_footer(
+      "marginsync stream --book data/sample --ticks data/streams/crash.jsonl --out results/stream",
+      std::string("Stream time is the clock: expiry, heartbeats and staleness follow the ticks' timestamps.\n"
+                  "Malformed lines are reported on stderr and skipped; the stream goes on. SIGINT or SIGTERM\n"
+                  "finishes the update in hand, writes the outputs and exits 0.\n"
+                  "events.jsonl: health is equity / maintenance margin, null when there is no maintenance margin.\n") +
+          units_note));
+  return {app, [o, &context] {
+    reject_renamed_options(o->book);
+    return run_stream_command(*o, context);
+  }};
 }
 
 }  // namespace msync::cli

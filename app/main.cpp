@@ -1,10 +1,15 @@
 // marginsync: GPU-accelerated batch risk engine. `marginsync COMMAND --help` for each command.
+// One parser (CLI11) for every subcommand; each command's options, run and outputs are in its
+// cmd_*.cpp; the conventions they share in cli_common.
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <iostream>
 #include <new>
 #include <string>
+#include <vector>
 
+#include "cli_common.hpp"
 #include "commands.hpp"
 #include "marginsync/errors.hpp"
 
@@ -22,11 +27,12 @@ int report_input_error(const input_error& error) {
 }  // namespace msync::cli
 
 namespace {
-const char* usage =
+
+const char* const description =
     "marginsync " MSYNC_VERSION " - whole-book margin: mark-to-market, greeks, Monte Carlo VaR/ES,\n"
-    "health and liquidation candidates for every account, on the GPU or the CPU.\n"
-    "\n"
-    "usage: marginsync COMMAND [OPTIONS]\n"
+    "health and liquidation candidates for every account, on the GPU or the CPU.";
+
+const char* const footer =
     "\n"
     "commands:\n"
     "  margin     compute margin for every account of a book (accounts.csv, exposures.csv, summary.json)\n"
@@ -37,24 +43,67 @@ const char* usage =
     "  convert    write a book directory as one binary snapshot (fast to load; --book FILE)\n"
     "  bench      time every stage on every available backend, against this machine's limits\n"
     "\n"
-    "  marginsync COMMAND --help   options of a command\n"
+    "  marginsync COMMAND --help   options of a command, their defaults and an example\n"
     "  marginsync --version\n"
     "\n"
-    "exit status: 0 success, 1 failure while running, 2 bad input or usage, 3 backend not available\n";
+    "Every command accepts --backend auto|cpu|cuda, -q/--quiet and -v/--verbose; a command that\n"
+    "writes a directory (--out DIR) refuses one that holds another command's results unless --force.\n"
+    "exit status: 0 success, 1 failure while running, 2 bad input or usage, 3 requested backend not available\n";
+
+// "marginsync margin" for a usage error inside a subcommand, "marginsync" otherwise.
+std::string program_of(const CLI::App& top) {
+  for (const CLI::App* sub : top.get_subcommands()) return "marginsync " + sub->get_name();
+  return "marginsync";
+}
+
+int usage(const std::string& program, const std::string& message) {
+  std::fprintf(stderr, "%s: %s (see --help)\n", program.c_str(), message.c_str());
+  return msync::cli::exit_bad_input;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace msync::cli;
+  run_context context;
+  context.started = msync::iso8601_utc_now();
+  context.command_line = msync::shell_quoted_command_line(argc, argv);
+
+  CLI::App top(description, "marginsync");
+  top.footer(footer);
+  top.set_help_flag("-h,--help", "this help");
+  bool version = false;
+  top.add_flag("--version", version, "the version, and the backends this build has");
+  top.require_subcommand(0, 1);
+  std::vector<command> commands = {margin_command(top, context),   stream_command(top, context),
+                                   cascade_command(top, context),  replay_command(top, context),
+                                   generate_command(top, context), convert_command(top, context),
+                                   bench_command(top, context)};
+  for (const command& c : commands) c.app->group("");  // listed, one line each, in the footer
+
   if (argc < 2) {
-    std::fputs(usage, stderr);
+    std::fputs(top.help().c_str(), stderr);
     return exit_bad_input;
   }
-  const std::string command = argv[1];
-  if (command == "--help" || command == "-h" || command == "help") {
-    std::fputs(usage, stdout);
+  const std::string first = argv[1];
+  if (first == "help") {
+    std::fputs(top.help().c_str(), stdout);
     return exit_ok;
   }
-  if (command == "--version") {
+  if (!first.empty() && first[0] != '-') {
+    bool known = false;
+    for (const command& c : commands) known = known || c.app->get_name() == first;
+    if (!known) return usage("marginsync", "unknown command '" + first + "'");
+  }
+  try {
+    top.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help
+    return top.exit(e, std::cout, std::cerr);
+  } catch (const CLI::ParseError& e) {
+    return usage(program_of(top), e.what());
+  }
+
+  if (version) {
     std::printf("marginsync %s (%s)\n", MSYNC_VERSION,
 #ifdef MSYNC_HAS_CUDA
                 "CPU and CUDA backends"
@@ -64,26 +113,27 @@ int main(int argc, char** argv) {
     );
     return exit_ok;
   }
+  const command* chosen = nullptr;
+  for (const command& c : commands)
+    if (c.app->parsed()) chosen = &c;
+  if (!chosen) return usage("marginsync", "no command given");
+  const std::string program = "marginsync " + chosen->app->get_name();
   try {
-    if (command == "margin") return run_margin_command(argc - 1, argv + 1);
-    if (command == "generate") return run_generate_command(argc - 1, argv + 1);
-    if (command == "convert") return run_convert_command(argc - 1, argv + 1);
-    if (command == "bench") return run_bench_command(argc - 1, argv + 1);
-    if (command == "stream") return run_stream_command(argc - 1, argv + 1);
-    if (command == "cascade") return run_cascade_command(argc - 1, argv + 1);
-    if (command == "replay") return run_replay_command(argc - 1, argv + 1);
+    return chosen->run();
+  } catch (const usage_error& e) {
+    return usage(program, e.what());
+  } catch (const msync::output_directory_refused& e) {
+    return usage(program, e.what());
   } catch (const msync::input_error& e) {
     return report_input_error(e);
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "marginsync: out of memory (a smaller --scenarios, or fewer --threads, needs less)\n");
+    std::fprintf(stderr, "%s: out of memory (a smaller --scenarios, or fewer --threads, needs less)\n", program.c_str());
     return exit_failure;
   } catch (const msync::backend_unavailable& e) {
-    std::fprintf(stderr, "marginsync: %s\n", e.what());
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());
     return exit_no_backend;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "marginsync: %s\n", e.what());
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());
     return exit_failure;
   }
-  std::fprintf(stderr, "marginsync: unknown command '%s'\n\n%s", command.c_str(), usage);
-  return exit_bad_input;
 }

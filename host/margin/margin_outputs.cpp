@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "margin/margin_job.hpp"
+#include "margin/margin_outputs.hpp"
 #include "io/number_parse.hpp"
 #include "io/output_files.hpp"
 
@@ -85,12 +86,28 @@ std::string accounts_csv(const book& b, const revaluation& reval, const risk_res
   return out;
 }
 
+void write_margin_outputs(const margin_run& run, const margin_request& request, output_directory& out,
+                          run_provenance provenance) {
+  const risk_params& risk = run.inputs.risk;
+  if (run.scenarios) provenance.seed.reset();
+  else provenance.seed = risk.seed;
+  provenance.method = method_name(risk.method);
+  provenance.confidence = risk.confidence;
+  provenance.scenarios = run.risk.scenarios;
+  out.write("accounts.csv", accounts_csv(run.inputs.positions, run.reval, run.risk));
+  out.write("exposures.csv", exposures_csv(run));
+  out.write("summary.json", summary_document(provenance, summary_json(run, request)));
+}
+
+// Kept for callers of margin_job.hpp's declaration: claims `dir` for `margin` (without --force).
 void write_margin_outputs(const margin_run& run, const margin_request& request,
                           const std::filesystem::path& dir) {
-  prepare_output_directory(dir);
-  write_atomically(dir / "accounts.csv", accounts_csv(run.inputs.positions, run.reval, run.risk));
-  write_atomically(dir / "exposures.csv", exposures_csv(run));
-  write_atomically(dir / "summary.json", summary_json(run, request).dump(2) + "\n");
+  run_provenance provenance;
+  provenance.started = iso8601_utc_now();
+  provenance.book = request.book.book.string();
+  output_directory out(dir, "margin", provenance.started, false);
+  write_margin_outputs(run, request, out, provenance);
+  out.finish();
 }
 
 }  // namespace msync

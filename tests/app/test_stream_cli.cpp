@@ -21,9 +21,8 @@ std::vector<nlohmann::json> read_events(const std::filesystem::path& p) {
   return events;
 }
 
-double number(const nlohmann::json& v) {
-  return v.is_string() ? (v.get<std::string>() == "inf" ? HUGE_VAL : -HUGE_VAL) : v.get<double>();
-}
+// Health is null when infinite (no maintenance margin): JSON has no infinity.
+double number(const nlohmann::json& v) { return v.is_null() ? HUGE_VAL : v.get<double>(); }
 
 // The state each event names must be what DESIGN 3 gives for the equity and margins it carries.
 void expect_consistent_with_margin_rules(const nlohmann::json& e, double preemptive_threshold) {
@@ -192,7 +191,7 @@ TEST(stream_cli, sigterm_finishes_the_update_in_hand_and_writes_the_outputs) {
   const std::string script =
       "mkfifo '" + fifo + "'; (printf 'timestamp,underlying,price\\n2026-11-24T08:00:00Z,BTC,91000\\n"
       "2026-11-24T08:00:01Z,BTC,90000\\n'; sleep 10) > '" + fifo + "' 2>/dev/null & '" + std::string(MSYNC_CLI_PATH) +
-      "' stream -q --book '" + test::sample_book().string() + "' --ticks '" + fifo + "' --out '" + out.path().string() +
+      "' stream -q --book '" + test::sample_book().string() + "' --ticks '" + fifo + "' --out '" + (out / "s").string() +
       "' & pid=$!; start=$(date +%s%N); sleep 1; kill -TERM $pid; wait $pid; echo rc=$? ms=$(( ($(date +%s%N) - start) / 1000000 ))";
   test::write_file(out / "run.sh", script + "\n");
   FILE* p = popen(("sh '" + (out / "run.sh").string() + "' 2>&1").c_str(), "r");
@@ -204,11 +203,11 @@ TEST(stream_cli, sigterm_finishes_the_update_in_hand_and_writes_the_outputs) {
   ASSERT_NE(text.find("rc=0"), std::string::npos) << text;
   const long ms = std::stol(text.substr(text.find("ms=") + 3));
   EXPECT_LT(ms, 5000) << "the stream should stop at the signal, not when the feed closes: " << text;
-  const nlohmann::json summary = nlohmann::json::parse(test::read_file(out / "summary.json"));
+  const nlohmann::json summary = nlohmann::json::parse(test::read_file(out / "s" / "summary.json"));
   EXPECT_TRUE(summary["stream"]["interrupted"].get<bool>());
   EXPECT_EQ(summary["stream"]["updates"], 2);
-  EXPECT_TRUE(std::filesystem::exists(out / "accounts.csv"));
-  const std::string ticks = test::read_file(out / "ticks.csv");
+  EXPECT_TRUE(std::filesystem::exists(out / "s" / "accounts.csv"));
+  const std::string ticks = test::read_file(out / "s" / "ticks.csv");
   EXPECT_NE(ticks.find("2026-11-24T08:00:01Z"), std::string::npos) << "the second update, processed while waiting";
 }
 

@@ -1,0 +1,123 @@
+#pragma once
+// The conventions every subcommand shares (docs/design.md, "Command line"): one meaning per option
+// name, the same book, risk and run options wherever they apply, usage errors as exit status 2.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+#include "io/load_inputs.hpp"
+#include "io/output_files.hpp"
+#include "margin/margin_job.hpp"
+#include "progress.hpp"
+
+namespace msync::cli {
+
+// A usage error found after parsing (a combination of options, a renamed option): exit status 2,
+// printed as "marginsync COMMAND: MESSAGE (see --help)".
+class usage_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What is known of the process before any command runs.
+struct run_context {
+  std::string command_line;  // argv, shell-quoted where needed
+  std::string started;       // ISO 8601 UTC, ms
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+
+  // A provenance block for a run on `book`: method, seed, confidence, scenarios to be filled.
+  run_provenance provenance(const std::string& book) const;
+};
+
+// A subcommand: its parser (options bound to storage the run function owns) and what runs it.
+struct command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+command margin_command(CLI::App& top, const run_context& context);
+command stream_command(CLI::App& top, const run_context& context);
+command cascade_command(CLI::App& top, const run_context& context);
+command replay_command(CLI::App& top, const run_context& context);
+command generate_command(CLI::App& top, const run_context& context);
+command convert_command(CLI::App& top, const run_context& context);
+command bench_command(CLI::App& top, const run_context& context);
+
+// --book and the options that replace one of its files: --instruments-file, --accounts-file,
+// --positions-file, --market-file, --risk-file. The old names (--accounts ...) are kept hidden
+// so that using one is a usage error naming the new one.
+struct book_options {
+  std::string book;
+  std::string instruments_file, accounts_file, positions_file, market_file, risk_file;
+  struct renamed_option {
+    CLI::Option* option;
+    std::string old_name, new_name;
+  };
+  std::vector<renamed_option> renamed;
+  std::string old_values[5];                                  // where the old names' values go
+};
+void add_book_options(CLI::App& app, book_options& o, const char* book_help = nullptr);
+// Throws usage_error when an option's old name was used (called first by every run).
+void reject_renamed_options(const book_options& o);
+// The book's location.
+book_location book_location_from(const book_options& o);
+
+// --method, --scenarios, --seed, --confidence: the risk.json keys a run may override.
+struct risk_options {
+  std::string method;
+  std::int64_t scenarios = 0;
+  std::uint64_t seed = 0;
+  double confidence = 0.0;
+  CLI::Option *method_opt = nullptr, *scenarios_opt = nullptr, *seed_opt = nullptr, *confidence_opt = nullptr;
+};
+void add_risk_options(CLI::App& app, risk_options& o);
+risk_overrides risk_overrides_from(const risk_options& o);
+
+// --backend, -q/--quiet, -v/--verbose on every command; --threads and --device-memory where a
+// backend computes; --out DIR and --force where a command writes a directory.
+struct run_options {
+  std::string backend = "auto";
+  int threads = 0;
+  std::int64_t device_memory_mib = 0;
+  bool quiet = false, verbose = false, force = false;
+  std::string out;
+  CLI::Option* out_opt = nullptr;
+
+  bool has_out() const { return out_opt && out_opt->count() > 0; }
+  backend_choice choice() const;
+  std::size_t max_device_bytes() const { return static_cast<std::size_t>(device_memory_mib) << 20; }
+};
+enum class backend_use { computes, accepted_only, bench };
+void add_backend_option(CLI::App& app, run_options& o, backend_use use);
+void add_threads_options(CLI::App& app, run_options& o);
+void add_verbosity_options(CLI::App& app, run_options& o);
+void add_out_directory_option(CLI::App& app, run_options& o, const std::string& help);
+
+// The --out directory claimed for `command` (see output_directory), or none without --out.
+std::optional<output_directory> claim_output_directory(const run_options& o, const std::string& command,
+                                                       const run_context& context);
+
+// The footer of a command's help: an example, the units of what it writes, exit statuses.
+std::string help_footer(const std::string& example, const std::string& notes = "");
+extern const char* const units_note;   // theta per year, vega per 1.00 of vol, money in quote currency
+extern const char* const exit_note;
+
+// Fills the provenance's method, seed, confidence and scenarios from the risk parameters used.
+void describe_risk(run_provenance& p, const risk_params& risk);
+
+// The book of --book (and its replacements), risk.json overridden from the command line.
+book_inputs load_book_from(const book_options& b, const risk_options& r);
+
+// A line on stderr unless quiet, the progress bar erased first.
+void note(const run_options& o, progress_reporter* progress, const std::string& line);
+
+}  // namespace msync::cli
