@@ -16,7 +16,7 @@ run_provenance run_context::provenance(const std::string& book) const {
   p.command_line = command_line;
   p.book = book;
   p.started = started;
-  p.start = start;
+  p.clock = clock;
   return p;
 }
 

@@ -1,7 +1,6 @@
 #pragma once
 // The conventions every subcommand shares (docs/design.md, "Command line"): one meaning per option
 // name, the same book, risk and run options wherever they apply, usage errors as exit status 2.
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -13,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "marginsync/stopwatch.hpp"
 #include "commands.hpp"
 #include "io/load_inputs.hpp"
 #include "io/output_files.hpp"
@@ -32,7 +32,7 @@ class usage_error : public std::runtime_error {
 struct run_context {
   std::string command_line;  // argv, shell-quoted where needed
   std::string started;       // ISO 8601 UTC, ms
-  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  stopwatch clock;  // since the process started
 
   // A provenance block for a run on `book`: method, seed, confidence, scenarios to be filled.
   run_provenance provenance(const std::string& book) const;

@@ -1,13 +1,13 @@
 // marginsync bench: builds (or loads) a book and times every stage on every available backend.
 #include <unistd.h>
 
-#include <chrono>
 #include <algorithm>
 #include <cstdio>
 #include <functional>
 
 #include <nlohmann/json.hpp>
 
+#include "marginsync/stopwatch.hpp"
 #include "bench_run.hpp"
 #include "bench_stream.hpp"
 #include "synth/generate_ticks.hpp"
@@ -16,17 +16,10 @@
 #include "margin/margin_job.hpp"
 #include "marginsync/errors.hpp"
 
-#ifdef MSYNC_HAS_CUDA
-#include "cuda_entry.hpp"
-#endif
 
 namespace msync::cli {
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 void print_table(const std::vector<stage_result>& results) {
   // floor: compulsory bytes at the measured bandwidth, or FP64 operations at the peak rate (the
@@ -189,12 +182,12 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
     g.underlyings = args.underlyings;
     g.seed = args.seed;
     generated = work_dir / ("marginsync-bench-" + std::to_string(static_cast<long long>(::getpid())) + ".msbook");
-    const auto start = std::chrono::steady_clock::now();
+    const stopwatch start;
     generate_book_snapshot(g, generated);
     book_path = generated;
     char line[160];
     std::snprintf(line, sizeof line, "generated %lld accounts x %d positions, %d underlyings in %.1f s",
-                  static_cast<long long>(g.accounts), g.positions_per_account, g.underlyings, seconds_since(start));
+                  static_cast<long long>(g.accounts), g.positions_per_account, g.underlyings, start.seconds());
     log(line);
   }
   struct remove_on_exit {
@@ -210,9 +203,9 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   book_inputs in = load_book_at(where);
   std::vector<double> load_times;
   for (int r = 0; r < std::min(bo.repeats, 3); ++r) {
-    const auto start = std::chrono::steady_clock::now();
+    const stopwatch start;
     in = load_book_at(where);
-    load_times.push_back(seconds_since(start));
+    load_times.push_back(start.seconds());
   }
   std::sort(load_times.begin(), load_times.end());
   const book& b = in.positions;
@@ -249,14 +242,16 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
     results.insert(results.end(), r.begin(), r.end());
   }
   if (which != "cpu") {
-#ifdef MSYNC_HAS_CUDA
-    const cuda::device_report device = cuda::probe_device();
-    if (device.usable) {
-      const cuda::device_peaks p = cuda::measure_device_peaks();
-      const machine_peaks gpu{p.name, p.memory_bandwidth, p.fp64_rate, p.host_to_device};
+    const std::vector<std::string> built = built_backends();
+    const backend_probe device = std::find(built.begin(), built.end(), "cuda") != built.end()
+                                     ? probe_backend("cuda")
+                                     : backend_probe{false, {}, "this marginsync was built without CUDA"};
+    const std::optional<accelerator_peaks> p = device.usable ? measure_accelerator_peaks() : std::nullopt;
+    if (p) {
+      const machine_peaks gpu{p->name, p->memory_bandwidth, p->fp64_rate, p->host_to_device};
       devices["cuda"] = peaks_json(gpu);
-      devices["cuda"]["nominal_memory_bandwidth_bytes_per_s"] = p.nominal_bandwidth;
-      auto engine = cuda::make_cuda_backend(cuda::cuda_backend_options{});
+      devices["cuda"]["nominal_memory_bandwidth_bytes_per_s"] = p->nominal_bandwidth;
+      auto engine = make_backend("cuda");
       log("cuda: " + device.description);
       const auto r = bench_backend(*engine, gpu, in, bo, log);
       results.insert(results.end(), r.begin(), r.end());
@@ -265,10 +260,6 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
     } else {
       log("cuda: not timed: " + device.reason);
     }
-#else
-    if (which == "cuda") throw backend_unavailable("--backend cuda: this marginsync was built without CUDA");
-    log("cuda: not timed: this marginsync was built without CUDA");
-#endif
   }
 
   print_table(results);

@@ -1,12 +1,12 @@
 // marginsync cascade: a price shock and the liquidation cascade it sets off (host/cascade.hpp),
 // once (--shock) or for every point of a grid of shocks (--shock-grid).
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "marginsync/stopwatch.hpp"
 #include "cascade/cascade.hpp"
 #include "cli_common.hpp"
 #include "margin/margin_job.hpp"
@@ -184,18 +184,18 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   for (const std::string& s : m.symbols) grid += ",shock_" + s;
   for (const std::string& s : m.symbols) grid += ",final_" + s;
   grid += ",rounds,accounts,notional,penalties,bad_debt,uncovered_bad_debt,insurance_fund\n";
-  const auto load_start = std::chrono::steady_clock::now();
+  const stopwatch load_start;
   selection.instance->load_book(in.positions, in.risk);  // once: the grid's points share it
-  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  const double load_seconds = load_start.seconds();
   if (o.run.verbose) note(o.run, &progress, "book resident in " + std::to_string(load_seconds) + " s");
   double total_seconds = 0.0;
   std::int64_t total_rounds = 0;
   for (std::size_t point = 0; point < shocks.size(); ++point) {
-    const auto start = std::chrono::steady_clock::now();
+    const stopwatch start;
     point_label = "cascade, shock " + std::to_string(point + 1) + "/" + std::to_string(shocks.size());
     progress.update(point_label, static_cast<double>(point) / static_cast<double>(shocks.size()));
     const cascade_result r = run_cascade(in, *selection.instance, impact, cascade_options{shocks[point], o.max_rounds});
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = start.seconds();
     total_seconds += seconds;
     total_rounds += static_cast<std::int64_t>(r.rounds.size());
     const cascade_totals t = totals_of(r);

@@ -1,7 +1,7 @@
 // marginsync convert: a book directory into a binary snapshot that loads in about a second.
-#include <chrono>
 #include <cstdio>
 
+#include "marginsync/stopwatch.hpp"
 #include "cli_common.hpp"
 #include "io/book_snapshot.hpp"
 #include "marginsync/errors.hpp"
@@ -21,7 +21,7 @@ int run_convert_command(const convert_options& o) {
   if (!std::filesystem::is_directory(where.book))
     throw input_error({input_problem{where.book.string(), 0, "",
                                      "is not a book directory (a snapshot needs no conversion)"}});
-  const auto start = std::chrono::steady_clock::now();
+  const stopwatch start;
   book_inputs in;
   {
     // One step with no measure of its own: the stage is shown while it runs, erased after.
@@ -29,7 +29,7 @@ int run_convert_command(const convert_options& o) {
     progress.update("converting " + where.book.string(), -1.0);
     in = convert_book_directory(where.directory_paths(), o.out);
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = start.seconds();
   if (!o.run.quiet)
     std::printf("wrote %zu accounts, %zu instruments, %zu positions (%llu rows) to %s in %.2f s\n",
                 in.positions.accounts(), in.positions.instruments.size(), in.positions.positions(),

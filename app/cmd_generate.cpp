@@ -1,12 +1,12 @@
 // marginsync generate: a synthetic book of a chosen size and, with --ticks, a tick stream for its
 // market. Options -> generate_options -> the book directory (or snapshot) -> the tick stream.
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
+#include "marginsync/stopwatch.hpp"
 #include "cli_common.hpp"
 #include "io/book_snapshot.hpp"
 #include "io/load_inputs.hpp"
@@ -85,14 +85,14 @@ int run_generate_command(const generate_cli_options& o, const run_context& conte
       dir->file(name);
     if (ticks && directly_in(o.ticks, out)) dir->file(std::filesystem::path(o.ticks).filename().string());
   }
-  const auto start = std::chrono::steady_clock::now();
+  const stopwatch start;
   generate_report r;
   {
     progress_reporter progress(!o.run.quiet);
     progress.update("generating " + std::to_string(g.accounts) + " accounts", -1.0);
     r = o.snapshot ? generate_book_snapshot(g, out) : generate_book(g, out);
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = start.seconds();
   if (!o.run.quiet)
     std::printf("wrote %lld accounts, %lld instruments, %lld positions to %s in %.2f s\n",
                 static_cast<long long>(r.accounts), static_cast<long long>(r.instruments),

@@ -2,12 +2,12 @@
 // with the margin engine running only every interval of stream time and liquidating on what it
 // computed then (host/replay.hpp).
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "marginsync/stopwatch.hpp"
 #include "bench_stream.hpp"
 #include "cli_common.hpp"
 #include "margin/margin_job.hpp"
@@ -83,11 +83,11 @@ int run_replay_command(const replay_options& o, const run_context& context) {
     interval_label = "replay, interval " + std::to_string(ms) + " ms (" + std::to_string(i + 1) + "/" +
                      std::to_string(intervals.size()) + ")";
     progress.update(interval_label, static_cast<double>(i) / static_cast<double>(intervals.size()));
-    const auto started = std::chrono::steady_clock::now();
+    const stopwatch started;
     const replay_result r = run_replay(in, *selection.instance, updates, ms);
     if (o.run.verbose)
       note(o.run, &progress, interval_label + ": " +
-                                 std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()) + " s");
+                                 std::to_string(started.seconds()) + " s");
     if (!quiet) progress.done();
     const shortfall_stats s = shortfalls(r);
     table += std::to_string(ms) + ',' + std::to_string(r.engine_runs) + ',' + std::to_string(r.liquidations.size());

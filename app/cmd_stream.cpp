@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -19,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "marginsync/stopwatch.hpp"
 #include "cli_common.hpp"
 #include "margin/margin_job.hpp"
 #include "io/number_parse.hpp"
@@ -150,7 +150,7 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   if (live) std::ios::sync_with_stdio(false);
   std::istream& in = live ? std::cin : ticks_file;
 
-  const auto wall_start = std::chrono::steady_clock::now();
+  const stopwatch wall_start;
   book_inputs inputs = load_book_from(o.book, o.risk);
   backend_selection selection = select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
   progress_reporter progress(!quiet);
@@ -231,7 +231,7 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   finish_update();  // the update in hand, also after a stop request
   progress.done();
   const bool interrupted = stop_requested != 0;
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  const double wall = wall_start.seconds();
 
   nlohmann::json j;
   j["marginsync_version"] = MSYNC_VERSION;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "marginsync/backend_registry.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "marginsync/errors.hpp"
@@ -105,12 +106,7 @@ int main(int argc, char** argv) {
 
   if (version) {
     std::printf("marginsync %s (%s)\n", MSYNC_VERSION,
-#ifdef MSYNC_HAS_CUDA
-                "CPU and CUDA backends"
-#else
-                "CPU backend only"
-#endif
-    );
+                msync::built_backends().size() > 1 ? "CPU and CUDA backends" : "CPU backend only");
     return exit_ok;
   }
   const command* chosen = nullptr;

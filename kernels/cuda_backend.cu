@@ -34,13 +34,13 @@ void cuda_backend::plan(const run_shape& shape) {
   if (risk_at_ == held_at::device) risk_at_ = held_at::nowhere;
   device_states_current_ = false;
   chunk_plan p = plan_chunks(book_, shape, budget_, options_.max_chunk_accounts);
-  chunks_ = std::move(p.chunks);
-  use_table_ = p.use_table;
-  planned_ = shape;
+  // Every chunk-sized buffer is allocated anew for this plan: a buffer only grows, so a smaller
+  // plan (a whole book going to chunks) would otherwise keep the larger one's memory.
+  release_chunk_buffers();
 
   // Buffers sized for the largest chunk.
   std::size_t max_acc = 0, max_exp = 0, max_pos = 0;
-  for (const chunk_range& c : chunks_) {
+  for (const chunk_range& c : p.chunks) {
     max_acc = std::max(max_acc, c.accounts());
     max_exp = std::max(max_exp, c.exposures());
     max_pos = std::max(max_pos, c.positions());
@@ -64,17 +64,38 @@ void cuda_backend::plan(const run_shape& shape) {
   dev_.position_cost.reserve(max_pos, s());
 
   residency_note_.clear();
-  if (chunks_.size() > 1) {
+  if (p.chunks.size() > 1) {
     char room[32];
     std::snprintf(room, sizeof room, "%.2f GiB", static_cast<double>(p.room) / static_cast<double>(1ull << 30));
     residency_note_ = std::string("CUDA: the book needs more than the ") + room +
                       " of device memory left after the scenarios; processing its accounts in " +
-                      std::to_string(chunks_.size()) + " chunks (each uploaded on every call)";
-    residency_ = residency::chunked;
+                      std::to_string(p.chunks.size()) + " chunks (each uploaded on every call)";
   } else {
-    upload_chunk(chunks_.front());
-    residency_ = residency::whole;
+    upload_chunk(p.chunks.front());
   }
+  residency_ = p.chunks.size() > 1 ? residency::chunked : residency::whole;
+  chunks_ = std::move(p.chunks);
+  use_table_ = p.use_table;
+  planned_ = shape;
+}
+
+void cuda_backend::release_chunk_buffers() {
+  dev_.account_position_begin = device_buffer<std::uint64_t>();
+  dev_.account_exposure_begin = device_buffer<std::uint64_t>();
+  dev_.exposure_position_begin = device_buffer<std::uint64_t>();
+  dev_.exposure_underlying = device_buffer<std::uint32_t>();
+  dev_.position_instrument = device_buffer<std::uint32_t>();
+  for (device_buffer<double>* b : {&dev_.position_quantity, &dev_.position_cost, &dev_.base_equity, &dev_.im_multiplier,
+                                   &dev_.exp_delta, &dev_.exp_gamma, &dev_.exp_vega, &dev_.exp_theta, &dev_.equity,
+                                   &dev_.gross, &dev_.var, &dev_.es, &dev_.im, &dev_.mm, &dev_.breach, &dev_.health,
+                                   &dev_.collateral_change, &dev_.addon})
+    *b = device_buffer<double>();
+  for (device_buffer<std::uint8_t>* b : {&dev_.status, &dev_.preemptive, &dev_.stream_state, &dev_.changed})
+    *b = device_buffer<std::uint8_t>();
+  for (device_buffer<std::uint32_t>* b : {&dev_.not_ok, &dev_.not_ok_count, &dev_.changed_index, &dev_.changed_count})
+    *b = device_buffer<std::uint32_t>();
+  dev_.select_temp = device_buffer<unsigned char>();
+  dev_.changes = device_buffer<state_change>();
 }
 
 void cuda_backend::load_book(const book& b, const risk_params& params) {

@@ -93,6 +93,8 @@ class cuda_backend final : public backend {
   // device is void from here: a revaluation or risk held there must be brought to the host first.
   void plan(const run_shape& shape);
   void upload_chunk(const chunk_range& c);
+  // Frees every buffer sized by a chunk (the book's arrays, its results, the tick path's).
+  void release_chunk_buffers();
   // The chunk's part of the host revaluation into the device's revaluation buffers.
   void upload_chunk_revaluation(const chunk_range& c);
   // Frees every device buffer and returns the freed memory to the device, so cudaMemGetInfo

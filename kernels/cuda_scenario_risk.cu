@@ -29,6 +29,7 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
       chunks_.front().group_end = groups;
     } else {
       host_revaluation();
+      release_unused(shape);  // first, so the old shape's scenario buffers do not sit beside the new chunks
       plan(shape);
       timeline.mark("upload");
     }

@@ -5,7 +5,8 @@ Every output file must be byte-identical except:
 - summary.json: wall times, latencies, the provenance block and the version are left out;
 - ticks.csv: the wall-time columns (*_ms) are left out;
 - events.jsonl: a health of "inf" (older builds) and null (newer) are the same;
-- *.stdout lines that report times, and *.stderr (backend note, progress) are not compared;
+- *.stdout lines that report times, *.stderr (backend note, progress) and the run marker
+  .marginsync-run (command, version, start time) are not compared;
 - the path of the tree itself reads as ROOT.
 Usage: compare_outputs.py BEFORE AFTER   (exit 1 when they differ)
 """
@@ -52,7 +53,7 @@ def files(root):
     found = set()
     for d, _, names in os.walk(root):
         for n in names:
-            if n.endswith(".stderr"):
+            if n.endswith(".stderr") or n == ".marginsync-run":
                 continue
             found.add(os.path.relpath(os.path.join(d, n), root))
     return found

@@ -12,7 +12,7 @@ packages=(
   # Build: compiler (g++ brings libgomp, GCC's OpenMP, and libc6-dev), CMake and make.
   g++ make cmake
   # Libraries: JSON, command-line parsing (header-only), GoogleTest for the test suite.
-  nlohmann-json3-dev libcxxopts-dev libcli11-dev libgtest-dev
+  nlohmann-json3-dev libcli11-dev libgtest-dev
   # Scripts (scripts/*.py) and the format check (scripts/check_format.sh, CI).
   python3 clang-format
 )

@@ -13,7 +13,12 @@ std::vector<tick_change> tick_states(const book& b, const revaluation& r, const 
   MSYNC_EXPECTS(margins.initial_margin.size() == b.accounts() && r.account_equity.size() == b.accounts() &&
                     states.size() == b.accounts(),
                 "margins, a revaluation and states of this book");
-  const std::uint8_t* stale = request.stale_underlying ? request.stale_underlying->data() : nullptr;
+  // Per underlying of the market, padded with "fresh" where the request's list is shorter.
+  std::vector<std::uint8_t> stale_flags(m.size(), 0);
+  if (request.stale_underlying)
+    for (std::size_t u = 0; u < m.size() && u < request.stale_underlying->size(); ++u)
+      stale_flags[u] = (*request.stale_underlying)[u];
+  const std::uint8_t* stale = stale_flags.data();
   auto tick_of = [&](std::size_t a) {
     return account_tick_state(b.account_exposure_begin[a], b.account_exposure_begin[a + 1],
                               b.exposure_underlying.data(), r.exposure_delta.data(), m.spot.data(), m.vol.data(),

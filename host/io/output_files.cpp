@@ -153,7 +153,7 @@ std::string iso8601_utc_now() {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm utc{};
   gmtime_r(&seconds, &utc);
-  char text[40];
+  char text[80];  // room for any int the compiler assumes the fields may hold
   std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
                 utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(ms));
   return text;
@@ -190,7 +190,7 @@ nlohmann::ordered_json provenance_json(const run_provenance& p) {
   j["confidence"] = p.confidence ? nlohmann::ordered_json(*p.confidence) : nlohmann::ordered_json(nullptr);
   j["scenarios"] = p.scenarios ? nlohmann::ordered_json(*p.scenarios) : nlohmann::ordered_json(nullptr);
   j["started"] = p.started;
-  j["wall_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - p.start).count();
+  j["wall_seconds"] = p.clock.seconds();
   return j;
 }
 

@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "marginsync/stopwatch.hpp"
+
 namespace msync {
 
 class atomic_file {
@@ -122,7 +124,7 @@ struct run_provenance {
   std::optional<double> confidence;
   std::optional<std::int64_t> scenarios;
   std::string started;                      // ISO 8601 UTC with milliseconds
-  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  stopwatch clock;  // since the process started: wall_seconds
 };
 
 // The provenance block, its wall_seconds measured now.

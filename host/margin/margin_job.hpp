@@ -53,11 +53,6 @@ margin_run run_margin(const margin_request& request,
 // accounts.csv of DESIGN 4: one row per account, in input order.
 std::string accounts_csv(const book& b, const revaluation& reval, const risk_result& risk);
 
-// Writes accounts.csv, exposures.csv and summary.json into `dir` (created if missing); each file
-// is written under a temporary name and renamed, so a file that exists is complete.
-void write_margin_outputs(const margin_run& run, const margin_request& request,
-                          const std::filesystem::path& dir);
-
 // Book totals of a run, summed in account order so they are the same every run.
 struct margin_totals {
   std::int64_t ok = 0, margin_call = 0, liquidate = 0, preemptive = 0;

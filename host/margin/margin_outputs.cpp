@@ -99,15 +99,4 @@ void write_margin_outputs(const margin_run& run, const margin_request& request, 
   out.write("summary.json", summary_document(provenance, summary_json(run, request)));
 }
 
-// Kept for callers of margin_job.hpp's declaration: claims `dir` for `margin` (without --force).
-void write_margin_outputs(const margin_run& run, const margin_request& request,
-                          const std::filesystem::path& dir) {
-  run_provenance provenance;
-  provenance.started = iso8601_utc_now();
-  provenance.book = request.book.book.string();
-  output_directory out(dir, "margin", provenance.started, false);
-  write_margin_outputs(run, request, out, provenance);
-  out.finish();
-}
-
 }  // namespace msync
