@@ -5,11 +5,13 @@
 namespace msync::cli {
 
 const char* const units_note =
-    "units: money (equity, margins, VaR, ES, notional, penalties, bad debt) in the quote currency;\n"
+    "units: money (equity, margins, VaR, ES, notional, penalties, bad debt) in the quote "
+    "currency;\n"
     "delta = dV/dS and gamma = d2V/dS2 with S in the quote currency; vega per 1.00 of volatility\n"
     "(100 vol points); theta per year of calendar time.\n";
 const char* const exit_note =
-    "exit status: 0 success, 1 failure while running, 2 bad input or usage, 3 requested backend not available\n";
+    "exit status: 0 success, 1 failure while running, 2 bad input or usage, 3 requested backend "
+    "not available\n";
 
 run_provenance run_context::provenance(const std::string& book) const {
   run_provenance p;
@@ -22,18 +24,24 @@ run_provenance run_context::provenance(const std::string& book) const {
 
 void add_book_options(CLI::App& app, book_options& o, const char* book_help) {
   app.add_option("--book", o.book,
-                 book_help ? book_help
-                           : "book directory (instruments.csv, accounts.csv, positions.csv, market.json, "
-                             "risk.json) or snapshot file (marginsync convert)")
+                 book_help
+                     ? book_help
+                     : "book directory (instruments.csv, accounts.csv, positions.csv, market.json, "
+                       "risk.json) or snapshot file (marginsync convert)")
       ->required()
       ->type_name("DIR|FILE")
       ->group("Inputs");
-  const char* names[][2] = {{"instruments", "instruments"}, {"accounts", "accounts"}, {"positions", "positions"},
-                            {"market", "market"}, {"risk", "risk configuration"}};
-  std::string* targets[] = {&o.instruments_file, &o.accounts_file, &o.positions_file, &o.market_file, &o.risk_file};
+  const char* names[][2] = {{"instruments", "instruments"},
+                            {"accounts", "accounts"},
+                            {"positions", "positions"},
+                            {"market", "market"},
+                            {"risk", "risk configuration"}};
+  std::string* targets[] = {&o.instruments_file, &o.accounts_file, &o.positions_file,
+                            &o.market_file, &o.risk_file};
   for (std::size_t i = 0; i < 5; ++i) {
     const std::string name = names[i][0];
-    app.add_option("--" + name + "-file", *targets[i], std::string(names[i][1]) + " file (replaces the book's)")
+    app.add_option("--" + name + "-file", *targets[i],
+                   std::string(names[i][1]) + " file (replaces the book's)")
         ->type_name("FILE")
         ->group("Inputs");
     // The name this option had before 0.2: a usage error that names the new one. Hidden.
@@ -44,7 +52,8 @@ void add_book_options(CLI::App& app, book_options& o, const char* book_help) {
 
 void reject_renamed_options(const book_options& o) {
   for (const book_options::renamed_option& r : o.renamed)
-    if (r.option->count() > 0) throw usage_error(r.old_name + " is now " + r.new_name + " (a file replacing the book's)");
+    if (r.option->count() > 0)
+      throw usage_error(r.old_name + " is now " + r.new_name + " (a file replacing the book's)");
 }
 
 book_location book_location_from(const book_options& o) {
@@ -64,21 +73,27 @@ book_location book_location_from(const book_options& o) {
 
 void add_risk_options(CLI::App& app, risk_options& o) {
   const char* group = "Risk (override risk.json; default: the book's)";
-  o.method_opt = app.add_option("--method", o.method, "full (revalue every position) or delta_gamma")
-                     ->check(CLI::IsMember({"full", "delta_gamma"}).description(""))
-                     ->type_name("full|delta_gamma")
-                     ->group(group);
+  o.method_opt =
+      app.add_option("--method", o.method, "full (revalue every position) or delta_gamma")
+          ->check(CLI::IsMember({"full", "delta_gamma"}).description(""))
+          ->type_name("full|delta_gamma")
+          ->group(group);
   o.scenarios_opt = app.add_option("--scenarios", o.scenarios, "number of Monte Carlo scenarios")
                         ->type_name("N")
                         ->group(group);
-  o.seed_opt = app.add_option("--seed", o.seed, "random seed of the scenarios")->type_name("N")->group(group);
+  o.seed_opt = app.add_option("--seed", o.seed, "random seed of the scenarios")
+                   ->type_name("N")
+                   ->group(group);
   o.confidence_opt =
-      app.add_option("--confidence", o.confidence, "VaR / ES confidence, within (0, 1)")->type_name("X")->group(group);
+      app.add_option("--confidence", o.confidence, "VaR / ES confidence, within (0, 1)")
+          ->type_name("X")
+          ->group(group);
 }
 
 risk_overrides risk_overrides_from(const risk_options& o) {
   risk_overrides r;
-  if (o.method_opt->count()) r.method = o.method == "full" ? risk_method::full : risk_method::delta_gamma;
+  if (o.method_opt->count())
+    r.method = o.method == "full" ? risk_method::full : risk_method::delta_gamma;
   if (o.scenarios_opt->count()) r.scenarios = o.scenarios;
   if (o.seed_opt->count()) r.seed = o.seed;
   if (o.confidence_opt->count()) r.confidence = o.confidence;
@@ -95,15 +110,18 @@ void add_backend_option(CLI::App& app, run_options& o, backend_use use) {
   CLI::Option* opt = nullptr;
   if (use == backend_use::bench) {
     o.backend = "all";
-    opt = app.add_option("--backend", o.backend,
-                         "all (every available backend), auto (the one `margin` would use), cpu or cuda")
+    opt = app.add_option(
+                 "--backend", o.backend,
+                 "all (every available backend), auto (the one `margin` would use), cpu or cuda")
               ->check(CLI::IsMember({"all", "auto", "cpu", "cuda"}).description(""))
               ->type_name("all|auto|cpu|cuda");
   } else {
     opt = app.add_option("--backend", o.backend,
                          use == backend_use::computes
-                             ? "where the book is made resident: auto (CUDA when a device is usable, else CPU), cpu or cuda"
-                             : "accepted and checked like every command's; this command computes nothing on a backend")
+                             ? "where the book is made resident: auto (CUDA when a device is "
+                               "usable, else CPU), cpu or cuda"
+                             : "accepted and checked like every command's; this command computes "
+                               "nothing on a backend")
               ->check(CLI::IsMember({"auto", "cpu", "cuda"}).description(""))
               ->type_name("auto|cpu|cuda");
   }
@@ -117,7 +135,8 @@ void add_threads_options(CLI::App& app, run_options& o) {
       ->type_name("N")
       ->group("Run");
   app.add_option("--device-memory", o.device_memory_mib,
-                 "most device memory the CUDA backend may use, in MiB (0: 90% of what is free); a book that "
+                 "most device memory the CUDA backend may use, in MiB (0: 90% of what is free); a "
+                 "book that "
                  "does not fit is processed in chunks")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
@@ -126,22 +145,26 @@ void add_threads_options(CLI::App& app, run_options& o) {
 }
 
 void add_verbosity_options(CLI::App& app, run_options& o) {
-  CLI::Option* q = app.add_flag("-q,--quiet", o.quiet, "print nothing but errors (no summary, no progress)")->group("Run");
-  CLI::Option* v =
-      app.add_flag("-v,--verbose", o.verbose, "more detail on stderr: stage timings, the backend's residency")
+  CLI::Option* q =
+      app.add_flag("-q,--quiet", o.quiet, "print nothing but errors (no summary, no progress)")
           ->group("Run");
+  CLI::Option* v = app.add_flag("-v,--verbose", o.verbose,
+                                "more detail on stderr: stage timings, the backend's residency")
+                       ->group("Run");
   q->excludes(v);
 }
 
 void add_out_directory_option(CLI::App& app, run_options& o, const std::string& help) {
   o.out_opt = app.add_option("--out", o.out, help)->type_name("DIR")->group("Outputs");
-  app.add_flag("--force", o.force,
-               "write into a --out directory that holds another command's results (its files are removed "
-               "first); files marginsync did not write are never removed")
+  app.add_flag(
+         "--force", o.force,
+         "write into a --out directory that holds another command's results (its files are removed "
+         "first); files marginsync did not write are never removed")
       ->group("Outputs");
 }
 
-std::optional<output_directory> claim_output_directory(const run_options& o, const std::string& command,
+std::optional<output_directory> claim_output_directory(const run_options& o,
+                                                       const std::string& command,
                                                        const run_context& context) {
   if (!o.has_out()) return std::nullopt;
   return output_directory(o.out, command, context.started, o.force);
@@ -170,8 +193,10 @@ book_inputs load_book_from(const book_options& b, const risk_options& r) {
 
 void note(const run_options& o, progress_reporter* progress, const std::string& line) {
   if (o.quiet) return;
-  if (progress) progress->line(line);
-  else std::fprintf(stderr, "%s\n", line.c_str());
+  if (progress)
+    progress->line(line);
+  else
+    std::fprintf(stderr, "%s\n", line.c_str());
 }
 
 }  // namespace msync::cli

@@ -1,6 +1,7 @@
 #pragma once
 // The conventions every subcommand shares (docs/design.md, "Command line"): one meaning per option
 // name, the same book, risk and run options wherever they apply, usage errors as exit status 2.
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -10,13 +11,11 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
-#include "marginsync/stopwatch.hpp"
 #include "commands.hpp"
 #include "io/load_inputs.hpp"
 #include "io/output_files.hpp"
 #include "margin/margin_job.hpp"
+#include "marginsync/stopwatch.hpp"
 #include "progress.hpp"
 
 namespace msync::cli {
@@ -32,7 +31,7 @@ class usage_error : public std::runtime_error {
 struct run_context {
   std::string command_line;  // argv, shell-quoted where needed
   std::string started;       // ISO 8601 UTC, ms
-  stopwatch clock;  // since the process started
+  stopwatch clock;           // since the process started
 
   // A provenance block for a run on `book`: method, seed, confidence, scenarios to be filled.
   run_provenance provenance(const std::string& book) const;
@@ -63,7 +62,7 @@ struct book_options {
     std::string old_name, new_name;
   };
   std::vector<renamed_option> renamed;
-  std::string old_values[5];                                  // where the old names' values go
+  std::string old_values[5];  // where the old names' values go
 };
 void add_book_options(CLI::App& app, book_options& o, const char* book_help = nullptr);
 // Throws usage_error when an option's old name was used (called first by every run).
@@ -77,7 +76,8 @@ struct risk_options {
   std::int64_t scenarios = 0;
   std::uint64_t seed = 0;
   double confidence = 0.0;
-  CLI::Option *method_opt = nullptr, *scenarios_opt = nullptr, *seed_opt = nullptr, *confidence_opt = nullptr;
+  CLI::Option *method_opt = nullptr, *scenarios_opt = nullptr, *seed_opt = nullptr,
+              *confidence_opt = nullptr;
 };
 void add_risk_options(CLI::App& app, risk_options& o);
 risk_overrides risk_overrides_from(const risk_options& o);
@@ -103,12 +103,14 @@ void add_verbosity_options(CLI::App& app, run_options& o);
 void add_out_directory_option(CLI::App& app, run_options& o, const std::string& help);
 
 // The --out directory claimed for `command` (see output_directory), or none without --out.
-std::optional<output_directory> claim_output_directory(const run_options& o, const std::string& command,
+std::optional<output_directory> claim_output_directory(const run_options& o,
+                                                       const std::string& command,
                                                        const run_context& context);
 
 // The footer of a command's help: an example, the units of what it writes, exit statuses.
 std::string help_footer(const std::string& example, const std::string& notes = "");
-extern const char* const units_note;   // theta per year, vega per 1.00 of vol, money in quote currency
+extern const char* const
+    units_note;  // theta per year, vega per 1.00 of vol, money in quote currency
 extern const char* const exit_note;
 
 // Fills the provenance's method, seed, confidence and scenarios from the risk parameters used.

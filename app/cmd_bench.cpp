@@ -4,18 +4,16 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
-
 #include <nlohmann/json.hpp>
 
-#include "marginsync/stopwatch.hpp"
 #include "bench_run.hpp"
 #include "bench_stream.hpp"
-#include "synth/generate_ticks.hpp"
 #include "cli_common.hpp"
-#include "synth/generate_book.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/errors.hpp"
-
+#include "marginsync/stopwatch.hpp"
+#include "synth/generate_book.hpp"
+#include "synth/generate_ticks.hpp"
 
 namespace msync::cli {
 
@@ -28,9 +26,10 @@ void print_table(const std::vector<stage_result>& results) {
               "MB moved", "GFLOP", "GFLOP/s", "floor ms", "of floor");
   for (const stage_result& r : results) {
     std::printf("%-5s %-12s %-20s %11.3f %10.1f %9.2f %9.1f %10.3f %8.1f%%", r.backend.c_str(),
-                r.method.empty() ? "-" : r.method.c_str(), r.stage.c_str(), r.seconds * 1e3, r.bytes / 1e6,
-                r.operations / 1e9, r.seconds > 0 ? r.operations / r.seconds / 1e9 : 0.0,
-                r.floor_seconds * 1e3, 100 * r.fraction);
+                r.method.empty() ? "-" : r.method.c_str(), r.stage.c_str(), r.seconds * 1e3,
+                r.bytes / 1e6, r.operations / 1e9,
+                r.seconds > 0 ? r.operations / r.seconds / 1e9 : 0.0, r.floor_seconds * 1e3,
+                100 * r.fraction);
     if (r.accounts_fraction < 1.0)
       std::printf("  (%.1f%% of accounts; whole book about %.1f s)", 100 * r.accounts_fraction,
                   r.seconds / r.accounts_fraction);
@@ -67,8 +66,9 @@ struct bench_cli_options {
 };
 
 // The bench --json document: the provenance block first, then the results.
-std::string bench_document(const bench_cli_options& o, const run_context& context, const book_inputs& in,
-                           const nlohmann::json& body, const std::string& method) {
+std::string bench_document(const bench_cli_options& o, const run_context& context,
+                           const book_inputs& in, const nlohmann::json& body,
+                           const std::string& method) {
   run_provenance p = context.provenance(o.book_opt->count() ? o.book : std::string("generated"));
   describe_risk(p, in.risk);
   p.method = method;  // empty: both methods timed
@@ -77,22 +77,26 @@ std::string bench_document(const bench_cli_options& o, const run_context& contex
 }
 
 // bench --stream: a tick stream generated for the book's market, replayed on each backend.
-int run_stream_bench(const bench_cli_options& args, const run_context& context, book_inputs in, const std::string& which,
-                     const bench_options& bo, const std::filesystem::path& book_path,
-                     const std::filesystem::path& work_dir, const std::function<void(const std::string&)>& log) {
+int run_stream_bench(const bench_cli_options& args, const run_context& context, book_inputs in,
+                     const std::string& which, const bench_options& bo,
+                     const std::filesystem::path& book_path, const std::filesystem::path& work_dir,
+                     const std::function<void(const std::string&)>& log) {
   tick_generate_options t;
   t.seconds = args.stream_seconds;
   t.rate_hz = args.tick_rate;
   if (const std::string why = tick_generate_problem(t); !why.empty())
     throw usage_error("--stream-seconds / --tick-rate: " + why);
   risk_overrides o;
-  if (args.method_opt->count()) o.method = args.method == "full" ? risk_method::full : risk_method::delta_gamma;
-  if (args.seed_opt->count()) o.seed = args.seed;  // the generated book's seed seeds its scenarios too
+  if (args.method_opt->count())
+    o.method = args.method == "full" ? risk_method::full : risk_method::delta_gamma;
+  if (args.seed_opt->count())
+    o.seed = args.seed;  // the generated book's seed seeds its scenarios too
   o.scenarios = bo.scenarios;
   apply_risk_overrides(o, in.risk);
 
   const std::filesystem::path ticks =
-      work_dir / ("marginsync-bench-" + std::to_string(static_cast<long long>(::getpid())) + ".ticks.csv");
+      work_dir /
+      ("marginsync-bench-" + std::to_string(static_cast<long long>(::getpid())) + ".ticks.csv");
   generate_ticks(in.market, t, ticks);
   std::vector<std::vector<stream_event>> updates;
   try {
@@ -102,9 +106,10 @@ int run_stream_bench(const bench_cli_options& args, const run_context& context, 
     throw;
   }
   std::filesystem::remove(ticks);
-  log("stream: " + std::to_string(updates.size()) + " updates of " + std::to_string(in.market.size()) +
-      " ticks, risk path " + method_name(in.risk.method) + " with " + std::to_string(in.risk.scenarios) +
-      " scenarios, heartbeat " + std::to_string(in.risk.heartbeat_ms) + " ms");
+  log("stream: " + std::to_string(updates.size()) + " updates of " +
+      std::to_string(in.market.size()) + " ticks, risk path " + method_name(in.risk.method) +
+      " with " + std::to_string(in.risk.scenarios) + " scenarios, heartbeat " +
+      std::to_string(in.risk.heartbeat_ms) + " ms");
 
   std::vector<stream_bench_result> results;
   if (which != "cuda") {
@@ -112,34 +117,51 @@ int run_stream_bench(const bench_cli_options& args, const run_context& context, 
     results.push_back(bench_stream(*engine, in, updates, log));
   }
   if (which != "cpu") {
-    backend_selection cuda = select_backend(which == "cuda" ? backend_choice::cuda : backend_choice::automatic, bo.threads);
-    if (cuda.instance->name() == "cuda") results.push_back(bench_stream(*cuda.instance, in, updates, log));
-    else log("cuda: not timed: " + cuda.note);
+    backend_selection cuda = select_backend(
+        which == "cuda" ? backend_choice::cuda : backend_choice::automatic, bo.threads);
+    if (cuda.instance->name() == "cuda")
+      results.push_back(bench_stream(*cuda.instance, in, updates, log));
+    else
+      log("cuda: not timed: " + cuda.note);
   }
 
-  std::printf("\n%-5s %8s %11s %9s %9s %9s %6s %9s %9s %9s\n", "", "updates", "updates/s", "tick p50", "tick p99",
-              "tick max", "risk", "risk p50", "risk p99", "risk max");
+  std::printf("\n%-5s %8s %11s %9s %9s %9s %6s %9s %9s %9s\n", "", "updates", "updates/s",
+              "tick p50", "tick p99", "tick max", "risk", "risk p50", "risk p99", "risk max");
   nlohmann::json rows = nlohmann::json::array();
   for (const stream_bench_result& r : results) {
     const double updates_per_second = static_cast<double>(r.updates) / r.wall_seconds;
-    const latency_summary tick = summarize_latency(r.tick_seconds), risk = summarize_latency(r.risk_seconds);
-    std::printf("%-5s %8lld %11.1f %9.3f %9.3f %9.3f %6zu %9.1f %9.1f %9.1f   (ms)\n", r.backend.c_str(),
-                static_cast<long long>(r.updates), updates_per_second, tick.p50_ms, tick.p99_ms, tick.max_ms,
-                risk.count, risk.p50_ms, risk.p99_ms, risk.max_ms);
-    rows.push_back({{"backend", r.backend}, {"device", r.device}, {"updates", r.updates}, {"ticks", r.ticks},
-                    {"wall_seconds", r.wall_seconds}, {"updates_per_second", updates_per_second},
-                    {"ticks_per_second", static_cast<double>(r.ticks) / r.wall_seconds}, {"risk_runs", r.risk_runs},
-                    {"tick_path_ms", {{"p50", tick.p50_ms}, {"p99", tick.p99_ms}, {"max", tick.max_ms}}},
-                    {"risk_path_ms", {{"p50", risk.p50_ms}, {"p99", risk.p99_ms}, {"max", risk.max_ms}}}});
+    const latency_summary tick = summarize_latency(r.tick_seconds),
+                          risk = summarize_latency(r.risk_seconds);
+    std::printf("%-5s %8lld %11.1f %9.3f %9.3f %9.3f %6zu %9.1f %9.1f %9.1f   (ms)\n",
+                r.backend.c_str(), static_cast<long long>(r.updates), updates_per_second,
+                tick.p50_ms, tick.p99_ms, tick.max_ms, risk.count, risk.p50_ms, risk.p99_ms,
+                risk.max_ms);
+    rows.push_back(
+        {{"backend", r.backend},
+         {"device", r.device},
+         {"updates", r.updates},
+         {"ticks", r.ticks},
+         {"wall_seconds", r.wall_seconds},
+         {"updates_per_second", updates_per_second},
+         {"ticks_per_second", static_cast<double>(r.ticks) / r.wall_seconds},
+         {"risk_runs", r.risk_runs},
+         {"tick_path_ms", {{"p50", tick.p50_ms}, {"p99", tick.p99_ms}, {"max", tick.max_ms}}},
+         {"risk_path_ms", {{"p50", risk.p50_ms}, {"p99", risk.p99_ms}, {"max", risk.max_ms}}}});
   }
   if (args.json_opt->count()) {
     const book& b = in.positions;
     nlohmann::json j;
-    j["sizes"] = {{"accounts", b.accounts()}, {"positions", b.positions()}, {"exposures", b.exposures()},
-                  {"underlyings", in.market.size()}, {"scenarios", in.risk.scenarios}};
+    j["sizes"] = {{"accounts", b.accounts()},
+                  {"positions", b.positions()},
+                  {"exposures", b.exposures()},
+                  {"underlyings", in.market.size()},
+                  {"scenarios", in.risk.scenarios}};
     j["book"] = args.book_opt->count() ? book_path.string() : std::string("generated");
-    j["stream"] = {{"seconds", t.seconds}, {"rate_hz", t.rate_hz}, {"updates", updates.size()},
-                   {"method", method_name(in.risk.method)}, {"heartbeat_ms", in.risk.heartbeat_ms},
+    j["stream"] = {{"seconds", t.seconds},
+                   {"rate_hz", t.rate_hz},
+                   {"updates", updates.size()},
+                   {"method", method_name(in.risk.method)},
+                   {"heartbeat_ms", in.risk.heartbeat_ms},
                    {"deviation_threshold", in.risk.deviation_threshold}};
     j["backends"] = rows;
     const std::string& path = args.json;
@@ -156,7 +178,8 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   bo.threads = args.run.threads;
   bo.cpu_full_fraction = args.cpu_full_fraction;
   if (bo.scenarios < 1 || bo.scenarios > max_scenarios)
-    throw usage_error("--scenarios must be in [1, " + std::to_string(static_cast<long long>(max_scenarios)) + "]");
+    throw usage_error("--scenarios must be in [1, " +
+                      std::to_string(static_cast<long long>(max_scenarios)) + "]");
   auto log = [quiet = args.run.quiet](const std::string& line) {
     if (!quiet) std::fprintf(stderr, "%s\n", line.c_str());
   };
@@ -169,8 +192,9 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   }
 
   // The book: generated into a snapshot (then loaded, which is the `load` stage), or given.
-  const std::filesystem::path work_dir = args.work_dir_opt->count() ? std::filesystem::path(args.work_dir)
-                                                                    : std::filesystem::temp_directory_path();
+  const std::filesystem::path work_dir = args.work_dir_opt->count()
+                                             ? std::filesystem::path(args.work_dir)
+                                             : std::filesystem::temp_directory_path();
   std::filesystem::path book_path;
   std::filesystem::path generated;
   if (args.book_opt->count()) {
@@ -181,13 +205,16 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
     g.positions_per_account = args.positions_per_account;
     g.underlyings = args.underlyings;
     g.seed = args.seed;
-    generated = work_dir / ("marginsync-bench-" + std::to_string(static_cast<long long>(::getpid())) + ".msbook");
+    generated = work_dir / ("marginsync-bench-" +
+                            std::to_string(static_cast<long long>(::getpid())) + ".msbook");
     const stopwatch start;
     generate_book_snapshot(g, generated);
     book_path = generated;
     char line[160];
-    std::snprintf(line, sizeof line, "generated %lld accounts x %d positions, %d underlyings in %.1f s",
-                  static_cast<long long>(g.accounts), g.positions_per_account, g.underlyings, start.seconds());
+    std::snprintf(line, sizeof line,
+                  "generated %lld accounts x %d positions, %d underlyings in %.1f s",
+                  static_cast<long long>(g.accounts), g.positions_per_account, g.underlyings,
+                  start.seconds());
     log(line);
   }
   struct remove_on_exit {
@@ -210,7 +237,9 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   std::sort(load_times.begin(), load_times.end());
   const book& b = in.positions;
   char line[256];
-  std::snprintf(line, sizeof line, "book: %zu accounts, %zu positions, %zu exposures, %zu instruments, %zu underlyings; %lld scenarios",
+  std::snprintf(line, sizeof line,
+                "book: %zu accounts, %zu positions, %zu exposures, %zu instruments, %zu "
+                "underlyings; %lld scenarios",
                 b.accounts(), b.positions(), b.exposures(), b.instruments.size(), in.market.size(),
                 static_cast<long long>(bo.scenarios));
   log(line);
@@ -226,9 +255,12 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
     load.seconds = load_times[load_times.size() / 2];
     load.repeats = static_cast<std::int64_t>(load_times.size());
     std::error_code ec;
-    const auto size = std::filesystem::is_regular_file(book_path, ec) ? std::filesystem::file_size(book_path, ec) : 0;
+    const auto size = std::filesystem::is_regular_file(book_path, ec)
+                          ? std::filesystem::file_size(book_path, ec)
+                          : 0;
     load.bytes = static_cast<double>(size);
-    load.floor_seconds = cpu_peaks.memory_bandwidth > 0 ? 2 * load.bytes / cpu_peaks.memory_bandwidth : 0.0;
+    load.floor_seconds =
+        cpu_peaks.memory_bandwidth > 0 ? 2 * load.bytes / cpu_peaks.memory_bandwidth : 0.0;
     load.fraction = load.floor_seconds / load.seconds;
     results.push_back(load);
   }
@@ -243,10 +275,12 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   }
   if (which != "cpu") {
     const std::vector<std::string> built = built_backends();
-    const backend_probe device = std::find(built.begin(), built.end(), "cuda") != built.end()
-                                     ? probe_backend("cuda")
-                                     : backend_probe{false, {}, "this marginsync was built without CUDA"};
-    const std::optional<accelerator_peaks> p = device.usable ? measure_accelerator_peaks() : std::nullopt;
+    const backend_probe device =
+        std::find(built.begin(), built.end(), "cuda") != built.end()
+            ? probe_backend("cuda")
+            : backend_probe{false, {}, "this marginsync was built without CUDA"};
+    const std::optional<accelerator_peaks> p =
+        device.usable ? measure_accelerator_peaks() : std::nullopt;
     if (p) {
       const machine_peaks gpu{p->name, p->memory_bandwidth, p->fp64_rate, p->host_to_device};
       devices["cuda"] = peaks_json(gpu);
@@ -265,18 +299,24 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   print_table(results);
   if (args.json_opt->count()) {
     nlohmann::json j;
-    j["sizes"] = {{"accounts", b.accounts()}, {"positions", b.positions()}, {"exposures", b.exposures()},
-                  {"instruments", b.instruments.size()}, {"underlyings", in.market.size()},
-                  {"scenarios", bo.scenarios}};
+    j["sizes"] = {{"accounts", b.accounts()},        {"positions", b.positions()},
+                  {"exposures", b.exposures()},      {"instruments", b.instruments.size()},
+                  {"underlyings", in.market.size()}, {"scenarios", bo.scenarios}};
     j["book"] = args.book_opt->count() ? book_path.string() : std::string("generated");
     j["repeats"] = bo.repeats;
     j["devices"] = devices;
     j["stages"] = nlohmann::json::array();
     for (const stage_result& r : results)
-      j["stages"].push_back({{"backend", r.backend}, {"method", r.method}, {"stage", r.stage},
-                             {"seconds", r.seconds}, {"repeats", r.repeats}, {"bytes", r.bytes},
-                             {"fp64_operations", r.operations}, {"floor_seconds", r.floor_seconds},
-                             {"fraction_of_floor", r.fraction}, {"accounts_fraction", r.accounts_fraction}});
+      j["stages"].push_back({{"backend", r.backend},
+                             {"method", r.method},
+                             {"stage", r.stage},
+                             {"seconds", r.seconds},
+                             {"repeats", r.repeats},
+                             {"bytes", r.bytes},
+                             {"fp64_operations", r.operations},
+                             {"floor_seconds", r.floor_seconds},
+                             {"fraction_of_floor", r.fraction},
+                             {"accounts_fraction", r.accounts_fraction}});
     const std::string& path = args.json;
     write_atomically(path, bench_document(args, context, in, j, ""));
     if (!args.run.quiet) std::printf("results in %s\n", path.c_str());
@@ -288,55 +328,101 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
 
 command bench_command(CLI::App& top, const run_context& context) {
   auto o = std::make_shared<bench_cli_options>();
-  CLI::App* app = top.add_subcommand(
-      "bench",
-      "Time every stage (load, upload, revalue, scenario generation, scenario risk for delta_gamma and "
-      "full, health) on each available backend: one warm-up, then the median of repeated runs (device "
-      "events on the GPU). Prints a table with each stage's compulsory bytes and FP64 operations and "
-      "the floor they imply on this machine; --json writes the same as JSON.");
+  CLI::App* app =
+      top.add_subcommand("bench",
+                         "Time every stage (load, upload, revalue, scenario generation, scenario "
+                         "risk for delta_gamma and "
+                         "full, health) on each available backend: one warm-up, then the median of "
+                         "repeated runs (device "
+                         "events on the GPU). Prints a table with each stage's compulsory bytes "
+                         "and FP64 operations and "
+                         "the floor they imply on this machine; --json writes the same as JSON.");
   const char* book = "Book";
-  o->book_opt = app->add_option("--book", o->book, "time this book (directory or snapshot) instead of a generated one")
-                    ->type_name("DIR|FILE")->group(book);
+  o->book_opt = app->add_option("--book", o->book,
+                                "time this book (directory or snapshot) instead of a generated one")
+                    ->type_name("DIR|FILE")
+                    ->group(book);
   app->add_option("--accounts", o->accounts, "accounts of the generated book (a count)")
-      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(book)->excludes(o->book_opt);
-  app->add_option("--positions-per-account", o->positions_per_account, "position rows per generated account")
-      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(book);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->type_name("N")
+      ->group(book)
+      ->excludes(o->book_opt);
+  app->add_option("--positions-per-account", o->positions_per_account,
+                  "position rows per generated account")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->type_name("N")
+      ->group(book);
   app->add_option("--underlyings", o->underlyings, "underlyings of the generated book")
-      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(book);
-  o->seed_opt = app->add_option("--seed", o->seed, "seed of the generated book (and, with --stream, of its scenarios)")->capture_default_str()->type_name("N")->group(book);
-  o->work_dir_opt = app->add_option("--work-dir", o->work_dir,
-                                    "where the generated book (and stream) are written, removed after (default: the "
-                                    "system's temporary directory)")
-                        ->type_name("DIR")->group(book);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->type_name("N")
+      ->group(book);
+  o->seed_opt = app->add_option("--seed", o->seed,
+                                "seed of the generated book (and, with --stream, of its scenarios)")
+                    ->capture_default_str()
+                    ->type_name("N")
+                    ->group(book);
+  o->work_dir_opt =
+      app->add_option(
+             "--work-dir", o->work_dir,
+             "where the generated book (and stream) are written, removed after (default: the "
+             "system's temporary directory)")
+          ->type_name("DIR")
+          ->group(book);
   const char* run = "Run";
-  app->add_option("--scenarios", o->scenarios, "Monte Carlo scenarios")->capture_default_str()->type_name("N")->group(run);
+  app->add_option("--scenarios", o->scenarios, "Monte Carlo scenarios")
+      ->capture_default_str()
+      ->type_name("N")
+      ->group(run);
   app->add_option("--repeats", o->repeats, "timed runs of each stage after one warm-up")
-      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(run);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->type_name("N")
+      ->group(run);
   add_backend_option(*app, o->run, backend_use::bench);
   app->add_option("--threads", o->run.threads, "CPU threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str()->type_name("N")->group(run);
-  app->add_option("--cpu-full-fraction", o->cpu_full_fraction,
-                  "share of the accounts `full` runs on with the CPU backend (-1: enough for about 2e10 "
-                  "position-scenarios)")
-      ->capture_default_str()->type_name("X")->group(run);
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->type_name("N")
+      ->group(run);
+  app->add_option(
+         "--cpu-full-fraction", o->cpu_full_fraction,
+         "share of the accounts `full` runs on with the CPU backend (-1: enough for about 2e10 "
+         "position-scenarios)")
+      ->capture_default_str()
+      ->type_name("X")
+      ->group(run);
   add_verbosity_options(*app, o->run);
-  o->json_opt = app->add_option("--json", o->json, "also write the results as JSON to this file (provenance first)")
-                    ->type_name("FILE")->group("Outputs");
+  o->json_opt = app->add_option("--json", o->json,
+                                "also write the results as JSON to this file (provenance first)")
+                    ->type_name("FILE")
+                    ->group("Outputs");
   const char* stream = "Stream (--stream)";
   app->add_flag("--stream", o->stream,
-                "replay a generated tick stream through `stream`'s engine instead of timing stages: updates per "
+                "replay a generated tick stream through `stream`'s engine instead of timing "
+                "stages: updates per "
                 "second and the latency of the tick and risk paths")
       ->group(stream);
   app->add_option("--stream-seconds", o->stream_seconds, "stream time to replay")
-      ->capture_default_str()->type_name("S")->group(stream);
-  app->add_option("--tick-rate", o->tick_rate, "updates per second of stream time (every underlying ticks in each)")
-      ->capture_default_str()->type_name("HZ")->group(stream);
-  o->method_opt = app->add_option("--method", o->method, "risk path method (default: the book's risk.json)")
-                      ->check(CLI::IsMember({"full", "delta_gamma"}).description(""))
-                      ->type_name("full|delta_gamma")->group(stream);
-  app->footer(help_footer("marginsync bench --accounts 1000000 --scenarios 10000 --repeats 3 --json bench.json",
-                          "times in ms of wall time (device events on the GPU); bytes and FP64 operations are what "
-                          "each stage must move and compute.\n"));
+      ->capture_default_str()
+      ->type_name("S")
+      ->group(stream);
+  app->add_option("--tick-rate", o->tick_rate,
+                  "updates per second of stream time (every underlying ticks in each)")
+      ->capture_default_str()
+      ->type_name("HZ")
+      ->group(stream);
+  o->method_opt =
+      app->add_option("--method", o->method, "risk path method (default: the book's risk.json)")
+          ->check(CLI::IsMember({"full", "delta_gamma"}).description(""))
+          ->type_name("full|delta_gamma")
+          ->group(stream);
+  app->footer(help_footer(
+      "marginsync bench --accounts 1000000 --scenarios 10000 --repeats 3 --json bench.json",
+      "times in ms of wall time (device events on the GPU); bytes and FP64 operations are what "
+      "each stage must move and compute.\n"));
   return {app, [o, &context] { return run_bench_command(*o, context); }};
 }
 

@@ -2,24 +2,23 @@
 // once (--shock) or for every point of a grid of shocks (--shock-grid).
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
-#include "marginsync/stopwatch.hpp"
 #include "cascade/cascade.hpp"
 #include "cli_common.hpp"
-#include "margin/margin_job.hpp"
 #include "io/number_parse.hpp"
+#include "margin/margin_job.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/stopwatch.hpp"
 
 namespace msync::cli {
 
 namespace {
 
-
 // "BTC=-0.15,ETH=-0.2": the entries, or an error message.
-std::string split_entries(const std::string& text, std::vector<std::pair<std::string, std::string>>& out) {
+std::string split_entries(const std::string& text,
+                          std::vector<std::pair<std::string, std::string>>& out) {
   std::stringstream in(text);
   for (std::string entry; std::getline(in, entry, ',');) {
     const std::size_t eq = entry.find('=');
@@ -42,21 +41,24 @@ std::string parse_shock_value(const std::string& text, double& x) {
 }
 
 // --shock: one vector of relative moves per underlying.
-std::string parse_shock(const std::string& text, const market_state& m, std::vector<double>& shock) {
+std::string parse_shock(const std::string& text, const market_state& m,
+                        std::vector<double>& shock) {
   std::vector<std::pair<std::string, std::string>> entries;
   if (std::string why = split_entries(text, entries); !why.empty()) return why;
   shock.assign(m.size(), 0.0);
   for (const auto& [symbol, value] : entries) {
     std::size_t u = 0;
     if (std::string why = underlying_index(m, symbol, u); !why.empty()) return why;
-    if (std::string why = parse_shock_value(value, shock[u]); !why.empty()) return symbol + ": " + why;
+    if (std::string why = parse_shock_value(value, shock[u]); !why.empty())
+      return symbol + ": " + why;
   }
   return "";
 }
 
 // --shock-grid BTC=-0.05:-0.40:0.05[,ETH=...]: every underlying's grid from its start to its end
 // in steps of |step|, taken together point by point (the grids must have the same length).
-std::string parse_grid(const std::string& text, const market_state& m, std::vector<std::vector<double>>& points) {
+std::string parse_grid(const std::string& text, const market_state& m,
+                       std::vector<std::vector<double>>& points) {
   std::vector<std::pair<std::string, std::string>> entries;
   if (std::string why = split_entries(text, entries); !why.empty()) return why;
   points.clear();
@@ -65,7 +67,7 @@ std::string parse_grid(const std::string& text, const market_state& m, std::vect
     if (std::string why = underlying_index(m, symbol, u); !why.empty()) return why;
     std::stringstream in(range);
     std::string a, b, c;
-    if (!std::getline(in, a, ':') || !std::getline(in, b, ':') || !std::getline(in, c) )
+    if (!std::getline(in, a, ':') || !std::getline(in, b, ':') || !std::getline(in, c))
       return symbol + ": expected START:END:STEP, got '" + range + "'";
     double start = 0.0, end = 0.0, step = 0.0;
     if (std::string why = parse_shock_value(a, start); !why.empty()) return symbol + ": " + why;
@@ -77,11 +79,13 @@ std::string parse_grid(const std::string& text, const market_state& m, std::vect
     const std::size_t count = static_cast<std::size_t>(std::floor(span + 1e-9)) + 1;
     if (count > 100000) return symbol + ": more than 100,000 grid points";
     if (points.empty()) points.assign(count, std::vector<double>(m.size(), 0.0));
-    if (points.size() != count) return "every underlying's grid must have the same number of points";
+    if (points.size() != count)
+      return "every underlying's grid must have the same number of points";
     const double direction = end >= start ? 1.0 : -1.0;
     // Each point rounded to 12 decimals, so -0.05 + 2 * -0.05 is written as -0.15.
     for (std::size_t i = 0; i < count; ++i)
-      points[i][u] = std::round((start + direction * std::fabs(step) * static_cast<double>(i)) * 1e12) / 1e12;
+      points[i][u] =
+          std::round((start + direction * std::fabs(step) * static_cast<double>(i)) * 1e12) / 1e12;
   }
   return "";
 }
@@ -94,7 +98,8 @@ std::string rounds_csv(const cascade_result& r, const market_state& m) {
     out += std::to_string(round.round);
     append_fields(out, round.spot);
     out += ',' + std::to_string(round.accounts);
-    append_fields(out, {round.notional, round.penalties, round.bad_debt, round.uncovered, round.fund});
+    append_fields(out,
+                  {round.notional, round.penalties, round.bad_debt, round.uncovered, round.fund});
     out += '\n';
   }
   return out;
@@ -144,7 +149,8 @@ struct cascade_cli_options {
 };
 
 int run_cascade_command(const cascade_cli_options& o, const run_context& context) {
-  if ((o.shock_opt->count() > 0) == (o.grid_opt->count() > 0)) throw usage_error("give one of --shock and --shock-grid");
+  if ((o.shock_opt->count() > 0) == (o.grid_opt->count() > 0))
+    throw usage_error("give one of --shock and --shock-grid");
   const bool quiet = o.run.quiet;
   std::optional<output_directory> out_dir = claim_output_directory(o.run, "cascade", context);
 
@@ -160,11 +166,13 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   } else {
     why = parse_grid(spec, m, shocks);
   }
-  if (!why.empty()) throw usage_error(std::string("--") + (single ? "shock" : "shock-grid") + ": " + why);
+  if (!why.empty())
+    throw usage_error(std::string("--") + (single ? "shock" : "shock-grid") + ": " + why);
   std::optional<std::filesystem::path> depth;
   if (o.depth_opt->count()) depth = std::filesystem::path(o.depth);
   const impact_params impact = load_impact_params(depth, m, in.risk);
-  backend_selection selection = select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
+  backend_selection selection =
+      select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
   progress_reporter progress(!quiet);
   note(o.run, &progress, selection.note);
   // The backend's stages, under the grid point they belong to.
@@ -187,14 +195,17 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   const stopwatch load_start;
   selection.instance->load_book(in.positions, in.risk);  // once: the grid's points share it
   const double load_seconds = load_start.seconds();
-  if (o.run.verbose) note(o.run, &progress, "book resident in " + std::to_string(load_seconds) + " s");
+  if (o.run.verbose)
+    note(o.run, &progress, "book resident in " + std::to_string(load_seconds) + " s");
   double total_seconds = 0.0;
   std::int64_t total_rounds = 0;
   for (std::size_t point = 0; point < shocks.size(); ++point) {
     const stopwatch start;
-    point_label = "cascade, shock " + std::to_string(point + 1) + "/" + std::to_string(shocks.size());
+    point_label =
+        "cascade, shock " + std::to_string(point + 1) + "/" + std::to_string(shocks.size());
     progress.update(point_label, static_cast<double>(point) / static_cast<double>(shocks.size()));
-    const cascade_result r = run_cascade(in, *selection.instance, impact, cascade_options{shocks[point], o.max_rounds});
+    const cascade_result r =
+        run_cascade(in, *selection.instance, impact, cascade_options{shocks[point], o.max_rounds});
     const double seconds = start.seconds();
     total_seconds += seconds;
     total_rounds += static_cast<std::int64_t>(r.rounds.size());
@@ -209,16 +220,21 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     if (o.run.verbose) note(o.run, &progress, point_label + ": " + std::to_string(seconds) + " s");
     if (!quiet && progress.enabled()) progress.done();
     if (!quiet)
-      std::printf("shock %zu/%zu: %zu rounds, %lld accounts liquidated, notional %.2f, bad debt %.2f (uncovered "
-                  "%.2f), insurance fund %.2f%s\n",
-                  point + 1, shocks.size(), r.rounds.size(), static_cast<long long>(t.accounts), t.notional,
-                  t.bad_debt, t.uncovered, fund_end, r.round_limit_reached ? " (round limit reached)" : "");
+      std::printf(
+          "shock %zu/%zu: %zu rounds, %lld accounts liquidated, notional %.2f, bad debt %.2f "
+          "(uncovered "
+          "%.2f), insurance fund %.2f%s\n",
+          point + 1, shocks.size(), r.rounds.size(), static_cast<long long>(t.accounts), t.notional,
+          t.bad_debt, t.uncovered, fund_end, r.round_limit_reached ? " (round limit reached)" : "");
     if (shocks.size() == 1) {
       summary["shock"] = prices_json(shocks[0], m);
       summary["rounds"] = r.rounds.size();
       summary["round_limit_reached"] = r.round_limit_reached;
-      summary["totals"] = {{"accounts", t.accounts}, {"notional", t.notional}, {"penalties", t.penalties},
-                           {"bad_debt", t.bad_debt}, {"uncovered_bad_debt", t.uncovered}};
+      summary["totals"] = {{"accounts", t.accounts},
+                           {"notional", t.notional},
+                           {"penalties", t.penalties},
+                           {"bad_debt", t.bad_debt},
+                           {"uncovered_bad_debt", t.uncovered}};
       summary["insurance_fund_end"] = fund_end;
       summary["final_prices"] = prices_json(r.final_spot, m);
       if (out_dir) {
@@ -230,7 +246,8 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   summary["grid_points"] = shocks.size();
   summary["load_seconds"] = load_seconds;
   summary["wall_seconds"] = total_seconds;
-  summary["seconds_per_round"] = total_rounds ? total_seconds / static_cast<double>(total_rounds) : 0.0;
+  summary["seconds_per_round"] =
+      total_rounds ? total_seconds / static_cast<double>(total_rounds) : 0.0;
   summary["seconds_per_grid_point"] = total_seconds / static_cast<double>(shocks.size());
   progress.done();
   selection.instance->set_progress({});
@@ -258,29 +275,40 @@ command cascade_command(CLI::App& top, const run_context& context) {
   add_book_options(*app, o->book);
   const char* group = "Cascade";
   o->shock_opt = app->add_option("--shock", o->shock, "relative price moves, SYMBOL=X[,SYMBOL=Y]")
-                     ->type_name("SPEC")->group(group);
-  o->grid_opt = app->add_option("--shock-grid", o->shock_grid,
-                                "a grid of shocks, SYMBOL=START:END:STEP[,...] (grids taken together point by point)")
-                    ->type_name("SPEC")->group(group);
+                     ->type_name("SPEC")
+                     ->group(group);
+  o->grid_opt =
+      app->add_option(
+             "--shock-grid", o->shock_grid,
+             "a grid of shocks, SYMBOL=START:END:STEP[,...] (grids taken together point by point)")
+          ->type_name("SPEC")
+          ->group(group);
   o->shock_opt->excludes(o->grid_opt);
-  o->depth_opt = app->add_option("--depth", o->depth,
-                                 "impact per underlying: CSV underlying,daily_volume[,impact_coefficient] "
-                                 "(default: risk.json's)")
-                     ->type_name("FILE")->group(group);
+  o->depth_opt =
+      app->add_option("--depth", o->depth,
+                      "impact per underlying: CSV underlying,daily_volume[,impact_coefficient] "
+                      "(default: risk.json's)")
+          ->type_name("FILE")
+          ->group(group);
   app->add_option("--max-rounds", o->max_rounds, "stop after this many rounds")
-      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(group);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->type_name("N")
+      ->group(group);
   add_risk_options(*app, o->risk);
   add_backend_option(*app, o->run, backend_use::computes);
   add_threads_options(*app, o->run);
   add_verbosity_options(*app, o->run);
-  add_out_directory_option(*app, o->run,
-                           "directory for rounds.csv, liquidations.csv and summary.json (grid.csv with --shock-grid)");
-  app->footer(help_footer("marginsync cascade --book data/sample --shock BTC=-0.15,ETH=-0.2 --out results/cascade",
-                          units_note));
+  add_out_directory_option(
+      *app, o->run,
+      "directory for rounds.csv, liquidations.csv and summary.json (grid.csv with --shock-grid)");
+  app->footer(help_footer(
+      "marginsync cascade --book data/sample --shock BTC=-0.15,ETH=-0.2 --out results/cascade",
+      units_note));
   return {app, [o, &context] {
-    reject_renamed_options(o->book);
-    return run_cascade_command(*o, context);
-  }};
+            reject_renamed_options(o->book);
+            return run_cascade_command(*o, context);
+          }};
 }
 
 }  // namespace msync::cli

@@ -1,10 +1,10 @@
 // marginsync convert: a book directory into a binary snapshot that loads in about a second.
 #include <cstdio>
 
-#include "marginsync/stopwatch.hpp"
 #include "cli_common.hpp"
 #include "io/book_snapshot.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/stopwatch.hpp"
 
 namespace msync::cli {
 
@@ -33,7 +33,8 @@ int run_convert_command(const convert_options& o) {
   if (!o.run.quiet)
     std::printf("wrote %zu accounts, %zu instruments, %zu positions (%llu rows) to %s in %.2f s\n",
                 in.positions.accounts(), in.positions.instruments.size(), in.positions.positions(),
-                static_cast<unsigned long long>(in.positions.position_rows), o.out.c_str(), seconds);
+                static_cast<unsigned long long>(in.positions.position_rows), o.out.c_str(),
+                seconds);
   return exit_ok;
 }
 
@@ -55,9 +56,9 @@ command convert_command(CLI::App& top, const run_context&) {
   add_verbosity_options(*app, o->run);
   app->footer(help_footer("marginsync convert --book data/generated --out generated.msbook"));
   return {app, [o] {
-    reject_renamed_options(o->book);
-    return run_convert_command(*o);
-  }};
+            reject_renamed_options(o->book);
+            return run_convert_command(*o);
+          }};
 }
 
 }  // namespace msync::cli

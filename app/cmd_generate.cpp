@@ -6,11 +6,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "marginsync/stopwatch.hpp"
 #include "cli_common.hpp"
 #include "io/book_snapshot.hpp"
 #include "io/load_inputs.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/stopwatch.hpp"
 #include "synth/generate_book.hpp"
 #include "synth/generate_ticks.hpp"
 
@@ -51,10 +51,14 @@ tick_generate_options tick_options_from(const generate_cli_options& o) {
   // Each option's own range first, named as the user wrote it; then what only the combination
   // can break (too many jumps between two ticks).
   std::string why;
-  if (!(t.seconds > 0.0 && std::isfinite(t.seconds))) why = "--tick-seconds must be > 0";
-  else if (!(t.rate_hz > 0.0 && std::isfinite(t.rate_hz))) why = "--tick-rate must be > 0";
-  else if (!(t.jumps_per_hour >= 0.0 && std::isfinite(t.jumps_per_hour))) why = "--jumps-per-hour must be >= 0";
-  else why = tick_generate_problem(t);
+  if (!(t.seconds > 0.0 && std::isfinite(t.seconds)))
+    why = "--tick-seconds must be > 0";
+  else if (!(t.rate_hz > 0.0 && std::isfinite(t.rate_hz)))
+    why = "--tick-rate must be > 0";
+  else if (!(t.jumps_per_hour >= 0.0 && std::isfinite(t.jumps_per_hour)))
+    why = "--jumps-per-hour must be >= 0";
+  else
+    why = tick_generate_problem(t);
   if (!why.empty()) throw usage_error(why);
   return t;
 }
@@ -62,7 +66,8 @@ tick_generate_options tick_options_from(const generate_cli_options& o) {
 // Whether `file` is directly in `dir` (then it is one of the run's files in the marker).
 bool directly_in(const std::filesystem::path& file, const std::filesystem::path& dir) {
   std::error_code ec;
-  const auto a = std::filesystem::weakly_canonical(std::filesystem::absolute(file, ec).parent_path(), ec);
+  const auto a =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(file, ec).parent_path(), ec);
   const auto b = std::filesystem::weakly_canonical(std::filesystem::absolute(dir, ec), ec);
   return !ec && a == b;
 }
@@ -81,9 +86,11 @@ int run_generate_command(const generate_cli_options& o, const run_context& conte
   std::optional<output_directory> dir;
   if (!o.snapshot) {
     dir.emplace(out, "generate", context.started, o.run.force);
-    for (const char* name : {"market.json", "risk.json", "instruments.csv", "accounts.csv", "positions.csv"})
+    for (const char* name :
+         {"market.json", "risk.json", "instruments.csv", "accounts.csv", "positions.csv"})
       dir->file(name);
-    if (ticks && directly_in(o.ticks, out)) dir->file(std::filesystem::path(o.ticks).filename().string());
+    if (ticks && directly_in(o.ticks, out))
+      dir->file(std::filesystem::path(o.ticks).filename().string());
   }
   const stopwatch start;
   generate_report r;
@@ -120,41 +127,68 @@ int run_generate_command(const generate_cli_options& o, const run_context& conte
 
 command generate_command(CLI::App& top, const run_context& context) {
   auto o = std::make_shared<generate_cli_options>();
-  CLI::App* app = top.add_subcommand(
-      "generate",
-      "Write a synthetic, realistic book directory: correlated underlyings, spot, perpetuals, futures "
-      "and options, accounts trading 1 to 3 underlyings, collateral spread over all margin statuses. "
-      "Deterministic for a seed.");
+  CLI::App* app = top.add_subcommand("generate",
+                                     "Write a synthetic, realistic book directory: correlated "
+                                     "underlyings, spot, perpetuals, futures "
+                                     "and options, accounts trading 1 to 3 underlyings, collateral "
+                                     "spread over all margin statuses. "
+                                     "Deterministic for a seed.");
   const char* book = "Book";
   app->add_option("--accounts", o->accounts, "number of accounts")
-      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(book);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->type_name("N")
+      ->group(book);
   app->add_option("--underlyings", o->underlyings, "number of underlyings")
-      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(book);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->type_name("N")
+      ->group(book);
   app->add_option("--positions-per-account", o->positions_per_account, "position rows per account")
-      ->check(CLI::PositiveNumber)->capture_default_str()->type_name("N")->group(book);
-  app->add_option("--seed", o->seed, "random seed")->capture_default_str()->type_name("N")->group(book);
-  add_out_directory_option(*app, o->run, "output book directory (or snapshot file with --snapshot)");
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->type_name("N")
+      ->group(book);
+  app->add_option("--seed", o->seed, "random seed")
+      ->capture_default_str()
+      ->type_name("N")
+      ->group(book);
+  add_out_directory_option(*app, o->run,
+                           "output book directory (or snapshot file with --snapshot)");
   o->run.out_opt->required()->type_name("DIR|FILE");
-  app->add_flag("--snapshot", o->snapshot,
-                "write one binary snapshot file (as marginsync convert does) instead of a directory")
+  app->add_flag(
+         "--snapshot", o->snapshot,
+         "write one binary snapshot file (as marginsync convert does) instead of a directory")
       ->group("Outputs");
   const char* ticks = "Tick stream";
-  o->ticks_opt = app->add_option("--ticks", o->ticks,
-                                 "also write an oracle tick stream (CSV timestamp,underlying,price) for the book's "
-                                 "market to FILE: correlated geometric Brownian motion at the market's vols with "
-                                 "lognormal jumps, every underlying at each timestamp")
-                     ->type_name("FILE")
-                     ->group(ticks);
-  app->add_option("--tick-seconds", o->tick_seconds, "length of the tick stream after the market's as_of, seconds")
-      ->capture_default_str()->type_name("S")->group(ticks);
-  app->add_option("--tick-rate", o->tick_rate, "timestamps per second (each one ticks every underlying)")
-      ->capture_default_str()->type_name("HZ")->group(ticks);
-  app->add_option("--jumps-per-hour", o->jumps_per_hour, "expected price jumps per hour per underlying (log size sd 0.02)")
-      ->capture_default_str()->type_name("X")->group(ticks);
+  o->ticks_opt =
+      app->add_option(
+             "--ticks", o->ticks,
+             "also write an oracle tick stream (CSV timestamp,underlying,price) for the book's "
+             "market to FILE: correlated geometric Brownian motion at the market's vols with "
+             "lognormal jumps, every underlying at each timestamp")
+          ->type_name("FILE")
+          ->group(ticks);
+  app->add_option("--tick-seconds", o->tick_seconds,
+                  "length of the tick stream after the market's as_of, seconds")
+      ->capture_default_str()
+      ->type_name("S")
+      ->group(ticks);
+  app->add_option("--tick-rate", o->tick_rate,
+                  "timestamps per second (each one ticks every underlying)")
+      ->capture_default_str()
+      ->type_name("HZ")
+      ->group(ticks);
+  app->add_option("--jumps-per-hour", o->jumps_per_hour,
+                  "expected price jumps per hour per underlying (log size sd 0.02)")
+      ->capture_default_str()
+      ->type_name("X")
+      ->group(ticks);
   add_backend_option(*app, o->run, backend_use::accepted_only);
   add_verbosity_options(*app, o->run);
-  app->footer(help_footer("marginsync generate --accounts 100000 --underlyings 20 --seed 3 --out books/b100k "
-                          "--ticks books/b100k/ticks.csv --tick-seconds 600"));
+  app->footer(help_footer(
+      "marginsync generate --accounts 100000 --underlyings 20 --seed 3 --out books/b100k "
+      "--ticks books/b100k/ticks.csv --tick-seconds 600"));
   return {app, [o, &context] { return run_generate_command(*o, context); }};
 }
 

@@ -36,7 +36,8 @@ int run_margin_command(const margin_options& o, const run_context& context) {
 
   // Claimed before any computation, so that a bad --out fails first.
   std::optional<output_directory> out = claim_output_directory(o.run, "margin", context);
-  const margin_run run = run_margin(request, [&](const std::string& line) { note(o.run, &progress, line); });
+  const margin_run run =
+      run_margin(request, [&](const std::string& line) { note(o.run, &progress, line); });
   progress.done();
   if (o.run.verbose)
     for (const stage_time& stage : run.stages) {
@@ -66,7 +67,8 @@ command margin_command(CLI::App& top, const run_context& context) {
   add_book_options(*app, o->book);
   o->scenario_file_opt =
       app->add_option("--scenario-file", o->scenario_file,
-                      "use the given scenarios (CSV: scenario_id,underlying,spot_return[,vol_change]) instead of "
+                      "use the given scenarios (CSV: "
+                      "scenario_id,underlying,spot_return[,vol_change]) instead of "
                       "Monte Carlo")
           ->type_name("FILE")
           ->group("Inputs");
@@ -74,14 +76,17 @@ command margin_command(CLI::App& top, const run_context& context) {
   add_backend_option(*app, o->run, backend_use::computes);
   add_threads_options(*app, o->run);
   add_verbosity_options(*app, o->run);
-  add_out_directory_option(*app, o->run, "directory for accounts.csv, exposures.csv and summary.json");
-  app->footer(help_footer("marginsync margin --book data/sample --method delta_gamma --out results/margin",
-                          std::string("outputs: accounts.csv (one row per account), exposures.csv (greeks per account "
-                                      "and underlying), summary.json.\n") + units_note));
+  add_out_directory_option(*app, o->run,
+                           "directory for accounts.csv, exposures.csv and summary.json");
+  app->footer(help_footer(
+      "marginsync margin --book data/sample --method delta_gamma --out results/margin",
+      std::string("outputs: accounts.csv (one row per account), exposures.csv (greeks per account "
+                  "and underlying), summary.json.\n") +
+          units_note));
   return {app, [o, &context] {
-    reject_renamed_options(o->book);
-    return run_margin_command(*o, context);
-  }};
+            reject_renamed_options(o->book);
+            return run_margin_command(*o, context);
+          }};
 }
 
 }  // namespace msync::cli

@@ -3,16 +3,15 @@
 // computed then (host/replay.hpp).
 #include <algorithm>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
-#include "marginsync/stopwatch.hpp"
 #include "bench_stream.hpp"
 #include "cli_common.hpp"
-#include "margin/margin_job.hpp"
 #include "io/number_parse.hpp"
+#include "margin/margin_job.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/stopwatch.hpp"
 #include "replay/replay.hpp"
 
 namespace msync::cli {
@@ -53,7 +52,8 @@ int run_replay_command(const replay_options& o, const run_context& context) {
     for (std::string item; std::getline(in, item, ',');) {
       std::int64_t ms = 0;
       if (!parse_integer(item, ms).empty() || ms < 0 || ms > 1000000000000LL)
-        throw usage_error("--engine-interval-ms: '" + item + "' is not a whole number of ms within [0, 1e12]");
+        throw usage_error("--engine-interval-ms: '" + item +
+                          "' is not a whole number of ms within [0, 1e12]");
       intervals.push_back(ms);
     }
     if (intervals.empty()) throw usage_error("--engine-interval-ms: no interval given");
@@ -63,7 +63,8 @@ int run_replay_command(const replay_options& o, const run_context& context) {
   const book_inputs in = load_book_from(o.book, o.risk);
   // A replay is a study: its stream must be clean (read_updates reports every bad line).
   const std::vector<std::vector<stream_event>> updates = read_updates(o.ticks, in.market.symbols);
-  backend_selection selection = select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
+  backend_selection selection =
+      select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
   progress_reporter progress(!quiet);
   note(o.run, &progress, selection.note);
   std::string interval_label = "replay";
@@ -71,40 +72,50 @@ int run_replay_command(const replay_options& o, const run_context& context) {
     selection.instance->set_progress([&](const char* stage, double fraction) {
       progress.update(interval_label + ": " + stage, fraction);
     });
-  std::string table = "interval_ms,engine_runs,liquidations,bad_debt,penalties,mean_past_maintenance,"
-                      "max_past_maintenance,mean_past_maintenance_of_mm\n";
-  std::string liquidations = "interval_ms,timestamp,account_id,equity,maintenance_margin,past_maintenance,penalty,bad_debt\n";
+  std::string table =
+      "interval_ms,engine_runs,liquidations,bad_debt,penalties,mean_past_maintenance,"
+      "max_past_maintenance,mean_past_maintenance_of_mm\n";
+  std::string liquidations =
+      "interval_ms,timestamp,account_id,equity,maintenance_margin,past_maintenance,penalty,bad_"
+      "debt\n";
   nlohmann::json rows = nlohmann::json::array();
   if (!quiet)
-    std::printf("%12s %12s %12s %14s %14s %16s\n", "interval ms", "engine runs", "liquidations", "bad debt",
-                "penalties", "mean past MM");
+    std::printf("%12s %12s %12s %14s %14s %16s\n", "interval ms", "engine runs", "liquidations",
+                "bad debt", "penalties", "mean past MM");
   for (std::size_t i = 0; i < intervals.size(); ++i) {
     const std::int64_t ms = intervals[i];
-    interval_label = "replay, interval " + std::to_string(ms) + " ms (" + std::to_string(i + 1) + "/" +
-                     std::to_string(intervals.size()) + ")";
+    interval_label = "replay, interval " + std::to_string(ms) + " ms (" + std::to_string(i + 1) +
+                     "/" + std::to_string(intervals.size()) + ")";
     progress.update(interval_label, static_cast<double>(i) / static_cast<double>(intervals.size()));
     const stopwatch started;
     const replay_result r = run_replay(in, *selection.instance, updates, ms);
     if (o.run.verbose)
-      note(o.run, &progress, interval_label + ": " +
-                                 std::to_string(started.seconds()) + " s");
+      note(o.run, &progress, interval_label + ": " + std::to_string(started.seconds()) + " s");
     if (!quiet) progress.done();
     const shortfall_stats s = shortfalls(r);
-    table += std::to_string(ms) + ',' + std::to_string(r.engine_runs) + ',' + std::to_string(r.liquidations.size());
+    table += std::to_string(ms) + ',' + std::to_string(r.engine_runs) + ',' +
+             std::to_string(r.liquidations.size());
     append_fields(table, {r.bad_debt, r.penalties, s.mean, s.max, s.mean_of_mm});
     table += '\n';
     for (const replay_liquidation& l : r.liquidations) {
       liquidations += std::to_string(ms) + ',' + format_timestamp(l.ts_ns) + ',';
       append_id(liquidations, in.positions.account_id[l.account]);
-      append_fields(liquidations, {l.equity, l.maintenance_margin, l.maintenance_margin - l.equity, l.penalty, l.bad_debt});
+      append_fields(liquidations, {l.equity, l.maintenance_margin, l.maintenance_margin - l.equity,
+                                   l.penalty, l.bad_debt});
       liquidations += '\n';
     }
-    rows.push_back({{"interval_ms", ms}, {"engine_runs", r.engine_runs}, {"liquidations", r.liquidations.size()},
-                    {"bad_debt", r.bad_debt}, {"penalties", r.penalties}, {"mean_past_maintenance", s.mean},
-                    {"max_past_maintenance", s.max}, {"mean_past_maintenance_of_mm", s.mean_of_mm}});
+    rows.push_back({{"interval_ms", ms},
+                    {"engine_runs", r.engine_runs},
+                    {"liquidations", r.liquidations.size()},
+                    {"bad_debt", r.bad_debt},
+                    {"penalties", r.penalties},
+                    {"mean_past_maintenance", s.mean},
+                    {"max_past_maintenance", s.max},
+                    {"mean_past_maintenance_of_mm", s.mean_of_mm}});
     if (!quiet)
       std::printf("%12lld %12lld %12zu %14.2f %14.2f %16.2f\n", static_cast<long long>(ms),
-                  static_cast<long long>(r.engine_runs), r.liquidations.size(), r.bad_debt, r.penalties, s.mean);
+                  static_cast<long long>(r.engine_runs), r.liquidations.size(), r.bad_debt,
+                  r.penalties, s.mean);
   }
   progress.done();
   selection.instance->set_progress({});
@@ -136,25 +147,33 @@ command replay_command(CLI::App& top, const run_context& context) {
       "replay",
       "Replay one tick stream once per engine interval: the margin engine runs only every N ms of "
       "stream time (0: every update) while prices keep moving, and liquidates what it finds in "
-      "`liquidate` when it runs. Reports the bad debt, the liquidations and how far past maintenance "
+      "`liquidate` when it runs. Reports the bad debt, the liquidations and how far past "
+      "maintenance "
       "accounts were when closed: what engine lag costs this book.");
   add_book_options(*app, o->book);
   app->add_option("--ticks", o->ticks, "tick stream file (CSV or JSON lines)")
-      ->required()->type_name("FILE")->group("Inputs");
-  app->add_option("--engine-interval-ms", o->intervals, "engine intervals to compare, in ms of stream time")
-      ->capture_default_str()->type_name("MS,MS,...")->group("Replay");
+      ->required()
+      ->type_name("FILE")
+      ->group("Inputs");
+  app->add_option("--engine-interval-ms", o->intervals,
+                  "engine intervals to compare, in ms of stream time")
+      ->capture_default_str()
+      ->type_name("MS,MS,...")
+      ->group("Replay");
   add_risk_options(*app, o->risk);
   add_backend_option(*app, o->run, backend_use::computes);
   add_threads_options(*app, o->run);
   add_verbosity_options(*app, o->run);
-  add_out_directory_option(*app, o->run, "directory for replay.csv, liquidations.csv and summary.json");
-  app->footer(help_footer("marginsync replay --book data/sample --ticks data/streams/crash.jsonl "
-                          "--engine-interval-ms 0,1000,10000 --out results/replay",
-                          units_note));
+  add_out_directory_option(*app, o->run,
+                           "directory for replay.csv, liquidations.csv and summary.json");
+  app->footer(
+      help_footer("marginsync replay --book data/sample --ticks data/streams/crash.jsonl "
+                  "--engine-interval-ms 0,1000,10000 --out results/replay",
+                  units_note));
   return {app, [o, &context] {
-    reject_renamed_options(o->book);
-    return run_replay_command(*o, context);
-  }};
+            reject_renamed_options(o->book);
+            return run_replay_command(*o, context);
+          }};
 }
 
 }  // namespace msync::cli

@@ -15,15 +15,14 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
-#include "marginsync/stopwatch.hpp"
-#include "cli_common.hpp"
-#include "margin/margin_job.hpp"
-#include "io/number_parse.hpp"
-#include "marginsync/errors.hpp"
 #include "bench_stream.hpp"
+#include "cli_common.hpp"
+#include "io/number_parse.hpp"
+#include "margin/margin_job.hpp"
+#include "marginsync/errors.hpp"
+#include "marginsync/stopwatch.hpp"
 #include "stream/stream_engine.hpp"
 
 namespace msync::cli {
@@ -32,7 +31,9 @@ namespace {
 
 volatile std::sig_atomic_t stop_requested = 0;
 
-extern "C" void request_stop(int) { stop_requested = 1; }
+extern "C" void request_stop(int) {
+  stop_requested = 1;
+}
 
 // Without SA_RESTART, so a read blocked on the feed returns and the stream winds down.
 void install_stop_handlers() {
@@ -56,12 +57,15 @@ void append_field(std::string& line, const char* key, double value) {
   line += key;
   line += "\":";
   // JSON has no infinity: a health with no maintenance margin to measure against is null.
-  if (std::isfinite(value)) append_number(line, value);
-  else line += "null";
+  if (std::isfinite(value))
+    append_number(line, value);
+  else
+    line += "null";
 }
 
 std::string event_line(const account_transition& t, const book& b) {
-  std::string line = "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"" + t.event + "\",\"account\":";
+  std::string line =
+      "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"" + t.event + "\",\"account\":";
   line += nlohmann::json(b.account_id[t.account]).dump();
   line += ",\"from\":\"";
   line += stream_state_name(t.from);
@@ -76,8 +80,10 @@ std::string event_line(const account_transition& t, const book& b) {
 }
 
 std::string event_line(const oracle_transition& t, const market_state& m) {
-  return "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"stale_oracle\",\"underlying\":" +
-         nlohmann::json(m.symbols[t.underlying]).dump() + ",\"stale\":" + (t.stale ? "true" : "false") + "}\n";
+  return "{\"ts\":\"" + format_timestamp(t.ts_ns) +
+         "\",\"event\":\"stale_oracle\",\"underlying\":" +
+         nlohmann::json(m.symbols[t.underlying]).dump() +
+         ",\"stale\":" + (t.stale ? "true" : "false") + "}\n";
 }
 
 // Where the stream's lines go: files in --out, or events on standard output.
@@ -87,8 +93,11 @@ class stream_outputs {
     if (!dir) return;
     events_.open(dir->file("events.jsonl"), std::ios::trunc);
     ticks_.open(dir->file("ticks.csv"), std::ios::trunc);
-    if (!events_ || !ticks_) throw std::runtime_error("cannot write events.jsonl and ticks.csv in " + dir->path().string());
-    ticks_ << "timestamp,ticks,out_of_order,paths,trigger,tick_ms,risk_ms,wall_ms,transitions,staleness_ms\n";
+    if (!events_ || !ticks_)
+      throw std::runtime_error("cannot write events.jsonl and ticks.csv in " +
+                               dir->path().string());
+    ticks_ << "timestamp,ticks,out_of_order,paths,trigger,tick_ms,risk_ms,wall_ms,transitions,"
+              "staleness_ms\n";
   }
 
   void write(const update_outcome& u, const book& b, const market_state& m) {
@@ -99,11 +108,12 @@ class stream_outputs {
       events_ << lines;
       std::string row = format_timestamp(u.ts_ns) + ',' + std::to_string(u.ticks_applied) + ',' +
                         std::to_string(u.ticks_out_of_order) + ',' +
-                        (u.trigger == risk_trigger::none ? "tick" : "tick+risk") + ',' + risk_trigger_name(u.trigger);
+                        (u.trigger == risk_trigger::none ? "tick" : "tick+risk") + ',' +
+                        risk_trigger_name(u.trigger);
       // Wall times are measurements: to the microsecond. Staleness is stream time: exact.
       char times[96];
-      std::snprintf(times, sizeof times, ",%.3f,%.3f,%.3f,", 1e3 * u.tick_seconds, 1e3 * u.risk_seconds,
-                    1e3 * (u.tick_seconds + u.risk_seconds));
+      std::snprintf(times, sizeof times, ",%.3f,%.3f,%.3f,", 1e3 * u.tick_seconds,
+                    1e3 * u.risk_seconds, 1e3 * (u.tick_seconds + u.risk_seconds));
       row += times + std::to_string(u.accounts.size() + u.oracles.size()) + ',';
       append_number(row, u.staleness_years * 31536000.0 * 1e3);
       ticks_ << row << '\n';
@@ -138,42 +148,52 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   // A live feed (standard input, a named pipe, a socket) is read from descriptor 0 through our own
   // buffer, so that what is already read can be told from what is not; a file is read as it is.
   std::error_code ec;
-  const auto type = ticks_path == "-" ? std::filesystem::file_type::fifo : std::filesystem::status(ticks_path, ec).type();
-  const bool live = type == std::filesystem::file_type::fifo || type == std::filesystem::file_type::socket;
+  const auto type = ticks_path == "-" ? std::filesystem::file_type::fifo
+                                      : std::filesystem::status(ticks_path, ec).type();
+  const bool live =
+      type == std::filesystem::file_type::fifo || type == std::filesystem::file_type::socket;
   std::ifstream ticks_file;
   if (live && ticks_path != "-" && !std::freopen(ticks_path.c_str(), "r", stdin))
     throw input_error({input_problem{ticks_path, 0, "", "cannot open the tick stream"}});
   if (!live) {
     ticks_file.open(ticks_path);
-    if (!ticks_file) throw input_error({input_problem{ticks_path, 0, "", "cannot open the tick stream"}});
+    if (!ticks_file)
+      throw input_error({input_problem{ticks_path, 0, "", "cannot open the tick stream"}});
   }
   if (live) std::ios::sync_with_stdio(false);
   std::istream& in = live ? std::cin : ticks_file;
 
   const stopwatch wall_start;
   book_inputs inputs = load_book_from(o.book, o.risk);
-  backend_selection selection = select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
+  backend_selection selection =
+      select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
   progress_reporter progress(!quiet);
   note(o.run, &progress, selection.note);
   stream_outputs outputs(out_dir);
   margin_stream stream(std::move(inputs), *selection.instance);
   const book& b = stream.inputs().positions;
-  note(o.run, &progress, "streaming: " + std::to_string(b.accounts()) + " accounts, " + std::to_string(b.positions()) +
-                             " positions resident on " + selection.instance->device());
+  note(o.run, &progress,
+       "streaming: " + std::to_string(b.accounts()) + " accounts, " +
+           std::to_string(b.positions()) + " positions resident on " +
+           selection.instance->device());
   // How far through the feed: a file's size is known, a live feed's is not.
   std::error_code size_error;
-  const double feed_bytes = live ? 0.0 : static_cast<double>(std::filesystem::file_size(ticks_path, size_error));
+  const double feed_bytes =
+      live ? 0.0 : static_cast<double>(std::filesystem::file_size(ticks_path, size_error));
 
-  constexpr long shown_problems = 100;  // then counted, not printed: a broken feed must not flood the log
+  constexpr long shown_problems =
+      100;  // then counted, not printed: a broken feed must not flood the log
   long problems_seen = 0;
   tick_reader reader(in, ticks_path, stream.inputs().market.symbols, [&](const input_problem& p) {
     if (++problems_seen <= shown_problems) progress.line(p.to_string());
-    if (problems_seen == shown_problems) progress.line(name + ": further malformed lines are counted, not shown");
+    if (problems_seen == shown_problems)
+      progress.line(name + ": further malformed lines are counted, not shown");
   });
   install_stop_handlers();
 
   std::vector<double> tick_latency, risk_latency;
-  std::int64_t updates = 0, ticks_applied = 0, out_of_order = 0, book_events = 0, events_refused = 0;
+  std::int64_t updates = 0, ticks_applied = 0, out_of_order = 0, book_events = 0,
+               events_refused = 0;
   std::map<std::string, std::int64_t> transitions;
   auto process = [&](std::int64_t ts, const std::vector<stream_event>& group) {
     const update_outcome u = stream.update(ts, group);
@@ -189,7 +209,8 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     tick_latency.push_back(u.tick_seconds);
     if (u.trigger != risk_trigger::none) risk_latency.push_back(u.risk_seconds);
     for (const account_transition& t : u.accounts) ++transitions[t.event];
-    for (const oracle_transition& t : u.oracles) ++transitions[t.stale ? "stale_oracle" : "oracle_recovered"];
+    for (const oracle_transition& t : u.oracles)
+      ++transitions[t.stale ? "stale_oracle" : "oracle_recovered"];
     outputs.write(u, stream.inputs().positions, stream.inputs().market);
     if (progress.due()) {
       double fraction = -1.0;
@@ -198,7 +219,8 @@ int run_stream_command(const stream_options& o, const run_context& context) {
         if (at >= 0) fraction = static_cast<double>(at) / feed_bytes;
       }
       progress.update("stream", fraction,
-                      std::to_string(updates) + " updates, stream time " + format_timestamp(stream.stream_time_ns()));
+                      std::to_string(updates) + " updates, stream time " +
+                          format_timestamp(stream.stream_time_ns()));
     }
   };
   std::vector<stream_event> group;  // the update in hand: the events of one timestamp
@@ -235,8 +257,10 @@ int run_stream_command(const stream_options& o, const run_context& context) {
 
   nlohmann::json j;
   j["marginsync_version"] = MSYNC_VERSION;
-  j["inputs"] = {{"book", o.book.book}, {"ticks", ticks_path},
-                 {"accounts", b.accounts()}, {"positions", b.positions()},
+  j["inputs"] = {{"book", o.book.book},
+                 {"ticks", ticks_path},
+                 {"accounts", b.accounts()},
+                 {"positions", b.positions()},
                  {"underlyings", stream.inputs().market.size()}};
   j["backend"] = selection.instance->name();
   j["device"] = selection.instance->device();
@@ -256,7 +280,8 @@ int run_stream_command(const stream_options& o, const run_context& context) {
                     {"deviation", stream.risk_runs(risk_trigger::deviation)},
                     {"heartbeat", stream.risk_runs(risk_trigger::heartbeat)},
                     {"book_change", stream.risk_runs(risk_trigger::book_change)}};
-  const latency_summary tick = summarize_latency(tick_latency), risk = summarize_latency(risk_latency);
+  const latency_summary tick = summarize_latency(tick_latency),
+                        risk = summarize_latency(risk_latency);
   j["latency"] = {{"tick_path", latency_json(tick)}, {"risk_path", latency_json(risk)}};
   j["mean_margin_staleness_ms"] = 1e3 * stream.mean_staleness_seconds();
   j["transitions"] = transitions;
@@ -267,21 +292,27 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     describe_risk(provenance, stream.inputs().risk);
     out_dir->write("summary.json", summary_document(provenance, j));
     if (updates > 0)
-      out_dir->write("accounts.csv", accounts_csv(b, stream.current_revaluation(), stream.margins_in_force()));
+      out_dir->write("accounts.csv",
+                     accounts_csv(b, stream.current_revaluation(), stream.margins_in_force()));
     out_dir->finish();
   }
   if (!quiet) {
-    std::fprintf(stderr, "%s%lld updates (%lld ticks, %lld out of order, %ld lines rejected) in %.2f s\n",
+    std::fprintf(stderr,
+                 "%s%lld updates (%lld ticks, %lld out of order, %ld lines rejected) in %.2f s\n",
                  interrupted ? "stopped by signal after the update in hand: " : "",
                  static_cast<long long>(updates), static_cast<long long>(ticks_applied),
                  static_cast<long long>(out_of_order), reader.rejected(), wall);
-    std::fprintf(stderr, "risk runs: start %lld, deviation %lld, heartbeat %lld; mean margin staleness %.1f ms\n",
-                 static_cast<long long>(stream.risk_runs(risk_trigger::start)),
-                 static_cast<long long>(stream.risk_runs(risk_trigger::deviation)),
-                 static_cast<long long>(stream.risk_runs(risk_trigger::heartbeat)),
-                 1e3 * stream.mean_staleness_seconds());
-    std::fprintf(stderr, "latency ms: tick path p50 %.3f p99 %.3f max %.3f; risk path p50 %.3f p99 %.3f max %.3f\n",
-                 tick.p50_ms, tick.p99_ms, tick.max_ms, risk.p50_ms, risk.p99_ms, risk.max_ms);
+    std::fprintf(
+        stderr,
+        "risk runs: start %lld, deviation %lld, heartbeat %lld; mean margin staleness %.1f ms\n",
+        static_cast<long long>(stream.risk_runs(risk_trigger::start)),
+        static_cast<long long>(stream.risk_runs(risk_trigger::deviation)),
+        static_cast<long long>(stream.risk_runs(risk_trigger::heartbeat)),
+        1e3 * stream.mean_staleness_seconds());
+    std::fprintf(
+        stderr,
+        "latency ms: tick path p50 %.3f p99 %.3f max %.3f; risk path p50 %.3f p99 %.3f max %.3f\n",
+        tick.p50_ms, tick.p99_ms, tick.max_ms, risk.p50_ms, risk.p99_ms, risk.max_ms);
     if (out_dir) std::fprintf(stderr, "results in %s\n", o.run.out.c_str());
   }
   return exit_ok;
@@ -293,32 +324,40 @@ command stream_command(CLI::App& top, const run_context& context) {
   auto o = std::make_shared<stream_options>();
   CLI::App* app = top.add_subcommand(
       "stream",
-      "Follow an oracle tick stream (CSV timestamp,underlying,price[,vol] or JSON lines, from a file "
-      "or - for standard input) and re-margin the whole book on every update: revalue and health on "
+      "Follow an oracle tick stream (CSV timestamp,underlying,price[,vol] or JSON lines, from a "
+      "file "
+      "or - for standard input) and re-margin the whole book on every update: revalue and health "
+      "on "
       "every update, full scenario risk when a price moves past deviation_threshold, when "
       "heartbeat_ms passes or at the start; margins widened by the staleness add-on in between. "
       "Writes the accounts whose status changed as JSON lines.");
   add_book_options(*app, o->book);
   app->add_option("--ticks", o->ticks, "tick stream file, or - for standard input")
-      ->required()->type_name("FILE|-")->group("Inputs");
+      ->required()
+      ->type_name("FILE|-")
+      ->group("Inputs");
   add_risk_options(*app, o->risk);
   add_backend_option(*app, o->run, backend_use::computes);
   add_threads_options(*app, o->run);
   add_verbosity_options(*app, o->run);
-  add_out_directory_option(*app, o->run,
-                           "directory for events.jsonl and ticks.csv (written as the stream runs), summary.json "
-                           "and accounts.csv (at the end); without it, events go to standard output");
+  add_out_directory_option(
+      *app, o->run,
+      "directory for events.jsonl and ticks.csv (written as the stream runs), summary.json "
+      "and accounts.csv (at the end); without it, events go to standard output");
   app->footer(help_footer(
       "marginsync stream --book data/sample --ticks data/streams/crash.jsonl --out results/stream",
-      std::string("Stream time is the clock: expiry, heartbeats and staleness follow the ticks' timestamps.\n"
-                  "Malformed lines are reported on stderr and skipped; the stream goes on. SIGINT or SIGTERM\n"
+      std::string("Stream time is the clock: expiry, heartbeats and staleness follow the ticks' "
+                  "timestamps.\n"
+                  "Malformed lines are reported on stderr and skipped; the stream goes on. SIGINT "
+                  "or SIGTERM\n"
                   "finishes the update in hand, writes the outputs and exits 0.\n"
-                  "events.jsonl: health is equity / maintenance margin, null when there is no maintenance margin.\n") +
+                  "events.jsonl: health is equity / maintenance margin, null when there is no "
+                  "maintenance margin.\n") +
           units_note));
   return {app, [o, &context] {
-    reject_renamed_options(o->book);
-    return run_stream_command(*o, context);
-  }};
+            reject_renamed_options(o->book);
+            return run_stream_command(*o, context);
+          }};
 }
 
 }  // namespace msync::cli

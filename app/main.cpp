@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "marginsync/backend_registry.hpp"
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "marginsync/backend_registry.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync::cli {
@@ -19,9 +19,11 @@ namespace msync::cli {
 int report_input_error(const input_error& error) {
   const auto& problems = error.problems();
   const std::size_t shown = problems.size() < 20 ? problems.size() : 20;
-  for (std::size_t i = 0; i < shown; ++i) std::fprintf(stderr, "%s\n", problems[i].to_string().c_str());
+  for (std::size_t i = 0; i < shown; ++i)
+    std::fprintf(stderr, "%s\n", problems[i].to_string().c_str());
   if (problems.size() > shown)
-    std::fprintf(stderr, "... and %zu more problems (%zu in all)\n", problems.size() - shown, problems.size());
+    std::fprintf(stderr, "... and %zu more problems (%zu in all)\n", problems.size() - shown,
+                 problems.size());
   return exit_bad_input;
 }
 
@@ -30,14 +32,17 @@ int report_input_error(const input_error& error) {
 namespace {
 
 const char* const description =
-    "marginsync " MSYNC_VERSION " - whole-book margin: mark-to-market, greeks, Monte Carlo VaR/ES,\n"
+    "marginsync " MSYNC_VERSION
+    " - whole-book margin: mark-to-market, greeks, Monte Carlo VaR/ES,\n"
     "health and liquidation candidates for every account, on the GPU or the CPU.";
 
 const char* const footer =
     "\n"
     "commands:\n"
-    "  margin     compute margin for every account of a book (accounts.csv, exposures.csv, summary.json)\n"
-    "  stream     follow an oracle tick stream, re-margin the book on every update, emit status changes\n"
+    "  margin     compute margin for every account of a book (accounts.csv, exposures.csv, "
+    "summary.json)\n"
+    "  stream     follow an oracle tick stream, re-margin the book on every update, emit status "
+    "changes\n"
     "  cascade    a price shock and the liquidation cascade it sets off (or a grid of shocks)\n"
     "  replay     what engine lag costs: one stream replayed with the engine every N ms\n"
     "  generate   write a synthetic book of a chosen size\n"
@@ -48,8 +53,10 @@ const char* const footer =
     "  marginsync --version\n"
     "\n"
     "Every command accepts --backend auto|cpu|cuda, -q/--quiet and -v/--verbose; a command that\n"
-    "writes a directory (--out DIR) refuses one that holds another command's results unless --force.\n"
-    "exit status: 0 success, 1 failure while running, 2 bad input or usage, 3 requested backend not available\n";
+    "writes a directory (--out DIR) refuses one that holds another command's results unless "
+    "--force.\n"
+    "exit status: 0 success, 1 failure while running, 2 bad input or usage, 3 requested backend "
+    "not available\n";
 
 // "marginsync margin" for a usage error inside a subcommand, "marginsync" otherwise.
 std::string program_of(const CLI::App& top) {
@@ -123,7 +130,9 @@ int main(int argc, char** argv) {
   } catch (const msync::input_error& e) {
     return report_input_error(e);
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "%s: out of memory (a smaller --scenarios, or fewer --threads, needs less)\n", program.c_str());
+    std::fprintf(stderr,
+                 "%s: out of memory (a smaller --scenarios, or fewer --threads, needs less)\n",
+                 program.c_str());
     return exit_failure;
   } catch (const msync::backend_unavailable& e) {
     std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());

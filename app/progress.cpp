@@ -9,12 +9,14 @@ namespace msync::cli {
 
 namespace {
 constexpr auto terminal_interval = std::chrono::milliseconds(100);  // redraws of the bar
-constexpr auto log_interval = std::chrono::seconds(5);               // lines in a log
+constexpr auto log_interval = std::chrono::seconds(5);              // lines in a log
 constexpr int bar_width = 30;
 }  // namespace
 
 progress_reporter::progress_reporter(bool enabled)
-    : enabled_(enabled), terminal_(enabled && ::isatty(STDERR_FILENO)), last_(std::chrono::steady_clock::now()) {}
+    : enabled_(enabled),
+      terminal_(enabled && ::isatty(STDERR_FILENO)),
+      last_(std::chrono::steady_clock::now()) {}
 
 bool progress_reporter::due() const {
   if (!enabled_) return false;
@@ -23,14 +25,16 @@ bool progress_reporter::due() const {
   return now - last_ >= (terminal_ ? terminal_interval : log_interval);
 }
 
-void progress_reporter::update(const std::string& stage, double fraction, const std::string& detail) {
+void progress_reporter::update(const std::string& stage, double fraction,
+                               const std::string& detail) {
   if (!enabled_) return;
   const auto now = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return;  // another thread is drawing: this update is not needed
   // A new stage is drawn at once on a terminal; a log gets a line every few seconds at most.
   const bool new_stage = stage != last_stage_;
-  if (!(terminal_ && new_stage) && now - last_ < (terminal_ ? terminal_interval : log_interval)) return;
+  if (!(terminal_ && new_stage) && now - last_ < (terminal_ ? terminal_interval : log_interval))
+    return;
   last_ = now;
   last_stage_ = stage;
   std::string text = stage;

@@ -1,14 +1,14 @@
 #include "bench_run.hpp"
 
-#include "cpu/loss_kernels.hpp"
-#include "marginsync/stopwatch.hpp"
-
 #include <omp.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
+
+#include "cpu/loss_kernels.hpp"
+#include "marginsync/stopwatch.hpp"
 
 namespace msync {
 
@@ -26,7 +26,8 @@ struct stage_work_t {
 stage_work_t stage_work(const std::string& stage, const std::string& method, const book& b,
                         std::size_t underlyings, std::int64_t n) {
   const double A = static_cast<double>(b.accounts()), E = static_cast<double>(b.exposures());
-  const double P = static_cast<double>(b.positions()), I = static_cast<double>(b.instruments.size());
+  const double P = static_cast<double>(b.positions()),
+               I = static_cast<double>(b.instruments.size());
   const double U = static_cast<double>(underlyings), N = static_cast<double>(n);
   const bool full = method == "full";
   stage_work_t w;
@@ -136,13 +137,19 @@ book book_prefix(const book& b, std::size_t accounts) {
   out.account_tier.assign(b.account_tier.begin(), b.account_tier.begin() + accounts);
   const std::size_t positions = b.account_position_begin[accounts];
   const std::size_t exposures = b.account_exposure_begin[accounts];
-  out.position_instrument.assign(b.position_instrument.begin(), b.position_instrument.begin() + positions);
-  out.position_quantity.assign(b.position_quantity.begin(), b.position_quantity.begin() + positions);
+  out.position_instrument.assign(b.position_instrument.begin(),
+                                 b.position_instrument.begin() + positions);
+  out.position_quantity.assign(b.position_quantity.begin(),
+                               b.position_quantity.begin() + positions);
   out.position_cost.assign(b.position_cost.begin(), b.position_cost.begin() + positions);
-  out.account_position_begin.assign(b.account_position_begin.begin(), b.account_position_begin.begin() + accounts + 1);
-  out.account_exposure_begin.assign(b.account_exposure_begin.begin(), b.account_exposure_begin.begin() + accounts + 1);
-  out.exposure_underlying.assign(b.exposure_underlying.begin(), b.exposure_underlying.begin() + exposures);
-  out.exposure_position_begin.assign(b.exposure_position_begin.begin(), b.exposure_position_begin.begin() + exposures + 1);
+  out.account_position_begin.assign(b.account_position_begin.begin(),
+                                    b.account_position_begin.begin() + accounts + 1);
+  out.account_exposure_begin.assign(b.account_exposure_begin.begin(),
+                                    b.account_exposure_begin.begin() + accounts + 1);
+  out.exposure_underlying.assign(b.exposure_underlying.begin(),
+                                 b.exposure_underlying.begin() + exposures);
+  out.exposure_position_begin.assign(b.exposure_position_begin.begin(),
+                                     b.exposure_position_begin.begin() + exposures + 1);
   out.position_rows = positions;
   return out;
 }
@@ -152,8 +159,8 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
                                         const std::function<void(const std::string&)>& log) {
   std::vector<stage_result> results;
   const std::size_t underlyings = in.market.size();
-  auto record = [&](const std::vector<std::pair<std::string, double>>& stages, const std::string& method,
-                    const book& b, double accounts_fraction) {
+  auto record = [&](const std::vector<std::pair<std::string, double>>& stages,
+                    const std::string& method, const book& b, double accounts_fraction) {
     for (const auto& [name, seconds] : stages) {
       const stage_work_t w = stage_work(name, method, b, underlyings, options.scenarios);
       stage_result r;
@@ -164,14 +171,16 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
       r.repeats = options.repeats;
       r.bytes = w.bytes;
       r.operations = w.operations;
-      const double bandwidth = w.over_link ? (peaks.link_bandwidth > 0 ? peaks.link_bandwidth : peaks.memory_bandwidth / 2)
+      const double bandwidth = w.over_link ? (peaks.link_bandwidth > 0 ? peaks.link_bandwidth
+                                                                       : peaks.memory_bandwidth / 2)
                                            : peaks.memory_bandwidth;
       const double by_bytes = bandwidth > 0 ? w.bytes / bandwidth : 0.0;
       const double by_ops = peaks.fp64_rate > 0 ? w.operations / peaks.fp64_rate : 0.0;
       r.floor_seconds = std::max(by_bytes, by_ops);
       r.fraction = seconds > 0 ? r.floor_seconds / seconds : 0.0;
       // Scenario generation and pricing do not depend on the accounts: they ran whole.
-      r.accounts_fraction = name == "scenario generation" || name == "scenario pricing" ? 1.0 : accounts_fraction;
+      r.accounts_fraction =
+          name == "scenario generation" || name == "scenario pricing" ? 1.0 : accounts_fraction;
       results.push_back(r);
       char line[256];
       std::snprintf(line, sizeof line, "%s %s%s%s: %.3f ms", engine.name().c_str(), name.c_str(),
@@ -211,12 +220,15 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
     if (method == risk_method::full && engine.name() == "cpu") {
       fraction = options.cpu_full_fraction;
       if (fraction <= 0 || fraction > 1) {
-        const double work = static_cast<double>(b.positions()) * static_cast<double>(options.scenarios);
+        const double work =
+            static_cast<double>(b.positions()) * static_cast<double>(options.scenarios);
         fraction = std::min(1.0, 2e10 / std::max(work, 1.0));
       }
     }
     if (fraction < 1.0) {
-      const book part = book_prefix(b, std::max<std::size_t>(1, static_cast<std::size_t>(fraction * static_cast<double>(b.accounts()))));
+      const book part = book_prefix(
+          b, std::max<std::size_t>(
+                 1, static_cast<std::size_t>(fraction * static_cast<double>(b.accounts()))));
       const double share = static_cast<double>(part.accounts()) / static_cast<double>(b.accounts());
       char line[160];
       std::snprintf(line, sizeof line, "%s full: on the first %zu accounts (%.1f%% of the book)",

@@ -38,14 +38,14 @@ struct stage_result {
   double bytes = 0.0;       // compulsory bytes moved
   double operations = 0.0;  // FP64 operations (an FMA counts 2)
   double floor_seconds = 0.0;
-  double fraction = 0.0;  // floor / seconds
+  double fraction = 0.0;           // floor / seconds
   double accounts_fraction = 1.0;  // share of the book's accounts this stage ran on
 };
 
 struct bench_options {
   std::int64_t scenarios = 10000;
-  int repeats = 5;   // timed runs after one warm-up
-  int threads = 0;   // CPU threads (0: all)
+  int repeats = 5;  // timed runs after one warm-up
+  int threads = 0;  // CPU threads (0: all)
   // `full` on the CPU runs on this share of the accounts (the first ones) and reports its
   // throughput; negative: choose so that about 2e10 position-scenarios are priced.
   double cpu_full_fraction = -1.0;

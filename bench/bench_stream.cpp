@@ -24,7 +24,8 @@ stream_bench_result bench_stream(backend& engine, const book_inputs& inputs,
     }
     if (since_report.seconds() > 10.0) {  // long replays say where they are
       since_report.lap();
-      log(r.backend + ": " + std::to_string(r.updates) + " of " + std::to_string(updates.size()) + " updates");
+      log(r.backend + ": " + std::to_string(r.updates) + " of " + std::to_string(updates.size()) +
+          " updates");
     }
   }
   r.wall_seconds = watch.seconds();

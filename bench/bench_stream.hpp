@@ -21,9 +21,9 @@ struct stream_bench_result {
   std::string device;
   std::int64_t updates = 0;
   std::int64_t ticks = 0;
-  double wall_seconds = 0.0;         // the whole replay
-  std::vector<double> tick_seconds;  // per update
-  std::vector<double> risk_seconds;  // per risk run
+  double wall_seconds = 0.0;                      // the whole replay
+  std::vector<double> tick_seconds;               // per update
+  std::vector<double> risk_seconds;               // per risk run
   std::map<std::string, std::int64_t> risk_runs;  // by trigger
 };
 

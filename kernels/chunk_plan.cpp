@@ -11,14 +11,16 @@ namespace {
 
 std::string gib(std::size_t bytes) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.2f GiB", static_cast<double>(bytes) / static_cast<double>(1ull << 30));
+  std::snprintf(text, sizeof text, "%.2f GiB",
+                static_cast<double>(bytes) / static_cast<double>(1ull << 30));
   return text;
 }
 
 }  // namespace
 
 std::uint32_t accounts_per_group(std::size_t accounts, std::int64_t scenarios) {
-  const std::size_t row = static_cast<std::size_t>(std::max<std::int64_t>(scenarios, 1)) * sizeof(double);
+  const std::size_t row =
+      static_cast<std::size_t>(std::max<std::int64_t>(scenarios, 1)) * sizeof(double);
   const std::size_t max_groups = std::clamp<std::size_t>((std::size_t{256} << 20) / row, 1, 4096);
   const std::size_t per = (std::max<std::size_t>(accounts, 1) + max_groups - 1) / max_groups;
   return static_cast<std::uint32_t>(std::max<std::size_t>(per, 1));
@@ -30,21 +32,28 @@ std::uint32_t group_count(std::size_t accounts, std::int64_t scenarios) {
 }
 
 std::size_t book_bytes(std::size_t accounts, std::size_t exposures, std::size_t positions) {
-  return accounts * bytes_per_account + exposures * bytes_per_exposure + positions * bytes_per_position;
+  return accounts * bytes_per_account + exposures * bytes_per_exposure +
+         positions * bytes_per_position;
 }
 
-std::size_t book_bytes(const book& b) { return book_bytes(b.accounts(), b.exposures(), b.positions()); }
+std::size_t book_bytes(const book& b) {
+  return book_bytes(b.accounts(), b.exposures(), b.positions());
+}
 
-std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::size_t accounts, bool with_table) {
+std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::size_t accounts,
+                        bool with_table) {
   const std::size_t un = static_cast<std::size_t>(std::max<std::int64_t>(shape.n, 0));
   const std::size_t u = shape.underlyings;
   // Per instrument: terms, underlying, valuation inputs, unit greeks, base value and years.
-  std::size_t bytes = instruments * (sizeof(contract_terms) + 4 + sizeof(valuation_inputs) + sizeof(option_greeks) + 16);
-  bytes += u * 4 * 8 + u * u * 8;                              // spot, vol, carry, stale; Cholesky
-  bytes += 2 * u * un * 8;                                     // S', sigma'
-  if (!shape.full) bytes += 2 * u * un * 8;                    // their moves
-  if (shape.from_file) bytes += 2 * u * un * 8;                // the file's returns
-  else if (u > max_local_underlyings) bytes += 2 * u * un * 8; // normals scratch
+  std::size_t bytes = instruments * (sizeof(contract_terms) + 4 + sizeof(valuation_inputs) +
+                                     sizeof(option_greeks) + 16);
+  bytes += u * 4 * 8 + u * u * 8;            // spot, vol, carry, stale; Cholesky
+  bytes += 2 * u * un * 8;                   // S', sigma'
+  if (!shape.full) bytes += 2 * u * un * 8;  // their moves
+  if (shape.from_file)
+    bytes += 2 * u * un * 8;  // the file's returns
+  else if (u > max_local_underlyings)
+    bytes += 2 * u * un * 8;  // normals scratch
   if (shape.full && with_table) bytes += instruments * un * sizeof(double);
   // Partial rows, and loss scratch when N is too large for shared memory.
   bytes += 2 * std::size_t{group_count(accounts, shape.n)} * un * 8;
@@ -57,16 +66,17 @@ bool stays_resident(const book& b, const run_shape& shape, std::size_t budget) {
   return fixed_bytes(shape, b.instruments.size(), b.accounts(), false) + book_bytes(b) <= budget;
 }
 
-chunk_plan plan_chunks(const book& b, const run_shape& shape, std::size_t budget, std::size_t max_chunk_accounts) {
+chunk_plan plan_chunks(const book& b, const run_shape& shape, std::size_t budget,
+                       std::size_t max_chunk_accounts) {
   chunk_plan plan;
   const std::size_t ins = b.instruments.size(), n_acc = b.accounts();
   const std::size_t with_table = fixed_bytes(shape, ins, n_acc, true);
   plan.use_table = shape.full && (with_table + book_bytes(b) <= budget || with_table <= budget / 2);
   const std::size_t fixed = fixed_bytes(shape, ins, n_acc, plan.use_table);
   if (fixed >= budget)
-    throw std::runtime_error("CUDA backend: " + std::to_string(shape.n) + " scenarios need " + gib(fixed) +
-                             " of device memory before any account, more than the " + gib(budget) +
-                             " available; use fewer scenarios or the CPU backend");
+    throw std::runtime_error("CUDA backend: " + std::to_string(shape.n) + " scenarios need " +
+                             gib(fixed) + " of device memory before any account, more than the " +
+                             gib(budget) + " available; use fewer scenarios or the CPU backend");
   plan.room = budget - fixed;
   const std::uint32_t per = accounts_per_group(n_acc, shape.n);
   const std::uint32_t groups = group_count(n_acc, shape.n);

@@ -20,7 +20,8 @@ namespace msync::cuda {
 // Device bytes of each account, exposure and position of a resident chunk (inputs, revaluation
 // and risk outputs, and a stream's tick path: collateral change, add-on, state, changed flag and
 // index, and a changed record), as the backend allocates them.
-constexpr std::size_t bytes_per_account = 2 * 8 + 2 * 8 + 2 * 8 + 6 * 8 + 2 + 4 + (8 + 8 + 1 + 1 + 4 + 40);
+constexpr std::size_t bytes_per_account =
+    2 * 8 + 2 * 8 + 2 * 8 + 6 * 8 + 2 + 4 + (8 + 8 + 1 + 1 + 4 + 40);
 constexpr std::size_t bytes_per_exposure = 4 + 8 + 4 * 8;
 constexpr std::size_t bytes_per_position = 4 + 8 + 8;
 // The Monte Carlo kernel keeps this many underlyings' normals in registers; beyond, in scratch.
@@ -59,7 +60,8 @@ std::size_t book_bytes(std::size_t accounts, std::size_t exposures, std::size_t 
 std::size_t book_bytes(const book& b);
 // Device bytes that do not scale with the accounts: instruments, market, scenario set, the
 // instrument P&L table (with_table), partial bad-debt rows and loss scratch, CUB temporaries.
-std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::size_t accounts, bool with_table);
+std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::size_t accounts,
+                        bool with_table);
 
 // Whether a book held whole can stay so for a run of `shape` within `budget` bytes.
 bool stays_resident(const book& b, const run_shape& shape, std::size_t budget);
@@ -75,6 +77,7 @@ struct chunk_plan {
 // `max_chunk_accounts` accounts each (0: no limit). `full` keeps the instrument P&L table when
 // the whole book fits beside it, or when the table takes at most half the budget. Throws
 // std::runtime_error (saying what to change) when the scenarios alone, or one group, do not fit.
-chunk_plan plan_chunks(const book& b, const run_shape& shape, std::size_t budget, std::size_t max_chunk_accounts);
+chunk_plan plan_chunks(const book& b, const run_shape& shape, std::size_t budget,
+                       std::size_t max_chunk_accounts);
 
 }  // namespace msync::cuda

@@ -5,10 +5,9 @@
 // (chunk_plan.hpp): each call uploads a chunk, runs it, and brings its results down before the
 // next. Groups are a function of the account and scenario counts only, so a chunked run gives the
 // same bytes as a resident one.
-#include "cuda_backend.cuh"
-
 #include <cstdio>
 
+#include "cuda_backend.cuh"
 #include "marginsync/errors.hpp"
 
 namespace msync::cuda {
@@ -18,7 +17,8 @@ cuda_backend::cuda_backend(const cuda_backend_options& options) : options_(optio
   cudaDeviceProp prop{};
   MSYNC_CUDA_TRY(cudaGetDeviceProperties(&prop, options.device));
   sm_count_ = static_cast<std::uint32_t>(prop.multiProcessorCount);
-  description_ = std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ")";
+  description_ = std::string(prop.name) + " (sm_" + std::to_string(prop.major) +
+                 std::to_string(prop.minor) + ")";
 }
 
 std::unique_ptr<backend> make_cuda_backend(const cuda_backend_options& options) {
@@ -49,7 +49,8 @@ void cuda_backend::plan(const run_shape& shape) {
   dev_.account_exposure_begin.reserve(max_acc + 1, s());
   dev_.base_equity.reserve(max_acc, s());
   dev_.im_multiplier.reserve(max_acc, s());
-  for (device_buffer<double>* b : {&dev_.equity, &dev_.gross, &dev_.var, &dev_.es, &dev_.im, &dev_.mm, &dev_.breach, &dev_.health})
+  for (device_buffer<double>* b : {&dev_.equity, &dev_.gross, &dev_.var, &dev_.es, &dev_.im,
+                                   &dev_.mm, &dev_.breach, &dev_.health})
     b->reserve(max_acc, s());
   dev_.status.reserve(max_acc, s());
   dev_.preemptive.reserve(max_acc, s());
@@ -58,7 +59,9 @@ void cuda_backend::plan(const run_shape& shape) {
   dev_.select_temp.reserve(select_not_ok_temp_bytes(static_cast<std::uint32_t>(max_acc)), s());
   dev_.exposure_underlying.reserve(max_exp, s());
   dev_.exposure_position_begin.reserve(max_exp + 1, s());
-  for (device_buffer<double>* b : {&dev_.exp_delta, &dev_.exp_gamma, &dev_.exp_vega, &dev_.exp_theta}) b->reserve(max_exp, s());
+  for (device_buffer<double>* b :
+       {&dev_.exp_delta, &dev_.exp_gamma, &dev_.exp_vega, &dev_.exp_theta})
+    b->reserve(max_exp, s());
   dev_.position_instrument.reserve(max_pos, s());
   dev_.position_quantity.reserve(max_pos, s());
   dev_.position_cost.reserve(max_pos, s());
@@ -66,7 +69,8 @@ void cuda_backend::plan(const run_shape& shape) {
   residency_note_.clear();
   if (p.chunks.size() > 1) {
     char room[32];
-    std::snprintf(room, sizeof room, "%.2f GiB", static_cast<double>(p.room) / static_cast<double>(1ull << 30));
+    std::snprintf(room, sizeof room, "%.2f GiB",
+                  static_cast<double>(p.room) / static_cast<double>(1ull << 30));
     residency_note_ = std::string("CUDA: the book needs more than the ") + room +
                       " of device memory left after the scenarios; processing its accounts in " +
                       std::to_string(p.chunks.size()) + " chunks (each uploaded on every call)";
@@ -85,14 +89,17 @@ void cuda_backend::release_chunk_buffers() {
   dev_.exposure_position_begin = device_buffer<std::uint64_t>();
   dev_.exposure_underlying = device_buffer<std::uint32_t>();
   dev_.position_instrument = device_buffer<std::uint32_t>();
-  for (device_buffer<double>* b : {&dev_.position_quantity, &dev_.position_cost, &dev_.base_equity, &dev_.im_multiplier,
-                                   &dev_.exp_delta, &dev_.exp_gamma, &dev_.exp_vega, &dev_.exp_theta, &dev_.equity,
-                                   &dev_.gross, &dev_.var, &dev_.es, &dev_.im, &dev_.mm, &dev_.breach, &dev_.health,
-                                   &dev_.collateral_change, &dev_.addon})
+  for (device_buffer<double>* b :
+       {&dev_.position_quantity, &dev_.position_cost, &dev_.base_equity, &dev_.im_multiplier,
+        &dev_.exp_delta, &dev_.exp_gamma, &dev_.exp_vega, &dev_.exp_theta, &dev_.equity,
+        &dev_.gross, &dev_.var, &dev_.es, &dev_.im, &dev_.mm, &dev_.breach, &dev_.health,
+        &dev_.collateral_change, &dev_.addon})
     *b = device_buffer<double>();
-  for (device_buffer<std::uint8_t>* b : {&dev_.status, &dev_.preemptive, &dev_.stream_state, &dev_.changed})
+  for (device_buffer<std::uint8_t>* b :
+       {&dev_.status, &dev_.preemptive, &dev_.stream_state, &dev_.changed})
     *b = device_buffer<std::uint8_t>();
-  for (device_buffer<std::uint32_t>* b : {&dev_.not_ok, &dev_.not_ok_count, &dev_.changed_index, &dev_.changed_count})
+  for (device_buffer<std::uint32_t>* b :
+       {&dev_.not_ok, &dev_.not_ok_count, &dev_.changed_index, &dev_.changed_count})
     *b = device_buffer<std::uint32_t>();
   dev_.select_temp = device_buffer<unsigned char>();
   dev_.changes = device_buffer<state_change>();
@@ -100,8 +107,9 @@ void cuda_backend::release_chunk_buffers() {
 
 void cuda_backend::load_book(const book& b, const risk_params& params) {
   event_timeline timeline(s());
-  MSYNC_EXPECTS(b.accounts() < (std::size_t{1} << 32) && b.instruments.size() < (std::size_t{1} << 32),
-                "account and instrument indices fit in 32 bits");
+  MSYNC_EXPECTS(
+      b.accounts() < (std::size_t{1} << 32) && b.instruments.size() < (std::size_t{1} << 32),
+      "account and instrument indices fit in 32 bits");
   book_ = b;
   tier_credit_.clear();
   for (const tier& t : params.tiers) tier_credit_.push_back(t.credit_limit);
@@ -150,7 +158,8 @@ void cuda_backend::patch_accounts(const account_patch& patch) {
     const std::uint32_t a = patch.accounts[i];
     base[i] = base_equity_[a] = book_.collateral[a] + tier_credit_[book_.account_tier[a]];
   }
-  if (residency_ != residency::whole) return;  // chunks are uploaded from the host copy on every call
+  if (residency_ != residency::whole)
+    return;  // chunks are uploaded from the host copy on every call
   dev_.patch_accounts.reserve(patch.size(), s());
   dev_.patch_first.reserve(patch.first.size(), s());
   dev_.patch_base_equity.reserve(patch.size(), s());
@@ -161,11 +170,12 @@ void cuda_backend::patch_accounts(const account_patch& patch) {
   dev_.patch_base_equity.upload(base, s());
   dev_.patch_quantity.upload(patch.quantity, s());
   dev_.patch_cost.upload(patch.cost, s());
-  launch_patch_accounts(account_patch_view{static_cast<std::uint32_t>(patch.size()), dev_.patch_accounts.data(),
-                                           dev_.patch_base_equity.data(), dev_.patch_first.data(),
-                                           dev_.patch_quantity.data(), dev_.patch_cost.data()},
-                        dev_.account_position_begin.data(), dev_.position_quantity.data(),
-                        dev_.position_cost.data(), dev_.base_equity.data(), s());
+  launch_patch_accounts(
+      account_patch_view{static_cast<std::uint32_t>(patch.size()), dev_.patch_accounts.data(),
+                         dev_.patch_base_equity.data(), dev_.patch_first.data(),
+                         dev_.patch_quantity.data(), dev_.patch_cost.data()},
+      dev_.account_position_begin.data(), dev_.position_quantity.data(), dev_.position_cost.data(),
+      dev_.base_equity.data(), s());
   // Pageable sources are staged before the copies return; the kernel runs in stream order, and
   // the buffers are freed after it in stream order too, so no patch holds device memory that the
   // budget does not count.
@@ -197,13 +207,17 @@ void cuda_backend::release_unused(const run_shape& shape) {
     dev_.file_return = device_buffer<double>();
     dev_.file_change = device_buffer<double>();
   }
-  if (shape.from_file || shape.underlyings <= max_local_underlyings) dev_.mc_scratch = device_buffer<double>();
+  if (shape.from_file || shape.underlyings <= max_local_underlyings)
+    dev_.mc_scratch = device_buffer<double>();
   // Buffers sized by N are freed when N shrank, so they do not hold more than this run counts.
   const std::size_t cells = shape.underlyings * static_cast<std::size_t>(shape.n);
-  for (auto* b : {&dev_.scen_spot, &dev_.scen_vol, &dev_.d_spot, &dev_.d_vol, &dev_.file_return, &dev_.file_change})
+  for (auto* b : {&dev_.scen_spot, &dev_.scen_vol, &dev_.d_spot, &dev_.d_vol, &dev_.file_return,
+                  &dev_.file_change})
     if (b->size() > cells) *b = device_buffer<double>();
-  if (dev_.pnl_table.size() > book_.instruments.size() * static_cast<std::size_t>(shape.n)) dev_.pnl_table = device_buffer<double>();
-  const std::size_t rows = static_cast<std::size_t>(shape.n) * group_count(book_.accounts(), shape.n);
+  if (dev_.pnl_table.size() > book_.instruments.size() * static_cast<std::size_t>(shape.n))
+    dev_.pnl_table = device_buffer<double>();
+  const std::size_t rows =
+      static_cast<std::size_t>(shape.n) * group_count(book_.accounts(), shape.n);
   for (auto* b : {&dev_.partial, &dev_.risk_scratch})
     if (b->size() > rows) *b = device_buffer<double>();
 }
@@ -234,9 +248,12 @@ void cuda_backend::upload_chunk(const chunk_range& c) {
   for (std::size_t x = 0; x <= c.exposures(); ++x)
     offsets[x] = book_.exposure_position_begin[c.exposure_begin + x] - c.position_begin;
   dev_.exposure_position_begin.upload(offsets.data(), offsets.size(), s());
-  dev_.exposure_underlying.upload(book_.exposure_underlying.data() + c.exposure_begin, c.exposures(), s());
-  dev_.position_instrument.upload(book_.position_instrument.data() + c.position_begin, c.positions(), s());
-  dev_.position_quantity.upload(book_.position_quantity.data() + c.position_begin, c.positions(), s());
+  dev_.exposure_underlying.upload(book_.exposure_underlying.data() + c.exposure_begin,
+                                  c.exposures(), s());
+  dev_.position_instrument.upload(book_.position_instrument.data() + c.position_begin,
+                                  c.positions(), s());
+  dev_.position_quantity.upload(book_.position_quantity.data() + c.position_begin, c.positions(),
+                                s());
   dev_.position_cost.upload(book_.position_cost.data() + c.position_begin, c.positions(), s());
   dev_.base_equity.upload(base_equity_.data() + c.account_begin, c.accounts(), s());
   dev_.im_multiplier.upload(im_multiplier_.data() + c.account_begin, c.accounts(), s());
@@ -269,20 +286,26 @@ void cuda_backend::upload_market(const market_state& market) {
 }
 
 chunk_view cuda_backend::chunk_device_view(const chunk_range& c) const {
-  return chunk_view{static_cast<std::uint32_t>(c.accounts()), dev_.account_position_begin.data(),
-                    dev_.account_exposure_begin.data(), dev_.exposure_underlying.data(),
-                    dev_.exposure_position_begin.data(), dev_.position_instrument.data(),
-                    dev_.position_quantity.data(), dev_.position_cost.data(), dev_.base_equity.data(),
+  return chunk_view{static_cast<std::uint32_t>(c.accounts()),
+                    dev_.account_position_begin.data(),
+                    dev_.account_exposure_begin.data(),
+                    dev_.exposure_underlying.data(),
+                    dev_.exposure_position_begin.data(),
+                    dev_.position_instrument.data(),
+                    dev_.position_quantity.data(),
+                    dev_.position_cost.data(),
+                    dev_.base_equity.data(),
                     dev_.im_multiplier.data()};
 }
 
 revaluation_view cuda_backend::reval_device_view() {
   return revaluation_view{dev_.exp_delta.data(), dev_.exp_gamma.data(), dev_.exp_vega.data(),
-                          dev_.exp_theta.data(), dev_.equity.data(), dev_.gross.data()};
+                          dev_.exp_theta.data(), dev_.equity.data(),    dev_.gross.data()};
 }
 
 risk_outputs cuda_backend::risk_device_view() {
-  return risk_outputs{dev_.var.data(), dev_.es.data(), dev_.im.data(), dev_.mm.data(), dev_.breach.data()};
+  return risk_outputs{dev_.var.data(), dev_.es.data(), dev_.im.data(), dev_.mm.data(),
+                      dev_.breach.data()};
 }
 
 }  // namespace msync::cuda

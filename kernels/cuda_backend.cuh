@@ -34,9 +34,12 @@ class event_timeline {
     for (std::size_t i = 1; i < events_.size(); ++i) {
       float ms = 0.0f;
       MSYNC_CUDA_TRY(cudaEventElapsedTime(&ms, events_[i - 1]->get(), events_[i]->get()));
-      auto it = std::find_if(out.begin(), out.end(), [&](const stage_time& t) { return t.name == names_[i]; });
-      if (it == out.end()) out.push_back(stage_time{names_[i], ms / 1e3});
-      else it->seconds += ms / 1e3;
+      auto it = std::find_if(out.begin(), out.end(),
+                             [&](const stage_time& t) { return t.name == names_[i]; });
+      if (it == out.end())
+        out.push_back(stage_time{names_[i], ms / 1e3});
+      else
+        it->seconds += ms / 1e3;
     }
     return out;
   }
@@ -58,8 +61,9 @@ class cuda_backend final : public backend {
 
   std::string name() const override { return "cuda"; }
   std::string device() const override {
-    return chunks_.size() > 1 ? description_ + ", book in " + std::to_string(chunks_.size()) + " chunks"
-                              : description_;
+    return chunks_.size() > 1
+               ? description_ + ", book in " + std::to_string(chunks_.size()) + " chunks"
+               : description_;
   }
   std::string residency_note() const override { return residency_note_; }
   void set_progress(progress_callback callback) override { progress_ = std::move(callback); }
@@ -156,7 +160,8 @@ class cuda_backend final : public backend {
     device_buffer<double> base_value, years;
     device_buffer<double> spot, vol, carry, cholesky;
     // One chunk's book, revaluation and risk outputs (capacity of the largest chunk).
-    device_buffer<std::uint64_t> account_position_begin, account_exposure_begin, exposure_position_begin;
+    device_buffer<std::uint64_t> account_position_begin, account_exposure_begin,
+        exposure_position_begin;
     device_buffer<std::uint32_t> exposure_underlying, position_instrument;
     device_buffer<double> position_quantity, position_cost, base_equity, im_multiplier;
     device_buffer<double> exp_delta, exp_gamma, exp_vega, exp_theta, equity, gross;

@@ -44,10 +44,10 @@ std::vector<option_greeks> instrument_greeks(const std::vector<contract_terms>& 
 // What `marginsync bench` compares its stage times with.
 struct device_peaks {
   std::string name;
-  double memory_bandwidth = 0.0;       // bytes/s, measured by a device-to-device copy (read + write)
-  double nominal_bandwidth = 0.0;      // bytes/s, from the memory clock and bus width
-  double fp64_rate = 0.0;              // FP64 operations/s (an FMA counts 2), from clock and SMs
-  double host_to_device = 0.0;         // bytes/s, measured from pageable host memory
+  double memory_bandwidth = 0.0;   // bytes/s, measured by a device-to-device copy (read + write)
+  double nominal_bandwidth = 0.0;  // bytes/s, from the memory clock and bus width
+  double fp64_rate = 0.0;          // FP64 operations/s (an FMA counts 2), from clock and SMs
+  double host_to_device = 0.0;     // bytes/s, measured from pageable host memory
 };
 device_peaks measure_device_peaks();
 

@@ -8,7 +8,8 @@
 
 namespace msync::cuda {
 
-void cuda_backend::revalue(const market_state& market, const std::vector<double>& collateral_change) {
+void cuda_backend::revalue(const market_state& market,
+                           const std::vector<double>& collateral_change) {
   MSYNC_EXPECTS(residency_ != residency::none, "load_book first");
   MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == book_.accounts(),
                 "a collateral change per account");
@@ -17,12 +18,13 @@ void cuda_backend::revalue(const market_state& market, const std::vector<double>
   upload_market(market);
   market_ = market;
   timeline.mark("upload market");
-  launch_instrument_greeks(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(), dev_.base_value.data(),
+  launch_instrument_greeks(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(),
+                           dev_.base_value.data(),
                            static_cast<std::uint32_t>(book_.instruments.size()), s());
   const std::uint32_t accounts = static_cast<std::uint32_t>(book_.accounts());
   if (residency_ == residency::whole) {
-    launch_account_revalue(chunk_device_view(chunks_.front()), dev_.terms.data(), dev_.unit.data(), dev_.spot.data(),
-                           reval_device_view(), s());
+    launch_account_revalue(chunk_device_view(chunks_.front()), dev_.terms.data(), dev_.unit.data(),
+                           dev_.spot.data(), reval_device_view(), s());
     if (!collateral_change.empty()) {
       dev_.collateral_change.reserve(accounts, s());
       dev_.collateral_change.upload(collateral_change, s());
@@ -36,8 +38,8 @@ void cuda_backend::revalue(const market_state& market, const std::vector<double>
     for (const chunk_range& c : chunks_) {
       upload_chunk(c);
       timeline.mark("upload");
-      launch_account_revalue(chunk_device_view(c), dev_.terms.data(), dev_.unit.data(), dev_.spot.data(),
-                             reval_device_view(), s());
+      launch_account_revalue(chunk_device_view(c), dev_.terms.data(), dev_.unit.data(),
+                             dev_.spot.data(), reval_device_view(), s());
       timeline.mark("revalue");
       download_chunk_revaluation(c, host_reval_);
       timeline.mark("download");
@@ -45,7 +47,8 @@ void cuda_backend::revalue(const market_state& market, const std::vector<double>
     stream_.synchronize();
     // Added after the positions, as the device adds it for a book held whole.
     if (!collateral_change.empty())
-      for (std::size_t a = 0; a < accounts; ++a) host_reval_.account_equity[a] += collateral_change[a];
+      for (std::size_t a = 0; a < accounts; ++a)
+        host_reval_.account_equity[a] += collateral_change[a];
     reval_at_ = held_at::host;
   }
   stages_ = timeline.collect();
@@ -73,7 +76,8 @@ revalued_accounts cuda_backend::copy_revaluation_of(const std::vector<std::uint3
   revalued_accounts out;
   for (std::uint32_t a : accounts) {
     MSYNC_EXPECTS(a < book_.accounts(), "accounts of this book");
-    out.first.push_back(out.first.back() + book_.account_exposure_begin[a + 1] - book_.account_exposure_begin[a]);
+    out.first.push_back(out.first.back() + book_.account_exposure_begin[a + 1] -
+                        book_.account_exposure_begin[a]);
   }
   const std::size_t n = accounts.size(), exposures = out.first.back();
   out.equity.resize(n);
@@ -87,10 +91,11 @@ revalued_accounts cuda_backend::copy_revaluation_of(const std::vector<std::uint3
   dev_.gather_delta.reserve(std::max<std::size_t>(1, exposures), s());
   dev_.gather_accounts.upload(accounts, s());
   dev_.gather_first.upload(out.first, s());
-  launch_gather_accounts(account_gather_view{static_cast<std::uint32_t>(n), dev_.gather_accounts.data(),
-                                             dev_.gather_first.data(), dev_.gather_equity.data(),
-                                             dev_.gather_gross.data(), dev_.gather_delta.data()},
-                         dev_.account_exposure_begin.data(), reval_device_view(), s());
+  launch_gather_accounts(
+      account_gather_view{static_cast<std::uint32_t>(n), dev_.gather_accounts.data(),
+                          dev_.gather_first.data(), dev_.gather_equity.data(),
+                          dev_.gather_gross.data(), dev_.gather_delta.data()},
+      dev_.account_exposure_begin.data(), reval_device_view(), s());
   dev_.gather_equity.download(out.equity.data(), n, s());
   dev_.gather_gross.download(out.gross_notional.data(), n, s());
   dev_.gather_delta.download(out.exposure_delta.data(), exposures, s());

@@ -13,7 +13,7 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   const scenario_file_data* file = source.file;
   const std::int64_t n = file ? static_cast<std::int64_t>(file->count()) : params.scenarios;
   const run_shape shape{n, market_.size(), params.method == risk_method::full, file != nullptr};
-  risk_at_ = held_at::nowhere;  // until the new one is complete
+  risk_at_ = held_at::nowhere;   // until the new one is complete
   event_timeline timeline(s());  // first: a re-plan's upload counts as upload
   const std::uint32_t per_group = accounts_per_group(book_.accounts(), n);
   const std::uint32_t groups = group_count(book_.accounts(), n);
@@ -23,13 +23,16 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   if (!(shape == planned_)) {
     if (residency_ == residency::whole && stays_resident(book_, shape, budget_)) {
       planned_ = shape;
-      use_table_ = shape.full && fixed_bytes(shape, book_.instruments.size(), book_.accounts(), true) +
-                                         book_bytes(book_) <= budget_;
+      use_table_ =
+          shape.full && fixed_bytes(shape, book_.instruments.size(), book_.accounts(), true) +
+                                book_bytes(book_) <=
+                            budget_;
       chunks_.front().group_begin = 0;
       chunks_.front().group_end = groups;
     } else {
       host_revaluation();
-      release_unused(shape);  // first, so the old shape's scenario buffers do not sit beside the new chunks
+      release_unused(
+          shape);  // first, so the old shape's scenario buffers do not sit beside the new chunks
       plan(shape);
       timeline.mark("upload");
     }
@@ -47,21 +50,31 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
     dev_.file_return.upload(file->spot_return, s());
     dev_.file_change.upload(file->vol_change, s());
     timeline.mark("upload market");
-    launch_given_scenarios(dev_.spot.data(), dev_.vol.data(), dev_.file_return.data(), dev_.file_change.data(), n,
-                           static_cast<std::uint32_t>(u), dev_.scen_spot.data(), dev_.scen_vol.data(), s());
+    launch_given_scenarios(dev_.spot.data(), dev_.vol.data(), dev_.file_return.data(),
+                           dev_.file_change.data(), n, static_cast<std::uint32_t>(u),
+                           dev_.scen_spot.data(), dev_.scen_vol.data(), s());
   } else {
     if (u > max_local_underlyings) dev_.mc_scratch.reserve(2 * cells, s());
-    const monte_carlo_inputs in{dev_.spot.data(), dev_.vol.data(), dev_.cholesky.data(),
-                                static_cast<std::uint32_t>(u), params.horizon_years(),
-                                params.vol_of_vol, params.spot_vol_correlation,
-                                scenario_draw_params{params.seed, params.distribution, params.degrees_of_freedom}};
-    launch_monte_carlo(in, n, dev_.scen_spot.data(), dev_.scen_vol.data(), dev_.mc_scratch.data(), s());
+    const monte_carlo_inputs in{
+        dev_.spot.data(),
+        dev_.vol.data(),
+        dev_.cholesky.data(),
+        static_cast<std::uint32_t>(u),
+        params.horizon_years(),
+        params.vol_of_vol,
+        params.spot_vol_correlation,
+        scenario_draw_params{params.seed, params.distribution, params.degrees_of_freedom}};
+    launch_monte_carlo(in, n, dev_.scen_spot.data(), dev_.scen_vol.data(), dev_.mc_scratch.data(),
+                       s());
   }
-  scenario_view set{n, static_cast<std::uint32_t>(u), dev_.scen_spot.data(), dev_.scen_vol.data(), nullptr, nullptr};
+  scenario_view set{
+      n,      static_cast<std::uint32_t>(u), dev_.scen_spot.data(), dev_.scen_vol.data(), nullptr,
+      nullptr};
   if (!shape.full) {
     dev_.d_spot.reserve(cells, s());
     dev_.d_vol.reserve(cells, s());
-    launch_scenario_moves(dev_.spot.data(), dev_.vol.data(), set, dev_.d_spot.data(), dev_.d_vol.data(), s());
+    launch_scenario_moves(dev_.spot.data(), dev_.vol.data(), set, dev_.d_spot.data(),
+                          dev_.d_vol.data(), s());
     set.d_spot = dev_.d_spot.data();
     set.d_vol = dev_.d_vol.data();
   }
@@ -70,8 +83,8 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   // The instrument P&L table, when it is used; its base is revalue's unit values.
   const instrument_view ins{dev_.terms.data(), dev_.ins_underlying.data(),
                             static_cast<std::uint32_t>(book_.instruments.size())};
-  pricing_view pricing{nullptr, dev_.years.data(), dev_.base_value.data(), dev_.carry.data(), market_.rate,
-                       params.horizon_years()};
+  pricing_view pricing{nullptr,           dev_.years.data(), dev_.base_value.data(),
+                       dev_.carry.data(), market_.rate,      params.horizon_years()};
   if (shape.full && use_table_) {
     dev_.pnl_table.reserve(book_.instruments.size() * static_cast<std::size_t>(n), s());
     launch_pnl_table(ins, pricing, set, dev_.pnl_table.data(), s());
@@ -83,7 +96,8 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   MSYNC_CUDA_TRY(cudaGetDevice(&device));
   const std::size_t shared = risk_shared_bytes(n, device);
   dev_.partial.reserve(std::size_t{groups} * static_cast<std::size_t>(n), s());
-  if (shared == 0) dev_.risk_scratch.reserve(std::size_t{groups} * static_cast<std::size_t>(n), s());
+  if (shared == 0)
+    dev_.risk_scratch.reserve(std::size_t{groups} * static_cast<std::size_t>(n), s());
   dev_.book_bad.reserve(static_cast<std::size_t>(std::max<std::int64_t>(n, 1)), s());
   dev_.book_tail.reserve(3, s());
 
@@ -99,14 +113,24 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
     if (!whole) upload_chunk(c);
     if (reval_at_ == held_at::host) upload_chunk_revaluation(c);
     if (!whole || reval_at_ == held_at::host) timeline.mark("upload");
-    const risk_launch launch{chunk_device_view(c), ins, reval_device_view(), set, pricing, rules,
-                             risk_device_view(), per_group, c.group_begin, dev_.partial.data(),
-                             shared == 0 ? dev_.risk_scratch.data() : nullptr, shared};
+    const risk_launch launch{chunk_device_view(c),
+                             ins,
+                             reval_device_view(),
+                             set,
+                             pricing,
+                             rules,
+                             risk_device_view(),
+                             per_group,
+                             c.group_begin,
+                             dev_.partial.data(),
+                             shared == 0 ? dev_.risk_scratch.data() : nullptr,
+                             shared};
     // With a progress callback the groups go in slices, each waited for and reported; without,
     // in one launch. A slice is at least four blocks per SM, so waiting between slices costs
     // little.
     const std::uint32_t slice =
-        progress_ ? std::max<std::uint32_t>(std::max<std::uint32_t>(1, groups / 20), 4 * sm_count_) : c.groups();
+        progress_ ? std::max<std::uint32_t>(std::max<std::uint32_t>(1, groups / 20), 4 * sm_count_)
+                  : c.groups();
     for (std::uint32_t g = 0; g < c.groups(); g += slice) {
       const std::uint32_t end = std::min(c.groups(), g + slice);
       launch_account_risk(launch, g, end, s());
@@ -121,8 +145,8 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
     launch_health(accounts, dev_.equity.data(), risk_device_view(), params.preemptive_threshold,
                   dev_.health.data(), dev_.status.data(), dev_.preemptive.data(), s());
     if (accounts > 0)
-      select_not_ok(dev_.status.data(), accounts, dev_.not_ok.data(), dev_.not_ok_count.data(), dev_.select_temp.data(),
-                    dev_.select_temp.size(), s());
+      select_not_ok(dev_.status.data(), accounts, dev_.not_ok.data(), dev_.not_ok_count.data(),
+                    dev_.select_temp.data(), dev_.select_temp.size(), s());
     timeline.mark("health");
     if (!whole) {
       download_chunk_risk(c, host_risk_);
@@ -155,7 +179,8 @@ void cuda_backend::download_chunk_risk(const chunk_range& c, risk_result& out) {
   dev_.health.download(out.health.data() + c.account_begin, c.accounts(), s());
   dev_.breach.download(out.breach_probability.data() + c.account_begin, c.accounts(), s());
   static_assert(sizeof(account_status) == 1, "status bytes copy as they are");
-  dev_.status.download(reinterpret_cast<std::uint8_t*>(out.status.data() + c.account_begin), c.accounts(), s());
+  dev_.status.download(reinterpret_cast<std::uint8_t*>(out.status.data() + c.account_begin),
+                       c.accounts(), s());
   dev_.preemptive.download(out.preemptive.data() + c.account_begin, c.accounts(), s());
   std::uint32_t count = 0;
   if (accounts > 0) dev_.not_ok_count.download(&count, 1, s());

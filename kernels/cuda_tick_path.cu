@@ -12,7 +12,8 @@ std::vector<tick_change> cuda_backend::tick_states(const tick_request& request) 
   MSYNC_EXPECTS(reval_at_ != held_at::nowhere && risk_at_ != held_at::nowhere,
                 "revalue and scenario_risk before tick_states");
   stages_.clear();
-  if (residency_ != residency::whole || reval_at_ != held_at::device || risk_at_ != held_at::device) {
+  if (residency_ != residency::whole || reval_at_ != held_at::device ||
+      risk_at_ != held_at::device) {
     device_states_current_ = false;  // the host path moves the states on without the device
     const revaluation& reval = host_revaluation();
     return cpu::tick_states(book_, reval, market_, host_risk(), request, states_, 0);
@@ -31,14 +32,26 @@ std::vector<tick_change> cuda_backend::tick_states(const tick_request& request) 
   const std::size_t u = market_.size();
   std::vector<std::uint8_t> stale(u, 0);
   if (request.stale_underlying)
-    for (std::size_t i = 0; i < u && i < request.stale_underlying->size(); ++i) stale[i] = (*request.stale_underlying)[i];
+    for (std::size_t i = 0; i < u && i < request.stale_underlying->size(); ++i)
+      stale[i] = (*request.stale_underlying)[i];
   dev_.stale.reserve(u, s());
   dev_.stale.upload(stale, s());
-  const stream_tick_view view{accounts, dev_.account_exposure_begin.data(), dev_.exposure_underlying.data(),
-                              dev_.exp_delta.data(), dev_.equity.data(), dev_.spot.data(), dev_.vol.data(),
-                              dev_.stale.data(), dev_.im.data(), dev_.mm.data(), dev_.breach.data(),
-                              request.z, request.tau_years, request.preemptive_threshold,
-                              dev_.stream_state.data(), dev_.addon.data()};
+  const stream_tick_view view{accounts,
+                              dev_.account_exposure_begin.data(),
+                              dev_.exposure_underlying.data(),
+                              dev_.exp_delta.data(),
+                              dev_.equity.data(),
+                              dev_.spot.data(),
+                              dev_.vol.data(),
+                              dev_.stale.data(),
+                              dev_.im.data(),
+                              dev_.mm.data(),
+                              dev_.breach.data(),
+                              request.z,
+                              request.tau_years,
+                              request.preemptive_threshold,
+                              dev_.stream_state.data(),
+                              dev_.addon.data()};
   launch_stream_states(view, dev_.changed.data(), s());
   const std::size_t temp_bytes = select_not_ok_temp_bytes(accounts);
   dev_.select_temp.reserve(temp_bytes, s());
@@ -58,8 +71,8 @@ std::vector<tick_change> cuda_backend::tick_states(const tick_request& request) 
   changes.reserve(count);
   for (const state_change& c : raw) {
     states_[c.account] = c.state;  // the host copy follows, so it stays equal to the device's
-    changes.push_back(tick_change{c.account, c.state, c.equity, c.initial_margin, c.maintenance_margin,
-                                  c.breach_probability});
+    changes.push_back(tick_change{c.account, c.state, c.equity, c.initial_margin,
+                                  c.maintenance_margin, c.breach_probability});
   }
   return changes;
 }

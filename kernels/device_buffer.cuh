@@ -15,7 +15,8 @@ class device_buffer {
  public:
   device_buffer() = default;
   device_buffer(std::size_t count, cudaStream_t stream) : size_(count), stream_(stream) {
-    if (count > 0) MSYNC_CUDA_TRY(cudaMallocAsync(reinterpret_cast<void**>(&data_), count * sizeof(T), stream));
+    if (count > 0)
+      MSYNC_CUDA_TRY(cudaMallocAsync(reinterpret_cast<void**>(&data_), count * sizeof(T), stream));
   }
   device_buffer(const device_buffer&) = delete;
   device_buffer& operator=(const device_buffer&) = delete;
@@ -39,11 +40,14 @@ class device_buffer {
     *this = device_buffer(count, stream);
   }
 
-  void upload(const std::vector<T>& host, cudaStream_t stream) { upload(host.data(), host.size(), stream); }
+  void upload(const std::vector<T>& host, cudaStream_t stream) {
+    upload(host.data(), host.size(), stream);
+  }
   void upload(const T* host, std::size_t count, cudaStream_t stream) {
     expect_capacity(count);
     if (count > 0)
-      MSYNC_CUDA_TRY(cudaMemcpyAsync(data_, host, count * sizeof(T), cudaMemcpyHostToDevice, stream));
+      MSYNC_CUDA_TRY(
+          cudaMemcpyAsync(data_, host, count * sizeof(T), cudaMemcpyHostToDevice, stream));
   }
   void download(std::vector<T>& host, cudaStream_t stream) const {
     host.resize(size_);
@@ -52,7 +56,8 @@ class device_buffer {
   void download(T* host, std::size_t count, cudaStream_t stream) const {
     expect_capacity(count);
     if (count > 0)
-      MSYNC_CUDA_TRY(cudaMemcpyAsync(host, data_, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
+      MSYNC_CUDA_TRY(
+          cudaMemcpyAsync(host, data_, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
   }
 
  private:
@@ -104,6 +109,5 @@ class event {
  private:
   cudaEvent_t handle_ = nullptr;
 };
-
 
 }  // namespace msync::cuda

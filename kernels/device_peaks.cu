@@ -50,7 +50,8 @@ device_peaks measure_device_peaks() {
   p.name = prop.name;
   // Double data rate: two transfers per memory clock.
   p.nominal_bandwidth = 2.0 * memory_khz * 1e3 * (prop.memoryBusWidth / 8.0);
-  p.fp64_rate = 2.0 * fp64_fma_per_sm_clock(prop.major, prop.minor) * prop.multiProcessorCount * clock_khz * 1e3;
+  p.fp64_rate = 2.0 * fp64_fma_per_sm_clock(prop.major, prop.minor) * prop.multiProcessorCount *
+                clock_khz * 1e3;
 
   stream s;
   const std::size_t bytes = std::size_t{1} << 30;
@@ -64,7 +65,8 @@ device_peaks measure_device_peaks() {
   const std::size_t host_bytes = std::size_t{256} << 20;
   std::vector<unsigned char> host(host_bytes, 1);
   const double up = best_time(s.get(), 3, [&] {
-    MSYNC_CUDA_TRY(cudaMemcpyAsync(a.data(), host.data(), host_bytes, cudaMemcpyHostToDevice, s.get()));
+    MSYNC_CUDA_TRY(
+        cudaMemcpyAsync(a.data(), host.data(), host_bytes, cudaMemcpyHostToDevice, s.get()));
   });
   p.host_to_device = static_cast<double>(host_bytes) / up;
   s.synchronize();

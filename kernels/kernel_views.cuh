@@ -23,15 +23,15 @@ struct instrument_view {
 // One chunk of the book.
 struct chunk_view {
   std::uint32_t accounts;
-  const std::uint64_t* account_position_begin;  // [accounts + 1], rebased
-  const std::uint64_t* account_exposure_begin;  // [accounts + 1], rebased
-  const std::uint32_t* exposure_underlying;     // [exposures]
-  const std::uint64_t* exposure_position_begin; // [exposures + 1], rebased
-  const std::uint32_t* position_instrument;     // [positions]
-  const double* position_quantity;              // [positions]
-  const double* position_cost;                  // [positions]
-  const double* base_equity;                    // [accounts]: collateral + credit limit of the tier
-  const double* im_multiplier;                  // [accounts]: of the account's tier
+  const std::uint64_t* account_position_begin;   // [accounts + 1], rebased
+  const std::uint64_t* account_exposure_begin;   // [accounts + 1], rebased
+  const std::uint32_t* exposure_underlying;      // [exposures]
+  const std::uint64_t* exposure_position_begin;  // [exposures + 1], rebased
+  const std::uint32_t* position_instrument;      // [positions]
+  const double* position_quantity;               // [positions]
+  const double* position_cost;                   // [positions]
+  const double* base_equity;    // [accounts]: collateral + credit limit of the tier
+  const double* im_multiplier;  // [accounts]: of the account's tier
 };
 
 // Revaluation of one chunk: per exposure greeks and per account equity and gross notional.
@@ -58,10 +58,10 @@ struct scenario_view {
 // How `full` gets a position's per-unit scenario P&L: a row of the instrument table
 // ([i * N + s], when it fits in device memory), or priced in the risk kernel from these inputs.
 struct pricing_view {
-  const double* pnl_table;       // null: price on the fly
-  const double* years_to_expiry; // [instruments], at the market's as_of
-  const double* base_value;      // [instruments]: unit value in the current market
-  const double* carry;           // [underlyings]: b = r - q
+  const double* pnl_table;        // null: price on the fly
+  const double* years_to_expiry;  // [instruments], at the market's as_of
+  const double* base_value;       // [instruments]: unit value in the current market
+  const double* carry;            // [underlyings]: b = r - q
   double rate;
   double horizon_years;
 };
@@ -92,10 +92,10 @@ struct stream_tick_view {
   const std::uint32_t* exposure_underlying;
   const double* exposure_delta;
   const double* equity;
-  const double* spot;                 // [underlyings]
-  const double* vol;                  // [underlyings]
-  const std::uint8_t* stale;          // [underlyings]: 1 when the oracle is stale
-  const double* initial_margin;       // of the last scenario risk
+  const double* spot;            // [underlyings]
+  const double* vol;             // [underlyings]
+  const std::uint8_t* stale;     // [underlyings]: 1 when the oracle is stale
+  const double* initial_margin;  // of the last scenario risk
   const double* maintenance_margin;
   const double* breach_probability;
   double z;

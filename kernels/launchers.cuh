@@ -24,7 +24,8 @@ inline unsigned elementwise_blocks(std::uint64_t n) {
 // unit[i] = unit_greeks(terms[i], inputs[i]) and base[i] = unit_value(terms[i], inputs[i]) for the
 // n instruments (base may be null).
 void launch_instrument_greeks(const contract_terms* terms, const valuation_inputs* inputs,
-                              option_greeks* unit, double* base, std::uint32_t n, cudaStream_t stream);
+                              option_greeks* unit, double* base, std::uint32_t n,
+                              cudaStream_t stream);
 
 // Per position value and greeks summed into exposures and accounts in one pass over the chunk's
 // positions: a thread per account, in the CPU backend's order of summation.
@@ -107,23 +108,26 @@ void select_not_ok(const std::uint8_t* status, std::uint32_t accounts, std::uint
 // ---- stream tick path (stream_kernels.cu) -----------------------------------------------------
 // equity[a] += change[a]: collateral moved since the book was uploaded (funding, deposits, trades'
 // payments), on top of a revaluation.
-void launch_add_collateral(double* equity, const double* change, std::uint32_t accounts, cudaStream_t stream);
+void launch_add_collateral(double* equity, const double* change, std::uint32_t accounts,
+                           cudaStream_t stream);
 // Each account's staleness add-on and stream state (include/marginsync/stream_rules.hpp) against
 // the margins in force; changed[a] = 1 where the state differs from the one before.
 void launch_stream_states(const stream_tick_view& v, std::uint8_t* changed, cudaStream_t stream);
 // out[i] = the numbers of account selected[i] (i < count) after launch_stream_states.
-void launch_gather_changes(const std::uint32_t* selected, std::uint32_t count, const stream_tick_view& v,
-                           state_change* out, cudaStream_t stream);
+void launch_gather_changes(const std::uint32_t* selected, std::uint32_t count,
+                           const stream_tick_view& v, state_change* out, cudaStream_t stream);
 
-// ---- account patches and gathers (patch_kernels.cu) ----------------------------------------------------------
-// Writes `patch` into the resident book (whole, not a chunk): a thread per patched account.
-void launch_patch_accounts(const account_patch_view& patch, const std::uint64_t* account_position_begin,
-                           double* position_quantity, double* position_cost, double* base_equity,
-                           cudaStream_t stream);
+// ---- account patches and gathers (patch_kernels.cu)
+// ---------------------------------------------------------- Writes `patch` into the resident book
+// (whole, not a chunk): a thread per patched account.
+void launch_patch_accounts(const account_patch_view& patch,
+                           const std::uint64_t* account_position_begin, double* position_quantity,
+                           double* position_cost, double* base_equity, cudaStream_t stream);
 
 // Gathers the accounts of `out` from the resident book's revaluation (whole, not a chunk): a
 // thread per account.
-void launch_gather_accounts(const account_gather_view& out, const std::uint64_t* account_exposure_begin,
+void launch_gather_accounts(const account_gather_view& out,
+                            const std::uint64_t* account_exposure_begin,
                             const revaluation_view& reval, cudaStream_t stream);
 
 }  // namespace msync::cuda

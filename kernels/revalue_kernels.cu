@@ -13,9 +13,11 @@ namespace msync::cuda {
 
 namespace {
 
-__global__ void instrument_greeks_kernel(const contract_terms* terms, const valuation_inputs* inputs,
-                                         option_greeks* unit, double* base, std::uint32_t n) {
-  for (std::uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+__global__ void instrument_greeks_kernel(const contract_terms* terms,
+                                         const valuation_inputs* inputs, option_greeks* unit,
+                                         double* base, std::uint32_t n) {
+  for (std::uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n;
+       i += gridDim.x * blockDim.x) {
     unit[i] = unit_greeks(terms[i], inputs[i]);
     if (base) base[i] = unit_value(terms[i], inputs[i]);
   }
@@ -28,13 +30,21 @@ __global__ void account_revalue_kernel(chunk_view chunk, const contract_terms* t
                                        revaluation_view out) {
   const std::uint32_t a = blockIdx.x * blockDim.x + threadIdx.x;
   if (a >= chunk.accounts) return;
-  const account_revaluation_view v{chunk.exposure_underlying, chunk.exposure_position_begin,
-                                   chunk.position_instrument, chunk.position_quantity,
-                                   chunk.position_cost, terms, unit, market_spot,
-                                   out.exposure_delta, out.exposure_gamma, out.exposure_vega,
+  const account_revaluation_view v{chunk.exposure_underlying,
+                                   chunk.exposure_position_begin,
+                                   chunk.position_instrument,
+                                   chunk.position_quantity,
+                                   chunk.position_cost,
+                                   terms,
+                                   unit,
+                                   market_spot,
+                                   out.exposure_delta,
+                                   out.exposure_gamma,
+                                   out.exposure_vega,
                                    out.exposure_theta};
-  const account_totals t = revalue_account(v, chunk.account_exposure_begin[a],
-                                           chunk.account_exposure_begin[a + 1], chunk.base_equity[a]);
+  const account_totals t =
+      revalue_account(v, chunk.account_exposure_begin[a], chunk.account_exposure_begin[a + 1],
+                      chunk.base_equity[a]);
   out.account_equity[a] = t.equity;
   out.account_gross_notional[a] = t.gross_notional;
 }
@@ -42,9 +52,11 @@ __global__ void account_revalue_kernel(chunk_view chunk, const contract_terms* t
 }  // namespace
 
 void launch_instrument_greeks(const contract_terms* terms, const valuation_inputs* inputs,
-                              option_greeks* unit, double* base, std::uint32_t n, cudaStream_t stream) {
+                              option_greeks* unit, double* base, std::uint32_t n,
+                              cudaStream_t stream) {
   if (n == 0) return;
-  instrument_greeks_kernel<<<elementwise_blocks(n), elementwise_threads, 0, stream>>>(terms, inputs, unit, base, n);
+  instrument_greeks_kernel<<<elementwise_blocks(n), elementwise_threads, 0, stream>>>(
+      terms, inputs, unit, base, n);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
@@ -52,8 +64,8 @@ void launch_account_revalue(const chunk_view& chunk, const contract_terms* terms
                             const option_greeks* unit, const double* market_spot,
                             const revaluation_view& out, cudaStream_t stream) {
   if (chunk.accounts == 0) return;
-  account_revalue_kernel<<<(chunk.accounts + elementwise_threads - 1) / elementwise_threads, elementwise_threads, 0, stream>>>(
-      chunk, terms, unit, market_spot, out);
+  account_revalue_kernel<<<(chunk.accounts + elementwise_threads - 1) / elementwise_threads,
+                           elementwise_threads, 0, stream>>>(chunk, terms, unit, market_spot, out);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 

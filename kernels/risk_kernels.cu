@@ -7,12 +7,12 @@
 // Determinism: each scenario s of a block is owned by one thread (s = threadIdx.x + j * block), so
 // the group's bad-debt row is summed in account order without atomics; groups are summed in
 // order at the end; block reductions (CUB) have a fixed tree. A run repeats bit for bit.
-#include <cub/block/block_reduce.cuh>
-#include <cub/block/block_scan.cuh>
-#include <cub/device/device_select.cuh>
 #include <thrust/iterator/counting_iterator.h>
 
 #include <algorithm>
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+#include <cub/device/device_select.cuh>
 
 #include "cuda_check.cuh"
 #include "launchers.cuh"
@@ -38,10 +38,14 @@ __device__ inline double key_value(unsigned long long key) {
 }
 
 struct key_min {
-  __device__ unsigned long long operator()(unsigned long long a, unsigned long long b) const { return a < b ? a : b; }
+  __device__ unsigned long long operator()(unsigned long long a, unsigned long long b) const {
+    return a < b ? a : b;
+  }
 };
 struct key_max {
-  __device__ unsigned long long operator()(unsigned long long a, unsigned long long b) const { return a > b ? a : b; }
+  __device__ unsigned long long operator()(unsigned long long a, unsigned long long b) const {
+    return a > b ? a : b;
+  }
 };
 
 using block_scan = cub::BlockScan<unsigned, block>;
@@ -121,10 +125,12 @@ __device__ unsigned long long block_kth_largest_key(const double* loss, std::int
       unsigned long long best = all_in_tail ? ~0ull : 0ull;
       for (std::int64_t s = tid; s < n; s += block) {
         const unsigned long long key = order_key(loss[s]);
-        if ((key & bin_mask) == bin_prefix) best = all_in_tail ? (key < best ? key : best) : (key > best ? key : best);
+        if ((key & bin_mask) == bin_prefix)
+          best = all_in_tail ? (key < best ? key : best) : (key > best ? key : best);
       }
-      const unsigned long long found = all_in_tail ? block_reduce_key(st.temp.key).Reduce(best, key_min())
-                                                   : block_reduce_key(st.temp.key).Reduce(best, key_max());
+      const unsigned long long found = all_in_tail
+                                           ? block_reduce_key(st.temp.key).Reduce(best, key_min())
+                                           : block_reduce_key(st.temp.key).Reduce(best, key_max());
       if (tid == 0) st.result_key = found;
       __syncthreads();
       return st.result_key;
@@ -156,10 +162,12 @@ __device__ block_tail block_tail_of(const double* x, std::int64_t n, unsigned k,
   __syncthreads();
   const unsigned count_above = block_reduce_count(st.temp.count).Sum(above);
   __syncthreads();
-  return block_tail{var, (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k)};
+  return block_tail{
+      var, (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k)};
 }
 
-__global__ void __launch_bounds__(block) account_risk_kernel(risk_launch in, std::uint32_t group_begin) {
+__global__ void __launch_bounds__(block)
+    account_risk_kernel(risk_launch in, std::uint32_t group_begin) {
   extern __shared__ double shared_loss[];
   __shared__ block_state st;
   const std::int64_t n = in.set.count;
@@ -177,7 +185,8 @@ __global__ void __launch_bounds__(block) account_risk_kernel(risk_launch in, std
     const double equity = in.reval.account_equity[a];
     // Losses of DESIGN 3, one scenario per thread at a time, summed in the CPU backend's order.
     if (in.rules.full) {
-      const std::uint64_t p0 = in.chunk.account_position_begin[a], p1 = in.chunk.account_position_begin[a + 1];
+      const std::uint64_t p0 = in.chunk.account_position_begin[a],
+                          p1 = in.chunk.account_position_begin[a + 1];
       for (std::int64_t s = tid; s < n; s += block) {
         double l = 0.0;
         for (std::uint64_t p = p0; p < p1; ++p) {
@@ -198,14 +207,16 @@ __global__ void __launch_bounds__(block) account_risk_kernel(risk_launch in, std
         if (b > 0.0) bad[s] += b;
       }
     } else {
-      const std::uint64_t x0 = in.chunk.account_exposure_begin[a], x1 = in.chunk.account_exposure_begin[a + 1];
+      const std::uint64_t x0 = in.chunk.account_exposure_begin[a],
+                          x1 = in.chunk.account_exposure_begin[a + 1];
       for (std::int64_t s = tid; s < n; s += block) {
         double l = 0.0;
         for (std::uint64_t x = x0; x < x1; ++x) {
-          const std::uint64_t cell = in.chunk.exposure_underlying[x] * static_cast<std::uint64_t>(n) + s;
-          const exposure_sensitivity e = make_exposure_sensitivity(
-              in.reval.exposure_delta[x], in.reval.exposure_gamma[x], in.reval.exposure_vega[x],
-              in.reval.exposure_theta[x], h);
+          const std::uint64_t cell =
+              in.chunk.exposure_underlying[x] * static_cast<std::uint64_t>(n) + s;
+          const exposure_sensitivity e =
+              make_exposure_sensitivity(in.reval.exposure_delta[x], in.reval.exposure_gamma[x],
+                                        in.reval.exposure_vega[x], in.reval.exposure_theta[x], h);
           l -= delta_gamma_term(e, in.set.d_spot[cell], in.set.d_vol[cell]);
         }
         loss[s] = l;
@@ -218,9 +229,10 @@ __global__ void __launch_bounds__(block) account_risk_kernel(risk_launch in, std
     const block_tail tail = block_tail_of(loss, n, k, st);
     if (tid == 0) {
       const double var = tail.var, es = tail.es;
-      const margin_levels m = margin_requirement(
-          in.rules.margin_on_es ? es : var, in.reval.account_gross_notional[a],
-          margin_rule{in.rules.min_margin_rate, in.rules.maintenance_ratio, in.chunk.im_multiplier[a]});
+      const margin_levels m =
+          margin_requirement(in.rules.margin_on_es ? es : var, in.reval.account_gross_notional[a],
+                             margin_rule{in.rules.min_margin_rate, in.rules.maintenance_ratio,
+                                         in.chunk.im_multiplier[a]});
       in.out.var[a] = var;
       in.out.es[a] = es;
       in.out.initial_margin[a] = m.initial;
@@ -230,16 +242,18 @@ __global__ void __launch_bounds__(block) account_risk_kernel(risk_launch in, std
     __syncthreads();
     const double maintenance = st.maintenance;
     unsigned breaches = 0;
-    for (std::int64_t s = tid; s < n; s += block) breaches += breaches_maintenance(equity, loss[s], maintenance) ? 1u : 0u;
+    for (std::int64_t s = tid; s < n; s += block)
+      breaches += breaches_maintenance(equity, loss[s], maintenance) ? 1u : 0u;
     const unsigned total_breaches = block_reduce_count(st.temp.count).Sum(breaches);
-    if (tid == 0) in.out.breach_probability[a] = static_cast<double>(total_breaches) / static_cast<double>(n);
+    if (tid == 0)
+      in.out.breach_probability[a] = static_cast<double>(total_breaches) / static_cast<double>(n);
     __syncthreads();  // the next account overwrites the losses and the block state
   }
 }
 
 // The book's bad-debt distribution: mean, VaR and ES of B_s, one block over the N values.
-__global__ void __launch_bounds__(block) book_tail_kernel(const double* book_bad, std::int64_t n,
-                                                          unsigned k, double* out) {
+__global__ void __launch_bounds__(block)
+    book_tail_kernel(const double* book_bad, std::int64_t n, unsigned k, double* out) {
   __shared__ block_state st;
   const int tid = threadIdx.x;
   double sum = 0.0;
@@ -260,7 +274,8 @@ __global__ void bad_debt_sum_kernel(const double* partial, std::uint32_t groups,
   for (std::uint64_t s = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
        s < static_cast<std::uint64_t>(n); s += stride) {
     double total = 0.0;
-    for (std::uint32_t g = 0; g < groups; ++g) total += partial[g * static_cast<std::uint64_t>(n) + s];
+    for (std::uint32_t g = 0; g < groups; ++g)
+      total += partial[g * static_cast<std::uint64_t>(n) + s];
     book_bad[s] = total;
   }
 }
@@ -269,8 +284,8 @@ __global__ void health_kernel(std::uint32_t accounts, const double* equity, risk
                               double threshold, double* health, std::uint8_t* status,
                               std::uint8_t* preemptive) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
-  for (std::uint64_t a = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; a < accounts;
-       a += stride) {
+  for (std::uint64_t a = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
+       a < accounts; a += stride) {
     const double e = equity[a];
     const margin_levels m{risk.initial_margin[a], risk.maintenance_margin[a]};
     const account_status s = margin_status(e, m);
@@ -290,22 +305,24 @@ std::size_t risk_shared_bytes(std::int64_t n, int device) {
   const std::size_t wanted = static_cast<std::size_t>(n) * sizeof(double);
   const std::size_t available = static_cast<std::size_t>(optin) - attributes.sharedSizeBytes;
   if (wanted > available) return 0;
-  MSYNC_CUDA_TRY(cudaFuncSetAttribute(account_risk_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                      static_cast<int>(wanted)));
+  MSYNC_CUDA_TRY(cudaFuncSetAttribute(
+      account_risk_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(wanted)));
   return wanted;
 }
 
 void launch_account_risk(const risk_launch& launch, std::uint32_t group_begin,
                          std::uint32_t group_end, cudaStream_t stream) {
   if (group_end <= group_begin || launch.set.count == 0) return;
-  account_risk_kernel<<<group_end - group_begin, block, launch.shared_bytes, stream>>>(launch, group_begin);
+  account_risk_kernel<<<group_end - group_begin, block, launch.shared_bytes, stream>>>(launch,
+                                                                                       group_begin);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
 void launch_bad_debt_sum(const double* partial, std::uint32_t groups, std::int64_t n,
                          double* book_bad, cudaStream_t stream) {
   if (n == 0) return;
-  bad_debt_sum_kernel<<<elementwise_blocks(static_cast<std::uint64_t>(n)), elementwise_threads, 0, stream>>>(partial, groups, n, book_bad);
+  bad_debt_sum_kernel<<<elementwise_blocks(static_cast<std::uint64_t>(n)), elementwise_threads, 0,
+                        stream>>>(partial, groups, n, book_bad);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
@@ -327,18 +344,19 @@ void launch_health(std::uint32_t accounts, const double* equity, const risk_outp
 
 std::size_t select_not_ok_temp_bytes(std::uint32_t accounts) {
   std::size_t bytes = 0;
-  MSYNC_CUDA_TRY(cub::DeviceSelect::Flagged(nullptr, bytes, thrust::counting_iterator<std::uint32_t>(0),
-                                            static_cast<const std::uint8_t*>(nullptr),
-                                            static_cast<std::uint32_t*>(nullptr),
-                                            static_cast<std::uint32_t*>(nullptr), accounts));
+  MSYNC_CUDA_TRY(cub::DeviceSelect::Flagged(
+      nullptr, bytes, thrust::counting_iterator<std::uint32_t>(0),
+      static_cast<const std::uint8_t*>(nullptr), static_cast<std::uint32_t*>(nullptr),
+      static_cast<std::uint32_t*>(nullptr), accounts));
   return bytes;
 }
 
 void select_not_ok(const std::uint8_t* status, std::uint32_t accounts, std::uint32_t* selected,
                    std::uint32_t* count, void* temp, std::size_t temp_bytes, cudaStream_t stream) {
   // A status byte is 0 for ok, so it serves directly as the flag.
-  MSYNC_CUDA_TRY(cub::DeviceSelect::Flagged(temp, temp_bytes, thrust::counting_iterator<std::uint32_t>(0),
-                                            status, selected, count, accounts, stream));
+  MSYNC_CUDA_TRY(cub::DeviceSelect::Flagged(temp, temp_bytes,
+                                            thrust::counting_iterator<std::uint32_t>(0), status,
+                                            selected, count, accounts, stream));
 }
 
 }  // namespace msync::cuda

@@ -64,8 +64,8 @@ __global__ void pnl_table_kernel(instrument_view ins, pricing_view pricing, scen
        cell < total; cell += stride) {
     const std::uint64_t i = cell / n, s = cell % n;
     const std::uint32_t u = ins.underlying[i];
-    const valuation_inputs x{set.spot[u * n + s], set.vol[u * n + s], pricing.rate, pricing.carry[u],
-                             pricing.years_to_expiry[i] - pricing.horizon_years};
+    const valuation_inputs x{set.spot[u * n + s], set.vol[u * n + s], pricing.rate,
+                             pricing.carry[u], pricing.years_to_expiry[i] - pricing.horizon_years};
     table[cell] = unit_value(ins.terms[i], x) - pricing.base_value[i];
   }
 }
@@ -75,8 +75,9 @@ __global__ void pnl_table_kernel(instrument_view ins, pricing_view pricing, scen
 void launch_monte_carlo(const monte_carlo_inputs& in, std::int64_t n, double* spot_out,
                         double* vol_out, double* scratch, cudaStream_t stream) {
   if (n == 0 || in.underlyings == 0) return;
-  monte_carlo_kernel<<<elementwise_blocks(static_cast<std::uint64_t>(n)), elementwise_threads, 0, stream>>>(
-      in, n, spot_out, vol_out, in.underlyings > max_local_underlyings ? scratch : nullptr);
+  monte_carlo_kernel<<<elementwise_blocks(static_cast<std::uint64_t>(n)), elementwise_threads, 0,
+                       stream>>>(in, n, spot_out, vol_out,
+                                 in.underlyings > max_local_underlyings ? scratch : nullptr);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
@@ -96,8 +97,8 @@ void launch_scenario_moves(const double* market_spot, const double* market_vol,
                            cudaStream_t stream) {
   const std::uint64_t total = static_cast<std::uint64_t>(set.count) * set.underlyings;
   if (total == 0) return;
-  scenario_moves_kernel<<<elementwise_blocks(total), elementwise_threads, 0, stream>>>(market_spot, market_vol, set,
-                                                                      d_spot, d_vol);
+  scenario_moves_kernel<<<elementwise_blocks(total), elementwise_threads, 0, stream>>>(
+      market_spot, market_vol, set, d_spot, d_vol);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
@@ -105,7 +106,8 @@ void launch_pnl_table(const instrument_view& ins, const pricing_view& pricing,
                       const scenario_view& set, double* table, cudaStream_t stream) {
   const std::uint64_t total = static_cast<std::uint64_t>(set.count) * ins.count;
   if (total == 0) return;
-  pnl_table_kernel<<<elementwise_blocks(total), elementwise_threads, 0, stream>>>(ins, pricing, set, table);
+  pnl_table_kernel<<<elementwise_blocks(total), elementwise_threads, 0, stream>>>(ins, pricing, set,
+                                                                                  table);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 

@@ -10,59 +10,72 @@ namespace msync::cuda {
 
 namespace {
 
-__global__ void add_collateral_kernel(double* equity, const double* change, std::uint32_t accounts) {
+__global__ void add_collateral_kernel(double* equity, const double* change,
+                                      std::uint32_t accounts) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
-  for (std::uint64_t a = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; a < accounts; a += stride)
+  for (std::uint64_t a = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
+       a < accounts; a += stride)
     equity[a] += change[a];
 }
 
 __device__ double account_addon(const stream_tick_view& v, std::uint64_t a, bool& on_stale) {
-  return account_staleness_addon(v.account_exposure_begin[a], v.account_exposure_begin[a + 1], v.exposure_underlying,
-                                 v.exposure_delta, v.spot, v.vol, v.stale, v.z, v.tau_years, on_stale);
+  return account_staleness_addon(v.account_exposure_begin[a], v.account_exposure_begin[a + 1],
+                                 v.exposure_underlying, v.exposure_delta, v.spot, v.vol, v.stale,
+                                 v.z, v.tau_years, on_stale);
 }
 
 __global__ void stream_state_kernel(stream_tick_view v, std::uint8_t* changed) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
-  for (std::uint64_t a = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; a < v.accounts; a += stride) {
+  for (std::uint64_t a = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
+       a < v.accounts; a += stride) {
     bool on_stale = false;
     const double addon = account_addon(v, a, on_stale);
     const margin_levels in_force{v.initial_margin[a] + addon, v.maintenance_margin[a] + addon};
-    const std::uint8_t state = static_cast<std::uint8_t>(
-        account_stream_state(v.equity[a], in_force, v.breach_probability[a], v.preemptive_threshold, on_stale));
+    const std::uint8_t state = static_cast<std::uint8_t>(account_stream_state(
+        v.equity[a], in_force, v.breach_probability[a], v.preemptive_threshold, on_stale));
     changed[a] = state != v.state[a] ? 1 : 0;
     v.state[a] = state;
     v.addon[a] = addon;
   }
 }
 
-__global__ void gather_changes_kernel(const std::uint32_t* selected, std::uint32_t count, stream_tick_view v,
-                                      state_change* out) {
+__global__ void gather_changes_kernel(const std::uint32_t* selected, std::uint32_t count,
+                                      stream_tick_view v, state_change* out) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
-  for (std::uint64_t i = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; i < count; i += stride) {
+  for (std::uint64_t i = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
+       i < count; i += stride) {
     const std::uint32_t a = selected[i];
-    out[i] = state_change{a, v.state[a], v.equity[a], v.initial_margin[a] + v.addon[a],
-                          v.maintenance_margin[a] + v.addon[a], v.breach_probability[a]};
+    out[i] = state_change{a,
+                          v.state[a],
+                          v.equity[a],
+                          v.initial_margin[a] + v.addon[a],
+                          v.maintenance_margin[a] + v.addon[a],
+                          v.breach_probability[a]};
   }
 }
 
 }  // namespace
 
-void launch_add_collateral(double* equity, const double* change, std::uint32_t accounts, cudaStream_t stream) {
+void launch_add_collateral(double* equity, const double* change, std::uint32_t accounts,
+                           cudaStream_t stream) {
   if (accounts == 0) return;
-  add_collateral_kernel<<<elementwise_blocks(accounts), elementwise_threads, 0, stream>>>(equity, change, accounts);
+  add_collateral_kernel<<<elementwise_blocks(accounts), elementwise_threads, 0, stream>>>(
+      equity, change, accounts);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
 void launch_stream_states(const stream_tick_view& v, std::uint8_t* changed, cudaStream_t stream) {
   if (v.accounts == 0) return;
-  stream_state_kernel<<<elementwise_blocks(v.accounts), elementwise_threads, 0, stream>>>(v, changed);
+  stream_state_kernel<<<elementwise_blocks(v.accounts), elementwise_threads, 0, stream>>>(v,
+                                                                                          changed);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
-void launch_gather_changes(const std::uint32_t* selected, std::uint32_t count, const stream_tick_view& v,
-                           state_change* out, cudaStream_t stream) {
+void launch_gather_changes(const std::uint32_t* selected, std::uint32_t count,
+                           const stream_tick_view& v, state_change* out, cudaStream_t stream) {
   if (count == 0) return;
-  gather_changes_kernel<<<elementwise_blocks(count), elementwise_threads, 0, stream>>>(selected, count, v, out);
+  gather_changes_kernel<<<elementwise_blocks(count), elementwise_threads, 0, stream>>>(
+      selected, count, v, out);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 

@@ -10,8 +10,8 @@
 
 namespace msync {
 
-impact_params load_impact_params(const std::optional<std::filesystem::path>& depth_file, const market_state& market,
-                                 const risk_params& risk) {
+impact_params load_impact_params(const std::optional<std::filesystem::path>& depth_file,
+                                 const market_state& market, const risk_params& risk) {
   impact_params p;
   p.coefficient.assign(market.size(), risk.impact_coefficient);
   p.daily_volume.assign(market.size(), risk.daily_volume);
@@ -27,10 +27,12 @@ impact_params load_impact_params(const std::optional<std::filesystem::path>& dep
       const std::string symbol(csv.field(c_underlying));
       const std::size_t u = market.index_of(symbol);
       if (u == market.size()) {
-        problems.add(csv.file_name(), csv.line(), "underlying", "unknown underlying '" + symbol + "'");
+        problems.add(csv.file_name(), csv.line(), "underlying",
+                     "unknown underlying '" + symbol + "'");
         continue;
       }
-      if (seen[u]++) problems.add(csv.file_name(), csv.line(), "underlying", "'" + symbol + "' appears twice");
+      if (seen[u]++)
+        problems.add(csv.file_name(), csv.line(), "underlying", "'" + symbol + "' appears twice");
       double volume = 0.0;
       if (std::string why = parse_number(csv.field(c_volume), volume); !why.empty())
         problems.add(csv.file_name(), csv.line(), "daily_volume", why);
@@ -43,7 +45,8 @@ impact_params load_impact_params(const std::optional<std::filesystem::path>& dep
         if (std::string why = parse_number(csv.field(c_coefficient), y); !why.empty())
           problems.add(csv.file_name(), csv.line(), "impact_coefficient", why);
         else if (!(y >= 0.0 && y <= 100.0))
-          problems.add(csv.file_name(), csv.line(), "impact_coefficient", "must be within [0, 100]");
+          problems.add(csv.file_name(), csv.line(), "impact_coefficient",
+                       "must be within [0, 100]");
         else
           p.coefficient[u] = y;
       }
@@ -79,7 +82,8 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
     std::vector<std::uint32_t> due;
     for (std::uint32_t a : margins.not_ok_accounts) {
       // An account with nothing to close is not liquidated.
-      if (margins.status[a] == account_status::liquidate && !closed[a] && has_open_position(b, a)) due.push_back(a);
+      if (margins.status[a] == account_status::liquidate && !closed[a] && has_open_position(b, a))
+        due.push_back(a);
     }
     const revalued_accounts numbers = engine.copy_revaluation_of(due);
 
@@ -93,8 +97,8 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
       const double equity = numbers.equity[i];
       const double gross = numbers.gross_notional[i];
       const closeout c = close_out(equity, gross, risk.liquidation_penalty);
-      out.liquidations.push_back(
-          liquidation_record{round, a, equity, margins.maintenance_margin[a], gross, c.penalty, c.bad_debt});
+      out.liquidations.push_back(liquidation_record{round, a, equity, margins.maintenance_margin[a],
+                                                    gross, c.penalty, c.bad_debt});
       ++r.accounts;
       r.notional += gross;
       r.penalties += c.penalty;
@@ -121,7 +125,8 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
     // The close-outs' trades move each price by the square-root impact of their net notional (a
     // move below -100% is held at the price's 1e-6, which no real book reaches).
     for (std::size_t u = 0; u < m.size(); ++u) {
-      const double move = square_root_impact(impact.coefficient[u], m.vol[u], r.net_notional[u], impact.daily_volume[u]);
+      const double move = square_root_impact(impact.coefficient[u], m.vol[u], r.net_notional[u],
+                                             impact.daily_volume[u]);
       m.spot[u] *= std::max(1.0 + move, 1e-6);
     }
   }

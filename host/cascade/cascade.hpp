@@ -20,7 +20,8 @@ struct impact_params {
   std::vector<double> coefficient;
   std::vector<double> daily_volume;
 };
-impact_params load_impact_params(const std::optional<std::filesystem::path>& depth_file, const market_state& market,
+impact_params load_impact_params(const std::optional<std::filesystem::path>& depth_file,
+                                 const market_state& market,
                                  const risk_params& risk);  // throws input_error
 
 struct cascade_options {
@@ -32,18 +33,19 @@ struct cascade_round {
   int round = 0;             // 1, 2, ...
   std::vector<double> spot;  // the prices the round's accounts were closed at
   std::int64_t accounts = 0;
-  double notional = 0.0;     // gross notional closed
-  double penalties = 0.0;    // paid to the fund
-  double bad_debt = 0.0;     // negative equity of the accounts closed
-  double uncovered = 0.0;    // bad debt the fund could not cover
-  double fund = 0.0;         // after the round
+  double notional = 0.0;             // gross notional closed
+  double penalties = 0.0;            // paid to the fund
+  double bad_debt = 0.0;             // negative equity of the accounts closed
+  double uncovered = 0.0;            // bad debt the fund could not cover
+  double fund = 0.0;                 // after the round
   std::vector<double> net_notional;  // per underlying, traded by the close-outs (> 0 bought)
 };
 
 struct liquidation_record {
   int round = 0;
   std::uint32_t account = 0;
-  double equity = 0.0, maintenance_margin = 0.0, gross_notional = 0.0, penalty = 0.0, bad_debt = 0.0;
+  double equity = 0.0, maintenance_margin = 0.0, gross_notional = 0.0, penalty = 0.0,
+         bad_debt = 0.0;
 };
 
 struct cascade_result {

@@ -18,15 +18,15 @@
 #include <functional>
 #include <numeric>
 
+#include "cpu/loss_kernels.hpp"
+#include "cpu/scenario_set.hpp"
+#include "cpu/tail_select.hpp"
+#include "cpu/tick_path.hpp"
 #include "marginsync/account_revaluation.hpp"
 #include "marginsync/backend_registry.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/stopwatch.hpp"
 #include "marginsync/valuation.hpp"
-#include "cpu/loss_kernels.hpp"
-#include "cpu/scenario_set.hpp"
-#include "cpu/tick_path.hpp"
-#include "cpu/tail_select.hpp"
 
 namespace msync {
 
@@ -46,7 +46,8 @@ class stage_stopwatch {
 class cpu_backend final : public backend {
  public:
   cpu_backend(int threads, std::size_t pnl_table_bytes)
-      : threads_(threads > 0 ? threads : omp_get_max_threads()), pnl_table_bytes_(pnl_table_bytes) {}
+      : threads_(threads > 0 ? threads : omp_get_max_threads()),
+        pnl_table_bytes_(pnl_table_bytes) {}
 
   std::string name() const override { return "cpu"; }
   std::string device() const override {
@@ -132,7 +133,7 @@ class cpu_backend final : public backend {
   progress_callback progress_;
   std::vector<stage_time> stages_;
   book book_;
-  std::vector<std::uint32_t> order_;  // accounts in scenario-risk processing order
+  std::vector<std::uint32_t> order_;   // accounts in scenario-risk processing order
   std::vector<contract_terms> terms_;  // per instrument, dense
   std::vector<double> credit_;         // credit limit of each account's tier
   std::vector<double> im_multiplier_;  // IM multiplier of each account's tier
@@ -146,7 +147,8 @@ class cpu_backend final : public backend {
   std::vector<std::uint8_t> states_;
 };
 
-void cpu_backend::revalue(const market_state& market, const std::vector<double>& collateral_change) {
+void cpu_backend::revalue(const market_state& market,
+                          const std::vector<double>& collateral_change) {
   MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == book_.accounts(),
                 "a collateral change per account");
   stage_stopwatch watch(stages_);
@@ -166,19 +168,27 @@ void cpu_backend::revalue(const market_state& market, const std::vector<double>&
   r.exposure_theta.assign(n_exp, 0.0);
   r.account_equity.assign(book_.accounts(), 0.0);
   r.account_gross_notional.assign(book_.accounts(), 0.0);
-  const account_revaluation_view view{
-      book_.exposure_underlying.data(), book_.exposure_position_begin.data(),
-      book_.position_instrument.data(), book_.position_quantity.data(), book_.position_cost.data(),
-      terms_.data(), unit.data(), market.spot.data(), r.exposure_delta.data(),
-      r.exposure_gamma.data(), r.exposure_vega.data(), r.exposure_theta.data()};
+  const account_revaluation_view view{book_.exposure_underlying.data(),
+                                      book_.exposure_position_begin.data(),
+                                      book_.position_instrument.data(),
+                                      book_.position_quantity.data(),
+                                      book_.position_cost.data(),
+                                      terms_.data(),
+                                      unit.data(),
+                                      market.spot.data(),
+                                      r.exposure_delta.data(),
+                                      r.exposure_gamma.data(),
+                                      r.exposure_vega.data(),
+                                      r.exposure_theta.data()};
   const std::int64_t n_acc = static_cast<std::int64_t>(book_.accounts());
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 1024)
   for (std::int64_t a = 0; a < n_acc; ++a) {
-    const account_totals totals = revalue_account(view, book_.account_exposure_begin[a],
-                                                  book_.account_exposure_begin[a + 1],
-                                                  book_.collateral[a] + credit_[a]);
+    const account_totals totals =
+        revalue_account(view, book_.account_exposure_begin[a], book_.account_exposure_begin[a + 1],
+                        book_.collateral[a] + credit_[a]);
     // The collateral change is added after the positions, as the device adds it after its revalue.
-    r.account_equity[a] = collateral_change.empty() ? totals.equity : totals.equity + collateral_change[a];
+    r.account_equity[a] =
+        collateral_change.empty() ? totals.equity : totals.equity + collateral_change[a];
     r.account_gross_notional[a] = totals.gross_notional;
   }
   market_ = market;
@@ -213,7 +223,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
   // pnl_table_bytes_ prices each position's row on the fly instead (same numbers, slower).
   const bool full = params.method == risk_method::full;
   const bool use_table = full && ins.size() * un * sizeof(double) <= pnl_table_bytes_;
-  std::vector<double> pnl;  // [i * N + s]
+  std::vector<double> pnl;            // [i * N + s]
   std::vector<double> d_spot, d_vol;  // [u * N + s], delta_gamma
   if (!full) {
     d_spot.resize(set.spot.size());
@@ -229,7 +239,8 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
     pnl.resize(ins.size() * un);
     const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
-    for (std::int64_t i = 0; i < n_ins; ++i) instrument_pnl(static_cast<std::size_t>(i), pnl.data() + i * n);
+    for (std::int64_t i = 0; i < n_ins; ++i)
+      instrument_pnl(static_cast<std::size_t>(i), pnl.data() + i * n);
     watch.lap("scenario pricing");
   }
 
@@ -283,11 +294,14 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
             const std::size_t len = std::min(tile, un - t0);
             double* lt = l + t0;
             bool first = true;
-            for (std::uint64_t p = book_.account_position_begin[a]; p < book_.account_position_begin[a + 1]; ++p) {
+            for (std::uint64_t p = book_.account_position_begin[a];
+                 p < book_.account_position_begin[a + 1]; ++p) {
               const std::uint32_t ins_index = book_.position_instrument[p];
               const double* row = row_buffer.data();
-              if (use_table) row = pnl.data() + ins_index * un + t0;
-              else instrument_pnl(ins_index, row_buffer.data());
+              if (use_table)
+                row = pnl.data() + ins_index * un + t0;
+              else
+                instrument_pnl(ins_index, row_buffer.data());
               cpu::add_position_loss(lt, row, len, book_.position_quantity[p], first);
               first = false;
             }
@@ -297,7 +311,8 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
           }
         } else {
           terms.clear();
-          for (std::uint64_t x = book_.account_exposure_begin[a]; x < book_.account_exposure_begin[a + 1]; ++x) {
+          for (std::uint64_t x = book_.account_exposure_begin[a];
+               x < book_.account_exposure_begin[a + 1]; ++x) {
             const std::size_t u = book_.exposure_underlying[x];
             terms.push_back(cpu::exposure_term{
                 d_spot.data() + u * un, d_vol.data() + u * un,
@@ -309,7 +324,8 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
         // Bad debt is max(0, L - equity): zero in every scenario unless the largest loss exceeds
         // the equity, which is rare, so most accounts never touch their chunk's bad-debt row.
         if (largest > equity) cpu::add_bad_debt(l, un, equity, bad);
-        const tail_statistics tail = selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
+        const tail_statistics tail =
+            selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
         const double measure = params.measure == margin_measure::var ? tail.var : tail.es;
         const margin_levels m = margin_requirement(
             measure, reval.account_gross_notional[a],
@@ -319,7 +335,8 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
         const std::int64_t breaches =
             breaches_maintenance(equity, tail.var, m.maintenance)
                 ? cpu::count_breaches(l, un, equity, m.maintenance)
-                : cpu::count_breaches(selector.largest(), static_cast<std::size_t>(k), equity, m.maintenance);
+                : cpu::count_breaches(selector.largest(), static_cast<std::size_t>(k), equity,
+                                      m.maintenance);
         out.var[a] = tail.var;
         out.es[a] = tail.es;
         out.initial_margin[a] = m.initial;
@@ -327,8 +344,8 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
         out.health[a] = health_factor(equity, m.maintenance);
         out.breach_probability[a] = static_cast<double>(breaches) / static_cast<double>(n);
         out.status[a] = margin_status(equity, m);
-        out.preemptive[a] = preemptive_flag(out.status[a], out.breach_probability[a],
-                                            params.preemptive_threshold);
+        out.preemptive[a] =
+            preemptive_flag(out.status[a], out.breach_probability[a], params.preemptive_threshold);
       }
       const std::int64_t done = ++chunks_done;
       // Only the first thread reports, so the callback is never called concurrently.
@@ -342,7 +359,8 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
   // Book level: B_s over chunks in a fixed order, then its mean and tail.
   std::vector<double> book_bad(un, 0.0);
   for (std::int64_t c = 0; c < n_chunks; ++c)
-    for (std::size_t s = 0; s < un; ++s) book_bad[s] += partial[static_cast<std::size_t>(c) * un + s];
+    for (std::size_t s = 0; s < un; ++s)
+      book_bad[s] += partial[static_cast<std::size_t>(c) * un + s];
   double total = 0.0;
   for (double b : book_bad) total += b;
   out.bad_debt_mean = total / static_cast<double>(n);
@@ -351,7 +369,8 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
   out.bad_debt_var = tail.var;
   out.bad_debt_es = tail.es;
   for (std::size_t a = 0; a < n_acc; ++a)
-    if (out.status[a] != account_status::ok) out.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));
+    if (out.status[a] != account_status::ok)
+      out.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));
   risk_held_ = true;
   watch.lap("scenario risk");  // losses, VaR/ES, breaches, health and status, bad debt
 }

@@ -9,12 +9,13 @@
 
 #include <cstring>
 
-#include "marginsync/risk_rules.hpp"
 #include "cpu/tail_select.hpp"
+#include "marginsync/risk_rules.hpp"
 
 // Function multi-versioning: GCC and Clang on x86-64 build one clone per target and dispatch at
 // load time. Elsewhere the plain version is the only one.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
 #define MSYNC_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define MSYNC_VECTOR_CLONES
@@ -33,7 +34,9 @@ __attribute__((always_inline)) static inline double8 load8(const double* p) {
   return v;
 }
 
-__attribute__((always_inline)) static inline double8 max8(double8 a, double8 b) { return a > b ? a : b; }
+__attribute__((always_inline)) static inline double8 max8(double8 a, double8 b) {
+  return a > b ? a : b;
+}
 
 __attribute__((always_inline)) static inline double lane_max(double8 v) {
   double top = v[0];
@@ -122,7 +125,8 @@ double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std:
       },
       [&](std::size_t at) {
         double v = 0.0;
-        for (std::size_t j = 0; j < count; ++j) v -= delta_gamma_term(x[j].greeks, x[j].d_spot[at], x[j].d_vol[at]);
+        for (std::size_t j = 0; j < count; ++j)
+          v -= delta_gamma_term(x[j].greeks, x[j].d_spot[at], x[j].d_vol[at]);
         l[at] = v;
         return v;
       });
@@ -152,7 +156,8 @@ void add_bad_debt(const double* l, std::size_t n, double equity, double* bad) {
 MSYNC_VECTOR_CLONES
 std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance) {
   std::int64_t count = 0;
-  for (std::size_t s = 0; s < n; ++s) count += breaches_maintenance(equity, l[s], maintenance) ? 1 : 0;
+  for (std::size_t s = 0; s < n; ++s)
+    count += breaches_maintenance(equity, l[s], maintenance) ? 1 : 0;
   return count;
 }
 

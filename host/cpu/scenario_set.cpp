@@ -30,15 +30,15 @@ scenario_set build_scenario_set(const market_state& market, const scenario_sourc
     return set;
   }
 
-  const monte_carlo_inputs in{market.spot.data(),
-                              market.vol.data(),
-                              market.cholesky.data(),
-                              static_cast<std::uint32_t>(n_under),
-                              params.horizon_years(),
-                              params.vol_of_vol,
-                              params.spot_vol_correlation,
-                              scenario_draw_params{params.seed, params.distribution,
-                                                   params.degrees_of_freedom}};
+  const monte_carlo_inputs in{
+      market.spot.data(),
+      market.vol.data(),
+      market.cholesky.data(),
+      static_cast<std::uint32_t>(n_under),
+      params.horizon_years(),
+      params.vol_of_vol,
+      params.spot_vol_correlation,
+      scenario_draw_params{params.seed, params.distribution, params.degrees_of_freedom}};
 #pragma omp parallel num_threads(threads)
   {
     std::vector<double> eps(n_under), eta(n_under);

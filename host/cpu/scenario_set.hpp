@@ -11,10 +11,10 @@
 namespace msync {
 
 struct scenario_set {
-  std::int64_t count = 0;        // N
-  std::size_t underlyings = 0;   // U
-  std::vector<double> spot;      // S' [u * N + s]
-  std::vector<double> vol;       // sigma' [u * N + s]
+  std::int64_t count = 0;       // N
+  std::size_t underlyings = 0;  // U
+  std::vector<double> spot;     // S' [u * N + s]
+  std::vector<double> vol;      // sigma' [u * N + s]
 };
 
 // Monte Carlo (risk_params) or the given file; parallel over scenarios with `threads` OpenMP

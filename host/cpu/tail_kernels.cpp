@@ -16,7 +16,8 @@ namespace portable {
 
 // Branch-free appends: comparisons of losses are unpredictable, and a mispredicted branch per
 // element costs more than its store.
-partition_counts partition_around(const double* v, std::size_t m, double p, double* above, double* below) {
+partition_counts partition_around(const double* v, std::size_t m, double p, double* above,
+                                  double* below) {
   std::size_t n_above = 0, n_below = 0;
   for (std::size_t i = 0; i < m; ++i) {
     const double x = v[i];
@@ -28,7 +29,8 @@ partition_counts partition_around(const double* v, std::size_t m, double p, doub
   return {n_above, n_below};
 }
 
-std::size_t gather_at_least(const double* l, std::size_t n, const double* block_max, double floor, double* out) {
+std::size_t gather_at_least(const double* l, std::size_t n, const double* block_max, double floor,
+                            double* out) {
   const std::size_t blocks = (n + tail_block - 1) / tail_block;
   std::size_t kept = 0;
   for (std::size_t b = 0; b < blocks; ++b) {
@@ -49,8 +51,9 @@ namespace {
 #if defined(MSYNC_AVX512_TAIL)
 // Compress into a register, then one full store: the lanes past the kept ones are overwritten by
 // the next store (hence the 8 elements of slack). Faster than a compressing store to memory.
-__attribute__((target("avx512f"))) partition_counts partition_avx512(const double* v, std::size_t m, double p,
-                                                                       double* above, double* below) {
+__attribute__((target("avx512f"))) partition_counts partition_avx512(const double* v, std::size_t m,
+                                                                     double p, double* above,
+                                                                     double* below) {
   const __m512d pivot = _mm512_set1_pd(p);
   std::size_t n_above = 0, n_below = 0, i = 0;
   for (; i + 8 <= m; i += 8) {
@@ -62,12 +65,14 @@ __attribute__((target("avx512f"))) partition_counts partition_avx512(const doubl
     n_above += static_cast<std::size_t>(__builtin_popcount(gt));
     n_below += static_cast<std::size_t>(__builtin_popcount(lt));
   }
-  const partition_counts rest = portable::partition_around(v + i, m - i, p, above + n_above, below + n_below);
+  const partition_counts rest =
+      portable::partition_around(v + i, m - i, p, above + n_above, below + n_below);
   return {n_above + rest.above, n_below + rest.below};
 }
 
-__attribute__((target("avx512f"))) std::size_t gather_avx512(const double* l, std::size_t n, const double* block_max,
-                                                              double floor, double* out) {
+__attribute__((target("avx512f"))) std::size_t gather_avx512(const double* l, std::size_t n,
+                                                             const double* block_max, double floor,
+                                                             double* out) {
   static_assert(tail_block == 16, "a block is two 8-lane vectors");
   const __m512d f = _mm512_set1_pd(floor);
   const std::size_t whole = n / tail_block;
@@ -99,7 +104,8 @@ __attribute__((target("avx512f"))) std::size_t gather_avx512(const double* l, st
     kept += static_cast<std::size_t>(__builtin_popcount(k1));
   }
   if (whole * tail_block < n)  // the last, shorter block
-    kept += portable::gather_at_least(l + whole * tail_block, n - whole * tail_block, block_max + whole, floor, out + kept);
+    kept += portable::gather_at_least(l + whole * tail_block, n - whole * tail_block,
+                                      block_max + whole, floor, out + kept);
   return kept;
 }
 
@@ -111,14 +117,16 @@ bool have_avx512() {
 
 }  // namespace
 
-partition_counts partition_around(const double* v, std::size_t m, double p, double* above, double* below) {
+partition_counts partition_around(const double* v, std::size_t m, double p, double* above,
+                                  double* below) {
 #if defined(MSYNC_AVX512_TAIL)
   if (have_avx512()) return partition_avx512(v, m, p, above, below);
 #endif
   return portable::partition_around(v, m, p, above, below);
 }
 
-std::size_t gather_at_least(const double* l, std::size_t n, const double* block_max, double floor, double* out) {
+std::size_t gather_at_least(const double* l, std::size_t n, const double* block_max, double floor,
+                            double* out) {
 #if defined(MSYNC_AVX512_TAIL)
   if (have_avx512()) return gather_avx512(l, n, block_max, floor, out);
 #endif

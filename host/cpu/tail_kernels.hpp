@@ -12,18 +12,22 @@ namespace msync::cpu {
 struct partition_counts {
   std::size_t above, below;
 };
-partition_counts partition_around(const double* v, std::size_t m, double p, double* above, double* below);
+partition_counts partition_around(const double* v, std::size_t m, double p, double* above,
+                                  double* below);
 
 // The candidates of a small tail: every loss l[s] >= floor in the blocks of tail_block whose
 // maximum (block_max) is >= floor, appended to `out` in scenario order. `out` has room for
 // n + 8 elements. Returns how many were written.
-std::size_t gather_at_least(const double* l, std::size_t n, const double* block_max, double floor, double* out);
+std::size_t gather_at_least(const double* l, std::size_t n, const double* block_max, double floor,
+                            double* out);
 
 // The portable versions, which the functions above use where there is no AVX-512 (and which tests
 // compare them with).
 namespace portable {
-partition_counts partition_around(const double* v, std::size_t m, double p, double* above, double* below);
-std::size_t gather_at_least(const double* l, std::size_t n, const double* block_max, double floor, double* out);
+partition_counts partition_around(const double* v, std::size_t m, double p, double* above,
+                                  double* below);
+std::size_t gather_at_least(const double* l, std::size_t n, const double* block_max, double floor,
+                            double* out);
 }  // namespace portable
 
 }  // namespace msync::cpu

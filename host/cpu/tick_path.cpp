@@ -10,8 +10,8 @@ namespace msync::cpu {
 std::vector<tick_change> tick_states(const book& b, const revaluation& r, const market_state& m,
                                      const risk_result& margins, const tick_request& request,
                                      std::vector<std::uint8_t>& states, int threads) {
-  MSYNC_EXPECTS(margins.initial_margin.size() == b.accounts() && r.account_equity.size() == b.accounts() &&
-                    states.size() == b.accounts(),
+  MSYNC_EXPECTS(margins.initial_margin.size() == b.accounts() &&
+                    r.account_equity.size() == b.accounts() && states.size() == b.accounts(),
                 "margins, a revaluation and states of this book");
   // Per underlying of the market, padded with "fresh" where the request's list is shorter.
   std::vector<std::uint8_t> stale_flags(m.size(), 0);
@@ -20,29 +20,32 @@ std::vector<tick_change> tick_states(const book& b, const revaluation& r, const 
       stale_flags[u] = (*request.stale_underlying)[u];
   const std::uint8_t* stale = stale_flags.data();
   auto tick_of = [&](std::size_t a) {
-    return account_tick_state(b.account_exposure_begin[a], b.account_exposure_begin[a + 1],
-                              b.exposure_underlying.data(), r.exposure_delta.data(), m.spot.data(), m.vol.data(),
-                              stale, request.z, request.tau_years, r.account_equity[a], margins.initial_margin[a],
-                              margins.maintenance_margin[a], margins.breach_probability[a],
-                              request.preemptive_threshold);
+    return account_tick_state(
+        b.account_exposure_begin[a], b.account_exposure_begin[a + 1], b.exposure_underlying.data(),
+        r.exposure_delta.data(), m.spot.data(), m.vol.data(), stale, request.z, request.tau_years,
+        r.account_equity[a], margins.initial_margin[a], margins.maintenance_margin[a],
+        margins.breach_probability[a], request.preemptive_threshold);
   };
   const std::int64_t n_acc = static_cast<std::int64_t>(b.accounts());
   std::vector<std::uint8_t> next(b.accounts());
 #pragma omp parallel for num_threads(threads > 0 ? threads : omp_get_max_threads()) schedule(static)
-  for (std::int64_t a = 0; a < n_acc; ++a) next[a] = static_cast<std::uint8_t>(tick_of(static_cast<std::size_t>(a)).state);
+  for (std::int64_t a = 0; a < n_acc; ++a)
+    next[a] = static_cast<std::uint8_t>(tick_of(static_cast<std::size_t>(a)).state);
   std::vector<tick_change> changes;
   for (std::size_t a = 0; a < next.size(); ++a) {
     if (next[a] == states[a]) continue;
     states[a] = next[a];
     const double addon = tick_of(a).addon;  // again, for the few that changed
     changes.push_back(tick_change{static_cast<std::uint32_t>(a), next[a], r.account_equity[a],
-                                  margins.initial_margin[a] + addon, margins.maintenance_margin[a] + addon,
+                                  margins.initial_margin[a] + addon,
+                                  margins.maintenance_margin[a] + addon,
                                   margins.breach_probability[a]});
   }
   return changes;
 }
 
-revalued_accounts gather_accounts(const book& b, const revaluation& r, const std::vector<std::uint32_t>& accounts) {
+revalued_accounts gather_accounts(const book& b, const revaluation& r,
+                                  const std::vector<std::uint32_t>& accounts) {
   MSYNC_EXPECTS(r.account_equity.size() == b.accounts() && r.exposure_delta.size() == b.exposures(),
                 "a revaluation of this book");
   revalued_accounts out;

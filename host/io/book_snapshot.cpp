@@ -10,7 +10,6 @@
 
 #include "io/json_locator.hpp"
 #include "io/number_parse.hpp"
-
 #include "marginsync/errors.hpp"
 
 namespace msync {
@@ -72,7 +71,8 @@ class section_reader {
       : bytes_(bytes), file_(std::move(file)) {}
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw input_error({input_problem{file_, 0, "", "not a valid marginsync book snapshot: " + what}});
+    throw input_error(
+        {input_problem{file_, 0, "", "not a valid marginsync book snapshot: " + what}});
   }
   void expect(bool ok, const std::string& what) const {
     if (!ok) fail(what);
@@ -110,9 +110,10 @@ class section_reader {
     expect(length % sizeof(T) == 0, std::string("section '") + name + "' has a partial element");
     std::vector<T> v(length / sizeof(T));
     if (length) std::memcpy(v.data(), data, length);
-    if (count) expect(v.size() == *count, std::string("section '") + name + "' has " +
-                                              std::to_string(v.size()) + " elements, expected " +
-                                              std::to_string(*count));
+    if (count)
+      expect(v.size() == *count, std::string("section '") + name + "' has " +
+                                     std::to_string(v.size()) + " elements, expected " +
+                                     std::to_string(*count));
     return v;
   }
 
@@ -133,12 +134,14 @@ class section_reader {
     const char* chars = data + 8 * (n + 2);
     const std::size_t available = length - 8 * (n + 2);
     // Every offset checked before any string is built: none may point past the characters.
-    expect(offsets[0] == 0 && offsets[n] == available, std::string("section '") + name + "' has bad offsets");
+    expect(offsets[0] == 0 && offsets[n] == available,
+           std::string("section '") + name + "' has bad offsets");
     for (std::size_t i = 0; i < n; ++i)
       expect(offsets[i] <= offsets[i + 1], std::string("section '") + name + "' has bad offsets");
     std::vector<std::string> out;
     out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) out.emplace_back(chars + offsets[i], offsets[i + 1] - offsets[i]);
+    for (std::size_t i = 0; i < n; ++i)
+      out.emplace_back(chars + offsets[i], offsets[i + 1] - offsets[i]);
     return out;
   }
 
@@ -181,9 +184,11 @@ void write_book_snapshot(const book_inputs& in, const std::string& market_json,
   std::vector<std::string> tiers;
   for (const tier& t : in.risk.tiers) tiers.push_back(t.name);
   std::vector<std::uint8_t> kinds(b.instruments.size());
-  for (std::size_t i = 0; i < kinds.size(); ++i) kinds[i] = static_cast<std::uint8_t>(b.instruments.kind[i]);
+  for (std::size_t i = 0; i < kinds.size(); ++i)
+    kinds[i] = static_cast<std::uint8_t>(b.instruments.kind[i]);
 
-  const std::filesystem::path tmp = file.string() + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
+  const std::filesystem::path tmp =
+      file.string() + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error("cannot write " + tmp.string());
@@ -223,7 +228,8 @@ void write_book_snapshot(const book_inputs& in, const std::string& market_json,
   std::filesystem::rename(tmp, file, ec);
   if (ec) {
     std::filesystem::remove(tmp);
-    throw std::runtime_error("cannot rename " + tmp.string() + " to " + file.string() + ": " + ec.message());
+    throw std::runtime_error("cannot rename " + tmp.string() + " to " + file.string() + ": " +
+                             ec.message());
   }
 }
 
@@ -250,7 +256,9 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   std::vector<char> bytes;
   {
     std::ifstream in(file, std::ios::binary | std::ios::ate);
-    if (!in) throw input_error({input_problem{name, 0, "", std::filesystem::exists(file) ? "cannot be read" : "file not found"}});
+    if (!in)
+      throw input_error({input_problem{
+          name, 0, "", std::filesystem::exists(file) ? "cannot be read" : "file not found"}});
     bytes.resize(static_cast<std::size_t>(in.tellg()));
     in.seekg(0);
     in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -266,7 +274,8 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   const std::string risk_text = r.text("risk.json");
   in.market = market_file ? load_market(*market_file, problems)
                           : load_market_text(market_text, name + ":market.json", problems);
-  in.risk = risk_file ? load_risk(*risk_file, problems) : load_risk_text(risk_text, name + ":risk.json", problems);
+  in.risk = risk_file ? load_risk(*risk_file, problems)
+                      : load_risk_text(risk_text, name + ":risk.json", problems);
   problems.throw_if_any();
 
   const std::vector<std::string> symbols = r.strings("symbols");
@@ -298,9 +307,12 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   r.expect(r.at_end(), "unexpected bytes after the last section");
 
   // Structure: the invariants every backend relies on.
-  r.expect(valid_offsets(b.account_position_begin, n_pos), "account position offsets are inconsistent");
-  r.expect(valid_offsets(b.account_exposure_begin, n_exp), "account exposure offsets are inconsistent");
-  r.expect(valid_offsets(b.exposure_position_begin, n_pos), "exposure position offsets are inconsistent");
+  r.expect(valid_offsets(b.account_position_begin, n_pos),
+           "account position offsets are inconsistent");
+  r.expect(valid_offsets(b.account_exposure_begin, n_exp),
+           "account exposure offsets are inconsistent");
+  r.expect(valid_offsets(b.exposure_position_begin, n_pos),
+           "exposure position offsets are inconsistent");
   for (std::size_t a = 0; a < n_acc; ++a) {
     const std::uint64_t x0 = b.account_exposure_begin[a], x1 = b.account_exposure_begin[a + 1];
     r.expect(b.exposure_position_begin[x0] == b.account_position_begin[a] &&
@@ -309,10 +321,12 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   }
   // Values: the limits the CSV loader enforces (merged positions may sum many rows).
   for (std::size_t i = 0; i < n_ins; ++i) {
-    r.expect(kinds[i] <= static_cast<std::uint8_t>(instrument_kind::option), "an instrument kind is unknown");
+    r.expect(kinds[i] <= static_cast<std::uint8_t>(instrument_kind::option),
+             "an instrument kind is unknown");
     r.expect(t.is_call[i] <= 1, "an option type is neither call nor put");
     r.expect(t.underlying[i] < symbols.size(), "an instrument's underlying index is out of range");
-    r.expect(t.multiplier[i] > 0.0 && t.multiplier[i] <= max_multiplier, "a multiplier is out of range");
+    r.expect(t.multiplier[i] > 0.0 && t.multiplier[i] <= max_multiplier,
+             "a multiplier is out of range");
     if (kinds[i] == static_cast<std::uint8_t>(instrument_kind::option))
       r.expect(t.strike[i] > 0.0 && t.strike[i] <= max_price, "an option strike is out of range");
     if (kinds[i] >= static_cast<std::uint8_t>(instrument_kind::future))
@@ -334,22 +348,26 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   // Underlyings by name into the market in force. Positions are sorted by underlying index, so the
   // mapping must keep the snapshot's order (new underlyings may be added anywhere).
   std::unordered_map<std::string, std::uint32_t> market_index;
-  for (std::size_t u = 0; u < in.market.size(); ++u) market_index.emplace(in.market.symbols[u], static_cast<std::uint32_t>(u));
+  for (std::size_t u = 0; u < in.market.size(); ++u)
+    market_index.emplace(in.market.symbols[u], static_cast<std::uint32_t>(u));
   std::vector<std::uint32_t> to_market(symbols.size());
   for (std::size_t u = 0; u < symbols.size(); ++u) {
     auto it = market_index.find(symbols[u]);
     if (it == market_index.end())
-      problems.add(name, 0, "", "underlying '" + symbols[u] + "' of the snapshot is not in the market data");
+      problems.add(name, 0, "",
+                   "underlying '" + symbols[u] + "' of the snapshot is not in the market data");
     else
       to_market[u] = it->second;
     if (u > 0 && it != market_index.end() && to_market[u] < to_market[u - 1])
-      problems.add(name, 0, "", "the market data lists the snapshot's underlyings in another order ('" +
-                                    symbols[u] + "' before '" + symbols[u - 1] + "'): convert the book again");
+      problems.add(name, 0, "",
+                   "the market data lists the snapshot's underlyings in another order ('" +
+                       symbols[u] + "' before '" + symbols[u - 1] + "'): convert the book again");
   }
   problems.throw_if_any();
   for (std::uint32_t& u : t.underlying) u = to_market[u];
   for (std::size_t x = 0; x < n_exp; ++x) {
-    r.expect(b.exposure_underlying[x] < symbols.size(), "an exposure's underlying index is out of range");
+    r.expect(b.exposure_underlying[x] < symbols.size(),
+             "an exposure's underlying index is out of range");
     b.exposure_underlying[x] = to_market[b.exposure_underlying[x]];
   }
   // Layout: within an account, exposures non-empty and in increasing underlying order (one per
@@ -357,17 +375,22 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   // (one per instrument), as the CSV loader builds them.
   for (std::size_t a = 0; a < n_acc; ++a)
     for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x) {
-      r.expect(b.exposure_position_begin[x] < b.exposure_position_begin[x + 1], "an exposure holds no position");
-      r.expect(x == b.account_exposure_begin[a] || b.exposure_underlying[x - 1] < b.exposure_underlying[x],
+      r.expect(b.exposure_position_begin[x] < b.exposure_position_begin[x + 1],
+               "an exposure holds no position");
+      r.expect(x == b.account_exposure_begin[a] ||
+                   b.exposure_underlying[x - 1] < b.exposure_underlying[x],
                "an account's exposures are not in increasing underlying order");
-      for (std::uint64_t p = b.exposure_position_begin[x]; p < b.exposure_position_begin[x + 1]; ++p) {
+      for (std::uint64_t p = b.exposure_position_begin[x]; p < b.exposure_position_begin[x + 1];
+           ++p) {
         r.expect(b.position_instrument[p] < n_ins, "a position's instrument index is out of range");
         r.expect(t.underlying[b.position_instrument[p]] == b.exposure_underlying[x],
                  "a position is filed under another underlying's exposure");
-        r.expect(p == b.exposure_position_begin[x] || b.position_instrument[p - 1] < b.position_instrument[p],
+        r.expect(p == b.exposure_position_begin[x] ||
+                     b.position_instrument[p - 1] < b.position_instrument[p],
                  "an exposure's positions are not in increasing instrument order");
         const instrument_kind kind = t.kind[b.position_instrument[p]];
-        r.expect(b.position_cost[p] == 0.0 || kind == instrument_kind::perpetual || kind == instrument_kind::future,
+        r.expect(b.position_cost[p] == 0.0 || kind == instrument_kind::perpetual ||
+                     kind == instrument_kind::future,
                  "a spot or option position carries an entry cost");
       }
     }
@@ -376,7 +399,9 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   std::vector<std::uint32_t> to_tier(tiers.size());
   for (std::size_t k = 0; k < tiers.size(); ++k) {
     const int index = in.risk.tier_index(tiers[k]);
-    if (index < 0) problems.add(name, 0, "", "tier '" + tiers[k] + "' of the snapshot is not in the risk configuration");
+    if (index < 0)
+      problems.add(name, 0, "",
+                   "tier '" + tiers[k] + "' of the snapshot is not in the risk configuration");
     to_tier[k] = static_cast<std::uint32_t>(index < 0 ? 0 : index);
   }
   problems.throw_if_any();

@@ -4,8 +4,8 @@
 // directory stays the readable form). `marginsync convert` writes it; `--book FILE` reads it.
 //
 // Layout (little-endian, every section 8-byte aligned):
-//   "MSYNCBK\x01" | u32 format version | u32 byte-order mark 0x01020304 | sections in a fixed order,
-//   each a u64 byte length followed by its bytes and zero padding to 8 bytes.
+//   "MSYNCBK\x01" | u32 format version | u32 byte-order mark 0x01020304 | sections in a fixed
+//   order, each a u64 byte length followed by its bytes and zero padding to 8 bytes.
 // Sections: market.json text, risk.json text, the underlying symbols and tier names the indices
 // refer to, instrument ids and arrays, account ids, collateral and tiers, position arrays, the
 // CSR offsets, the count of CSV rows the positions came from. Underlyings and tiers are stored by

@@ -30,7 +30,9 @@ class csv_reader {
   // see only well-formed records. Returns false at the end of the file.
   bool next(problem_list& problems);
   long line() const noexcept { return line_; }
-  std::string_view field(int index) const { return index < 0 ? std::string_view{} : fields_[index]; }
+  std::string_view field(int index) const {
+    return index < 0 ? std::string_view{} : fields_[index];
+  }
   std::size_t header_size() const noexcept { return header_.size(); }
 
  private:
@@ -41,7 +43,7 @@ class csv_reader {
   std::size_t pos_ = 0;
   long line_ = 0;         // line of the current record (1-based)
   long header_line_ = 1;  // line of the header row
-  long next_line_ = 1;  // line where the next record starts
+  long next_line_ = 1;    // line where the next record starts
   std::vector<std::string> header_;
   std::vector<std::string_view> fields_;
   // Quoted fields that needed unescaping; stable addresses, kept until the reader goes, because

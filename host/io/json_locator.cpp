@@ -40,8 +40,10 @@ json_locator::json_locator(std::string_view text) {
     if (c == ' ' || c == '\t' || c == '\r' || c == ':') continue;
     if (c == ',') {
       if (!stack.empty()) {
-        if (stack.back().is_array) ++stack.back().index;
-        else expect_key = true;
+        if (stack.back().is_array)
+          ++stack.back().index;
+        else
+          expect_key = true;
       }
       continue;
     }
@@ -188,7 +190,8 @@ std::optional<json_document> parse_json_text(const std::string& text, const std:
     std::string what = e.what();
     // nlohmann's message starts with "[json.exception.parse_error.101] parse error at line..".
     const std::size_t colon = what.find(": ", what.find("parse error"));
-    problems.add(name, line, "", "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
+    problems.add(name, line, "",
+                 "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
     return std::nullopt;
   }
   if (!root.is_object()) {

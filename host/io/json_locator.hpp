@@ -29,9 +29,8 @@ class json_locator {
 }  // namespace msync
 
 #include <filesystem>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace msync {
 

@@ -61,24 +61,32 @@ bool read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
     const std::string_view expiry_text = csv.field(c_expiry);
     const std::string_view type_text = csv.field(c_type);
 
-    if (id.empty()) row.fail("instrument_id", "empty id");
+    if (id.empty())
+      row.fail("instrument_id", "empty id");
     else if (!ids.emplace(id, static_cast<std::uint32_t>(t.size())).second)
       row.fail("instrument_id", "duplicate id '" + std::string(id) + "'");
 
     instrument_kind kind = instrument_kind::spot;
     bool kind_ok = true;
-    if (kind_text == "spot") kind = instrument_kind::spot;
-    else if (kind_text == "perpetual") kind = instrument_kind::perpetual;
-    else if (kind_text == "future") kind = instrument_kind::future;
-    else if (kind_text == "option") kind = instrument_kind::option;
+    if (kind_text == "spot")
+      kind = instrument_kind::spot;
+    else if (kind_text == "perpetual")
+      kind = instrument_kind::perpetual;
+    else if (kind_text == "future")
+      kind = instrument_kind::future;
+    else if (kind_text == "option")
+      kind = instrument_kind::option;
     else {
       kind_ok = false;
-      row.fail("kind", "'" + std::string(kind_text) + "' is not one of spot, perpetual, future, option");
+      row.fail("kind",
+               "'" + std::string(kind_text) + "' is not one of spot, perpetual, future, option");
     }
 
     std::uint32_t u = 0;
-    if (auto it = symbols.find(under); it != symbols.end()) u = it->second;
-    else row.fail("underlying", "'" + std::string(under) + "' is not an underlying in market.json");
+    if (auto it = symbols.find(under); it != symbols.end())
+      u = it->second;
+    else
+      row.fail("underlying", "'" + std::string(under) + "' is not an underlying in market.json");
 
     double multiplier = 1.0;
     if (!csv.field(c_mult).empty() && number_cell(row, c_mult, "multiplier", multiplier) &&
@@ -92,20 +100,28 @@ bool read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
     bool is_call = false;
     const bool dated = kind == instrument_kind::future || kind == instrument_kind::option;
     if (kind_ok && kind == instrument_kind::option) {
-      if (strike_text.empty()) row.fail("strike", "required for options");
-      else if (number_cell(row, c_strike, "strike", strike) && !(strike > 0.0 && strike <= max_price))
+      if (strike_text.empty())
+        row.fail("strike", "required for options");
+      else if (number_cell(row, c_strike, "strike", strike) &&
+               !(strike > 0.0 && strike <= max_price))
         row.fail("strike", "must be > 0 and at most 1e12, got " + std::string(strike_text));
-      if (type_text == "call") is_call = true;
+      if (type_text == "call")
+        is_call = true;
       else if (type_text != "put")
-        row.fail("option_type", type_text.empty() ? std::string("required for options (call or put)")
-                                                  : "'" + std::string(type_text) + "' is not call or put");
+        row.fail("option_type", type_text.empty()
+                                    ? std::string("required for options (call or put)")
+                                    : "'" + std::string(type_text) + "' is not call or put");
     } else if (kind_ok) {
-      if (!strike_text.empty()) row.fail("strike", "must be empty for kind '" + std::string(kind_text) + "'");
-      if (!type_text.empty()) row.fail("option_type", "must be empty for kind '" + std::string(kind_text) + "'");
+      if (!strike_text.empty())
+        row.fail("strike", "must be empty for kind '" + std::string(kind_text) + "'");
+      if (!type_text.empty())
+        row.fail("option_type", "must be empty for kind '" + std::string(kind_text) + "'");
     }
     if (kind_ok && dated) {
-      if (expiry_text.empty()) row.fail("expiry", "required for futures and options");
-      else if (std::string why = parse_timestamp(expiry_text, expiry); !why.empty()) row.fail("expiry", why);
+      if (expiry_text.empty())
+        row.fail("expiry", "required for futures and options");
+      else if (std::string why = parse_timestamp(expiry_text, expiry); !why.empty())
+        row.fail("expiry", why);
     } else if (kind_ok && !expiry_text.empty()) {
       row.fail("expiry", "must be empty for kind '" + std::string(kind_text) + "'");
     }
@@ -131,18 +147,22 @@ bool read_accounts(csv_reader& csv, const risk_params& risk, book& b, id_map& id
   const row_context row{csv, problems};
   while (csv.next(problems)) {
     const std::string_view id = csv.field(c_id);
-    if (id.empty()) row.fail("account_id", "empty id");
+    if (id.empty())
+      row.fail("account_id", "empty id");
     else if (!ids.emplace(id, static_cast<std::uint32_t>(b.account_id.size())).second)
       row.fail("account_id", "duplicate id '" + std::string(id) + "'");
     double collateral = 0.0;
-    if (number_cell(row, c_collateral, "collateral", collateral) && std::fabs(collateral) > max_money)
-      row.fail("collateral", "must be within [-1e15, 1e15], got " + std::string(csv.field(c_collateral)));
+    if (number_cell(row, c_collateral, "collateral", collateral) &&
+        std::fabs(collateral) > max_money)
+      row.fail("collateral",
+               "must be within [-1e15, 1e15], got " + std::string(csv.field(c_collateral)));
     const std::string_view tier_text = csv.field(c_tier);
     int tier = standard;
     if (!tier_text.empty()) tier = risk.tier_index(std::string(tier_text));
     if (tier < 0)
-      row.fail("tier", tier_text.empty() ? std::string("empty, and risk.json defines no 'standard' tier")
-                                         : "'" + std::string(tier_text) + "' is not a tier in risk.json");
+      row.fail("tier", tier_text.empty()
+                           ? std::string("empty, and risk.json defines no 'standard' tier")
+                           : "'" + std::string(tier_text) + "' is not a tier in risk.json");
     b.account_id.emplace_back(id);
     b.collateral.push_back(collateral);
     b.account_tier.push_back(static_cast<std::uint32_t>(tier < 0 ? 0 : tier));
@@ -171,21 +191,26 @@ void read_positions(csv_reader& csv, const book& b, const id_map& accounts, bool
     const std::string_view instrument = csv.field(c_instrument);
     std::uint32_t a = 0, i = 0;
     bool ok = true;
-    if (auto it = accounts.find(account); it != accounts.end()) a = it->second;
+    if (auto it = accounts.find(account); it != accounts.end())
+      a = it->second;
     else {
       ok = false;
-      if (accounts_known) row.fail("account_id", "'" + std::string(account) + "' is not an account in accounts.csv");
+      if (accounts_known)
+        row.fail("account_id", "'" + std::string(account) + "' is not an account in accounts.csv");
     }
-    if (auto it = instruments.find(instrument); it != instruments.end()) i = it->second;
+    if (auto it = instruments.find(instrument); it != instruments.end())
+      i = it->second;
     else {
       ok = false;
       if (instruments_known)
-        row.fail("instrument_id", "'" + std::string(instrument) + "' is not an instrument in instruments.csv");
+        row.fail("instrument_id",
+                 "'" + std::string(instrument) + "' is not an instrument in instruments.csv");
     }
     double quantity = 0.0, entry = 0.0;
     const bool quantity_read = number_cell(row, c_quantity, "quantity", quantity);
     if (quantity_read && std::fabs(quantity) > max_quantity)
-      row.fail("quantity", "must be within [-1e12, 1e12], got " + std::string(csv.field(c_quantity)));
+      row.fail("quantity",
+               "must be within [-1e12, 1e12], got " + std::string(csv.field(c_quantity)));
     ok = ok && quantity_read && std::fabs(quantity) <= max_quantity;
     if (ok) {
       const instrument_kind k = b.instruments.kind[i];
@@ -193,8 +218,10 @@ void read_positions(csv_reader& csv, const book& b, const id_map& accounts, bool
         if (csv.field(c_entry).empty()) {
           row.fail("entry_price", "required for perpetuals and futures");
           ok = false;
-        } else if (number_cell(row, c_entry, "entry_price", entry) && !(entry > 0.0 && entry <= max_price)) {
-          row.fail("entry_price", "must be > 0 and at most 1e12, got " + std::string(csv.field(c_entry)));
+        } else if (number_cell(row, c_entry, "entry_price", entry) &&
+                   !(entry > 0.0 && entry <= max_price)) {
+          row.fail("entry_price",
+                   "must be > 0 and at most 1e12, got " + std::string(csv.field(c_entry)));
           ok = false;
         }
       }
@@ -243,7 +270,8 @@ void build_layout(const position_rows& rows, book& b) {
     while (r < n && (order[r].first >> 32) == a) {
       const std::uint32_t instrument = by_rank[static_cast<std::uint32_t>(order[r].first)];
       const std::uint32_t underlying = t.underlying[instrument];
-      if (b.exposures() == b.account_exposure_begin[a] || b.exposure_underlying.back() != underlying) {
+      if (b.exposures() == b.account_exposure_begin[a] ||
+          b.exposure_underlying.back() != underlying) {
         b.exposure_underlying.push_back(underlying);
         b.exposure_position_begin.push_back(b.positions());
       }
@@ -280,8 +308,9 @@ book load_book(const book_paths& paths, const market_state& market, const risk_p
   // The readers own the file buffers that the id maps point into: they live to the end.
   csv_reader instruments_csv, accounts_csv, positions_csv;
   id_map instrument_ids, account_ids;
-  const bool instruments_known = instruments_csv.open(paths.instruments, problems) &&
-                                 read_instruments(instruments_csv, market, b, instrument_ids, problems);
+  const bool instruments_known =
+      instruments_csv.open(paths.instruments, problems) &&
+      read_instruments(instruments_csv, market, b, instrument_ids, problems);
   const bool accounts_known = accounts_csv.open(paths.accounts, problems) &&
                               read_accounts(accounts_csv, risk, b, account_ids, problems);
   position_rows rows;
@@ -304,14 +333,17 @@ book_paths book_location::directory_paths() const {
 
 book_inputs load_book_at(const book_location& location) {
   const std::string name = location.book.string();
-  if (std::filesystem::is_directory(location.book)) return load_book_inputs(location.directory_paths());
+  if (std::filesystem::is_directory(location.book))
+    return load_book_inputs(location.directory_paths());
   if (!std::filesystem::exists(location.book))
     throw input_error({input_problem{name, 0, "", "no such book directory or snapshot file"}});
   if (!is_book_snapshot(location.book))
-    throw input_error({input_problem{name, 0, "", "neither a book directory nor a marginsync snapshot"}});
+    throw input_error(
+        {input_problem{name, 0, "", "neither a book directory nor a marginsync snapshot"}});
   if (location.instruments || location.accounts || location.positions)
-    throw input_error({input_problem{name, 0, "", "a snapshot's instruments, accounts and positions "
-                                                  "cannot be replaced: convert the changed book again"}});
+    throw input_error({input_problem{name, 0, "",
+                                     "a snapshot's instruments, accounts and positions "
+                                     "cannot be replaced: convert the changed book again"}});
   return read_book_snapshot(location.book, location.market, location.risk);
 }
 

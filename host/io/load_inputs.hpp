@@ -19,10 +19,10 @@ class problem_list;
 
 // Magnitude limits on inputs, far beyond any real book, that keep every product of them (q m S,
 // sums over millions of positions) finite, so no NaN or infinity can reach the risk numbers.
-constexpr double max_price = 1e12;       // spot, strike, entry price (quote currency)
-constexpr double max_quantity = 1e12;    // |quantity| of one row
-constexpr double max_multiplier = 1e9;   // contract size
-constexpr double max_money = 1e15;       // |collateral|, credit limit (quote currency)
+constexpr double max_price = 1e12;      // spot, strike, entry price (quote currency)
+constexpr double max_quantity = 1e12;   // |quantity| of one row
+constexpr double max_multiplier = 1e9;  // contract size
+constexpr double max_money = 1e15;      // |collateral|, credit limit (quote currency)
 // Timestamps are limited to 1900-2149: io/number_parse.hpp.
 
 struct book_paths {
@@ -67,7 +67,8 @@ book_inputs load_book_inputs(const book_paths& paths);
 book_inputs load_book_at(const book_location& location);
 
 // A scenario file (DESIGN 2) for the market's underlyings; throws input_error.
-scenario_file_data load_scenario_file(const std::filesystem::path& path, const market_state& market);
+scenario_file_data load_scenario_file(const std::filesystem::path& path,
+                                      const market_state& market);
 
 // The range checks on risk parameters (confidence in (0, 1), scenarios >= 1, ...), shared by
 // risk.json and the command-line overrides: pairs of (key, reason), empty when all is well.

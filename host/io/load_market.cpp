@@ -3,10 +3,10 @@
 #include <cmath>
 #include <set>
 
-#include "marginsync/cholesky.hpp"
 #include "io/json_locator.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
+#include "marginsync/cholesky.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync {
@@ -53,8 +53,10 @@ void read_correlation(const json_document& doc, market_state& m, problem_list& p
         continue;
       }
       const double v = row[j].get<double>();
-      if (v < -1.0 || v > 1.0) doc.problem(problems, path, "must be within [-1, 1], got " + row[j].dump());
-      if (i == j && v != 1.0) doc.problem(problems, path, "diagonal must be 1, got " + row[j].dump());
+      if (v < -1.0 || v > 1.0)
+        doc.problem(problems, path, "must be within [-1, 1], got " + row[j].dump());
+      if (i == j && v != 1.0)
+        doc.problem(problems, path, "diagonal must be 1, got " + row[j].dump());
       m.correlation[i * n + j] = v;
     }
   }
@@ -96,7 +98,8 @@ market_state load_market_text(const std::string& text, const std::string& name,
     std::string why = parse_timestamp(stamp, m.as_of_ns);
     if (!why.empty()) doc->problem(problems, "as_of", why);
   } else {
-    doc->problem(problems, "as_of", "expected a timestamp (ISO 8601 UTC or epoch milliseconds), got " + it->dump());
+    doc->problem(problems, "as_of",
+                 "expected a timestamp (ISO 8601 UTC or epoch milliseconds), got " + it->dump());
   }
   doc->number(root, "rate", "rate", m.rate, problems);
 
@@ -117,14 +120,21 @@ market_state load_market_text(const std::string& text, const std::string& name,
     std::string symbol;
     double spot = NAN, vol = NAN, q = 0.0, funding = 0.0;
     doc->text(u, "symbol", p + ".symbol", symbol, problems);
-    if (symbol.empty()) doc->problem(problems, p + ".symbol", "missing or empty symbol");
-    else if (!seen.insert(symbol).second) doc->problem(problems, p + ".symbol", "duplicate symbol '" + symbol + "'");
-    if (u.find("spot") == u.end()) doc->problem(problems, p + ".spot", "missing required key");
-    else if (doc->number(u, "spot", p + ".spot", spot, problems) && !(spot > 0.0 && spot <= max_price))
-      doc->problem(problems, p + ".spot", "must be > 0 and at most 1e12, got " + format_number(spot));
-    if (u.find("vol") == u.end()) doc->problem(problems, p + ".vol", "missing required key");
+    if (symbol.empty())
+      doc->problem(problems, p + ".symbol", "missing or empty symbol");
+    else if (!seen.insert(symbol).second)
+      doc->problem(problems, p + ".symbol", "duplicate symbol '" + symbol + "'");
+    if (u.find("spot") == u.end())
+      doc->problem(problems, p + ".spot", "missing required key");
+    else if (doc->number(u, "spot", p + ".spot", spot, problems) &&
+             !(spot > 0.0 && spot <= max_price))
+      doc->problem(problems, p + ".spot",
+                   "must be > 0 and at most 1e12, got " + format_number(spot));
+    if (u.find("vol") == u.end())
+      doc->problem(problems, p + ".vol", "missing required key");
     else if (doc->number(u, "vol", p + ".vol", vol, problems) && !(vol > 0.0 && vol <= 10.0))
-      doc->problem(problems, p + ".vol", "must be within (0, 10] (annualised, 10 = 1000%), got " + format_number(vol));
+      doc->problem(problems, p + ".vol",
+                   "must be within (0, 10] (annualised, 10 = 1000%), got " + format_number(vol));
     doc->number(u, "dividend_yield", p + ".dividend_yield", q, problems);
     doc->number(u, "funding_rate", p + ".funding_rate", funding, problems);
     m.symbols.push_back(symbol);

@@ -10,11 +10,27 @@
 namespace msync {
 
 namespace {
-const std::set<std::string> risk_keys = {
-    "confidence", "horizon_days", "scenarios", "seed", "method", "margin_measure", "distribution",
-    "degrees_of_freedom", "vol_of_vol", "spot_vol_correlation", "min_margin_rate",
-    "maintenance_ratio", "preemptive_threshold", "tiers", "deviation_threshold", "heartbeat_ms",
-    "stale_after_ms", "liquidation_penalty", "insurance_fund", "impact_coefficient", "daily_volume"};
+const std::set<std::string> risk_keys = {"confidence",
+                                         "horizon_days",
+                                         "scenarios",
+                                         "seed",
+                                         "method",
+                                         "margin_measure",
+                                         "distribution",
+                                         "degrees_of_freedom",
+                                         "vol_of_vol",
+                                         "spot_vol_correlation",
+                                         "min_margin_rate",
+                                         "maintenance_ratio",
+                                         "preemptive_threshold",
+                                         "tiers",
+                                         "deviation_threshold",
+                                         "heartbeat_ms",
+                                         "stale_after_ms",
+                                         "liquidation_penalty",
+                                         "insurance_fund",
+                                         "impact_coefficient",
+                                         "daily_volume"};
 
 template <class E>
 bool read_choice(const json_document& doc, const char* key,
@@ -42,8 +58,12 @@ int risk_params::tier_index(const std::string& name) const {
   return -1;
 }
 
-const char* method_name(risk_method m) { return m == risk_method::full ? "full" : "delta_gamma"; }
-const char* measure_name(margin_measure m) { return m == margin_measure::var ? "var" : "es"; }
+const char* method_name(risk_method m) {
+  return m == risk_method::full ? "full" : "delta_gamma";
+}
+const char* measure_name(margin_measure m) {
+  return m == margin_measure::var ? "var" : "es";
+}
 const char* distribution_name(shock_distribution d) {
   return d == shock_distribution::normal ? "normal" : "student_t";
 }
@@ -53,13 +73,17 @@ std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_
   auto bad = [&](const char* key, const std::string& why, double got) {
     out.emplace_back(key, why + ", got " + format_number(got));
   };
-  if (!(r.confidence > 0.0 && r.confidence < 1.0)) bad("confidence", "must be within (0, 1)", r.confidence);
-  if (!(r.horizon_days > 0.0 && r.horizon_days <= 3650.0)) bad("horizon_days", "must be within (0, 3650]", r.horizon_days);
+  if (!(r.confidence > 0.0 && r.confidence < 1.0))
+    bad("confidence", "must be within (0, 1)", r.confidence);
+  if (!(r.horizon_days > 0.0 && r.horizon_days <= 3650.0))
+    bad("horizon_days", "must be within (0, 3650]", r.horizon_days);
   if (r.scenarios < 1 || r.scenarios > max_scenarios)
-    out.emplace_back("scenarios", "must be within [1, " + std::to_string(max_scenarios) + "], got " +
-                                      std::to_string(r.scenarios));
-  if (!(r.degrees_of_freedom > 2.0)) bad("degrees_of_freedom", "must be > 2 (finite variance)", r.degrees_of_freedom);
-  if (!(r.vol_of_vol >= 0.0 && r.vol_of_vol <= 10.0)) bad("vol_of_vol", "must be within [0, 10]", r.vol_of_vol);
+    out.emplace_back("scenarios", "must be within [1, " + std::to_string(max_scenarios) +
+                                      "], got " + std::to_string(r.scenarios));
+  if (!(r.degrees_of_freedom > 2.0))
+    bad("degrees_of_freedom", "must be > 2 (finite variance)", r.degrees_of_freedom);
+  if (!(r.vol_of_vol >= 0.0 && r.vol_of_vol <= 10.0))
+    bad("vol_of_vol", "must be within [0, 10]", r.vol_of_vol);
   if (!(r.spot_vol_correlation >= -1.0 && r.spot_vol_correlation <= 1.0))
     bad("spot_vol_correlation", "must be within [-1, 1]", r.spot_vol_correlation);
   if (!(r.min_margin_rate >= 0.0)) bad("min_margin_rate", "must be >= 0", r.min_margin_rate);
@@ -67,27 +91,35 @@ std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_
     bad("maintenance_ratio", "must be within (0, 1]", r.maintenance_ratio);
   if (!(r.preemptive_threshold >= 0.0 && r.preemptive_threshold <= 1.0))
     bad("preemptive_threshold", "must be within [0, 1]", r.preemptive_threshold);
-  if (!(r.deviation_threshold >= 0.0)) bad("deviation_threshold", "must be >= 0", r.deviation_threshold);
+  if (!(r.deviation_threshold >= 0.0))
+    bad("deviation_threshold", "must be >= 0", r.deviation_threshold);
   // At most 1e12 ms (about 31,700 years): stream time is kept in nanoseconds, and 1e12 ms of them
   // still fits in 64 bits.
   constexpr std::int64_t max_interval_ms = 1000000000000LL;
   if (r.heartbeat_ms < 1 || r.heartbeat_ms > max_interval_ms)
-    out.emplace_back("heartbeat_ms", "must be within [1, 1e12], got " + std::to_string(r.heartbeat_ms));
+    out.emplace_back("heartbeat_ms",
+                     "must be within [1, 1e12], got " + std::to_string(r.heartbeat_ms));
   if (r.stale_after_ms < 1 || r.stale_after_ms > max_interval_ms)
-    out.emplace_back("stale_after_ms", "must be within [1, 1e12], got " + std::to_string(r.stale_after_ms));
+    out.emplace_back("stale_after_ms",
+                     "must be within [1, 1e12], got " + std::to_string(r.stale_after_ms));
   if (!(r.liquidation_penalty >= 0.0 && r.liquidation_penalty < 1.0))
     bad("liquidation_penalty", "must be within [0, 1)", r.liquidation_penalty);
   if (!(r.insurance_fund >= 0.0 && r.insurance_fund <= max_money))
     bad("insurance_fund", "must be within [0, 1e15]", r.insurance_fund);
   if (!(r.impact_coefficient >= 0.0 && r.impact_coefficient <= 100.0))
     bad("impact_coefficient", "must be within [0, 100]", r.impact_coefficient);
-  if (!(r.daily_volume > 0.0 && r.daily_volume <= max_money)) bad("daily_volume", "must be within (0, 1e15]", r.daily_volume);
+  if (!(r.daily_volume > 0.0 && r.daily_volume <= max_money))
+    bad("daily_volume", "must be within (0, 1e15]", r.daily_volume);
   for (const tier& t : r.tiers) {
-    if (!(t.im_multiplier > 0.0)) out.emplace_back("tiers." + t.name + ".im_multiplier", "must be > 0, got " + format_number(t.im_multiplier));
+    if (!(t.im_multiplier > 0.0))
+      out.emplace_back("tiers." + t.name + ".im_multiplier",
+                       "must be > 0, got " + format_number(t.im_multiplier));
     if (!(t.credit_limit >= 0.0 && t.credit_limit <= max_money))
-      out.emplace_back("tiers." + t.name + ".credit_limit", "must be within [0, 1e15], got " + format_number(t.credit_limit));
+      out.emplace_back("tiers." + t.name + ".credit_limit",
+                       "must be within [0, 1e15], got " + format_number(t.credit_limit));
     if (!(t.im_multiplier <= 1000.0))
-      out.emplace_back("tiers." + t.name + ".im_multiplier", "must be at most 1000, got " + format_number(t.im_multiplier));
+      out.emplace_back("tiers." + t.name + ".im_multiplier",
+                       "must be at most 1000, got " + format_number(t.im_multiplier));
   }
   return out;
 }
@@ -111,18 +143,29 @@ risk_params load_risk_text(const std::string& text, const std::string& name,
   doc->number(root, "horizon_days", "horizon_days", r.horizon_days, problems);
   doc->integer(root, "scenarios", "scenarios", r.scenarios, problems);
   if (auto it = root.find("seed"); it != root.end()) {
-    if (it->is_number_unsigned()) r.seed = it->get<std::uint64_t>();
-    else doc->problem(problems, "seed", "expected a whole number >= 0, got " + it->dump());
+    if (it->is_number_unsigned())
+      r.seed = it->get<std::uint64_t>();
+    else
+      doc->problem(problems, "seed", "expected a whole number >= 0, got " + it->dump());
   }
-  read_choice<risk_method>(*doc, "method", {{"full", risk_method::full}, {"delta_gamma", risk_method::delta_gamma}}, r.method, problems);
-  read_choice<margin_measure>(*doc, "margin_measure", {{"var", margin_measure::var}, {"es", margin_measure::es}}, r.measure, problems);
-  read_choice<shock_distribution>(*doc, "distribution", {{"normal", shock_distribution::normal}, {"student_t", shock_distribution::student_t}}, r.distribution, problems);
+  read_choice<risk_method>(*doc, "method",
+                           {{"full", risk_method::full}, {"delta_gamma", risk_method::delta_gamma}},
+                           r.method, problems);
+  read_choice<margin_measure>(*doc, "margin_measure",
+                              {{"var", margin_measure::var}, {"es", margin_measure::es}}, r.measure,
+                              problems);
+  read_choice<shock_distribution>(
+      *doc, "distribution",
+      {{"normal", shock_distribution::normal}, {"student_t", shock_distribution::student_t}},
+      r.distribution, problems);
   doc->number(root, "degrees_of_freedom", "degrees_of_freedom", r.degrees_of_freedom, problems);
   doc->number(root, "vol_of_vol", "vol_of_vol", r.vol_of_vol, problems);
-  doc->number(root, "spot_vol_correlation", "spot_vol_correlation", r.spot_vol_correlation, problems);
+  doc->number(root, "spot_vol_correlation", "spot_vol_correlation", r.spot_vol_correlation,
+              problems);
   doc->number(root, "min_margin_rate", "min_margin_rate", r.min_margin_rate, problems);
   doc->number(root, "maintenance_ratio", "maintenance_ratio", r.maintenance_ratio, problems);
-  doc->number(root, "preemptive_threshold", "preemptive_threshold", r.preemptive_threshold, problems);
+  doc->number(root, "preemptive_threshold", "preemptive_threshold", r.preemptive_threshold,
+              problems);
   doc->number(root, "deviation_threshold", "deviation_threshold", r.deviation_threshold, problems);
   doc->integer(root, "heartbeat_ms", "heartbeat_ms", r.heartbeat_ms, problems);
   doc->integer(root, "stale_after_ms", "stale_after_ms", r.stale_after_ms, problems);

@@ -9,7 +9,8 @@
 
 namespace msync {
 
-scenario_file_data load_scenario_file(const std::filesystem::path& path, const market_state& market) {
+scenario_file_data load_scenario_file(const std::filesystem::path& path,
+                                      const market_state& market) {
   problem_list problems;
   scenario_file_data data;
   data.path = path.string();
@@ -23,7 +24,8 @@ scenario_file_data load_scenario_file(const std::filesystem::path& path, const m
 
   const std::size_t n_under = market.size();
   std::unordered_map<std::string_view, std::uint32_t> symbols;
-  for (std::size_t u = 0; u < n_under; ++u) symbols.emplace(market.symbols[u], static_cast<std::uint32_t>(u));
+  for (std::size_t u = 0; u < n_under; ++u)
+    symbols.emplace(market.symbols[u], static_cast<std::uint32_t>(u));
   std::unordered_map<std::string, std::size_t> scenario_index;
   std::vector<std::uint8_t> seen;  // [scenario][underlying] given already
   while (csv.next(problems)) {
@@ -37,7 +39,8 @@ scenario_file_data load_scenario_file(const std::filesystem::path& path, const m
     }
     auto u = symbols.find(csv.field(c_under));
     if (u == symbols.end()) {
-      fail("underlying", "'" + std::string(csv.field(c_under)) + "' is not an underlying in market.json");
+      fail("underlying",
+           "'" + std::string(csv.field(c_under)) + "' is not an underlying in market.json");
       continue;
     }
     double ret = 0.0, vol_change = 0.0;
@@ -47,7 +50,8 @@ scenario_file_data load_scenario_file(const std::filesystem::path& path, const m
       ok = false;
     } else if (!(ret >= -20.0 && ret <= 20.0)) {
       // A log return: e^20 is a 485-million-fold move; beyond it prices overflow or vanish.
-      fail("spot_return", "must be a log return within [-20, 20], got " + std::string(csv.field(c_return)));
+      fail("spot_return",
+           "must be a log return within [-20, 20], got " + std::string(csv.field(c_return)));
       ok = false;
     }
     if (!csv.field(c_vol).empty()) {
@@ -55,8 +59,9 @@ scenario_file_data load_scenario_file(const std::filesystem::path& path, const m
         fail("vol_change", why);
         ok = false;
       } else if (!(vol_change > -1.0 && vol_change <= 100.0)) {
-        fail("vol_change", "must be within (-1, 100] (relative: the shocked vol must stay positive), got " +
-                               std::string(csv.field(c_vol)));
+        fail("vol_change",
+             "must be within (-1, 100] (relative: the shocked vol must stay positive), got " +
+                 std::string(csv.field(c_vol)));
         ok = false;
       }
     }
@@ -70,14 +75,16 @@ scenario_file_data load_scenario_file(const std::filesystem::path& path, const m
     }
     const std::size_t cell = it->second * n_under + u->second;
     if (seen[cell]) {
-      fail("underlying", "scenario '" + std::string(id) + "' gives '" + std::string(csv.field(c_under)) + "' twice");
+      fail("underlying", "scenario '" + std::string(id) + "' gives '" +
+                             std::string(csv.field(c_under)) + "' twice");
       continue;
     }
     seen[cell] = 1;
     data.spot_return[cell] = ret;
     data.vol_change[cell] = vol_change;
   }
-  if (problems.empty() && data.count() == 0) problems.add(data.path, 0, "", "no scenarios in the file");
+  if (problems.empty() && data.count() == 0)
+    problems.add(data.path, 0, "", "no scenarios in the file");
   problems.throw_if_any();
   return data;
 }

@@ -16,7 +16,8 @@ std::string parse_number(std::string_view text, double& out) {
   const char* last = body.data() + body.size();
   // from_chars would also accept "nan" and "inf"; the contract rejects them (DESIGN 5).
   for (const char* c = first; c != last; ++c)
-    if (!((*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '+' || *c == 'e' || *c == 'E'))
+    if (!((*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '+' || *c == 'e' ||
+          *c == 'E'))
       return "'" + std::string(text) + "' is not a number";
   auto [end, ec] = std::from_chars(first, last, out, std::chars_format::general);
   if (ec == std::errc::result_out_of_range) return "'" + std::string(text) + "' is out of range";
@@ -71,7 +72,9 @@ bool digits(std::string_view s, std::size_t at, std::size_t count, unsigned& out
   return true;
 }
 
-bool leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool leap(std::int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 std::string out_of_range(std::string_view text) {
   return "'" + std::string(text) + "' is outside the supported years 1900 to 2149";
@@ -94,10 +97,10 @@ std::string parse_timestamp(std::string_view text, std::int64_t& out_ns) {
                           "' is not a timestamp (expected ISO 8601 UTC such as "
                           "2026-11-24T08:00:00Z, or epoch milliseconds)";
   unsigned year, month, day, hour, minute, second;
-  if (!digits(text, 0, 4, year) || text.size() < 20 || text[4] != '-' || !digits(text, 5, 2, month) ||
-      text[7] != '-' || !digits(text, 8, 2, day) || (text[10] != 'T' && text[10] != 't') ||
-      !digits(text, 11, 2, hour) || text[13] != ':' || !digits(text, 14, 2, minute) ||
-      text[16] != ':' || !digits(text, 17, 2, second))
+  if (!digits(text, 0, 4, year) || text.size() < 20 || text[4] != '-' ||
+      !digits(text, 5, 2, month) || text[7] != '-' || !digits(text, 8, 2, day) ||
+      (text[10] != 'T' && text[10] != 't') || !digits(text, 11, 2, hour) || text[13] != ':' ||
+      !digits(text, 14, 2, minute) || text[16] != ':' || !digits(text, 17, 2, second))
     return bad;
   std::size_t p = 19;
   std::int64_t fraction_ns = 0;
@@ -118,7 +121,8 @@ std::string parse_timestamp(std::string_view text, std::int64_t& out_ns) {
     return "'" + std::string(text) + "' must be UTC (end in 'Z' or '+00:00')";
   static const unsigned month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (year < 1900 || year > 2149) return out_of_range(text);
-  if (month < 1 || month > 12) return "'" + std::string(text) + "' has no month " + std::to_string(month);
+  if (month < 1 || month > 12)
+    return "'" + std::string(text) + "' has no month " + std::to_string(month);
   const unsigned last_day = month_days[month - 1] + (month == 2 && leap(year) ? 1 : 0);
   if (day < 1 || day > last_day || hour > 23 || minute > 59 || second > 59)
     return "'" + std::string(text) + "' is not a valid date and time";

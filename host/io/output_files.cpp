@@ -52,18 +52,23 @@ void remove_file(const std::filesystem::path& p) {
 
 }  // namespace
 
-output_directory::output_directory(std::filesystem::path dir, std::string command, std::string started, bool force)
+output_directory::output_directory(std::filesystem::path dir, std::string command,
+                                   std::string started, bool force)
     : dir_(std::move(dir)), command_(std::move(command)), started_(std::move(started)) {
   std::error_code ec;
   if (std::filesystem::exists(dir_, ec) && !std::filesystem::is_directory(dir_, ec))
-    throw std::runtime_error("cannot create output directory " + dir_.string() + ": a file of that name exists");
+    throw std::runtime_error("cannot create output directory " + dir_.string() +
+                             ": a file of that name exists");
   std::filesystem::create_directories(dir_, ec);
   if (ec || !std::filesystem::is_directory(dir_))
-    throw std::runtime_error("cannot create output directory " + dir_.string() + (ec ? ": " + ec.message() : ""));
+    throw std::runtime_error("cannot create output directory " + dir_.string() +
+                             (ec ? ": " + ec.message() : ""));
 
   std::vector<std::string> entries;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) entries.push_back(entry.path().filename().string());
-  if (ec) throw std::runtime_error("cannot read output directory " + dir_.string() + ": " + ec.message());
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec))
+    entries.push_back(entry.path().filename().string());
+  if (ec)
+    throw std::runtime_error("cannot read output directory " + dir_.string() + ": " + ec.message());
   std::sort(entries.begin(), entries.end());
 
   if (!entries.empty()) {
@@ -85,24 +90,29 @@ output_directory::output_directory(std::filesystem::path dir, std::string comman
         owner = j["command"].get<std::string>();
         if (j.contains("files") && j["files"].is_array())
           for (const auto& name : j["files"])
-            if (name.is_string() && plain_name(name.get<std::string>())) listed.push_back(name.get<std::string>());
+            if (name.is_string() && plain_name(name.get<std::string>()))
+              listed.push_back(name.get<std::string>());
       }
     }
     if (!marked)
-      throw output_directory_refused("output directory " + dir_.string() + " is not empty and holds no marginsync run (" +
+      throw output_directory_refused("output directory " + dir_.string() +
+                                     " is not empty and holds no marginsync run (" +
                                      entries.front() + " is there); choose a new or empty --out");
     for (const std::string& name : entries)
       if (name != marker_name && std::find(listed.begin(), listed.end(), name) == listed.end() &&
           !temporary_of(name, listed))
-        throw output_directory_refused("output directory " + dir_.string() + " holds " + name +
-                                       ", which marginsync did not write; it is never removed, even with --force: "
-                                       "move it or choose another --out");
+        throw output_directory_refused(
+            "output directory " + dir_.string() + " holds " + name +
+            ", which marginsync did not write; it is never removed, even with --force: "
+            "move it or choose another --out");
     if (owner != command_) {
       if (!force)
-        throw output_directory_refused("output directory " + dir_.string() + " holds the results of `marginsync " +
-                                       owner + "`; give --force to replace them, or choose another --out");
+        throw output_directory_refused("output directory " + dir_.string() +
+                                       " holds the results of `marginsync " + owner +
+                                       "`; give --force to replace them, or choose another --out");
       for (const std::string& name : entries)
-        if (name != marker_name) remove_file(dir_ / name);  // all listed (or their temporaries): checked above
+        if (name != marker_name)
+          remove_file(dir_ / name);  // all listed (or their temporaries): checked above
     } else {
       previous_ = listed;
       for (const std::string& name : entries)  // a killed run's temporaries
@@ -128,7 +138,8 @@ void output_directory::write(const std::string& name, std::string_view content) 
 
 void output_directory::finish() {
   for (const std::string& name : previous_)
-    if (std::find(written_.begin(), written_.end(), name) == written_.end()) remove_file(dir_ / name);
+    if (std::find(written_.begin(), written_.end(), name) == written_.end())
+      remove_file(dir_ / name);
   previous_.clear();
   write_marker(true);
 }
@@ -150,12 +161,14 @@ void output_directory::write_marker(bool complete) const {
 std::string iso8601_utc_now() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   char text[80];  // room for any int the compiler assumes the fields may hold
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(ms));
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(ms));
   return text;
 }
 
@@ -164,16 +177,19 @@ std::string shell_quoted_command_line(int argc, const char* const* argv) {
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
     if (i > 0) line += ' ';
-    const bool plain = !arg.empty() && arg.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                                             "0123456789_@%+=:,./-") == std::string::npos;
+    const bool plain = !arg.empty() && arg.find_first_not_of(
+                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                           "0123456789_@%+=:,./-") == std::string::npos;
     if (plain) {
       line += arg;
       continue;
     }
     line += '\'';
     for (char c : arg) {
-      if (c == '\'') line += "'\\''";
-      else line += c;
+      if (c == '\'')
+        line += "'\\''";
+      else
+        line += c;
     }
     line += '\'';
   }
@@ -186,9 +202,12 @@ nlohmann::ordered_json provenance_json(const run_provenance& p) {
   j["command_line"] = p.command_line;
   j["book"] = p.book;
   j["seed"] = p.seed ? nlohmann::ordered_json(*p.seed) : nlohmann::ordered_json(nullptr);
-  j["method"] = p.method.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(p.method);
-  j["confidence"] = p.confidence ? nlohmann::ordered_json(*p.confidence) : nlohmann::ordered_json(nullptr);
-  j["scenarios"] = p.scenarios ? nlohmann::ordered_json(*p.scenarios) : nlohmann::ordered_json(nullptr);
+  j["method"] =
+      p.method.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(p.method);
+  j["confidence"] =
+      p.confidence ? nlohmann::ordered_json(*p.confidence) : nlohmann::ordered_json(nullptr);
+  j["scenarios"] =
+      p.scenarios ? nlohmann::ordered_json(*p.scenarios) : nlohmann::ordered_json(nullptr);
   j["started"] = p.started;
   j["wall_seconds"] = p.clock.seconds();
   return j;

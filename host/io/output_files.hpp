@@ -10,13 +10,12 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <optional>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "marginsync/stopwatch.hpp"
 
@@ -25,7 +24,8 @@ namespace msync {
 class atomic_file {
  public:
   explicit atomic_file(std::filesystem::path path)
-      : path_(std::move(path)), tmp_(path_.string() + ".tmp." + std::to_string(static_cast<long long>(::getpid()))) {
+      : path_(std::move(path)),
+        tmp_(path_.string() + ".tmp." + std::to_string(static_cast<long long>(::getpid()))) {
     file_ = std::fopen(tmp_.string().c_str(), "wb");
     if (!file_) fail();
   }
@@ -117,14 +117,14 @@ class output_directory {
 
 // What every summary.json begins with (docs/design.md, "Command line"): the run that wrote it.
 struct run_provenance {
-  std::string command_line;                 // argv joined, shell-quoted where needed
-  std::string book;                         // --book, or "generated"
-  std::optional<std::uint64_t> seed;        // none: scenarios from a file
-  std::string method;                       // full | delta_gamma
+  std::string command_line;           // argv joined, shell-quoted where needed
+  std::string book;                   // --book, or "generated"
+  std::optional<std::uint64_t> seed;  // none: scenarios from a file
+  std::string method;                 // full | delta_gamma
   std::optional<double> confidence;
   std::optional<std::int64_t> scenarios;
-  std::string started;                      // ISO 8601 UTC with milliseconds
-  stopwatch clock;  // since the process started: wall_seconds
+  std::string started;  // ISO 8601 UTC with milliseconds
+  stopwatch clock;      // since the process started: wall_seconds
 };
 
 // The provenance block, its wall_seconds measured now.

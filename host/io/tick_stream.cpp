@@ -13,10 +13,9 @@
 #include "io/tick_stream.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <cmath>
+#include <fstream>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "io/load_inputs.hpp"
@@ -214,9 +213,12 @@ bool read_collateral(const json& message, stream_event& event, fault& f) {
 
 }  // namespace
 
-tick_reader::tick_reader(std::istream& in, std::string name, const std::vector<std::string>& symbols,
+tick_reader::tick_reader(std::istream& in, std::string name,
+                         const std::vector<std::string>& symbols,
                          std::function<void(const input_problem&)> on_problem)
-    : in_(in), name_(name == "-" ? "<stdin>" : std::move(name)), on_problem_(std::move(on_problem)) {
+    : in_(in),
+      name_(name == "-" ? "<stdin>" : std::move(name)),
+      on_problem_(std::move(on_problem)) {
   for (std::uint32_t u = 0; u < symbols.size(); ++u) symbol_index_.emplace(symbols[u], u);
 }
 
@@ -235,7 +237,8 @@ std::optional<stream_event> tick_reader::next() {
         continue;
       }
     }
-    std::optional<stream_event> event = format_ == format::csv ? parse_csv(text_) : parse_json(text_);
+    std::optional<stream_event> event =
+        format_ == format::csv ? parse_csv(text_) : parse_json(text_);
     if (event) return event;
   }
   return std::nullopt;
@@ -319,7 +322,8 @@ std::optional<stream_event> tick_reader::parse_csv(const std::string& text) {
     return std::nullopt;
   }
   event.vol = std::numeric_limits<double>::quiet_NaN();
-  const std::string_view vol = col_vol_ < 0 ? std::string_view{} : fields_[static_cast<std::size_t>(col_vol_)];
+  const std::string_view vol =
+      col_vol_ < 0 ? std::string_view{} : fields_[static_cast<std::size_t>(col_vol_)];
   if (!vol.empty()) {  // an empty cell: no vol in this tick
     why = parse_number(vol, event.vol);
     if (why.empty()) why = vol_range_problem(event.vol, vol);
@@ -408,7 +412,8 @@ std::optional<stream_event> tick_reader::parse_json(const std::string& text) {
   }
   event.underlying = *u;
   if (!required_number(message, "price", event.price, f)) return failed();
-  if (std::string why = price_range_problem(event.price, format_number(event.price)); !why.empty()) {
+  if (std::string why = price_range_problem(event.price, format_number(event.price));
+      !why.empty()) {
     f = {"price", std::move(why)};
     return failed();
   }

@@ -1,9 +1,8 @@
 #include "margin/margin_job.hpp"
 
-#include "marginsync/stopwatch.hpp"
-
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/stopwatch.hpp"
 
 namespace msync {
 
@@ -33,7 +32,8 @@ void apply_risk_overrides(const risk_overrides& o, risk_params& risk) {
   if (o.confidence) risk.confidence = *o.confidence;
   problem_list problems;
   for (const auto& [key, why] : risk_param_problems(risk)) {
-    const bool from_cli = (key == "scenarios" && o.scenarios) || (key == "confidence" && o.confidence);
+    const bool from_cli =
+        (key == "scenarios" && o.scenarios) || (key == "confidence" && o.confidence);
     // risk.json itself was validated at load; what fails now came from the command line.
     if (from_cli) problems.add("--" + key, 0, "", why);
   }
@@ -52,7 +52,8 @@ margin_run run_margin(const margin_request& request,
     });
   }
 
-  backend_selection selection = select_backend(request.backend, request.threads, request.max_device_bytes);
+  backend_selection selection =
+      select_backend(request.backend, request.threads, request.max_device_bytes);
   log(selection.note);
   backend& engine = *selection.instance;
   engine.set_progress(request.progress);
@@ -71,7 +72,8 @@ margin_run run_margin(const margin_request& request,
     return engine.copy_revaluation();
   });
   const scenario_source source{run.scenarios ? &*run.scenarios : nullptr};
-  const std::int64_t n = run.scenarios ? static_cast<std::int64_t>(run.scenarios->count()) : risk.scenarios;
+  const std::int64_t n =
+      run.scenarios ? static_cast<std::int64_t>(run.scenarios->count()) : risk.scenarios;
   log("scenario risk: " + std::to_string(b.accounts()) + " accounts x " + std::to_string(n) +
       " scenarios, method " + method_name(risk.method));
   run.risk = clock.run("scenario_risk", [&] {
@@ -85,9 +87,15 @@ margin_totals book_totals(const margin_run& run) {
   margin_totals t;
   for (std::size_t a = 0; a < run.inputs.positions.accounts(); ++a) {
     switch (run.risk.status[a]) {
-      case account_status::ok: ++t.ok; break;
-      case account_status::margin_call: ++t.margin_call; break;
-      case account_status::liquidate: ++t.liquidate; break;
+      case account_status::ok:
+        ++t.ok;
+        break;
+      case account_status::margin_call:
+        ++t.margin_call;
+        break;
+      case account_status::liquidate:
+        ++t.liquidate;
+        break;
     }
     t.preemptive += run.risk.preemptive[a];
     t.equity += run.reval.account_equity[a];
@@ -102,7 +110,8 @@ std::string format_margin_summary(const margin_run& run) {
   const margin_totals t = book_totals(run);
   char line[512];
   std::string s;
-  std::snprintf(line, sizeof line, "%zu accounts, %zu positions (%llu rows), %zu underlyings; %s on %s\n",
+  std::snprintf(line, sizeof line,
+                "%zu accounts, %zu positions (%llu rows), %zu underlyings; %s on %s\n",
                 b.accounts(), b.positions(), static_cast<unsigned long long>(b.position_rows),
                 run.inputs.market.size(), run.backend_name.c_str(), run.device.c_str());
   s += line;
@@ -110,12 +119,14 @@ std::string format_margin_summary(const margin_run& run) {
                 method_name(run.inputs.risk.method), static_cast<long long>(run.risk.scenarios),
                 run.inputs.risk.confidence, measure_name(run.inputs.risk.measure));
   s += line;
-  std::snprintf(line, sizeof line, "status: ok %lld, margin_call %lld, liquidate %lld; preemptive %lld\n",
+  std::snprintf(line, sizeof line,
+                "status: ok %lld, margin_call %lld, liquidate %lld; preemptive %lld\n",
                 static_cast<long long>(t.ok), static_cast<long long>(t.margin_call),
                 static_cast<long long>(t.liquidate), static_cast<long long>(t.preemptive));
   s += line;
-  std::snprintf(line, sizeof line, "totals: equity %.2f, initial margin %.2f, maintenance margin %.2f\n",
-                t.equity, t.initial_margin, t.maintenance_margin);
+  std::snprintf(line, sizeof line,
+                "totals: equity %.2f, initial margin %.2f, maintenance margin %.2f\n", t.equity,
+                t.initial_margin, t.maintenance_margin);
   s += line;
   std::snprintf(line, sizeof line, "book bad debt: expected %.2f, VaR %.2f, ES %.2f\n",
                 run.risk.bad_debt_mean, run.risk.bad_debt_var, run.risk.bad_debt_es);

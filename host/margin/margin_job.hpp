@@ -30,9 +30,9 @@ struct margin_request {
   std::optional<std::filesystem::path> scenario_file;
   risk_overrides overrides;
   backend_choice backend = backend_choice::automatic;
-  int threads = 0;  // 0: all cores
+  int threads = 0;                   // 0: all cores
   std::size_t max_device_bytes = 0;  // CUDA: device memory cap (0: 90% of free)
-  progress_callback progress;  // optional, for long stages
+  progress_callback progress;        // optional, for long stages
 };
 
 struct margin_run {

@@ -1,11 +1,12 @@
 // Output files of DESIGN 4. Numbers in shortest round-trip form; each file written to a temporary
 // name beside its final one and renamed, so a file that exists is always complete.
+#include "margin/margin_outputs.hpp"
+
 #include <nlohmann/json.hpp>
 
-#include "margin/margin_job.hpp"
-#include "margin/margin_outputs.hpp"
 #include "io/number_parse.hpp"
 #include "io/output_files.hpp"
+#include "margin/margin_job.hpp"
 
 namespace msync {
 
@@ -21,7 +22,8 @@ std::string exposures_csv(const margin_run& run) {
       append_id(out, b.account_id[a]);
       out += ',';
       append_id(out, run.inputs.market.symbols[b.exposure_underlying[x]]);
-      append_fields(out, {v.exposure_delta[x], v.exposure_gamma[x], v.exposure_vega[x], v.exposure_theta[x]});
+      append_fields(
+          out, {v.exposure_delta[x], v.exposure_gamma[x], v.exposure_vega[x], v.exposure_theta[x]});
       out += '\n';
     }
   return out;
@@ -47,7 +49,8 @@ nlohmann::json summary_json(const margin_run& run, const margin_request& request
   j["method"] = method_name(risk.method);
   j["margin_measure"] = measure_name(risk.measure);
   j["scenario_source"] = run.scenarios ? "file" : "monte_carlo";
-  if (run.scenarios) j["scenario_file"] = run.scenarios->path;
+  if (run.scenarios)
+    j["scenario_file"] = run.scenarios->path;
   else {
     j["seed"] = risk.seed;
     j["distribution"] = distribution_name(risk.distribution);
@@ -55,9 +58,12 @@ nlohmann::json summary_json(const margin_run& run, const margin_request& request
   j["scenarios"] = r.scenarios;
   j["confidence"] = risk.confidence;
   j["horizon_days"] = risk.horizon_days;
-  j["totals"] = {{"equity", t.equity}, {"initial_margin", t.initial_margin},
+  j["totals"] = {{"equity", t.equity},
+                 {"initial_margin", t.initial_margin},
                  {"maintenance_margin", t.maintenance_margin}};
-  j["status_counts"] = {{"ok", t.ok}, {"margin_call", t.margin_call}, {"liquidate", t.liquidate},
+  j["status_counts"] = {{"ok", t.ok},
+                        {"margin_call", t.margin_call},
+                        {"liquidate", t.liquidate},
                         {"preemptive", t.preemptive}};
   j["bad_debt"] = {{"expected", r.bad_debt_mean}, {"var", r.bad_debt_var}, {"es", r.bad_debt_es}};
   nlohmann::json stages = nlohmann::json::object();
@@ -75,8 +81,8 @@ std::string accounts_csv(const book& b, const revaluation& reval, const risk_res
   out.reserve(out.size() + b.accounts() * 160);
   for (std::size_t a = 0; a < b.accounts(); ++a) {
     append_id(out, b.account_id[a]);
-    append_fields(out, {reval.account_equity[a], r.initial_margin[a], r.maintenance_margin[a], r.var[a], r.es[a],
-                        r.health[a], r.breach_probability[a]});
+    append_fields(out, {reval.account_equity[a], r.initial_margin[a], r.maintenance_margin[a],
+                        r.var[a], r.es[a], r.health[a], r.breach_probability[a]});
     out += ',';
     out += status_name(r.status[a]);
     out += ',';
@@ -86,11 +92,13 @@ std::string accounts_csv(const book& b, const revaluation& reval, const risk_res
   return out;
 }
 
-void write_margin_outputs(const margin_run& run, const margin_request& request, output_directory& out,
-                          run_provenance provenance) {
+void write_margin_outputs(const margin_run& run, const margin_request& request,
+                          output_directory& out, run_provenance provenance) {
   const risk_params& risk = run.inputs.risk;
-  if (run.scenarios) provenance.seed.reset();
-  else provenance.seed = risk.seed;
+  if (run.scenarios)
+    provenance.seed.reset();
+  else
+    provenance.seed = risk.seed;
   provenance.method = method_name(risk.method);
   provenance.confidence = risk.confidence;
   provenance.scenarios = run.risk.scenarios;

@@ -20,7 +20,8 @@ constexpr const char* without_cuda =
 void check_known(const std::string& name) {
   for (const std::string& built : built_backends())
     if (built == name) return;
-  throw std::invalid_argument("unknown backend '" + name + "'" + (name == "cuda" ? std::string(": ") + without_cuda : ""));
+  throw std::invalid_argument("unknown backend '" + name + "'" +
+                              (name == "cuda" ? std::string(": ") + without_cuda : ""));
 }
 
 }  // namespace
@@ -35,7 +36,8 @@ std::vector<std::string> built_backends() {
 
 backend_probe probe_backend(const std::string& name, const backend_options& options) {
   check_known(name);
-  if (name == "cpu") return backend_probe{true, make_cpu_backend(options.cpu_threads)->device(), {}};
+  if (name == "cpu")
+    return backend_probe{true, make_cpu_backend(options.cpu_threads)->device(), {}};
 #ifdef MSYNC_HAS_CUDA
   const cuda::device_report device = cuda::probe_device();
   return backend_probe{device.usable, device.description, device.reason};
@@ -83,7 +85,8 @@ backend_selection select_backend(backend_choice choice, const backend_options& o
   return selection;
 }
 
-backend_selection select_backend(backend_choice choice, int cpu_threads, std::size_t max_device_bytes) {
+backend_selection select_backend(backend_choice choice, int cpu_threads,
+                                 std::size_t max_device_bytes) {
   backend_options options;
   options.cpu_threads = cpu_threads;
   options.max_device_bytes = max_device_bytes;
@@ -94,7 +97,8 @@ std::optional<accelerator_peaks> measure_accelerator_peaks() {
 #ifdef MSYNC_HAS_CUDA
   if (!cuda::probe_device().usable) return std::nullopt;
   const cuda::device_peaks p = cuda::measure_device_peaks();
-  return accelerator_peaks{p.name, p.memory_bandwidth, p.nominal_bandwidth, p.fp64_rate, p.host_to_device};
+  return accelerator_peaks{p.name, p.memory_bandwidth, p.nominal_bandwidth, p.fp64_rate,
+                           p.host_to_device};
 #else
   return std::nullopt;
 #endif

@@ -5,7 +5,8 @@
 namespace msync {
 
 replay_result run_replay(const book_inputs& inputs, backend& engine,
-                         const std::vector<std::vector<stream_event>>& updates, std::int64_t interval_ms) {
+                         const std::vector<std::vector<stream_event>>& updates,
+                         std::int64_t interval_ms) {
   replay_result out;
   out.interval_ms = interval_ms;
   margin_stream stream(inputs, engine);
@@ -23,16 +24,19 @@ replay_result run_replay(const book_inputs& inputs, backend& engine,
     // Liquidate what the engine now sees in `liquidate` (not held on a stale oracle).
     std::vector<std::uint32_t> due;
     for (std::uint32_t a = 0; a < stream.states().size(); ++a)
-      if (stream.states()[a] == stream_state::liquidate && has_open_position(stream.inputs().positions, a)) due.push_back(a);
+      if (stream.states()[a] == stream_state::liquidate &&
+          has_open_position(stream.inputs().positions, a))
+        due.push_back(a);
     if (due.empty()) continue;
     const risk_result margins = stream.margins_in_force();
     const revaluation& reval = stream.current_revaluation();
-    const std::vector<closeout> closed = stream.close_accounts(due, inputs.risk.liquidation_penalty);
+    const std::vector<closeout> closed =
+        stream.close_accounts(due, inputs.risk.liquidation_penalty);
     for (std::size_t i = 0; i < due.size(); ++i) {
       const std::uint32_t a = due[i];
-      out.liquidations.push_back(replay_liquidation{stream.stream_time_ns(), a, reval.account_equity[a],
-                                                    margins.maintenance_margin[a], closed[i].penalty,
-                                                    closed[i].bad_debt});
+      out.liquidations.push_back(
+          replay_liquidation{stream.stream_time_ns(), a, reval.account_equity[a],
+                             margins.maintenance_margin[a], closed[i].penalty, closed[i].bad_debt});
       out.bad_debt += closed[i].bad_debt;
       out.penalties += closed[i].penalty;
     }

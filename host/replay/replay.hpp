@@ -32,6 +32,7 @@ struct replay_result {
 
 // `updates`: the stream grouped by timestamp (bench_stream.hpp's read_updates).
 replay_result run_replay(const book_inputs& inputs, backend& engine,
-                         const std::vector<std::vector<stream_event>>& updates, std::int64_t interval_ms);
+                         const std::vector<std::vector<stream_event>>& updates,
+                         std::int64_t interval_ms);
 
 }  // namespace msync

@@ -23,7 +23,8 @@ std::uint64_t find_or_insert_position(book& b, std::uint32_t a, std::uint32_t in
     // A new, empty exposure at x: every later account's exposures move up by one.
     insert_at(b.exposure_underlying, x, u);
     insert_at(b.exposure_position_begin, x, b.exposure_position_begin[x]);
-    for (std::size_t later = a + 1; later < b.account_exposure_begin.size(); ++later) ++b.account_exposure_begin[later];
+    for (std::size_t later = a + 1; later < b.account_exposure_begin.size(); ++later)
+      ++b.account_exposure_begin[later];
   }
   std::uint64_t p = b.exposure_position_begin[x];
   const std::uint64_t p_end = b.exposure_position_begin[x + 1];
@@ -32,8 +33,10 @@ std::uint64_t find_or_insert_position(book& b, std::uint32_t a, std::uint32_t in
   insert_at(b.position_instrument, p, instrument);
   insert_at(b.position_quantity, p, 0.0);
   insert_at(b.position_cost, p, 0.0);
-  for (std::size_t later = a + 1; later < b.account_position_begin.size(); ++later) ++b.account_position_begin[later];
-  for (std::size_t later = x + 1; later < b.exposure_position_begin.size(); ++later) ++b.exposure_position_begin[later];
+  for (std::size_t later = a + 1; later < b.account_position_begin.size(); ++later)
+    ++b.account_position_begin[later];
+  for (std::size_t later = x + 1; later < b.exposure_position_begin.size(); ++later)
+    ++b.exposure_position_begin[later];
   return p;
 }
 
@@ -48,7 +51,8 @@ std::uint32_t add_account(book& b, const std::string& id, std::uint32_t tier) {
   return static_cast<std::uint32_t>(b.account_id.size() - 1);
 }
 
-double apply_trade(book& b, std::uint32_t account, std::uint32_t instrument, double quantity, double price) {
+double apply_trade(book& b, std::uint32_t account, std::uint32_t instrument, double quantity,
+                   double price) {
   const std::uint64_t p = find_or_insert_position(b, account, instrument);
   ++b.position_rows;
   const instrument_kind kind = b.instruments.kind[instrument];
@@ -68,7 +72,8 @@ double apply_trade(book& b, std::uint32_t account, std::uint32_t instrument, dou
   const double average_entry = cost / q;
   const double closed = std::copysign(std::min(std::fabs(quantity), std::fabs(q)), quantity);
   const double realized = closed * m * (average_entry - price);
-  const double rest = quantity - closed;  // opens the other way at `price` if the trade goes through 0
+  const double rest =
+      quantity - closed;  // opens the other way at `price` if the trade goes through 0
   if (std::fabs(closed) == std::fabs(q)) {
     q = rest;
     cost = rest * price;

@@ -19,6 +19,7 @@ std::uint32_t add_account(book& b, const std::string& id, std::uint32_t tier);
 //   closed quantity, c m (average entry - price), to collateral (returned); a trade through zero
 //   closes the position and opens the rest at `price`;
 // - spot and options: a payment of quantity * m * price out of collateral (returned, negated).
-double apply_trade(book& b, std::uint32_t account, std::uint32_t instrument, double quantity, double price);
+double apply_trade(book& b, std::uint32_t account, std::uint32_t instrument, double quantity,
+                   double price);
 
 }  // namespace msync

@@ -11,7 +11,8 @@ latency_summary summarize_latency(std::vector<double> seconds) {
   if (seconds.empty()) return s;
   std::sort(seconds.begin(), seconds.end());  // once, for every percentile
   auto nearest_rank_ms = [&](double p) {
-    const std::size_t rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(seconds.size())));
+    const std::size_t rank =
+        static_cast<std::size_t>(std::ceil(p * static_cast<double>(seconds.size())));
     return 1e3 * seconds[std::min(seconds.size() - 1, rank > 0 ? rank - 1 : 0)];
   };
   s.p50_ms = nearest_rank_ms(0.50);

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "stream/book_edit.hpp"
 #include "marginsync/staleness.hpp"
 #include "marginsync/stopwatch.hpp"
 #include "marginsync/time_units.hpp"
+#include "stream/book_edit.hpp"
 
 namespace msync {
 
@@ -22,22 +22,32 @@ double seconds_between(std::int64_t from_ns, std::int64_t to_ns) {
 
 const char* stream_state_name(stream_state s) {
   switch (s) {
-    case stream_state::ok: return "ok";
-    case stream_state::preemptive: return "preemptive";
-    case stream_state::margin_call: return "margin_call";
-    case stream_state::liquidate: return "liquidate";
-    case stream_state::liquidation_held: return "liquidation_held";
+    case stream_state::ok:
+      return "ok";
+    case stream_state::preemptive:
+      return "preemptive";
+    case stream_state::margin_call:
+      return "margin_call";
+    case stream_state::liquidate:
+      return "liquidate";
+    case stream_state::liquidation_held:
+      return "liquidation_held";
   }
   return "?";
 }
 
 const char* risk_trigger_name(risk_trigger t) {
   switch (t) {
-    case risk_trigger::none: return "none";
-    case risk_trigger::start: return "start";
-    case risk_trigger::deviation: return "deviation";
-    case risk_trigger::heartbeat: return "heartbeat";
-    case risk_trigger::book_change: return "book_change";
+    case risk_trigger::none:
+      return "none";
+    case risk_trigger::start:
+      return "start";
+    case risk_trigger::deviation:
+      return "deviation";
+    case risk_trigger::heartbeat:
+      return "heartbeat";
+    case risk_trigger::book_change:
+      return "book_change";
   }
   return "?";
 }
@@ -48,7 +58,8 @@ margin_stream::margin_stream(book_inputs inputs, backend& engine)
   engine_.load_book(b, inputs_.risk);
   z_ = normal_quantile(inputs_.risk.confidence);
   standard_tier_ = inputs_.risk.tier_index("standard");
-  for (std::uint32_t i = 0; i < b.instruments.size(); ++i) instrument_index_[b.instruments.id[i]] = i;
+  for (std::uint32_t i = 0; i < b.instruments.size(); ++i)
+    instrument_index_[b.instruments.id[i]] = i;
   const std::size_t u = inputs_.market.size();
   last_tick_ns_.assign(u, 0);
   stale_.assign(u, 0);
@@ -65,7 +76,8 @@ void margin_stream::index_book() {
   perpetuals_.clear();
   for (std::uint32_t a = 0; a < b.accounts(); ++a)
     for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p)
-      if (b.instruments.kind[b.position_instrument[p]] == instrument_kind::perpetual) perpetuals_.emplace_back(a, p);
+      if (b.instruments.kind[b.position_instrument[p]] == instrument_kind::perpetual)
+        perpetuals_.emplace_back(a, p);
   state_.resize(b.accounts(), stream_state::ok);
   collateral_change_.resize(b.accounts(), 0.0);
 }
@@ -85,7 +97,8 @@ risk_trigger margin_stream::pick_trigger() const {
   if (book_changed_) return risk_trigger::book_change;
   const market_state& m = inputs_.market;
   for (std::size_t u = 0; u < m.size(); ++u)
-    if (std::fabs(m.spot[u] / risk_spot_[u] - 1.0) > inputs_.risk.deviation_threshold) return risk_trigger::deviation;
+    if (std::fabs(m.spot[u] / risk_spot_[u] - 1.0) > inputs_.risk.deviation_threshold)
+      return risk_trigger::deviation;
   if (now_ns_ - risk_ns_ >= inputs_.risk.heartbeat_ms * 1000000) return risk_trigger::heartbeat;
   return risk_trigger::none;
 }
@@ -100,18 +113,20 @@ void margin_stream::accrue_funding(std::int64_t from_ns, std::int64_t to_ns) {
     const std::uint32_t i = b.position_instrument[p];
     const std::uint32_t u = b.instruments.underlying[i];
     if (m.funding_rate[u] == 0.0) continue;
-    collateral_change_[a] -= b.position_quantity[p] * b.instruments.multiplier[i] * m.spot[u] * m.funding_rate[u] * periods;
+    collateral_change_[a] -= b.position_quantity[p] * b.instruments.multiplier[i] * m.spot[u] *
+                             m.funding_rate[u] * periods;
   }
 }
 
-void margin_stream::apply_book_event(const stream_event& e, update_outcome& out, bool& structure_changed,
-                                     std::vector<std::uint32_t>& traded) {
+void margin_stream::apply_book_event(const stream_event& e, update_outcome& out,
+                                     bool& structure_changed, std::vector<std::uint32_t>& traded) {
   book& b = inputs_.positions;
   std::uint32_t instrument = 0;
   if (e.kind == stream_event_kind::trade) {
     const auto it = instrument_index_.find(e.instrument);
     if (it == instrument_index_.end()) {
-      out.problems.push_back(input_problem{"", e.line, "instrument", "unknown instrument '" + e.instrument + "'"});
+      out.problems.push_back(
+          input_problem{"", e.line, "instrument", "unknown instrument '" + e.instrument + "'"});
       return;
     }
     instrument = it->second;
@@ -120,8 +135,9 @@ void margin_stream::apply_book_event(const stream_event& e, update_outcome& out,
   if (account == account_index_.end()) {
     // An account the book does not know opens with zero collateral in the standard tier.
     if (standard_tier_ < 0) {
-      out.problems.push_back(input_problem{"", e.line, "account",
-                                           "unknown account '" + e.account + "' and no 'standard' tier to open it in"});
+      out.problems.push_back(input_problem{
+          "", e.line, "account",
+          "unknown account '" + e.account + "' and no 'standard' tier to open it in"});
       return;
     }
     const std::uint32_t a = add_account(b, e.account, static_cast<std::uint32_t>(standard_tier_));
@@ -183,7 +199,8 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
     engine_.load_book(b, inputs_.risk);
     index_book();
     std::vector<std::uint8_t> states(state_.size());
-    for (std::size_t a = 0; a < states.size(); ++a) states[a] = static_cast<std::uint8_t>(state_[a]);
+    for (std::size_t a = 0; a < states.size(); ++a)
+      states[a] = static_cast<std::uint8_t>(state_[a]);
     engine_.set_tick_states(states);  // the accounts keep their states across the reload
     book_changed_ = true;
   } else if (!traded.empty()) {
@@ -256,16 +273,20 @@ void margin_stream::evaluate(update_outcome& out) {
   }
 }
 
-std::vector<closeout> margin_stream::close_accounts(const std::vector<std::uint32_t>& accounts, double penalty_rate) {
+std::vector<closeout> margin_stream::close_accounts(const std::vector<std::uint32_t>& accounts,
+                                                    double penalty_rate) {
   std::vector<closeout> out;
   if (accounts.empty()) return out;
   const revaluation& reval = current_revaluation();
   book& b = inputs_.positions;
   account_patch patch;
   for (std::uint32_t a : accounts) {
-    const closeout c = close_out(reval.account_equity[a], reval.account_gross_notional[a], penalty_rate);
-    // Equity is collateral + credit limit + the collateral moved since the last reload: left as c.left.
-    add_closed(patch, b, a, c.left - inputs_.risk.tiers[b.account_tier[a]].credit_limit - collateral_change_[a]);
+    const closeout c =
+        close_out(reval.account_equity[a], reval.account_gross_notional[a], penalty_rate);
+    // Equity is collateral + credit limit + the collateral moved since the last reload: left as
+    // c.left.
+    add_closed(patch, b, a,
+               c.left - inputs_.risk.tiers[b.account_tier[a]].credit_limit - collateral_change_[a]);
     out.push_back(c);
   }
   apply_patch(b, patch);
@@ -296,20 +317,22 @@ risk_result margin_stream::margins_in_force() const {
   risk_result r = risk_;
   for (std::size_t a = 0; a < r.status.size(); ++a) {
     bool on_stale = false;  // accounts.csv has no held state
-    const double addon = account_staleness_addon(b.account_exposure_begin[a], b.account_exposure_begin[a + 1],
-                                                 b.exposure_underlying.data(), reval.exposure_delta.data(),
-                                                 m.spot.data(), m.vol.data(), nullptr, request.z, request.tau_years,
-                                                 on_stale);
+    const double addon = account_staleness_addon(
+        b.account_exposure_begin[a], b.account_exposure_begin[a + 1], b.exposure_underlying.data(),
+        reval.exposure_delta.data(), m.spot.data(), m.vol.data(), nullptr, request.z,
+        request.tau_years, on_stale);
     r.initial_margin[a] += addon;
     r.maintenance_margin[a] += addon;
     const margin_levels in_force{r.initial_margin[a], r.maintenance_margin[a]};
     r.health[a] = health_factor(reval.account_equity[a], r.maintenance_margin[a]);
     r.status[a] = margin_status(reval.account_equity[a], in_force);
-    r.preemptive[a] = preemptive_flag(r.status[a], r.breach_probability[a], inputs_.risk.preemptive_threshold);
+    r.preemptive[a] =
+        preemptive_flag(r.status[a], r.breach_probability[a], inputs_.risk.preemptive_threshold);
   }
   r.not_ok_accounts.clear();
   for (std::size_t a = 0; a < r.status.size(); ++a)
-    if (r.status[a] != account_status::ok) r.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));
+    if (r.status[a] != account_status::ok)
+      r.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));
   return r;
 }
 

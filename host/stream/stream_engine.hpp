@@ -19,13 +19,13 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <utility>
-#include <string>
 #include <vector>
 
-#include "margin/margin_job.hpp"
 #include "io/tick_stream.hpp"
+#include "margin/margin_job.hpp"
 #include "marginsync/backend.hpp"
 #include "marginsync/cascade_rules.hpp"
 #include "marginsync/stream_rules.hpp"
@@ -62,11 +62,11 @@ struct update_outcome {
   std::size_t ticks_applied = 0;
   std::size_t book_events_applied = 0;  // trades and collateral changes
   std::vector<input_problem> problems;  // events that could not be applied (file name left empty)
-  std::size_t ticks_out_of_order = 0;  // older than the last seen for their underlying: ignored
+  std::size_t ticks_out_of_order = 0;   // older than the last seen for their underlying: ignored
   risk_trigger trigger = risk_trigger::none;  // none: the risk path did not run
-  double tick_seconds = 0.0;  // wall time of the tick path
-  double risk_seconds = 0.0;  // wall time of the risk path (0 when it did not run)
-  double staleness_years = 0.0;  // tau of the add-on after this update
+  double tick_seconds = 0.0;                  // wall time of the tick path
+  double risk_seconds = 0.0;                  // wall time of the risk path (0 when it did not run)
+  double staleness_years = 0.0;               // tau of the add-on after this update
   std::vector<account_transition> accounts;
   std::vector<oracle_transition> oracles;
 };
@@ -84,7 +84,8 @@ class margin_stream {
   // the equity left after a penalty of `penalty_rate` times their gross notional stays as
   // collateral (negative equity is bad debt; the account is left at zero). The engine's book is
   // patched at once; the risk path runs at the next update (book_change). Each account once.
-  std::vector<closeout> close_accounts(const std::vector<std::uint32_t>& accounts, double penalty_rate);
+  std::vector<closeout> close_accounts(const std::vector<std::uint32_t>& accounts,
+                                       double penalty_rate);
 
   // The margins in force after the last update: the last risk run's results with IM and MM
   // widened by the add-on, and health, status and the pre-emptive flag against them.

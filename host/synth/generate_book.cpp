@@ -36,10 +36,12 @@
 // - Files are written to "<name>.tmp" in the output directory and renamed when complete.
 #include "synth/generate_book.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -51,13 +53,11 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
-#include "io/output_files.hpp"
-#include "marginsync/time_units.hpp"
 #include "io/book_snapshot.hpp"
+#include "io/output_files.hpp"
 #include "marginsync/philox.hpp"
 #include "marginsync/scenario.hpp"
+#include "marginsync/time_units.hpp"
 #include "marginsync/valuation.hpp"
 
 namespace msync {
@@ -116,18 +116,19 @@ struct named_underlying {
 };
 
 constexpr named_underlying named_underlyings[] = {
-    {"BTC", 91000.0, 0.55, 90, 0.0001},   {"ETH", 3100.0, 0.7, 88, 0.0001},
-    {"SOL", 140.0, 0.85, 80, 0.00012},    {"BNB", 620.0, 0.6, 75, 0.0001},
-    {"XRP", 2.2, 0.9, 72, 0.00008},       {"DOGE", 0.16, 1.0, 74, 0.00015},
-    {"ADA", 0.45, 0.95, 73, 0.0001},      {"AVAX", 14.0, 0.95, 76, 0.0001},
-    {"LINK", 13.0, 0.9, 75, 0.0001},      {"DOT", 2.8, 0.95, 72, 0.00009},
-    {"LTC", 85.0, 0.8, 70, 0.0001},       {"TRX", 0.28, 0.6, 55, 0.00005},
-    {"ATOM", 2.5, 0.95, 68, 0.0001},      {"NEAR", 1.9, 1.05, 70, 0.0001},
-    {"UNI", 6.0, 1.0, 70, 0.0001},        {"APT", 3.0, 1.05, 68, 0.0001},
-    {"ARB", 0.22, 1.1, 69, 0.0001},       {"OP", 0.35, 1.1, 69, 0.0001},
-    {"SUI", 1.6, 1.1, 70, 0.00012},       {"TON", 1.7, 0.85, 55, 0.00005},
+    {"BTC", 91000.0, 0.55, 90, 0.0001}, {"ETH", 3100.0, 0.7, 88, 0.0001},
+    {"SOL", 140.0, 0.85, 80, 0.00012},  {"BNB", 620.0, 0.6, 75, 0.0001},
+    {"XRP", 2.2, 0.9, 72, 0.00008},     {"DOGE", 0.16, 1.0, 74, 0.00015},
+    {"ADA", 0.45, 0.95, 73, 0.0001},    {"AVAX", 14.0, 0.95, 76, 0.0001},
+    {"LINK", 13.0, 0.9, 75, 0.0001},    {"DOT", 2.8, 0.95, 72, 0.00009},
+    {"LTC", 85.0, 0.8, 70, 0.0001},     {"TRX", 0.28, 0.6, 55, 0.00005},
+    {"ATOM", 2.5, 0.95, 68, 0.0001},    {"NEAR", 1.9, 1.05, 70, 0.0001},
+    {"UNI", 6.0, 1.0, 70, 0.0001},      {"APT", 3.0, 1.05, 68, 0.0001},
+    {"ARB", 0.22, 1.1, 69, 0.0001},     {"OP", 0.35, 1.1, 69, 0.0001},
+    {"SUI", 1.6, 1.1, 70, 0.00012},     {"TON", 1.7, 0.85, 55, 0.00005},
 };
-constexpr int named_count = static_cast<int>(sizeof(named_underlyings) / sizeof(named_underlyings[0]));
+constexpr int named_count =
+    static_cast<int>(sizeof(named_underlyings) / sizeof(named_underlyings[0]));
 
 // ---- random numbers ----------------------------------------------------------------------------
 class draw_stream {
@@ -177,7 +178,8 @@ class draw_stream {
   double spare_uniform_ = 0.0, spare_normal_ = 0.0;
 };
 
-// ---- rounding to readable decimals ---------------------------------------------------------------
+// ---- rounding to readable decimals
+// ---------------------------------------------------------------
 constexpr double powers_of_ten[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -194,7 +196,9 @@ double round_decimals(double x, int decimals) {
   return static_cast<double>(std::llround(x / p)) * p;
 }
 
-int floor_log10(double x) { return static_cast<int>(std::floor(std::log10(x))); }
+int floor_log10(double x) {
+  return static_cast<int>(std::floor(std::log10(x)));
+}
 
 // x rounded to `digits` significant digits.
 double round_significant(double x, int digits) {
@@ -245,7 +249,8 @@ class text_buffer {
 
  private:
   void reserve(std::size_t n) {
-    if (size_ + n > data_.size()) data_.resize(std::max<std::size_t>(2 * data_.size(), size_ + n + 4096));
+    if (size_ + n > data_.size())
+      data_.resize(std::max<std::size_t>(2 * data_.size(), size_ + n + 4096));
   }
   std::vector<char> data_;
   std::size_t size_ = 0;
@@ -285,7 +290,7 @@ std::vector<underlying_spec> make_underlyings(int count, std::uint64_t seed) {
       u.symbol = "SYM" + std::to_string(i + 1);
       u.spot = round_significant(std::pow(10.0, r.uniform(-1.3, 2.7)), 5);  // 0.05 .. 500
       u.vol = round_decimals(r.uniform(0.6, 1.2), 2);
-      u.beta_pct = 50 + r.below(31);                                          // 0.50 .. 0.80
+      u.beta_pct = 50 + r.below(31);  // 0.50 .. 0.80
       u.funding = round_decimals(r.uniform(-0.5, 2.0) * 1e-4, 6);
     }
     u.strikes = i < 2 ? 9 : 7;
@@ -352,7 +357,9 @@ void write_risk(const std::filesystem::path& path) {
   b.put(", \"credit_limit\": ");
   b.put_number(vip_credit_limit);
   b.put("}\n  },\n");
-  b.put("  \"deviation_threshold\": 0.005,\n  \"heartbeat_ms\": 1000,\n  \"stale_after_ms\": 5000\n}\n");
+  b.put(
+      "  \"deviation_threshold\": 0.005,\n  \"heartbeat_ms\": 1000,\n  \"stale_after_ms\": "
+      "5000\n}\n");
   write_whole_file(path, b);
 }
 
@@ -415,8 +422,8 @@ std::vector<instrument_spec> make_instruments(std::vector<underlying_spec>& us, 
       s.unit_value = unit_value(c, x);
       s.reference = kind == instrument_kind::future ? future_price(u.spot, carry, t) : u.spot;
       s.notional_unit = multiplier * u.spot;
-      s.quantity_decimals = std::clamp(
-          static_cast<int>(std::ceil(std::log10(s.notional_unit))) + 1, 0, 8);
+      s.quantity_decimals =
+          std::clamp(static_cast<int>(std::ceil(std::log10(s.notional_unit))) + 1, 0, 8);
       if (kind == instrument_kind::spot || kind == instrument_kind::option)
         s.quantity_decimals = qty_decimals;
       s.price_decimals = 4 - floor_log10(s.reference);  // 5 significant digits
@@ -500,9 +507,10 @@ proxy_table make_proxy(const std::vector<underlying_spec>& us,
     draw_stream factor(seed, s, tag_factor);
     const double f = factor.normal();
     for (std::size_t u = 0; u < us.size(); ++u) {
-      const normal_pair e = normals_from_block(philox4x32_10(
-          philox_u32x4{{static_cast<std::uint32_t>(s), 0u, static_cast<std::uint32_t>(u), tag_scenario}},
-          static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)));
+      const normal_pair e = normals_from_block(
+          philox4x32_10(philox_u32x4{{static_cast<std::uint32_t>(s), 0u,
+                                      static_cast<std::uint32_t>(u), tag_scenario}},
+                        static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)));
       const double beta = us[u].beta_pct / 100.0;
       const double z = beta * f + std::sqrt(1.0 - beta * beta) * e.z0;
       const shocked_market m = shock_underlying(us[u].spot, us[u].vol, z, e.z1, horizon_years,
@@ -583,10 +591,12 @@ void generate_account(const generator& g, std::uint64_t a, worker_scratch& w, te
   w.chosen.clear();
   for (int i = 0; i < nu; ++i) {
     int pick = pick_weighted(g.popularity, r.uniform());
-    for (int attempt = 0; attempt < 16 && std::find(w.chosen.begin(), w.chosen.end(), pick) != w.chosen.end();
+    for (int attempt = 0;
+         attempt < 16 && std::find(w.chosen.begin(), w.chosen.end(), pick) != w.chosen.end();
          ++attempt)
       pick = pick_weighted(g.popularity, r.uniform());
-    while (std::find(w.chosen.begin(), w.chosen.end(), pick) != w.chosen.end()) pick = (pick + 1) % U;
+    while (std::find(w.chosen.begin(), w.chosen.end(), pick) != w.chosen.end())
+      pick = (pick + 1) % U;
     w.chosen.push_back(pick);
   }
   int direction[3];
@@ -603,7 +613,8 @@ void generate_account(const generator& g, std::uint64_t a, worker_scratch& w, te
 
   w.weight.resize(static_cast<std::size_t>(K));
   double weight_sum = 0.0;
-  for (int k = 0; k < K; ++k) weight_sum += (w.weight[static_cast<std::size_t>(k)] = 0.25 + r.uniform());
+  for (int k = 0; k < K; ++k)
+    weight_sum += (w.weight[static_cast<std::size_t>(k)] = 0.25 + r.uniform());
 
   std::fill(w.loss.begin(), w.loss.end(), 0.0f);
   double gross = 0.0;
@@ -612,7 +623,8 @@ void generate_account(const generator& g, std::uint64_t a, worker_scratch& w, te
 
   for (int k = 0; k < K; ++k) {
     const int slot = k < nu ? k : r.below(nu);
-    const underlying_spec& u = g.underlyings[static_cast<std::size_t>(w.chosen[static_cast<std::size_t>(slot)])];
+    const underlying_spec& u =
+        g.underlyings[static_cast<std::size_t>(w.chosen[static_cast<std::size_t>(slot)])];
     const int dir = direction[slot];
     const int half = u.strikes / 2;
     int sign = 1;
@@ -627,7 +639,9 @@ void generate_account(const generator& g, std::uint64_t a, worker_scratch& w, te
     static constexpr double seller_w[option_expiry_count] = {0.1, 0.45, 0.8, 1.0};
     static constexpr double any_w[option_expiry_count] = {0.25, 0.5, 0.75, 1.0};
     const int spot_i = u.first_instrument, perp_i = u.first_instrument + 1;
-    auto future_pick = [&] { return u.first_instrument + 2 + pick_from(r, future_w, future_count); };
+    auto future_pick = [&] {
+      return u.first_instrument + 2 + pick_from(r, future_w, future_count);
+    };
 
     int inst = 0;
     // About one row in 500 (after the first row of each underlying) is a second fill of an
@@ -675,9 +689,12 @@ void generate_account(const generator& g, std::uint64_t a, worker_scratch& w, te
           }
           break;
         case style::mixed:
-          if (p < 0.15) inst = spot_i;
-          else if (p < 0.5) inst = perp_i;
-          else if (p < 0.65) inst = future_pick();
+          if (p < 0.15)
+            inst = spot_i;
+          else if (p < 0.5)
+            inst = perp_i;
+          else if (p < 0.65)
+            inst = future_pick();
           else {
             const int offset = r.below(u.strikes) - half;
             const bool put = r.uniform() < 0.5;
@@ -689,7 +706,8 @@ void generate_account(const generator& g, std::uint64_t a, worker_scratch& w, te
       // Keep duplicate (account, instrument) rows rare: on a repeat, take the first unused
       // perpetual, future or (for a long) spot of the same underlying, else random options of it.
       auto used = [&](int i) { return w.stamp[static_cast<std::size_t>(i)] == stamp; };
-      if (used(inst) && g.instruments[static_cast<std::size_t>(inst)].kind != instrument_kind::option) {
+      if (used(inst) &&
+          g.instruments[static_cast<std::size_t>(inst)].kind != instrument_kind::option) {
         for (int j = 1; j <= future_count + 2 && used(inst); ++j) {
           const int candidate = u.first_instrument + j % (future_count + 2);  // PERP, futures, SPOT
           if (candidate != spot_i || sign > 0) inst = candidate;
@@ -706,7 +724,8 @@ void generate_account(const generator& g, std::uint64_t a, worker_scratch& w, te
     const instrument_spec& is = g.instruments[static_cast<std::size_t>(inst)];
 
     // Quantity: this row's share of the account notional, in units of the underlying.
-    const double row_notional = account_notional * w.weight[static_cast<std::size_t>(k)] / weight_sum;
+    const double row_notional =
+        account_notional * w.weight[static_cast<std::size_t>(k)] / weight_sum;
     double q = round_decimals(sign * row_notional / is.notional_unit, is.quantity_decimals);
     if (q == 0.0) q = sign / powers_of_ten[is.quantity_decimals];
 
@@ -755,20 +774,30 @@ void generate_account(const generator& g, std::uint64_t a, worker_scratch& w, te
 
   // Target equity.
   enum class target { preemptive, liquidate, margin_call, near_im, ok };
-  const double u_pre = r.uniform(), u_class = r.uniform(), u_level = r.uniform(), u_keep = r.uniform();
+  const double u_pre = r.uniform(), u_class = r.uniform(), u_level = r.uniform(),
+               u_keep = r.uniform();
   target t = preemptive_ceiling >= 1.08 * im && u_pre < 0.7 ? target::preemptive
-             : u_class < 0.21                                ? target::liquidate
-             : u_class < 0.40                                ? target::margin_call
-             : u_class < 0.50                                ? target::near_im
-                                                             : target::ok;
+             : u_class < 0.21                               ? target::liquidate
+             : u_class < 0.40                               ? target::margin_call
+             : u_class < 0.50                               ? target::near_im
+                                                            : target::ok;
   const double ok_equity = im * 1.3 * std::pow(8.0 / 1.3, u_level);
   double equity = ok_equity;
   switch (t) {
-    case target::preemptive: equity = 1.03 * im + 0.8 * u_level * (preemptive_ceiling - 1.03 * im); break;
-    case target::liquidate: equity = im * (-0.3 + 0.8 * u_level); break;
-    case target::margin_call: equity = im * (0.66 + 0.28 * u_level); break;
-    case target::near_im: equity = im * (1.04 + 0.26 * u_level); break;
-    case target::ok: break;
+    case target::preemptive:
+      equity = 1.03 * im + 0.8 * u_level * (preemptive_ceiling - 1.03 * im);
+      break;
+    case target::liquidate:
+      equity = im * (-0.3 + 0.8 * u_level);
+      break;
+    case target::margin_call:
+      equity = im * (0.66 + 0.28 * u_level);
+      break;
+    case target::near_im:
+      equity = im * (1.04 + 0.26 * u_level);
+      break;
+    case target::ok:
+      break;
   }
 
   auto book_value = [&] {  // sum of the rows' equity contributions
@@ -833,7 +862,8 @@ void generate_account(const generator& g, std::uint64_t a, worker_scratch& w, te
 
 }  // namespace
 
-generate_report generate_book(const generate_options& options, const std::filesystem::path& out_dir) {
+generate_report generate_book(const generate_options& options,
+                              const std::filesystem::path& out_dir) {
   if (options.accounts < 0) throw std::invalid_argument("generate: --accounts must be >= 0");
   if (options.underlyings < 1) throw std::invalid_argument("generate: --underlyings must be >= 1");
   if (options.positions_per_account < 1)
@@ -849,7 +879,8 @@ generate_report generate_book(const generate_options& options, const std::filesy
   text_buffer instrument_csv;
   std::vector<valuation_inputs> now;
   std::vector<contract_terms> terms;
-  const std::vector<instrument_spec> instruments = make_instruments(underlyings, instrument_csv, now, terms);
+  const std::vector<instrument_spec> instruments =
+      make_instruments(underlyings, instrument_csv, now, terms);
   const proxy_table proxy = make_proxy(underlyings, instruments, now, terms, options.seed);
 
   write_market(underlyings, out_dir / "market.json");
@@ -887,7 +918,8 @@ generate_report generate_book(const generate_options& options, const std::filesy
       position_text[t].clear();
       const std::int64_t end = std::min(n, begin + chunk);
       for (std::int64_t a = begin; a < end; ++a)
-        generate_account(g, static_cast<std::uint64_t>(a), scratch[t], account_text[t], position_text[t]);
+        generate_account(g, static_cast<std::uint64_t>(a), scratch[t], account_text[t],
+                         position_text[t]);
     } catch (...) {
       errors[t] = std::current_exception();
     }
@@ -926,7 +958,8 @@ generate_report generate_book(const generate_options& options, const std::filesy
   return report;
 }
 
-generate_report generate_book_snapshot(const generate_options& options, const std::filesystem::path& file) {
+generate_report generate_book_snapshot(const generate_options& options,
+                                       const std::filesystem::path& file) {
   // Through CSV files, so a generated snapshot is exactly what convert makes of the generated
   // directory.
   const std::filesystem::path staging =

@@ -21,11 +21,13 @@ struct generate_report {
 // Writes instruments.csv, accounts.csv, positions.csv, market.json and risk.json into `out_dir`
 // (created if missing). Deterministic for a seed: the same options give the same bytes.
 // Throws std::runtime_error when a file cannot be written.
-generate_report generate_book(const generate_options& options, const std::filesystem::path& out_dir);
+generate_report generate_book(const generate_options& options,
+                              const std::filesystem::path& out_dir);
 
 // The same book as one binary snapshot `file`: generated into a CSV directory beside it, which is
 // loaded and validated like any book, converted, and removed (also on failure). Throws as
 // generate_book and convert_book_directory do.
-generate_report generate_book_snapshot(const generate_options& options, const std::filesystem::path& file);
+generate_report generate_book_snapshot(const generate_options& options,
+                                       const std::filesystem::path& file);
 
 }  // namespace msync

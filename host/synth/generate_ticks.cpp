@@ -20,6 +20,8 @@
 //   be far larger than a book's market file), and renamed when complete.
 #include "synth/generate_ticks.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -31,14 +33,12 @@
 #include <system_error>
 #include <vector>
 
-#include <unistd.h>
-
-#include "io/output_files.hpp"
-#include "marginsync/time_units.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
+#include "io/output_files.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/philox.hpp"
+#include "marginsync/time_units.hpp"
 
 namespace msync {
 
@@ -67,10 +67,13 @@ struct tick_draws {
 };
 
 tick_draws draws_at(std::uint64_t seed, std::uint64_t k, std::uint32_t underlying) {
-  const std::uint32_t key0 = static_cast<std::uint32_t>(seed), key1 = static_cast<std::uint32_t>(seed >> 32);
+  const std::uint32_t key0 = static_cast<std::uint32_t>(seed),
+                      key1 = static_cast<std::uint32_t>(seed >> 32);
   const std::uint32_t k0 = static_cast<std::uint32_t>(k), k1 = static_cast<std::uint32_t>(k >> 32);
-  const normal_pair z = normals_from_block(philox4x32_10(philox_u32x4{{k0, k1, underlying, tag_shock}}, key0, key1));
-  const philox_u32x4 u = philox4x32_10(philox_u32x4{{k0, k1, underlying, tag_jump_count}}, key0, key1);
+  const normal_pair z =
+      normals_from_block(philox4x32_10(philox_u32x4{{k0, k1, underlying, tag_shock}}, key0, key1));
+  const philox_u32x4 u =
+      philox4x32_10(philox_u32x4{{k0, k1, underlying, tag_jump_count}}, key0, key1);
   return tick_draws{z.z0, z.z1, uniform_open0(u.v[0], u.v[1])};
 }
 
@@ -123,11 +126,13 @@ class path_state {
     const double lambda = jump_rate_per_second_ * dt_seconds;
     const double jv = options_.jump_vol;
     for (std::size_t u = 0; u < n; ++u) {
-      const tick_draws d = draws_at(options_.seed, static_cast<std::uint64_t>(k), static_cast<std::uint32_t>(u));
+      const tick_draws d =
+          draws_at(options_.seed, static_cast<std::uint64_t>(k), static_cast<std::uint32_t>(u));
       shocks_[u] = d.shock;
       const int jumps = poisson_at(lambda, d.jump_count);
       if (jumps > 0)
-        log_move_[u] += -0.5 * jumps * jv * jv + std::sqrt(static_cast<double>(jumps)) * jv * d.jump_size;
+        log_move_[u] +=
+            -0.5 * jumps * jv * jv + std::sqrt(static_cast<double>(jumps)) * jv * d.jump_size;
     }
     for (std::size_t u = 0; u < n; ++u) {
       double z = 0.0;  // correlated shock: row u of L times the independent shocks
@@ -138,7 +143,8 @@ class path_state {
   }
 
   double price(std::size_t u) const {
-    return std::clamp(market_.spot[u] * std::exp(log_move_[u]), std::numeric_limits<double>::min(), max_price);
+    return std::clamp(market_.spot[u] * std::exp(log_move_[u]), std::numeric_limits<double>::min(),
+                      max_price);
   }
 
  private:
@@ -152,13 +158,16 @@ class path_state {
 }  // namespace
 
 std::string tick_generate_problem(const tick_generate_options& o) {
-  if (!(std::isfinite(o.seconds) && o.seconds > 0.0)) return "the stream length must be > 0 seconds";
+  if (!(std::isfinite(o.seconds) && o.seconds > 0.0))
+    return "the stream length must be > 0 seconds";
   if (!(std::isfinite(o.rate_hz) && o.rate_hz > 0.0 && o.rate_hz <= max_rate_hz))
     return "the tick rate must be > 0 and at most 1e9 per second (timestamps are in nanoseconds)";
-  if (!(std::isfinite(o.jumps_per_hour) && o.jumps_per_hour >= 0.0)) return "jumps per hour must be >= 0";
+  if (!(std::isfinite(o.jumps_per_hour) && o.jumps_per_hour >= 0.0))
+    return "jumps per hour must be >= 0";
   if (!(std::isfinite(o.jump_vol) && o.jump_vol >= 0.0)) return "the jump volatility must be >= 0";
   if (o.jumps_per_hour / seconds_per_hour / o.rate_hz > max_jumps_per_interval)
-    return "more than 100 expected jumps between two ticks: raise the tick rate or lower jumps per hour";
+    return "more than 100 expected jumps between two ticks: raise the tick rate or lower jumps per "
+           "hour";
   return {};
 }
 
@@ -167,14 +176,17 @@ tick_generate_report generate_ticks(const market_state& market, const tick_gener
   if (const std::string why = tick_generate_problem(o); !why.empty())
     throw std::invalid_argument("generate ticks: " + why);
   const std::size_t n = market.size();
-  MSYNC_EXPECTS(n > 0 && market.spot.size() == n && market.vol.size() == n && market.cholesky.size() == n * n,
-                "market_state with consistent sizes and a Cholesky factor");
+  MSYNC_EXPECTS(
+      n > 0 && market.spot.size() == n && market.vol.size() == n && market.cholesky.size() == n * n,
+      "market_state with consistent sizes and a Cholesky factor");
   // The last timestamp must stay within DESIGN's supported range (before 2150); checked in
   // double before any conversion, so the tick count below fits in 64 bits.
   const double end_ns = static_cast<double>(market.as_of_ns) + o.seconds * ns_per_second;
   if (!(end_ns < static_cast<double>(latest_timestamp_ms) * 1e6))
-    throw std::invalid_argument("generate ticks: the stream would end after 2149-12-31, the last supported time");
-  const auto updates = static_cast<std::int64_t>(std::floor(o.seconds * o.rate_hz * (1.0 + count_slack)));
+    throw std::invalid_argument(
+        "generate ticks: the stream would end after 2149-12-31, the last supported time");
+  const auto updates =
+      static_cast<std::int64_t>(std::floor(o.seconds * o.rate_hz * (1.0 + count_slack)));
 
   atomic_file out(out_csv);
   std::string text = "timestamp,underlying,price\n";

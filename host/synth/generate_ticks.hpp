@@ -10,10 +10,10 @@
 namespace msync {
 
 struct tick_generate_options {
-  double seconds = 3600.0;       // length of the stream after the market's as_of
-  double rate_hz = 1.0;          // timestamps per second; every underlying ticks at each one
-  double jumps_per_hour = 2.0;   // Poisson rate of price jumps, per underlying
-  double jump_vol = 0.02;        // standard deviation of a jump's log size
+  double seconds = 3600.0;      // length of the stream after the market's as_of
+  double rate_hz = 1.0;         // timestamps per second; every underlying ticks at each one
+  double jumps_per_hour = 2.0;  // Poisson rate of price jumps, per underlying
+  double jump_vol = 0.02;       // standard deviation of a jump's log size
   std::uint64_t seed = 1;
 };
 
@@ -36,7 +36,8 @@ std::string tick_generate_problem(const tick_generate_options& options);
 // stays a martingale. Deterministic: the same market and options give the same bytes on every
 // machine. Throws std::invalid_argument for options tick_generate_problem rejects or a stream
 // that would end after 2149, std::runtime_error naming the file when it cannot be written.
-tick_generate_report generate_ticks(const market_state& market, const tick_generate_options& options,
+tick_generate_report generate_ticks(const market_state& market,
+                                    const tick_generate_options& options,
                                     const std::filesystem::path& out_csv);
 
 }  // namespace msync

@@ -48,19 +48,22 @@ inline void add_closed(account_patch& p, const book& b, std::uint32_t a, double 
 // Writes the patch into `b`; checks first that it was made for this book's layout, so that a
 // patch that does not fit changes nothing.
 inline void apply_patch(book& b, const account_patch& p) {
-  MSYNC_EXPECTS(p.first.size() == p.accounts.size() + 1 && p.collateral.size() == p.accounts.size() &&
+  MSYNC_EXPECTS(p.first.size() == p.accounts.size() + 1 &&
+                    p.collateral.size() == p.accounts.size() &&
                     p.cost.size() == p.quantity.size() && p.first.back() == p.quantity.size(),
                 "a well-formed account patch");
   for (std::size_t i = 0; i < p.accounts.size(); ++i) {
     const std::uint32_t a = p.accounts[i];
     MSYNC_EXPECTS(a < b.accounts(), "patched accounts exist");
-    MSYNC_EXPECTS(b.account_position_begin[a + 1] - b.account_position_begin[a] == p.first[i + 1] - p.first[i],
+    MSYNC_EXPECTS(b.account_position_begin[a + 1] - b.account_position_begin[a] ==
+                      p.first[i + 1] - p.first[i],
                   "a patch gives every position of its accounts");
   }
   // Each account once: a GPU writes the entries in parallel, where a repeat would race.
   std::vector<std::uint32_t> sorted = p.accounts;
   std::sort(sorted.begin(), sorted.end());
-  MSYNC_EXPECTS(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(), "each account once in a patch");
+  MSYNC_EXPECTS(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(),
+                "each account once in a patch");
   for (std::size_t i = 0; i < p.accounts.size(); ++i) {
     const std::uint32_t a = p.accounts[i];
     const std::uint64_t begin = b.account_position_begin[a];

@@ -34,14 +34,16 @@ struct account_totals {
 };
 
 // Exposures [x_begin, x_end) of one account; `base_equity` = collateral + the tier's credit limit.
-MSYNC_HD inline account_totals revalue_account(const account_revaluation_view& v, std::uint64_t x_begin,
-                                               std::uint64_t x_end, double base_equity) {
+MSYNC_HD inline account_totals revalue_account(const account_revaluation_view& v,
+                                               std::uint64_t x_begin, std::uint64_t x_end,
+                                               double base_equity) {
   double equity = base_equity;
   double gross = 0.0;
   for (std::uint64_t x = x_begin; x < x_end; ++x) {
     const double spot = v.spot[v.exposure_underlying[x]];
     double delta = 0.0, gamma = 0.0, vega = 0.0, theta = 0.0;
-    for (std::uint64_t p = v.exposure_position_begin[x]; p < v.exposure_position_begin[x + 1]; ++p) {
+    for (std::uint64_t p = v.exposure_position_begin[x]; p < v.exposure_position_begin[x + 1];
+         ++p) {
       const std::uint32_t i = v.position_instrument[p];
       const double q = v.position_quantity[p];
       const option_greeks g = v.unit[i];

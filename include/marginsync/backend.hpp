@@ -39,7 +39,8 @@ struct revaluation {
   std::vector<double> exposure_gamma;  // per unit of underlying price (d2V/dS2)
   std::vector<double> exposure_vega;   // quote currency per 1.00 of vol (dV/dsigma)
   std::vector<double> exposure_theta;  // quote currency per year (dV/dt, calendar time)
-  std::vector<double> account_equity;  // collateral + credit limit + sum of position values (+ changes)
+  std::vector<double>
+      account_equity;  // collateral + credit limit + sum of position values (+ changes)
   std::vector<double> account_gross_notional;  // sum |q m S|, quote currency
 };
 
@@ -74,8 +75,8 @@ struct risk_result {
 // A stream's tick path (docs/design.md, "Streaming"): what tick_states needs besides what the
 // backend holds.
 struct tick_request {
-  double z = 0.0;                     // standard normal quantile at `confidence`
-  double tau_years = 0.0;             // stream time since the last risk run, years (ACT/365)
+  double z = 0.0;          // standard normal quantile at `confidence`
+  double tau_years = 0.0;  // stream time since the last risk run, years (ACT/365)
   double preemptive_threshold = 0.0;
   const std::vector<std::uint8_t>* stale_underlying = nullptr;  // per underlying: 1 when stale
 };
@@ -121,7 +122,8 @@ class backend {
 
   // Revalues the book at `market` and holds the result, with collateral_change[a] (quote
   // currency; empty for none) added to account a's equity.
-  virtual void revalue(const market_state& market, const std::vector<double>& collateral_change) = 0;
+  virtual void revalue(const market_state& market,
+                       const std::vector<double>& collateral_change) = 0;
   // Scenario risk of the revaluation held, at its market; holds the result.
   virtual void scenario_risk(const scenario_source& scenarios, const risk_params& params) = 0;
   // Every account's stream state (stream_rules.hpp) from the revaluation held, against the margins

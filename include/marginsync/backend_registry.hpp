@@ -18,9 +18,9 @@ constexpr std::size_t default_pnl_table_bytes = std::size_t{2} << 30;
 
 // What a backend may be told at construction; each backend reads the fields that concern it.
 struct backend_options {
-  int cpu_threads = 0;                                // CPU: OpenMP threads (0: all available)
+  int cpu_threads = 0;                                    // CPU: OpenMP threads (0: all available)
   std::size_t pnl_table_bytes = default_pnl_table_bytes;  // CPU: see above
-  std::size_t max_device_bytes = 0;    // CUDA: device memory cap (0: 90% of what is free)
+  std::size_t max_device_bytes = 0;  // CUDA: device memory cap (0: 90% of what is free)
   // CUDA: at most this many accounts per chunk (0: as many as fit). Forces a chunked run on a
   // small book, for tests and demonstrations.
   std::size_t max_chunk_accounts = 0;
@@ -41,7 +41,8 @@ backend_probe probe_backend(const std::string& name, const backend_options& opti
 std::unique_ptr<backend> make_backend(const std::string& name, const backend_options& options = {});
 
 // The CPU backend, which every build has.
-std::unique_ptr<backend> make_cpu_backend(int threads, std::size_t pnl_table_bytes = default_pnl_table_bytes);
+std::unique_ptr<backend> make_cpu_backend(int threads,
+                                          std::size_t pnl_table_bytes = default_pnl_table_bytes);
 
 enum class backend_choice : std::uint8_t { automatic, cpu, cuda };
 
@@ -53,7 +54,8 @@ struct backend_selection {
 // auto: CUDA when built with it and a device is usable, else the CPU (the note says why).
 // cuda: throws backend_unavailable with the reason when it cannot be used.
 backend_selection select_backend(backend_choice choice, const backend_options& options);
-backend_selection select_backend(backend_choice choice, int cpu_threads, std::size_t max_device_bytes = 0);
+backend_selection select_backend(backend_choice choice, int cpu_threads,
+                                 std::size_t max_device_bytes = 0);
 
 // An accelerator's peaks, for `marginsync bench`'s floors.
 struct accelerator_peaks {

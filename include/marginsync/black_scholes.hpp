@@ -22,10 +22,12 @@ MSYNC_HD inline double norm_pdf(double x) {
 }
 
 // Phi(x) through erfc: accurate in both tails (no 1 - small cancellation).
-MSYNC_HD inline double norm_cdf(double x) { return 0.5 * erfc(-x * 0.707106781186547524400844362105); }
+MSYNC_HD inline double norm_cdf(double x) {
+  return 0.5 * erfc(-x * 0.707106781186547524400844362105);
+}
 
-// Value and greeks at expiry or after it (T <= 0): intrinsic value; delta 1 for a call in the money,
-// -1 for a put in the money, else 0 (at the money counts as out); other greeks 0 (DESIGN 3).
+// Value and greeks at expiry or after it (T <= 0): intrinsic value; delta 1 for a call in the
+// money, -1 for a put in the money, else 0 (at the money counts as out); other greeks 0 (DESIGN 3).
 MSYNC_HD inline option_greeks bsm_expired(bool is_call, double S, double K) {
   option_greeks g{0.0, 0.0, 0.0, 0.0, 0.0};
   if (is_call) {

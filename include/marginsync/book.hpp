@@ -4,13 +4,13 @@
 // [account_position_begin[a], account_position_begin[a + 1]) and an exposure (account,
 // underlying) the range [exposure_position_begin[x], exposure_position_begin[x + 1]).
 // Accounts keep their input order; strings live only here, kernels see the index arrays.
-#include "marginsync/time_units.hpp"
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "marginsync/instrument_kind.hpp"
 #include "marginsync/market.hpp"
+#include "marginsync/time_units.hpp"
 #include "marginsync/valuation.hpp"
 
 namespace msync {
@@ -18,11 +18,11 @@ namespace msync {
 struct instrument_table {
   std::vector<std::string> id;
   std::vector<instrument_kind> kind;
-  std::vector<std::uint8_t> is_call;       // options only
-  std::vector<std::uint32_t> underlying;   // index into market_state::symbols
-  std::vector<double> strike;              // options only, quote currency
-  std::vector<double> multiplier;          // units of the underlying per contract
-  std::vector<std::int64_t> expiry_ns;     // futures and options; 0 otherwise
+  std::vector<std::uint8_t> is_call;      // options only
+  std::vector<std::uint32_t> underlying;  // index into market_state::symbols
+  std::vector<double> strike;             // options only, quote currency
+  std::vector<double> multiplier;         // units of the underlying per contract
+  std::vector<std::int64_t> expiry_ns;    // futures and options; 0 otherwise
 
   std::size_t size() const noexcept { return id.size(); }
   contract_terms terms(std::size_t i) const {
@@ -35,7 +35,7 @@ struct book {
 
   // Accounts, input order.
   std::vector<std::string> account_id;
-  std::vector<double> collateral;       // quote currency
+  std::vector<double> collateral;           // quote currency
   std::vector<std::uint32_t> account_tier;  // index into risk_params::tiers
 
   // Positions, one per (account, instrument) after merging rows.
@@ -63,9 +63,11 @@ inline bool has_open_position(const book& b, std::uint32_t a) {
   return false;
 }
 
-// Time to expiry of each instrument at the market's as_of, in years (ACT/365: seconds / 31,536,000).
-// Spot and perpetuals get 0 (never read). Inline: both backends' host code computes it.
-inline std::vector<double> years_to_expiry(const instrument_table& instruments, std::int64_t as_of_ns) {
+// Time to expiry of each instrument at the market's as_of, in years (ACT/365: seconds /
+// 31,536,000). Spot and perpetuals get 0 (never read). Inline: both backends' host code computes
+// it.
+inline std::vector<double> years_to_expiry(const instrument_table& instruments,
+                                           std::int64_t as_of_ns) {
   std::vector<double> t(instruments.size(), 0.0);
   for (std::size_t i = 0; i < instruments.size(); ++i) {
     const instrument_kind k = instruments.kind[i];

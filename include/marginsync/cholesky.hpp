@@ -13,7 +13,8 @@ struct cholesky_result {
   std::string failure;        // empty on success, else why the matrix is not PSD
 };
 
-inline cholesky_result cholesky_psd(const std::vector<double>& a, std::size_t n, double tolerance = 1e-10) {
+inline cholesky_result cholesky_psd(const std::vector<double>& a, std::size_t n,
+                                    double tolerance = 1e-10) {
   cholesky_result r;
   r.lower.assign(n * n, 0.0);
   std::vector<double>& l = r.lower;
@@ -33,7 +34,8 @@ inline cholesky_result cholesky_psd(const std::vector<double>& a, std::size_t n,
         for (std::size_t k = 0; k < j; ++k) s -= l[i * n + k] * l[j * n + k];
         if (std::fabs(s) > std::sqrt(tolerance)) {
           r.failure = "not positive semi-definite (row " + std::to_string(j + 1) +
-                      " is degenerate but row " + std::to_string(i + 1) + " is not consistent with it)";
+                      " is degenerate but row " + std::to_string(i + 1) +
+                      " is not consistent with it)";
           return r;
         }
       }

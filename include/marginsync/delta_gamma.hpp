@@ -12,11 +12,12 @@ struct exposure_sensitivity {
   double delta;
   double half_gamma;  // gamma / 2
   double vega;
-  double decay;       // theta h
+  double decay;  // theta h
 };
 
-MSYNC_HD inline exposure_sensitivity make_exposure_sensitivity(double delta, double gamma, double vega,
-                                                               double theta, double horizon_years) {
+MSYNC_HD inline exposure_sensitivity make_exposure_sensitivity(double delta, double gamma,
+                                                               double vega, double theta,
+                                                               double horizon_years) {
   return exposure_sensitivity{delta, 0.5 * gamma, vega, theta * horizon_years};
 }
 

@@ -1,11 +1,11 @@
 #pragma once
 // The risk configuration of risk.json (DESIGN 2), defaults as documented there.
-#include "marginsync/time_units.hpp"
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "marginsync/scenario.hpp"
+#include "marginsync/time_units.hpp"
 
 namespace msync {
 

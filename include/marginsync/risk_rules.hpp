@@ -21,9 +21,9 @@ MSYNC_HD inline std::int64_t tail_count(double confidence, std::int64_t scenario
 enum class account_status : std::uint8_t { ok = 0, margin_call = 1, liquidate = 2 };
 
 struct margin_rule {
-  double min_margin_rate;   // fraction of gross notional
-  double maintenance_ratio; // MM / IM
-  double im_multiplier;     // of the account's tier
+  double min_margin_rate;    // fraction of gross notional
+  double maintenance_ratio;  // MM / IM
+  double im_multiplier;      // of the account's tier
 };
 
 struct margin_levels {
@@ -72,9 +72,12 @@ MSYNC_HD inline double bad_debt(double loss, double equity) {
 
 inline const char* status_name(account_status s) {
   switch (s) {
-    case account_status::ok: return "ok";
-    case account_status::margin_call: return "margin_call";
-    case account_status::liquidate: return "liquidate";
+    case account_status::ok:
+      return "ok";
+    case account_status::margin_call:
+      return "margin_call";
+    case account_status::liquidate:
+      return "liquidate";
   }
   return "?";
 }

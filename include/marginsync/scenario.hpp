@@ -108,9 +108,9 @@ MSYNC_HD inline void monte_carlo_scenario(const monte_carlo_inputs& in, std::uin
   for (std::uint32_t u = 0; u < n; ++u) {
     double z = 0.0;
     for (std::uint32_t k = 0; k <= u; ++k) z += in.cholesky[u * n + k] * eps[k];
-    const shocked_market m = shock_underlying(in.spot[u], in.vol[u], z * scale, eta[u],
-                                              in.horizon_years, in.vol_of_vol,
-                                              in.spot_vol_correlation);
+    const shocked_market m =
+        shock_underlying(in.spot[u], in.vol[u], z * scale, eta[u], in.horizon_years, in.vol_of_vol,
+                         in.spot_vol_correlation);
     spot_out[u * stride] = m.spot;
     vol_out[u * stride] = m.vol;
   }

@@ -18,22 +18,25 @@ MSYNC_HD inline double normal_quantile(double p) {
                a4 = 1.383577518672690e+02, a5 = -3.066479806614716e+01, a6 = 2.506628277459239e+00;
   const double b1 = -5.447609879822406e+01, b2 = 1.615858368580409e+02, b3 = -1.556989798598866e+02,
                b4 = 6.680131188771972e+01, b5 = -1.328068155288572e+01;
-  const double c1 = -7.784894002430293e-03, c2 = -3.223964580411365e-01, c3 = -2.400758277161838e+00,
-               c4 = -2.549732539343734e+00, c5 = 4.374664141464968e+00, c6 = 2.938163982698783e+00;
+  const double c1 = -7.784894002430293e-03, c2 = -3.223964580411365e-01,
+               c3 = -2.400758277161838e+00, c4 = -2.549732539343734e+00, c5 = 4.374664141464968e+00,
+               c6 = 2.938163982698783e+00;
   const double d1 = 7.784695709041462e-03, d2 = 3.224671290700398e-01, d3 = 2.445134137142996e+00,
                d4 = 3.754408661907416e+00;
   const double p_low = 0.02425;
   double x;
   if (p < p_low) {
     const double q = sqrt(-2.0 * log(p));
-    x = (((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / ((((d1 * q + d2) * q + d3) * q + d4) * q + 1.0);
+    x = (((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) /
+        ((((d1 * q + d2) * q + d3) * q + d4) * q + 1.0);
   } else if (p <= 1.0 - p_low) {
     const double q = p - 0.5, r = q * q;
     x = (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6) * q /
         (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1.0);
   } else {
     const double q = sqrt(-2.0 * log(1.0 - p));
-    x = -(((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / ((((d1 * q + d2) * q + d3) * q + d4) * q + 1.0);
+    x = -(((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) /
+        ((((d1 * q + d2) * q + d3) * q + d4) * q + 1.0);
   }
   const double e = norm_cdf(x) - p;
   const double u = e * 2.50662827463100050242 * exp(0.5 * x * x);  // e / phi(x)
@@ -55,8 +58,9 @@ MSYNC_HD inline double staleness_addon(double z, double exposure_terms_sum, doub
 // exposure order (the host and device tick paths give the same bits). `stale`, per underlying and
 // possibly null, sets on_stale when any of the account's underlyings has a stale oracle.
 MSYNC_HD inline double account_staleness_addon(std::uint64_t x_begin, std::uint64_t x_end,
-                                               const std::uint32_t* exposure_underlying, const double* exposure_delta,
-                                               const double* spot, const double* vol, const std::uint8_t* stale,
+                                               const std::uint32_t* exposure_underlying,
+                                               const double* exposure_delta, const double* spot,
+                                               const double* vol, const std::uint8_t* stale,
                                                double z, double tau_years, bool& on_stale) {
   double terms = 0.0;
   on_stale = false;

@@ -1,9 +1,8 @@
 // The marginsync executable end to end: the sample book, exit statuses, error lines, outputs.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "test_support.hpp"
@@ -16,10 +15,11 @@ using test::temp_dir;
 
 TEST(cli, margin_on_the_sample_book) {
   temp_dir out;
-  const auto r = run_cli("margin --book '" + test::sample_book().string() + "' --backend cpu --out '" +
-                         out.path().string() + "'");
+  const auto r = run_cli("margin --book '" + test::sample_book().string() +
+                         "' --backend cpu --out '" + out.path().string() + "'");
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_NE(r.out.find("status: ok 4, margin_call 1, liquidate 1; preemptive 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("status: ok 4, margin_call 1, liquidate 1; preemptive 1"), std::string::npos)
+      << r.out;
 
   const auto accounts = test::read_csv_by_key(out / "accounts.csv");
   ASSERT_EQ(accounts.size(), 6u);
@@ -55,7 +55,8 @@ TEST(cli, margin_on_the_sample_book) {
 
 TEST(cli, same_run_gives_identical_files_with_any_thread_count) {
   temp_dir a, b;
-  const std::string book = "--book '" + test::sample_book().string() + "' --backend cpu --scenarios 3000 -q";
+  const std::string book =
+      "--book '" + test::sample_book().string() + "' --backend cpu --scenarios 3000 -q";
   ASSERT_EQ(run_cli("margin " + book + " --threads 1 --out '" + a.path().string() + "'").status, 0);
   ASSERT_EQ(run_cli("margin " + book + " --threads 2 --out '" + b.path().string() + "'").status, 0);
   EXPECT_EQ(test::read_file(a / "accounts.csv"), test::read_file(b / "accounts.csv"));
@@ -64,9 +65,10 @@ TEST(cli, same_run_gives_identical_files_with_any_thread_count) {
 
 TEST(cli, command_line_overrides_risk_json) {
   temp_dir out;
-  const auto r = run_cli("margin --book '" + test::sample_book().string() +
-                         "' --backend cpu --method delta_gamma --scenarios 500 --seed 9 --confidence 0.95 -q --out '" +
-                         out.path().string() + "'");
+  const auto r = run_cli(
+      "margin --book '" + test::sample_book().string() +
+      "' --backend cpu --method delta_gamma --scenarios 500 --seed 9 --confidence 0.95 -q --out '" +
+      out.path().string() + "'");
   ASSERT_EQ(r.status, 0) << r.out;
   const auto summary = nlohmann::json::parse(test::read_file(out / "summary.json"));
   EXPECT_EQ(summary["method"], "delta_gamma");
@@ -83,11 +85,17 @@ TEST(cli, bad_input_exits_2_with_file_line_and_column) {
   for (int i = 0; i < 25; ++i) positions += "ghost" + std::to_string(i) + ",BTC-SPOT,1,\n";
   test::write_file(dir / "positions.csv", positions);
   temp_dir out;
-  const auto r = run_cli("margin --book '" + dir.path().string() + "' --out '" + out.path().string() + "'");
+  const auto r =
+      run_cli("margin --book '" + dir.path().string() + "' --out '" + out.path().string() + "'");
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.out.find("positions.csv:12: column 'quantity': 'two' is not a number"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("positions.csv:13: column 'account_id': 'ghost0' is not an account in accounts.csv"),
-            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("positions.csv:12: column 'quantity': 'two' is not a number"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(
+      r.out.find(
+          "positions.csv:13: column 'account_id': 'ghost0' is not an account in accounts.csv"),
+      std::string::npos)
+      << r.out;
   // At most 20 problem lines, then a count.
   EXPECT_NE(r.out.find("... and 6 more problems (26 in all)"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("ghost19"), std::string::npos);
@@ -102,19 +110,22 @@ TEST(cli, usage_errors_exit_2) {
   EXPECT_EQ(run_cli("margin --book x --backend gpu").status, 2);
   EXPECT_EQ(run_cli("margin --book x --method exact").status, 2);
   EXPECT_EQ(run_cli("margin --book x --scenarios many").status, 2);
-  const auto r = run_cli("margin --book '" + test::sample_book().string() + "' --confidence 1.5 --backend cpu");
+  const auto r = run_cli("margin --book '" + test::sample_book().string() +
+                         "' --confidence 1.5 --backend cpu");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("--confidence: must be within (0, 1), got 1.5"), std::string::npos) << r.out;
   const auto missing = run_cli("margin --book /nonexistent/book");
   EXPECT_EQ(missing.status, 2);
-  EXPECT_NE(missing.out.find("/nonexistent/book: no such book directory or snapshot file"), std::string::npos) << missing.out;
+  EXPECT_NE(missing.out.find("/nonexistent/book: no such book directory or snapshot file"),
+            std::string::npos)
+      << missing.out;
 }
 
 TEST(cli, unwritable_output_fails_before_computing) {
   temp_dir dir;
   test::write_file(dir / "file", "x");
-  const auto r = run_cli("margin --book '" + test::sample_book().string() + "' --backend cpu --out '" +
-                         (dir / "file").string() + "'");
+  const auto r = run_cli("margin --book '" + test::sample_book().string() +
+                         "' --backend cpu --out '" + (dir / "file").string() + "'");
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("cannot create output directory"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("scenario risk"), std::string::npos) << r.out;  // nothing was computed
@@ -149,16 +160,21 @@ TEST(cli, cuda_backend_unavailable_is_exit_3_and_auto_falls_back) {
 
 TEST(cli, scenario_file_run) {
   temp_dir dir;
-  test::write_file(dir / "grid.csv",
-                   "scenario_id,underlying,spot_return,vol_change\n"
-                   "crash,BTC,-0.3,0.5\ncrash,ETH,-0.35,0.5\nrally,BTC,0.2,-0.2\nrally,ETH,0.25,-0.2\n");
-  const auto r = run_cli("margin --book '" + test::sample_book().string() + "' --backend cpu --scenario-file '" +
-                         (dir / "grid.csv").string() + "' --out '" + (dir / "out").string() + "'");
+  test::write_file(
+      dir / "grid.csv",
+      "scenario_id,underlying,spot_return,vol_change\n"
+      "crash,BTC,-0.3,0.5\ncrash,ETH,-0.35,0.5\nrally,BTC,0.2,-0.2\nrally,ETH,0.25,-0.2\n");
+  const auto r = run_cli("margin --book '" + test::sample_book().string() +
+                         "' --backend cpu --scenario-file '" + (dir / "grid.csv").string() +
+                         "' --out '" + (dir / "out").string() + "'");
   ASSERT_EQ(r.status, 0) << r.out;
   const auto summary = nlohmann::json::parse(test::read_file(dir / "out" / "summary.json"));
   EXPECT_EQ(summary["scenario_source"], "file");
   EXPECT_EQ(summary["scenarios"], 2);
-  EXPECT_EQ(run_cli("margin --book '" + test::sample_book().string() + "' --scenario-file x --scenarios 5").status, 2);
+  EXPECT_EQ(run_cli("margin --book '" + test::sample_book().string() +
+                    "' --scenario-file x --scenarios 5")
+                .status,
+            2);
 }
 
 }  // namespace
@@ -183,12 +199,14 @@ TEST(cli, generated_book_shows_every_status) {
 // generate then margin: the generator's files load without a single problem.
 TEST(cli, generate_writes_a_book_that_loads) {
   temp_dir dir;
-  const auto g = run_cli("generate --accounts 300 --underlyings 7 --positions-per-account 4 --seed 5 --out '" +
-                         (dir / "book").string() + "'");
+  const auto g =
+      run_cli("generate --accounts 300 --underlyings 7 --positions-per-account 4 --seed 5 --out '" +
+              (dir / "book").string() + "'");
   ASSERT_EQ(g.status, 0) << g.out;
   EXPECT_NE(g.out.find("wrote 300 accounts"), std::string::npos) << g.out;
-  const auto m = run_cli("margin --book '" + (dir / "book").string() + "' --backend cpu --scenarios 200 -q --out '" +
-                         (dir / "out").string() + "'");
+  const auto m =
+      run_cli("margin --book '" + (dir / "book").string() +
+              "' --backend cpu --scenarios 200 -q --out '" + (dir / "out").string() + "'");
   ASSERT_EQ(m.status, 0) << m.out;
   EXPECT_EQ(test::read_csv_by_key(dir / "out" / "accounts.csv").size(), 300u);
   EXPECT_EQ(run_cli("generate --accounts 0 --out '" + (dir / "x").string() + "'").status, 2);
@@ -196,8 +214,10 @@ TEST(cli, generate_writes_a_book_that_loads) {
 
 TEST(cli, bench_times_every_stage_and_writes_json) {
   temp_dir dir;
-  const auto r = run_cli("bench --accounts 300 --underlyings 4 --scenarios 256 --repeats 2 --backend cpu "
-                         "--threads 2 --work-dir '" + dir.path().string() + "' --json '" + (dir / "bench.json").string() + "'");
+  const auto r = run_cli(
+      "bench --accounts 300 --underlyings 4 --scenarios 256 --repeats 2 --backend cpu "
+      "--threads 2 --work-dir '" +
+      dir.path().string() + "' --json '" + (dir / "bench.json").string() + "'");
   ASSERT_EQ(r.status, 0) << r.out;
   const nlohmann::json j = nlohmann::json::parse(test::read_file(dir / "bench.json"));
   EXPECT_EQ(j["sizes"]["accounts"], 300);
@@ -209,12 +229,14 @@ TEST(cli, bench_times_every_stage_and_writes_json) {
     EXPECT_GT(stage["seconds"].get<double>(), 0.0) << stage.dump();
     EXPECT_GT(stage["bytes"].get<double>(), 0.0) << stage.dump();
   }
-  for (const char* want : {"/load", "/upload", "/revalue", "delta_gamma/scenario generation",
-                           "delta_gamma/scenario risk", "full/scenario pricing", "full/scenario risk"})
+  for (const char* want :
+       {"/load", "/upload", "/revalue", "delta_gamma/scenario generation",
+        "delta_gamma/scenario risk", "full/scenario pricing", "full/scenario risk"})
     EXPECT_TRUE(seen.count(want)) << want << " missing from " << j["stages"].dump();
   // The generated book is removed afterwards; only the JSON is left.
   std::size_t files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files += entry.is_regular_file() ? 1 : 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
+    files += entry.is_regular_file() ? 1 : 0;
   EXPECT_EQ(files, 1u);
   EXPECT_EQ(run_cli("bench --scenarios 0").status, 2);
   EXPECT_EQ(run_cli("bench --backend gpu").status, 2);

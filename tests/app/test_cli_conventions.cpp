@@ -4,9 +4,8 @@
 // an output directory (--force), and health written as null, never "inf".
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <vector>
@@ -19,9 +18,15 @@ namespace {
 using test::run_cli;
 using test::temp_dir;
 
-std::string q(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
-std::string sample() { return q(test::sample_book()); }
-std::string stream_file(const char* name) { return q(test::source_dir() / "data" / "streams" / name); }
+std::string q(const std::filesystem::path& p) {
+  return "'" + p.string() + "'";
+}
+std::string sample() {
+  return q(test::sample_book());
+}
+std::string stream_file(const char* name) {
+  return q(test::source_dir() / "data" / "streams" / name);
+}
 
 // A quick run of every command, each with what it needs (and --out DIR where it writes one).
 std::vector<std::pair<std::string, std::string>> quick_runs(const temp_dir& dir) {
@@ -29,36 +34,43 @@ std::vector<std::pair<std::string, std::string>> quick_runs(const temp_dir& dir)
       {"margin", "margin --book " + sample() + " --scenarios 200 --out " + q(dir / "margin")},
       {"stream", "stream --book " + sample() + " --ticks " + stream_file("crash.jsonl") +
                      " --scenarios 200 --out " + q(dir / "stream")},
-      {"cascade", "cascade --book " + sample() + " --shock BTC=-0.15 --scenarios 200 --out " + q(dir / "cascade")},
+      {"cascade", "cascade --book " + sample() + " --shock BTC=-0.15 --scenarios 200 --out " +
+                      q(dir / "cascade")},
       {"replay", "replay --book " + sample() + " --ticks " + stream_file("crash.jsonl") +
                      " --engine-interval-ms 10000 --scenarios 200 --out " + q(dir / "replay")},
       {"generate", "generate --accounts 20 --underlyings 2 --out " + q(dir / "generate")},
       {"convert", "convert --book " + sample() + " --out " + q(dir / "convert.msbook")},
-      {"bench", "bench --accounts 50 --underlyings 2 --scenarios 64 --repeats 1 --threads 1 --work-dir " +
-                    q(dir.path()) + " --json " + q(dir / "bench.json")},
+      {"bench",
+       "bench --accounts 50 --underlyings 2 --scenarios 64 --repeats 1 --threads 1 --work-dir " +
+           q(dir.path()) + " --json " + q(dir / "bench.json")},
   };
 }
 
-const char* const all_commands[] = {"margin", "stream", "cascade", "replay", "generate", "convert", "bench"};
+const char* const all_commands[] = {"margin",   "stream",  "cascade", "replay",
+                                    "generate", "convert", "bench"};
 
 TEST(cli_conventions, renamed_book_file_options_are_usage_errors_naming_the_new_name) {
   const std::string file = q(test::sample_book() / "accounts.csv");
   for (const char* command : {"margin", "stream", "cascade", "replay", "convert"})
     for (const char* old_name : {"instruments", "accounts", "positions", "market", "risk"}) {
-      const std::string needs = std::string(command) == "stream" || std::string(command) == "replay" ? " --ticks x"
-                                : std::string(command) == "cascade"                                ? " --shock BTC=-0.1"
-                                : std::string(command) == "convert"                                ? " --out x.msbook"
-                                                                                                   : "";
-      const auto r = run_cli(std::string(command) + " --book " + sample() + needs + " --" + old_name + " " + file);
+      const std::string needs = std::string(command) == "stream" || std::string(command) == "replay"
+                                    ? " --ticks x"
+                                : std::string(command) == "cascade" ? " --shock BTC=-0.1"
+                                : std::string(command) == "convert" ? " --out x.msbook"
+                                                                    : "";
+      const auto r = run_cli(std::string(command) + " --book " + sample() + needs + " --" +
+                             old_name + " " + file);
       EXPECT_EQ(r.status, 2) << command << " --" << old_name << ": " << r.out;
-      EXPECT_NE(r.out.find(std::string("--") + old_name + " is now --" + old_name + "-file"), std::string::npos)
+      EXPECT_NE(r.out.find(std::string("--") + old_name + " is now --" + old_name + "-file"),
+                std::string::npos)
           << command << ": " << r.out;
       EXPECT_NE(r.out.find("(see --help)"), std::string::npos) << r.out;
     }
   // The new names replace the book's files.
   temp_dir out;
-  const auto r = run_cli("margin -q --backend cpu --scenarios 100 --book " + sample() + " --accounts-file " + file +
-                         " --risk-file " + q(test::sample_book() / "risk.json") + " --out " + q(out / "m"));
+  const auto r = run_cli("margin -q --backend cpu --scenarios 100 --book " + sample() +
+                         " --accounts-file " + file + " --risk-file " +
+                         q(test::sample_book() / "risk.json") + " --out " + q(out / "m"));
   EXPECT_EQ(r.status, 0) << r.out;
   // --accounts stays a count where it is one.
   const auto help = run_cli("generate --help");
@@ -88,9 +100,11 @@ TEST(cli_conventions, every_command_accepts_backend_quiet_and_verbose) {
   }
   temp_dir unused;
   for (const auto& [name, args] : quick_runs(unused)) {
-    const auto both = run_cli(args + " -q -v");  // they exclude each other: a usage error, nothing runs
+    const auto both =
+        run_cli(args + " -q -v");  // they exclude each other: a usage error, nothing runs
     EXPECT_EQ(both.status, 2) << name << ": " << both.out;
-    EXPECT_NE(both.out.find("--quiet excludes --verbose"), std::string::npos) << name << ": " << both.out;
+    EXPECT_NE(both.out.find("--quiet excludes --verbose"), std::string::npos)
+        << name << ": " << both.out;
   }
   EXPECT_TRUE(std::filesystem::is_empty(unused.path()));
   EXPECT_EQ(run_cli("bench --backend all --help").status, 0);
@@ -100,12 +114,15 @@ TEST(cli_conventions, help_shows_defaults_an_example_and_units) {
   for (const char* command : all_commands) {
     const auto r = run_cli(std::string(command) + " --help");
     EXPECT_EQ(r.status, 0) << command;
-    EXPECT_NE(r.out.find("example:\n  marginsync " + std::string(command) + " "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("example:\n  marginsync " + std::string(command) + " "), std::string::npos)
+        << r.out;
     EXPECT_NE(r.out.find("--backend"), std::string::npos) << command;
     EXPECT_NE(r.out.find("-q,--quiet"), std::string::npos) << command;
     EXPECT_NE(r.out.find("-v,--verbose"), std::string::npos) << command;
-    EXPECT_NE(r.out.find("exit status: 0 success, 1 failure while running, 2 bad input or usage, 3"),
-              std::string::npos) << command;
+    EXPECT_NE(
+        r.out.find("exit status: 0 success, 1 failure while running, 2 bad input or usage, 3"),
+        std::string::npos)
+        << command;
   }
   for (const char* command : {"margin", "stream", "cascade", "replay"}) {
     const auto r = run_cli(std::string(command) + " --help");
@@ -115,9 +132,10 @@ TEST(cli_conventions, help_shows_defaults_an_example_and_units) {
     EXPECT_NE(r.out.find("in the quote currency"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("--force"), std::string::npos) << r.out;
   }
-  EXPECT_NE(run_cli("cascade --help").out.find("=100"), std::string::npos);             // --max-rounds
-  EXPECT_NE(run_cli("generate --help").out.find("=1000"), std::string::npos);           // --accounts
-  EXPECT_NE(run_cli("replay --help").out.find("=0,100,1000,10000"), std::string::npos);  // intervals
+  EXPECT_NE(run_cli("cascade --help").out.find("=100"), std::string::npos);    // --max-rounds
+  EXPECT_NE(run_cli("generate --help").out.find("=1000"), std::string::npos);  // --accounts
+  EXPECT_NE(run_cli("replay --help").out.find("=0,100,1000,10000"),
+            std::string::npos);  // intervals
   EXPECT_NE(run_cli("bench --help").out.find("=all"), std::string::npos);
 }
 
@@ -131,8 +149,8 @@ void expect_provenance_first(const std::filesystem::path& summary, const std::st
   const nlohmann::ordered_json& p = j["provenance"];
   std::vector<std::string> keys;
   for (auto it = p.begin(); it != p.end(); ++it) keys.push_back(it.key());
-  EXPECT_EQ(keys, (std::vector<std::string>{"version", "command_line", "book", "seed", "method", "confidence",
-                                            "scenarios", "started", "wall_seconds"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"version", "command_line", "book", "seed", "method",
+                                            "confidence", "scenarios", "started", "wall_seconds"}));
   EXPECT_EQ(p["version"], MSYNC_VERSION);
   const std::string line = p["command_line"];
   EXPECT_NE(line.find(" " + command + " "), std::string::npos) << line;
@@ -157,7 +175,8 @@ TEST(cli_conventions, every_summary_begins_with_the_provenance_block) {
     expect_provenance_first(dir / command / "summary.json", command, book);
   expect_provenance_first(dir / "bench.json", "bench", "generated");
   // What the run used, after the overrides.
-  const nlohmann::json margin = nlohmann::json::parse(test::read_file(dir / "margin" / "summary.json"));
+  const nlohmann::json margin =
+      nlohmann::json::parse(test::read_file(dir / "margin" / "summary.json"));
   EXPECT_EQ(margin["provenance"]["scenarios"], 200);
   EXPECT_EQ(margin["provenance"]["method"], margin["method"]);
   EXPECT_EQ(margin["provenance"]["seed"], margin["seed"]);
@@ -165,17 +184,25 @@ TEST(cli_conventions, every_summary_begins_with_the_provenance_block) {
   // The command line reads back in a shell: an argument with a space is quoted.
   temp_dir spaced;
   std::filesystem::create_directories(spaced / "a b");
-  ASSERT_EQ(run_cli("margin -q --backend cpu --scenarios 100 --book " + sample() + " --out " + q(spaced / "a b" / "out"))
-                .status, 0);
-  const nlohmann::json s = nlohmann::json::parse(test::read_file(spaced / "a b" / "out" / "summary.json"));
-  EXPECT_NE(s["provenance"]["command_line"].get<std::string>().find("--out '" + (spaced / "a b" / "out").string() + "'"),
-            std::string::npos) << s["provenance"]["command_line"];
+  ASSERT_EQ(run_cli("margin -q --backend cpu --scenarios 100 --book " + sample() + " --out " +
+                    q(spaced / "a b" / "out"))
+                .status,
+            0);
+  const nlohmann::json s =
+      nlohmann::json::parse(test::read_file(spaced / "a b" / "out" / "summary.json"));
+  EXPECT_NE(s["provenance"]["command_line"].get<std::string>().find(
+                "--out '" + (spaced / "a b" / "out").string() + "'"),
+            std::string::npos)
+      << s["provenance"]["command_line"];
   // A scenario file has no seed.
   test::write_file(dir / "scenarios.csv", "scenario_id,underlying,spot_return\ns1,BTC,-0.2\n");
-  ASSERT_EQ(run_cli("margin -q --backend cpu --book " + sample() + " --scenario-file " + q(dir / "scenarios.csv") +
-                    " --out " + q(dir / "file"))
-                .status, 0);
-  EXPECT_TRUE(nlohmann::json::parse(test::read_file(dir / "file" / "summary.json"))["provenance"]["seed"].is_null());
+  ASSERT_EQ(run_cli("margin -q --backend cpu --book " + sample() + " --scenario-file " +
+                    q(dir / "scenarios.csv") + " --out " + q(dir / "file"))
+                .status,
+            0);
+  EXPECT_TRUE(
+      nlohmann::json::parse(test::read_file(dir / "file" / "summary.json"))["provenance"]["seed"]
+          .is_null());
 }
 
 std::vector<std::string> marker_files(const std::filesystem::path& dir) {
@@ -187,7 +214,8 @@ std::vector<std::string> marker_files(const std::filesystem::path& dir) {
 
 std::vector<std::string> files_in(const std::filesystem::path& dir) {
   std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -195,11 +223,13 @@ std::vector<std::string> files_in(const std::filesystem::path& dir) {
 TEST(cli_conventions, an_output_directory_belongs_to_one_command_and_force_takes_it_over) {
   temp_dir dir;
   const std::string out = q(dir / "out");
-  const std::string common = " -q --backend cpu --scenarios 200 --book " + sample() + " --out " + out;
+  const std::string common =
+      " -q --backend cpu --scenarios 200 --book " + sample() + " --out " + out;
   ASSERT_EQ(run_cli("cascade --shock-grid BTC=-0.05:-0.10:0.05" + common).status, 0);
   EXPECT_EQ(files_in(dir / "out"),
             (std::vector<std::string>{".marginsync-run", "grid.csv", "summary.json"}));
-  const nlohmann::json marker = nlohmann::json::parse(test::read_file(dir / "out" / ".marginsync-run"));
+  const nlohmann::json marker =
+      nlohmann::json::parse(test::read_file(dir / "out" / ".marginsync-run"));
   EXPECT_EQ(marker["command"], "cascade");
   EXPECT_EQ(marker["version"], MSYNC_VERSION);
   EXPECT_TRUE(marker["complete"].get<bool>());
@@ -207,9 +237,10 @@ TEST(cli_conventions, an_output_directory_belongs_to_one_command_and_force_takes
 
   // The same command again replaces its files: the grid's grid.csv does not survive a single shock.
   ASSERT_EQ(run_cli("cascade --shock BTC=-0.15" + common).status, 0);
-  EXPECT_EQ(files_in(dir / "out"), (std::vector<std::string>{".marginsync-run", "liquidations.csv", "rounds.csv",
-                                                             "summary.json"}));
-  EXPECT_EQ(marker_files(dir / "out"), (std::vector<std::string>{"liquidations.csv", "rounds.csv", "summary.json"}));
+  EXPECT_EQ(files_in(dir / "out"), (std::vector<std::string>{".marginsync-run", "liquidations.csv",
+                                                             "rounds.csv", "summary.json"}));
+  EXPECT_EQ(marker_files(dir / "out"),
+            (std::vector<std::string>{"liquidations.csv", "rounds.csv", "summary.json"}));
 
   // Another command is refused, naming the directory and the command; nothing is touched.
   const auto refused = run_cli("margin" + common);
@@ -221,9 +252,10 @@ TEST(cli_conventions, an_output_directory_belongs_to_one_command_and_force_takes
 
   // --force takes it over: the cascade's files are removed, the margin's written.
   ASSERT_EQ(run_cli("margin --force" + common).status, 0);
-  EXPECT_EQ(files_in(dir / "out"), (std::vector<std::string>{".marginsync-run", "accounts.csv", "exposures.csv",
-                                                             "summary.json"}));
-  EXPECT_EQ(nlohmann::json::parse(test::read_file(dir / "out" / ".marginsync-run"))["command"], "margin");
+  EXPECT_EQ(files_in(dir / "out"), (std::vector<std::string>{".marginsync-run", "accounts.csv",
+                                                             "exposures.csv", "summary.json"}));
+  EXPECT_EQ(nlohmann::json::parse(test::read_file(dir / "out" / ".marginsync-run"))["command"],
+            "margin");
 
   // A file marginsync did not write is never removed: refused, even with --force.
   test::write_file(dir / "out" / "notes.txt", "mine");
@@ -239,8 +271,8 @@ TEST(cli_conventions, an_output_directory_belongs_to_one_command_and_force_takes
   std::filesystem::create_directories(dir / "theirs");
   test::write_file(dir / "theirs" / "accounts.csv", "keep");
   for (const char* force : {"", " --force"}) {
-    const auto r = run_cli(std::string("margin -q --backend cpu --scenarios 100 --book ") + sample() + force +
-                           " --out " + q(dir / "theirs"));
+    const auto r = run_cli(std::string("margin -q --backend cpu --scenarios 100 --book ") +
+                           sample() + force + " --out " + q(dir / "theirs"));
     EXPECT_EQ(r.status, 2) << r.out;
   }
   EXPECT_EQ(test::read_file(dir / "theirs" / "accounts.csv"), "keep");
@@ -250,13 +282,15 @@ TEST(cli_conventions, an_output_directory_belongs_to_one_command_and_force_takes
 // written as null (JSON has no infinity), never as the string "inf".
 TEST(cli_conventions, events_write_an_infinite_health_as_null) {
   temp_dir dir;
-  test::write_file(dir / "close.jsonl",
-                   "{\"ts\": \"2026-11-24T08:00:01Z\", \"underlying\": \"BTC\", \"price\": 91000}\n"
-                   "{\"ts\": \"2026-11-24T08:00:02Z\", \"type\": \"trade\", \"account\": \"leveraged_perp_long\", "
-                   "\"instrument\": \"BTC-PERP\", \"quantity\": -2, \"price\": 91000}\n"
-                   "{\"ts\": \"2026-11-24T08:00:03Z\", \"underlying\": \"BTC\", \"price\": 91001}\n");
-  const auto r = run_cli("stream -q --backend cpu --scenarios 500 --book " + sample() + " --ticks " +
-                         q(dir / "close.jsonl") + " --out " + q(dir / "out"));
+  test::write_file(
+      dir / "close.jsonl",
+      "{\"ts\": \"2026-11-24T08:00:01Z\", \"underlying\": \"BTC\", \"price\": 91000}\n"
+      "{\"ts\": \"2026-11-24T08:00:02Z\", \"type\": \"trade\", \"account\": "
+      "\"leveraged_perp_long\", "
+      "\"instrument\": \"BTC-PERP\", \"quantity\": -2, \"price\": 91000}\n"
+      "{\"ts\": \"2026-11-24T08:00:03Z\", \"underlying\": \"BTC\", \"price\": 91001}\n");
+  const auto r = run_cli("stream -q --backend cpu --scenarios 500 --book " + sample() +
+                         " --ticks " + q(dir / "close.jsonl") + " --out " + q(dir / "out"));
   ASSERT_EQ(r.status, 0) << r.out;
   const std::string text = test::read_file(dir / "out" / "events.jsonl");
   EXPECT_EQ(text.find("inf"), std::string::npos) << text;

@@ -12,7 +12,9 @@
 namespace msync {
 namespace {
 
-std::filesystem::path stream_file(const char* name) { return test::source_dir() / "data" / "streams" / name; }
+std::filesystem::path stream_file(const char* name) {
+  return test::source_dir() / "data" / "streams" / name;
+}
 
 std::vector<nlohmann::json> read_events(const std::filesystem::path& p) {
   std::vector<nlohmann::json> events;
@@ -22,7 +24,9 @@ std::vector<nlohmann::json> read_events(const std::filesystem::path& p) {
 }
 
 // Health is null when infinite (no maintenance margin): JSON has no infinity.
-double number(const nlohmann::json& v) { return v.is_null() ? HUGE_VAL : v.get<double>(); }
+double number(const nlohmann::json& v) {
+  return v.is_null() ? HUGE_VAL : v.get<double>();
+}
 
 // The state each event names must be what DESIGN 3 gives for the equity and margins it carries.
 void expect_consistent_with_margin_rules(const nlohmann::json& e, double preemptive_threshold) {
@@ -51,8 +55,9 @@ void expect_consistent_with_margin_rules(const nlohmann::json& e, double preempt
 TEST(stream_cli, sample_streams_give_events_that_chain_and_follow_the_rules) {
   for (const char* name : {"crash.jsonl", "stale_out_of_order.csv", "calm_hour.csv"}) {
     test::temp_dir out;
-    const test::command_result r = test::run_cli("stream --book '" + test::sample_book().string() + "' --ticks '" +
-                                                 stream_file(name).string() + "' --out '" + out.path().string() + "'");
+    const test::command_result r =
+        test::run_cli("stream --book '" + test::sample_book().string() + "' --ticks '" +
+                      stream_file(name).string() + "' --out '" + out.path().string() + "'");
     ASSERT_EQ(r.status, 0) << r.out;
     const std::vector<nlohmann::json> events = read_events(out / "events.jsonl");
     ASSERT_FALSE(events.empty()) << name;
@@ -72,9 +77,12 @@ TEST(stream_cli, sample_streams_give_events_that_chain_and_follow_the_rules) {
     for (const auto& [account, row] : accounts) {
       const std::string s = state.count(account) ? state[account] : "ok";
       // accounts.csv has no held state: a held account is liquidate there.
-      const std::string expected_status = s == "preemptive" ? "ok" : s == "liquidation_held" ? "liquidate" : s;
+      const std::string expected_status = s == "preemptive"         ? "ok"
+                                          : s == "liquidation_held" ? "liquidate"
+                                                                    : s;
       EXPECT_EQ(row.at("status"), expected_status) << name << " " << account;
-      EXPECT_EQ(row.at("preemptive"), s == "preemptive" ? "true" : "false") << name << " " << account;
+      EXPECT_EQ(row.at("preemptive"), s == "preemptive" ? "true" : "false")
+          << name << " " << account;
     }
     const nlohmann::json summary = nlohmann::json::parse(test::read_file(out / "summary.json"));
     EXPECT_EQ(summary["risk_runs"]["start"], 1);
@@ -88,8 +96,9 @@ TEST(stream_cli, sample_streams_give_events_that_chain_and_follow_the_rules) {
 TEST(stream_cli, the_crash_ends_where_a_batch_run_at_its_last_prices_does) {
   test::temp_dir out, book;
   test::copy_sample_book(book.path());
-  const test::command_result r = test::run_cli("stream -q --book '" + book.path().string() + "' --ticks '" +
-                                               stream_file("crash.jsonl").string() + "' --out '" + (out / "s").string() + "'");
+  const test::command_result r =
+      test::run_cli("stream -q --book '" + book.path().string() + "' --ticks '" +
+                    stream_file("crash.jsonl").string() + "' --out '" + (out / "s").string() + "'");
   ASSERT_EQ(r.status, 0) << r.out;
   // The last prices of the stream.
   std::map<std::string, double> last;
@@ -102,9 +111,13 @@ TEST(stream_cli, the_crash_ends_where_a_batch_run_at_its_last_prices_does) {
   }
   nlohmann::json market = nlohmann::json::parse(test::read_file(book / "market.json"));
   market["as_of"] = last_ts;
-  for (nlohmann::json& u : market["underlyings"]) u["spot"] = last.at(u["symbol"].get<std::string>());
+  for (nlohmann::json& u : market["underlyings"])
+    u["spot"] = last.at(u["symbol"].get<std::string>());
   test::write_file(book / "market.json", market.dump());
-  ASSERT_EQ(test::run_cli("margin -q --backend cpu --book '" + book.path().string() + "' --out '" + (out / "m").string() + "'").status, 0);
+  ASSERT_EQ(test::run_cli("margin -q --backend cpu --book '" + book.path().string() + "' --out '" +
+                          (out / "m").string() + "'")
+                .status,
+            0);
   const test::csv_rows streamed = test::read_csv_by_key(out / "s" / "accounts.csv");
   const test::csv_rows batch = test::read_csv_by_key(out / "m" / "accounts.csv");
   ASSERT_EQ(streamed.size(), batch.size());
@@ -125,13 +138,17 @@ TEST(stream_cli, replay_at_interval_zero_liquidates_what_stream_reports) {
   for (const char* name : {"crash.jsonl"}) {
     test::temp_dir out;
     const std::string book = test::sample_book().string(), ticks = stream_file(name).string();
-    ASSERT_EQ(test::run_cli("stream -q --book '" + book + "' --ticks '" + ticks + "' --out '" + (out / "s").string() + "'").status, 0);
+    ASSERT_EQ(test::run_cli("stream -q --book '" + book + "' --ticks '" + ticks + "' --out '" +
+                            (out / "s").string() + "'")
+                  .status,
+              0);
     std::map<std::string, std::string> first;  // account -> timestamp of its first liquidate
     for (const nlohmann::json& e : read_events(out / "s" / "events.jsonl"))
       if (e["event"] == "liquidate" && !first.count(e["account"])) first[e["account"]] = e["ts"];
     ASSERT_FALSE(first.empty()) << name;
-    const test::command_result r = test::run_cli("replay -q --book '" + book + "' --ticks '" + ticks +
-                                                 "' --engine-interval-ms 0 --out '" + (out / "r").string() + "'");
+    const test::command_result r =
+        test::run_cli("replay -q --book '" + book + "' --ticks '" + ticks +
+                      "' --engine-interval-ms 0 --out '" + (out / "r").string() + "'");
     ASSERT_EQ(r.status, 0) << r.out;
     std::map<std::string, std::string> replayed;
     std::istringstream in(test::read_file(out / "r" / "liquidations.csv"));
@@ -150,12 +167,13 @@ TEST(stream_cli, replay_at_interval_zero_liquidates_what_stream_reports) {
 
 TEST(stream_cli, stale_and_out_of_order_stream_reports_what_its_readme_lists) {
   test::temp_dir out;
-  const test::command_result r =
-      test::run_cli("stream --book '" + test::sample_book().string() + "' --ticks '" +
-                    stream_file("stale_out_of_order.csv").string() + "' --out '" + out.path().string() + "'");
+  const test::command_result r = test::run_cli(
+      "stream --book '" + test::sample_book().string() + "' --ticks '" +
+      stream_file("stale_out_of_order.csv").string() + "' --out '" + out.path().string() + "'");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("stale_out_of_order.csv:425: column 'price'"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("stale_out_of_order.csv:917: column 'underlying'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stale_out_of_order.csv:917: column 'underlying'"), std::string::npos)
+      << r.out;
   const nlohmann::json summary = nlohmann::json::parse(test::read_file(out / "summary.json"));
   EXPECT_EQ(summary["stream"]["lines_rejected"], 2);
   EXPECT_EQ(summary["stream"]["ticks_out_of_order"], 5);
@@ -166,16 +184,21 @@ TEST(stream_cli, stale_and_out_of_order_stream_reports_what_its_readme_lists) {
       oracle.push_back(e["ts"].get<std::string>() + " " + e["underlying"].get<std::string>() +
                        (e["stale"].get<bool>() ? " stale" : " fresh"));
   // ETH's last tick before the gap is 08:04:59: more than 5 s have passed at 08:05:05.
-  EXPECT_EQ(oracle, (std::vector<std::string>{"2026-11-24T08:05:05Z ETH stale", "2026-11-24T08:05:20Z ETH fresh"}));
+  EXPECT_EQ(oracle, (std::vector<std::string>{"2026-11-24T08:05:05Z ETH stale",
+                                              "2026-11-24T08:05:20Z ETH fresh"}));
 }
 
 TEST(stream_cli, a_piped_replay_equals_a_file_replay) {
   test::temp_dir out;
-  const std::string book = test::sample_book().string(), ticks = stream_file("crash.jsonl").string();
-  ASSERT_EQ(test::run_cli("stream -q --book '" + book + "' --ticks '" + ticks + "' --out '" + out.path().string() + "'").status, 0);
+  const std::string book = test::sample_book().string(),
+                    ticks = stream_file("crash.jsonl").string();
+  ASSERT_EQ(test::run_cli("stream -q --book '" + book + "' --ticks '" + ticks + "' --out '" +
+                          out.path().string() + "'")
+                .status,
+            0);
   const std::string piped_events = (out / "piped.jsonl").string();
-  const std::string cmd = "cat '" + ticks + "' | '" + MSYNC_CLI_PATH + "' stream -q --book '" + book +
-                          "' --ticks - > '" + piped_events + "'";
+  const std::string cmd = "cat '" + ticks + "' | '" + MSYNC_CLI_PATH + "' stream -q --book '" +
+                          book + "' --ticks - > '" + piped_events + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   EXPECT_EQ(test::read_file(piped_events), test::read_file(out / "events.jsonl"));
 }
@@ -189,10 +212,13 @@ TEST(stream_cli, sigterm_finishes_the_update_in_hand_and_writes_the_outputs) {
   // a subshell) and the named-pipe path is the one tested.
   const std::string fifo = (out / "feed").string();
   const std::string script =
-      "mkfifo '" + fifo + "'; (printf 'timestamp,underlying,price\\n2026-11-24T08:00:00Z,BTC,91000\\n"
-      "2026-11-24T08:00:01Z,BTC,90000\\n'; sleep 10) > '" + fifo + "' 2>/dev/null & '" + std::string(MSYNC_CLI_PATH) +
-      "' stream -q --book '" + test::sample_book().string() + "' --ticks '" + fifo + "' --out '" + (out / "s").string() +
-      "' & pid=$!; start=$(date +%s%N); sleep 1; kill -TERM $pid; wait $pid; echo rc=$? ms=$(( ($(date +%s%N) - start) / 1000000 ))";
+      "mkfifo '" + fifo +
+      "'; (printf 'timestamp,underlying,price\\n2026-11-24T08:00:00Z,BTC,91000\\n"
+      "2026-11-24T08:00:01Z,BTC,90000\\n'; sleep 10) > '" +
+      fifo + "' 2>/dev/null & '" + std::string(MSYNC_CLI_PATH) + "' stream -q --book '" +
+      test::sample_book().string() + "' --ticks '" + fifo + "' --out '" + (out / "s").string() +
+      "' & pid=$!; start=$(date +%s%N); sleep 1; kill -TERM $pid; wait $pid; echo rc=$? ms=$(( "
+      "($(date +%s%N) - start) / 1000000 ))";
   test::write_file(out / "run.sh", script + "\n");
   FILE* p = popen(("sh '" + (out / "run.sh").string() + "' 2>&1").c_str(), "r");
   ASSERT_NE(p, nullptr);
@@ -208,20 +234,23 @@ TEST(stream_cli, sigterm_finishes_the_update_in_hand_and_writes_the_outputs) {
   EXPECT_EQ(summary["stream"]["updates"], 2);
   EXPECT_TRUE(std::filesystem::exists(out / "s" / "accounts.csv"));
   const std::string ticks = test::read_file(out / "s" / "ticks.csv");
-  EXPECT_NE(ticks.find("2026-11-24T08:00:01Z"), std::string::npos) << "the second update, processed while waiting";
+  EXPECT_NE(ticks.find("2026-11-24T08:00:01Z"), std::string::npos)
+      << "the second update, processed while waiting";
 }
 
 TEST(stream_cli, bench_stream_replays_a_generated_stream_and_reports_both_paths) {
   test::temp_dir out;
   const test::command_result r = test::run_cli(
-      "bench --stream --accounts 300 --underlyings 4 --backend cpu --stream-seconds 2 --tick-rate 5 --scenarios 500 "
-      "--work-dir '" + out.path().string() + "' --json '" + (out / "bench.json").string() + "'");
+      "bench --stream --accounts 300 --underlyings 4 --backend cpu --stream-seconds 2 --tick-rate "
+      "5 --scenarios 500 "
+      "--work-dir '" +
+      out.path().string() + "' --json '" + (out / "bench.json").string() + "'");
   ASSERT_EQ(r.status, 0) << r.out;
   const nlohmann::json j = nlohmann::json::parse(test::read_file(out / "bench.json"));
   ASSERT_EQ(j["backends"].size(), 1u);
   const nlohmann::json& cpu = j["backends"][0];
-  EXPECT_EQ(cpu["updates"], 10);       // 2 s at 5 updates per second
-  EXPECT_EQ(cpu["ticks"], 10 * 4);     // every underlying in every update
+  EXPECT_EQ(cpu["updates"], 10);    // 2 s at 5 updates per second
+  EXPECT_EQ(cpu["ticks"], 10 * 4);  // every underlying in every update
   EXPECT_EQ(cpu["risk_runs"]["start"], 1);
   // Heartbeats every 1000 ms of stream time from the first update at 0.2 s: one, at 1.2 s. No
   // deviation: a 0.2 s diffusion step is about 1e-4 of the price, far below 0.5%, and the seeded
@@ -232,7 +261,8 @@ TEST(stream_cli, bench_stream_replays_a_generated_stream_and_reports_both_paths)
   EXPECT_GE(cpu["tick_path_ms"]["max"].get<double>(), cpu["tick_path_ms"]["p99"].get<double>());
   EXPECT_GE(cpu["tick_path_ms"]["p99"].get<double>(), cpu["tick_path_ms"]["p50"].get<double>());
   std::size_t files = 0;  // the generated book and stream are removed; the JSON stays
-  for (const auto& entry : std::filesystem::directory_iterator(out.path())) files += entry.path().filename() == "bench.json" ? 0 : 1;
+  for (const auto& entry : std::filesystem::directory_iterator(out.path()))
+    files += entry.path().filename() == "bench.json" ? 0 : 1;
   EXPECT_EQ(files, 0u);
 }
 

@@ -46,7 +46,9 @@ TEST_P(account_patch_test, a_patched_book_equals_the_edited_book_loaded_and_the_
   test::expect_agree(edited, patched, run_on(*cpu, edited));
   // A closed account holds nothing: its equity is its collateral and credit, and it has no margin.
   for (std::uint32_t a = 0; a < b.accounts(); a += 7) {
-    EXPECT_EQ(patched.reval.account_equity[a], 1000.0 + a + in.risk.tiers[b.account_tier[a]].credit_limit) << a;
+    EXPECT_EQ(patched.reval.account_equity[a],
+              1000.0 + a + in.risk.tiers[b.account_tier[a]].credit_limit)
+        << a;
     EXPECT_EQ(patched.reval.account_gross_notional[a], 0.0) << a;
     EXPECT_EQ(patched.risk.maintenance_margin[a], 0.0) << a;
   }
@@ -98,7 +100,8 @@ TEST_P(account_patch_test, copy_revaluation_of_gives_those_accounts_of_the_reval
   const std::vector<std::uint32_t> picked{1999, 0, 17, 1000, 3, 512};
   const test::closed_accounts closed = test::close_every(b, 3, 0.0);
   engine->patch_accounts(closed.close);  // the revaluation held describes the book before it
-  const revalued_accounts r = engine->copy_revaluation_of(picked), c = cpu->copy_revaluation_of(picked);
+  const revalued_accounts r = engine->copy_revaluation_of(picked),
+                          c = cpu->copy_revaluation_of(picked);
   ASSERT_EQ(r.first, c.first);
   ASSERT_EQ(r.first.size(), picked.size() + 1);
   for (std::size_t i = 0; i < picked.size(); ++i) {
@@ -106,14 +109,20 @@ TEST_P(account_patch_test, copy_revaluation_of_gives_those_accounts_of_the_reval
     EXPECT_EQ(r.equity[i], whole.account_equity[a]) << a;
     EXPECT_EQ(r.gross_notional[i], whole.account_gross_notional[a]) << a;
     test::expect_close(r.equity[i], c.equity[i], test::revaluation_tolerance, 1.0, "equity");
-    ASSERT_EQ(r.first[i + 1] - r.first[i], b.account_exposure_begin[a + 1] - b.account_exposure_begin[a]) << a;
+    ASSERT_EQ(r.first[i + 1] - r.first[i],
+              b.account_exposure_begin[a + 1] - b.account_exposure_begin[a])
+        << a;
     for (std::uint64_t k = r.first[i]; k < r.first[i + 1]; ++k) {
-      EXPECT_EQ(r.exposure_delta[k], whole.exposure_delta[b.account_exposure_begin[a] + (k - r.first[i])]) << a;
-      test::expect_close(r.exposure_delta[k], c.exposure_delta[k], test::revaluation_tolerance, 1.0, "delta");
+      EXPECT_EQ(r.exposure_delta[k],
+                whole.exposure_delta[b.account_exposure_begin[a] + (k - r.first[i])])
+          << a;
+      test::expect_close(r.exposure_delta[k], c.exposure_delta[k], test::revaluation_tolerance, 1.0,
+                         "delta");
     }
   }
   EXPECT_TRUE(engine->copy_revaluation_of({}).equity.empty());
-  EXPECT_THROW(engine->copy_revaluation_of({static_cast<std::uint32_t>(b.accounts())}), std::logic_error);
+  EXPECT_THROW(engine->copy_revaluation_of({static_cast<std::uint32_t>(b.accounts())}),
+               std::logic_error);
 }
 
 MSYNC_FOR_EACH_BACKEND(account_patch_test);

@@ -62,7 +62,8 @@ TEST_P(backend_parity, scenario_file_matches_the_cpu) {
   std::mt19937_64 rng(11);
   std::normal_distribution<double> z(0.0, 0.04);
   for (int s = 0; s < 300; ++s)
-    for (const char* u : {"BTC", "ETH"}) csv << "s" << s << "," << u << "," << z(rng) << "," << 5 * z(rng) << "\n";
+    for (const char* u : {"BTC", "ETH"})
+      csv << "s" << s << "," << u << "," << z(rng) << "," << 5 * z(rng) << "\n";
   write_file(dir / "scenarios.csv", csv.str());
   const scenario_file_data file = load_scenario_file(dir / "scenarios.csv", in.market);
   auto cpu = make_reference();
@@ -88,7 +89,8 @@ TEST_P(backend_parity, generated_book_with_more_scenarios_than_shared_memory_hol
 
 // A random book whose every account trades every underlying, with random kinds, strikes,
 // expiries (some expired), signs and sizes.
-book_inputs random_spanning_book(const temp_dir& dir, int underlyings, int accounts, std::uint64_t seed) {
+book_inputs random_spanning_book(const temp_dir& dir, int underlyings, int accounts,
+                                 std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> uni(0.0, 1.0);
   std::ostringstream market, ins, acc, pos;
@@ -107,20 +109,25 @@ book_inputs random_spanning_book(const temp_dir& dir, int underlyings, int accou
   }
   market << "]}";
   write_file(dir / "market.json", market.str());
-  write_file(dir / "risk.json", "{\"confidence\": 0.99, \"scenarios\": 1000, \"seed\": 5, "
-                                "\"tiers\": {\"standard\": {\"im_multiplier\": 1.0, \"credit_limit\": 0.0}}}");
+  write_file(dir / "risk.json",
+             "{\"confidence\": 0.99, \"scenarios\": 1000, \"seed\": 5, "
+             "\"tiers\": {\"standard\": {\"im_multiplier\": 1.0, \"credit_limit\": 0.0}}}");
   ins << "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n";
-  const char* expiries[] = {"2026-11-24T07:00:00Z", "2026-11-25T08:00:00Z", "2026-12-25T08:00:00Z", "2027-06-25T08:00:00Z"};
+  const char* expiries[] = {"2026-11-24T07:00:00Z", "2026-11-25T08:00:00Z", "2026-12-25T08:00:00Z",
+                            "2027-06-25T08:00:00Z"};
   const int per_underlying = 12;
   for (int u = 0; u < underlyings; ++u)
     for (int k = 0; k < per_underlying; ++k) {
       const std::string id = "U" + std::to_string(u) + "-" + std::to_string(k);
-      if (k == 0) ins << id << ",spot,U" << u << ",,,,1\n";
-      else if (k == 1) ins << id << ",perpetual,U" << u << ",,,,0.5\n";
-      else if (k == 2) ins << id << ",future,U" << u << ",," << expiries[2] << ",,1\n";
+      if (k == 0)
+        ins << id << ",spot,U" << u << ",,,,1\n";
+      else if (k == 1)
+        ins << id << ",perpetual,U" << u << ",,,,0.5\n";
+      else if (k == 2)
+        ins << id << ",future,U" << u << ",," << expiries[2] << ",,1\n";
       else
-        ins << id << ",option,U" << u << "," << spot[u] * (0.7 + 0.6 * uni(rng)) << "," << expiries[k % 4]
-            << "," << (k % 2 ? "call" : "put") << ",1\n";
+        ins << id << ",option,U" << u << "," << spot[u] * (0.7 + 0.6 * uni(rng)) << ","
+            << expiries[k % 4] << "," << (k % 2 ? "call" : "put") << ",1\n";
     }
   write_file(dir / "instruments.csv", ins.str());
   acc << "account_id,collateral,tier\n";
@@ -170,7 +177,8 @@ TEST_P(backend_parity, chunked_run_equals_resident_run) {
     const outcome r = run_on(*resident, in);
     EXPECT_EQ(resident->residency_note(), "");
     if (GetParam().options.max_chunk_accounts > 0 && GetParam().name != "cpu") {
-      EXPECT_NE(engine->residency_note().find("chunks"), std::string::npos) << engine->residency_note();
+      EXPECT_NE(engine->residency_note().find("chunks"), std::string::npos)
+          << engine->residency_note();
     }
     expect_identical(c, r);
   }

@@ -17,7 +17,8 @@ book_inputs book_of(const test::temp_dir& dir, std::int64_t accounts) {
 }
 
 // Every property a plan must have, checked against the book.
-void expect_valid_plan(const chunk_plan& plan, const book& b, const run_shape& shape, std::size_t cap) {
+void expect_valid_plan(const chunk_plan& plan, const book& b, const run_shape& shape,
+                       std::size_t cap) {
   ASSERT_FALSE(plan.chunks.empty());
   const std::uint32_t per = accounts_per_group(b.accounts(), shape.n);
   std::uint32_t next_group = 0;
@@ -27,7 +28,8 @@ void expect_valid_plan(const chunk_plan& plan, const book& b, const run_shape& s
     EXPECT_EQ(c.account_begin, next_account);
     EXPECT_GT(c.group_end, c.group_begin);
     // Whole groups: a chunk starts at a group's first account, and ends at one (or the book's end).
-    EXPECT_EQ(c.account_begin, std::min<std::size_t>(b.accounts(), std::size_t{c.group_begin} * per));
+    EXPECT_EQ(c.account_begin,
+              std::min<std::size_t>(b.accounts(), std::size_t{c.group_begin} * per));
     EXPECT_EQ(c.account_end, std::min<std::size_t>(b.accounts(), std::size_t{c.group_end} * per));
     EXPECT_EQ(c.exposure_begin, b.account_exposure_begin[c.account_begin]);
     EXPECT_EQ(c.exposure_end, b.account_exposure_begin[c.account_end]);
@@ -75,7 +77,8 @@ TEST(chunk_plan, a_book_that_fits_is_held_whole) {
 TEST(chunk_plan, a_cap_on_accounts_splits_the_book_into_valid_chunks) {
   test::temp_dir dir;
   const book_inputs in = book_of(dir, 3000);
-  for (std::size_t cap : {std::size_t{1}, std::size_t{31}, std::size_t{32}, std::size_t{33}, std::size_t{700}}) {
+  for (std::size_t cap :
+       {std::size_t{1}, std::size_t{31}, std::size_t{32}, std::size_t{33}, std::size_t{700}}) {
     SCOPED_TRACE(cap);
     const run_shape shape{800, 4, false, false};
     const chunk_plan plan = plan_chunks(in.positions, shape, std::size_t{1} << 30, cap);

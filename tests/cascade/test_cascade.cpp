@@ -7,37 +7,39 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
+#include "backend_cases.hpp"
 #include "cascade/cascade.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/cascade_rules.hpp"
 #include "marginsync/errors.hpp"
-#include "backend_cases.hpp"
 #include "test_books.hpp"
 #include "test_support.hpp"
-
 
 namespace msync {
 namespace {
 
 // BTC perpetual longs, one account per entry of `accounts` (collateral, quantity at entry 91000).
-book_inputs perp_book(const test::temp_dir& dir, const std::vector<std::pair<double, double>>& accounts,
+book_inputs perp_book(const test::temp_dir& dir,
+                      const std::vector<std::pair<double, double>>& accounts,
                       const std::string& risk_keys) {
-  std::string acc = "account_id,collateral,tier\n", pos = "account_id,instrument_id,quantity,entry_price\n";
+  std::string acc = "account_id,collateral,tier\n",
+              pos = "account_id,instrument_id,quantity,entry_price\n";
   for (std::size_t i = 0; i < accounts.size(); ++i) {
     acc += "a" + std::to_string(i) + "," + format_number(accounts[i].first) + ",standard\n";
     pos += "a" + std::to_string(i) + ",BTC-PERP," + format_number(accounts[i].second) + ",91000\n";
   }
   test::write_file(dir / "instruments.csv",
-                   "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\nBTC-PERP,perpetual,BTC,,,,1\n");
+                   "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\nBTC-PERP,"
+                   "perpetual,BTC,,,,1\n");
   test::write_file(dir / "accounts.csv", acc);
   test::write_file(dir / "positions.csv", pos);
   test::write_file(dir / "market.json", R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.0,
       "underlyings": [{"symbol": "BTC", "spot": 91000.0, "vol": 0.55}]})");
-  test::write_file(dir / "risk.json", R"({"method": "delta_gamma", "scenarios": 4000, )" + risk_keys + "}");
+  test::write_file(dir / "risk.json",
+                   R"({"method": "delta_gamma", "scenarios": 4000, )" + risk_keys + "}");
   book_location where;
   where.book = dir.path();
   return load_book_at(where);
@@ -47,9 +49,12 @@ book_inputs perp_book(const test::temp_dir& dir, const std::vector<std::pair<dou
 cascade_result cascade_of(const book_inputs& in, const std::vector<double>& shock) {
   auto engine = make_cpu_backend(1);
   engine->load_book(in.positions, in.risk);
-  return run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk), {shock, 50});
+  return run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk),
+                     {shock, 50});
 }
-cascade_result cascade_of(const book_inputs& in, double shock) { return cascade_of(in, std::vector<double>{shock}); }
+cascade_result cascade_of(const book_inputs& in, double shock) {
+  return cascade_of(in, std::vector<double>{shock});
+}
 
 TEST(cascade, square_root_impact_follows_its_formula) {
   // 0.5 * 0.73 / sqrt(365) * sqrt(4e6 / 1e9), computed separately.
@@ -57,7 +62,8 @@ TEST(cascade, square_root_impact_follows_its_formula) {
   EXPECT_NEAR(square_root_impact(0.5, 0.73, 4e6, 1e9), 0.0012083045973594571, 1e-17);
   EXPECT_EQ(square_root_impact(1.0, 0.5, 0.0, 1e9), 0.0);
   // Four times the size, twice the move.
-  EXPECT_NEAR(square_root_impact(1.0, 0.5, 4e6, 1e9), 2 * square_root_impact(1.0, 0.5, 1e6, 1e9), 1e-17);
+  EXPECT_NEAR(square_root_impact(1.0, 0.5, 4e6, 1e9), 2 * square_root_impact(1.0, 0.5, 1e6, 1e9),
+              1e-17);
 }
 
 TEST(cascade, one_account_closes_out_and_its_sale_moves_the_price) {
@@ -112,7 +118,8 @@ TEST(cascade, the_first_close_out_liquidates_a_second_account_in_round_two) {
     mm = engine->copy_risk().maintenance_margin[0];
   }
   // a0: 100 BTC, liquidated at once; its sale of 8.19M against 1e7 a day moves BTC down by
-  // 0.55 / sqrt(365) * sqrt(0.819) = 2.6%, about 2,130 on a1's 1 BTC. a1 starts 500 above maintenance.
+  // 0.55 / sqrt(365) * sqrt(0.819) = 2.6%, about 2,130 on a1's 1 BTC. a1 starts 500 above
+  // maintenance.
   test::temp_dir dir;
   const double a1_collateral = mm + 500 - (shocked - 91000);
   const book_inputs in = perp_book(dir, {{100000, 100}, {a1_collateral, 1}}, keys);
@@ -192,7 +199,8 @@ TEST(cascade, command_rounds_match_their_liquidations_and_grid_points_match_sing
   test::temp_dir out;
   const std::string book = test::sample_book().string();
   const test::command_result single =
-      test::run_cli("cascade -q --book '" + book + "' --shock BTC=-0.15 --out '" + (out / "single").string() + "'");
+      test::run_cli("cascade -q --book '" + book + "' --shock BTC=-0.15 --out '" +
+                    (out / "single").string() + "'");
   ASSERT_EQ(single.status, 0) << single.out;
   const test::csv_rows rounds = test::read_csv_by_key(out / "single" / "rounds.csv");
   std::ifstream liq(out / "single" / "liquidations.csv");
@@ -205,7 +213,8 @@ TEST(cascade, command_rounds_match_their_liquidations_and_grid_points_match_sing
     std::stringstream in(line);
     for (std::string x; std::getline(in, x, ',');) f.push_back(x);
     ASSERT_EQ(f.size(), 7u) << line;
-    const double equity = std::stod(f[2]), gross = std::stod(f[4]), penalty = std::stod(f[5]), bad = std::stod(f[6]);
+    const double equity = std::stod(f[2]), gross = std::stod(f[4]), penalty = std::stod(f[5]),
+                 bad = std::stod(f[6]);
     EXPECT_LT(equity, std::stod(f[3])) << line;  // liquidated: equity below maintenance
     EXPECT_DOUBLE_EQ(penalty, std::max(0.0, std::min(equity, 0.01 * gross))) << line;
     EXPECT_DOUBLE_EQ(bad, std::max(0.0, -equity)) << line;
@@ -221,18 +230,22 @@ TEST(cascade, command_rounds_match_their_liquidations_and_grid_points_match_sing
     EXPECT_NEAR(std::stod(row.at("penalties")), penalties[round], 1e-6) << round;
     EXPECT_NEAR(std::stod(row.at("bad_debt")), bad_debt[round], 1e-6) << round;
   }
-  const test::command_result grid = test::run_cli("cascade -q --book '" + book +
-                                                  "' --shock-grid BTC=-0.05:-0.40:0.05 --out '" + (out / "grid").string() + "'");
+  const test::command_result grid =
+      test::run_cli("cascade -q --book '" + book + "' --shock-grid BTC=-0.05:-0.40:0.05 --out '" +
+                    (out / "grid").string() + "'");
   ASSERT_EQ(grid.status, 0) << grid.out;
   const test::csv_rows points = test::read_csv_by_key(out / "grid" / "grid.csv");
   ASSERT_EQ(points.size(), 8u);
   EXPECT_EQ(points.at("3").at("shock_BTC"), "-0.15");
-  const nlohmann::json summary = nlohmann::json::parse(test::read_file(out / "single" / "summary.json"));
+  const nlohmann::json summary =
+      nlohmann::json::parse(test::read_file(out / "single" / "summary.json"));
   EXPECT_EQ(std::stod(points.at("3").at("bad_debt")), summary["totals"]["bad_debt"].get<double>());
   EXPECT_EQ(std::stoi(points.at("3").at("accounts")), summary["totals"]["accounts"].get<int>());
-  EXPECT_EQ(std::stod(points.at("3").at("final_BTC")), summary["final_prices"]["BTC"].get<double>());
+  EXPECT_EQ(std::stod(points.at("3").at("final_BTC")),
+            summary["final_prices"]["BTC"].get<double>());
   // A bad shock is a usage error naming it.
-  const test::command_result bad = test::run_cli("cascade -q --book '" + book + "' --shock DOGE=-0.1");
+  const test::command_result bad =
+      test::run_cli("cascade -q --book '" + book + "' --shock DOGE=-0.1");
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.out.find("unknown underlying 'DOGE'"), std::string::npos) << bad.out;
 }
@@ -251,7 +264,8 @@ TEST_P(cascade_on_each_backend, gives_the_rounds_of_the_cpu) {
   engine->load_book(in.positions, in.risk);
   for (double shock : {-0.05, -0.2, -0.4}) {  // back to back on the loaded book, as a grid runs
     const cascade_options o{{shock, shock}, 100};
-    const cascade_result a = run_cascade(in, *cpu, impact, o), b = run_cascade(in, *engine, impact, o);
+    const cascade_result a = run_cascade(in, *cpu, impact, o),
+                         b = run_cascade(in, *engine, impact, o);
     ASSERT_EQ(a.rounds.size(), b.rounds.size()) << shock;
     ASSERT_EQ(a.liquidations.size(), b.liquidations.size()) << shock;
     for (std::size_t i = 0; i < a.liquidations.size(); ++i) {
@@ -261,7 +275,8 @@ TEST_P(cascade_on_each_backend, gives_the_rounds_of_the_cpu) {
     for (std::size_t r = 0; r < a.rounds.size(); ++r) {
       for (std::size_t u = 0; u < a.rounds[r].spot.size(); ++u)
         EXPECT_NEAR(b.rounds[r].spot[u], a.rounds[r].spot[u], 1e-4 * a.rounds[r].spot[u]);
-      EXPECT_NEAR(b.rounds[r].bad_debt, a.rounds[r].bad_debt, 1e-4 * std::max(1.0, a.rounds[r].bad_debt));
+      EXPECT_NEAR(b.rounds[r].bad_debt, a.rounds[r].bad_debt,
+                  1e-4 * std::max(1.0, a.rounds[r].bad_debt));
       EXPECT_NEAR(b.rounds[r].fund, a.rounds[r].fund, 1e-4 * std::max(1.0, a.rounds[r].fund));
     }
   }

@@ -26,7 +26,8 @@ std::vector<double> normals(std::size_t n, std::mt19937_64& rng, double scale) {
   return v;
 }
 
-void expect_block_maxima(const std::vector<double>& l, const std::vector<double>& block_max, double top) {
+void expect_block_maxima(const std::vector<double>& l, const std::vector<double>& block_max,
+                         double top) {
   const std::size_t n = l.size();
   for (std::size_t b = 0; b * tail_block < n; ++b) {
     const auto first = l.begin() + static_cast<std::ptrdiff_t>(b * tail_block);
@@ -52,10 +53,12 @@ TEST(cpu_loss_kernels, delta_gamma_losses_equal_the_scalar_sum_and_design_formul
         decay.push_back(normals(1, rng, 50.0)[0]);
       }
       for (std::size_t j = 0; j < count; ++j)  // after the rows stop moving
-        terms.push_back(cpu::exposure_term{d_spot[j].data(), d_vol[j].data(),
-                                           make_exposure_sensitivity(delta[j], gamma[j], vega[j], decay[j], 1.0)});
+        terms.push_back(cpu::exposure_term{
+            d_spot[j].data(), d_vol[j].data(),
+            make_exposure_sensitivity(delta[j], gamma[j], vega[j], decay[j], 1.0)});
       std::vector<double> l(n, std::numeric_limits<double>::quiet_NaN()), block_max((n + 15) / 16);
-      const double top = cpu::delta_gamma_losses(l.data(), n, terms.data(), count, block_max.data());
+      const double top =
+          cpu::delta_gamma_losses(l.data(), n, terms.data(), count, block_max.data());
       for (std::size_t s = 0; s < n; ++s) {
         double scalar = 0.0, expanded = 0.0;
         for (std::size_t j = 0; j < count; ++j) {
@@ -90,8 +93,10 @@ TEST(cpu_tail_kernels, vector_versions_equal_the_portable_ones_in_order) {
     for (std::size_t s = 0; s < n; s += 3) l[s] = std::round(l[s] / 50.0);  // ties with the pivot
     const double pivot = n ? l[n / 2] : 0.0;
     std::vector<double> a1(n + 8), b1(n + 8), a2(n + 8), b2(n + 8);
-    const cpu::partition_counts c1 = cpu::partition_around(l.data(), n, pivot, a1.data(), b1.data());
-    const cpu::partition_counts c2 = cpu::portable::partition_around(l.data(), n, pivot, a2.data(), b2.data());
+    const cpu::partition_counts c1 =
+        cpu::partition_around(l.data(), n, pivot, a1.data(), b1.data());
+    const cpu::partition_counts c2 =
+        cpu::portable::partition_around(l.data(), n, pivot, a2.data(), b2.data());
     ASSERT_EQ(c1.above, c2.above);
     ASSERT_EQ(c1.below, c2.below);
     std::size_t above = 0, below = 0;
@@ -101,15 +106,18 @@ TEST(cpu_tail_kernels, vector_versions_equal_the_portable_ones_in_order) {
     }
     EXPECT_EQ(c1.above, above);
     EXPECT_EQ(c1.below, below);
-    EXPECT_TRUE(std::equal(a1.begin(), a1.begin() + static_cast<std::ptrdiff_t>(above), a2.begin()));
-    EXPECT_TRUE(std::equal(b1.begin(), b1.begin() + static_cast<std::ptrdiff_t>(below), b2.begin()));
+    EXPECT_TRUE(
+        std::equal(a1.begin(), a1.begin() + static_cast<std::ptrdiff_t>(above), a2.begin()));
+    EXPECT_TRUE(
+        std::equal(b1.begin(), b1.begin() + static_cast<std::ptrdiff_t>(below), b2.begin()));
 
     std::vector<double> block_max((n + 15) / 16);
     cpu::block_maxima(l.data(), n, block_max.data());
     for (double floor : {-1e300, -50.0, 80.0, 250.0, 1e300}) {
       std::vector<double> g1(n + 8), g2(n + 8), expected;
       const std::size_t k1 = cpu::gather_at_least(l.data(), n, block_max.data(), floor, g1.data());
-      const std::size_t k2 = cpu::portable::gather_at_least(l.data(), n, block_max.data(), floor, g2.data());
+      const std::size_t k2 =
+          cpu::portable::gather_at_least(l.data(), n, block_max.data(), floor, g2.data());
       for (double x : l)
         if (x >= floor) expected.push_back(x);  // every loss >= floor is in a block that reaches it
       ASSERT_EQ(k1, expected.size()) << "n " << n << " floor " << floor;

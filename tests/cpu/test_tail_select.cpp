@@ -13,12 +13,14 @@
 namespace msync {
 namespace {
 
-void expect_matches_sort(const std::vector<double>& losses, std::size_t k, const std::string& what) {
+void expect_matches_sort(const std::vector<double>& losses, std::size_t k,
+                         const std::string& what) {
   std::vector<double> sorted = losses;
   std::sort(sorted.begin(), sorted.end(), std::greater<double>());
   const double var = sorted[k - 1];
-  const double es = std::accumulate(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k), 0.0) /
-                    static_cast<double>(k);
+  const double es =
+      std::accumulate(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k), 0.0) /
+      static_cast<double>(k);
   tail_selector selector;
   const tail_statistics t = selector.select(losses.data(), losses.size(), k);
   EXPECT_EQ(t.var, var) << what;
@@ -37,8 +39,8 @@ TEST(tail_select, matches_a_full_sort_on_hard_orders) {
   std::mt19937_64 rng(3);
   std::normal_distribution<double> normal(0.0, 1000.0);
   for (std::size_t n : {1u, 2u, 17u, 100u, 1599u, 1600u, 1601u, 10000u, 50000u}) {
-    for (std::size_t k : {std::size_t{1}, std::size_t{7}, std::max<std::size_t>(1, n / 100), std::max<std::size_t>(1, n / 16),
-                          std::max<std::size_t>(1, n / 2), n}) {
+    for (std::size_t k : {std::size_t{1}, std::size_t{7}, std::max<std::size_t>(1, n / 100),
+                          std::max<std::size_t>(1, n / 16), std::max<std::size_t>(1, n / 2), n}) {
       if (k > n) continue;
       std::vector<double> v(n);
       for (double& x : v) x = normal(rng);

@@ -28,7 +28,8 @@ TEST(cuda_kernels, instrument_greeks_match_the_cpu) {
       const auto kind = static_cast<instrument_kind>(i % 4);
       terms.push_back(contract_terms{kind, uni(rng) < 0.5, 50 + 100 * uni(rng), 0.5 + uni(rng)});
       inputs.push_back(valuation_inputs{50 + 100 * uni(rng), 0.1 + uni(rng), 0.05 * uni(rng),
-                                        0.1 * uni(rng) - 0.05, (i % 7 == 0) ? -0.01 : 2.0 * uni(rng)});
+                                        0.1 * uni(rng) - 0.05,
+                                        (i % 7 == 0) ? -0.01 : 2.0 * uni(rng)});
     }
     const std::vector<option_greeks> gpu = cuda::instrument_greeks(terms, inputs);
     ASSERT_EQ(gpu.size(), n);
@@ -37,7 +38,8 @@ TEST(cuda_kernels, instrument_greeks_match_the_cpu) {
       const double g[5] = {gpu[i].value, gpu[i].delta, gpu[i].gamma, gpu[i].vega, gpu[i].theta};
       const double c[5] = {cpu.value, cpu.delta, cpu.gamma, cpu.vega, cpu.theta};
       for (int k = 0; k < 5; ++k)
-        EXPECT_NEAR(g[k], c[k], 1e-9 * std::max(1.0, std::fabs(c[k]))) << "instrument " << i << " field " << k;
+        EXPECT_NEAR(g[k], c[k], 1e-9 * std::max(1.0, std::fabs(c[k])))
+            << "instrument " << i << " field " << k;
     }
   }
 }

@@ -103,7 +103,8 @@ TEST(book_snapshot, market_and_risk_replacements_are_mapped_by_name) {
              "{\"symbol\": \"BTC\", \"spot\": 90000, \"vol\": 0.5},\n"
              "{\"symbol\": \"ETH\", \"spot\": 3000, \"vol\": 0.6}]}\n");
   const book_inputs moved = read_book_snapshot(file, dir / "market.json", std::nullopt);
-  const book_inputs csv = load_book_inputs(book_location{test::sample_book(), {}, {}, {}, dir / "market.json", {}}.directory_paths());
+  const book_inputs csv = load_book_inputs(
+      book_location{test::sample_book(), {}, {}, {}, dir / "market.json", {}}.directory_paths());
   EXPECT_EQ(moved.positions.instruments.underlying, csv.positions.instruments.underlying);
   EXPECT_EQ(moved.positions.exposure_underlying, csv.positions.exposure_underlying);
 
@@ -112,19 +113,28 @@ TEST(book_snapshot, market_and_risk_replacements_are_mapped_by_name) {
              "{\"as_of\": \"2026-11-24T09:00:00Z\", \"underlyings\": [\n"
              "{\"symbol\": \"ETH\", \"spot\": 3000, \"vol\": 0.6},\n"
              "{\"symbol\": \"BTC\", \"spot\": 90000, \"vol\": 0.5}]}\n");
-  EXPECT_NE(reason_of([&] { read_book_snapshot(file, dir / "market.json", std::nullopt); }).find("another order"),
+  EXPECT_NE(reason_of([&] {
+              read_book_snapshot(file, dir / "market.json", std::nullopt);
+            }).find("another order"),
             std::string::npos);
   // A missing underlying.
   write_file(dir / "market.json",
-             "{\"as_of\": \"2026-11-24T09:00:00Z\", \"underlyings\": [{\"symbol\": \"BTC\", \"spot\": 1, \"vol\": 0.5}]}");
-  EXPECT_NE(reason_of([&] { read_book_snapshot(file, dir / "market.json", std::nullopt); }).find("'ETH' of the snapshot"),
+             "{\"as_of\": \"2026-11-24T09:00:00Z\", \"underlyings\": [{\"symbol\": \"BTC\", "
+             "\"spot\": 1, \"vol\": 0.5}]}");
+  EXPECT_NE(reason_of([&] {
+              read_book_snapshot(file, dir / "market.json", std::nullopt);
+            }).find("'ETH' of the snapshot"),
             std::string::npos);
   // A risk configuration without a tier the accounts use.
   write_file(dir / "risk.json", "{\"tiers\": {\"standard\": {\"im_multiplier\": 1.0}}}");
-  EXPECT_NE(reason_of([&] { read_book_snapshot(file, std::nullopt, dir / "risk.json"); }).find("of the snapshot is not in the risk configuration"),
+  EXPECT_NE(reason_of([&] {
+              read_book_snapshot(file, std::nullopt, dir / "risk.json");
+            }).find("of the snapshot is not in the risk configuration"),
             std::string::npos);
   // A snapshot's own market.json errors name the snapshot.
-  EXPECT_NE(reason_of([&] { load_book_at(book_location{file, dir / "x.csv", {}, {}, {}, {}}); }).find("cannot be replaced"),
+  EXPECT_NE(reason_of([&] {
+              load_book_at(book_location{file, dir / "x.csv", {}, {}, {}, {}});
+            }).find("cannot be replaced"),
             std::string::npos);
 }
 
@@ -141,29 +151,41 @@ TEST(book_snapshot, broken_invariants_are_refused) {
     write_book_snapshot(in, market, risk, dir / "bad.msb");
     return reason_of([&] { read_book_snapshot(dir / "bad.msb", {}, {}); });
   };
-  EXPECT_NE(refused([](book& b) { b.account_id[1] = b.account_id[0]; }).find("account id appears twice"), std::string::npos);
-  EXPECT_NE(refused([](book& b) { b.instruments.id[1] = b.instruments.id[0]; }).find("instrument id appears twice"),
+  EXPECT_NE(
+      refused([](book& b) { b.account_id[1] = b.account_id[0]; }).find("account id appears twice"),
+      std::string::npos);
+  EXPECT_NE(refused([](book& b) {
+              b.instruments.id[1] = b.instruments.id[0];
+            }).find("instrument id appears twice"),
             std::string::npos);
-  EXPECT_NE(refused([](book& b) { b.instruments.expiry_ns[2] = INT64_MIN; }).find("outside the supported years"),
+  EXPECT_NE(refused([](book& b) {
+              b.instruments.expiry_ns[2] = INT64_MIN;
+            }).find("outside the supported years"),
             std::string::npos);
-  EXPECT_NE(refused([](book& b) { b.position_quantity[0] = 1e300; }).find("out of range"), std::string::npos);
-  EXPECT_NE(refused([](book& b) { b.instruments.is_call[0] = 7; }).find("neither call nor put"), std::string::npos);
+  EXPECT_NE(refused([](book& b) { b.position_quantity[0] = 1e300; }).find("out of range"),
+            std::string::npos);
+  EXPECT_NE(refused([](book& b) { b.instruments.is_call[0] = 7; }).find("neither call nor put"),
+            std::string::npos);
   // protected_eth_long trades one underlying; give a two-exposure account its exposures reversed
   // is impossible without moving positions, so break the order of positions instead.
   EXPECT_NE(refused([](book& b) {
-              const std::uint64_t p = b.account_position_begin[1];  // short_option_seller: 2 BTC options
+              const std::uint64_t p =
+                  b.account_position_begin[1];  // short_option_seller: 2 BTC options
               std::swap(b.position_instrument[p], b.position_instrument[p + 1]);
               std::swap(b.position_quantity[p], b.position_quantity[p + 1]);
             }).find("not in increasing instrument order"),
             std::string::npos);
   EXPECT_NE(refused([](book& b) {
               // Split hedged_basis's one BTC exposure into two BTC exposures.
-              b.exposure_underlying.insert(b.exposure_underlying.begin() + 1, b.exposure_underlying[0]);
+              b.exposure_underlying.insert(b.exposure_underlying.begin() + 1,
+                                           b.exposure_underlying[0]);
               b.exposure_position_begin.insert(b.exposure_position_begin.begin() + 1, 1);
-              for (std::size_t a = 1; a < b.account_exposure_begin.size(); ++a) ++b.account_exposure_begin[a];
+              for (std::size_t a = 1; a < b.account_exposure_begin.size(); ++a)
+                ++b.account_exposure_begin[a];
             }).find("not in increasing underlying order"),
             std::string::npos);
-  EXPECT_NE(refused([](book& b) { b.position_cost[0] = 5.0; }).find("carries an entry cost"), std::string::npos);
+  EXPECT_NE(refused([](book& b) { b.position_cost[0] = 5.0; }).find("carries an entry cost"),
+            std::string::npos);
 }
 
 // String offsets pointing past their section are refused before any string is built.
@@ -182,18 +204,22 @@ TEST(book_snapshot, string_offsets_past_the_section_are_refused) {
   const std::uint64_t huge = 1ULL << 40;
   std::memcpy(&bytes[pos + 8 + 8 + 8], &huge, 8);  // offsets[1] of the symbols list
   test::write_file(dir / "bad.msb", bytes);
-  EXPECT_NE(reason_of([&] { read_book_snapshot(dir / "bad.msb", {}, {}); }).find("section 'symbols' has bad offsets"),
+  EXPECT_NE(reason_of([&] {
+              read_book_snapshot(dir / "bad.msb", {}, {});
+            }).find("section 'symbols' has bad offsets"),
             std::string::npos);
 }
 
 TEST(book_snapshot, not_a_book) {
   temp_dir dir;
   write_file(dir / "notes.txt", "hello");
-  EXPECT_NE(reason_of([&] { load_book_at(book_location{dir / "notes.txt", {}, {}, {}, {}, {}}); })
-                .find("neither a book directory nor a marginsync snapshot"),
+  EXPECT_NE(reason_of([&] {
+              load_book_at(book_location{dir / "notes.txt", {}, {}, {}, {}, {}});
+            }).find("neither a book directory nor a marginsync snapshot"),
             std::string::npos);
-  EXPECT_NE(reason_of([&] { load_book_at(book_location{dir / "nothing", {}, {}, {}, {}, {}}); })
-                .find("no such book directory or snapshot file"),
+  EXPECT_NE(reason_of([&] {
+              load_book_at(book_location{dir / "nothing", {}, {}, {}, {}, {}});
+            }).find("no such book directory or snapshot file"),
             std::string::npos);
 }
 
@@ -201,23 +227,40 @@ TEST(book_snapshot, not_a_book) {
 TEST(book_snapshot, cli_results_match_the_directory) {
   temp_dir dir;
   const std::string book = (test::source_dir() / "data" / "generated").string();
-  const auto c = test::run_cli("convert --book '" + book + "' --out '" + (dir / "g.msb").string() + "'");
+  const auto c =
+      test::run_cli("convert --book '" + book + "' --out '" + (dir / "g.msb").string() + "'");
   ASSERT_EQ(c.status, 0) << c.out;
   EXPECT_NE(c.out.find("wrote 1000 accounts"), std::string::npos) << c.out;
   const std::string common = " --backend cpu --scenarios 500 -q";
-  ASSERT_EQ(test::run_cli("margin --book '" + book + "'" + common + " --out '" + (dir / "a").string() + "'").status, 0);
-  ASSERT_EQ(test::run_cli("margin --book '" + (dir / "g.msb").string() + "'" + common + " --out '" + (dir / "b").string() + "'").status, 0);
-  EXPECT_EQ(test::read_file(dir / "a" / "accounts.csv"), test::read_file(dir / "b" / "accounts.csv"));
-  EXPECT_EQ(test::read_file(dir / "a" / "exposures.csv"), test::read_file(dir / "b" / "exposures.csv"));
-  EXPECT_EQ(test::run_cli("convert --book '" + (dir / "g.msb").string() + "' --out '" + (dir / "h.msb").string() + "'").status, 2);
+  ASSERT_EQ(test::run_cli("margin --book '" + book + "'" + common + " --out '" +
+                          (dir / "a").string() + "'")
+                .status,
+            0);
+  ASSERT_EQ(test::run_cli("margin --book '" + (dir / "g.msb").string() + "'" + common + " --out '" +
+                          (dir / "b").string() + "'")
+                .status,
+            0);
+  EXPECT_EQ(test::read_file(dir / "a" / "accounts.csv"),
+            test::read_file(dir / "b" / "accounts.csv"));
+  EXPECT_EQ(test::read_file(dir / "a" / "exposures.csv"),
+            test::read_file(dir / "b" / "exposures.csv"));
+  EXPECT_EQ(test::run_cli("convert --book '" + (dir / "g.msb").string() + "' --out '" +
+                          (dir / "h.msb").string() + "'")
+                .status,
+            2);
 }
 
 TEST(book_snapshot, generate_writes_the_snapshot_convert_would) {
   temp_dir dir;
-  const std::string args = "generate --accounts 200 --underlyings 4 --positions-per-account 3 --seed 8 ";
+  const std::string args =
+      "generate --accounts 200 --underlyings 4 --positions-per-account 3 --seed 8 ";
   ASSERT_EQ(test::run_cli(args + "--out '" + (dir / "csv").string() + "'").status, 0);
-  ASSERT_EQ(test::run_cli(args + "--snapshot --out '" + (dir / "direct.msb").string() + "'").status, 0);
-  ASSERT_EQ(test::run_cli("convert --book '" + (dir / "csv").string() + "' --out '" + (dir / "converted.msb").string() + "'").status, 0);
+  ASSERT_EQ(test::run_cli(args + "--snapshot --out '" + (dir / "direct.msb").string() + "'").status,
+            0);
+  ASSERT_EQ(test::run_cli("convert --book '" + (dir / "csv").string() + "' --out '" +
+                          (dir / "converted.msb").string() + "'")
+                .status,
+            0);
   EXPECT_EQ(test::read_file(dir / "direct.msb"), test::read_file(dir / "converted.msb"));
   // Nothing but the three files made here is left in the directory (no staging directory).
   std::size_t entries = 0;

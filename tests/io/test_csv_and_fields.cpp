@@ -12,7 +12,8 @@ namespace {
 TEST(csv_reader, quoting_crlf_bom_blank_lines_and_line_numbers) {
   test::temp_dir dir;
   test::write_file(dir / "f.csv",
-                   "\xEF\xBB\xBF" "b , a\r\n"
+                   "\xEF\xBB\xBF"
+                   "b , a\r\n"
                    "\r\n"
                    "\"x,1\", 2 \r\n"
                    "   \n"
@@ -25,9 +26,13 @@ TEST(csv_reader, quoting_crlf_bom_blank_lines_and_line_numbers) {
   EXPECT_EQ(csv.column("a"), 1);
   EXPECT_EQ(csv.column("b"), 0);
   EXPECT_EQ(csv.column("c"), -1);
-  struct row { long line; std::string b, a; };
+  struct row {
+    long line;
+    std::string b, a;
+  };
   std::vector<row> rows;
-  while (csv.next(problems)) rows.push_back({csv.line(), std::string(csv.field(0)), std::string(csv.field(1))});
+  while (csv.next(problems))
+    rows.push_back({csv.line(), std::string(csv.field(0)), std::string(csv.field(1))});
   ASSERT_TRUE(problems.empty());
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[0].line, 3);
@@ -53,8 +58,10 @@ TEST(csv_reader, unclosed_quote_and_duplicate_header) {
   try {
     problems.throw_if_any();
   } catch (const input_error& e) {
-    EXPECT_EQ(e.problems()[0].to_string(), (dir / "f.csv").string() + ":1: column 'a': column appears twice in the header");
-    EXPECT_EQ(e.problems()[1].to_string(), (dir / "f.csv").string() + ":2: quoted field is not closed");
+    EXPECT_EQ(e.problems()[0].to_string(),
+              (dir / "f.csv").string() + ":1: column 'a': column appears twice in the header");
+    EXPECT_EQ(e.problems()[1].to_string(),
+              (dir / "f.csv").string() + ":2: quoted field is not closed");
   }
 }
 
@@ -107,15 +114,15 @@ TEST(timestamps, iso_8601_and_epoch_milliseconds) {
   EXPECT_NE(parse_timestamp("2026-02-29T00:00:00Z", ns), "");
   EXPECT_NE(parse_timestamp("2026-13-01T00:00:00Z", ns), "");
   EXPECT_NE(parse_timestamp("2026-11-24T24:00:00Z", ns), "");
-  EXPECT_NE(parse_timestamp("2026-11-24T08:00:00", ns), "");   // no zone: not UTC for sure
+  EXPECT_NE(parse_timestamp("2026-11-24T08:00:00", ns), "");  // no zone: not UTC for sure
   EXPECT_NE(parse_timestamp("2026-11-24 08:00:00Z", ns), "");
   EXPECT_NE(parse_timestamp("2026-11-24T08:00:00.Z", ns), "");
   EXPECT_NE(parse_timestamp("2026-11-24T08:00:00.1234567891Z", ns), "");
 }
 
 TEST(timestamps, format_round_trip) {
-  for (const char* t : {"2026-11-24T08:00:00Z", "1999-12-31T23:59:59.5Z", "2024-02-29T12:34:56.000000001Z",
-                        "1969-07-20T20:17:40Z"}) {
+  for (const char* t : {"2026-11-24T08:00:00Z", "1999-12-31T23:59:59.5Z",
+                        "2024-02-29T12:34:56.000000001Z", "1969-07-20T20:17:40Z"}) {
     std::int64_t ns = 0;
     ASSERT_EQ(parse_timestamp(t, ns), "");
     EXPECT_EQ(format_timestamp(ns), t);

@@ -27,10 +27,12 @@ struct stream_fixture {
   std::vector<input_problem> problems;
   tick_reader reader;
 
-  explicit stream_fixture(std::string text, const std::vector<std::string>& symbols = {"BTC", "ETH"},
+  explicit stream_fixture(std::string text,
+                          const std::vector<std::string>& symbols = {"BTC", "ETH"},
                           std::string name = "ticks.csv")
-      : in(std::move(text)),
-        reader(in, std::move(name), symbols, [this](const input_problem& p) { problems.push_back(p); }) {}
+      : in(std::move(text)), reader(in, std::move(name), symbols, [this](const input_problem& p) {
+          problems.push_back(p);
+        }) {}
 
   std::vector<stream_event> read_all() {
     std::vector<stream_event> events;
@@ -41,14 +43,15 @@ struct stream_fixture {
 
 TEST(tick_stream, csv_any_column_order_bom_crlf_empty_lines_and_quoting) {
   stream_fixture s(
-      "\xEF\xBB\xBF" "price, vol ,timestamp,underlying,source\r\n"           // 1: header
-      "\r\n"                                                                 // 2
-      "91000.5,0.55,2026-11-24T08:00:00Z,BTC,feed a\r\n"                     // 3
-      "   \t\r\n"                                                            // 4
-      "3100,,1795507201500,ETH,\"feed, b\"\r\n"                              // 5
+      "\xEF\xBB\xBF"
+      "price, vol ,timestamp,underlying,source\r\n"                             // 1: header
+      "\r\n"                                                                    // 2
+      "91000.5,0.55,2026-11-24T08:00:00Z,BTC,feed a\r\n"                        // 3
+      "   \t\r\n"                                                               // 4
+      "3100,,1795507201500,ETH,\"feed, b\"\r\n"                                 // 5
       "\"2.5e4\" , 0.6,2024-02-29T23:59:59Z,\"B\"\"X\",\"say \"\"hi\"\"\"\r\n"  // 6
-      "\n"                                                                   // 7
-      "7,1,2026-11-24T08:00:01.25Z, \"A,B\" ,x",                             // 8, no line end
+      "\n"                                                                      // 7
+      "7,1,2026-11-24T08:00:01.25Z, \"A,B\" ,x",                                // 8, no line end
       {"BTC", "ETH", "B\"X", "A,B"});
   const std::vector<stream_event> events = s.read_all();
   EXPECT_TRUE(s.problems.empty());
@@ -110,14 +113,16 @@ TEST(tick_stream, csv_without_vol_column_and_epoch_milliseconds) {
 
 TEST(tick_stream, json_lines_price_trade_collateral) {
   stream_fixture s(
-      "\xEF\xBB\xBF  {\"ts\": 1795507200000, \"underlying\": \"BTC\", \"price\": 91010.5, \"vol\": 0.5}\r\n"
+      "\xEF\xBB\xBF  {\"ts\": 1795507200000, \"underlying\": \"BTC\", \"price\": 91010.5, \"vol\": "
+      "0.5}\r\n"
       "\n"
       "{\"type\": \"price\", \"ts\": \"2026-11-24T08:00:00.001Z\", \"underlying\": \"ETH\", "
       "\"price\": 3100, \"source\": \"ignored\"}\n"
       "{\"type\": \"trade\", \"ts\": \"2024-02-29T23:59:59Z\", \"account\": \"A-1\", "
       "\"instrument\": \"BTC-PERP\", \"quantity\": -2.5, \"price\": 91000}\n"
       "   \n"
-      "{\"type\": \"collateral\", \"ts\": 1795507200001, \"account\": \"new account\", \"amount\": -150.75}\n"
+      "{\"type\": \"collateral\", \"ts\": 1795507200001, \"account\": \"new account\", \"amount\": "
+      "-150.75}\n"
       "{\"ts\": 1.7955072e12, \"underlying\": \"BTC\", \"price\": 1e-3}",
       {"BTC", "ETH"}, "feed.jsonl");
   const std::vector<stream_event> events = s.read_all();
@@ -222,7 +227,8 @@ TEST(tick_stream, csv_malformed_lines_are_reported_once_and_skipped) {
       {"1795507200000,BTC,1,-0.2", "vol", "must be within (0, 10]"},
       {"1795507200000,BTC,1,10.5", "vol", "must be within (0, 10]"},
       {"1795507200000,BTC,1,x", "vol", "'x' is not a number"},
-      {"{\"ts\":1795507200000,\"underlying\":\"BTC\",\"price\":1}", "", "unexpected text after a closing quote"},
+      {"{\"ts\":1795507200000,\"underlying\":\"BTC\",\"price\":1}", "",
+       "unexpected text after a closing quote"},
   };
   expect_each_rejected_once("timestamp,underlying,price,vol", cases, "1795507200000,BTC,", ",");
 }
@@ -242,10 +248,13 @@ TEST(tick_stream, json_malformed_lines_are_reported_once_and_skipped) {
       {"{\"type\":\"swap\"," + ts + "}", "type", "unknown type 'swap'"},
       {"{\"type\":5," + ts + "}", "type", "expected a string, got 5"},
       {"{\"underlying\":\"BTC\",\"price\":1}", "ts", "missing"},
-      {"{\"ts\":1.5,\"underlying\":\"BTC\",\"price\":1}", "ts", "expected whole epoch milliseconds"},
-      {"{\"ts\":true,\"underlying\":\"BTC\",\"price\":1}", "ts", "expected whole epoch milliseconds"},
+      {"{\"ts\":1.5,\"underlying\":\"BTC\",\"price\":1}", "ts",
+       "expected whole epoch milliseconds"},
+      {"{\"ts\":true,\"underlying\":\"BTC\",\"price\":1}", "ts",
+       "expected whole epoch milliseconds"},
       {"{\"ts\":\"yesterday\",\"underlying\":\"BTC\",\"price\":1}", "ts", "is not a timestamp"},
-      {"{\"ts\":99999999999999,\"underlying\":\"BTC\",\"price\":1}", "ts", "outside the supported years"},
+      {"{\"ts\":99999999999999,\"underlying\":\"BTC\",\"price\":1}", "ts",
+       "outside the supported years"},
       {"{\"ts\":18446744073709551615,\"underlying\":\"BTC\",\"price\":1}", "ts", "out"},
       {"{" + ts + ",\"price\":1}", "underlying", "missing"},
       {"{" + ts + ",\"underlying\":5,\"price\":1}", "underlying", "expected a string"},
@@ -262,16 +271,23 @@ TEST(tick_stream, json_malformed_lines_are_reported_once_and_skipped) {
       {price + ",\"price\":1,\"vol\":null}", "vol", "expected a number"},
       {price + ",\"price\":1,\"price\":2}", "price", "more than once"},
       {trade + ",\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "account", "missing"},
-      {trade + ",\"account\":\"\",\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "account", "empty"},
-      {trade + ",\"account\":7,\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "account", "expected a string"},
+      {trade + ",\"account\":\"\",\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "account",
+       "empty"},
+      {trade + ",\"account\":7,\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "account",
+       "expected a string"},
       {trade + ",\"account\":\"A\",\"quantity\":1,\"price\":1}", "instrument", "missing"},
       {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"price\":1}", "quantity", "missing"},
-      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":0,\"price\":1}", "quantity", "must not be 0"},
-      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":-2e12,\"price\":1}", "quantity", "[-1e12, 1e12]"},
-      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":\"5\",\"price\":1}", "quantity", "expected a number"},
+      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":0,\"price\":1}", "quantity",
+       "must not be 0"},
+      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":-2e12,\"price\":1}",
+       "quantity", "[-1e12, 1e12]"},
+      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":\"5\",\"price\":1}",
+       "quantity", "expected a number"},
       {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":1}", "price", "missing"},
-      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":1,\"price\":0}", "price", "must be > 0"},
-      {"{\"type\":\"trade\",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "ts", "missing"},
+      {trade + ",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":1,\"price\":0}", "price",
+       "must be > 0"},
+      {"{\"type\":\"trade\",\"account\":\"A\",\"instrument\":\"I\",\"quantity\":1,\"price\":1}",
+       "ts", "missing"},
       {collateral + ",\"amount\":5}", "account", "missing"},
       {collateral + ",\"account\":\"A\"}", "amount", "missing"},
       {collateral + ",\"account\":\"A\",\"amount\":2e15}", "amount", "[-1e15, 1e15]"},
@@ -291,7 +307,8 @@ TEST(tick_stream, json_malformed_lines_are_reported_once_and_skipped) {
     SCOPED_TRACE(all[i].text);
     EXPECT_EQ(s.problems[i].line, 2 + 2 * static_cast<long>(i));
     EXPECT_EQ(s.problems[i].column, all[i].column);
-    EXPECT_NE(s.problems[i].reason.find(all[i].reason_part), std::string::npos) << s.problems[i].reason;
+    EXPECT_NE(s.problems[i].reason.find(all[i].reason_part), std::string::npos)
+        << s.problems[i].reason;
   }
   ASSERT_EQ(events.size(), all.size() + 1);
   EXPECT_EQ(events[0].price, 1.0);
@@ -306,7 +323,8 @@ TEST(tick_stream, problem_text_names_file_line_and_column) {
   stream_fixture s("timestamp,underlying,price\n1795507200000,BTC,0\n", {"BTC"}, "-");
   EXPECT_FALSE(s.reader.next());
   ASSERT_EQ(s.problems.size(), 1u);
-  EXPECT_EQ(s.problems[0].to_string(), "<stdin>:2: column 'price': must be > 0 and at most 1e12, got 0");
+  EXPECT_EQ(s.problems[0].to_string(),
+            "<stdin>:2: column 'price': must be > 0 and at most 1e12, got 0");
 }
 
 TEST(tick_stream, reader_without_problem_callback_still_counts) {
@@ -325,7 +343,8 @@ TEST(tick_stream, missing_header_columns_make_the_stream_unreadable) {
     FAIL() << "expected input_error";
   } catch (const input_error& e) {
     ASSERT_EQ(e.problems().size(), 2u);
-    EXPECT_EQ(e.problems()[0].to_string(), "ticks.csv:2: column 'underlying': missing required column");
+    EXPECT_EQ(e.problems()[0].to_string(),
+              "ticks.csv:2: column 'underlying': missing required column");
     EXPECT_EQ(e.problems()[1].to_string(), "ticks.csv:2: column 'price': missing required column");
   }
   // Not line problems: the exception carries them, and asking again says the same.
@@ -352,7 +371,8 @@ TEST(tick_stream, headerless_csv_and_repeated_columns_are_fatal) {
     FAIL() << "expected input_error";
   } catch (const input_error& e) {
     ASSERT_EQ(e.problems().size(), 1u);
-    EXPECT_EQ(e.problems()[0].to_string(), "ticks.csv:1: column 'price': column appears twice in the header");
+    EXPECT_EQ(e.problems()[0].to_string(),
+              "ticks.csv:1: column 'price': column appears twice in the header");
   }
   // A repeated column the reader does not use is harmless.
   stream_fixture extra("note,timestamp,underlying,price,note\na,1795507200000,BTC,1,b\n");

@@ -18,23 +18,25 @@ class validation : public ::testing::Test {
 
   // Loads the book and expects a problem in `file` at `line` naming `column` whose reason contains
   // `reason`. Returns all problems for further checks.
-  std::vector<input_problem> expect_problem(const std::string& file, long line, const std::string& column,
-                                            const std::string& reason) {
+  std::vector<input_problem> expect_problem(const std::string& file, long line,
+                                            const std::string& column, const std::string& reason) {
     try {
       load_book_inputs(book_paths::in_directory(dir_.path()));
     } catch (const input_error& e) {
       for (const input_problem& p : e.problems()) {
-        if (std::filesystem::path(p.file).filename() == file && p.line == line && p.column == column &&
-            p.reason.find(reason) != std::string::npos)
+        if (std::filesystem::path(p.file).filename() == file && p.line == line &&
+            p.column == column && p.reason.find(reason) != std::string::npos)
           return e.problems();
       }
       std::string all;
       for (const input_problem& p : e.problems()) all += "  " + p.to_string() + "\n";
       ADD_FAILURE() << "no problem " << file << ":" << line << " '" << column << "' ~ '" << reason
-                    << "'; got:\n" << all;
+                    << "'; got:\n"
+                    << all;
       return e.problems();
     }
-    ADD_FAILURE() << "the book loaded without error; expected " << file << ":" << line << " " << column;
+    ADD_FAILURE() << "the book loaded without error; expected " << file << ":" << line << " "
+                  << column;
     return {};
   }
 
@@ -185,7 +187,8 @@ TEST(correlation, not_positive_semidefinite_is_rejected_and_degenerate_is_accept
                "{\"symbol\": \"BTC\", \"spot\": 1, \"vol\": 0.5},\n"
                "{\"symbol\": \"ETH\", \"spot\": 1, \"vol\": 0.5},\n"
                "{\"symbol\": \"SOL\", \"spot\": 1, \"vol\": 0.5}],\n"
-               "\"correlation\": " + corr + "}\n");
+               "\"correlation\": " +
+                   corr + "}\n");
   };
   market("[[1, 0.9, -0.9], [0.9, 1, 0.9], [-0.9, 0.9, 1]]");
   problem_list problems;
@@ -260,7 +263,8 @@ TEST_F(validation, quoted_ids_with_escaped_quotes) {
   write_file(dir_ / "accounts.csv",
              "account_id,collateral\n\"acct \"\"one\"\" with a long name\",100\n\"b\"\"2\",200\n");
   write_file(dir_ / "positions.csv",
-             "account_id,instrument_id,quantity\n\"acct \"\"one\"\" with a long name\",BTC-SPOT,1\n\"b\"\"2\",ETH-SPOT,2\n");
+             "account_id,instrument_id,quantity\n\"acct \"\"one\"\" with a long "
+             "name\",BTC-SPOT,1\n\"b\"\"2\",ETH-SPOT,2\n");
   const book_inputs in = load_book_inputs(book_paths::in_directory(dir_.path()));
   ASSERT_EQ(in.positions.accounts(), 2u);
   EXPECT_EQ(in.positions.account_id[0], "acct \"one\" with a long name");
@@ -272,7 +276,8 @@ TEST_F(validation, missing_column_names_the_header_line) {
   write_file(dir_ / "accounts.csv", "\n\naccount_id,cash\nflat,1\n");
   const auto problems = expect_problem("accounts.csv", 3, "collateral", "missing required column");
   // positions.csv refers to accounts the broken file could not provide: not reported row by row.
-  for (const input_problem& p : problems) EXPECT_EQ(p.file.find("positions.csv"), std::string::npos) << p.to_string();
+  for (const input_problem& p : problems)
+    EXPECT_EQ(p.file.find("positions.csv"), std::string::npos) << p.to_string();
 }
 
 TEST_F(validation, a_directory_is_not_a_file) {
@@ -324,10 +329,16 @@ TEST(scenario_file, validation) {
     std::vector<std::string> lines;
     for (const auto& p : e.problems()) lines.push_back(p.to_string());
     ASSERT_EQ(lines.size(), 4u);
-    EXPECT_NE(lines[0].find("s.csv:3: column 'underlying': 'DOGE' is not an underlying"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("s.csv:3: column 'underlying': 'DOGE' is not an underlying"),
+              std::string::npos)
+        << lines[0];
     EXPECT_NE(lines[1].find("s.csv:4: column 'spot_return'"), std::string::npos) << lines[1];
-    EXPECT_NE(lines[2].find("s.csv:5: column 'vol_change': must be within (-1, 100]"), std::string::npos) << lines[2];
-    EXPECT_NE(lines[3].find("s.csv:6: column 'underlying': scenario 's1' gives 'BTC' twice"), std::string::npos) << lines[3];
+    EXPECT_NE(lines[2].find("s.csv:5: column 'vol_change': must be within (-1, 100]"),
+              std::string::npos)
+        << lines[2];
+    EXPECT_NE(lines[3].find("s.csv:6: column 'underlying': scenario 's1' gives 'BTC' twice"),
+              std::string::npos)
+        << lines[3];
   }
 }
 
@@ -350,7 +361,8 @@ TEST(scenario_file, order_and_missing_underlyings) {
   temp_dir dir;
   problem_list none;
   const market_state market = load_market(test::sample_book() / "market.json", none);
-  write_file(dir / "s.csv", "underlying,scenario_id,spot_return\nETH,b,0.05\nBTC,a,-0.1\nBTC,b,0.02\n");
+  write_file(dir / "s.csv",
+             "underlying,scenario_id,spot_return\nETH,b,0.05\nBTC,a,-0.1\nBTC,b,0.02\n");
   const scenario_file_data f = load_scenario_file(dir / "s.csv", market);
   ASSERT_EQ(f.count(), 2u);
   EXPECT_EQ(f.scenario_id[0], "b");

@@ -12,12 +12,12 @@
 #include <cmath>
 #include <numeric>
 
+#include "backend_cases.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/backend.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/scenario.hpp"
 #include "marginsync/valuation.hpp"
-#include "backend_cases.hpp"
 #include "test_support.hpp"
 
 namespace msync {
@@ -34,15 +34,22 @@ struct reference_account {
 // Scenario spots and vols [u][s] built one scenario at a time from the include/ generator (whose
 // statistics test_scenario.cpp checks) or from a scenario file.
 void reference_scenarios(const book_inputs& in, const scenario_file_data* file, std::int64_t n,
-                         std::vector<std::vector<double>>& spot, std::vector<std::vector<double>>& vol) {
+                         std::vector<std::vector<double>>& spot,
+                         std::vector<std::vector<double>>& vol) {
   const market_state& m = in.market;
   const std::size_t U = m.size();
   spot.assign(U, std::vector<double>(n));
   vol.assign(U, std::vector<double>(n));
   std::vector<double> eps(U), eta(U), s_out(U), v_out(U);
-  const monte_carlo_inputs mc{m.spot.data(), m.vol.data(), m.cholesky.data(), static_cast<std::uint32_t>(U),
-                              in.risk.horizon_days / 365.0, in.risk.vol_of_vol, in.risk.spot_vol_correlation,
-                              scenario_draw_params{in.risk.seed, in.risk.distribution, in.risk.degrees_of_freedom}};
+  const monte_carlo_inputs mc{
+      m.spot.data(),
+      m.vol.data(),
+      m.cholesky.data(),
+      static_cast<std::uint32_t>(U),
+      in.risk.horizon_days / 365.0,
+      in.risk.vol_of_vol,
+      in.risk.spot_vol_correlation,
+      scenario_draw_params{in.risk.seed, in.risk.distribution, in.risk.degrees_of_freedom}};
   for (std::int64_t s = 0; s < n; ++s) {
     if (file) {
       for (std::size_t u = 0; u < U; ++u) {
@@ -50,7 +57,8 @@ void reference_scenarios(const book_inputs& in, const scenario_file_data* file, 
         v_out[u] = m.vol[u] * (1.0 + file->vol_change[s * U + u]);
       }
     } else {
-      monte_carlo_scenario(mc, static_cast<std::uint64_t>(s), eps.data(), eta.data(), s_out.data(), v_out.data(), 1);
+      monte_carlo_scenario(mc, static_cast<std::uint64_t>(s), eps.data(), eta.data(), s_out.data(),
+                           v_out.data(), 1);
     }
     for (std::size_t u = 0; u < U; ++u) {
       spot[u][s] = s_out[u];
@@ -60,8 +68,8 @@ void reference_scenarios(const book_inputs& in, const scenario_file_data* file, 
 }
 
 // Every position of every account revalued in every scenario, one at a time.
-std::vector<reference_account> reference_losses(const book_inputs& in, const scenario_file_data* file,
-                                                std::int64_t n) {
+std::vector<reference_account> reference_losses(const book_inputs& in,
+                                                const scenario_file_data* file, std::int64_t n) {
   std::vector<std::vector<double>> spot, vol;
   reference_scenarios(in, file, n, spot, vol);
   const market_state& m = in.market;
@@ -76,7 +84,8 @@ std::vector<reference_account> reference_losses(const book_inputs& in, const sce
       const std::uint32_t i = b.position_instrument[p];
       const std::uint32_t u = b.instruments.underlying[i];
       const contract_terms c = b.instruments.terms(i);
-      const double t = static_cast<double>(b.instruments.expiry_ns[i] - m.as_of_ns) / 1e9 / 31536000.0;
+      const double t =
+          static_cast<double>(b.instruments.expiry_ns[i] - m.as_of_ns) / 1e9 / 31536000.0;
       const double q = b.position_quantity[p];
       const double now = unit_value(c, {m.spot[u], m.vol[u], m.rate, m.carry(u), t});
       r.equity += position_value(c, q, b.position_cost[p], now);
@@ -96,8 +105,10 @@ struct tail {
 tail sorted_tail(std::vector<double> losses, double confidence) {
   std::sort(losses.begin(), losses.end(), std::greater<double>());
   const double n = static_cast<double>(losses.size());
-  const std::size_t k = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil((1.0 - confidence) * n - 1e-9)));
-  return tail{losses[k - 1], std::accumulate(losses.begin(), losses.begin() + k, 0.0) / static_cast<double>(k)};
+  const std::size_t k =
+      std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil((1.0 - confidence) * n - 1e-9)));
+  return tail{losses[k - 1],
+              std::accumulate(losses.begin(), losses.begin() + k, 0.0) / static_cast<double>(k)};
 }
 
 void expect_close(double actual, double expected, double rel, const std::string& what) {
@@ -117,7 +128,8 @@ class margin_engine : public test::each_backend {
   }
 
   // Compares every account output with the brute-force reference.
-  void check_against_reference(const book_inputs& in, const outcome& o, const scenario_file_data* file) {
+  void check_against_reference(const book_inputs& in, const outcome& o,
+                               const scenario_file_data* file) {
     const std::int64_t n = file ? static_cast<std::int64_t>(file->count()) : in.risk.scenarios;
     ASSERT_EQ(o.risk.scenarios, n);
     const auto ref = reference_losses(in, file, n);
@@ -149,13 +161,18 @@ class margin_engine : public test::each_backend {
       expect_close(o.risk.es[a], t.es, 1e-9, id + " es");
       expect_close(o.risk.initial_margin[a], im, 1e-9, id + " im");
       expect_close(o.risk.maintenance_margin[a], mm, 1e-9, id + " mm");
-      EXPECT_EQ(o.risk.breach_probability[a], static_cast<double>(breaches) / static_cast<double>(n)) << id;
+      EXPECT_EQ(o.risk.breach_probability[a],
+                static_cast<double>(breaches) / static_cast<double>(n))
+          << id;
       EXPECT_STREQ(status_name(o.risk.status[a]), status) << id;
       const double health = mm == 0.0 ? (e >= 0 ? HUGE_VAL : 0.0) : e / mm;
-      if (std::isinf(health)) EXPECT_TRUE(std::isinf(o.risk.health[a])) << id;
-      else expect_close(o.risk.health[a], health, 1e-9, id + " health");
-      const bool preemptive = std::string(status) == "ok" &&
-                              static_cast<double>(breaches) / static_cast<double>(n) >= rp.preemptive_threshold;
+      if (std::isinf(health))
+        EXPECT_TRUE(std::isinf(o.risk.health[a])) << id;
+      else
+        expect_close(o.risk.health[a], health, 1e-9, id + " health");
+      const bool preemptive =
+          std::string(status) == "ok" &&
+          static_cast<double>(breaches) / static_cast<double>(n) >= rp.preemptive_threshold;
       EXPECT_EQ(o.risk.preemptive[a] != 0, preemptive) << id;
     }
     std::vector<std::uint32_t> not_ok;
@@ -163,7 +180,9 @@ class margin_engine : public test::each_backend {
       if (o.risk.status[a] != account_status::ok) not_ok.push_back(static_cast<std::uint32_t>(a));
     EXPECT_EQ(o.risk.not_ok_accounts, not_ok);
     const tail bt = sorted_tail(bad, rp.confidence);
-    expect_close(o.risk.bad_debt_mean, std::accumulate(bad.begin(), bad.end(), 0.0) / static_cast<double>(n), 1e-9, "E[B]");
+    expect_close(o.risk.bad_debt_mean,
+                 std::accumulate(bad.begin(), bad.end(), 0.0) / static_cast<double>(n), 1e-9,
+                 "E[B]");
     expect_close(o.risk.bad_debt_var, bt.var, 1e-9, "VaR(B)");
     expect_close(o.risk.bad_debt_es, bt.es, 1e-9, "ES(B)");
   }
@@ -171,7 +190,9 @@ class margin_engine : public test::each_backend {
   std::unique_ptr<backend> engine_;
 };
 
-book_inputs sample_inputs() { return load_book_inputs(book_paths::in_directory(test::sample_book())); }
+book_inputs sample_inputs() {
+  return load_book_inputs(book_paths::in_directory(test::sample_book()));
+}
 
 TEST_P(margin_engine, full_revaluation_matches_brute_force_reference) {
   book_inputs in = sample_inputs();
@@ -214,22 +235,24 @@ TEST_P(margin_engine, hand_checked_sample_with_four_scenarios) {
   const scenario_file_data file = load_scenario_file(dir / "s.csv", in.market);
   const outcome o = run(in, &file);
   auto index = [&](const std::string& id) {
-    return static_cast<std::size_t>(std::find(in.positions.account_id.begin(), in.positions.account_id.end(), id) -
-                                    in.positions.account_id.begin());
+    return static_cast<std::size_t>(
+        std::find(in.positions.account_id.begin(), in.positions.account_id.end(), id) -
+        in.positions.account_id.begin());
   };
 
   // leveraged_perp_long: 1.5 BTC-PERP at 90200 and 0.5 at 91600, collateral 3000, spot 91000.
   const std::size_t lev = index("leveraged_perp_long");
-  EXPECT_DOUBLE_EQ(o.reval.account_equity[lev], 3000 + 1.5 * (91000 - 90200) + 0.5 * (91000 - 91600));
+  EXPECT_DOUBLE_EQ(o.reval.account_equity[lev],
+                   3000 + 1.5 * (91000 - 90200) + 0.5 * (91000 - 91600));
   EXPECT_DOUBLE_EQ(o.reval.account_gross_notional[lev], 2 * 91000.0);
   const double l_down5 = -2 * 91000 * std::expm1(-0.05), l_down2 = -2 * 91000 * std::expm1(-0.02);
-  EXPECT_NEAR(o.risk.var[lev], l_down2, 1e-9);                     // 2nd largest of 4
+  EXPECT_NEAR(o.risk.var[lev], l_down2, 1e-9);  // 2nd largest of 4
   EXPECT_NEAR(o.risk.es[lev], 0.5 * (l_down5 + l_down2), 1e-9);
-  EXPECT_NEAR(o.risk.initial_margin[lev], l_down2, 1e-9);          // VaR 3604 > 1% of 182000
+  EXPECT_NEAR(o.risk.initial_margin[lev], l_down2, 1e-9);  // VaR 3604 > 1% of 182000
   EXPECT_NEAR(o.risk.maintenance_margin[lev], 0.6 * l_down2, 1e-9);
-  EXPECT_EQ(o.risk.status[lev], account_status::ok);                // 3900 >= 3603.9
-  EXPECT_DOUBLE_EQ(o.risk.breach_probability[lev], 0.5);            // down5 and down2 breach
-  EXPECT_EQ(o.risk.preemptive[lev], 1);                             // 0.5 >= 0.25
+  EXPECT_EQ(o.risk.status[lev], account_status::ok);      // 3900 >= 3603.9
+  EXPECT_DOUBLE_EQ(o.risk.breach_probability[lev], 0.5);  // down5 and down2 breach
+  EXPECT_EQ(o.risk.preemptive[lev], 1);                   // 0.5 >= 0.25
 
   // hedged_basis: long 1 spot, short 1 perp at 91000: no loss in any scenario; the 1% floor.
   const std::size_t hedged = index("hedged_basis");
@@ -256,7 +279,8 @@ TEST_P(margin_engine, hand_checked_sample_with_four_scenarios) {
   const std::size_t eth = index("protected_eth_long");
   const double t = 31.0 / 365.0;  // 2026-11-24T08:00Z to 2026-12-25T08:00Z
   const double put = bsm_value(false, 3100, 3000, t, 0.04, 0.04, 0.70);
-  EXPECT_NEAR(o.reval.account_equity[eth], 2000 + 10000 + 20 * 3100 + 2 * 10 * put - 5 * (3100 - 3150), 1e-9);
+  EXPECT_NEAR(o.reval.account_equity[eth],
+              2000 + 10000 + 20 * 3100 + 2 * 10 * put - 5 * (3100 - 3150), 1e-9);
   EXPECT_NEAR(o.reval.account_gross_notional[eth], (20 + 20 + 5) * 3100.0, 1e-9);
 
   check_against_reference(in, o, &file);
@@ -270,7 +294,8 @@ TEST_P(margin_engine, var_and_es_of_a_linear_position_match_the_lognormal_closed
   write_file(dir / "accounts.csv", "account_id,collateral\na,0\n");
   write_file(dir / "positions.csv", "account_id,instrument_id,quantity\na,X,3\n");
   write_file(dir / "market.json",
-             "{\"as_of\": \"2026-11-24T08:00:00Z\", \"underlyings\": [{\"symbol\": \"XYZ\", \"spot\": 100, \"vol\": 0.8}]}");
+             "{\"as_of\": \"2026-11-24T08:00:00Z\", \"underlyings\": [{\"symbol\": \"XYZ\", "
+             "\"spot\": 100, \"vol\": 0.8}]}");
   write_file(dir / "risk.json", "{\"scenarios\": 400000, \"confidence\": 0.99, \"seed\": 11}");
   const book_inputs in = load_book_inputs(book_paths::in_directory(dir.path()));
   const outcome o = run(in);
@@ -291,7 +316,8 @@ TEST_P(margin_engine, delta_gamma_is_close_to_full_for_small_moves) {
   for (int s = 0; s < 200; ++s) {
     const double r = 0.002 * std::sin(1.7 * s), v = 0.005 * std::cos(2.3 * s);
     csv += "s" + std::to_string(s) + ",BTC," + std::to_string(r) + "," + std::to_string(v) + "\n";
-    csv += "s" + std::to_string(s) + ",ETH," + std::to_string(0.8 * r) + "," + std::to_string(v) + "\n";
+    csv += "s" + std::to_string(s) + ",ETH," + std::to_string(0.8 * r) + "," + std::to_string(v) +
+           "\n";
   }
   write_file(dir / "s.csv", csv);
   book_inputs in = sample_inputs();
@@ -327,7 +353,8 @@ TEST_P(margin_engine, delta_gamma_losses_follow_the_formula) {
     double worst = -HUGE_VAL;
     for (std::size_t s = 0; s < 2; ++s) {
       double l = 0.0;
-      for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x) {
+      for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1];
+           ++x) {
         const std::uint32_t u = b.exposure_underlying[x];
         const double ds = in.market.spot[u] * std::expm1(file.spot_return[s * 2 + u]);
         const double dv = in.market.vol[u] * file.vol_change[s * 2 + u];

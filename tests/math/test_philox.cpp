@@ -42,8 +42,8 @@ TEST(Philox, Random123KnownAnswers) {
     const philox_u32x4 out =
         philox4x32_10(philox_u32x4{{k.ctr[0], k.ctr[1], k.ctr[2], k.ctr[3]}}, k.key[0], k.key[1]);
     for (int i = 0; i < 4; ++i) {
-      EXPECT_EQ(out.v[i], k.expected[i]) << "word " << i << " of KAT with counter " << std::hex
-                                         << k.ctr[0] << " key " << k.key[0];
+      EXPECT_EQ(out.v[i], k.expected[i])
+          << "word " << i << " of KAT with counter " << std::hex << k.ctr[0] << " key " << k.key[0];
     }
   }
 }
@@ -90,8 +90,8 @@ TEST(Philox, AvalancheOnCounterAndKeyBits) {
 // uniform_open0: 53 bits of (hi, lo), mapped to (0, 1].
 
 TEST(UniformOpen0, ExtremesAndSpacing) {
-  const double ulp53 = 1.0 / 9007199254740992.0;  // 2^-53
-  EXPECT_EQ(msync::uniform_open0(0u, 0u), ulp53);  // smallest: never 0
+  const double ulp53 = 1.0 / 9007199254740992.0;                   // 2^-53
+  EXPECT_EQ(msync::uniform_open0(0u, 0u), ulp53);                  // smallest: never 0
   EXPECT_EQ(msync::uniform_open0(0xffffffffu, 0xffffffffu), 1.0);  // largest: exactly 1
   // The low 11 bits of lo are dropped (53 of 64 bits kept).
   EXPECT_EQ(msync::uniform_open0(0u, 0x7ffu), ulp53);

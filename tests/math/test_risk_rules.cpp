@@ -23,18 +23,18 @@ TEST(TailCount, DesignExamples) {
   // (1 - 0.95) * 200 = 10.000000000000002 in doubles: the 1e-9 tolerance keeps it at 10, not 11.
   EXPECT_EQ(tail_count(0.95, 200), 10);
   EXPECT_EQ(tail_count(0.975, 10000), 250);
-  EXPECT_EQ(tail_count(0.99, 250), 3);   // 2.5 rounds up
-  EXPECT_EQ(tail_count(0.5, 3), 2);      // 1.5 rounds up
-  EXPECT_EQ(tail_count(0.9, 10), 1);     // 0.9999999999999998 in doubles
+  EXPECT_EQ(tail_count(0.99, 250), 3);  // 2.5 rounds up
+  EXPECT_EQ(tail_count(0.5, 3), 2);     // 1.5 rounds up
+  EXPECT_EQ(tail_count(0.9, 10), 1);    // 0.9999999999999998 in doubles
   EXPECT_EQ(tail_count(0.99, 1000000), 10000);
 }
 
 TEST(TailCount, AtLeastOneAtMostN) {
-  EXPECT_EQ(tail_count(0.99, 10), 1);          // (1 - c) N = 0.1
+  EXPECT_EQ(tail_count(0.99, 10), 1);  // (1 - c) N = 0.1
   EXPECT_EQ(tail_count(0.99, 1), 1);
   EXPECT_EQ(tail_count(0.999999999, 1000), 1);  // confidence near 1
   EXPECT_EQ(tail_count(1.0 - 1e-15, 5), 1);
-  EXPECT_EQ(tail_count(1e-12, 5), 5);           // confidence near 0: the whole sample
+  EXPECT_EQ(tail_count(1e-12, 5), 5);  // confidence near 0: the whole sample
   EXPECT_EQ(tail_count(1e-12, 1), 1);
 }
 
@@ -133,7 +133,7 @@ TEST(BreachesMaintenance, StrictInequality) {
   EXPECT_TRUE(msync::breaches_maintenance(100.0, 40.5, 60.0));
   EXPECT_FALSE(msync::breaches_maintenance(100.0, 39.5, 60.0));
   EXPECT_FALSE(msync::breaches_maintenance(100.0, -25.0, 60.0));  // a gain
-  EXPECT_TRUE(msync::breaches_maintenance(50.0, -5.0, 60.0));    // below MM even after a gain
+  EXPECT_TRUE(msync::breaches_maintenance(50.0, -5.0, 60.0));     // below MM even after a gain
   EXPECT_FALSE(msync::breaches_maintenance(0.0, 0.0, 0.0));
   EXPECT_TRUE(msync::breaches_maintenance(0.0, 1e-9, 0.0));
 }
@@ -153,8 +153,8 @@ TEST(BadDebt, ShortfallOnly) {
   EXPECT_EQ(msync::bad_debt(150.0, 100.0), 50.0);
   EXPECT_EQ(msync::bad_debt(50.0, 100.0), 0.0);
   EXPECT_EQ(msync::bad_debt(100.0, 100.0), 0.0);
-  EXPECT_EQ(msync::bad_debt(10.0, -5.0), 15.0);   // already insolvent
-  EXPECT_EQ(msync::bad_debt(-20.0, -5.0), 0.0);   // a gain covers the hole
+  EXPECT_EQ(msync::bad_debt(10.0, -5.0), 15.0);    // already insolvent
+  EXPECT_EQ(msync::bad_debt(-20.0, -5.0), 0.0);    // a gain covers the hole
   EXPECT_EQ(msync::bad_debt(-20.0, -30.0), 10.0);  // a gain that does not
 }
 

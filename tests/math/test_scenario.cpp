@@ -26,7 +26,9 @@ constexpr std::uint64_t kSeed = 0x0123456789abcdefull;  // high and low halves b
 constexpr int kScenarios = 200000;
 constexpr double kSigmas = 5.0;
 
-double se_bound(double variance, double n) { return kSigmas * std::sqrt(variance / n); }
+double se_bound(double variance, double n) {
+  return kSigmas * std::sqrt(variance / n);
+}
 
 using mat3 = std::array<std::array<double, 3>, 3>;
 
@@ -127,8 +129,8 @@ TEST(ScenarioNormals, CorrelatedShocksHaveTargetMoments) {
             << "corr(z" << i << ", z" << j << ")";
       }
       // eta is independent of every z (a different half of the Box-Muller pair).
-      EXPECT_NEAR(z_eta[i][j].corr(), 0.0, se_bound(1.0, N)) << "corr(z" << i << ", eta" << j
-                                                             << ")";
+      EXPECT_NEAR(z_eta[i][j].corr(), 0.0, se_bound(1.0, N))
+          << "corr(z" << i << ", eta" << j << ")";
     }
   }
 }
@@ -187,7 +189,8 @@ TEST(ShockUnderlying, MartingaleAndSpotVolCorrelation) {
     SCOPED_TRACE(testing::Message() << "underlying " << u);
     EXPECT_NEAR(sum_spot[u] / N, 1.0, se_bound(std::expm1(vols[u] * vols[u] * h), N));
     EXPECT_NEAR(sum_vol[u] / N, 1.0, se_bound(std::expm1(xi * xi * h), N));
-    EXPECT_NEAR(logvol_z[u].corr(), rho_sv, se_bound((1 - rho_sv * rho_sv) * (1 - rho_sv * rho_sv), N));
+    EXPECT_NEAR(logvol_z[u].corr(), rho_sv,
+                se_bound((1 - rho_sv * rho_sv) * (1 - rho_sv * rho_sv), N));
     // log vol shock: mean -xi^2 h / 2, variance xi^2 h (sample variance SE: xi^2 h sqrt(2/N)).
     EXPECT_NEAR(logvol_z[u].mean_x(), -0.5 * xi * xi * h, se_bound(xi * xi * h, N));
     EXPECT_NEAR(logvol_z[u].var_x(), xi * xi * h, xi * xi * h * se_bound(2.0, N));
@@ -199,7 +202,8 @@ TEST(ShockUnderlying, MartingaleAndSpotVolCorrelation) {
 
 TEST(ScenarioScale, NormalDistributionScaleIsOne) {
   const scenario_draw_params p{kSeed, shock_distribution::normal, 4.0};
-  for (std::uint64_t s : {0ull, 1ull, 12345ull, 1ull << 40}) EXPECT_EQ(msync::scenario_scale(p, s), 1.0);
+  for (std::uint64_t s : {0ull, 1ull, 12345ull, 1ull << 40})
+    EXPECT_EQ(msync::scenario_scale(p, s), 1.0);
 }
 
 // nu = 10. The scale is sqrt((nu - 2) / chi2_nu), shared by every underlying of the scenario:
@@ -351,13 +355,14 @@ TEST(ScenarioDeterminism, SameInputsGiveIdenticalBits) {
       EXPECT_EQ(bits(a.z1), bits(b.z1));
     }
     EXPECT_EQ(bits(msync::scenario_scale(p, s)), bits(msync::scenario_scale(p, s)));
-    EXPECT_EQ(bits(msync::scenario_gamma(kSeed, s, 2.5)), bits(msync::scenario_gamma(kSeed, s, 2.5)));
+    EXPECT_EQ(bits(msync::scenario_gamma(kSeed, s, 2.5)),
+              bits(msync::scenario_gamma(kSeed, s, 2.5)));
   }
   // The draw is Box-Muller on the Philox block with counter (s lo, s hi, u, 0) and key
   // (seed lo, seed hi), as scenario.hpp documents.
   const std::uint64_t s = (3ull << 32) | 17u;
-  const msync::normal_pair direct = msync::normals_from_block(msync::philox4x32_10(
-      msync::philox_u32x4{{17u, 3u, 2u, 0u}}, 0x89abcdefu, 0x01234567u));
+  const msync::normal_pair direct = msync::normals_from_block(
+      msync::philox4x32_10(msync::philox_u32x4{{17u, 3u, 2u, 0u}}, 0x89abcdefu, 0x01234567u));
   const msync::normal_pair via = msync::scenario_normals(kSeed, s, 2);
   EXPECT_EQ(bits(direct.z0), bits(via.z0));
   EXPECT_EQ(bits(direct.z1), bits(via.z1));

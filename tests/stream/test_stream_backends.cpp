@@ -6,9 +6,9 @@
 
 #include <cmath>
 
+#include "backend_cases.hpp"
 #include "io/tick_stream.hpp"
 #include "stream/stream_engine.hpp"
-#include "backend_cases.hpp"
 #include "test_support.hpp"
 
 namespace msync {
@@ -72,9 +72,15 @@ TEST_P(stream_on_each_backend, the_same_stream_gives_the_events_of_the_cpu) {
     EXPECT_EQ(x.account, y.account) << i;
     EXPECT_STREQ(x.event, y.event) << i;
     EXPECT_NEAR(y.equity, x.equity, 1e-9 * std::max(1.0, std::fabs(x.equity))) << i;
-    EXPECT_NEAR(y.initial_margin, x.initial_margin, 1e-4 * std::max(1.0, std::fabs(x.initial_margin))) << i;
-    EXPECT_NEAR(y.maintenance_margin, x.maintenance_margin, 1e-4 * std::max(1.0, std::fabs(x.maintenance_margin))) << i;
-    EXPECT_NEAR(y.breach_probability, x.breach_probability, 1e-4 * std::max(1e-2, x.breach_probability)) << i;
+    EXPECT_NEAR(y.initial_margin, x.initial_margin,
+                1e-4 * std::max(1.0, std::fabs(x.initial_margin)))
+        << i;
+    EXPECT_NEAR(y.maintenance_margin, x.maintenance_margin,
+                1e-4 * std::max(1.0, std::fabs(x.maintenance_margin)))
+        << i;
+    EXPECT_NEAR(y.breach_probability, x.breach_probability,
+                1e-4 * std::max(1e-2, x.breach_probability))
+        << i;
   }
 }
 

@@ -7,8 +7,8 @@
 
 #include <cmath>
 
-#include "margin/margin_job.hpp"
 #include "io/number_parse.hpp"
+#include "margin/margin_job.hpp"
 #include "marginsync/staleness.hpp"
 #include "stream/stream_engine.hpp"
 #include "test_support.hpp"
@@ -30,20 +30,24 @@ void write_perp_book(const std::filesystem::path& dir, double btc_collateral, do
   test::write_file(dir / "instruments.csv",
                    "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n"
                    "BTC-PERP,perpetual,BTC,,,,1\nETH-PERP,perpetual,ETH,,,,1\n");
-  test::write_file(dir / "accounts.csv", "account_id,collateral,tier\nbtc_long," + format_number(btc_collateral) +
-                                             ",standard\neth_long," + format_number(eth_collateral) + ",standard\n");
+  test::write_file(dir / "accounts.csv",
+                   "account_id,collateral,tier\nbtc_long," + format_number(btc_collateral) +
+                       ",standard\neth_long," + format_number(eth_collateral) + ",standard\n");
   test::write_file(dir / "positions.csv",
-                   "account_id,instrument_id,quantity,entry_price\nbtc_long,BTC-PERP,1,91000\neth_long,ETH-PERP,10,3100\n");
+                   "account_id,instrument_id,quantity,entry_price\nbtc_long,BTC-PERP,1,91000\neth_"
+                   "long,ETH-PERP,10,3100\n");
   test::write_file(dir / "market.json",
                    R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.0, "underlyings": [
                        {"symbol": "BTC", "spot": 91000.0, "vol": 0.55},
                        {"symbol": "ETH", "spot": 3100.0, "vol": 0.70}],
                        "correlation": [[1.0, 0.8], [0.8, 1.0]]})");
-  test::write_file(dir / "risk.json", R"({"method": "delta_gamma", "scenarios": 4000, "confidence": 0.99, )" +
-                                          stream_keys + "}");
+  test::write_file(
+      dir / "risk.json",
+      R"({"method": "delta_gamma", "scenarios": 4000, "confidence": 0.99, )" + stream_keys + "}");
 }
 
-stream_event trade(std::int64_t ts, const std::string& account, const std::string& instrument, double q, double p) {
+stream_event trade(std::int64_t ts, const std::string& account, const std::string& instrument,
+                   double q, double p) {
   stream_event e;
   e.kind = stream_event_kind::trade;
   e.ts_ns = ts;
@@ -90,12 +94,14 @@ TEST(stream_engine, normal_quantile_matches_published_values) {
   EXPECT_NEAR(normal_quantile(0.5), 0.0, 1e-15);
   EXPECT_NEAR(normal_quantile(0.001), -3.090232306167813, 1e-13);
   EXPECT_NEAR(normal_quantile(1e-10), -6.361340902404056, 1e-11);
-  for (double p = 0.0005; p < 1.0; p += 0.0137) EXPECT_NEAR(norm_cdf(normal_quantile(p)), p, 1e-15) << p;
+  for (double p = 0.0005; p < 1.0; p += 0.0137)
+    EXPECT_NEAR(norm_cdf(normal_quantile(p)), p, 1e-15) << p;
 }
 
 TEST(stream_engine, staleness_addon_follows_its_formula_until_the_next_risk_run) {
   test::temp_dir dir;
-  write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
+  write_perp_book(dir.path(), 50000, 50000,
+                  R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
   stream_fixture f(dir.path());
   const std::int64_t t0 = t0_ns();
   update_outcome u = f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
@@ -108,9 +114,11 @@ TEST(stream_engine, staleness_addon_follows_its_formula_until_the_next_risk_run)
     const risk_result now = f.stream->margins_in_force();
     const double z = 2.3263478740408408, tau = seconds / 31536000.0;
     // A perpetual's delta is q m: 1 BTC and 10 ETH, at the current prices and vols.
-    const double btc = z * 1.0 * 92000 * 0.55 * std::sqrt(tau), eth = z * 10.0 * 3000 * 0.70 * std::sqrt(tau);
+    const double btc = z * 1.0 * 92000 * 0.55 * std::sqrt(tau),
+                 eth = z * 10.0 * 3000 * 0.70 * std::sqrt(tau);
     EXPECT_NEAR(now.initial_margin[0] - at_run.initial_margin[0], btc, 1e-9 * btc) << seconds;
-    EXPECT_NEAR(now.maintenance_margin[0] - at_run.maintenance_margin[0], btc, 1e-9 * btc) << seconds;
+    EXPECT_NEAR(now.maintenance_margin[0] - at_run.maintenance_margin[0], btc, 1e-9 * btc)
+        << seconds;
     EXPECT_NEAR(now.initial_margin[1] - at_run.initial_margin[1], eth, 1e-9 * eth) << seconds;
     EXPECT_NEAR(u.staleness_years, tau, 1e-15);
   }
@@ -119,37 +127,49 @@ TEST(stream_engine, staleness_addon_follows_its_formula_until_the_next_risk_run)
 TEST(stream_engine, deviation_and_heartbeat_trigger_exactly_at_their_thresholds) {
   {
     test::temp_dir dir;
-    write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.005, "heartbeat_ms": 1000000000)");
+    write_perp_book(dir.path(), 50000, 50000,
+                    R"("deviation_threshold": 0.005, "heartbeat_ms": 1000000000)");
     stream_fixture f(dir.path());
     const std::int64_t t0 = t0_ns();
     EXPECT_EQ(f.stream->update(t0, {price(t0, 0, 91000)}).trigger, risk_trigger::start);
-    EXPECT_EQ(f.stream->update(t0 + second_ns, {price(t0 + second_ns, 0, 91000 * 1.004)}).trigger, risk_trigger::none);
-    EXPECT_EQ(f.stream->update(t0 + 2 * second_ns, {price(t0 + 2 * second_ns, 0, 91000 * 0.994)}).trigger,
-              risk_trigger::deviation);
-    // Measured from the last run's prices, not the start's.
-    EXPECT_EQ(f.stream->update(t0 + 3 * second_ns, {price(t0 + 3 * second_ns, 0, 91000 * 0.994 * 1.004)}).trigger,
+    EXPECT_EQ(f.stream->update(t0 + second_ns, {price(t0 + second_ns, 0, 91000 * 1.004)}).trigger,
               risk_trigger::none);
-    EXPECT_EQ(f.stream->update(t0 + 4 * second_ns, {price(t0 + 4 * second_ns, 1, 3100 * 1.006)}).trigger,
-              risk_trigger::deviation);
+    EXPECT_EQ(
+        f.stream->update(t0 + 2 * second_ns, {price(t0 + 2 * second_ns, 0, 91000 * 0.994)}).trigger,
+        risk_trigger::deviation);
+    // Measured from the last run's prices, not the start's.
+    EXPECT_EQ(
+        f.stream->update(t0 + 3 * second_ns, {price(t0 + 3 * second_ns, 0, 91000 * 0.994 * 1.004)})
+            .trigger,
+        risk_trigger::none);
+    EXPECT_EQ(
+        f.stream->update(t0 + 4 * second_ns, {price(t0 + 4 * second_ns, 1, 3100 * 1.006)}).trigger,
+        risk_trigger::deviation);
     EXPECT_EQ(f.stream->risk_runs(risk_trigger::deviation), 2);
   }
   {
     test::temp_dir dir;
-    write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000)");
+    write_perp_book(dir.path(), 50000, 50000,
+                    R"("deviation_threshold": 0.5, "heartbeat_ms": 1000)");
     stream_fixture f(dir.path());
     const std::int64_t t0 = t0_ns(), ms = 1000000;
     EXPECT_EQ(f.stream->update(t0, {price(t0, 0, 91000)}).trigger, risk_trigger::start);
-    EXPECT_EQ(f.stream->update(t0 + 999 * ms, {price(t0 + 999 * ms, 0, 91001)}).trigger, risk_trigger::none);
-    EXPECT_EQ(f.stream->update(t0 + 1000 * ms, {price(t0 + 1000 * ms, 0, 91002)}).trigger, risk_trigger::heartbeat);
-    EXPECT_EQ(f.stream->update(t0 + 1999 * ms, {price(t0 + 1999 * ms, 0, 91003)}).trigger, risk_trigger::none);
-    EXPECT_EQ(f.stream->update(t0 + 2000 * ms, {price(t0 + 2000 * ms, 0, 91004)}).trigger, risk_trigger::heartbeat);
+    EXPECT_EQ(f.stream->update(t0 + 999 * ms, {price(t0 + 999 * ms, 0, 91001)}).trigger,
+              risk_trigger::none);
+    EXPECT_EQ(f.stream->update(t0 + 1000 * ms, {price(t0 + 1000 * ms, 0, 91002)}).trigger,
+              risk_trigger::heartbeat);
+    EXPECT_EQ(f.stream->update(t0 + 1999 * ms, {price(t0 + 1999 * ms, 0, 91003)}).trigger,
+              risk_trigger::none);
+    EXPECT_EQ(f.stream->update(t0 + 2000 * ms, {price(t0 + 2000 * ms, 0, 91004)}).trigger,
+              risk_trigger::heartbeat);
     EXPECT_EQ(f.stream->risk_runs(risk_trigger::heartbeat), 2);
     EXPECT_EQ(f.stream->risk_runs(risk_trigger::start), 1);
   }
 }
 
 TEST(stream_engine, a_stale_oracle_holds_liquidation_until_it_recovers) {
-  const std::string keys = R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000, "stale_after_ms": 5000)";
+  const std::string keys =
+      R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000, "stale_after_ms": 5000)";
   const std::int64_t t0 = t0_ns();
   double mm = 0.0;
   {  // Margins do not depend on collateral: learn the ETH account's MM first.
@@ -173,26 +193,31 @@ TEST(stream_engine, a_stale_oracle_holds_liquidation_until_it_recovers) {
     if (s == 13) ticks.push_back(price(t, 1, 3100));
     u = f.stream->update(t, ticks);
     for (const oracle_transition& o : u.oracles)
-      seen.push_back(std::to_string(s) + (o.stale ? " stale " : " fresh ") + std::to_string(o.underlying));
-    for (const account_transition& a : u.accounts) seen.push_back(std::to_string(s) + " " + a.event);
+      seen.push_back(std::to_string(s) + (o.stale ? " stale " : " fresh ") +
+                     std::to_string(o.underlying));
+    for (const account_transition& a : u.accounts)
+      seen.push_back(std::to_string(s) + " " + a.event);
   }
   // ETH is stale once more than 5 s pass (at 6 s); the add-on passes 30 at 12 s: held, not
   // liquidated; ETH ticks at 13 s: fresh, and the liquidation goes ahead.
   const double z = 2.3263478740408408;
   ASSERT_GT(z * 31000 * 0.7 * std::sqrt(12.0 / 31536000), 30.0);
   ASSERT_LT(z * 31000 * 0.7 * std::sqrt(11.0 / 31536000), 30.0);
-  EXPECT_EQ(seen, (std::vector<std::string>{"6 stale 1", "12 liquidation_held", "13 fresh 1", "13 liquidate"}));
+  EXPECT_EQ(seen, (std::vector<std::string>{"6 stale 1", "12 liquidation_held", "13 fresh 1",
+                                            "13 liquidate"}));
 }
 
 TEST(stream_engine, out_of_order_ticks_are_ignored_and_time_does_not_go_back) {
   test::temp_dir dir;
-  write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
+  write_perp_book(dir.path(), 50000, 50000,
+                  R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
   stream_fixture f(dir.path());
   const std::int64_t t0 = t0_ns();
   f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
   f.stream->update(t0 + 2 * second_ns, {price(t0 + 2 * second_ns, 0, 90000)});
   // An update stamped 1 s: BTC's tick is older than BTC's last (ignored), ETH's is not (applied).
-  const update_outcome u = f.stream->update(t0 + second_ns, {price(t0 + second_ns, 0, 80000), price(t0 + second_ns, 1, 3000)});
+  const update_outcome u = f.stream->update(
+      t0 + second_ns, {price(t0 + second_ns, 0, 80000), price(t0 + second_ns, 1, 3000)});
   EXPECT_EQ(u.ticks_out_of_order, 1u);
   EXPECT_EQ(u.ticks_applied, 1u);
   EXPECT_EQ(u.ts_ns, t0 + 2 * second_ns);
@@ -204,7 +229,8 @@ TEST(stream_engine, out_of_order_ticks_are_ignored_and_time_does_not_go_back) {
 
 TEST(stream_engine, mean_staleness_is_time_weighted) {
   test::temp_dir dir;
-  write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
+  write_perp_book(dir.path(), 50000, 50000,
+                  R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
   stream_fixture f(dir.path());
   const std::int64_t t0 = t0_ns();
   f.stream->update(t0, {price(t0, 0, 91000)});
@@ -232,7 +258,8 @@ TEST(stream_engine, first_update_at_the_market_reproduces_the_batch_margin_run) 
   for (std::size_t a = 0; a < r.status.size(); ++a) {
     EXPECT_EQ(r.initial_margin[a], batch.risk.initial_margin[a]) << a;
     EXPECT_EQ(r.status[a], batch.risk.status[a]) << a;
-    EXPECT_EQ(f.stream->current_revaluation().account_equity[a], batch.reval.account_equity[a]) << a;
+    EXPECT_EQ(f.stream->current_revaluation().account_equity[a], batch.reval.account_equity[a])
+        << a;
     expected_events += batch.risk.status[a] != account_status::ok || batch.risk.preemptive[a];
   }
   EXPECT_EQ(u.accounts.size(), expected_events);
@@ -251,15 +278,17 @@ TEST(stream_engine, first_update_at_the_market_reproduces_the_batch_margin_run) 
 // payments.
 // A book on BTC (spot, perpetual, future, call) and ETH (perpetual) with `accounts` and
 // `positions` rows, for trades against a fresh load.
-void write_trading_book(const std::filesystem::path& dir, const std::string& accounts, const std::string& positions,
-                        const std::string& keys) {
-  test::write_file(dir / "instruments.csv",
-                   "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n"
-                   "BTC-SPOT,spot,BTC,,,,1\nBTC-PERP,perpetual,BTC,,,,0.5\n"
-                   "BTC-FUT,future,BTC,,2026-12-25T08:00:00Z,,1\n"
-                   "BTC-C100K,option,BTC,100000,2026-12-25T08:00:00Z,call,1\nETH-PERP,perpetual,ETH,,,,10\n");
+void write_trading_book(const std::filesystem::path& dir, const std::string& accounts,
+                        const std::string& positions, const std::string& keys) {
+  test::write_file(
+      dir / "instruments.csv",
+      "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n"
+      "BTC-SPOT,spot,BTC,,,,1\nBTC-PERP,perpetual,BTC,,,,0.5\n"
+      "BTC-FUT,future,BTC,,2026-12-25T08:00:00Z,,1\n"
+      "BTC-C100K,option,BTC,100000,2026-12-25T08:00:00Z,call,1\nETH-PERP,perpetual,ETH,,,,10\n");
   test::write_file(dir / "accounts.csv", "account_id,collateral,tier\n" + accounts);
-  test::write_file(dir / "positions.csv", "account_id,instrument_id,quantity,entry_price\n" + positions);
+  test::write_file(dir / "positions.csv",
+                   "account_id,instrument_id,quantity,entry_price\n" + positions);
   test::write_file(dir / "market.json",
                    R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.03, "underlyings": [
                        {"symbol": "BTC", "spot": 91000.0, "vol": 0.55},
@@ -270,7 +299,8 @@ void write_trading_book(const std::filesystem::path& dir, const std::string& acc
 
 // The trading book with accounts a and b streamed from a first update at the market at t0; trades
 // go to f.stream, and a fresh load of the expected book is compared with expect_same_as_fresh.
-const std::string trading_keys = R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000, "method": "full")";
+const std::string trading_keys =
+    R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000, "method": "full")";
 const std::string trading_positions = "a,BTC-PERP,4,90000\na,BTC-FUT,-2,92000\nb,ETH-PERP,3,3000\n";
 struct trading_stream {
   test::temp_dir dir;
@@ -278,7 +308,8 @@ struct trading_stream {
   margin_stream* stream = nullptr;
   std::int64_t t0 = t0_ns();
   trading_stream() {
-    write_trading_book(dir.path(), "a,100000,standard\nb,50000,standard\n", trading_positions, trading_keys);
+    write_trading_book(dir.path(), "a,100000,standard\nb,50000,standard\n", trading_positions,
+                       trading_keys);
     fixture = std::make_unique<stream_fixture>(dir.path());
     stream = fixture->stream.get();
     stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
@@ -299,7 +330,8 @@ void expect_same_as_fresh(const margin_stream& streamed, const margin_stream& fr
   const revaluation& sr = streamed.current_revaluation();
   const revaluation& fr = fresh.current_revaluation();
   for (std::size_t a = 0; a < sb.accounts(); ++a)
-    EXPECT_NEAR(sr.account_equity[a], fr.account_equity[a], 1e-9 * std::fabs(fr.account_equity[a])) << sb.account_id[a];
+    EXPECT_NEAR(sr.account_equity[a], fr.account_equity[a], 1e-9 * std::fabs(fr.account_equity[a]))
+        << sb.account_id[a];
   for (std::size_t x = 0; x < sb.exposures(); ++x) {
     EXPECT_EQ(sr.exposure_delta[x], fr.exposure_delta[x]) << x;
     EXPECT_EQ(sr.exposure_gamma[x], fr.exposure_gamma[x]) << x;
@@ -319,12 +351,11 @@ TEST(stream_engine, trades_and_collateral_equal_a_fresh_load_of_the_changed_book
   test::temp_dir fresh_dir;
   const update_outcome u = f.stream->update(
       t1, {price(t1, 0, 91500), trade(t1, "a", "BTC-PERP", -1, 91200),  // reduce: realizes P&L
-           trade(t1, "a", "BTC-FUT", 5, 91800),                          // through zero: closes 2, opens 3
-           trade(t1, "a", "BTC-SPOT", 2, 91400),                         // new position, paid from collateral
-           trade(t1, "b", "BTC-C100K", -3, 2500),                        // new exposure for b, premium received
-           trade(t1, "c", "ETH-PERP", -1, 3110),                         // unknown account: opened
-           collateral(t1, "b", -1234.5), collateral(t1, "c", 800),
-           trade(t1, "a", "NOPE", 1, 1)});
+           trade(t1, "a", "BTC-FUT", 5, 91800),    // through zero: closes 2, opens 3
+           trade(t1, "a", "BTC-SPOT", 2, 91400),   // new position, paid from collateral
+           trade(t1, "b", "BTC-C100K", -3, 2500),  // new exposure for b, premium received
+           trade(t1, "c", "ETH-PERP", -1, 3110),   // unknown account: opened
+           collateral(t1, "b", -1234.5), collateral(t1, "c", 800), trade(t1, "a", "NOPE", 1, 1)});
   EXPECT_EQ(u.trigger, risk_trigger::book_change);
   EXPECT_EQ(u.book_events_applied, 7u);
   ASSERT_EQ(u.problems.size(), 1u);
@@ -332,10 +363,12 @@ TEST(stream_engine, trades_and_collateral_equal_a_fresh_load_of_the_changed_book
 
   // The same book loaded fresh: trades as rows, payments and deposits in collateral.
   write_trading_book(fresh_dir.path(),
-             "a," + format_number(100000 - 2 * 91400.0) + ",standard\nb," + format_number(50000 + 3 * 2500.0 - 1234.5) +
-                 ",standard\nc,800,standard\n",
-             base_positions + "a,BTC-PERP,-1,91200\na,BTC-FUT,5,91800\na,BTC-SPOT,2,\nb,BTC-C100K,-3,\nc,ETH-PERP,-1,3110\n",
-             keys);
+                     "a," + format_number(100000 - 2 * 91400.0) + ",standard\nb," +
+                         format_number(50000 + 3 * 2500.0 - 1234.5) + ",standard\nc,800,standard\n",
+                     base_positions +
+                         "a,BTC-PERP,-1,91200\na,BTC-FUT,5,91800\na,BTC-SPOT,2,\nb,BTC-C100K,-3,"
+                         "\nc,ETH-PERP,-1,3110\n",
+                     keys);
   stream_fixture fresh(fresh_dir.path());
   fresh.stream->update(t1, {price(t1, 0, 91500), price(t1, 1, 3100)});
   expect_same_as_fresh(*f.stream, *fresh.stream);
@@ -352,13 +385,14 @@ TEST(stream_engine, trades_on_held_positions_patch_the_engine_and_equal_a_fresh_
   const std::size_t positions = f.stream->inputs().positions.positions();
   const update_outcome u = f.stream->update(
       t1, {price(t1, 0, 91500), trade(t1, "a", "BTC-PERP", -1, 91200),  // reduce: realizes P&L
-           trade(t1, "a", "BTC-FUT", 2, 91800),                          // closes the future
-           trade(t1, "b", "ETH-PERP", 2, 3050)});                        // adds at average cost
+           trade(t1, "a", "BTC-FUT", 2, 91800),                         // closes the future
+           trade(t1, "b", "ETH-PERP", 2, 3050)});                       // adds at average cost
   EXPECT_EQ(u.trigger, risk_trigger::book_change);
   EXPECT_EQ(f.stream->inputs().positions.positions(), positions);
   // Fresh: the trades as rows; realized P&L sits in the rows' entries, not in collateral.
   write_trading_book(fresh_dir.path(), "a,100000,standard\nb,50000,standard\n",
-                     base_positions + "a,BTC-PERP,-1,91200\na,BTC-FUT,2,91800\nb,ETH-PERP,2,3050\n", keys);
+                     base_positions + "a,BTC-PERP,-1,91200\na,BTC-FUT,2,91800\nb,ETH-PERP,2,3050\n",
+                     keys);
   stream_fixture fresh(fresh_dir.path());
   fresh.stream->update(t1, {price(t1, 0, 91500), price(t1, 1, 3100)});
   expect_same_as_fresh(*f.stream, *fresh.stream);
@@ -366,18 +400,22 @@ TEST(stream_engine, trades_on_held_positions_patch_the_engine_and_equal_a_fresh_
 
 TEST(stream_engine, a_trade_moves_equity_by_exactly_q_m_mark_minus_price) {
   test::temp_dir dir;
-  write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
+  write_perp_book(dir.path(), 50000, 50000,
+                  R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
   stream_fixture f(dir.path());
   const std::int64_t t0 = t0_ns();
   f.stream->update(t0, {price(t0, 0, 91000)});
   double before = f.stream->current_revaluation().account_equity[0];
-  // Long 1 at 91000 (the book's entry); sell 3 at 90500 with the mark at 91000: closes 1, opens 2 short.
+  // Long 1 at 91000 (the book's entry); sell 3 at 90500 with the mark at 91000: closes 1, opens 2
+  // short.
   f.stream->update(t0, {trade(t0, "btc_long", "BTC-PERP", -3, 90500)});
-  EXPECT_NEAR(f.stream->current_revaluation().account_equity[0] - before, -3 * 1.0 * (91000 - 90500.0), 1e-9);
+  EXPECT_NEAR(f.stream->current_revaluation().account_equity[0] - before,
+              -3 * 1.0 * (91000 - 90500.0), 1e-9);
   EXPECT_EQ(f.stream->inputs().positions.position_quantity[0], -2.0);
   before = f.stream->current_revaluation().account_equity[0];
   f.stream->update(t0, {trade(t0, "btc_long", "BTC-PERP", 1, 91700)});  // buy back 1 above the mark
-  EXPECT_NEAR(f.stream->current_revaluation().account_equity[0] - before, 1 * 1.0 * (91000 - 91700.0), 1e-9);
+  EXPECT_NEAR(f.stream->current_revaluation().account_equity[0] - before,
+              1 * 1.0 * (91000 - 91700.0), 1e-9);
 }
 
 TEST(stream_engine, a_book_change_reports_only_the_accounts_it_changes) {
@@ -389,7 +427,8 @@ TEST(stream_engine, a_book_change_reports_only_the_accounts_it_changes) {
   ASSERT_FALSE(first.accounts.empty());
   // A new account buys spot with no collateral: equity 0 against a positive margin. The book is
   // made resident again; the accounts already reported keep their states and are not repeated.
-  const update_outcome u = f.stream->update(m.as_of_ns, {trade(m.as_of_ns, "newcomer", "BTC-SPOT", 0.01, m.spot[0])});
+  const update_outcome u =
+      f.stream->update(m.as_of_ns, {trade(m.as_of_ns, "newcomer", "BTC-SPOT", 0.01, m.spot[0])});
   EXPECT_EQ(u.trigger, risk_trigger::book_change);
   ASSERT_EQ(u.accounts.size(), 1u);
   EXPECT_EQ(f.stream->inputs().positions.account_id[u.accounts[0].account], "newcomer");
@@ -399,7 +438,8 @@ TEST(stream_engine, a_book_change_reports_only_the_accounts_it_changes) {
 
 TEST(stream_engine, perpetual_funding_accrues_in_stream_time) {
   test::temp_dir dir;
-  write_perp_book(dir.path(), 50000, 50000, R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
+  write_perp_book(dir.path(), 50000, 50000,
+                  R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
   // Funding 0.0001 per 8 hours on BTC, -0.0002 on ETH (shorts pay).
   test::write_file(dir / "market.json",
                    R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.0, "underlyings": [
@@ -411,7 +451,8 @@ TEST(stream_engine, perpetual_funding_accrues_in_stream_time) {
   f.stream->update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
   const double btc0 = f.stream->current_revaluation().account_equity[0];
   const double eth0 = f.stream->current_revaluation().account_equity[1];
-  f.stream->update(t0 + 4 * hour, {price(t0 + 4 * hour, 0, 92000)});  // 4 h at 91000 before this tick
+  f.stream->update(t0 + 4 * hour,
+                   {price(t0 + 4 * hour, 0, 92000)});  // 4 h at 91000 before this tick
   f.stream->update(t0 + 8 * hour, {price(t0 + 8 * hour, 0, 92000)});  // 4 h at 92000
   // BTC long 1: pays 1 * 1 * S * 0.0001 per 8 h; marks also moved by 1 * (92000 - 91000).
   const double btc_funding = -(91000 * 0.5 + 92000 * 0.5) * 0.0001;

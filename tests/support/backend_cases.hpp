@@ -29,7 +29,9 @@ struct backend_case {
   backend_options options;
 };
 
-inline void PrintTo(const backend_case& c, std::ostream* os) { *os << c.label; }
+inline void PrintTo(const backend_case& c, std::ostream* os) {
+  *os << c.label;
+}
 
 inline std::vector<backend_case> backend_cases() {
   std::vector<backend_case> out;
@@ -51,15 +53,17 @@ class each_backend : public ::testing::TestWithParam<backend_case> {
     if (!probe.usable) GTEST_SKIP() << GetParam().name << " is not usable here: " << probe.reason;
   }
   // A new instance of the backend under test.
-  std::unique_ptr<backend> make() const { return make_backend(GetParam().name, GetParam().options); }
+  std::unique_ptr<backend> make() const {
+    return make_backend(GetParam().name, GetParam().options);
+  }
   // The reference every backend is compared with.
   static std::unique_ptr<backend> make_reference() { return make_cpu_backend(0); }
 };
 
-#define MSYNC_FOR_EACH_BACKEND(fixture)                                                   \
+#define MSYNC_FOR_EACH_BACKEND(fixture)                                                            \
   INSTANTIATE_TEST_SUITE_P(backends, fixture, ::testing::ValuesIn(::msync::test::backend_cases()), \
-                           [](const ::testing::TestParamInfo<::msync::test::backend_case>& p) {  \
-                             return p.param.label;                                       \
+                           [](const ::testing::TestParamInfo<::msync::test::backend_case>& p) {    \
+                             return p.param.label;                                                 \
                            })
 
 // |a - b| <= rel * max(|b|, floor): relative, with an absolute floor near zero; infinities equal.
@@ -68,7 +72,8 @@ inline void expect_close(double a, double b, double rel, double floor, const std
     EXPECT_EQ(a, b) << what;
     return;
   }
-  EXPECT_LE(std::fabs(a - b), rel * std::max(std::fabs(b), floor)) << what << ": got " << a << ", reference " << b;
+  EXPECT_LE(std::fabs(a - b), rel * std::max(std::fabs(b), floor))
+      << what << ": got " << a << ", reference " << b;
 }
 
 // Revaluation numbers: 1e-9 relative (1e-9 absolute below 1).
@@ -90,7 +95,8 @@ inline void expect_revaluations_agree(const revaluation& got, const revaluation&
   for (std::size_t a = 0; a < ref.account_equity.size(); ++a) {
     const std::string id = "account " + std::to_string(a);
     expect_close(got.account_equity[a], ref.account_equity[a], tol, 1.0, id + " equity");
-    expect_close(got.account_gross_notional[a], ref.account_gross_notional[a], tol, 1.0, id + " gross");
+    expect_close(got.account_gross_notional[a], ref.account_gross_notional[a], tol, 1.0,
+                 id + " gross");
   }
 }
 
@@ -112,7 +118,8 @@ inline void expect_agree(const book_inputs& in, const outcome& got, const outcom
     expect_close(got.risk.var[a], ref.risk.var[a], tol, scale, id + " var");
     expect_close(got.risk.es[a], ref.risk.es[a], tol, scale, id + " es");
     expect_close(got.risk.initial_margin[a], ref.risk.initial_margin[a], tol, scale, id + " im");
-    expect_close(got.risk.maintenance_margin[a], ref.risk.maintenance_margin[a], tol, scale, id + " mm");
+    expect_close(got.risk.maintenance_margin[a], ref.risk.maintenance_margin[a], tol, scale,
+                 id + " mm");
     EXPECT_NEAR(got.risk.breach_probability[a], ref.risk.breach_probability[a], tol) << id;
     if (std::isfinite(ref.risk.health[a]))
       expect_close(got.risk.health[a], ref.risk.health[a], tol, 1e-6, id + " health");
@@ -120,13 +127,14 @@ inline void expect_agree(const book_inputs& in, const outcome& got, const outcom
       EXPECT_EQ(got.risk.health[a], ref.risk.health[a]) << id;
     // Status and flag are thresholds: equal unless the account sits within the tolerance of one.
     const double im = ref.risk.initial_margin[a], mm = ref.risk.maintenance_margin[a];
-    const bool near_edge =
-        std::fabs(e - im) <= tol * std::max(im, scale) || std::fabs(e - mm) <= tol * std::max(mm, scale);
+    const bool near_edge = std::fabs(e - im) <= tol * std::max(im, scale) ||
+                           std::fabs(e - mm) <= tol * std::max(mm, scale);
     if (!near_edge) {
       EXPECT_EQ(got.risk.status[a], ref.risk.status[a]) << id;
       ++status_checked;
     }
-    if (std::fabs(ref.risk.breach_probability[a] - in.risk.preemptive_threshold) > tol && !near_edge) {
+    if (std::fabs(ref.risk.breach_probability[a] - in.risk.preemptive_threshold) > tol &&
+        !near_edge) {
       EXPECT_EQ(got.risk.preemptive[a], ref.risk.preemptive[a]) << id;
     }
   }

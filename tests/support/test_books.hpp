@@ -6,17 +6,17 @@
 
 #include <cstdint>
 
-#include "synth/generate_book.hpp"
 #include "io/load_inputs.hpp"
 #include "marginsync/account_patch.hpp"
 #include "marginsync/backend.hpp"
+#include "synth/generate_book.hpp"
 #include "test_support.hpp"
 
 namespace msync::test {
 
 // `generate` output in `dir`, loaded.
-inline book_inputs generated_book(const temp_dir& dir, std::int64_t accounts, int underlyings, int positions,
-                                  std::uint64_t seed) {
+inline book_inputs generated_book(const temp_dir& dir, std::int64_t accounts, int underlyings,
+                                  int positions, std::uint64_t seed) {
   generate_options o;
   o.accounts = accounts;
   o.underlyings = underlyings;
@@ -56,14 +56,16 @@ struct outcome {
 };
 
 // On the book the engine holds already.
-inline outcome run_loaded(backend& engine, const book_inputs& in, const scenario_file_data* file = nullptr) {
+inline outcome run_loaded(backend& engine, const book_inputs& in,
+                          const scenario_file_data* file = nullptr) {
   engine.revalue(in.market, {});
   engine.scenario_risk(scenario_source{file}, in.risk);
   return outcome{engine.copy_revaluation(), engine.copy_risk()};
 }
 
 // Loading the book first.
-inline outcome run_on(backend& engine, const book_inputs& in, const scenario_file_data* file = nullptr) {
+inline outcome run_on(backend& engine, const book_inputs& in,
+                      const scenario_file_data* file = nullptr) {
   engine.load_book(in.positions, in.risk);
   return run_loaded(engine, in, file);
 }

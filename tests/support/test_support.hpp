@@ -13,8 +13,12 @@
 
 namespace msync::test {
 
-inline std::filesystem::path source_dir() { return MSYNC_SOURCE_DIR; }
-inline std::filesystem::path sample_book() { return source_dir() / "data" / "sample"; }
+inline std::filesystem::path source_dir() {
+  return MSYNC_SOURCE_DIR;
+}
+inline std::filesystem::path sample_book() {
+  return source_dir() / "data" / "sample";
+}
 
 // A fresh directory under the system temp dir, removed with everything in it at scope exit.
 class temp_dir {
@@ -51,8 +55,10 @@ inline std::string read_file(const std::filesystem::path& p) {
 
 // Copies the sample book into `dir` so that a test can break one file.
 inline void copy_sample_book(const std::filesystem::path& dir) {
-  for (const char* f : {"instruments.csv", "accounts.csv", "positions.csv", "market.json", "risk.json"})
-    std::filesystem::copy_file(sample_book() / f, dir / f, std::filesystem::copy_options::overwrite_existing);
+  for (const char* f :
+       {"instruments.csv", "accounts.csv", "positions.csv", "market.json", "risk.json"})
+    std::filesystem::copy_file(sample_book() / f, dir / f,
+                               std::filesystem::copy_options::overwrite_existing);
 }
 
 struct command_result {

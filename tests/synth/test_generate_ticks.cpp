@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "marginsync/cholesky.hpp"
-#include "synth/generate_ticks.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
+#include "marginsync/cholesky.hpp"
 #include "marginsync/errors.hpp"
+#include "synth/generate_ticks.hpp"
 #include "test_support.hpp"
 
 namespace msync {
@@ -69,7 +69,9 @@ std::vector<tick_row> read_ticks(const std::filesystem::path& file) {
   for (std::size_t i = 1; i < lines.size(); ++i) {
     const std::string& l = lines[i];
     const std::size_t a = l.find(','), b = l.find(',', a + 1);
-    EXPECT_TRUE(a != std::string::npos && b != std::string::npos && l.find(',', b + 1) == std::string::npos) << l;
+    EXPECT_TRUE(a != std::string::npos && b != std::string::npos &&
+                l.find(',', b + 1) == std::string::npos)
+        << l;
     tick_row r{};
     EXPECT_EQ(parse_timestamp(l.substr(0, a), r.ts_ns), "") << l;
     r.underlying = l.substr(a + 1, b - a - 1);
@@ -80,7 +82,8 @@ std::vector<tick_row> read_ticks(const std::filesystem::path& file) {
 }
 
 // Log returns of each underlying (rows in update order, `n` underlyings per update).
-std::vector<std::vector<double>> log_returns(const std::vector<tick_row>& rows, const market_state& m) {
+std::vector<std::vector<double>> log_returns(const std::vector<tick_row>& rows,
+                                             const market_state& m) {
   const std::size_t n = m.size();
   std::vector<std::vector<double>> r(n);
   std::vector<double> last = m.spot;
@@ -93,7 +96,8 @@ std::vector<std::vector<double>> log_returns(const std::vector<tick_row>& rows, 
 }
 
 // Four hours of generate_ticks on `m` (default rate: one update a second), as log returns.
-std::vector<std::vector<double>> four_hours_of_returns(const market_state& m, double jumps_per_hour) {
+std::vector<std::vector<double>> four_hours_of_returns(const market_state& m,
+                                                       double jumps_per_hour) {
   test::temp_dir dir;
   tick_generate_options o;
   o.seconds = 4 * 3600;
@@ -116,7 +120,8 @@ double central_moment(const std::vector<double>& x, int power) {
 }
 
 double sample_sd(const std::vector<double>& x) {
-  return std::sqrt(central_moment(x, 2) * static_cast<double>(x.size()) / static_cast<double>(x.size() - 1));
+  return std::sqrt(central_moment(x, 2) * static_cast<double>(x.size()) /
+                   static_cast<double>(x.size() - 1));
 }
 
 double kurtosis(const std::vector<double>& x) {
@@ -199,7 +204,8 @@ TEST(generate_ticks, diffusion_has_the_market_vols_and_correlation) {
   for (std::size_t i = 0; i < 3; ++i)
     for (std::size_t j = 0; j < i; ++j) {
       const double rho = m.correlation[i * 3 + j];
-      EXPECT_NEAR(correlation(r[i], r[j]), rho, 4.0 * (1.0 - rho * rho) / std::sqrt(n)) << i << "," << j;
+      EXPECT_NEAR(correlation(r[i], r[j]), rho, 4.0 * (1.0 - rho * rho) / std::sqrt(n))
+          << i << "," << j;
     }
 }
 
@@ -277,10 +283,12 @@ TEST(generate_ticks, cli_writes_a_stream_for_the_generated_market) {
   test::temp_dir dir;
   const auto book = dir / "book";
   const auto ticks = dir / "ticks.csv";
-  const test::command_result r = test::run_cli("generate --accounts 20 --underlyings 3 --out '" + book.string() +
-                                               "' --ticks '" + ticks.string() + "' --tick-seconds 60 --tick-rate 2");
+  const test::command_result r =
+      test::run_cli("generate --accounts 20 --underlyings 3 --out '" + book.string() +
+                    "' --ticks '" + ticks.string() + "' --tick-seconds 60 --tick-rate 2");
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_NE(r.out.find("wrote 360 ticks (120 updates) to " + ticks.string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("wrote 360 ticks (120 updates) to " + ticks.string()), std::string::npos)
+      << r.out;
   problem_list problems;
   const market_state m = load_market(book / "market.json", problems);
   const std::vector<tick_row> rows = read_ticks(ticks);
@@ -290,18 +298,20 @@ TEST(generate_ticks, cli_writes_a_stream_for_the_generated_market) {
 
   // A snapshot holds the same market, so the same stream.
   const auto snap_ticks = dir / "snap-ticks.csv";
-  const test::command_result s = test::run_cli("generate --accounts 20 --underlyings 3 --snapshot --out '" +
-                                               (dir / "book.msb").string() + "' --ticks '" + snap_ticks.string() +
-                                               "' --tick-seconds 60 --tick-rate 2");
+  const test::command_result s = test::run_cli(
+      "generate --accounts 20 --underlyings 3 --snapshot --out '" + (dir / "book.msb").string() +
+      "' --ticks '" + snap_ticks.string() + "' --tick-seconds 60 --tick-rate 2");
   ASSERT_EQ(s.status, 0) << s.out;
   EXPECT_EQ(test::read_file(snap_ticks), test::read_file(ticks));
 
-  for (const char* bad : {"--tick-seconds 0", "--tick-rate -2", "--jumps-per-hour -1", "--tick-rate 2e9"}) {
+  for (const char* bad :
+       {"--tick-seconds 0", "--tick-rate -2", "--jumps-per-hour -1", "--tick-rate 2e9"}) {
     const test::command_result b =
         test::run_cli("generate --accounts 5 --out '" + (dir / "bad").string() + "' --ticks '" +
                       (dir / "bad.csv").string() + "' " + bad);
     EXPECT_EQ(b.status, 2) << bad << ": " << b.out;
-    EXPECT_FALSE(std::filesystem::exists(dir / "bad")) << bad << ": checked before the book is generated";
+    EXPECT_FALSE(std::filesystem::exists(dir / "bad"))
+        << bad << ": checked before the book is generated";
   }
 }
 
@@ -317,9 +327,12 @@ TEST(generate_ticks, sample_streams_match_their_readme) {
 
   const std::vector<std::string> crash = lines_of(test::read_file(streams / "crash.jsonl"));
   ASSERT_EQ(crash.size(), 4800u);
-  EXPECT_EQ(crash[0].rfind(R"({"ts": "2026-11-24T08:00:01Z", "underlying": "BTC", "price": )", 0), 0u) << crash[0];
+  EXPECT_EQ(crash[0].rfind(R"({"ts": "2026-11-24T08:00:01Z", "underlying": "BTC", "price": )", 0),
+            0u)
+      << crash[0];
 
-  const std::vector<std::string> stale = lines_of(test::read_file(streams / "stale_out_of_order.csv"));
+  const std::vector<std::string> stale =
+      lines_of(test::read_file(streams / "stale_out_of_order.csv"));
   ASSERT_EQ(stale.size(), 1188u);
   auto line = [&](std::size_t number) { return stale[number - 1]; };  // 1-based, as the README
   EXPECT_EQ(line(425), "2026-11-24T08:03:30Z,BTC,n/a");
@@ -337,8 +350,10 @@ TEST(generate_ticks, sample_streams_match_their_readme) {
     std::int64_t ts = 0;
     ASSERT_EQ(parse_timestamp(l.substr(0, a), ts), "") << l;
     std::int64_t& previous = last[sym == "ETH" ? 1 : 0];
-    if (ts < previous) late.push_back(i);
-    else previous = ts;
+    if (ts < previous)
+      late.push_back(i);
+    else
+      previous = ts;
   }
   EXPECT_EQ(late, (std::vector<std::size_t>{212, 309, 388, 836, 990}));
 }
