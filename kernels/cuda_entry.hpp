@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "marginsync/backend.hpp"
+#include "marginsync/backend_registry.hpp"
 #include "marginsync/black_scholes.hpp"
 #include "marginsync/valuation.hpp"
 
@@ -41,14 +41,7 @@ std::unique_ptr<backend> make_cuda_backend(const cuda_backend_options& options);
 std::vector<option_greeks> instrument_greeks(const std::vector<contract_terms>& terms,
                                              const std::vector<valuation_inputs>& inputs);
 
-// What `marginsync bench` compares its stage times with.
-struct device_peaks {
-  std::string name;
-  double memory_bandwidth = 0.0;   // bytes/s, measured by a device-to-device copy (read + write)
-  double nominal_bandwidth = 0.0;  // bytes/s, from the memory clock and bus width
-  double fp64_rate = 0.0;          // FP64 operations/s (an FMA counts 2), from clock and SMs
-  double host_to_device = 0.0;     // bytes/s, measured from pageable host memory
-};
-device_peaks measure_device_peaks();
+// What `marginsync bench` compares its stage times with (backend_registry.hpp's type).
+accelerator_peaks measure_device_peaks();
 
 }  // namespace msync::cuda

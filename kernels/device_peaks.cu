@@ -38,7 +38,7 @@ double best_time(cudaStream_t s, int repeats, F&& work) {
 }
 }  // namespace
 
-device_peaks measure_device_peaks() {
+accelerator_peaks measure_device_peaks() {
   int device = 0;
   MSYNC_CUDA_TRY(cudaGetDevice(&device));
   cudaDeviceProp prop{};
@@ -46,7 +46,7 @@ device_peaks measure_device_peaks() {
   int clock_khz = 0, memory_khz = 0;
   MSYNC_CUDA_TRY(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, device));
   MSYNC_CUDA_TRY(cudaDeviceGetAttribute(&memory_khz, cudaDevAttrMemoryClockRate, device));
-  device_peaks p;
+  accelerator_peaks p;
   p.name = prop.name;
   // Double data rate: two transfers per memory clock.
   p.nominal_bandwidth = 2.0 * memory_khz * 1e3 * (prop.memoryBusWidth / 8.0);

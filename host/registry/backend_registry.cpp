@@ -96,9 +96,7 @@ backend_selection select_backend(backend_choice choice, int cpu_threads,
 std::optional<accelerator_peaks> measure_accelerator_peaks() {
 #ifdef MSYNC_HAS_CUDA
   if (!cuda::probe_device().usable) return std::nullopt;
-  const cuda::device_peaks p = cuda::measure_device_peaks();
-  return accelerator_peaks{p.name, p.memory_bandwidth, p.nominal_bandwidth, p.fp64_rate,
-                           p.host_to_device};
+  return cuda::measure_device_peaks();
 #else
   return std::nullopt;
 #endif
