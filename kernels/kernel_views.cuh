@@ -77,7 +77,7 @@ struct risk_outputs {
 
 // The rules the risk kernel applies.
 struct risk_rule_view {
-  std::int64_t tail_k;  // k of DESIGN 3
+  std::int64_t tail_k;  // k of docs/design.md section 3
   bool full;            // method: full (true) or delta_gamma
   bool margin_on_es;    // measure: ES (true) or VaR
   double min_margin_rate;

@@ -183,7 +183,8 @@ __global__ void __launch_bounds__(block)
   const unsigned k = static_cast<unsigned>(in.rules.tail_k);
   for (std::uint32_t a = a_begin; a < a_end; ++a) {
     const double equity = in.reval.account_equity[a];
-    // Losses of DESIGN 3, one scenario per thread at a time, summed in the CPU backend's order.
+    // Losses of docs/design.md section 3, one scenario per thread at a time, summed in the CPU
+    // backend's order.
     if (in.rules.full) {
       const std::uint64_t p0 = in.chunk.account_position_begin[a],
                           p1 = in.chunk.account_position_begin[a + 1];

@@ -52,7 +52,7 @@ AS_OF_HOUR = 8  # 2026-11-24T08:00:00Z, the sample market's as_of
 SPOT = {"BTC": 91000.0, "ETH": 3100.0}
 VOL = {"BTC": 0.55, "ETH": 0.70}
 RHO = 0.8
-SECONDS_PER_YEAR = 31536000.0  # ACT/365, as DESIGN 3
+SECONDS_PER_YEAR = 31536000.0  # ACT/365, as docs/design.md section 3
 DT = 1.0 / SECONDS_PER_YEAR  # one second
 
 # stale_out_of_order.csv: the anomalies above, as (seconds after as_of) and checked line numbers.

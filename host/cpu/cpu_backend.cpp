@@ -3,9 +3,10 @@
 // Revaluation prices each instrument once (unit value and greeks), then every account sums its
 // positions. Scenario risk builds the scenario set once per run and, for `full`, a table of each
 // instrument's P&L per unit in every scenario (I x N), so a position's scenario P&L is q times a
-// table row: exactly the full revaluation of DESIGN 3, with each option priced once per scenario
-// rather than once per position holding it. Each account's N losses live in a per-thread buffer;
-// VaR and ES are selected there, so no accounts x scenarios matrix is ever stored.
+// table row: exactly the full revaluation of docs/design.md section 3, with each option priced once
+// per scenario rather than once per position holding it. Each account's N losses live in a
+// per-thread buffer; VaR and ES are selected there, so no accounts x scenarios matrix is ever
+// stored.
 //
 // Determinism: per-account numbers do not depend on the thread count; book-level bad debt is
 // summed per fixed chunk of accounts (chunk size a function of the account and scenario counts

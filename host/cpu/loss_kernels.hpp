@@ -20,9 +20,9 @@ struct exposure_term {
 };
 
 // An account's delta_gamma losses in one pass over the scenarios, every exposure at once:
-// l[s] = 0 - x_1(s) - x_2(s) - ... with x = delta_gamma_term (DESIGN 3; the CUDA kernel adds the
-// same terms in the same order), and block_max[b] = the largest of the b-th block of tail_block
-// (16) losses. Returns the largest loss (0 when n = 0).
+// l[s] = 0 - x_1(s) - x_2(s) - ... with x = delta_gamma_term (docs/design.md section 3; the CUDA
+// kernel adds the same terms in the same order), and block_max[b] = the largest of the b-th block
+// of tail_block (16) losses. Returns the largest loss (0 when n = 0).
 double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std::size_t count,
                           double* block_max);
 
@@ -36,7 +36,7 @@ double block_maxima(const double* l, std::size_t n, double* block_max);
 // largest loss exceeds their equity have any.
 void add_bad_debt(const double* l, std::size_t n, double equity, double* bad);
 
-// #{s : equity - l[s] < maintenance}, DESIGN 3's breach count.
+// #{s : equity - l[s] < maintenance}, docs/design.md section 3's breach count.
 std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance);
 
 // The FP64 rate probe of `marginsync bench`: `rounds` of a multiply and an add on 64 independent

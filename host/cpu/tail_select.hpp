@@ -1,6 +1,6 @@
 #pragma once
 // VaR and ES of one loss vector: VaR = L_(k), the k-th largest loss; ES = the mean of the k
-// largest (DESIGN 3).
+// largest (docs/design.md section 3).
 //
 // A small tail (k <= N / 32: the 99% tail of any N) is found with a filter instead of a selection
 // over all N losses. The maximum of each block of tail_block losses is known (cpu::finish_losses

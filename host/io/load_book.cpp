@@ -1,6 +1,7 @@
-// instruments.csv, accounts.csv and positions.csv (DESIGN 2) into the structure-of-arrays book.
-// Ids are mapped to dense indices through hash maps keyed by views into the file buffers, so the
-// hot loop over position rows parses with std::from_chars and allocates nothing per field.
+// instruments.csv, accounts.csv and positions.csv (docs/design.md section 2) into the
+// structure-of-arrays book. Ids are mapped to dense indices through hash maps keyed by views into
+// the file buffers, so the hot loop over position rows parses with std::from_chars and allocates
+// nothing per field.
 #include <algorithm>
 #include <cmath>
 #include <numeric>

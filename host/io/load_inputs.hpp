@@ -1,7 +1,7 @@
 #pragma once
-// Loading and validating the inputs of DESIGN 2. Every loader collects all the problems it finds
-// (DESIGN 5) into a problem_list; load_book_inputs throws input_error with all of them before any
-// computation starts.
+// Loading and validating the inputs of docs/design.md section 2. Every loader collects all the
+// problems it finds (docs/design.md section 5) into a problem_list; load_book_inputs throws
+// input_error with all of them before any computation starts.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -66,7 +66,7 @@ book_inputs load_book_inputs(const book_paths& paths);
 // A book directory or a snapshot; throws input_error.
 book_inputs load_book_at(const book_location& location);
 
-// A scenario file (DESIGN 2) for the market's underlyings; throws input_error.
+// A scenario file (docs/design.md section 2) for the market's underlyings; throws input_error.
 scenario_file_data load_scenario_file(const std::filesystem::path& path,
                                       const market_state& market);
 

@@ -1,5 +1,5 @@
-// market.json (DESIGN 2): as_of, rate, underlyings with spot, vol, dividend_yield, funding_rate,
-// and the correlation matrix (identity by default).
+// market.json (docs/design.md section 2): as_of, rate, underlyings with spot, vol, dividend_yield,
+// funding_rate, and the correlation matrix (identity by default).
 #include <cmath>
 #include <set>
 
@@ -90,7 +90,8 @@ market_state load_market_text(const std::string& text, const std::string& name,
   const nlohmann::json& root = doc->root;
   reject_unknown_keys(*doc, root, market_keys, "", problems);
 
-  // ISO 8601 text or integer epoch milliseconds (DESIGN 2), the latter as a string or a number.
+  // ISO 8601 text or integer epoch milliseconds (docs/design.md section 2), the latter as a string
+  // or a number.
   if (auto it = root.find("as_of"); it == root.end()) {
     doc->problem(problems, "as_of", "missing required key");
   } else if (it->is_string() || it->is_number_integer()) {

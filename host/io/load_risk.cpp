@@ -1,5 +1,5 @@
-// risk.json (DESIGN 2): every key optional, defaults in risk_params. Unknown keys are errors, so a
-// misspelt key never runs silently on its default.
+// risk.json (docs/design.md section 2): every key optional, defaults in risk_params. Unknown keys
+// are errors, so a misspelt key never runs silently on its default.
 #include <set>
 
 #include "io/json_locator.hpp"

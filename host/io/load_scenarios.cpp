@@ -1,5 +1,6 @@
-// A scenario file (DESIGN 2): scenario_id, underlying, spot_return (log), vol_change (relative,
-// optional, default 0). Scenarios keep the order in which their ids first appear.
+// A scenario file (docs/design.md section 2): scenario_id, underlying, spot_return (log),
+// vol_change (relative, optional, default 0). Scenarios keep the order in which their ids first
+// appear.
 #include <unordered_map>
 
 #include "io/csv_reader.hpp"

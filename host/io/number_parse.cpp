@@ -14,7 +14,8 @@ std::string parse_number(std::string_view text, double& out) {
     return "'" + std::string(text) + "' is not a number";
   const char* first = body.data();
   const char* last = body.data() + body.size();
-  // from_chars would also accept "nan" and "inf"; the contract rejects them (DESIGN 5).
+  // from_chars would also accept "nan" and "inf"; the contract rejects them (docs/design.md section
+  // 5).
   for (const char* c = first; c != last; ++c)
     if (!((*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '+' || *c == 'e' ||
           *c == 'E'))

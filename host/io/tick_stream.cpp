@@ -1,7 +1,7 @@
-// The tick stream reader (DESIGN 2 and 5). One std::getline per physical line and nothing read
-// ahead, so a reader on a pipe hands out each event as soon as its line has arrived.
+// The tick stream reader (docs/design.md section 2 and 5). One std::getline per physical line and
+// nothing read ahead, so a reader on a pipe hands out each event as soon as its line has arrived.
 //
-// Decisions written down here (DESIGN leaves them open):
+// Decisions written down here (docs/design.md leaves them open):
 // - A CSV header that lacks a required column (or names a used column twice) makes the stream
 //   unreadable as a whole: every data line would fail for the same reason, so next() throws
 //   input_error with one problem per missing column instead of rejecting each line. Such a

@@ -1,13 +1,14 @@
 #pragma once
-// The tick stream of DESIGN 2, read one line at a time from a file or standard input: CSV with a
-// header row (`timestamp,underlying,price[,vol]`, columns in any order) or JSON lines. A JSON line
-// without "type" (or with "type":"price") is a price tick {"ts","underlying","price"[,"vol"]};
-// "type":"trade" {"ts","account","instrument","quantity","price"} and "type":"collateral"
+// The tick stream of docs/design.md section 2, read one line at a time from a file or standard
+// input: CSV with a header row (`timestamp,underlying,price[,vol]`, columns in any order) or JSON
+// lines. A JSON line without "type" (or with "type":"price") is a price tick
+// {"ts","underlying","price"[,"vol"]}; "type":"trade"
+// {"ts","account","instrument","quantity","price"} and "type":"collateral"
 // {"ts","account","amount"} change the book. The format is decided by the first non-empty line:
 // '{' starts JSON lines, anything else is the CSV header.
 //
 // A stream must not die on one bad message: a malformed line is reported (FILE:LINE: column
-// 'NAME': reason, as DESIGN 5 writes problems) and skipped, and counted.
+// 'NAME': reason, as docs/design.md section 5 writes problems) and skipped, and counted.
 #include <cstdint>
 #include <filesystem>
 #include <functional>

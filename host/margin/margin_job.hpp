@@ -50,7 +50,7 @@ struct margin_run {
 margin_run run_margin(const margin_request& request,
                       const std::function<void(const std::string&)>& log);
 
-// accounts.csv of DESIGN 4: one row per account, in input order.
+// accounts.csv of docs/design.md section 4: one row per account, in input order.
 std::string accounts_csv(const book& b, const revaluation& reval, const risk_result& risk);
 
 // Book totals of a run, summed in account order so they are the same every run.

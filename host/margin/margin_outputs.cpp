@@ -1,5 +1,5 @@
-// Output files of DESIGN 4. Numbers in shortest round-trip form; each file written to a temporary
-// name beside its final one and renamed, so a file that exists is always complete.
+// Output files of docs/design.md section 4. Numbers in shortest round-trip form; each file written
+// to a temporary name beside its final one and renamed, so a file that exists is always complete.
 #include "margin/margin_outputs.hpp"
 
 #include <nlohmann/json.hpp>

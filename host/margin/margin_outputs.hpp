@@ -1,6 +1,6 @@
 #pragma once
-// The margin job's output files (DESIGN 4) written into a claimed output directory, summary.json
-// beginning with the run's provenance block.
+// The margin job's output files (docs/design.md section 4) written into a claimed output directory,
+// summary.json beginning with the run's provenance block.
 #include "io/output_files.hpp"
 #include "margin/margin_job.hpp"
 

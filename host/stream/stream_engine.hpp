@@ -11,7 +11,8 @@
 // - tick path, always: revalue every position at the new prices, then health and status of every
 //   account against the margins of the last risk run widened by the staleness add-on
 //   (include/marginsync/staleness.hpp);
-// - risk path, when triggered: the full scenario risk of DESIGN 3, when the stream starts, when an
+// - risk path, when triggered: the full scenario risk of docs/design.md section 3, when the stream
+// starts, when an
 //   underlying has moved more than deviation_threshold (relative) since the last run, when
 //   heartbeat_ms of stream time have passed since it, or when the book changed.
 // Only transitions are reported: an account's state moving between ok, preemptive, margin_call,

@@ -1,4 +1,5 @@
-// Synthetic book generator (`marginsync generate`, DESIGN 2 formats, DESIGN 3 formulas).
+// Synthetic book generator (`marginsync generate`, docs/design.md section 2 formats, docs/design.md
+// section 3 formulas).
 //
 // Decisions, written down where they are made:
 // - Randomness is Philox4x32-10 keyed by the seed. Counter = (index low, index high, draw, tag):
@@ -18,9 +19,10 @@
 //   of the expiry. Perpetuals on underlyings above 20,000 have multiplier 0.01 and below 1 have
 //   multiplier 10, to exercise the column; everything else 1.
 // - Collateral is set from a proxy of the engine's margin: a small Monte Carlo (up to 512 shared
-//   scenarios, full revaluation, the DESIGN default risk parameters) gives each account a VaR 99%,
-//   IM = max(VaR, 1% gross notional) x tier multiplier, MM = 0.6 IM, and a loss distribution.
-//   Each account is given a target equity: liquidate (E in [-0.3, 0.5] IM), margin call
+//   scenarios, full revaluation, the docs/design.md default risk parameters) gives each account a
+//   VaR 99%, IM = max(VaR, 1% gross notional) x tier multiplier, MM = 0.6 IM, and a loss
+//   distribution. Each account is given a target equity: liquidate (E in [-0.3, 0.5] IM), margin
+//   call
 //   ([0.66, 0.94] IM), just above IM ([1.04, 1.3] IM) or comfortably ok ([1.3, 8] IM,
 //   log-uniform); collateral = E - credit_limit - sum of position values, rounded to cents. An
 //   account in trouble gets there through its trades: the entries of its perpetuals and futures
@@ -67,7 +69,7 @@ namespace {
 // ---- constants of the generated market and risk files -------------------------------------------
 constexpr const char* as_of_text = "2026-11-24T08:00:00Z";
 constexpr double rate = 0.04;
-// DESIGN defaults, written to risk.json and used by the collateral proxy.
+// docs/design.md defaults, written to risk.json and used by the collateral proxy.
 constexpr double confidence = 0.99;
 constexpr double horizon_years = 1.0 / 365.0;
 constexpr double vol_of_vol = 1.0;
@@ -645,7 +647,8 @@ void generate_account(const generator& g, std::uint64_t a, worker_scratch& w, te
 
     int inst = 0;
     // About one row in 500 (after the first row of each underlying) is a second fill of an
-    // instrument the account already holds: DESIGN merges such rows into one position.
+    // instrument the account already holds: docs/design.md section 2.4 merges such rows into one
+    // position.
     if (k >= nu && r.uniform() < 0.002) {
       const row& previous = w.rows[static_cast<std::size_t>(r.below(k))];
       inst = previous.instrument;

@@ -1,5 +1,6 @@
 #pragma once
-// A synthetic but realistic book, written as the five files of a book directory (DESIGN 2).
+// A synthetic but realistic book, written as the five files of a book directory (docs/design.md
+// section 2).
 #include <cstdint>
 #include <filesystem>
 

@@ -1,4 +1,5 @@
-// Synthetic oracle tick stream (`marginsync generate --ticks`, DESIGN 2 tick stream format).
+// Synthetic oracle tick stream (`marginsync generate --ticks`, docs/design.md section 2 tick stream
+// format).
 //
 // Decisions, written down where they are made:
 // - Randomness is Philox4x32-10 keyed by the seed, counter = (k low, k high, underlying, tag):
@@ -13,7 +14,8 @@
 //   martingale (zero drift). N jumps in one interval add one normal of mean -N jump_vol^2 / 2 and
 //   variance N jump_vol^2 (a sum of N independent normals), so one normal serves any N.
 // - The time step is the interval between the written (nanosecond) timestamps, in years of
-//   31,536,000 s (ACT/365, as DESIGN 3), so the returns a reader computes are the model's.
+//   31,536,000 s (ACT/365, as docs/design.md section 3), so the returns a reader computes are the
+//   model's.
 // - A price is kept within (0, max_price], the range market.json allows for a spot: only an
 //   absurd vol over an absurd length could leave it (exp underflowing to 0 or overflowing).
 // - The file is written to "<name>.tmp.<pid>" beside the target, in 1 MiB pieces (a stream can
@@ -179,7 +181,7 @@ tick_generate_report generate_ticks(const market_state& market, const tick_gener
   MSYNC_EXPECTS(
       n > 0 && market.spot.size() == n && market.vol.size() == n && market.cholesky.size() == n * n,
       "market_state with consistent sizes and a Cholesky factor");
-  // The last timestamp must stay within DESIGN's supported range (before 2150); checked in
+  // The last timestamp must stay within docs/design.md's supported range (before 2150); checked in
   // double before any conversion, so the tick count below fits in 64 bits.
   const double end_ns = static_cast<double>(market.as_of_ns) + o.seconds * ns_per_second;
   if (!(end_ns < static_cast<double>(latest_timestamp_ms) * 1e6))

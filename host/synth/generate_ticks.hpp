@@ -1,6 +1,7 @@
 #pragma once
 // A synthetic oracle tick stream for a market (`marginsync generate --ticks`), in the CSV form of
-// DESIGN 2's tick stream: `timestamp,underlying,price`, one row per underlying per timestamp.
+// docs/design.md section 2's tick stream: `timestamp,underlying,price`, one row per underlying per
+// timestamp.
 #include <cstdint>
 #include <filesystem>
 #include <string>

@@ -1,8 +1,8 @@
 #pragma once
-// One account's revaluation (DESIGN 3, "Per position" and "Exposure"): its positions' values
-// summed into equity, |q m S| into gross notional, and their greeks into one exposure per
-// underlying. The CPU backend runs it per account in an OpenMP loop, the CUDA backend per thread;
-// both sum in this order.
+// One account's revaluation (docs/design.md section 3, "Per position" and "Exposure"): its
+// positions' values summed into equity, |q m S| into gross notional, and their greeks into one
+// exposure per underlying. The CPU backend runs it per account in an OpenMP loop, the CUDA backend
+// per thread; both sum in this order.
 #include <cmath>
 #include <cstdint>
 

@@ -10,7 +10,8 @@
 //                   describe the book as it was when they were computed.
 //   revalue         the revaluation at a market state (per exposure: greeks; per account: equity,
 //                   gross notional), with per-account collateral changes added to equity.
-//   scenario_risk   the scenario risk of DESIGN 3 on the revaluation held, at its market: per
+//   scenario_risk   the scenario risk of docs/design.md section 3 on the revaluation held, at its
+//   market: per
 //                   account VaR, ES, margins, health, status, breach probability; book bad debt.
 //   tick_states     a stream's account states against the margins of the last scenario_risk
 //                   widened by the staleness add-on; only the accounts whose state changed.

@@ -27,7 +27,8 @@ MSYNC_HD inline double norm_cdf(double x) {
 }
 
 // Value and greeks at expiry or after it (T <= 0): intrinsic value; delta 1 for a call in the
-// money, -1 for a put in the money, else 0 (at the money counts as out); other greeks 0 (DESIGN 3).
+// money, -1 for a put in the money, else 0 (at the money counts as out); other greeks 0
+// (docs/design.md section 3).
 MSYNC_HD inline option_greeks bsm_expired(bool is_call, double S, double K) {
   option_greeks g{0.0, 0.0, 0.0, 0.0, 0.0};
   if (is_call) {

@@ -1,7 +1,7 @@
 #pragma once
-// The book in memory: structure of arrays with dense 32-bit indices (DESIGN 1). Positions are
-// sorted by account, then underlying, then instrument; an account is the contiguous range
-// [account_position_begin[a], account_position_begin[a + 1]) and an exposure (account,
+// The book in memory: structure of arrays with dense 32-bit indices (docs/design.md section 1).
+// Positions are sorted by account, then underlying, then instrument; an account is the contiguous
+// range [account_position_begin[a], account_position_begin[a + 1]) and an exposure (account,
 // underlying) the range [exposure_position_begin[x], exposure_position_begin[x + 1]).
 // Accounts keep their input order; strings live only here, kernels see the index arrays.
 #include <cstdint>

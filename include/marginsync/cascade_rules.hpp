@@ -7,7 +7,7 @@ namespace msync {
 
 // Square-root market impact: trading `notional` (quote currency, signed: > 0 buys) moves the price
 // by the fraction Y sigma_daily sqrt(|notional| / daily_volume), up for buys and down for sells;
-// sigma_daily = sigma / sqrt(365) (calendar days, as the horizon of DESIGN 3).
+// sigma_daily = sigma / sqrt(365) (calendar days, as the horizon of docs/design.md section 3).
 MSYNC_HD inline double square_root_impact(double coefficient, double annual_vol, double notional,
                                           double daily_volume) {
   const double size = notional < 0.0 ? -notional : notional;

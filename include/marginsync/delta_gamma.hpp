@@ -1,5 +1,5 @@
 #pragma once
-// DESIGN 3's delta_gamma loss: L = -sum over the account's exposures of
+// docs/design.md section 3's delta_gamma loss: L = -sum over the account's exposures of
 //   delta dS + (gamma / 2) dS^2 + vega dsigma + theta h.
 // Each exposure's term is written here once, for both backends (and, through the template, for
 // the CPU backend's vectors), so both add the same terms in the same order and give the same bits.

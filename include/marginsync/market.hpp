@@ -1,6 +1,6 @@
 #pragma once
-// Market data of one instant: what market.json holds (DESIGN 2), with the Cholesky factor of the
-// correlation matrix computed once at load.
+// Market data of one instant: what market.json holds (docs/design.md section 2), with the Cholesky
+// factor of the correlation matrix computed once at load.
 #include <cstdint>
 #include <string>
 #include <string_view>

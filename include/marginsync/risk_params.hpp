@@ -1,5 +1,5 @@
 #pragma once
-// The risk configuration of risk.json (DESIGN 2), defaults as documented there.
+// The risk configuration of risk.json (docs/design.md section 2), defaults as documented there.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,6 +1,7 @@
 #pragma once
-// Account risk rules of DESIGN 3: which order statistic is VaR, initial and maintenance margin,
-// health, status, the pre-emptive flag. Plain functions of plain numbers, host and device.
+// Account risk rules of docs/design.md section 3: which order statistic is VaR, initial and
+// maintenance margin, health, status, the pre-emptive flag. Plain functions of plain numbers, host
+// and device.
 #include <cstdint>
 
 #include "marginsync/hd.hpp"

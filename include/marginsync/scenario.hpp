@@ -1,5 +1,5 @@
 #pragma once
-// Monte Carlo scenario construction (DESIGN 3). For scenario s and underlying u:
+// Monte Carlo scenario construction (docs/design.md section 3). For scenario s and underlying u:
 //   z = L eps (L the Cholesky factor of the correlation matrix), optionally Student-t scaled;
 //   S' = S exp(sigma sqrt(h) z - sigma^2 h / 2);
 //   w = rho_sv z + sqrt(1 - rho_sv^2) eta;  sigma' = sigma exp(xi sqrt(h) w - xi^2 h / 2).

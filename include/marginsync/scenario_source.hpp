@@ -1,6 +1,6 @@
 #pragma once
-// Where a run's scenarios come from: Monte Carlo (DESIGN 3, from risk_params) or a scenario file
-// of given log returns and relative vol changes.
+// Where a run's scenarios come from: Monte Carlo (docs/design.md section 3, from risk_params) or a
+// scenario file of given log returns and relative vol changes.
 #include <cstdint>
 #include <string>
 #include <vector>

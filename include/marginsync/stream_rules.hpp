@@ -1,7 +1,8 @@
 #pragma once
-// What an account is on a stream's tick path (README "Streaming"): the margin rules of DESIGN 3
-// against the margins in force (the last risk run's, widened by the staleness add-on), with
-// liquidation held while an oracle the account depends on is stale. Host and device.
+// What an account is on a stream's tick path (README "Streaming"): the margin rules of
+// docs/design.md section 3 against the margins in force (the last risk run's, widened by the
+// staleness add-on), with liquidation held while an oracle the account depends on is stale. Host
+// and device.
 #include <cstdint>
 
 #include "marginsync/hd.hpp"

@@ -1,7 +1,7 @@
 #pragma once
-// What one position contributes to its account (DESIGN 3, "Per position"). q = quantity, m =
-// multiplier, S = spot, F = S e^{bT}. All values in quote currency; greeks per the conventions of
-// black_scholes.hpp, scaled by q m.
+// What one position contributes to its account (docs/design.md section 3, "Per position"). q =
+// quantity, m = multiplier, S = spot, F = S e^{bT}. All values in quote currency; greeks per the
+// conventions of black_scholes.hpp, scaled by q m.
 //
 // Perpetuals and futures carry `cost` = sum over the position's rows of q_i * entry_i, so that the
 // equity contribution m (q P - cost) is exactly the sum of the rows' q_i m (P - entry_i): the

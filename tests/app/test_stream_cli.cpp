@@ -1,8 +1,8 @@
 // marginsync stream end to end on the sample streams of data/streams: the anomalies that file's
 // README lists are reported where it says, every event is consistent with the margin rules of
-// DESIGN 3 applied to the numbers it carries, each account's events chain (every `from` is the
-// previous event's state) and end in accounts.csv's status, a piped replay equals a file replay,
-// and SIGTERM still leaves summary.json and accounts.csv.
+// docs/design.md section 3 applied to the numbers it carries, each account's events chain (every
+// `from` is the previous event's state) and end in accounts.csv's status, a piped replay equals a
+// file replay, and SIGTERM still leaves summary.json and accounts.csv.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -28,7 +28,8 @@ double number(const nlohmann::json& v) {
   return v.is_null() ? HUGE_VAL : v.get<double>();
 }
 
-// The state each event names must be what DESIGN 3 gives for the equity and margins it carries.
+// The state each event names must be what docs/design.md section 3 gives for the equity and margins
+// it carries.
 void expect_consistent_with_margin_rules(const nlohmann::json& e, double preemptive_threshold) {
   const std::string kind = e["event"];
   if (kind == "stale_oracle") return;

@@ -1,7 +1,7 @@
-// The CPU backend's vectorized inner loops against plain scalar loops written from DESIGN 3: the
-// delta_gamma losses and their block maxima, the block maxima of `full` losses, and the AVX-512
-// tail kernels against their portable versions (element for element, in order). Sizes cover whole
-// groups of eight blocks, single blocks and the short last block.
+// The CPU backend's vectorized inner loops against plain scalar loops written from docs/design.md
+// section 3: the delta_gamma losses and their block maxima, the block maxima of `full` losses, and
+// the AVX-512 tail kernels against their portable versions (element for element, in order). Sizes
+// cover whole groups of eight blocks, single blocks and the short last block.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -63,7 +63,7 @@ TEST(cpu_loss_kernels, delta_gamma_losses_equal_the_scalar_sum_and_design_formul
         double scalar = 0.0, expanded = 0.0;
         for (std::size_t j = 0; j < count; ++j) {
           scalar -= delta_gamma_term(terms[j].greeks, d_spot[j][s], d_vol[j][s]);
-          const double ds = d_spot[j][s];  // DESIGN 3 as written
+          const double ds = d_spot[j][s];  // docs/design.md section 3 as written
           expanded -= delta[j] * ds + 0.5 * gamma[j] * ds * ds + vega[j] * d_vol[j][s] + decay[j];
         }
         ASSERT_EQ(l[s], scalar) << "n " << n << " exposures " << count << " s " << s;

@@ -1,5 +1,6 @@
-// The tick stream reader (DESIGN 2 and 5): CSV and JSON lines, line numbers, every kind of
-// malformed line reported once and skipped, a bad CSV header fatal, and reading one line at a time.
+// The tick stream reader (docs/design.md section 2 and 5): CSV and JSON lines, line numbers, every
+// kind of malformed line reported once and skipped, a bad CSV header fatal, and reading one line at
+// a time.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// DESIGN 5: every malformed input stops the run before computation with
+// docs/design.md section 5: every malformed input stops the run before computation with
 // FILE:LINE: column 'NAME': reason. One case per rule, each breaking one file of a valid book.
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The margin pipeline of every backend against independent recomputations:
 // - a brute-force reference that revalues every position in every scenario on its own (no
-//   instrument table), sorts each account's losses fully and applies DESIGN 3's rules written out
-//   here in plain arithmetic;
+//   instrument table), sorts each account's losses fully and applies docs/design.md section 3's
+//   rules written out here in plain arithmetic;
 // - closed forms: the lognormal VaR and ES of a single linear position;
 // - hand calculations on the sample book with a four-scenario file.
 // Each test runs once per backend built in; CUDA cases skip where no device (or no CUDA
@@ -286,8 +286,9 @@ TEST_P(margin_engine, hand_checked_sample_with_four_scenarios) {
   check_against_reference(in, o, &file);
 }
 
-// DESIGN 3 for one long spot position: L = qS(1 - e^X), X ~ N(-s^2/2, s^2), s = sigma sqrt(h).
-// VaR at confidence c is qS(1 - exp(-s^2/2 + s z_{1-c})); ES is qS(1 - Phi(z_{1-c} - s) / (1-c)).
+// docs/design.md section 3 for one long spot position: L = qS(1 - e^X), X ~ N(-s^2/2, s^2), s =
+// sigma sqrt(h). VaR at confidence c is qS(1 - exp(-s^2/2 + s z_{1-c})); ES is qS(1 - Phi(z_{1-c} -
+// s) / (1-c)).
 TEST_P(margin_engine, var_and_es_of_a_linear_position_match_the_lognormal_closed_form) {
   temp_dir dir;
   write_file(dir / "instruments.csv", "instrument_id,kind,underlying\nX,spot,XYZ\n");

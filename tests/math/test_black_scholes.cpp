@@ -1,5 +1,5 @@
-// Tests of black_scholes.hpp (generalized BSM, DESIGN 3 "Pricing") and valuation.hpp (DESIGN 3
-// "Per position").
+// Tests of black_scholes.hpp (generalized BSM, docs/design.md section 3 "Pricing") and
+// valuation.hpp (docs/design.md section 3 "Per position").
 //
 // Reference values come from two places:
 //  - published examples, Haug, "The Complete Guide to Option Pricing Formulas", 2nd ed.
@@ -319,8 +319,8 @@ TEST(BlackScholesFiniteDifferences, DeltaGammaVegaTheta) {
 // ---------------------------------------------------------------------------------------------
 // Expiry and limits.
 
-// DESIGN 3: T <= 0 is intrinsic value; delta 1 for a call with S > K, -1 for a put with S < K,
-// else 0 (at the money too); other greeks 0.
+// docs/design.md section 3: T <= 0 is intrinsic value; delta 1 for a call with S > K, -1 for a put
+// with S < K, else 0 (at the money too); other greeks 0.
 TEST(BlackScholesExpiry, IntrinsicValueAndDeltaRule) {
   struct row {
     bool call;
@@ -434,7 +434,7 @@ TEST(BlackScholesLimits, NoArbitrageBounds) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// valuation.hpp: per-position value and greeks (DESIGN 3 "Per position").
+// valuation.hpp: per-position value and greeks (docs/design.md section 3 "Per position").
 
 using msync::contract_terms;
 using msync::instrument_kind;

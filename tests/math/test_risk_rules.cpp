@@ -1,7 +1,7 @@
-// Tests of risk_rules.hpp against DESIGN 3 "Risk numbers": the VaR order statistic, initial and
-// maintenance margin, health, status, breach, the pre-emptive flag and bad debt.
-// All expected values are exact (small integers and dyadic fractions, or products whose rounding
-// is stated), so most checks are EXPECT_EQ.
+// Tests of risk_rules.hpp against docs/design.md section 3 "Risk numbers": the VaR order statistic,
+// initial and maintenance margin, health, status, breach, the pre-emptive flag and bad debt. All
+// expected values are exact (small integers and dyadic fractions, or products whose rounding is
+// stated), so most checks are EXPECT_EQ.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -38,7 +38,7 @@ TEST(TailCount, AtLeastOneAtMostN) {
   EXPECT_EQ(tail_count(1e-12, 1), 1);
 }
 
-// Against the DESIGN formula written with std::ceil, over a grid; and the bounds.
+// Against the docs/design.md formula written with std::ceil, over a grid; and the bounds.
 TEST(TailCount, MatchesFormulaOnGrid) {
   const double confidences[] = {0.5, 0.8, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999, 0.9999};
   for (double c : confidences) {

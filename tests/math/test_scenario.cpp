@@ -1,5 +1,6 @@
-// Tests of scenario.hpp (DESIGN 3 "Scenarios"): correlated shocks, the martingale property of the
-// spot and vol shocks, the Student-t scale, the Gamma sampler and determinism of the streams.
+// Tests of scenario.hpp (docs/design.md section 3 "Scenarios"): correlated shocks, the martingale
+// property of the spot and vol shocks, the Student-t scale, the Gamma sampler and determinism of
+// the streams.
 //
 // The correlated normals z = L eps are built here with a Cholesky factor written in this file
 // (the project's own factorisation lives elsewhere and is tested there).
@@ -135,7 +136,7 @@ TEST(ScenarioNormals, CorrelatedShocksHaveTargetMoments) {
   }
 }
 
-// shock_underlying against the formulas of DESIGN 3, written out by hand.
+// shock_underlying against the formulas of docs/design.md section 3, written out by hand.
 TEST(ShockUnderlying, MatchesDesignFormulas) {
   struct row {
     double spot, vol, z, eta, h, xi, rho;

@@ -273,11 +273,10 @@ TEST(stream_engine, first_update_at_the_market_reproduces_the_batch_margin_run) 
 }
 
 // Trades and collateral changes applied to the resident book must give what a fresh load of the
-// changed book gives: positions.csv with the trades as extra rows (DESIGN 2 merges them at the
-// average entry), accounts.csv with the collateral moved by deposits and by spot and option
-// payments.
-// A book on BTC (spot, perpetual, future, call) and ETH (perpetual) with `accounts` and
-// `positions` rows, for trades against a fresh load.
+// changed book gives: positions.csv with the trades as extra rows (docs/design.md section 2 merges
+// them at the average entry), accounts.csv with the collateral moved by deposits and by spot and
+// option payments. A book on BTC (spot, perpetual, future, call) and ETH (perpetual) with
+// `accounts` and `positions` rows, for trades against a fresh load.
 void write_trading_book(const std::filesystem::path& dir, const std::string& accounts,
                         const std::string& positions, const std::string& keys) {
   test::write_file(

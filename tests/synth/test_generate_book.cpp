@@ -1,7 +1,7 @@
-// Tests of the synthetic book generator (host/generate_book.cpp): the five files of DESIGN 2,
-// determinism for a seed, row counts, the shape of each account, a valid correlation matrix, and
-// references that resolve. Whether the generated collateral gives every status is checked end to
-// end with the engine elsewhere.
+// Tests of the synthetic book generator (host/generate_book.cpp): the five files of docs/design.md
+// section 2, determinism for a seed, row counts, the shape of each account, a valid correlation
+// matrix, and references that resolve. Whether the generated collateral gives every status is
+// checked end to end with the engine elsewhere.
 #include <gtest/gtest.h>
 
 #include <charconv>
