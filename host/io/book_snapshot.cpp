@@ -10,6 +10,7 @@
 
 #include "io/json_locator.hpp"
 #include "io/number_parse.hpp"
+#include "io/output_files.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync {
@@ -24,9 +25,9 @@ constexpr std::uint32_t byte_order_mark = 0x01020304u;
 
 class section_writer {
  public:
-  explicit section_writer(std::ofstream& out) : out_(out) {}
+  explicit section_writer(atomic_file& out) : out_(out) {}
   void raw(const void* data, std::size_t bytes) {
-    out_.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+    out_.write(static_cast<const char*>(data), bytes);
   }
   void section(const void* data, std::size_t bytes) {
     const std::uint64_t length = bytes;
@@ -60,7 +61,7 @@ class section_writer {
   }
 
  private:
-  std::ofstream& out_;
+  atomic_file& out_;
 };
 
 // ---- reading -------------------------------------------------------------------------------
@@ -187,11 +188,8 @@ void write_book_snapshot(const book_inputs& in, const std::string& market_json,
   for (std::size_t i = 0; i < kinds.size(); ++i)
     kinds[i] = static_cast<std::uint8_t>(b.instruments.kind[i]);
 
-  const std::filesystem::path tmp =
-      file.string() + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
+  atomic_file out(file);  // complete or absent: written under a temporary name, then renamed
   {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
     section_writer w(out);
     w.raw(magic, sizeof magic);
     w.raw(&format_version, 4);
@@ -218,19 +216,8 @@ void write_book_snapshot(const book_inputs& in, const std::string& market_json,
     w.array(b.exposure_underlying);
     w.array(b.exposure_position_begin);
     w.array(std::vector<std::uint64_t>{b.position_rows});
-    out.flush();
-    if (!out) {
-      std::filesystem::remove(tmp);
-      throw std::runtime_error("error writing " + tmp.string());
-    }
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    throw std::runtime_error("cannot rename " + tmp.string() + " to " + file.string() + ": " +
-                             ec.message());
-  }
+  out.commit();
 }
 
 book_inputs convert_book_directory(const book_paths& paths, const std::filesystem::path& file) {
