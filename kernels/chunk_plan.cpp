@@ -7,16 +7,12 @@
 
 namespace msync::cuda {
 
-namespace {
-
 std::string gib(std::size_t bytes) {
   char text[32];
   std::snprintf(text, sizeof text, "%.2f GiB",
                 static_cast<double>(bytes) / static_cast<double>(1ull << 30));
   return text;
 }
-
-}  // namespace
 
 std::uint32_t accounts_per_group(std::size_t accounts, std::int64_t scenarios) {
   const std::size_t row =

@@ -9,6 +9,7 @@
 // gives the bytes of a resident one.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "marginsync/black_scholes.hpp"
@@ -54,6 +55,9 @@ struct chunk_range {
   std::size_t positions() const { return position_end - position_begin; }
   std::uint32_t groups() const { return group_end - group_begin; }
 };
+
+// `bytes` as "1.25 GiB", for messages.
+std::string gib(std::size_t bytes);
 
 // Device bytes of a range of the book.
 std::size_t book_bytes(std::size_t accounts, std::size_t exposures, std::size_t positions);

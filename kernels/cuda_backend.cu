@@ -5,8 +5,6 @@
 // (chunk_plan.hpp): each call uploads a chunk, runs it, and brings its results down before the
 // next. Groups are a function of the account and scenario counts only, so a chunked run gives the
 // same bytes as a resident one.
-#include <cstdio>
-
 #include "cuda_backend.cuh"
 #include "marginsync/errors.hpp"
 
@@ -68,10 +66,7 @@ void cuda_backend::plan(const run_shape& shape) {
 
   residency_note_.clear();
   if (p.chunks.size() > 1) {
-    char room[32];
-    std::snprintf(room, sizeof room, "%.2f GiB",
-                  static_cast<double>(p.room) / static_cast<double>(1ull << 30));
-    residency_note_ = std::string("CUDA: the book needs more than the ") + room +
+    residency_note_ = "CUDA: the book needs more than the " + gib(p.room) +
                       " of device memory left after the scenarios; processing its accounts in " +
                       std::to_string(p.chunks.size()) + " chunks (each uploaded on every call)";
   } else {

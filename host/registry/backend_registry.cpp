@@ -24,6 +24,16 @@ void check_known(const std::string& name) {
                               (name == "cuda" ? std::string(": ") + without_cuda : ""));
 }
 
+#ifdef MSYNC_HAS_CUDA
+// The CUDA backend, once a probe found it usable.
+std::unique_ptr<backend> make_cuda(const backend_options& options) {
+  cuda::cuda_backend_options o;
+  o.max_device_bytes = options.max_device_bytes;
+  o.max_chunk_accounts = options.max_chunk_accounts;
+  return cuda::make_cuda_backend(o);
+}
+#endif
+
 }  // namespace
 
 std::vector<std::string> built_backends() {
@@ -52,10 +62,7 @@ std::unique_ptr<backend> make_backend(const std::string& name, const backend_opt
 #ifdef MSYNC_HAS_CUDA
   const backend_probe probe = probe_backend(name, options);
   if (!probe.usable) throw backend_unavailable("--backend cuda: " + probe.reason);
-  cuda::cuda_backend_options o;
-  o.max_device_bytes = options.max_device_bytes;
-  o.max_chunk_accounts = options.max_chunk_accounts;
-  return cuda::make_cuda_backend(o);
+  return make_cuda(options);
 #else
   throw backend_unavailable(std::string("--backend cuda: ") + without_cuda);
 #endif
@@ -71,7 +78,7 @@ backend_selection select_backend(backend_choice choice, const backend_options& o
 #ifdef MSYNC_HAS_CUDA
   const backend_probe gpu = probe_backend("cuda", options);
   if (gpu.usable) {
-    selection.instance = make_backend("cuda", options);
+    selection.instance = make_cuda(options);  // probed just above
     selection.note = "backend: cuda (" + gpu.description + ")";
     return selection;
   }
