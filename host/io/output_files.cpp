@@ -12,16 +12,6 @@ void write_atomically(const std::filesystem::path& target, std::string_view cont
   out.commit();
 }
 
-void prepare_output_directory(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec || !std::filesystem::is_directory(dir))
-    throw std::runtime_error("cannot create output directory " + dir.string() +
-                             (ec ? ": " + ec.message() : ": a file of that name exists"));
-  write_atomically(dir / ".marginsync-write-check", "");
-  std::filesystem::remove(dir / ".marginsync-write-check", ec);
-}
-
 namespace {
 
 // A name a marker may list: a plain file name in the directory itself, nothing that leads out.

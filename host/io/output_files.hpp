@@ -68,11 +68,6 @@ class atomic_file {
 // file when it cannot be written.
 void write_atomically(const std::filesystem::path& target, std::string_view content);
 
-// Creates `dir` if needed and checks that a file can be written there, so that a bad --out fails
-// before the computation rather than after it. Throws std::runtime_error naming the problem.
-// Claims nothing: commands use output_directory below.
-void prepare_output_directory(const std::filesystem::path& dir);
-
 // An output directory refused to a run (another command's results, or files marginsync did not
 // write): a usage error, exit status 2.
 class output_directory_refused : public std::runtime_error {
