@@ -20,6 +20,7 @@
 #include <numeric>
 
 #include "cpu/loss_kernels.hpp"
+#include "cpu/omp_guard.hpp"
 #include "cpu/scenario_set.hpp"
 #include "cpu/tail_select.hpp"
 #include "cpu/tick_path.hpp"
@@ -270,19 +271,25 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
   std::vector<double> partial(static_cast<std::size_t>(n_chunks) * un, 0.0);
   std::atomic<std::int64_t> chunks_done{0};
 
+  // Per-thread buffers, the selector's scratch and the progress callback allocate: an exception
+  // on any thread is kept and thrown after the region (a bad_alloc becomes "out of memory").
+  cpu::omp_guard guard;
 #pragma omp parallel num_threads(threads_)
   {
-    std::vector<double> loss(un);
-    std::vector<double> block_max((un + tail_block - 1) / tail_block);
+    std::vector<double> loss, block_max, row_buffer;
     // `full` works in tiles of scenarios small enough that the loss tile stays in L1 while every
     // position adds to it; the table rows stream from L2. (On-the-fly pricing works on whole
     // rows: one tile.) delta_gamma needs no tiles: it writes each loss once.
     const std::size_t tile = use_table ? 1024 : un;  // a multiple of tail_block
-    std::vector<double> row_buffer(use_table || !full ? 0 : un);
     std::vector<cpu::exposure_term> terms;
     tail_selector selector;
+    guard.run([&] {
+      loss.resize(un);
+      block_max.resize((un + tail_block - 1) / tail_block);
+      row_buffer.resize(use_table || !full ? 0 : un);
+    });
 #pragma omp for schedule(dynamic, 1)
-    for (std::int64_t c = 0; c < n_chunks; ++c) {
+    for (std::int64_t c = 0; c < n_chunks; ++c) guard.run([&] {
       double* bad = partial.data() + static_cast<std::size_t>(c) * un;
       const std::size_t i_end = std::min(n_acc, static_cast<std::size_t>(c + 1) * chunk);
       for (std::size_t i = static_cast<std::size_t>(c) * chunk; i < i_end; ++i) {
@@ -352,8 +359,9 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       // Only the first thread reports, so the callback is never called concurrently.
       if (omp_get_thread_num() == 0)
         report_progress("scenario risk", static_cast<double>(done) / static_cast<double>(n_chunks));
-    }
+    });
   }
+  guard.rethrow();
 
   report_progress("scenario risk", 1.0);
 

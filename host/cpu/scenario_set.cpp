@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "cpu/omp_guard.hpp"
 #include "marginsync/scenario.hpp"
 
 namespace msync {
@@ -39,14 +40,22 @@ scenario_set build_scenario_set(const market_state& market, const scenario_sourc
       params.vol_of_vol,
       params.spot_vol_correlation,
       scenario_draw_params{params.seed, params.distribution, params.degrees_of_freedom}};
+  cpu::omp_guard guard;  // the per-thread draws allocate
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<double> eps(n_under), eta(n_under);
+    std::vector<double> eps, eta;
+    guard.run([&] {
+      eps.resize(n_under);
+      eta.resize(n_under);
+    });
 #pragma omp for schedule(static)
     for (std::int64_t s = 0; s < n; ++s)
-      monte_carlo_scenario(in, static_cast<std::uint64_t>(s), eps.data(), eta.data(),
-                           set.spot.data() + s, set.vol.data() + s, static_cast<std::uint64_t>(n));
+      if (!guard.failed())
+        monte_carlo_scenario(in, static_cast<std::uint64_t>(s), eps.data(), eta.data(),
+                             set.spot.data() + s, set.vol.data() + s,
+                             static_cast<std::uint64_t>(n));
   }
+  guard.rethrow();
   return set;
 }
 
