@@ -4,12 +4,23 @@
 
 namespace msync {
 
+std::string excerpt(std::string_view text, std::size_t limit) {
+  if (text.size() <= limit) return std::string(text);
+  std::size_t cut = limit;
+  // Back to the start of a UTF-8 character: never split a multi-byte one.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + "\u2026 (" + std::to_string(text.size()) + " bytes)";
+}
+
+std::string quote_input(std::string_view text) { return "'" + excerpt(text) + "'"; }
+
 std::string input_problem::to_string() const {
+  // The one place every problem line is made: whatever a reader quoted, the line stays short.
   std::string s = file;
   if (line > 0) s += ":" + std::to_string(line);
   s += ": ";
-  if (!column.empty()) s += "column '" + column + "': ";
-  s += reason;
+  if (!column.empty()) s += "column '" + excerpt(column) + "': ";
+  s += excerpt(reason, max_reason_bytes);
   return s;
 }
 

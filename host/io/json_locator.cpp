@@ -1,5 +1,7 @@
 #include "io/json_locator.hpp"
 
+#include <cmath>
+#include <cstdlib>
 #include <vector>
 
 namespace msync {
@@ -15,6 +17,14 @@ struct frame {
 std::string child_path(const frame& f) {
   if (f.is_array) return f.path + "[" + std::to_string(f.index) + "]";
   return f.path.empty() ? f.key : f.path + "." + f.key;
+}
+
+// Whether a number token is beyond the range of a double. Only a token with an exponent or more
+// than 300 characters can be, so most are not converted at all.
+bool overflows_double(std::string_view token) {
+  if (token.empty() || !(token[0] == '-' || (token[0] >= '0' && token[0] <= '9'))) return false;
+  if (token.find_first_of("eE") == std::string_view::npos && token.size() <= 300) return false;
+  return std::isinf(std::strtod(std::string(token).c_str(), nullptr));
 }
 }  // namespace
 
@@ -80,9 +90,14 @@ json_locator::json_locator(std::string_view text) {
     }
     // A number, true, false or null: record it and skip to its end.
     record_value(line);
+    const std::size_t start = i;
     while (i + 1 < text.size() && text[i + 1] != ',' && text[i + 1] != '}' && text[i + 1] != ']' &&
            text[i + 1] != '\n' && text[i + 1] != ' ' && text[i + 1] != '\t' && text[i + 1] != '\r')
       ++i;
+    const std::string_view token = text.substr(start, i + 1 - start);
+    if (overflows_double(token))
+      overflows_.push_back(json_number_overflow{
+          stack.empty() ? std::string() : child_path(stack.back()), line, std::string(token)});
   }
 }
 
@@ -117,7 +132,7 @@ bool json_document::number(const nlohmann::json& object, const std::string& key,
   auto it = object.find(key);
   if (it == object.end()) return true;
   if (!it->is_number()) {
-    problem(problems, path, "expected a number, got " + it->dump());
+    problem(problems, path, "expected a number, got " + excerpt(it->dump()));
     return false;
   }
   const double v = it->get<double>();
@@ -145,7 +160,7 @@ bool json_document::integer(const nlohmann::json& object, const std::string& key
       return true;
     }
   }
-  problem(problems, path, "expected a whole number, got " + it->dump());
+  problem(problems, path, "expected a whole number, got " + excerpt(it->dump()));
   return false;
 }
 
@@ -154,7 +169,7 @@ bool json_document::text(const nlohmann::json& object, const std::string& key,
   auto it = object.find(key);
   if (it == object.end()) return true;
   if (!it->is_string()) {
-    problem(problems, path, "expected a string, got " + it->dump());
+    problem(problems, path, "expected a string, got " + excerpt(it->dump()));
     return false;
   }
   out = it->get<std::string>();
@@ -178,11 +193,60 @@ std::optional<std::string> read_text_file(const std::filesystem::path& path,
   return std::move(buffer).str();
 }
 
+namespace {
+// The line of the first '[' or '{' that opens a level deeper than max_json_depth; 0 when none.
+long too_deep_at(const std::string& text) {
+  int depth = 0;
+  long line = 1;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+    } else if (in_string) {
+      if (c == '\\')
+        ++i;  // the escaped character cannot end the string
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_json_depth) return line;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return 0;
+}
+
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix.
+std::string without_prefix(const std::string& what) {
+  const std::size_t bracket = what.find("] ");
+  return bracket == std::string::npos ? what : what.substr(bracket + 2);
+}
+}  // namespace
+
 std::optional<json_document> parse_json_text(const std::string& text, const std::string& name,
                                              problem_list& problems) {
+  if (const long line = too_deep_at(text)) {
+    problems.add(name, line, "",
+                 "arrays and objects nested deeper than " + std::to_string(max_json_depth) +
+                     " levels");
+    return std::nullopt;
+  }
   nlohmann::json root;
   try {
     root = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::out_of_range& e) {
+    // 406: a number beyond the range of a double. The parser gives no position; the locator,
+    // which reads every number, finds the key and line of each.
+    const json_locator where(text);
+    for (const json_number_overflow& n : where.overflowing_numbers())
+      problems.add(name, n.line, n.path,
+                   quote_input(n.text) + " is out of the range of a double (about 1.8e308)");
+    if (where.overflowing_numbers().empty())
+      problems.add(name, 1, "", "invalid JSON: " + without_prefix(e.what()));
+    return std::nullopt;
   } catch (const nlohmann::json::parse_error& e) {
     long line = 1;
     for (std::size_t i = 0; i < e.byte && i < text.size(); ++i)

@@ -11,6 +11,18 @@
 
 namespace msync {
 
+// Arrays and objects nested deeper than this are bad input, refused before parsing: the locator
+// keeps a path per level, as long as the level, so memory grows with the square of the depth (a
+// 40 KB file could ask for gigabytes). No input of docs/design.md section 2 nests deeper than 3.
+constexpr int max_json_depth = 64;
+
+// A number too large for a double (1e400), which the JSON parser refuses without a position.
+struct json_number_overflow {
+  std::string path;
+  long line;
+  std::string text;
+};
+
 class json_locator {
  public:
   explicit json_locator(std::string_view text);
@@ -20,10 +32,13 @@ class json_locator {
   // Keys that appear more than once in one object (JSON parsers keep only one of them): path and
   // line of each repeat.
   const std::vector<std::pair<std::string, long>>& duplicate_keys() const { return duplicates_; }
+  // Numbers whose magnitude is beyond the largest double, in text order.
+  const std::vector<json_number_overflow>& overflowing_numbers() const { return overflows_; }
 
  private:
   std::unordered_map<std::string, long> lines_;
   std::vector<std::pair<std::string, long>> duplicates_;
+  std::vector<json_number_overflow> overflows_;
 };
 
 }  // namespace msync

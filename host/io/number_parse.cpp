@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "marginsync/errors.hpp"
+
 namespace msync {
 
 std::string parse_number(std::string_view text, double& out) {
@@ -11,7 +13,7 @@ std::string parse_number(std::string_view text, double& out) {
   std::string_view body = text;
   if (body.front() == '+') body.remove_prefix(1);
   if (body.empty() || body.front() == '+' || (body.front() == '-' && text.front() == '+'))
-    return "'" + std::string(text) + "' is not a number";
+    return quote_input(text) + " is not a number";
   const char* first = body.data();
   const char* last = body.data() + body.size();
   // from_chars would also accept "nan" and "inf"; the contract rejects them (docs/design.md section
@@ -19,11 +21,11 @@ std::string parse_number(std::string_view text, double& out) {
   for (const char* c = first; c != last; ++c)
     if (!((*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '+' || *c == 'e' ||
           *c == 'E'))
-      return "'" + std::string(text) + "' is not a number";
+      return quote_input(text) + " is not a number";
   auto [end, ec] = std::from_chars(first, last, out, std::chars_format::general);
-  if (ec == std::errc::result_out_of_range) return "'" + std::string(text) + "' is out of range";
-  if (ec != std::errc() || end != last) return "'" + std::string(text) + "' is not a number";
-  if (!std::isfinite(out)) return "'" + std::string(text) + "' is not finite";
+  if (ec == std::errc::result_out_of_range) return quote_input(text) + " is out of range";
+  if (ec != std::errc() || end != last) return quote_input(text) + " is not a number";
+  if (!std::isfinite(out)) return quote_input(text) + " is not finite";
   return {};
 }
 
@@ -32,9 +34,9 @@ std::string parse_integer(std::string_view text, std::int64_t& out) {
   std::string_view body = text;
   if (body.front() == '+') body.remove_prefix(1);
   auto [end, ec] = std::from_chars(body.data(), body.data() + body.size(), out);
-  if (ec == std::errc::result_out_of_range) return "'" + std::string(text) + "' is out of range";
+  if (ec == std::errc::result_out_of_range) return quote_input(text) + " is out of range";
   if (ec != std::errc() || end != body.data() + body.size())
-    return "'" + std::string(text) + "' is not a whole number";
+    return quote_input(text) + " is not a whole number";
   return {};
 }
 
@@ -78,7 +80,7 @@ bool leap(std::int64_t y) {
 }
 
 std::string out_of_range(std::string_view text) {
-  return "'" + std::string(text) + "' is outside the supported years 1900 to 2149";
+  return quote_input(text) + " is outside the supported years 1900 to 2149";
 }
 }  // namespace
 
@@ -94,8 +96,8 @@ std::string parse_timestamp(std::string_view text, std::int64_t& out_ns) {
     out_ns = ms * 1'000'000;
     return {};
   }
-  const std::string bad = "'" + std::string(text) +
-                          "' is not a timestamp (expected ISO 8601 UTC such as "
+  const std::string bad = quote_input(text) +
+                          " is not a timestamp (expected ISO 8601 UTC such as "
                           "2026-11-24T08:00:00Z, or epoch milliseconds)";
   unsigned year, month, day, hour, minute, second;
   if (!digits(text, 0, 4, year) || text.size() < 20 || text[4] != '-' ||
@@ -110,7 +112,7 @@ std::string parse_timestamp(std::string_view text, std::int64_t& out_ns) {
     std::size_t count = 0;
     std::int64_t scale = 100'000'000;
     while (p < text.size() && text[p] >= '0' && text[p] <= '9') {
-      if (++count > 9) return "'" + std::string(text) + "' has more than 9 fractional digits";
+      if (++count > 9) return quote_input(text) + " has more than 9 fractional digits";
       fraction_ns += (text[p] - '0') * scale;
       scale /= 10;
       ++p;
@@ -119,14 +121,14 @@ std::string parse_timestamp(std::string_view text, std::int64_t& out_ns) {
   }
   const std::string_view zone = text.substr(p);
   if (zone != "Z" && zone != "z" && zone != "+00:00")
-    return "'" + std::string(text) + "' must be UTC (end in 'Z' or '+00:00')";
+    return quote_input(text) + " must be UTC (end in 'Z' or '+00:00')";
   static const unsigned month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (year < 1900 || year > 2149) return out_of_range(text);
   if (month < 1 || month > 12)
-    return "'" + std::string(text) + "' has no month " + std::to_string(month);
+    return quote_input(text) + " has no month " + std::to_string(month);
   const unsigned last_day = month_days[month - 1] + (month == 2 && leap(year) ? 1 : 0);
   if (day < 1 || day > last_day || hour > 23 || minute > 59 || second > 59)
-    return "'" + std::string(text) + "' is not a valid date and time";
+    return quote_input(text) + " is not a valid date and time";
   const std::int64_t days = days_from_civil(year, month, day);
   out_ns = ((days * 24 + hour) * 60 + minute) * 60'000'000'000LL +
            static_cast<std::int64_t>(second) * 1'000'000'000LL + fraction_ns;

@@ -1,11 +1,25 @@
 #pragma once
 // Errors carry where and why. input_error is bad user input (exit status 2), one line per problem
 // in the form FILE:LINE: column 'NAME': reason. backend_unavailable is exit status 3.
+#include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace msync {
+
+// A problem quotes at most this much of an input value: a 10 MB cell must not make a 10 MB error
+// line (docs/design.md section 5.2).
+constexpr std::size_t max_quoted_bytes = 80;
+// And a whole reason at most this much (it holds one or two quoted values and a sentence).
+constexpr std::size_t max_reason_bytes = 400;
+
+// `text` when it is at most `limit` bytes; else its first bytes up to `limit` (ending on a UTF-8
+// character boundary), then "… (N bytes)" with N the whole length.
+std::string excerpt(std::string_view text, std::size_t limit = max_quoted_bytes);
+// excerpt(text) in single quotes, as problems quote input: 'BTC-PERP'.
+std::string quote_input(std::string_view text);
 
 struct input_problem {
   std::string file;
@@ -13,6 +27,7 @@ struct input_problem {
   std::string column;  // CSV column or JSON key path; empty when not about one field
   std::string reason;
 
+  // FILE:LINE: column 'NAME': reason, with the column and the reason cut by excerpt().
   std::string to_string() const;
 };
 
