@@ -128,17 +128,23 @@ void add_backend_option(CLI::App& app, run_options& o, backend_use use) {
   opt->capture_default_str()->group("Run");
 }
 
-void add_threads_options(CLI::App& app, run_options& o) {
-  app.add_option("--threads", o.threads, "CPU threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber)
+CLI::Option* add_thread_count_option(CLI::App& app, int& threads, const std::string& group) {
+  return app
+      .add_option("--threads", threads,
+                  "CPU threads (0: all cores; at most " + std::to_string(max_threads) + ")")
+      ->check(CLI::Range(0, max_threads).description(""))
       ->capture_default_str()
       ->type_name("N")
-      ->group("Run");
+      ->group(group);
+}
+
+void add_threads_options(CLI::App& app, run_options& o) {
+  add_thread_count_option(app, o.threads, "Run");
   app.add_option("--device-memory", o.device_memory_mib,
                  "most device memory the CUDA backend may use, in MiB (0: 90% of what is free); a "
                  "book that "
                  "does not fit is processed in chunks")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(std::int64_t{0}, max_device_memory_mib).description(""))
       ->capture_default_str()
       ->type_name("MIB")
       ->group("Run");
@@ -187,7 +193,7 @@ void describe_risk(run_provenance& p, const risk_params& risk) {
 
 book_inputs load_book_from(const book_options& b, const risk_options& r) {
   book_inputs in = load_book_at(book_location_from(b));
-  apply_risk_overrides(risk_overrides_from(r), in.risk);
+  apply_risk_overrides(risk_overrides_from(r), in.market.size(), in.risk);
   return in;
 }
 

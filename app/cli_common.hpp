@@ -98,6 +98,13 @@ struct run_options {
 };
 enum class backend_use { computes, accepted_only, bench };
 void add_backend_option(CLI::App& app, run_options& o, backend_use use);
+// Most CPU threads --threads takes. Each thread holds its own buffers (about 9 bytes per scenario in
+// scenario risk, plus its stack), so a count far beyond any machine's cores only costs memory.
+constexpr int max_threads = 1024;
+// Most --device-memory, in MiB (16 TiB; far beyond any device, and its bytes fit in 64 bits).
+constexpr std::int64_t max_device_memory_mib = std::int64_t{1} << 24;
+// --threads N in [0, max_threads] (0: all cores), in `group`.
+CLI::Option* add_thread_count_option(CLI::App& app, int& threads, const std::string& group);
 void add_threads_options(CLI::App& app, run_options& o);
 void add_verbosity_options(CLI::App& app, run_options& o);
 void add_out_directory_option(CLI::App& app, run_options& o, const std::string& help);

@@ -92,7 +92,7 @@ int run_stream_bench(const bench_cli_options& args, const run_context& context, 
   if (args.seed_opt->count())
     o.seed = args.seed;  // the generated book's seed seeds its scenarios too
   o.scenarios = bo.scenarios;
-  apply_risk_overrides(o, in.risk);
+  apply_risk_overrides(o, in.market.size(), in.risk);
 
   const std::filesystem::path ticks =
       work_dir /
@@ -355,7 +355,7 @@ command bench_command(CLI::App& top, const run_context& context) {
       ->type_name("N")
       ->group(book);
   app->add_option("--underlyings", o->underlyings, "underlyings of the generated book")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, static_cast<int>(max_underlyings)).description(""))
       ->capture_default_str()
       ->type_name("N")
       ->group(book);
@@ -382,11 +382,7 @@ command bench_command(CLI::App& top, const run_context& context) {
       ->type_name("N")
       ->group(run);
   add_backend_option(*app, o->run, backend_use::bench);
-  app->add_option("--threads", o->run.threads, "CPU threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str()
-      ->type_name("N")
-      ->group(run);
+  add_thread_count_option(*app, o->run.threads, run);
   app->add_option(
          "--cpu-full-fraction", o->cpu_full_fraction,
          "share of the accounts `full` runs on with the CPU backend (-1: enough for about 2e10 "

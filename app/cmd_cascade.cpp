@@ -16,14 +16,19 @@ namespace msync::cli {
 
 namespace {
 
-// "BTC=-0.15,ETH=-0.2": the entries, or an error message.
+// "BTC=-0.15,ETH=-0.2": the entries, or an error message. A symbol given twice is an error: which
+// of its values was meant cannot be guessed (keeping the last would drop the other silently).
 std::string split_entries(const std::string& text,
                           std::vector<std::pair<std::string, std::string>>& out) {
   std::stringstream in(text);
   for (std::string entry; std::getline(in, entry, ',');) {
     const std::size_t eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0) return "expected SYMBOL=VALUE, got '" + entry + "'";
-    out.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+    if (eq == std::string::npos || eq == 0)
+      return "expected SYMBOL=VALUE, got " + quote_input(entry);
+    std::string symbol = entry.substr(0, eq);
+    for (const auto& [seen, value] : out)
+      if (seen == symbol) return "underlying " + quote_input(symbol) + " is given twice";
+    out.emplace_back(std::move(symbol), entry.substr(eq + 1));
   }
   if (out.empty()) return "no shocks given";
   return "";
@@ -31,12 +36,12 @@ std::string split_entries(const std::string& text,
 
 std::string underlying_index(const market_state& m, const std::string& symbol, std::size_t& u) {
   u = m.index_of(symbol);
-  return u < m.size() ? "" : "unknown underlying '" + symbol + "'";
+  return u < m.size() ? "" : "unknown underlying " + quote_input(symbol);
 }
 
 std::string parse_shock_value(const std::string& text, double& x) {
   if (std::string why = parse_number(text, x); !why.empty()) return why;
-  if (!(x > -1.0 && x <= 10.0)) return "a shock must be within (-1, 10], got " + text;
+  if (!(x > -1.0 && x <= 10.0)) return "a shock must be within (-1, 10], got " + excerpt(text);
   return "";
 }
 
@@ -68,12 +73,12 @@ std::string parse_grid(const std::string& text, const market_state& m,
     std::stringstream in(range);
     std::string a, b, c;
     if (!std::getline(in, a, ':') || !std::getline(in, b, ':') || !std::getline(in, c))
-      return symbol + ": expected START:END:STEP, got '" + range + "'";
+      return symbol + ": expected START:END:STEP, got " + quote_input(range);
     double start = 0.0, end = 0.0, step = 0.0;
     if (std::string why = parse_shock_value(a, start); !why.empty()) return symbol + ": " + why;
     if (std::string why = parse_shock_value(b, end); !why.empty()) return symbol + ": " + why;
     if (std::string why = parse_number(c, step); !why.empty() || !(std::fabs(step) > 0.0))
-      return symbol + ": the step must be a number other than 0, got '" + c + "'";
+      return symbol + ": the step must be a number other than 0, got " + quote_input(c);
     // The count by rounding, so -0.05:-0.40:0.05 has its 8 points despite binary fractions.
     const double span = std::fabs(end - start) / std::fabs(step);
     const std::size_t count = static_cast<std::size_t>(std::floor(span + 1e-9)) + 1;

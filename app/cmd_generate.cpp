@@ -140,7 +140,7 @@ command generate_command(CLI::App& top, const run_context& context) {
       ->type_name("N")
       ->group(book);
   app->add_option("--underlyings", o->underlyings, "number of underlyings")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, static_cast<int>(max_underlyings)).description(""))
       ->capture_default_str()
       ->type_name("N")
       ->group(book);

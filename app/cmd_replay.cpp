@@ -52,8 +52,11 @@ int run_replay_command(const replay_options& o, const run_context& context) {
     for (std::string item; std::getline(in, item, ',');) {
       std::int64_t ms = 0;
       if (!parse_integer(item, ms).empty() || ms < 0 || ms > 1000000000000LL)
-        throw usage_error("--engine-interval-ms: '" + item +
-                          "' is not a whole number of ms within [0, 1e12]");
+        throw usage_error("--engine-interval-ms: " + quote_input(item) +
+                          " is not a whole number of ms within [0, 1e12]");
+      // A repeat would replay the same interval twice and write its rows twice.
+      if (std::find(intervals.begin(), intervals.end(), ms) != intervals.end())
+        throw usage_error("--engine-interval-ms: " + std::to_string(ms) + " is given twice");
       intervals.push_back(ms);
     }
     if (intervals.empty()) throw usage_error("--engine-interval-ms: no interval given");

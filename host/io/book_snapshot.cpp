@@ -263,6 +263,9 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
                           : load_market_text(market_text, name + ":market.json", problems);
   in.risk = risk_file ? load_risk(*risk_file, problems)
                       : load_risk_text(risk_text, name + ":risk.json", problems);
+  if (problems.empty())
+    if (std::string why = scenario_cells_problem(in.market.size(), in.risk.scenarios); !why.empty())
+      problems.add(risk_file ? risk_file->string() : name + ":risk.json", 0, "scenarios", why);
   problems.throw_if_any();
 
   const std::vector<std::string> symbols = r.strings("symbols");
@@ -279,6 +282,7 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   t.expiry_ns = r.array<std::int64_t>("expiries", n_ins);
   b.account_id = r.strings("account ids");
   const std::size_t n_acc = b.account_id.size();
+  if (n_acc == 0) throw input_error({input_problem{name, 0, "", "no accounts"}});
   b.collateral = r.array<double>("collateral", n_acc);
   b.account_tier = r.array<std::uint32_t>("account tiers", n_acc);
   b.position_instrument = r.array<std::uint32_t>("position instruments");

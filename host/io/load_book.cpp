@@ -168,6 +168,8 @@ bool read_accounts(csv_reader& csv, const risk_params& risk, book& b, id_map& id
     b.collateral.push_back(collateral);
     b.account_tier.push_back(static_cast<std::uint32_t>(tier < 0 ? 0 : tier));
   }
+  // Nothing to margin is a mistake (an empty export, the wrong file), not a result to report.
+  if (b.account_id.empty()) problems.add(csv.file_name(), 0, "", "no accounts");
   return true;
 }
 
@@ -353,6 +355,9 @@ book_inputs load_book_inputs(const book_paths& paths) {
   book_inputs in;
   in.market = load_market(paths.market, problems);
   in.risk = load_risk(paths.risk, problems);
+  if (problems.empty())
+    if (std::string why = scenario_cells_problem(in.market.size(), in.risk.scenarios); !why.empty())
+      problems.add(paths.risk.string(), 0, "scenarios", why);
   // Instruments and accounts are checked against market and risk; with those broken, their
   // messages would only repeat the same cause.
   problems.throw_if_any();

@@ -67,8 +67,16 @@ book_inputs load_book_inputs(const book_paths& paths);
 book_inputs load_book_at(const book_location& location);
 
 // A scenario file (docs/design.md section 2) for the market's underlyings; throws input_error.
+// Reading stops at the scenario that would take more than `max_cells` scenarios x underlyings
+// (a parameter so that tests need not fill gigabytes to reach the limit).
 scenario_file_data load_scenario_file(const std::filesystem::path& path,
-                                      const market_state& market);
+                                      const market_state& market,
+                                      std::int64_t max_cells = max_scenario_cells);
+
+// Why `scenarios` scenarios of `underlyings` underlyings are too many (max_scenario_cells), or
+// empty. Checked for risk.json at load, for --scenarios and for a scenario file.
+std::string scenario_cells_problem(std::size_t underlyings, std::int64_t scenarios,
+                                   std::int64_t max_cells = max_scenario_cells);
 
 // The range checks on risk parameters (confidence in (0, 1), scenarios >= 1, ...), shared by
 // risk.json and the command-line overrides: pairs of (key, reason), empty when all is well.

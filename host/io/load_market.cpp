@@ -109,6 +109,12 @@ market_state load_market_text(const std::string& text, const std::string& name,
     doc->problem(problems, "underlyings", "expected a non-empty array of underlyings");
     return m;
   }
+  if (list->size() > max_underlyings) {  // before any per-underlying table is made
+    doc->problem(problems, "underlyings",
+                 "at most " + std::to_string(max_underlyings) + " underlyings, got " +
+                     std::to_string(list->size()));
+    return m;
+  }
   std::set<std::string> seen;
   for (std::size_t i = 0; i < list->size(); ++i) {
     const nlohmann::json& u = (*list)[i];

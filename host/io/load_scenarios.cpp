@@ -10,8 +10,19 @@
 
 namespace msync {
 
+std::string scenario_cells_problem(std::size_t underlyings, std::int64_t scenarios,
+                                   std::int64_t max_cells) {
+  const std::int64_t u = static_cast<std::int64_t>(underlyings > 0 ? underlyings : 1);
+  const std::int64_t most = max_cells / u;
+  if (scenarios <= most) return {};
+  return std::to_string(scenarios) + " scenarios of " + std::to_string(underlyings) +
+         " underlyings exceed the limit of " + std::to_string(max_cells) +
+         " scenarios x underlyings (at most " + std::to_string(most) +
+         " scenarios with this market)";
+}
+
 scenario_file_data load_scenario_file(const std::filesystem::path& path,
-                                      const market_state& market) {
+                                      const market_state& market, std::int64_t max_cells) {
   problem_list problems;
   scenario_file_data data;
   data.path = path.string();
@@ -69,6 +80,15 @@ scenario_file_data load_scenario_file(const std::filesystem::path& path,
     if (!ok) continue;
     auto [it, inserted] = scenario_index.emplace(std::string(id), data.scenario_id.size());
     if (inserted) {
+      // Every new scenario takes a cell per underlying: stop reading before memory runs away.
+      const std::int64_t count = static_cast<std::int64_t>(data.scenario_id.size()) + 1;
+      std::string why = scenario_cells_problem(n_under, count, max_cells);
+      if (why.empty() && count > max_scenarios)
+        why = "more than " + std::to_string(max_scenarios) + " scenarios";
+      if (!why.empty()) {
+        fail("scenario_id", why);
+        break;
+      }
       data.scenario_id.emplace_back(id);
       data.spot_return.resize(data.spot_return.size() + n_under, 0.0);
       data.vol_change.resize(data.vol_change.size() + n_under, 0.0);

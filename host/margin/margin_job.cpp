@@ -25,7 +25,7 @@ class stage_clock {
 
 }  // namespace
 
-void apply_risk_overrides(const risk_overrides& o, risk_params& risk) {
+void apply_risk_overrides(const risk_overrides& o, std::size_t underlyings, risk_params& risk) {
   if (o.method) risk.method = *o.method;
   if (o.scenarios) risk.scenarios = *o.scenarios;
   if (o.seed) risk.seed = *o.seed;
@@ -37,6 +37,9 @@ void apply_risk_overrides(const risk_overrides& o, risk_params& risk) {
     // risk.json itself was validated at load; what fails now came from the command line.
     if (from_cli) problems.add("--" + key, 0, "", why);
   }
+  if (o.scenarios && problems.empty())
+    if (std::string why = scenario_cells_problem(underlyings, risk.scenarios); !why.empty())
+      problems.add("--scenarios", 0, "", why);
   problems.throw_if_any();
 }
 
@@ -45,7 +48,7 @@ margin_run run_margin(const margin_request& request,
   margin_run run;
   stage_clock clock(run.stages);
   run.inputs = clock.run("load", [&] { return load_book_at(request.book); });
-  apply_risk_overrides(request.overrides, run.inputs.risk);
+  apply_risk_overrides(request.overrides, run.inputs.market.size(), run.inputs.risk);
   if (request.scenario_file) {
     run.scenarios = clock.run("load_scenarios", [&] {
       return load_scenario_file(*request.scenario_file, run.inputs.market);

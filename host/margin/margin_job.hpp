@@ -22,8 +22,10 @@ struct risk_overrides {
 };
 
 // Applies the overrides to risk.json's parameters; throws input_error naming the option when an
-// overridden value is invalid.
-void apply_risk_overrides(const risk_overrides& overrides, risk_params& risk);
+// overridden value is invalid, or --scenarios asks too many for the market's `underlyings`
+// (max_scenario_cells).
+void apply_risk_overrides(const risk_overrides& overrides, std::size_t underlyings,
+                          risk_params& risk);
 
 struct margin_request {
   book_location book;

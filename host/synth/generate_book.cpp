@@ -867,8 +867,11 @@ void generate_account(const generator& g, std::uint64_t a, worker_scratch& w, te
 
 generate_report generate_book(const generate_options& options,
                               const std::filesystem::path& out_dir) {
-  if (options.accounts < 0) throw std::invalid_argument("generate: --accounts must be >= 0");
-  if (options.underlyings < 1) throw std::invalid_argument("generate: --underlyings must be >= 1");
+  // A book without accounts would not load (docs/design.md section 2.3).
+  if (options.accounts < 1) throw std::invalid_argument("generate: --accounts must be >= 1");
+  if (options.underlyings < 1 || options.underlyings > static_cast<int>(max_underlyings))
+    throw std::invalid_argument("generate: --underlyings must be within [1, " +
+                                std::to_string(max_underlyings) + "]");
   if (options.positions_per_account < 1)
     throw std::invalid_argument("generate: --positions-per-account must be >= 1");
 

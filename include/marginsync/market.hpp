@@ -8,6 +8,11 @@
 
 namespace msync {
 
+// Most underlyings a market may list (docs/design.md section 2.10), far beyond the few hundred of
+// the largest venues. The correlation matrix and its Cholesky factor take 2 U^2 doubles (16 MiB at
+// 1,024; 50,000 underlyings asked for 40 GB), and Monte Carlo draws cost U^2 per scenario.
+constexpr std::size_t max_underlyings = 1024;
+
 struct market_state {
   std::int64_t as_of_ns = 0;  // UTC, nanoseconds since the epoch
   double rate = 0.0;          // continuously compounded, annual

@@ -21,6 +21,12 @@ struct tier {
 // Upper bound on the scenario count of one run: the scenario set alone takes 16 bytes per
 // underlying and scenario, and each account's losses 8 bytes per scenario per thread.
 constexpr std::int64_t max_scenarios = 10'000'000;
+// Upper bound on scenarios x underlyings of one run, Monte Carlo or a scenario file: the scenario
+// set takes 16 bytes per cell (1.6 GB at the bound) and a scenario file's shocks 17 more. Ten
+// million scenarios of ten underlyings, or a hundred thousand of a thousand.
+constexpr std::int64_t max_scenario_cells = 100'000'000;
+// Most tiers risk.json may define: each account's tier is looked up by name among them.
+constexpr std::size_t max_tiers = 1000;
 
 struct risk_params {
   double confidence = 0.99;

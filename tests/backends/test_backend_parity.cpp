@@ -242,11 +242,8 @@ TEST_P(backend_parity, results_are_refused_before_they_exist) {
 
 TEST_P(backend_parity, empty_book) {
   auto engine = make();
-  temp_dir dir;
-  test::copy_sample_book(dir.path());
-  write_file(dir / "accounts.csv", "account_id,collateral,tier\n");
-  write_file(dir / "positions.csv", "account_id,instrument_id,quantity,entry_price\n");
-  book_inputs in = load_book_at(book_location{dir.path(), {}, {}, {}, {}, {}});
+  book_inputs in = load_book_at(book_location{test::sample_book(), {}, {}, {}, {}, {}});
+  in.positions = test::without_accounts(in.positions);
   in.risk.scenarios = 100;
   const outcome o = run_on(*engine, in);
   EXPECT_TRUE(o.risk.var.empty());

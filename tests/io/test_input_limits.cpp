@@ -8,6 +8,7 @@
 #include "io/json_locator.hpp"
 #include "io/load_inputs.hpp"
 #include "marginsync/errors.hpp"
+#include "test_books.hpp"
 #include "test_support.hpp"
 
 namespace msync {
@@ -153,6 +154,100 @@ TEST_F(input_limits, a_number_beyond_a_double_in_a_snapshot_names_the_snapshot) 
   EXPECT_EQ(joined(lines), file +
                                ":risk.json:2: column 'confidence': '1e400' is out of the range of "
                                "a double (about 1.8e308)\n");
+}
+
+// --- counts ------------------------------------------------------------------------------------
+
+// market.json with BTC, ETH (the sample's instruments need them) and `extra` more underlyings.
+std::string market_with(std::size_t extra) {
+  std::string u = R"({"symbol": "BTC", "spot": 91000.0, "vol": 0.55},
+{"symbol": "ETH", "spot": 3100.0, "vol": 0.7})";
+  for (std::size_t i = 0; i < extra; ++i)
+    u += ",\n{\"symbol\": \"X" + std::to_string(i) + "\", \"spot\": 1.0, \"vol\": 0.5}";
+  return "{\"as_of\": \"2026-11-24T08:00:00Z\",\n\"underlyings\": [\n" + u + "]}";
+}
+
+// The sample's risk.json with another scenario count.
+std::string risk_with_scenarios(const std::string& count) {
+  std::string risk = test::read_file(test::sample_book() / "risk.json");
+  const std::string from = "\"scenarios\": 10000";
+  risk.replace(risk.find(from), from.size(), "\"scenarios\": " + count);
+  return risk;
+}
+
+TEST_F(input_limits, more_underlyings_than_the_limit_are_refused_before_any_table) {
+  write_file(dir_ / "market.json", market_with(max_underlyings - 1));  // 1,025
+  EXPECT_EQ(joined(load_problems(dir_)),
+            path("market.json") + ":2: column 'underlyings': at most 1024 underlyings, got 1025\n");
+}
+
+TEST_F(input_limits, the_largest_market_loads) {
+  write_file(dir_ / "market.json", market_with(max_underlyings - 2));
+  write_file(dir_ / "risk.json", risk_with_scenarios("1000"));
+  const book_inputs in = load_book_inputs(book_paths::in_directory(dir_.path()));
+  EXPECT_EQ(in.market.size(), max_underlyings);
+  EXPECT_EQ(in.market.cholesky.size(), max_underlyings * max_underlyings);
+}
+
+TEST_F(input_limits, more_tiers_than_the_limit_are_refused) {
+  std::string tiers = "\"standard\": {}";
+  for (std::size_t i = 0; i < max_tiers; ++i) tiers += ", \"t" + std::to_string(i) + "\": {}";
+  write_file(dir_ / "risk.json", "{\n\"tiers\": {" + tiers + "}}");
+  EXPECT_EQ(joined(load_problems(dir_)),
+            path("risk.json") + ":2: column 'tiers': at most 1000 tiers, got 1001\n");
+}
+
+TEST_F(input_limits, scenarios_times_underlyings_are_bounded_in_risk_json_and_snapshots) {
+  write_file(dir_ / "market.json", market_with(18));  // 20 underlyings
+  write_file(dir_ / "risk.json", risk_with_scenarios("5000001"));
+  EXPECT_EQ(joined(load_problems(dir_)),
+            path("risk.json") +
+                ": column 'scenarios': 5000001 scenarios of 20 underlyings exceed the limit of "
+                "100000000 scenarios x underlyings (at most 5000000 scenarios with this market)\n");
+  write_file(dir_ / "risk.json", risk_with_scenarios("5000000"));
+  const book_inputs in = load_book_inputs(book_paths::in_directory(dir_.path()));
+  const std::string file = (dir_ / "book.msb").string();
+  write_book_snapshot(in, test::read_file(dir_ / "market.json"), risk_with_scenarios("5000001"),
+                      file);
+  EXPECT_TRUE(has_line(problems_of([&] { read_book_snapshot(file, {}, {}); }),
+                       file + ":risk.json: column 'scenarios'", "at most 5000000 scenarios"));
+}
+
+TEST_F(input_limits, a_scenario_file_stops_at_the_scenario_beyond_the_limit) {
+  const book_inputs in = load_book_inputs(book_paths::in_directory(dir_.path()));
+  std::string csv = "scenario_id,underlying,spot_return\n";
+  for (int s = 0; s < 6; ++s)
+    csv += "s" + std::to_string(s) + ",BTC,0.01\ns" + std::to_string(s) + ",ETH,-0.01\n";
+  write_file(dir_ / "scenarios.csv", csv);
+  // 2 underlyings: a limit of 10 cells takes 5 scenarios; the sixth starts on line 12.
+  const auto lines =
+      problems_of([&] { load_scenario_file(dir_ / "scenarios.csv", in.market, 10); });
+  EXPECT_EQ(joined(lines), path("scenarios.csv") +
+                               ":12: column 'scenario_id': 6 scenarios of 2 underlyings exceed "
+                               "the limit of 10 scenarios x underlyings (at most 5 scenarios "
+                               "with this market)\n");
+  EXPECT_EQ(load_scenario_file(dir_ / "scenarios.csv", in.market, 12).count(), 6u);
+}
+
+// --- an empty book ------------------------------------------------------------------------------
+
+TEST_F(input_limits, a_book_without_accounts_is_bad_input) {
+  write_file(dir_ / "accounts.csv", "account_id,collateral,tier\n");
+  write_file(dir_ / "positions.csv", "account_id,instrument_id,quantity,entry_price\n");
+  EXPECT_EQ(joined(load_problems(dir_)), path("accounts.csv") + ": no accounts\n");
+  // Accounts with collateral only, no positions: a book (nothing at risk, every account ok).
+  write_file(dir_ / "accounts.csv", "account_id,collateral,tier\ncash_only,100,standard\n");
+  EXPECT_EQ(load_book_inputs(book_paths::in_directory(dir_.path())).positions.accounts(), 1u);
+}
+
+TEST_F(input_limits, a_snapshot_without_accounts_is_bad_input) {
+  book_inputs in = load_book_inputs(book_paths::in_directory(dir_.path()));
+  in.positions = test::without_accounts(in.positions);
+  const std::string file = (dir_ / "empty.msb").string();
+  write_book_snapshot(in, test::read_file(dir_ / "market.json"),
+                      test::read_file(dir_ / "risk.json"), file);
+  EXPECT_EQ(joined(problems_of([&] { read_book_snapshot(file, {}, {}); })),
+            file + ": no accounts\n");
 }
 
 TEST(json_locator, finds_no_overflow_in_ordinary_numbers) {

@@ -384,11 +384,8 @@ TEST_P(margin_engine, same_inputs_give_identical_results) {
 }
 
 TEST_P(margin_engine, empty_book) {
-  temp_dir dir;
-  test::copy_sample_book(dir.path());
-  write_file(dir / "accounts.csv", "account_id,collateral\n");
-  write_file(dir / "positions.csv", "account_id,instrument_id,quantity\n");
-  book_inputs in = load_book_inputs(book_paths::in_directory(dir.path()));
+  book_inputs in = load_book_inputs(book_paths::in_directory(test::sample_book()));
+  in.positions = test::without_accounts(in.positions);
   in.risk.scenarios = 100;
   const outcome o = run(in);
   EXPECT_TRUE(o.risk.var.empty());

@@ -14,6 +14,23 @@
 
 namespace msync::test {
 
+// `b` with its instruments but no accounts: what a backend must handle, though no input loads as
+// one (a book without accounts is bad input, docs/design.md section 2.3).
+inline book without_accounts(book b) {
+  b.account_id.clear();
+  b.collateral.clear();
+  b.account_tier.clear();
+  b.position_instrument.clear();
+  b.position_quantity.clear();
+  b.position_cost.clear();
+  b.account_position_begin.assign(1, 0);
+  b.account_exposure_begin.assign(1, 0);
+  b.exposure_underlying.clear();
+  b.exposure_position_begin.assign(1, 0);
+  b.position_rows = 0;
+  return b;
+}
+
 // `generate` output in `dir`, loaded.
 inline book_inputs generated_book(const temp_dir& dir, std::int64_t accounts, int underlyings,
                                   int positions, std::uint64_t seed) {

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "marginsync/market.hpp"
 #include "synth/generate_book.hpp"
 
 namespace {
@@ -396,14 +397,14 @@ TEST(GenerateBook, OnePositionPerAccountMeansOneUnderlying) {
   for (const auto& r : positions.rows) EXPECT_EQ(r[1].rfind("BTC-", 0), 0u) << r[1];
 }
 
-TEST(GenerateBook, ZeroAccountsWritesHeadersOnly) {
+// A book without accounts, or with more underlyings than a market may list, would not load.
+TEST(GenerateBook, RefusesZeroAccountsAndTooManyUnderlyings) {
   scratch_dir d;
-  const msync::generate_report r = msync::generate_book(options(0, 2, 3, 1), d.path());
-  EXPECT_EQ(r.accounts, 0);
-  EXPECT_EQ(r.positions, 0);
-  EXPECT_EQ(slurp(d.path() / "accounts.csv"), "account_id,collateral,tier\n");
-  EXPECT_EQ(slurp(d.path() / "positions.csv"), "account_id,instrument_id,quantity,entry_price\n");
-  EXPECT_GT(r.instruments, 0);
+  EXPECT_THROW(msync::generate_book(options(0, 2, 3, 1), d.path()), std::invalid_argument);
+  EXPECT_THROW(msync::generate_book(options(1, static_cast<int>(msync::max_underlyings) + 1, 3, 1),
+                                    d.path()),
+               std::invalid_argument);
+  EXPECT_FALSE(std::filesystem::exists(d.path() / "accounts.csv"));
 }
 
 TEST(GenerateBook, OverwritesAnExistingBookAndCreatesMissingDirectories) {
