@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "io/load_inputs.hpp"
 #include "io/output_files.hpp"
+#include "io/tick_stream.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/stopwatch.hpp"
 #include "progress.hpp"
@@ -101,6 +102,17 @@ void add_backend_option(CLI::App& app, run_options& o, backend_use use);
 void add_threads_options(CLI::App& app, run_options& o);
 void add_verbosity_options(CLI::App& app, run_options& o);
 void add_out_directory_option(CLI::App& app, run_options& o, const std::string& help);
+
+// --max-tick-jump SECONDS (stream, replay) and --tick-jump-confirmations N (stream): how far an
+// event's time may be from stream time (tick_time_bound, docs/design.md 8.1).
+struct tick_time_options {
+  std::int64_t max_jump_seconds = tick_time_bound{}.max_jump_ns / 1000000000LL;
+  int confirmations = tick_time_bound{}.confirmations;
+  tick_time_bound bound() const {
+    return tick_time_bound{max_jump_seconds * 1000000000LL, confirmations};
+  }
+};
+void add_tick_time_options(CLI::App& app, tick_time_options& o, bool confirmations);
 
 // The --out directory claimed for `command` (see output_directory), or none without --out.
 std::optional<output_directory> claim_output_directory(const run_options& o,
