@@ -182,6 +182,12 @@ void add_out_directory_option(CLI::App& app, run_options& o, const std::string& 
       ->group("Outputs");
 }
 
+void reject_directory_for_file(const std::string& option, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw usage_error(option + ": '" + path + "' is a directory, expected a file");
+}
+
 std::optional<output_directory> claim_output_directory(const run_options& o,
                                                        const std::string& command,
                                                        const run_context& context) {

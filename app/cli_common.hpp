@@ -114,6 +114,10 @@ struct tick_time_options {
 };
 void add_tick_time_options(CLI::App& app, tick_time_options& o, bool confirmations);
 
+// Throws usage_error when `path`, the value of `option`, names a directory where a file is to be
+// written: said before any work is done, as a usage error (exit 2), not as a failed write (exit 1).
+void reject_directory_for_file(const std::string& option, const std::string& path);
+
 // The --out directory claimed for `command` (see output_directory), or none without --out.
 std::optional<output_directory> claim_output_directory(const run_options& o,
                                                        const std::string& command,

@@ -178,6 +178,7 @@ int run_stream_bench(const bench_cli_options& args, const run_context& context, 
 }
 
 int run_bench_command(const bench_cli_options& args, const run_context& context) {
+  if (args.json_opt->count()) reject_directory_for_file("--json", args.json);
   bench_options bo;
   bo.scenarios = args.scenarios;
   bo.repeats = args.repeats;

@@ -414,19 +414,32 @@ TEST(stream_cli, strict_fails_on_refused_events_and_malformed_lines) {
   EXPECT_EQ(stream_text(out, "lenient", ticks).status, 0);
 }
 
-// A directory is not a tick stream: it used to open as an empty file, 0 updates, exit 0.
-TEST(stream_cli, ticks_naming_a_directory_is_bad_input) {
+// A directory is not a tick stream: it used to open as an empty file, 0 updates, exit 0. Where a
+// file is to be written, a directory is a usage error found before any work (it was a failed
+// write, exit 1, after generate had written the book).
+TEST(stream_cli, a_directory_where_a_file_is_expected_is_bad_input) {
   test::temp_dir out;
-  const std::string book = test::sample_book().string();
-  for (const std::string& command :
-       {"stream -q --book '" + book + "' --ticks '" + out.path().string() + "'",
-        "replay -q --book '" + book + "' --ticks '" + out.path().string() + "'"}) {
+  const std::string book = test::sample_book().string(), dir = out.path().string();
+  for (const std::string& command : {"stream -q --book '" + book + "' --ticks '" + dir + "'",
+                                     "replay -q --book '" + book + "' --ticks '" + dir + "'"}) {
     const test::command_result r = test::run_cli(command + " --backend cpu");
     EXPECT_EQ(r.status, 2) << command << "\n" << r.out;
-    EXPECT_NE(r.out.find(out.path().string() + ": is a directory, expected a file"),
+    EXPECT_NE(r.out.find(dir + ": is a directory, expected a file"), std::string::npos) << r.out;
+  }
+  const std::string generated = (out / "book").string();
+  const std::vector<std::pair<std::string, std::string>> writers = {
+      {"generate -q --accounts 5 --out '" + generated + "' --ticks '" + dir + "'", "--ticks"},
+      {"generate -q --accounts 5 --snapshot --out '" + dir + "'", "--out"},
+      {"convert -q --book '" + book + "' --out '" + dir + "'", "--out"},
+      {"bench -q --accounts 5 --backend cpu --json '" + dir + "'", "--json"}};
+  for (const auto& [command, option] : writers) {
+    const test::command_result r = test::run_cli(command);
+    EXPECT_EQ(r.status, 2) << command << "\n" << r.out;
+    EXPECT_NE(r.out.find(option + ": '" + dir + "' is a directory, expected a file"),
               std::string::npos)
         << r.out;
   }
+  EXPECT_FALSE(std::filesystem::exists(generated)) << "nothing generated before the refusal";
 }
 
 // Book reloads (a new account) and patches (a trade on a held position) are in the tick path's
