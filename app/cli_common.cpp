@@ -150,6 +150,25 @@ void add_threads_options(CLI::App& app, run_options& o) {
       ->group("Run");
 }
 
+void add_tick_time_options(CLI::App& app, tick_time_options& o, bool confirmations) {
+  // Whole seconds up to 1e9 (31 years): stream time is kept in nanoseconds within 64 bits.
+  app.add_option("--max-tick-jump", o.max_jump_seconds,
+                 "reject an event stamped more than this from stream time (before the first "
+                 "update: the book's as_of), in seconds")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1000000000}))
+      ->capture_default_str()
+      ->type_name("SECONDS")
+      ->group("Inputs");
+  if (!confirmations) return;
+  app.add_option("--tick-jump-confirmations", o.confirmations,
+                 "accept a forward jump beyond --max-tick-jump once this many consecutive events "
+                 "at distinct times confirm it (a feed back from an outage); 0: never")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str()
+      ->type_name("N")
+      ->group("Inputs");
+}
+
 void add_verbosity_options(CLI::App& app, run_options& o) {
   CLI::Option* q =
       app.add_flag("-q,--quiet", o.quiet, "print nothing but errors (no summary, no progress)")
@@ -167,6 +186,12 @@ void add_out_directory_option(CLI::App& app, run_options& o, const std::string& 
          "write into a --out directory that holds another command's results (its files are removed "
          "first); files marginsync did not write are never removed")
       ->group("Outputs");
+}
+
+void reject_directory_for_file(const std::string& option, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw usage_error(option + ": '" + path + "' is a directory, expected a file");
 }
 
 std::optional<output_directory> claim_output_directory(const run_options& o,

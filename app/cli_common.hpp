@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "io/load_inputs.hpp"
 #include "io/output_files.hpp"
+#include "io/tick_stream.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/stopwatch.hpp"
 #include "progress.hpp"
@@ -108,6 +109,21 @@ CLI::Option* add_thread_count_option(CLI::App& app, int& threads, const std::str
 void add_threads_options(CLI::App& app, run_options& o);
 void add_verbosity_options(CLI::App& app, run_options& o);
 void add_out_directory_option(CLI::App& app, run_options& o, const std::string& help);
+
+// --max-tick-jump SECONDS (stream, replay) and --tick-jump-confirmations N (stream): how far an
+// event's time may be from stream time (tick_time_bound, docs/design.md 8.1).
+struct tick_time_options {
+  std::int64_t max_jump_seconds = tick_time_bound{}.max_jump_ns / 1000000000LL;
+  int confirmations = tick_time_bound{}.confirmations;
+  tick_time_bound bound() const {
+    return tick_time_bound{max_jump_seconds * 1000000000LL, confirmations};
+  }
+};
+void add_tick_time_options(CLI::App& app, tick_time_options& o, bool confirmations);
+
+// Throws usage_error when `path`, the value of `option`, names a directory where a file is to be
+// written: said before any work is done, as a usage error (exit 2), not as a failed write (exit 1).
+void reject_directory_for_file(const std::string& option, const std::string& path);
 
 // The --out directory claimed for `command` (see output_directory), or none without --out.
 std::optional<output_directory> claim_output_directory(const run_options& o,

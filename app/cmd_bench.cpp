@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -100,7 +101,12 @@ int run_stream_bench(const bench_cli_options& args, const run_context& context, 
   generate_ticks(in.market, t, ticks);
   std::vector<std::vector<stream_event>> updates;
   try {
-    updates = read_updates(ticks, in.market.symbols);
+    // The stream is generated from as_of at --tick-rate: the bound on its times is the default,
+    // or two tick intervals when that is longer.
+    tick_time_bound bound;
+    bound.max_jump_ns = std::max(
+        bound.max_jump_ns, static_cast<std::int64_t>(std::ceil(2e9 / std::max(t.rate_hz, 1e-9))));
+    updates = read_updates(ticks, in.market.symbols, in.market.as_of_ns, bound);
   } catch (...) {
     std::filesystem::remove(ticks);
     throw;
@@ -172,6 +178,7 @@ int run_stream_bench(const bench_cli_options& args, const run_context& context, 
 }
 
 int run_bench_command(const bench_cli_options& args, const run_context& context) {
+  if (args.json_opt->count()) reject_directory_for_file("--json", args.json);
   bench_options bo;
   bo.scenarios = args.scenarios;
   bo.repeats = args.repeats;

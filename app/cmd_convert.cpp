@@ -21,6 +21,7 @@ int run_convert_command(const convert_options& o) {
   if (!std::filesystem::is_directory(where.book))
     throw input_error({input_problem{where.book.string(), 0, "",
                                      "is not a book directory (a snapshot needs no conversion)"}});
+  reject_directory_for_file("--out", o.out);
   const stopwatch start;
   book_inputs in;
   {

@@ -82,6 +82,8 @@ int run_generate_command(const generate_cli_options& o, const run_context& conte
   std::optional<tick_generate_options> ticks;
   if (o.ticks_opt->count()) ticks = tick_options_from(o);
   const std::filesystem::path out = o.run.out;
+  if (ticks) reject_directory_for_file("--ticks", o.ticks);
+  if (o.snapshot) reject_directory_for_file("--out", o.run.out);
   // A book directory follows the rules of every output directory; a snapshot is one file.
   std::optional<output_directory> dir;
   if (!o.snapshot) {

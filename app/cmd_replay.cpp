@@ -41,6 +41,7 @@ struct replay_options {
   book_options book;
   std::string ticks;
   std::string intervals = "0,100,1000,10000";
+  tick_time_options time;
   risk_options risk;
   run_options run;
 };
@@ -64,8 +65,10 @@ int run_replay_command(const replay_options& o, const run_context& context) {
   const bool quiet = o.run.quiet;
   std::optional<output_directory> out_dir = claim_output_directory(o.run, "replay", context);
   const book_inputs in = load_book_from(o.book, o.risk);
-  // A replay is a study: its stream must be clean (read_updates reports every bad line).
-  const std::vector<std::vector<stream_event>> updates = read_updates(o.ticks, in.market.symbols);
+  // A replay is a study: its stream must be clean (read_updates reports every bad line, a last
+  // line without its newline and every event beyond --max-tick-jump of stream time among them).
+  const std::vector<std::vector<stream_event>> updates =
+      read_updates(o.ticks, in.market.symbols, in.market.as_of_ns, o.time.bound());
   backend_selection selection =
       select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
   progress_reporter progress(!quiet);
@@ -163,6 +166,7 @@ command replay_command(CLI::App& top, const run_context& context) {
       ->capture_default_str()
       ->type_name("MS,MS,...")
       ->group("Replay");
+  add_tick_time_options(*app, o->time, /*confirmations=*/false);
   add_risk_options(*app, o->risk);
   add_backend_option(*app, o->run, backend_use::computes);
   add_threads_options(*app, o->run);

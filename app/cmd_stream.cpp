@@ -136,6 +136,8 @@ class stream_outputs {
 struct stream_options {
   book_options book;
   std::string ticks;
+  tick_time_options time;
+  bool strict = false;
   risk_options risk;
   run_options run;
 };
@@ -153,12 +155,16 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   const bool live =
       type == std::filesystem::file_type::fifo || type == std::filesystem::file_type::socket;
   std::ifstream ticks_file;
+  if (ticks_path != "-") {
+    // A directory opens as a file on Linux and reads as empty: it would stream 0 updates, exit 0.
+    if (std::string why = tick_file_problem(ticks_path); !why.empty())
+      throw input_error({input_problem{ticks_path, 0, "", std::move(why)}});
+  }
   if (live && ticks_path != "-" && !std::freopen(ticks_path.c_str(), "r", stdin))
-    throw input_error({input_problem{ticks_path, 0, "", "cannot open the tick stream"}});
+    throw input_error({input_problem{ticks_path, 0, "", "cannot be read"}});
   if (!live) {
     ticks_file.open(ticks_path);
-    if (!ticks_file)
-      throw input_error({input_problem{ticks_path, 0, "", "cannot open the tick stream"}});
+    if (!ticks_file) throw input_error({input_problem{ticks_path, 0, "", "cannot be read"}});
   }
   if (live) std::ios::sync_with_stdio(false);
   std::istream& in = live ? std::cin : ticks_file;
@@ -189,9 +195,14 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     if (problems_seen == shown_problems)
       progress.line(name + ": further malformed lines are counted, not shown");
   });
+  // Stream time starts at the book's as_of for the bound: a first tick stamped 1900 must not
+  // charge 126 years of funding at the next one. A jump the feed confirms is said even with -q:
+  // it moves the clock of every margin.
+  reader.check_time(stream.inputs().market.as_of_ns, o.time.bound(),
+                    [&](const std::string& line) { progress.line(line); });
   install_stop_handlers();
 
-  std::vector<double> tick_latency, risk_latency;
+  std::vector<double> tick_latency, risk_latency, book_latency;
   std::int64_t updates = 0, ticks_applied = 0, out_of_order = 0, book_events = 0,
                events_refused = 0;
   std::map<std::string, std::int64_t> transitions;
@@ -206,7 +217,8 @@ int run_stream_command(const stream_options& o, const run_context& context) {
       if (++problems_seen <= shown_problems) progress.line(p.to_string());
     }
     out_of_order += static_cast<std::int64_t>(u.ticks_out_of_order);
-    tick_latency.push_back(u.tick_seconds);
+    tick_latency.push_back(u.tick_seconds);  // a reload or patch of the book included
+    if (u.book_sent != book_transfer::none) book_latency.push_back(u.book_seconds);
     if (u.trigger != risk_trigger::none) risk_latency.push_back(u.risk_seconds);
     for (const account_transition& t : u.accounts) ++transitions[t.event];
     for (const oracle_transition& t : u.oracles)
@@ -273,6 +285,7 @@ int run_stream_command(const stream_options& o, const run_context& context) {
                  {"ticks_applied", ticks_applied},
                  {"ticks_out_of_order", out_of_order},
                  {"lines_rejected", reader.rejected()},
+                 {"time_jumps", reader.time_jumps()},
                  {"book_events_applied", book_events},
                  {"events_refused", events_refused},
                  {"interrupted", interrupted}};
@@ -281,8 +294,11 @@ int run_stream_command(const stream_options& o, const run_context& context) {
                     {"heartbeat", stream.risk_runs(risk_trigger::heartbeat)},
                     {"book_change", stream.risk_runs(risk_trigger::book_change)}};
   const latency_summary tick = summarize_latency(tick_latency),
-                        risk = summarize_latency(risk_latency);
-  j["latency"] = {{"tick_path", latency_json(tick)}, {"risk_path", latency_json(risk)}};
+                        risk = summarize_latency(risk_latency),
+                        book_update = summarize_latency(book_latency);
+  j["latency"] = {{"tick_path", latency_json(tick)},
+                  {"risk_path", latency_json(risk)},
+                  {"book_update", latency_json(book_update)}};
   j["mean_margin_staleness_ms"] = 1e3 * stream.mean_staleness_seconds();
   j["transitions"] = transitions;
   j["wall_seconds"] = wall;
@@ -315,6 +331,14 @@ int run_stream_command(const stream_options& o, const run_context& context) {
         tick.p50_ms, tick.p99_ms, tick.max_ms, risk.p50_ms, risk.p99_ms, risk.max_ms);
     if (out_dir) std::fprintf(stderr, "results in %s\n", o.run.out.c_str());
   }
+  // --strict: a batch job must notice a corrupt feed. The stream still runs to its end, so that
+  // every problem is listed at once (5.2) and the outputs show what the rest of the feed did.
+  if (o.strict && (reader.rejected() > 0 || events_refused > 0)) {
+    std::fprintf(stderr,
+                 "%s: --strict: %ld lines rejected and %lld events refused: exit status 2\n",
+                 name.c_str(), reader.rejected(), static_cast<long long>(events_refused));
+    return exit_bad_input;
+  }
   return exit_ok;
 }
 
@@ -336,6 +360,11 @@ command stream_command(CLI::App& top, const run_context& context) {
       ->required()
       ->type_name("FILE|-")
       ->group("Inputs");
+  add_tick_time_options(*app, o->time, /*confirmations=*/true);
+  app->add_flag("--strict", o->strict,
+                "exit with status 2 at the end when any line was rejected or any event refused "
+                "(the stream still runs to its end and reports every problem)")
+      ->group("Inputs");
   add_risk_options(*app, o->risk);
   add_backend_option(*app, o->run, backend_use::computes);
   add_threads_options(*app, o->run);
@@ -348,9 +377,13 @@ command stream_command(CLI::App& top, const run_context& context) {
       "marginsync stream --book data/sample --ticks data/streams/crash.jsonl --out results/stream",
       std::string("Stream time is the clock: expiry, heartbeats and staleness follow the ticks' "
                   "timestamps.\n"
-                  "Malformed lines are reported on stderr and skipped; the stream goes on. SIGINT "
-                  "or SIGTERM\n"
-                  "finishes the update in hand, writes the outputs and exits 0.\n"
+                  "Malformed lines are reported on stderr and skipped; the stream goes on (with "
+                  "--strict, it\n"
+                  "exits 2 at the end). So are a line over 64 KiB, a last line without its "
+                  "newline, and an\n"
+                  "event more than --max-tick-jump from stream time. SIGINT or SIGTERM finishes "
+                  "the update in\n"
+                  "hand, writes the outputs and exits 0.\n"
                   "events.jsonl: health is equity / maintenance margin, null when there is no "
                   "maintenance margin.\n") +
           units_note));

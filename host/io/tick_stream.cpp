@@ -10,6 +10,10 @@
 // - JSON lines: keys the event type does not use are ignored, as extra CSV columns are (a feed may
 //   add its own fields); a top-level key given twice is rejected (which value was meant would be
 //   a guess). "vol" must be within (0, 10], the range market.json accepts.
+// - A line over max_tick_line_bytes is one problem, whatever else is wrong with it; so is a last
+//   line without its newline. A blank one of either is skipped like any blank line.
+// - The time bound sees only well-formed events: a malformed line has no time to trust, and
+//   neither confirms nor interrupts a jump being confirmed.
 #include "io/tick_stream.hpp"
 
 #include <algorithm>
@@ -211,6 +215,12 @@ bool read_collateral(const json& message, stream_event& event, fault& f) {
   return false;
 }
 
+// A span of stream time in seconds, to the millisecond: "7200 s", "0.25 s".
+std::string seconds_text(std::int64_t ns) {
+  const std::int64_t ms = (ns < 0 ? -ns : ns) / 1000000;  // within 250 years: no overflow
+  return format_number(static_cast<double>(ms) / 1e3) + " s";
+}
+
 }  // namespace
 
 tick_reader::tick_reader(std::istream& in, std::string name,
@@ -222,11 +232,31 @@ tick_reader::tick_reader(std::istream& in, std::string name,
   for (std::uint32_t u = 0; u < symbols.size(); ++u) symbol_index_.emplace(symbols[u], u);
 }
 
+void tick_reader::check_time(std::int64_t as_of_ns, tick_time_bound bound,
+                             std::function<void(const std::string&)> on_jump) {
+  time_bound_ = bound;
+  on_jump_ = std::move(on_jump);
+  stream_ns_ = as_of_ns;
+  started_ = false;
+  jump_seen_ = 0;
+}
+
 std::optional<stream_event> tick_reader::next() {
   if (!header_problems_.empty()) throw input_error(header_problems_);
-  while (read_line(text_)) {
+  line_end end = line_end::newline;
+  while (read_line(text_, end)) {
+    if (end == line_end::too_long) {
+      reject("", "line longer than " + std::to_string(max_tick_line_bytes) +
+                     " bytes: skipped (not read past that)");
+      continue;
+    }
     const std::size_t first = text_.find_first_not_of(blanks);
     if (first == std::string::npos) continue;  // empty lines are skipped, not rejected
+    if (end == line_end::end_of_input) {
+      // A feed that died mid-line: "...,BTC,910" may have been meant as 91000.
+      reject("", "incomplete last line (no newline at end of input): not applied");
+      continue;
+    }
     if (format_ == format::unknown) {
       if (text_[first] == '{') {
         format_ = format::json;  // and this line is the first event
@@ -239,19 +269,88 @@ std::optional<stream_event> tick_reader::next() {
     }
     std::optional<stream_event> event =
         format_ == format::csv ? parse_csv(text_) : parse_json(text_);
-    if (event) return event;
+    if (event && time_accepted(*event)) return event;
   }
   return std::nullopt;
 }
 
-bool tick_reader::read_line(std::string& text) {
+bool tick_reader::read_line(std::string& text, line_end& end) {
+  if (at_end_) return false;
+  std::streambuf& buffer = *in_.rdbuf();
   // Nothing buffered: the next read may block on a live feed. The caller decides first.
-  if (before_blocking_ && in_.rdbuf()->in_avail() <= 0 && !before_blocking_()) return false;
-  if (!std::getline(in_, text)) return false;
+  if (before_blocking_ && buffer.in_avail() <= 0 && !before_blocking_()) return false;
+  // Byte by byte from the buffer (no read past the newline, so a pipe's next line is not waited
+  // for), keeping at most max_tick_line_bytes: the rest of a longer line is read and dropped.
+  using traits = std::streambuf::traits_type;
+  text.clear();
+  std::size_t length = 0;  // of the line, its newline not counted
+  for (;;) {
+    const traits::int_type c = buffer.sbumpc();
+    if (traits::eq_int_type(c, traits::eof())) {
+      at_end_ = true;
+      if (length == 0) return false;
+      end = line_end::end_of_input;
+      break;
+    }
+    if (c == '\n') {
+      end = line_end::newline;
+      break;
+    }
+    if (++length <= max_tick_line_bytes) text.push_back(traits::to_char_type(c));
+  }
+  if (length > max_tick_line_bytes) end = line_end::too_long;
   ++line_;
   if (!text.empty() && text.back() == '\r') text.pop_back();
   if (line_ == 1 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // UTF-8 BOM
   return true;
+}
+
+bool tick_reader::time_accepted(const stream_event& event) {
+  if (!time_bound_) return true;
+  const std::int64_t bound = time_bound_->max_jump_ns;
+  // Both times are within the supported years (2.10), so the difference fits in 64 bits.
+  const std::int64_t gap = event.ts_ns - stream_ns_;
+  if (gap >= -bound && gap <= bound) {
+    stream_ns_ = started_ ? std::max(stream_ns_, event.ts_ns) : event.ts_ns;
+    started_ = true;
+    jump_seen_ = 0;  // the feed agrees with stream time: whatever was ahead was not a new clock
+    return true;
+  }
+  const std::string from =
+      (started_ ? "stream time " : "the book's as_of ") + format_timestamp(stream_ns_);
+  const std::string bound_text = seconds_text(bound);
+  if (gap > 0 && time_bound_->confirmations > 0) {
+    // A forward jump: confirmed by consecutive events beyond the bound, each at or after the one
+    // before and within the bound of it, at `confirmations` distinct timestamps.
+    const bool continues =
+        jump_seen_ > 0 && event.ts_ns >= jump_ns_ && event.ts_ns - jump_ns_ <= bound;
+    if (!continues) {
+      jump_seen_ = 0;
+      jump_line_ = line_;
+    }
+    if (!continues || event.ts_ns > jump_ns_) ++jump_seen_;
+    jump_ns_ = event.ts_ns;
+    if (jump_seen_ >= time_bound_->confirmations) {
+      ++time_jumps_;
+      if (on_jump_)
+        on_jump_(name_ + ":" + std::to_string(line_) + ": stream time jumps " + seconds_text(gap) +
+                 " forward from " + from + " to " + format_timestamp(event.ts_ns) +
+                 ", beyond --max-tick-jump " + bound_text + ": confirmed by " +
+                 std::to_string(jump_seen_) + " events at distinct times from line " +
+                 std::to_string(jump_line_) + " on (those before this line were rejected)");
+      stream_ns_ = event.ts_ns;
+      started_ = true;
+      jump_seen_ = 0;
+      return true;
+    }
+  } else {
+    jump_seen_ = 0;
+  }
+  reject(format_ == format::csv ? "timestamp" : "ts",
+         format_timestamp(event.ts_ns) + " is " + seconds_text(gap) +
+             (gap < 0 ? " before " : " after ") + from + ", more than --max-tick-jump " +
+             bound_text + ": not applied");
+  return false;
 }
 
 void tick_reader::read_header(const std::string& text) {
@@ -433,14 +532,26 @@ void tick_reader::reject(const std::string& column, const std::string& reason) {
   if (on_problem_) on_problem_(input_problem{name_, line_, column, reason});
 }
 
+std::string tick_file_problem(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (std::filesystem::is_directory(status)) return "is a directory, expected a file";
+  if (!std::filesystem::exists(status)) return "file not found";
+  return {};
+}
+
 std::vector<std::vector<stream_event>> read_updates(const std::filesystem::path& ticks,
-                                                    const std::vector<std::string>& symbols) {
+                                                    const std::vector<std::string>& symbols,
+                                                    std::int64_t as_of_ns, tick_time_bound bound) {
+  if (std::string why = tick_file_problem(ticks); !why.empty())
+    throw input_error({input_problem{ticks.string(), 0, "", std::move(why)}});
   std::ifstream in(ticks);
-  if (!in) throw input_error({input_problem{ticks.string(), 0, "", "cannot open the tick stream"}});
+  if (!in) throw input_error({input_problem{ticks.string(), 0, "", "cannot be read"}});
   problem_list problems;
   tick_reader reader(in, ticks.string(), symbols, [&](const input_problem& p) {
     problems.add(p.file, p.line, p.column, p.reason);
   });
+  reader.check_time(as_of_ns, bound);
   std::vector<std::vector<stream_event>> updates;
   for (std::optional<stream_event> e = reader.next(); e; e = reader.next()) {
     if (updates.empty() || updates.back().front().ts_ns != e->ts_ns) updates.emplace_back();

@@ -8,7 +8,10 @@
 // '{' starts JSON lines, anything else is the CSV header.
 //
 // A stream must not die on one bad message: a malformed line is reported (FILE:LINE: column
-// 'NAME': reason, as docs/design.md section 5 writes problems) and skipped, and counted.
+// 'NAME': reason, as docs/design.md section 5 writes problems) and skipped, and counted. So is a
+// line longer than max_tick_line_bytes (skipped without being held whole), a last line that has no
+// newline (a feed that died mid-line: `...,BTC,910` meant as 91000 must not be applied), and, once
+// check_time() has set a bound, an event stamped too far from stream time (docs/design.md 8.1).
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -25,6 +28,23 @@
 namespace msync {
 
 enum class stream_event_kind { price, trade, collateral };
+
+// The longest line a stream may have, line end not counted: far beyond any event (a JSON trade
+// with long ids is a few hundred bytes), small enough that a runaway line costs no memory.
+constexpr std::size_t max_tick_line_bytes = 64 * 1024;
+
+// How far an event's time may be from stream time (docs/design.md 8.1). Stream time is the latest
+// timestamp applied so far; before the first event, the book's as_of. An event more than
+// max_jump_ns before or after it is rejected like a malformed line, so that one tick stamped 2149
+// cannot move the clock 123 years (expiring every option, accruing a century of funding). A feed
+// that comes back after an outage longer than the bound would then be rejected for ever: a forward
+// jump is accepted when `confirmations` consecutive events beyond the bound, at that many distinct
+// increasing timestamps each within the bound of the one before, agree on it (a lone bad tick, or
+// one update's ticks stamped by a bad clock, never do). 0 confirmations: never accepted.
+struct tick_time_bound {
+  std::int64_t max_jump_ns = 3600LL * 1000000000LL;  // --max-tick-jump, 1 hour
+  int confirmations = 10;                            // --tick-jump-confirmations
+};
 
 struct stream_event {
   stream_event_kind kind = stream_event_kind::price;
@@ -60,11 +80,24 @@ class tick_reader {
   // request), true to read on.
   void set_before_blocking(std::function<bool()> wait) { before_blocking_ = std::move(wait); }
 
+  // Checks every event's time against stream time (tick_time_bound), starting from the book's
+  // `as_of_ns`. `on_jump` is told, as FILE:LINE text, of each forward jump the feed confirmed.
+  void check_time(std::int64_t as_of_ns, tick_time_bound bound,
+                  std::function<void(const std::string&)> on_jump = nullptr);
+
   long lines_read() const noexcept { return line_; }
   long rejected() const noexcept { return rejected_; }
+  // Forward jumps of stream time beyond the bound that the feed confirmed (tick_time_bound).
+  long time_jumps() const noexcept { return time_jumps_; }
 
  private:
-  bool read_line(std::string& text);
+  enum class line_end { newline, end_of_input, too_long };
+  // The next physical line into `text` (at most max_tick_line_bytes of it), and how it ended, or
+  // false at the end of the input.
+  bool read_line(std::string& text, line_end& end);
+  // Whether the event's time is within the bound of stream time (or confirms a jump); rejects it
+  // otherwise.
+  bool time_accepted(const stream_event& event);
   // The CSV header row: finds the columns, or records in header_problems_ why the stream cannot
   // be read.
   void read_header(const std::string& text);
@@ -87,6 +120,17 @@ class tick_reader {
   std::vector<input_problem> header_problems_;
   long line_ = 0;
   long rejected_ = 0;
+  bool at_end_ = false;  // the input has ended: never read again (a terminal would wait again)
+  // check_time(): the bound, stream time as this reader has applied it, and the jump being
+  // confirmed (its latest timestamp, the distinct timestamps seen, the line where it began).
+  std::optional<tick_time_bound> time_bound_;
+  std::function<void(const std::string&)> on_jump_;
+  std::int64_t stream_ns_ = 0;
+  bool started_ = false;
+  std::int64_t jump_ns_ = 0;
+  int jump_seen_ = 0;
+  long jump_line_ = 0;
+  long time_jumps_ = 0;
   // Buffers kept from line to line so that reading allocates nothing per line once they have
   // grown: the current line, its CSV fields (views into the line or into unescaped_, which holds
   // quoted fields with "" escapes), a symbol being looked up, a JSON line's top-level keys.
@@ -97,10 +141,17 @@ class tick_reader {
   std::vector<std::string> json_keys_;
 };
 
+// Why `path` cannot be a tick stream file ("is a directory, expected a file", "file not found"),
+// or empty when it may be one (opening it may still fail: "cannot be read"). Opens nothing, so a
+// named pipe is not waited on.
+std::string tick_file_problem(const std::filesystem::path& path);
+
 // A tick stream file read whole and grouped into updates (consecutive events with one timestamp),
-// so that a replay times the engine, not the parser. Throws input_error on a bad header or any
-// malformed line: a benchmark stream is generated and must be clean.
+// so that a replay times the engine, not the parser. The same rules as a stream's, strictly:
+// throws input_error listing every rejected line (malformed, too long, without its newline at the
+// end, or beyond `bound` from stream time, which starts at `as_of_ns`), or on a bad header.
 std::vector<std::vector<stream_event>> read_updates(const std::filesystem::path& ticks,
-                                                    const std::vector<std::string>& symbols);
+                                                    const std::vector<std::string>& symbols,
+                                                    std::int64_t as_of_ns, tick_time_bound bound);
 
 }  // namespace msync

@@ -56,6 +56,10 @@ struct oracle_transition {
 };
 
 enum class risk_trigger { none, start, deviation, heartbeat, book_change };
+
+// How a changed book reached the backend in an update: made resident again (an account or a
+// position was added to the layout) or patched (trades on existing positions).
+enum class book_transfer { none, patch, reload };
 const char* risk_trigger_name(risk_trigger t);
 
 struct update_outcome {
@@ -65,9 +69,13 @@ struct update_outcome {
   std::vector<input_problem> problems;  // events that could not be applied (file name left empty)
   std::size_t ticks_out_of_order = 0;   // older than the last seen for their underlying: ignored
   risk_trigger trigger = risk_trigger::none;  // none: the risk path did not run
-  double tick_seconds = 0.0;                  // wall time of the tick path
-  double risk_seconds = 0.0;                  // wall time of the risk path (0 when it did not run)
-  double staleness_years = 0.0;               // tau of the add-on after this update
+  // Wall time of the tick path: the whole update but the risk path, so a reload or patch of the
+  // book counts in the latency of the update it delays (docs/design.md 8.8).
+  double tick_seconds = 0.0;
+  double risk_seconds = 0.0;  // wall time of the risk path (0 when it did not run)
+  book_transfer book_sent = book_transfer::none;
+  double book_seconds = 0.0;     // of tick_seconds, making the changed book resident or patching it
+  double staleness_years = 0.0;  // tau of the add-on after this update
   std::vector<account_transition> accounts;
   std::vector<oracle_transition> oracles;
 };

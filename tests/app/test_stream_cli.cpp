@@ -267,5 +267,200 @@ TEST(stream_cli, bench_stream_replays_a_generated_stream_and_reports_both_paths)
   EXPECT_EQ(files, 0u);
 }
 
+// `stream` on the sample book over `ticks` (written to a file), with `options`, into out/NAME.
+test::command_result stream_text(const test::temp_dir& out, const std::string& name,
+                                 const std::string& ticks, const std::string& options = "") {
+  const std::filesystem::path file = out / (name + ".ticks");
+  test::write_file(file, ticks);
+  return test::run_cli("stream --backend cpu --book '" + test::sample_book().string() +
+                       "' --ticks '" + file.string() + "' --out '" + (out / name).string() + "' " +
+                       options);
+}
+
+std::string price_line(const std::string& ts, const std::string& symbol, double price) {
+  return "{\"ts\": \"" + ts + "\", \"underlying\": \"" + symbol +
+         "\", \"price\": " + std::to_string(price) + "}\n";
+}
+
+// A short crash: BTC falls from 91000 to 60000 in four seconds. One tick stamped 2149 in it used
+// to move stream time 123 years (the later BTC ticks dropped as out of order, options expired, a
+// century of funding), and a first tick stamped 1900 charged 126 years of funding at the next.
+// Rejected now: the poisoned streams end exactly where the clean one does, one line rejected.
+TEST(stream_cli, a_tick_far_from_stream_time_does_not_poison_the_stream) {
+  test::temp_dir out;
+  std::string clean;
+  const double btc[] = {91000, 85000, 75000, 65000, 60000};
+  for (int k = 0; k < 5; ++k) {
+    const std::string ts = "2026-11-24T08:00:0" + std::to_string(k + 1) + "Z";
+    clean += price_line(ts, "BTC", btc[k]) + price_line(ts, "ETH", 3100 - 100 * k);
+  }
+  const std::string far = price_line("2149-12-31T00:00:00Z", "BTC", 91000);
+  const std::string early = price_line("1900-01-01T00:00:00Z", "BTC", 91000);
+  const std::size_t second_update = clean.find("2026-11-24T08:00:02Z") - 8;
+  const std::string poisoned = clean.substr(0, second_update) + far + clean.substr(second_update);
+  ASSERT_EQ(stream_text(out, "clean", clean).status, 0);
+  const test::command_result p = stream_text(out, "poisoned", poisoned);
+  const test::command_result f = stream_text(out, "first", early + clean);
+  ASSERT_EQ(p.status, 0) << p.out;
+  ASSERT_EQ(f.status, 0) << f.out;
+  EXPECT_NE(p.out.find("poisoned.ticks:3: column 'ts': 2149-12-31T00:00:00Z is "),
+            std::string::npos)
+      << p.out;
+  EXPECT_NE(f.out.find("first.ticks:1: column 'ts': 1900-01-01T00:00:00Z is 4004496000 s before "
+                       "the book's as_of 2026-11-24T08:00:00Z, more than --max-tick-jump 3600 s"),
+            std::string::npos)
+      << f.out;
+  const std::string clean_events = test::read_file(out / "clean" / "events.jsonl");
+  EXPECT_NE(clean_events.find("\"liquidate\""), std::string::npos);
+  for (const char* name : {"poisoned", "first"}) {
+    EXPECT_EQ(test::read_file(out / name / "events.jsonl"), clean_events) << name;
+    EXPECT_EQ(test::read_file(out / name / "accounts.csv"),
+              test::read_file(out / "clean" / "accounts.csv"))
+        << name;
+    const nlohmann::json summary =
+        nlohmann::json::parse(test::read_file(out / name / "summary.json"));
+    EXPECT_EQ(summary["stream"]["lines_rejected"], 1) << name;
+    EXPECT_EQ(summary["stream"]["start"], "2026-11-24T08:00:01Z") << name;
+    EXPECT_EQ(summary["stream"]["end"], "2026-11-24T08:00:05Z") << name;
+  }
+  // A bound of one second rejects the first tick (1 s after as_of is fine, 2 s is not) ...
+  const test::command_result tight = stream_text(
+      out, "tight", price_line("2026-11-24T08:00:02Z", "BTC", 91000) + clean, "--max-tick-jump 1");
+  ASSERT_EQ(tight.status, 0) << tight.out;
+  EXPECT_NE(tight.out.find("tight.ticks:1: column 'ts': 2026-11-24T08:00:02Z is 2 s after the "
+                           "book's as_of"),
+            std::string::npos)
+      << tight.out;
+  // ... and a bound of 0 is a usage error.
+  EXPECT_EQ(stream_text(out, "zero", clean, "--max-tick-jump 0").status, 2);
+}
+
+// A feed back from a 3-hour outage: its jump is confirmed by consecutive ticks, said on stderr
+// (even with -q) and counted, and the stream goes on at the new time.
+TEST(stream_cli, a_confirmed_jump_after_an_outage_moves_the_stream_on) {
+  test::temp_dir out;
+  std::string ticks = price_line("2026-11-24T08:00:01Z", "BTC", 91000);
+  for (int k = 0; k < 4; ++k)
+    ticks += price_line("2026-11-24T11:00:0" + std::to_string(k) + "Z", "BTC", 91000 + k);
+  const test::command_result r =
+      stream_text(out, "outage", ticks, "-q --tick-jump-confirmations 3");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("outage.ticks:4: stream time jumps 10801 s forward"), std::string::npos)
+      << r.out;
+  const nlohmann::json summary =
+      nlohmann::json::parse(test::read_file(out / "outage" / "summary.json"));
+  EXPECT_EQ(summary["stream"]["lines_rejected"], 2);
+  EXPECT_EQ(summary["stream"]["time_jumps"], 1);
+  EXPECT_EQ(summary["stream"]["updates"], 3);
+  EXPECT_EQ(summary["stream"]["end"], "2026-11-24T11:00:03Z");
+}
+
+// A feed that died mid-line: `2026-11-24T08:00:02Z,BTC,910` was meant as 91000, and applied it
+// liquidated an account at -748k. Not applied now: the run is the run without that line, the line
+// is reported and counted. --strict makes it exit status 2 (outputs still written), and replay,
+// which reads strictly, refuses the stream.
+TEST(stream_cli, a_last_line_without_its_newline_is_not_applied) {
+  test::temp_dir out;
+  const std::string whole = "timestamp,underlying,price\n2026-11-24T08:00:01Z,BTC,91000\n";
+  const std::string cut = whole + "2026-11-24T08:00:02Z,BTC,910";
+  ASSERT_EQ(stream_text(out, "whole", whole).status, 0);
+  const test::command_result r = stream_text(out, "cut", cut);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("cut.ticks:3: incomplete last line (no newline at end of input): not "
+                       "applied"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(test::read_file(out / "cut" / "events.jsonl"),
+            test::read_file(out / "whole" / "events.jsonl"));
+  EXPECT_EQ(nlohmann::json::parse(
+                test::read_file(out / "cut" / "summary.json"))["stream"]["lines_rejected"],
+            1);
+
+  const test::command_result strict = stream_text(out, "strict", cut, "--strict");
+  EXPECT_EQ(strict.status, 2) << strict.out;
+  EXPECT_NE(strict.out.find("--strict: 1 lines rejected and 0 events refused: exit status 2"),
+            std::string::npos)
+      << strict.out;
+  EXPECT_TRUE(std::filesystem::exists(out / "strict" / "summary.json"));
+  EXPECT_EQ(stream_text(out, "strict_whole", whole, "--strict").status, 0);
+
+  const test::command_result replay =
+      test::run_cli("replay -q --backend cpu --book '" + test::sample_book().string() +
+                    "' --ticks '" + (out / "cut.ticks").string() + "' --engine-interval-ms 0");
+  EXPECT_EQ(replay.status, 2) << replay.out;
+  EXPECT_NE(replay.out.find("cut.ticks:3: incomplete last line"), std::string::npos) << replay.out;
+}
+
+// --strict fails a run on a refused event too (a trade on an unknown instrument), at the end.
+TEST(stream_cli, strict_fails_on_refused_events_and_malformed_lines) {
+  test::temp_dir out;
+  const std::string ticks =
+      price_line("2026-11-24T08:00:01Z", "BTC", 91000) +
+      "{\"type\": \"trade\", \"ts\": \"2026-11-24T08:00:02Z\", \"account\": \"a\", "
+      "\"instrument\": \"NOPE\", \"quantity\": 1, \"price\": 1}\n" +
+      "{\"ts\": \"2026-11-24T08:00:03Z\", \"underlying\": \"BTC\", \"price\": -1}\n" +
+      price_line("2026-11-24T08:00:04Z", "BTC", 90000);
+  const test::command_result r = stream_text(out, "s", ticks, "--strict");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("s.ticks:2: column 'instrument': unknown instrument 'NOPE'"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("s.ticks:3: column 'price'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--strict: 1 lines rejected and 1 events refused"), std::string::npos)
+      << r.out;
+  // The stream ran to its end: every update is in the outputs.
+  const nlohmann::json summary = nlohmann::json::parse(test::read_file(out / "s" / "summary.json"));
+  EXPECT_EQ(summary["stream"]["updates"], 3);
+  EXPECT_EQ(stream_text(out, "lenient", ticks).status, 0);
+}
+
+// A directory is not a tick stream: it used to open as an empty file, 0 updates, exit 0. Where a
+// file is to be written, a directory is a usage error found before any work (it was a failed
+// write, exit 1, after generate had written the book).
+TEST(stream_cli, a_directory_where_a_file_is_expected_is_bad_input) {
+  test::temp_dir out;
+  const std::string book = test::sample_book().string(), dir = out.path().string();
+  for (const std::string& command : {"stream -q --book '" + book + "' --ticks '" + dir + "'",
+                                     "replay -q --book '" + book + "' --ticks '" + dir + "'"}) {
+    const test::command_result r = test::run_cli(command + " --backend cpu");
+    EXPECT_EQ(r.status, 2) << command << "\n" << r.out;
+    EXPECT_NE(r.out.find(dir + ": is a directory, expected a file"), std::string::npos) << r.out;
+  }
+  const std::string generated = (out / "book").string();
+  const std::vector<std::pair<std::string, std::string>> writers = {
+      {"generate -q --accounts 5 --out '" + generated + "' --ticks '" + dir + "'", "--ticks"},
+      {"generate -q --accounts 5 --snapshot --out '" + dir + "'", "--out"},
+      {"convert -q --book '" + book + "' --out '" + dir + "'", "--out"},
+      {"bench -q --accounts 5 --backend cpu --json '" + dir + "'", "--json"}};
+  for (const auto& [command, option] : writers) {
+    const test::command_result r = test::run_cli(command);
+    EXPECT_EQ(r.status, 2) << command << "\n" << r.out;
+    EXPECT_NE(r.out.find(option + ": '" + dir + "' is a directory, expected a file"),
+              std::string::npos)
+        << r.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(generated)) << "nothing generated before the refusal";
+}
+
+// Book reloads (a new account) and patches (a trade on a held position) are in the tick path's
+// latency, and summarized on their own as latency.book_update.
+TEST(stream_cli, book_updates_are_counted_in_the_latency) {
+  test::temp_dir out;
+  const std::string ticks =
+      price_line("2026-11-24T08:00:01Z", "BTC", 91000) +
+      "{\"type\": \"trade\", \"ts\": \"2026-11-24T08:00:02Z\", \"account\": \"newcomer\", "
+      "\"instrument\": \"BTC-PERP\", \"quantity\": 1, \"price\": 91000}\n" +
+      "{\"type\": \"trade\", \"ts\": \"2026-11-24T08:00:03Z\", \"account\": \"newcomer\", "
+      "\"instrument\": \"BTC-PERP\", \"quantity\": 1, \"price\": 91000}\n" +
+      price_line("2026-11-24T08:00:04Z", "BTC", 90000);
+  ASSERT_EQ(stream_text(out, "s", ticks, "-q").status, 0);
+  const nlohmann::json summary = nlohmann::json::parse(test::read_file(out / "s" / "summary.json"));
+  const nlohmann::json& latency = summary["latency"];
+  EXPECT_EQ(latency["book_update"]["count"], 2);
+  EXPECT_EQ(latency["tick_path"]["count"], 4);
+  EXPECT_GE(latency["tick_path"]["max_ms"].get<double>(),
+            latency["book_update"]["max_ms"].get<double>());
+}
+
 }  // namespace
 }  // namespace msync

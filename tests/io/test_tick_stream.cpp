@@ -3,6 +3,7 @@
 // a time.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <sstream>
@@ -12,6 +13,7 @@
 
 #include "io/tick_stream.hpp"
 #include "marginsync/errors.hpp"
+#include "test_support.hpp"
 
 namespace msync {
 namespace {
@@ -52,7 +54,7 @@ TEST(tick_stream, csv_any_column_order_bom_crlf_empty_lines_and_quoting) {
       "3100,,1795507201500,ETH,\"feed, b\"\r\n"                                 // 5
       "\"2.5e4\" , 0.6,2024-02-29T23:59:59Z,\"B\"\"X\",\"say \"\"hi\"\"\"\r\n"  // 6
       "\n"                                                                      // 7
-      "7,1,2026-11-24T08:00:01.25Z, \"A,B\" ,x",                                // 8, no line end
+      "7,1,2026-11-24T08:00:01.25Z, \"A,B\" ,x\n",                              // 8
       {"BTC", "ETH", "B\"X", "A,B"});
   const std::vector<stream_event> events = s.read_all();
   EXPECT_TRUE(s.problems.empty());
@@ -124,7 +126,7 @@ TEST(tick_stream, json_lines_price_trade_collateral) {
       "   \n"
       "{\"type\": \"collateral\", \"ts\": 1795507200001, \"account\": \"new account\", \"amount\": "
       "-150.75}\n"
-      "{\"ts\": 1.7955072e12, \"underlying\": \"BTC\", \"price\": 1e-3}",
+      "{\"ts\": 1.7955072e12, \"underlying\": \"BTC\", \"price\": 1e-3}\n",
       {"BTC", "ETH"}, "feed.jsonl");
   const std::vector<stream_event> events = s.read_all();
   EXPECT_TRUE(s.problems.empty());
@@ -452,6 +454,289 @@ TEST(tick_stream, returns_each_event_before_later_lines_exist) {
   feed.close();
   EXPECT_FALSE(reader.next());
   EXPECT_EQ(feed.starved, 0);
+}
+
+// A feed that died mid-line: "...,BTC,910" was meant as 91000. Applied, it liquidated an account
+// at -748k (issue 12). The last line without its newline is reported and not applied, in either
+// format; a blank one is only skipped.
+TEST(tick_stream, incomplete_last_line_is_reported_and_not_applied) {
+  stream_fixture csv(
+      "timestamp,underlying,price\n2026-11-24T08:00:01Z,BTC,91000\n"
+      "2026-11-24T08:00:02Z,BTC,910");
+  std::vector<stream_event> events = csv.read_all();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].price, 91000.0);
+  ASSERT_EQ(csv.problems.size(), 1u);
+  EXPECT_EQ(csv.problems[0].to_string(),
+            "ticks.csv:3: incomplete last line (no newline at end of input): not applied");
+  EXPECT_EQ(csv.reader.rejected(), 1);
+  EXPECT_EQ(csv.reader.lines_read(), 3);
+  EXPECT_FALSE(csv.reader.next());  // and the input stays ended
+
+  stream_fixture json(
+      "{\"ts\":1795507200000,\"underlying\":\"BTC\",\"price\":91000}\r\n"
+      "{\"ts\":1795507201000,\"underlying\":\"BTC\",\"price\":910}");
+  events = json.read_all();
+  ASSERT_EQ(events.size(), 1u);
+  ASSERT_EQ(json.problems.size(), 1u);
+  EXPECT_EQ(json.problems[0].line, 2);
+  EXPECT_NE(json.problems[0].reason.find("incomplete last line"), std::string::npos);
+
+  stream_fixture blank("timestamp,underlying,price\n2026-11-24T08:00:01Z,BTC,91000\n \t");
+  EXPECT_EQ(blank.read_all().size(), 1u);
+  EXPECT_TRUE(blank.problems.empty());
+}
+
+// A live feed that closes in the middle of a line: nothing of that line is applied.
+TEST(tick_stream, a_feed_closed_mid_line_applies_nothing_of_that_line) {
+  line_feed feed;
+  std::istream in(&feed);
+  std::vector<input_problem> problems;
+  tick_reader reader(in, "-", {"BTC"}, [&](const input_problem& p) { problems.push_back(p); });
+  feed.push("{\"ts\":1795507200000,\"underlying\":\"BTC\",\"price\":91000}\n");
+  ASSERT_TRUE(reader.next());
+  feed.push("{\"ts\":1795507201000,\"underlying\":\"BTC\",\"price\":910");
+  feed.close();
+  EXPECT_FALSE(reader.next());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].to_string(),
+            "<stdin>:2: incomplete last line (no newline at end of input): not applied");
+}
+
+// Bytes produced as they are read, never all in memory: a line of `length` 'x's, then `rest`.
+class long_line : public std::streambuf {
+ public:
+  long_line(std::size_t length, std::string rest) : left_(length), rest_(std::move(rest)) {}
+
+ protected:
+  int_type underflow() override {
+    if (left_ > 0) {
+      const std::size_t n = std::min(left_, chunk_.size());
+      left_ -= n;
+      setg(chunk_.data(), chunk_.data(), chunk_.data() + n);
+      return traits_type::to_int_type('x');
+    }
+    if (rest_.empty()) return traits_type::eof();
+    current_ = std::move(rest_);
+    rest_.clear();
+    setg(current_.data(), current_.data(), current_.data() + current_.size());
+    return traits_type::to_int_type(current_[0]);
+  }
+
+ private:
+  std::size_t left_;
+  std::string rest_, current_;
+  std::string chunk_ = std::string(4096, 'x');
+};
+
+TEST(tick_stream, a_line_over_the_limit_is_reported_and_skipped) {
+  // The header has a fourth column the reader ignores, so a line can be padded to any length.
+  const std::string header = "timestamp,underlying,price,note\n";
+  const std::string prefix = "1795507200000,BTC,7,";
+  const std::string at_limit = prefix + std::string(max_tick_line_bytes - prefix.size(), 'x');
+  stream_fixture s(header + at_limit + "\n" + at_limit + "y\n" + "1795507200000,BTC,8,\n");
+  const std::vector<stream_event> events = s.read_all();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].line, 2);  // exactly the limit: read
+  EXPECT_EQ(events[0].price, 7.0);
+  EXPECT_EQ(events[1].line, 4);
+  EXPECT_EQ(events[1].price, 8.0);
+  ASSERT_EQ(s.problems.size(), 1u);
+  EXPECT_EQ(s.problems[0].to_string(),
+            "ticks.csv:3: line longer than 65536 bytes: skipped (not read past that)");
+
+  // 64 MiB on one line, made as it is read: skipped, and the line after it read.
+  long_line feed(64u << 20, "\n{\"ts\":1795507200000,\"underlying\":\"BTC\",\"price\":9}\n");
+  std::istream in(&feed);
+  std::vector<input_problem> problems;
+  tick_reader reader(in, "big.jsonl", {"BTC"},
+                     [&](const input_problem& p) { problems.push_back(p); });
+  const std::optional<stream_event> e = reader.next();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->line, 2);
+  EXPECT_EQ(e->price, 9.0);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].line, 1);
+}
+
+// A reader over JSON price lines, each {"ts": MS, "underlying": SYM, "price": P}, with the time
+// bound of `bound` from `as_of_ns`, keeping problems and jump notices.
+struct timed_fixture {
+  std::istringstream in;
+  std::vector<input_problem> problems;
+  std::vector<std::string> jumps;
+  tick_reader reader;
+
+  timed_fixture(const std::string& text, std::int64_t as_of_ns, tick_time_bound bound)
+      : in(text), reader(in, "feed.jsonl", {"BTC", "ETH"}, [this](const input_problem& p) {
+          problems.push_back(p);
+        }) {
+    reader.check_time(as_of_ns, bound, [this](const std::string& line) { jumps.push_back(line); });
+  }
+
+  std::vector<stream_event> read_all() {
+    std::vector<stream_event> events;
+    while (std::optional<stream_event> e = reader.next()) events.push_back(*e);
+    return events;
+  }
+};
+
+std::string tick_json(std::int64_t ms, const char* symbol = "BTC", double price = 91000) {
+  return "{\"ts\":" + std::to_string(ms) + ",\"underlying\":\"" + symbol +
+         "\",\"price\":" + std::to_string(price) + "}\n";
+}
+
+constexpr std::int64_t hour_ms = 3600 * 1000LL;
+constexpr std::int64_t year_2149_ms = 5671900800000LL;   // 2149-09-26T00:00:00Z
+constexpr std::int64_t year_1900_ms = -2208988800000LL;  // 1900-01-01T00:00:00Z
+
+// One tick stamped 2149 in a crash stream moved stream time 123 years: every later tick of its
+// underlying was dropped as out of order, options expired and a century of funding accrued. Now it
+// is rejected like a malformed line and the stream goes on; a tick that far behind likewise.
+TEST(tick_stream, an_event_far_from_stream_time_is_rejected_and_counted) {
+  std::string text;
+  for (int k = 1; k <= 3; ++k) text += tick_json(nov24_8am_ms + k * 1000);
+  text += tick_json(year_2149_ms);                           // line 4
+  text += tick_json(nov24_8am_ms + 4000, "ETH");             // line 5
+  text += tick_json(year_1900_ms, "ETH");                    // line 6: far behind
+  text += tick_json(nov24_8am_ms + 4000 + hour_ms);          // line 7: exactly the bound ahead
+  text += tick_json(nov24_8am_ms + 4000 + 2 * hour_ms + 1);  // line 8: 1 ms past it
+  timed_fixture s(text, nov24_8am_ns, tick_time_bound{});
+  const std::vector<stream_event> events = s.read_all();
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[3].line, 5);
+  EXPECT_EQ(events[4].line, 7);
+  ASSERT_EQ(s.problems.size(), 3u);
+  EXPECT_EQ(s.problems[0].to_string(),
+            "feed.jsonl:4: column 'ts': 2149-09-26T00:00:00Z is 3876393597 s after stream time "
+            "2026-11-24T08:00:03Z, more than --max-tick-jump 3600 s: not applied");
+  EXPECT_EQ(s.problems[1].line, 6);
+  EXPECT_NE(s.problems[1].reason.find("1900-01-01T00:00:00Z is 4004496004 s before stream time"),
+            std::string::npos)
+      << s.problems[1].reason;
+  EXPECT_EQ(s.problems[2].line, 8);
+  EXPECT_NE(s.problems[2].reason.find("is 3600.001 s after stream time 2026-11-24T09:00:04Z"),
+            std::string::npos)
+      << s.problems[2].reason;
+  EXPECT_EQ(s.reader.rejected(), 3);
+  EXPECT_EQ(s.reader.time_jumps(), 0);
+  EXPECT_TRUE(s.jumps.empty());
+}
+
+// A first tick stamped 1900 started the stream there and charged 126 years of funding at the next
+// one. The first event is held to the book's as_of, and the CSV names its column `timestamp`.
+TEST(tick_stream, the_first_event_is_checked_against_the_book_as_of) {
+  std::istringstream in(
+      "timestamp,underlying,price\n1900-01-01T00:00:00Z,BTC,91000\n"
+      "2149-01-01T00:00:00Z,BTC,91000\n2026-11-24T07:30:00Z,BTC,91000\n");
+  std::vector<input_problem> problems;
+  tick_reader reader(in, "t.csv", {"BTC"}, [&](const input_problem& p) { problems.push_back(p); });
+  reader.check_time(nov24_8am_ns, tick_time_bound{});
+  const std::optional<stream_event> e = reader.next();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->line, 4);  // half an hour before as_of: within the bound
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].to_string(),
+            "t.csv:2: column 'timestamp': 1900-01-01T00:00:00Z is 4004496000 s before the book's "
+            "as_of 2026-11-24T08:00:00Z, more than --max-tick-jump 3600 s: not applied");
+  EXPECT_EQ(problems[1].line, 3);
+  EXPECT_NE(problems[1].reason.find("after the book's as_of"), std::string::npos);
+}
+
+// After a genuine outage longer than the bound, every later tick would be rejected for ever. The
+// jump is accepted once `confirmations` consecutive events at distinct times agree on it, and said.
+TEST(tick_stream, a_jump_confirmed_by_consecutive_events_moves_stream_time) {
+  std::string text = tick_json(nov24_8am_ms);
+  const std::int64_t back = nov24_8am_ms + 3 * hour_ms;  // the feed returns 3 hours later
+  for (int k = 0; k < 12; ++k)
+    text += tick_json(back + k * 1000) + tick_json(back + k * 1000, "ETH");
+  timed_fixture s(text, nov24_8am_ns, tick_time_bound{3600LL * 1000000000LL, 4});
+  const std::vector<stream_event> events = s.read_all();
+  // Lines 2 to 7 (3 timestamps, 2 events each) are rejected; line 8 is the fourth timestamp.
+  EXPECT_EQ(s.reader.rejected(), 6);
+  EXPECT_EQ(s.reader.time_jumps(), 1);
+  ASSERT_EQ(events.size(), 1u + 24 - 6);
+  EXPECT_EQ(events[1].line, 8);
+  EXPECT_EQ(events[1].ts_ns, (back + 3000) * 1000000LL);
+  ASSERT_EQ(s.jumps.size(), 1u);
+  EXPECT_EQ(s.jumps[0],
+            "feed.jsonl:8: stream time jumps 10803 s forward from stream time "
+            "2026-11-24T08:00:00Z to 2026-11-24T11:00:03Z, beyond --max-tick-jump 3600 s: "
+            "confirmed by 4 events at distinct times from line 2 on (those before this line were "
+            "rejected)");
+}
+
+// What must never confirm a jump: one update's ticks all stamped by a bad clock (one timestamp),
+// bad ticks interleaved with good ones, bad ticks that disagree among themselves, and any jump at
+// all with 0 confirmations.
+TEST(tick_stream, bad_clocks_do_not_confirm_a_jump) {
+  const tick_time_bound four{3600LL * 1000000000LL, 4};
+  std::string same_time = tick_json(nov24_8am_ms);
+  for (int k = 0; k < 20; ++k) same_time += tick_json(year_2149_ms, k % 2 ? "ETH" : "BTC");
+  same_time += tick_json(nov24_8am_ms + 1000);
+  timed_fixture one_update(same_time, nov24_8am_ns, four);
+  EXPECT_EQ(one_update.read_all().size(), 2u);
+  EXPECT_EQ(one_update.reader.rejected(), 20);
+
+  std::string interleaved = tick_json(nov24_8am_ms);
+  for (int k = 1; k <= 10; ++k)
+    interleaved += tick_json(year_2149_ms + k * 1000) + tick_json(nov24_8am_ms + k * 1000, "ETH");
+  timed_fixture mixed(interleaved, nov24_8am_ns, four);
+  EXPECT_EQ(mixed.read_all().size(), 11u);
+  EXPECT_EQ(mixed.reader.rejected(), 10);
+
+  std::string scattered = tick_json(nov24_8am_ms);
+  for (int k = 1; k <= 10; ++k) scattered += tick_json(nov24_8am_ms + k * 10 * hour_ms);
+  timed_fixture apart(scattered, nov24_8am_ns, four);
+  EXPECT_EQ(apart.read_all().size(), 1u);  // each 10 hours after the one before: no new clock
+  EXPECT_EQ(apart.reader.rejected(), 10);
+
+  std::string outage = tick_json(nov24_8am_ms);
+  for (int k = 0; k < 20; ++k) outage += tick_json(nov24_8am_ms + 3 * hour_ms + k * 1000);
+  timed_fixture never(outage, nov24_8am_ns, tick_time_bound{3600LL * 1000000000LL, 0});
+  EXPECT_EQ(never.read_all().size(), 1u);
+  EXPECT_EQ(never.reader.rejected(), 20);
+  EXPECT_EQ(never.reader.time_jumps(), 0);
+  for (const timed_fixture* f : {&one_update, &mixed, &apart, &never})
+    EXPECT_TRUE(f->jumps.empty());
+}
+
+// replay and bench --stream read strictly: every rejected line of a stream, the new ones included,
+// is bad input; a directory is not a tick stream.
+TEST(tick_stream, read_updates_refuses_what_a_stream_rejects) {
+  test::temp_dir dir;
+  const std::vector<std::string> symbols = {"BTC"};
+  const auto expect_problem = [&](const std::filesystem::path& file, const std::string& wanted) {
+    try {
+      read_updates(file, symbols, nov24_8am_ns, tick_time_bound{});
+      ADD_FAILURE() << "expected input_error for " << file;
+    } catch (const input_error& e) {
+      ASSERT_EQ(e.problems().size(), 1u);
+      EXPECT_EQ(e.problems()[0].to_string(), wanted);
+    }
+  };
+  expect_problem(dir.path(), dir.path().string() + ": is a directory, expected a file");
+  expect_problem(dir / "none.csv", (dir / "none.csv").string() + ": file not found");
+  test::write_file(dir / "cut.csv",
+                   "timestamp,underlying,price\n1795507200000,BTC,91000\n"
+                   "1795507201000,BTC,910");
+  expect_problem(dir / "cut.csv", (dir / "cut.csv").string() +
+                                      ":3: incomplete last line (no newline at end of input): "
+                                      "not applied");
+  test::write_file(dir / "far.csv",
+                   "timestamp,underlying,price\n1795507200000,BTC,91000\n"
+                   "2149-09-26T00:00:00Z,BTC,91000\n");
+  expect_problem(dir / "far.csv",
+                 (dir / "far.csv").string() +
+                     ":3: column 'timestamp': 2149-09-26T00:00:00Z is 3876393600 s after stream "
+                     "time 2026-11-24T08:00:00Z, more than --max-tick-jump 3600 s: not applied");
+  test::write_file(dir / "ok.csv",
+                   "timestamp,underlying,price\n1795507200000,BTC,91000\n"
+                   "1795507200000,BTC,91001\n1795507201000,BTC,91002\n");
+  const std::vector<std::vector<stream_event>> updates =
+      read_updates(dir / "ok.csv", symbols, nov24_8am_ns, tick_time_bound{});
+  ASSERT_EQ(updates.size(), 2u);
+  EXPECT_EQ(updates[0].size(), 2u);
 }
 
 }  // namespace

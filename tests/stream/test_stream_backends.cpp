@@ -39,7 +39,8 @@ TEST_P(stream_on_each_backend, the_same_stream_gives_the_events_of_the_cpu) {
   where.book = test::sample_book();
   const book_inputs in = load_book_at(where);
   std::vector<std::vector<stream_event>> updates =
-      read_updates(test::source_dir() / "data" / "streams" / "crash.jsonl", in.market.symbols);
+      read_updates(test::source_dir() / "data" / "streams" / "crash.jsonl", in.market.symbols,
+                   in.market.as_of_ns, tick_time_bound{});
   // Book changes a third of the way in: a new account, a reduced perpetual, a deposit.
   std::vector<stream_event>& group = updates[updates.size() / 3];
   stream_event t;

@@ -5,11 +5,14 @@
 // `margin` run on the sample book.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "io/number_parse.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/staleness.hpp"
+#include "marginsync/stopwatch.hpp"
 #include "stream/stream_engine.hpp"
 #include "test_support.hpp"
 
@@ -458,6 +461,86 @@ TEST(stream_engine, perpetual_funding_accrues_in_stream_time) {
   EXPECT_NEAR(f.stream->current_revaluation().account_equity[0] - btc0, 1000.0 + btc_funding, 1e-9);
   // ETH long 10 at a negative rate: receives 10 * 3100 * 0.0002 over the 8 hours.
   EXPECT_NEAR(f.stream->current_revaluation().account_equity[1] - eth0, 10 * 3100 * 0.0002, 1e-9);
+}
+
+// A CPU backend whose book transfers take `delay` once armed, as a reload of a large book does
+// (about 0.5 s at 1 M accounts).
+class slow_book_backend : public backend {
+ public:
+  explicit slow_book_backend(std::chrono::milliseconds delay) : delay_(delay) {}
+  bool armed = false;
+
+  std::string name() const override { return cpu_->name(); }
+  std::string device() const override { return cpu_->device(); }
+  std::string residency_note() const override { return cpu_->residency_note(); }
+  void set_progress(progress_callback callback) override { cpu_->set_progress(callback); }
+  std::vector<stage_time> last_stages() const override { return cpu_->last_stages(); }
+  void load_book(const book& b, const risk_params& params) override {
+    wait();
+    cpu_->load_book(b, params);
+  }
+  void patch_accounts(const account_patch& patch) override {
+    wait();
+    cpu_->patch_accounts(patch);
+  }
+  void revalue(const market_state& m, const std::vector<double>& change) override {
+    cpu_->revalue(m, change);
+  }
+  void scenario_risk(const scenario_source& s, const risk_params& params) override {
+    cpu_->scenario_risk(s, params);
+  }
+  std::vector<tick_change> tick_states(const tick_request& r) override {
+    return cpu_->tick_states(r);
+  }
+  void set_tick_states(const std::vector<std::uint8_t>& s) override { cpu_->set_tick_states(s); }
+  revaluation copy_revaluation() override { return cpu_->copy_revaluation(); }
+  revalued_accounts copy_revaluation_of(const std::vector<std::uint32_t>& a) override {
+    return cpu_->copy_revaluation_of(a);
+  }
+  risk_result copy_risk() override { return cpu_->copy_risk(); }
+
+ private:
+  void wait() const {
+    if (armed) std::this_thread::sleep_for(delay_);
+  }
+  std::chrono::milliseconds delay_;
+  std::unique_ptr<backend> cpu_ = make_cpu_backend(1);
+};
+
+// The tick path's latency is what the update's states waited for: a reload of the book (a new
+// account) or a patch (a trade on a held position) counts in it, and is also told apart.
+TEST(stream_engine, book_reloads_and_patches_count_in_the_tick_path_latency) {
+  test::temp_dir dir;
+  write_perp_book(dir.path(), 50000, 50000,
+                  R"("deviation_threshold": 0.5, "heartbeat_ms": 1000000000)");
+  slow_book_backend engine(std::chrono::milliseconds(200));
+  book_location where;
+  where.book = dir.path();
+  margin_stream stream(load_book_at(where), engine);
+  engine.armed = true;
+  const std::int64_t t0 = t0_ns();
+  const update_outcome first = stream.update(t0, {price(t0, 0, 91000)});
+  EXPECT_EQ(first.book_sent, book_transfer::none);
+  EXPECT_EQ(first.book_seconds, 0.0);
+  EXPECT_LT(first.tick_seconds, 0.2);
+
+  const std::int64_t t1 = t0 + second_ns;
+  const update_outcome reload = stream.update(t1, {trade(t1, "newcomer", "BTC-PERP", 1, 91000)});
+  EXPECT_EQ(reload.book_sent, book_transfer::reload);
+  EXPECT_GE(reload.book_seconds, 0.2);
+  EXPECT_GE(reload.tick_seconds, reload.book_seconds);
+
+  const std::int64_t t2 = t1 + second_ns;
+  const stopwatch whole;
+  const update_outcome patch = stream.update(t2, {trade(t2, "btc_long", "BTC-PERP", 1, 91000)});
+  const double whole_seconds = whole.seconds();
+  EXPECT_EQ(patch.book_sent, book_transfer::patch);
+  EXPECT_GE(patch.book_seconds, 0.2);
+  EXPECT_GE(patch.tick_seconds, patch.book_seconds);
+  // The risk path (book_change) is timed on its own: the two paths add up to the update, once.
+  EXPECT_EQ(patch.trigger, risk_trigger::book_change);
+  EXPECT_GT(patch.risk_seconds, 0.0);
+  EXPECT_LE(patch.tick_seconds + patch.risk_seconds, whole_seconds);
 }
 
 }  // namespace
