@@ -85,7 +85,7 @@ int run_generate_command(const generate_cli_options& o, const run_context& conte
   // A book directory follows the rules of every output directory; a snapshot is one file.
   std::optional<output_directory> dir;
   if (!o.snapshot) {
-    dir.emplace(out, "generate", context.started, o.run.force);
+    dir.emplace(out, "generate", context.started, context.run_id, o.run.force);
     for (const char* name :
          {"market.json", "risk.json", "instruments.csv", "accounts.csv", "positions.csv"})
       dir->file(name);
