@@ -157,6 +157,15 @@ TEST(output_safety, an_output_that_is_lies_in_or_holds_an_input_is_refused) {
     EXPECT_EQ(r.status, 2) << args << "\n" << r.out;
     EXPECT_NE(r.out.find("input"), std::string::npos) << r.out;
   }
+  // generate's tick stream is an output too: never over the book it is made for.
+  for (const std::string& args :
+       {"generate -q --accounts 10 --out " + q(dir / "g") + " --ticks " + q(dir / "g/accounts.csv"),
+        "generate -q --snapshot --accounts 10 --out " + q(dir / "g.msb") + " --ticks " +
+            q(dir / "g.msb")}) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find("--ticks"), std::string::npos) << r.out;
+  }
   EXPECT_EQ(test::read_file(dir / "book" / "accounts.csv"), before);
   EXPECT_FALSE(std::filesystem::exists(dir / "book" / ".marginsync-run"));
   EXPECT_FALSE(std::filesystem::exists(dir / ".marginsync-run"));
