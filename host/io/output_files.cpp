@@ -345,7 +345,9 @@ output_directory::output_directory(std::filesystem::path dir, std::string comman
     // The earlier run's files go before this run writes any, so that the directory never holds
     // files of two runs: what is there after a failure or a kill is this run's, and the marker
     // says it is incomplete. A temporary whose writer still runs is left to it.
-    write_marker(nullptr);  // first: a kill while removing leaves a marker listing no file
+    // First the marker says the set is incomplete, still listing the earlier files, so that a
+    // kill while removing them leaves a directory the next run recognises (and no reader trusts).
+    write_marker(nullptr, &listed);
     for (const std::string& name : entries) {
       long pid = 0;
       bool temporary = false;
@@ -356,7 +358,6 @@ output_directory::output_directory(std::filesystem::path dir, std::string comman
       remove_file(dir_ / name);  // listed (or a listed file's temporary): checked above
     }
     sync_directory(dir_);
-    return;
   }
   write_marker(nullptr);
 }
@@ -392,7 +393,8 @@ void output_directory::finish() {
   write_marker(&manifest);
 }
 
-void output_directory::write_marker(const nlohmann::ordered_json* manifest) const {
+void output_directory::write_marker(const nlohmann::ordered_json* manifest,
+                                    const std::vector<std::string>* listed) const {
   nlohmann::ordered_json j;
   j["command"] = command_;
   j["version"] = MSYNC_VERSION;
@@ -400,7 +402,7 @@ void output_directory::write_marker(const nlohmann::ordered_json* manifest) cons
   j["run_id"] = run_id_;
   j["complete"] = manifest != nullptr;
   nlohmann::ordered_json files = nlohmann::ordered_json::array();
-  for (const std::string& name : written_) files.push_back(name);
+  for (const std::string& name : listed ? *listed : written_) files.push_back(name);
   j["files"] = files;
   if (manifest) j["manifest"] = *manifest;
   write_atomically(dir_ / marker_name, j.dump(2) + "\n");

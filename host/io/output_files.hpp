@@ -173,7 +173,9 @@ class output_directory {
   void finish();
 
  private:
-  void write_marker(const nlohmann::ordered_json* manifest) const;
+  // "complete": true with `manifest`, false without; `files` lists `listed`, or this run's files.
+  void write_marker(const nlohmann::ordered_json* manifest,
+                    const std::vector<std::string>* listed = nullptr) const;
 
   std::filesystem::path dir_;
   std::string command_, started_, run_id_;

@@ -216,6 +216,9 @@ TEST(output_directory, a_run_killed_between_two_files_is_told_apart_and_cleaned_
     output_directory d(out, "margin", "2026-01-02T00:00:00.000Z", "run2", false);
     // At claim the earlier run's files are gone: nothing of run 1 can pass for run 2's.
     EXPECT_EQ(names_in(out), std::vector<std::string>{".marginsync-run"});
+    EXPECT_FALSE(marker(out)["complete"].get<bool>());
+    EXPECT_EQ(marker(out)["run_id"], "run2");
+    EXPECT_EQ(marker(out)["files"], nlohmann::json::array());
     d.write("accounts.csv", "new accounts\n");
     test::write_file(out / ("summary.json.tmp." + std::to_string(dead_pid()) + ".ZzZzZz"), "{");
     d.file("summary.json");  // named, then killed while writing it
