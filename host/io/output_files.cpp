@@ -261,9 +261,12 @@ bool temporary_of(const std::string& name, const std::vector<std::string>& files
   return false;
 }
 
+// Removes a file or a symlink (never what it names); one already gone is no error (a stale
+// temporary that writing the marker has just removed).
 void remove_file(const std::filesystem::path& p) {
   std::error_code ec;
   const auto type = std::filesystem::symlink_status(p, ec).type();
+  if (type == std::filesystem::file_type::not_found) return;
   if (type == std::filesystem::file_type::regular || type == std::filesystem::file_type::symlink)
     std::filesystem::remove(p, ec);
   if (ec) throw std::runtime_error("cannot remove " + p.string() + ": " + ec.message());

@@ -197,11 +197,14 @@ TEST(output_safety, a_symlink_at_an_output_name_is_replaced_and_its_target_untou
   EXPECT_EQ(left, (std::vector<std::string>{"bench.json", "book.msb", "precious"}));
 }
 
-// Waits (at most 60 s) until a temporary appears under `dir`: the writer is in the middle.
-bool wait_for_temporary(const std::filesystem::path& dir) {
+// Waits (at most 60 s) until a temporary whose name holds `part` appears under `dir`: the writer
+// is in the middle of that file.
+bool wait_for_temporary(const std::filesystem::path& dir, const std::string& part) {
   for (int i = 0; i < 600; ++i) {
     std::error_code ec;
-    if (std::filesystem::exists(dir, ec) && !temporaries_in(dir).empty()) return true;
+    if (std::filesystem::exists(dir, ec))
+      for (const std::string& t : temporaries_in(dir))
+        if (t.find(part) != std::string::npos) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
@@ -212,7 +215,7 @@ TEST(output_safety, sigterm_removes_a_long_writers_temporaries_and_a_sigkilled_r
   const std::filesystem::path out = dir / "book", log = dir / "log";
   const std::string args = "generate -q --accounts 2000000 --out " + q(out);
   pid_t child = start_cli(args, log);
-  ASSERT_TRUE(wait_for_temporary(out)) << test::read_file(log);
+  ASSERT_TRUE(wait_for_temporary(out, "positions.csv.tmp.")) << test::read_file(log);
   ::kill(child, SIGTERM);
   EXPECT_EQ(wait_status(child), 128 + SIGTERM) << test::read_file(log);
   EXPECT_EQ(temporaries_in(out), std::vector<std::string>{});
@@ -220,7 +223,7 @@ TEST(output_safety, sigterm_removes_a_long_writers_temporaries_and_a_sigkilled_r
 
   // The same with --snapshot: its CSV staging directory goes too.
   child = start_cli("generate -q --snapshot --accounts 2000000 --out " + q(dir / "s.msb"), log);
-  ASSERT_TRUE(wait_for_temporary(dir.path())) << test::read_file(log);
+  ASSERT_TRUE(wait_for_temporary(dir.path(), "marginsync-generate.tmp.")) << test::read_file(log);
   ::kill(child, SIGTERM);
   EXPECT_EQ(wait_status(child), 128 + SIGTERM);
   EXPECT_EQ(temporaries_in(dir.path()), std::vector<std::string>{});
@@ -228,12 +231,13 @@ TEST(output_safety, sigterm_removes_a_long_writers_temporaries_and_a_sigkilled_r
   // SIGKILL cannot be handled: the marker says the run is incomplete, and the next run in the
   // directory removes what the killed one left and completes.
   child = start_cli(args, log);
-  ASSERT_TRUE(wait_for_temporary(out));
+  ASSERT_TRUE(wait_for_temporary(out, "positions.csv.tmp."));
   ::kill(child, SIGKILL);
   EXPECT_EQ(wait_status(child), 128 + SIGKILL);
   EXPECT_FALSE(temporaries_in(out).empty());
   EXPECT_FALSE(marker(out)["complete"].get<bool>());
-  ASSERT_EQ(run_cli("generate -q --accounts 50 --out " + q(out)).status, 0);
+  const auto rerun = run_cli("generate -q --accounts 50 --out " + q(out));
+  ASSERT_EQ(rerun.status, 0) << rerun.out;
   EXPECT_EQ(temporaries_in(out), std::vector<std::string>{});
   const nlohmann::json m = marker(out);
   EXPECT_TRUE(m["complete"].get<bool>());

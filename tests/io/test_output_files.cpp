@@ -223,6 +223,8 @@ TEST(output_directory, a_run_killed_between_two_files_is_told_apart_and_cleaned_
     test::write_file(out / ("summary.json.tmp." + std::to_string(dead_pid()) + ".ZzZzZz"), "{");
     d.file("summary.json");  // named, then killed while writing it
   }
+  // ... and while rewriting its marker.
+  test::write_file(out / (".marginsync-run.tmp." + std::to_string(dead_pid()) + ".MaRkEr"), "{");
   m = marker(out);
   EXPECT_FALSE(m["complete"].get<bool>());
   EXPECT_EQ(m["run_id"], "run2");
