@@ -179,7 +179,8 @@ namespace {
 bool within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
   auto i = inner.begin();
   for (auto o = outer.begin(); o != outer.end(); ++o, ++i)
-    if (o->empty() && std::next(o) == outer.end()) break;  // a trailing separator
+    if (o->empty() && std::next(o) == outer.end())
+      break;  // a trailing separator
     else if (i == inner.end() || *i != *o)
       return false;
   return true;
@@ -200,7 +201,10 @@ void refuse_output_over_inputs(const std::string& out_option, const std::string&
   for (const named_input& in : inputs) {
     if (in.path.empty() || in.path == "-") continue;
     const std::filesystem::path i = canonical_form(in.path);
-    const char* how = o == i ? "is" : within(o, i) ? "lies inside" : within(i, o) ? "holds" : nullptr;
+    const char* how = o == i         ? "is"
+                      : within(o, i) ? "lies inside"
+                      : within(i, o) ? "holds"
+                                     : nullptr;
     if (how)
       throw usage_error(out_option + " " + out + " " + how + " the input " + in.option + " " +
                         in.path + "; an output never goes over an input: choose another " +

@@ -193,9 +193,8 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
 
   // The book: generated into a snapshot (then loaded, which is the `load` stage), or given.
   // Staged in a directory of its own (mkdtemp), removed at the end or on SIGINT/SIGTERM.
-  private_directory work_dir(args.work_dir_opt->count()
-                                 ? std::filesystem::path(args.work_dir)
-                                 : std::filesystem::temp_directory_path(),
+  private_directory work_dir(args.work_dir_opt->count() ? std::filesystem::path(args.work_dir)
+                                                        : std::filesystem::temp_directory_path(),
                              "bench");
   std::filesystem::path book_path;
   std::filesystem::path generated;

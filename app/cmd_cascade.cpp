@@ -158,7 +158,8 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   if ((o.shock_opt->count() > 0) == (o.grid_opt->count() > 0))
     throw usage_error("give one of --shock and --shock-grid");
   const bool quiet = o.run.quiet;
-  std::optional<output_directory> out_dir = claim_output_directory(o.run, "cascade", context, cascade_inputs(o));
+  std::optional<output_directory> out_dir =
+      claim_output_directory(o.run, "cascade", context, cascade_inputs(o));
 
   const book_inputs in = load_book_from(o.book, o.risk);
   const market_state& m = in.market;

@@ -84,7 +84,8 @@ int run_generate_command(const generate_cli_options& o, const run_context& conte
   const std::filesystem::path out = o.run.out;
   // A book directory follows the rules of every output directory; a snapshot is one file.
   std::optional<output_directory> dir;
-  // The tick stream is another output: it may not replace the book (or the snapshot) it is made for.
+  // The tick stream is another output: it may not replace the book (or the snapshot) it is made
+  // for.
   if (ticks) {
     const std::filesystem::path t = std::filesystem::path(o.ticks).filename();
     const bool over_book = directly_in(o.ticks, out) &&

@@ -41,7 +41,8 @@ int run_margin_command(const margin_options& o, const run_context& context) {
   request.progress = progress.callback();
 
   // Claimed before any computation, so that a bad --out fails first.
-  std::optional<output_directory> out = claim_output_directory(o.run, "margin", context, margin_inputs(o));
+  std::optional<output_directory> out =
+      claim_output_directory(o.run, "margin", context, margin_inputs(o));
   const margin_run run =
       run_margin(request, [&](const std::string& line) { note(o.run, &progress, line); });
   progress.done();

@@ -65,7 +65,8 @@ int run_replay_command(const replay_options& o, const run_context& context) {
     if (intervals.empty()) throw usage_error("--engine-interval-ms: no interval given");
   }
   const bool quiet = o.run.quiet;
-  std::optional<output_directory> out_dir = claim_output_directory(o.run, "replay", context, replay_inputs(o));
+  std::optional<output_directory> out_dir =
+      claim_output_directory(o.run, "replay", context, replay_inputs(o));
   const book_inputs in = load_book_from(o.book, o.risk);
   // A replay is a study: its stream must be clean (read_updates reports every bad line).
   const std::vector<std::vector<stream_event>> updates = read_updates(o.ticks, in.market.symbols);

@@ -132,8 +132,9 @@ class stream_outputs {
     } else if (!lines.empty()) {
       errno = 0;
       if (std::fputs(lines.c_str(), stdout) == EOF || std::fflush(stdout) != 0) {
-        if (errno != EPIPE) return report("cannot write standard output: " +
-                                          std::string(std::strerror(errno ? errno : EIO)));
+        if (errno != EPIPE)
+          return report("cannot write standard output: " +
+                        std::string(std::strerror(errno ? errno : EIO)));
         if (!stop_requested) {
           std::fprintf(stderr, "marginsync stream: standard output closed; stopping\n");
           stop_requested = 1;
@@ -158,8 +159,7 @@ class stream_outputs {
   bool report(const std::string& why) {
     if (error_.empty()) {
       error_ = why;
-      std::fprintf(stderr,
-                   "marginsync stream: %s; stopping after %lld updates written whole\n",
+      std::fprintf(stderr, "marginsync stream: %s; stopping after %lld updates written whole\n",
                    why.c_str(), static_cast<long long>(updates_written_));
     }
     return false;
@@ -187,7 +187,8 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   const std::string name = "marginsync stream";
   const bool quiet = o.run.quiet;
   const std::string ticks_path = o.ticks;
-  std::optional<output_directory> out_dir = claim_output_directory(o.run, "stream", context, stream_inputs(o));
+  std::optional<output_directory> out_dir =
+      claim_output_directory(o.run, "stream", context, stream_inputs(o));
   // A live feed (standard input, a named pipe, a socket) is read from descriptor 0 through our own
   // buffer, so that what is already read can be told from what is not; a file is read as it is.
   std::error_code ec;

@@ -43,8 +43,8 @@ std::string error_text(int error) {
 
 // Whether process `pid` still runs (EPERM: it does, as another user).
 bool running(long pid) {
-  return pid == static_cast<long>(::getpid()) ||
-         ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+  return pid == static_cast<long>(::getpid()) || ::kill(static_cast<pid_t>(pid), 0) == 0 ||
+         errno == EPERM;
 }
 
 }  // namespace
@@ -95,8 +95,8 @@ void sync_directory(const std::filesystem::path& dir) {
 atomic_file::atomic_file(std::filesystem::path path) : path_(std::move(path)) {
   const std::filesystem::path dir = directory_of(path_);
   remove_stale_temporaries(dir, path_.filename().string());
-  std::string name = path_.string() + ".tmp." +
-                     std::to_string(static_cast<long long>(::getpid())) + ".XXXXXX";
+  std::string name =
+      path_.string() + ".tmp." + std::to_string(static_cast<long long>(::getpid())) + ".XXXXXX";
   const int fd = ::mkostemp(name.data(), O_CLOEXEC);
   if (fd < 0) fail(errno);
   tmp_ = name;
@@ -147,8 +147,7 @@ std::optional<file_digest> committed_digest(const std::filesystem::path& path) {
 
 appending_file::appending_file(const std::filesystem::path& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-  if (fd_ < 0)
-    throw std::runtime_error("cannot write " + path.string() + ": " + error_text(errno));
+  if (fd_ < 0) throw std::runtime_error("cannot write " + path.string() + ": " + error_text(errno));
 }
 
 appending_file::~appending_file() {

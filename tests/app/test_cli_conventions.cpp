@@ -173,12 +173,11 @@ TEST(cli_conventions, every_summary_begins_with_the_provenance_block) {
     const auto r = run_cli(args + " --backend cpu -q");
     ASSERT_EQ(r.status, 0) << name << ": " << r.out;
   }
-  for (const char* command : {"margin", "stream", "cascade", "replay"})
-  {
+  for (const char* command : {"margin", "stream", "cascade", "replay"}) {
     expect_provenance_first(dir / command / "summary.json", command, book);
     // The summary belongs to the run its directory's marker describes (docs/design.md 7.10).
-    EXPECT_EQ(nlohmann::json::parse(test::read_file(dir / command / "summary.json"))["provenance"]
-                                   ["run_id"],
+    EXPECT_EQ(nlohmann::json::parse(
+                  test::read_file(dir / command / "summary.json"))["provenance"]["run_id"],
               nlohmann::json::parse(test::read_file(dir / command / ".marginsync-run"))["run_id"]);
   }
   expect_provenance_first(dir / "bench.json", "bench", "generated");

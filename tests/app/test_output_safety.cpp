@@ -121,9 +121,9 @@ TEST(output_safety, a_batch_command_that_cannot_write_fails_and_leaves_no_tempor
 TEST(output_safety, a_standard_output_that_cannot_be_written_fails_the_run) {
   // /dev/full: every write fails with ENOSPC. Events of a stream without --out, a human summary.
   const std::string book = " --backend cpu --scenarios 200 --book " + q(test::sample_book());
-  const auto stream = run_cli("stream" + book + " --ticks " +
-                              q(test::source_dir() / "data/streams/crash.jsonl") +
-                              " 2>/dev/null >/dev/full");
+  const auto stream =
+      run_cli("stream" + book + " --ticks " + q(test::source_dir() / "data/streams/crash.jsonl") +
+              " 2>/dev/null >/dev/full");
   EXPECT_EQ(stream.status, 1);
   const auto margin = run_cli("margin" + book + " 2>/dev/null >/dev/full");
   EXPECT_EQ(margin.status, 1);
@@ -137,12 +137,13 @@ TEST(output_safety, an_output_that_is_lies_in_or_holds_an_input_is_refused) {
   const std::string book = " --backend cpu -q --scenarios 200 --book " + q(dir / "book");
   const std::string ticks = " --ticks " + q(test::source_dir() / "data/streams/crash.jsonl");
   std::filesystem::create_directories(dir / "in");
-  test::write_file(dir / "in" / "scenarios.csv", "scenario_id,underlying,spot_return\ns1,BTC,-0.2\n");
+  test::write_file(dir / "in" / "scenarios.csv",
+                   "scenario_id,underlying,spot_return\ns1,BTC,-0.2\n");
   for (const std::string& args :
-       {"margin" + book + " --out " + q(dir / "book"),                         // is
-        "margin" + book + " --out " + q(dir / "book" / "results"),             // lies inside
-        "margin" + book + " --out " + q(dir.path()),                           // holds
-        "margin" + book + " --out " + q(dir / "book" / ".." / "book" / "."),   // spelt otherwise
+       {"margin" + book + " --out " + q(dir / "book"),                        // is
+        "margin" + book + " --out " + q(dir / "book" / "results"),            // lies inside
+        "margin" + book + " --out " + q(dir.path()),                          // holds
+        "margin" + book + " --out " + q(dir / "book" / ".." / "book" / "."),  // spelt otherwise
         "margin --backend cpu -q --book " + q(test::sample_book()) + " --scenario-file " +
             q(dir / "in" / "scenarios.csv") + " --out " + q(dir / "in"),
         "stream" + book + ticks + " --out " + q(dir / "book"),

@@ -242,7 +242,8 @@ TEST(output_directory, a_run_killed_between_two_files_is_told_apart_and_cleaned_
   EXPECT_EQ(m["manifest"].size(), 1u);
 }
 
-TEST(output_directory, a_file_written_in_place_is_hashed_from_disk_and_a_file_never_written_left_out) {
+TEST(output_directory,
+     a_file_written_in_place_is_hashed_from_disk_and_a_file_never_written_left_out) {
   test::temp_dir root;
   output_directory d(root / "out", "stream", "2026-01-01T00:00:00.000Z", "r", false);
   {
