@@ -18,6 +18,7 @@ run_provenance run_context::provenance(const std::string& book) const {
   p.command_line = command_line;
   p.book = book;
   p.started = started;
+  p.run_id = run_id;
   p.clock = clock;
   return p;
 }
@@ -194,11 +195,61 @@ void reject_directory_for_file(const std::string& option, const std::string& pat
     throw usage_error(option + ": '" + path + "' is a directory, expected a file");
 }
 
+std::vector<named_input> book_inputs_named(const book_options& b) {
+  return {{"--book", b.book},
+          {"--instruments-file", b.instruments_file},
+          {"--accounts-file", b.accounts_file},
+          {"--positions-file", b.positions_file},
+          {"--market-file", b.market_file},
+          {"--risk-file", b.risk_file}};
+}
+
+namespace {
+
+// `inner` is `outer` or lies under it, both canonical.
+bool within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i)
+    if (o->empty() && std::next(o) == outer.end())
+      break;  // a trailing separator
+    else if (i == inner.end() || *i != *o)
+      return false;
+  return true;
+}
+
+std::filesystem::path canonical_form(const std::string& p) {
+  std::error_code ec;
+  std::filesystem::path c = std::filesystem::weakly_canonical(std::filesystem::absolute(p, ec), ec);
+  return ec ? std::filesystem::absolute(p).lexically_normal() : c;
+}
+
+}  // namespace
+
+void refuse_output_over_inputs(const std::string& out_option, const std::string& out,
+                               const std::vector<named_input>& inputs) {
+  if (out.empty()) return;
+  const std::filesystem::path o = canonical_form(out);
+  for (const named_input& in : inputs) {
+    if (in.path.empty() || in.path == "-") continue;
+    const std::filesystem::path i = canonical_form(in.path);
+    const char* how = o == i         ? "is"
+                      : within(o, i) ? "lies inside"
+                      : within(i, o) ? "holds"
+                                     : nullptr;
+    if (how)
+      throw usage_error(out_option + " " + out + " " + how + " the input " + in.option + " " +
+                        in.path + "; an output never goes over an input: choose another " +
+                        out_option);
+  }
+}
+
 std::optional<output_directory> claim_output_directory(const run_options& o,
                                                        const std::string& command,
-                                                       const run_context& context) {
+                                                       const run_context& context,
+                                                       const std::vector<named_input>& inputs) {
   if (!o.has_out()) return std::nullopt;
-  return output_directory(o.out, command, context.started, o.force);
+  refuse_output_over_inputs("--out", o.out, inputs);
+  return output_directory(o.out, command, context.started, context.run_id, o.force);
 }
 
 std::string help_footer(const std::string& example, const std::string& notes) {

@@ -32,6 +32,7 @@ class usage_error : public std::runtime_error {
 struct run_context {
   std::string command_line;  // argv, shell-quoted where needed
   std::string started;       // ISO 8601 UTC, ms
+  std::string run_id;        // new_run_id(): in the marker of --out and in every provenance
   stopwatch clock;           // since the process started
 
   // A provenance block for a run on `book`: method, seed, confidence, scenarios to be filled.
@@ -125,10 +126,27 @@ void add_tick_time_options(CLI::App& app, tick_time_options& o, bool confirmatio
 // written: said before any work is done, as a usage error (exit 2), not as a failed write (exit 1).
 void reject_directory_for_file(const std::string& option, const std::string& path);
 
-// The --out directory claimed for `command` (see output_directory), or none without --out.
+
+// An input of a run, as an option names it: {"--book", "data/sample"}.
+struct named_input {
+  std::string option;
+  std::string path;  // empty or "-" (standard input): nothing to compare
+};
+// The book's inputs: --book and the --*-file options given.
+std::vector<named_input> book_inputs_named(const book_options& b);
+
+// Throws usage_error (exit 2) when the output `out` (as option `out_option` names it) is an
+// input, lies inside one (a book directory) or holds one, comparing canonical paths (symlinks
+// resolved), so that no run writes over what it reads (docs/design.md 7.10).
+void refuse_output_over_inputs(const std::string& out_option, const std::string& out,
+                               const std::vector<named_input>& inputs);
+
+// The --out directory claimed for `command` (see output_directory), or none without --out;
+// refused first when it is, lies in or holds one of `inputs`.
 std::optional<output_directory> claim_output_directory(const run_options& o,
                                                        const std::string& command,
-                                                       const run_context& context);
+                                                       const run_context& context,
+                                                       const std::vector<named_input>& inputs);
 
 // The footer of a command's help: an example, the units of what it writes, exit statuses.
 std::string help_footer(const std::string& example, const std::string& notes = "");

@@ -80,7 +80,7 @@ std::string bench_document(const bench_cli_options& o, const run_context& contex
 // bench --stream: a tick stream generated for the book's market, replayed on each backend.
 int run_stream_bench(const bench_cli_options& args, const run_context& context, book_inputs in,
                      const std::string& which, const bench_options& bo,
-                     const std::filesystem::path& book_path, const std::filesystem::path& work_dir,
+                     const std::filesystem::path& book_path, private_directory& work_dir,
                      const std::function<void(const std::string&)>& log) {
   tick_generate_options t;
   t.seconds = args.stream_seconds;
@@ -95,9 +95,7 @@ int run_stream_bench(const bench_cli_options& args, const run_context& context, 
   o.scenarios = bo.scenarios;
   apply_risk_overrides(o, in.market.size(), in.risk);
 
-  const std::filesystem::path ticks =
-      work_dir /
-      ("marginsync-bench-" + std::to_string(static_cast<long long>(::getpid())) + ".ticks.csv");
+  const std::filesystem::path ticks = work_dir.file("ticks.csv");
   generate_ticks(in.market, t, ticks);
   std::vector<std::vector<stream_event>> updates;
   try {
@@ -179,6 +177,8 @@ int run_stream_bench(const bench_cli_options& args, const run_context& context, 
 
 int run_bench_command(const bench_cli_options& args, const run_context& context) {
   if (args.json_opt->count()) reject_directory_for_file("--json", args.json);
+  if (args.json_opt->count() && args.book_opt->count())
+    refuse_output_over_inputs("--json", args.json, {{"--book", args.book}});
   bench_options bo;
   bo.scenarios = args.scenarios;
   bo.repeats = args.repeats;
@@ -199,9 +199,10 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   }
 
   // The book: generated into a snapshot (then loaded, which is the `load` stage), or given.
-  const std::filesystem::path work_dir = args.work_dir_opt->count()
-                                             ? std::filesystem::path(args.work_dir)
-                                             : std::filesystem::temp_directory_path();
+  // Staged in a directory of its own (mkdtemp), removed at the end or on SIGINT/SIGTERM.
+  private_directory work_dir(args.work_dir_opt->count() ? std::filesystem::path(args.work_dir)
+                                                        : std::filesystem::temp_directory_path(),
+                             "bench");
   std::filesystem::path book_path;
   std::filesystem::path generated;
   if (args.book_opt->count()) {
@@ -212,8 +213,7 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
     g.positions_per_account = args.positions_per_account;
     g.underlyings = args.underlyings;
     g.seed = args.seed;
-    generated = work_dir / ("marginsync-bench-" +
-                            std::to_string(static_cast<long long>(::getpid())) + ".msbook");
+    generated = work_dir.file("book.msbook");
     const stopwatch start;
     generate_book_snapshot(g, generated);
     book_path = generated;
@@ -224,14 +224,6 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
                   start.seconds());
     log(line);
   }
-  struct remove_on_exit {
-    std::filesystem::path path;
-    ~remove_on_exit() {
-      std::error_code ec;
-      if (!path.empty()) std::filesystem::remove(path, ec);
-    }
-  } cleanup{generated};
-
   // load: the median of the repeats (after a warm-up that fills the page cache).
   const book_location where{book_path, {}, {}, {}, {}, {}};
   book_inputs in = load_book_at(where);

@@ -153,11 +153,18 @@ struct cascade_cli_options {
   run_options run;
 };
 
+std::vector<named_input> cascade_inputs(const cascade_cli_options& o) {
+  std::vector<named_input> in = book_inputs_named(o.book);
+  in.push_back({"--depth", o.depth});
+  return in;
+}
+
 int run_cascade_command(const cascade_cli_options& o, const run_context& context) {
   if ((o.shock_opt->count() > 0) == (o.grid_opt->count() > 0))
     throw usage_error("give one of --shock and --shock-grid");
   const bool quiet = o.run.quiet;
-  std::optional<output_directory> out_dir = claim_output_directory(o.run, "cascade", context);
+  std::optional<output_directory> out_dir =
+      claim_output_directory(o.run, "cascade", context, cascade_inputs(o));
 
   const book_inputs in = load_book_from(o.book, o.risk);
   const market_state& m = in.market;

@@ -18,6 +18,7 @@ struct convert_options {
 
 int run_convert_command(const convert_options& o) {
   const book_location where = book_location_from(o.book);
+  refuse_output_over_inputs("--out", o.out, book_inputs_named(o.book));
   if (!std::filesystem::is_directory(where.book))
     throw input_error({input_problem{where.book.string(), 0, "",
                                      "is not a book directory (a snapshot needs no conversion)"}});

@@ -86,8 +86,22 @@ int run_generate_command(const generate_cli_options& o, const run_context& conte
   if (o.snapshot) reject_directory_for_file("--out", o.run.out);
   // A book directory follows the rules of every output directory; a snapshot is one file.
   std::optional<output_directory> dir;
+  // The tick stream is another output: it may not replace the book (or the snapshot) it is made
+  // for.
+  if (ticks) {
+    const std::filesystem::path t = std::filesystem::path(o.ticks).filename();
+    const bool over_book = directly_in(o.ticks, out) &&
+                           (t == "market.json" || t == "risk.json" || t == "instruments.csv" ||
+                            t == "accounts.csv" || t == "positions.csv");
+    std::error_code ec;
+    const bool over_snapshot =
+        o.snapshot && std::filesystem::weakly_canonical(std::filesystem::absolute(o.ticks), ec) ==
+                          std::filesystem::weakly_canonical(std::filesystem::absolute(out), ec);
+    if (over_book || over_snapshot)
+      throw usage_error("--ticks " + o.ticks + " would replace a file of the generated book");
+  }
   if (!o.snapshot) {
-    dir.emplace(out, "generate", context.started, o.run.force);
+    dir.emplace(out, "generate", context.started, context.run_id, o.run.force);
     for (const char* name :
          {"market.json", "risk.json", "instruments.csv", "accounts.csv", "positions.csv"})
       dir->file(name);

@@ -19,6 +19,12 @@ struct margin_options {
   run_options run;
 };
 
+std::vector<named_input> margin_inputs(const margin_options& o) {
+  std::vector<named_input> in = book_inputs_named(o.book);
+  in.push_back({"--scenario-file", o.scenario_file});
+  return in;
+}
+
 int run_margin_command(const margin_options& o, const run_context& context) {
   margin_request request;
   request.book = book_location_from(o.book);
@@ -35,7 +41,8 @@ int run_margin_command(const margin_options& o, const run_context& context) {
   request.progress = progress.callback();
 
   // Claimed before any computation, so that a bad --out fails first.
-  std::optional<output_directory> out = claim_output_directory(o.run, "margin", context);
+  std::optional<output_directory> out =
+      claim_output_directory(o.run, "margin", context, margin_inputs(o));
   const margin_run run =
       run_margin(request, [&](const std::string& line) { note(o.run, &progress, line); });
   progress.done();

@@ -46,6 +46,12 @@ struct replay_options {
   run_options run;
 };
 
+std::vector<named_input> replay_inputs(const replay_options& o) {
+  std::vector<named_input> in = book_inputs_named(o.book);
+  in.push_back({"--ticks", o.ticks});
+  return in;
+}
+
 int run_replay_command(const replay_options& o, const run_context& context) {
   std::vector<std::int64_t> intervals;
   {
@@ -63,7 +69,8 @@ int run_replay_command(const replay_options& o, const run_context& context) {
     if (intervals.empty()) throw usage_error("--engine-interval-ms: no interval given");
   }
   const bool quiet = o.run.quiet;
-  std::optional<output_directory> out_dir = claim_output_directory(o.run, "replay", context);
+  std::optional<output_directory> out_dir =
+      claim_output_directory(o.run, "replay", context, replay_inputs(o));
   const book_inputs in = load_book_from(o.book, o.risk);
   // A replay is a study: its stream must be clean (read_updates reports every bad line, a last
   // line without its newline and every event beyond --max-tick-jump of stream time among them).

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -86,26 +87,28 @@ std::string event_line(const oracle_transition& t, const market_state& m) {
          ",\"stale\":" + (t.stale ? "true" : "false") + "}\n";
 }
 
-// Where the stream's lines go: files in --out, or events on standard output.
+// Where the stream's lines go: files in --out, or events on standard output. A write that fails
+// (a full disk, a file-size limit) stops the stream (docs/design.md 8.8): the file is cut back to
+// its last whole update, the error is said on stderr and in summary.json, and the run exits 1.
+// A reader of standard output that goes away is not a failure: it stops the stream like SIGTERM.
 class stream_outputs {
  public:
   explicit stream_outputs(std::optional<output_directory>& dir) {
     if (!dir) return;
-    events_.open(dir->file("events.jsonl"), std::ios::trunc);
-    ticks_.open(dir->file("ticks.csv"), std::ios::trunc);
-    if (!events_ || !ticks_)
-      throw std::runtime_error("cannot write events.jsonl and ticks.csv in " +
-                               dir->path().string());
-    ticks_ << "timestamp,ticks,out_of_order,paths,trigger,tick_ms,risk_ms,wall_ms,transitions,"
-              "staleness_ms\n";
+    events_.emplace(dir->file("events.jsonl"));
+    ticks_.emplace(dir->file("ticks.csv"));
+    if (!ticks_->append("timestamp,ticks,out_of_order,paths,trigger,tick_ms,risk_ms,wall_ms,"
+                        "transitions,staleness_ms\n"))
+      report(ticks_->error());
   }
 
-  void write(const update_outcome& u, const book& b, const market_state& m) {
+  // False once an output cannot be written: the stream is to stop.
+  bool write(const update_outcome& u, const book& b, const market_state& m) {
+    if (failed()) return false;
     std::string lines;
     for (const oracle_transition& t : u.oracles) lines += event_line(t, m);
     for (const account_transition& t : u.accounts) lines += event_line(t, b);
-    if (events_.is_open()) {
-      events_ << lines;
+    if (events_) {
       std::string row = format_timestamp(u.ts_ns) + ',' + std::to_string(u.ticks_applied) + ',' +
                         std::to_string(u.ticks_out_of_order) + ',' +
                         (u.trigger == risk_trigger::none ? "tick" : "tick+risk") + ',' +
@@ -116,21 +119,55 @@ class stream_outputs {
                     1e3 * u.risk_seconds, 1e3 * (u.tick_seconds + u.risk_seconds));
       row += times + std::to_string(u.accounts.size() + u.oracles.size()) + ',';
       append_number(row, u.staleness_years * 31536000.0 * 1e3);
-      ticks_ << row << '\n';
-      // A consumer tailing the files sees each update whole, as soon as it is done.
-      events_.flush();
-      ticks_.flush();
+      row += '\n';
+      // Each update's lines in one unbuffered write: a consumer tailing the files sees each
+      // update whole, as soon as it is done. Events first: ticks.csv never runs ahead of them.
+      const std::uint64_t events_before = events_->bytes();
+      if (!events_->append(lines)) return report(events_->error());
+      if (!ticks_->append(row)) {  // the update's events go too: both files end at one update
+        events_->take_back_to(events_before, ticks_->error());
+        return report(ticks_->error());
+      }
+      ++updates_written_;
     } else if (!lines.empty()) {
-      std::fputs(lines.c_str(), stdout);
-      if (std::fflush(stdout) != 0 && !stop_requested) {
-        std::fprintf(stderr, "marginsync stream: standard output closed; stopping\n");
-        stop_requested = 1;
+      errno = 0;
+      if (std::fputs(lines.c_str(), stdout) == EOF || std::fflush(stdout) != 0) {
+        if (errno != EPIPE)
+          return report("cannot write standard output: " +
+                        std::string(std::strerror(errno ? errno : EIO)));
+        if (!stop_requested) {
+          std::fprintf(stderr, "marginsync stream: standard output closed; stopping\n");
+          stop_requested = 1;
+        }
       }
     }
+    return true;
   }
 
+  // The files on disk (fsync) before the summary names them.
+  void sync() {
+    if (failed() || !events_) return;
+    if (!events_->sync()) report(events_->error());
+    if (!failed() && !ticks_->sync()) report(ticks_->error());
+  }
+
+  bool failed() const { return !error_.empty(); }
+  const std::string& error() const { return error_; }
+  std::int64_t updates_written() const { return updates_written_; }
+
  private:
-  std::ofstream events_, ticks_;
+  bool report(const std::string& why) {
+    if (error_.empty()) {
+      error_ = why;
+      std::fprintf(stderr, "marginsync stream: %s; stopping after %lld updates written whole\n",
+                   why.c_str(), static_cast<long long>(updates_written_));
+    }
+    return false;
+  }
+
+  std::optional<appending_file> events_, ticks_;
+  std::int64_t updates_written_ = 0;
+  std::string error_;
 };
 
 struct stream_options {
@@ -142,11 +179,18 @@ struct stream_options {
   run_options run;
 };
 
+std::vector<named_input> stream_inputs(const stream_options& o) {
+  std::vector<named_input> in = book_inputs_named(o.book);
+  in.push_back({"--ticks", o.ticks});
+  return in;
+}
+
 int run_stream_command(const stream_options& o, const run_context& context) {
   const std::string name = "marginsync stream";
   const bool quiet = o.run.quiet;
   const std::string ticks_path = o.ticks;
-  std::optional<output_directory> out_dir = claim_output_directory(o.run, "stream", context);
+  std::optional<output_directory> out_dir =
+      claim_output_directory(o.run, "stream", context, stream_inputs(o));
   // A live feed (standard input, a named pipe, a socket) is read from descriptor 0 through our own
   // buffer, so that what is already read can be told from what is not; a file is read as it is.
   std::error_code ec;
@@ -248,14 +292,14 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     reader.set_before_blocking([&] {
       finish_update();
       pollfd fd{STDIN_FILENO, POLLIN, 0};
-      while (!stop_requested) {
+      while (!stop_requested && !outputs.failed()) {
         const int ready = ::poll(&fd, 1, 250);
         if (ready > 0 || (ready < 0 && errno != EINTR)) return true;  // the read says which
       }
       return false;
     });
   }
-  while (!stop_requested) {
+  while (!stop_requested && !outputs.failed()) {
     std::optional<stream_event> e = reader.next();
     if (!e) break;
     if (e->ts_ns != group_ts) finish_update();
@@ -263,6 +307,7 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     group.push_back(std::move(*e));
   }
   finish_update();  // the update in hand, also after a stop request
+  outputs.sync();
   progress.done();
   const bool interrupted = stop_requested != 0;
   const double wall = wall_start.seconds();
@@ -303,6 +348,10 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   j["transitions"] = transitions;
   j["wall_seconds"] = wall;
   j["updates_per_second"] = wall > 0 ? static_cast<double>(updates) / wall : 0.0;
+  // null, or why events.jsonl / ticks.csv (or standard output) stopped being written, and how
+  // many updates they hold whole.
+  j["write_error"] = outputs.failed() ? nlohmann::json(outputs.error()) : nlohmann::json(nullptr);
+  if (outputs.failed()) j["updates_written"] = outputs.updates_written();
   if (out_dir) {
     run_provenance provenance = context.provenance(o.book.book);
     describe_risk(provenance, stream.inputs().risk);
@@ -310,7 +359,8 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     if (updates > 0)
       out_dir->write("accounts.csv",
                      accounts_csv(b, stream.current_revaluation(), stream.margins_in_force()));
-    out_dir->finish();
+    // A stream whose events could not all be written leaves its marker incomplete.
+    if (!outputs.failed()) out_dir->finish();
   }
   if (!quiet) {
     std::fprintf(stderr,
@@ -330,6 +380,12 @@ int run_stream_command(const stream_options& o, const run_context& context) {
         "latency ms: tick path p50 %.3f p99 %.3f max %.3f; risk path p50 %.3f p99 %.3f max %.3f\n",
         tick.p50_ms, tick.p99_ms, tick.max_ms, risk.p50_ms, risk.p99_ms, risk.max_ms);
     if (out_dir) std::fprintf(stderr, "results in %s\n", o.run.out.c_str());
+  }
+  if (outputs.failed()) {
+    std::fprintf(stderr, "marginsync stream: %s; the outputs hold %lld of %lld updates\n",
+                 outputs.error().c_str(), static_cast<long long>(outputs.updates_written()),
+                 static_cast<long long>(updates));
+    return exit_failure;
   }
   // --strict: a batch job must notice a corrupt feed. The stream still runs to its end, so that
   // every problem is listed at once (5.2) and the outputs show what the rest of the feed did.
@@ -383,7 +439,9 @@ command stream_command(CLI::App& top, const run_context& context) {
                   "newline, and an\n"
                   "event more than --max-tick-jump from stream time. SIGINT or SIGTERM finishes "
                   "the update in\n"
-                  "hand, writes the outputs and exits 0.\n"
+                  "hand, writes the outputs and exits 0. An output that cannot be written stops the "
+                  "stream:\n"
+                  "exit 1, the file cut back to its last whole update.\n"
                   "events.jsonl: health is equity / maintenance margin, null when there is no "
                   "maintenance margin.\n") +
           units_note));

@@ -1,6 +1,7 @@
 // marginsync: GPU-accelerated batch risk engine. `marginsync COMMAND --help` for each command.
 // One parser (CLI11) for every subcommand; each command's options, run and outputs are in its
 // cmd_*.cpp; the conventions they share in cli_common.
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -11,6 +12,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "io/signal_cleanup.hpp"
 #include "marginsync/backend_registry.hpp"
 #include "marginsync/errors.hpp"
 
@@ -76,6 +78,10 @@ int main(int argc, char** argv) {
   run_context context;
   context.started = msync::iso8601_utc_now();
   context.command_line = msync::shell_quoted_command_line(argc, argv);
+  context.run_id = msync::new_run_id();
+  // SIGINT, SIGTERM, SIGHUP: the temporaries of outputs being written are removed, then the
+  // process ends by the signal (docs/design.md 5.1); `stream` replaces this with its graceful stop.
+  msync::install_signal_cleanup();
 
   CLI::App top(description, "marginsync");
   top.footer(footer);
@@ -122,7 +128,16 @@ int main(int argc, char** argv) {
   if (!chosen) return usage("marginsync", "no command given");
   const std::string program = "marginsync " + chosen->app->get_name();
   try {
-    return chosen->run();
+    const int status = chosen->run();
+    // What went to standard output must have got there (a redirect onto a full disk); a reader
+    // that went away (EPIPE) is not a failure of the run.
+    errno = 0;
+    if (status == exit_ok && (std::fflush(stdout) != 0 || std::ferror(stdout)) && errno != EPIPE) {
+      std::fprintf(stderr, "%s: cannot write standard output: %s\n", program.c_str(),
+                   std::strerror(errno ? errno : EIO));
+      return exit_failure;
+    }
+    return status;
   } catch (const usage_error& e) {
     return usage(program, e.what());
   } catch (const msync::output_directory_refused& e) {

@@ -968,18 +968,14 @@ generate_report generate_book_snapshot(const generate_options& options,
                                        const std::filesystem::path& file) {
   // Through CSV files, so a generated snapshot is exactly what convert makes of the generated
   // directory.
-  const std::filesystem::path staging =
-      file.string() + ".csv.tmp." + std::to_string(static_cast<long long>(::getpid()));
-  generate_report r;
-  try {
-    r = generate_book(options, staging);
-    convert_book_directory(book_paths::in_directory(staging), file);
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove_all(staging, ec);
-    throw;
-  }
-  std::filesystem::remove_all(staging);
+  // Staged in a private directory beside the snapshot (mkdtemp), removed when done, on an
+  // exception, on SIGINT/SIGTERM, or by a later run if this one is killed.
+  private_directory staging(file.has_parent_path() ? file.parent_path() : ".", "generate");
+  for (const char* name :
+       {"market.json", "risk.json", "instruments.csv", "accounts.csv", "positions.csv"})
+    staging.file(name);
+  const generate_report r = generate_book(options, staging.path());
+  convert_book_directory(book_paths::in_directory(staging.path()), file);
   return r;
 }
 

@@ -150,7 +150,9 @@ void expect_provenance_first(const std::filesystem::path& summary, const std::st
   std::vector<std::string> keys;
   for (auto it = p.begin(); it != p.end(); ++it) keys.push_back(it.key());
   EXPECT_EQ(keys, (std::vector<std::string>{"version", "command_line", "book", "seed", "method",
-                                            "confidence", "scenarios", "started", "wall_seconds"}));
+                                            "confidence", "scenarios", "started", "run_id",
+                                            "wall_seconds"}));
+  EXPECT_TRUE(std::regex_match(p["run_id"].get<std::string>(), std::regex("[0-9a-f]{32}")));
   EXPECT_EQ(p["version"], MSYNC_VERSION);
   const std::string line = p["command_line"];
   EXPECT_NE(line.find(" " + command + " "), std::string::npos) << line;
@@ -171,8 +173,13 @@ TEST(cli_conventions, every_summary_begins_with_the_provenance_block) {
     const auto r = run_cli(args + " --backend cpu -q");
     ASSERT_EQ(r.status, 0) << name << ": " << r.out;
   }
-  for (const char* command : {"margin", "stream", "cascade", "replay"})
+  for (const char* command : {"margin", "stream", "cascade", "replay"}) {
     expect_provenance_first(dir / command / "summary.json", command, book);
+    // The summary belongs to the run its directory's marker describes (docs/design.md 7.10).
+    EXPECT_EQ(nlohmann::json::parse(
+                  test::read_file(dir / command / "summary.json"))["provenance"]["run_id"],
+              nlohmann::json::parse(test::read_file(dir / command / ".marginsync-run"))["run_id"]);
+  }
   expect_provenance_first(dir / "bench.json", "bench", "generated");
   // What the run used, after the overrides.
   const nlohmann::json margin =
