@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "io/id_rules.hpp"
 #include "io/json_locator.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
@@ -126,6 +127,8 @@ market_state load_market_text(const std::string& text, const std::string& name,
     doc->text(u, "symbol", p + ".symbol", symbol, problems);
     if (symbol.empty())
       doc->problem(problems, p + ".symbol", "missing or empty symbol");
+    else if (std::string why = id_text_problem(symbol); !why.empty())
+      doc->problem(problems, p + ".symbol", why);
     else if (!seen.insert(symbol).second)
       doc->problem(problems, p + ".symbol", "duplicate symbol '" + symbol + "'");
     if (u.find("spot") == u.end())

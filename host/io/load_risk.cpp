@@ -2,6 +2,7 @@
 // are errors, so a misspelt key never runs silently on its default.
 #include <set>
 
+#include "io/id_rules.hpp"
 #include "io/json_locator.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
@@ -188,6 +189,8 @@ risk_params load_risk_text(const std::string& text, const std::string& name,
       for (auto t = it->begin(); t != it->end(); ++t) {
         const std::string p = "tiers." + t.key();
         tier entry{t.key(), 1.0, 0.0};
+        if (std::string why = id_text_problem(t.key()); !why.empty())
+          doc->problem(problems, p, "tier name " + why);
         if (!t->is_object()) {
           doc->problem(problems, p, "expected an object with im_multiplier and credit_limit");
           continue;

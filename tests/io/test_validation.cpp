@@ -205,6 +205,35 @@ TEST_F(validation, risk_parameters_have_upper_bounds) {
   EXPECT_NO_THROW(load_book_inputs(book_paths::in_directory(dir_.path())));
 }
 
+// One rule for ids in every reader (docs/design.md 2.1): UTF-8 text without control characters,
+// reported as FILE:LINE: column. An account id with byte 0xFF was accepted and later killed a
+// stream at its first JSON event.
+TEST_F(validation, ids_must_be_utf8_text_without_control_characters) {
+  replace_line("accounts.csv", 2, "hedged\xff_basis,1000,standard");
+  replace_line("accounts.csv", 3, "short_option_seller,1000,std\x01");
+  replace_line("instruments.csv", 2, "BTC-SPOT\x1b[31m,spot,BTC,,,,1");
+  replace_line("instruments.csv", 3, "BTC-PERP,perpetual,B\xc3,,,,1");
+  append_line("positions.csv", "flat\xed\xa0\x80,ETH-SPOT,1,");  // a UTF-16 surrogate
+  append_line("positions.csv", "flat,ETH-SPOT\xc2\x85,1,");      // U+0085, a C1 control
+  expect_problem("accounts.csv", 2, "account_id", "not valid UTF-8: byte 0xFF at offset 6");
+  expect_problem("accounts.csv", 3, "tier", "control character U+0001 at offset 3");
+  expect_problem("instruments.csv", 2, "instrument_id", "control character U+001B at offset 8");
+  expect_problem("instruments.csv", 3, "underlying", "not valid UTF-8");
+  expect_problem("positions.csv", 12, "account_id", "not valid UTF-8: byte 0xED at offset 4");
+  expect_problem("positions.csv", 13, "instrument_id", "control character U+0085 at offset 8");
+}
+
+TEST_F(validation, symbols_and_tier_names_follow_the_id_rule) {
+  std::string m = test::read_file(dir_ / "market.json");
+  m.replace(m.find("\"symbol\": \"ETH\""), 15, "\"symbol\": \"ETH\\u0000\"");
+  write_file(dir_ / "market.json", m);
+  expect_problem("market.json", 6, "underlyings[1].symbol", "control character U+0000 at offset 3");
+  test::copy_sample_book(dir_.path());
+  write_file(dir_ / "risk.json", "{\n  \"tiers\": {\"vip\\u0085\": {\"im_multiplier\": 1}}\n}\n");
+  expect_problem("risk.json", 2, "tiers.vip\xc2\x85",
+                 "tier name not text: control character U+0085");
+}
+
 TEST_F(validation, correlation_must_be_a_correlation_matrix) {
   const std::string base = test::read_file(dir_ / "market.json");
   auto with = [&](const std::string& matrix) {
