@@ -62,9 +62,10 @@ MSYNC_HD inline margin_levels account_margins(double var, double es, bool margin
   return margin_requirement(margin_on_es ? es : var, gross_notional, rule);
 }
 
-// H = E / MM; +inf when MM = 0 and E >= 0, 0 when MM = 0 and E < 0.
+// H = E / MM; +inf when MM = 0 and E >= 0, 0 when MM = 0 and E < 0; NaN when E is NaN (an
+// account in `error` shows no health it does not have).
 MSYNC_HD inline double health_factor(double equity, double maintenance) {
-  if (maintenance == 0.0) return equity >= 0.0 ? HUGE_VAL : 0.0;
+  if (maintenance == 0.0) return equity >= 0.0 ? HUGE_VAL : equity < 0.0 ? 0.0 : equity;
   return equity / maintenance;
 }
 

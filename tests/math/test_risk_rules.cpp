@@ -103,6 +103,9 @@ TEST(HealthFactor, RatioAndZeroMaintenance) {
   EXPECT_EQ(msync::health_factor(0.0, 0.0), std::numeric_limits<double>::infinity());
   EXPECT_EQ(msync::health_factor(-1.0, 0.0), 0.0);
   EXPECT_EQ(msync::health_factor(-1e-300, 0.0), 0.0);
+  // Equity that is not a number has no health, whatever MM is.
+  EXPECT_TRUE(std::isnan(msync::health_factor(std::nan(""), 0.0)));
+  EXPECT_TRUE(std::isnan(msync::health_factor(std::nan(""), 5.0)));
 }
 
 // liquidate if E < MM, else margin_call if E < IM, else ok.
