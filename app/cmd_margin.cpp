@@ -60,6 +60,11 @@ int run_margin_command(const margin_options& o, const run_context& context) {
     std::fputs(format_margin_summary(run).c_str(), stdout);
     if (out) std::printf("results in %s\n", o.run.out.c_str());
   }
+  // Outputs are written first, so the accounts in error can be looked at; the run still fails.
+  if (const std::string error = error_accounts_message(run); !error.empty()) {
+    std::fprintf(stderr, "marginsync margin: %s\n", error.c_str());
+    return exit_failure;
+  }
   return exit_ok;
 }
 

@@ -67,7 +67,7 @@ void append_field(std::string& line, const char* key, double value) {
 std::string event_line(const account_transition& t, const book& b) {
   std::string line =
       "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"" + t.event + "\",\"account\":";
-  line += nlohmann::json(b.account_id[t.account]).dump();
+  line += nlohmann::json(b.account_id[t.account]).dump(-1, ' ', false, json_replace);
   line += ",\"from\":\"";
   line += stream_state_name(t.from);
   line += '"';
@@ -83,7 +83,7 @@ std::string event_line(const account_transition& t, const book& b) {
 std::string event_line(const oracle_transition& t, const market_state& m) {
   return "{\"ts\":\"" + format_timestamp(t.ts_ns) +
          "\",\"event\":\"stale_oracle\",\"underlying\":" +
-         nlohmann::json(m.symbols[t.underlying]).dump() +
+         nlohmann::json(m.symbols[t.underlying]).dump(-1, ' ', false, json_replace) +
          ",\"stale\":" + (t.stale ? "true" : "false") + "}\n";
 }
 

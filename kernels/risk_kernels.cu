@@ -27,8 +27,11 @@ constexpr unsigned radix_bins = 256;  // 8 bits of the key per pass
 static_assert(block >= static_cast<int>(radix_bins), "a thread per histogram bin");
 
 // Order-preserving map of a double to an unsigned key: key(x) < key(y) iff x < y (with -0 just
-// below +0, and no NaN in losses).
+// below +0). Every NaN, whatever its sign bit, maps to the largest key: the worst loss, above +inf,
+// as the CPU selection ranks it (key_value of it is a NaN), so NaN losses give a NaN ES and, when
+// at least k of them, a NaN VaR (docs/design.md 3.7), never a number picked past them.
 __device__ inline unsigned long long order_key(double x) {
+  if (x != x) return ~0ull;
   const auto bits = static_cast<unsigned long long>(__double_as_longlong(x));
   return (bits >> 63) ? ~bits : (bits | 0x8000000000000000ull);
 }
@@ -231,9 +234,9 @@ __global__ void __launch_bounds__(block)
     if (tid == 0) {
       const double var = tail.var, es = tail.es;
       const margin_levels m =
-          margin_requirement(in.rules.margin_on_es ? es : var, in.reval.account_gross_notional[a],
-                             margin_rule{in.rules.min_margin_rate, in.rules.maintenance_ratio,
-                                         in.chunk.im_multiplier[a]});
+          account_margins(var, es, in.rules.margin_on_es, in.reval.account_gross_notional[a],
+                          margin_rule{in.rules.min_margin_rate, in.rules.maintenance_ratio,
+                                      in.chunk.im_multiplier[a]});
       in.out.var[a] = var;
       in.out.es[a] = es;
       in.out.initial_margin[a] = m.initial;

@@ -36,8 +36,8 @@ impact_params load_impact_params(const std::optional<std::filesystem::path>& dep
       double volume = 0.0;
       if (std::string why = parse_number(csv.field(c_volume), volume); !why.empty())
         problems.add(csv.file_name(), csv.line(), "daily_volume", why);
-      else if (!(volume > 0.0 && volume <= max_money))
-        problems.add(csv.file_name(), csv.line(), "daily_volume", "must be within (0, 1e15]");
+      else if (!(volume >= 1.0 && volume <= max_money))  // as risk.json's (load_risk.cpp)
+        problems.add(csv.file_name(), csv.line(), "daily_volume", "must be within [1, 1e15]");
       else
         p.daily_volume[u] = volume;
       if (c_coefficient >= 0 && !csv.field(c_coefficient).empty()) {

@@ -334,9 +334,9 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
         if (largest > equity) cpu::add_bad_debt(l, un, equity, bad);
         const tail_statistics tail =
             selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
-        const double measure = params.measure == margin_measure::var ? tail.var : tail.es;
-        const margin_levels m = margin_requirement(
-            measure, reval.account_gross_notional[a],
+        const margin_levels m = account_margins(
+            tail.var, tail.es, params.measure == margin_measure::es,
+            reval.account_gross_notional[a],
             margin_rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]});
         // Breaching is monotone in the loss. When the k-th largest loss does not breach, only
         // larger losses can, and those are all among the k the selector kept.

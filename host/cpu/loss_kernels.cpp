@@ -34,13 +34,19 @@ __attribute__((always_inline)) static inline double8 load8(const double* p) {
   return v;
 }
 
+// Maxima that propagate NaN (the larger of a and b, NaN when either is): a block holding a NaN loss
+// has a NaN maximum, which is how tail_selector finds NaN losses without a pass of its own.
 __attribute__((always_inline)) static inline double8 max8(double8 a, double8 b) {
-  return a > b ? a : b;
+  return (a > b) | (a != a) ? a : b;
+}
+
+__attribute__((always_inline)) static inline double nan_max(double a, double b) {
+  return a > b || a != a ? a : b;
 }
 
 __attribute__((always_inline)) static inline double lane_max(double8 v) {
   double top = v[0];
-  for (int j = 1; j < 8; ++j) top = top > v[j] ? top : v[j];
+  for (int j = 1; j < 8; ++j) top = nan_max(top, v[j]);
   return top;
 }
 
@@ -97,10 +103,10 @@ __attribute__((always_inline)) inline double blockwise_maxima(std::size_t n, dou
     double block_top = none;
     for (; s < n; ++s) {
       const double v = scalar_loss(s);
-      block_top = block_top > v ? block_top : v;
+      block_top = nan_max(block_top, v);
     }
     block_max[b] = block_top;
-    top = top > block_top ? top : block_top;
+    top = nan_max(top, block_top);
   }
   return n > 0 ? top : 0.0;
 }

@@ -22,14 +22,16 @@ struct exposure_term {
 // An account's delta_gamma losses in one pass over the scenarios, every exposure at once:
 // l[s] = 0 - x_1(s) - x_2(s) - ... with x = delta_gamma_term (docs/design.md section 3; the CUDA
 // kernel adds the same terms in the same order), and block_max[b] = the largest of the b-th block
-// of tail_block (16) losses. Returns the largest loss (0 when n = 0).
+// of tail_block (16) losses (NaN when the block holds a NaN). Returns the largest loss (0 when
+// n = 0; NaN when any loss is NaN).
 double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std::size_t count,
                           double* block_max);
 
 // l[s] (= 0 first, else +=) -q row[s]: a position's loss from its instrument's per-unit P&L.
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first);
 
-// block_max[b] = the largest of the b-th block of tail_block losses; returns the largest loss.
+// block_max[b] = the largest of the b-th block of tail_block losses, NaN when the block holds a NaN
+// (tail_selector finds NaN losses there); returns the largest loss (NaN when any is).
 double block_maxima(const double* l, std::size_t n, double* block_max);
 
 // bad[s] += max(0, l[s] - equity): an account's bad debt in each scenario. Only accounts whose

@@ -11,7 +11,14 @@
 //
 // ES sums the losses above VaR in scenario order, then the ties at VaR: a pure function of the
 // losses, so the same losses give the same bits on every run and with any thread count.
+//
+// Any input is safe, NaN and infinities included. A NaN loss ranks as the worst, above +inf (as
+// the CUDA selection ranks it): with at least k NaN losses VaR is NaN, and ES is NaN whenever any
+// loss is, so the account's status becomes `error` (risk_rules.hpp). NaN is found through the
+// block maxima (cpu::block_maxima propagates it; a block maximum is NaN when its block holds one):
+// no extra pass over the losses on the usual path.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <functional>
 #include <vector>
@@ -33,10 +40,16 @@ class tail_selector {
   // The k largest losses of the last select(), in no particular order.
   const double* largest() const { return top_; }
 
-  // 1 <= k <= n. `losses` is not modified. `block_max`, when given, holds the largest loss of each
-  // block of tail_block (the last block may be shorter), as cpu::finish_losses writes it.
+  // 1 <= k <= n (k is held to n; n = 0 or k = 0 give NaN). `losses` is not modified.
+  // `block_max`, when given, holds the largest loss of each block of tail_block (the last block may
+  // be shorter), NaN for a block holding a NaN, as cpu::block_maxima writes it.
   tail_statistics select(const double* losses, std::size_t n, std::size_t k,
                          const double* block_max = nullptr) {
+    if (n == 0 || k == 0) {
+      top_ = nullptr;
+      return tail_statistics{NAN, NAN};
+    }
+    if (k > n) k = n;
     const std::size_t blocks = (n + tail_block - 1) / tail_block;
     if (2 * k <= blocks) {
       if (!block_max) {
@@ -44,16 +57,22 @@ class tail_selector {
         for (std::size_t b = 0; b < blocks; ++b) {
           const std::size_t end = std::min(n, tail_block * (b + 1));
           double top = losses[tail_block * b];
-          for (std::size_t i = tail_block * b + 1; i < end; ++i) top = std::max(top, losses[i]);
+          for (std::size_t i = tail_block * b + 1; i < end; ++i) top = nan_max(top, losses[i]);
           own_block_max_[b] = top;
         }
         block_max = own_block_max_.data();
       }
-      return select_small_tail(losses, n, k, block_max);
+      bool any_nan = false;
+      for (std::size_t b = 0; b < blocks; ++b) any_nan |= block_max[b] != block_max[b];
+      // The filter keeps at least k candidates unless the block maxima do not match the losses;
+      // then (and with NaN) select over everything, never past what was gathered.
+      if (!any_nan && select_small_tail(losses, n, k, block_max)) return finish(kept_, k);
     }
-    buffer_.assign(losses, losses + n);
-    return finish(n, k);  // large tail: select over everything
+    return select_all(losses, n, k);
   }
+
+  // The larger of a and b, NaN when either is: the block maximum of a block with a NaN is NaN.
+  static double nan_max(double a, double b) { return a > b || a != a ? a : b; }
 
  private:
   // The k-th largest of v[0 .. m) (1 <= k <= m), by quickselect with out-of-place partitions
@@ -65,7 +84,8 @@ class tail_selector {
     const double* src = v;
     int current = 2;  // which scratch buffer src is; the caller's array leaves buffer 2 free too
     for (;;) {
-      if (m <= 8) {  // sort the few left, descending
+      if (m <= 8) {                       // sort the few left, descending
+        if (k > m || k == 0) return NAN;  // unreachable for 1 <= k <= m and NaN-free input
         double small[8];
         std::copy(src, src + m, small);
         std::sort(small, small + m, std::greater<double>());
@@ -96,14 +116,40 @@ class tail_selector {
     return std::max(std::min(a, b), std::min(std::max(a, b), c));
   }
 
-  tail_statistics select_small_tail(const double* losses, std::size_t n, std::size_t k,
-                                    const double* block_max) {
+  // Gathers the candidates into buffer_[0 .. kept_); false when fewer than k (block maxima that
+  // do not match the losses).
+  bool select_small_tail(const double* losses, std::size_t n, std::size_t k,
+                         const double* block_max) {
     const std::size_t blocks = (n + tail_block - 1) / tail_block;
     const double floor = kth_largest(block_max, blocks, k);
     // Candidates: the losses >= floor in the blocks that reach it.
     if (buffer_.size() < n + 8) buffer_.resize(n + 8);
-    const std::size_t kept = cpu::gather_at_least(losses, n, block_max, floor, buffer_.data());
-    return finish(kept, k);
+    kept_ = cpu::gather_at_least(losses, n, block_max, floor, buffer_.data());
+    return kept_ >= k;
+  }
+
+  // Every loss: the numbers to buffer_, the NaN counted. With nan NaN losses, the worst ones, VaR
+  // is the (k - nan)-th largest number (NaN when nan >= k) and ES is NaN.
+  tail_statistics select_all(const double* losses, std::size_t n, std::size_t k) {
+    if (buffer_.size() < n + 8) buffer_.resize(n + 8);
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < n; ++i) {  // branch-free append of the numbers
+      buffer_[count] = losses[i];
+      count += losses[i] == losses[i] ? 1 : 0;
+    }
+    const std::size_t nan = n - count;
+    if (nan == 0) return finish(count, k);
+    if (top_buffer_.size() < k) top_buffer_.resize(k);
+    double var = NAN;
+    std::size_t at = 0;
+    if (nan < k) {
+      var = finish(count, k - nan).var;  // the k - nan largest numbers to top_buffer_[0 ..)
+      at = k - nan;
+    }
+    std::fill(top_buffer_.begin() + static_cast<std::ptrdiff_t>(at),
+              top_buffer_.begin() + static_cast<std::ptrdiff_t>(k), NAN);
+    top_ = top_buffer_.data();
+    return tail_statistics{var, NAN};
   }
 
   // VaR and ES from buffer_[0 .. count), which holds the k largest losses (and perhaps more), in
@@ -134,6 +180,7 @@ class tail_selector {
   std::vector<double> scratch_[3];
   std::vector<double> top_buffer_;
   std::vector<double> own_block_max_;
+  std::size_t kept_ = 0;
   const double* top_ = nullptr;
 };
 

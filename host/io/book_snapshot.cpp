@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "io/id_rules.hpp"
 #include "io/json_locator.hpp"
 #include "io/number_parse.hpp"
 #include "io/output_files.hpp"
@@ -166,6 +167,13 @@ bool unique(const std::vector<std::string>& ids) {
   seen.reserve(ids.size());
   for (const std::string& id : ids)
     if (!seen.insert(id).second) return false;
+  return true;
+}
+
+// Every id non-empty and text by the rule of every reader (io/id_rules.hpp).
+bool ids_are_text(const std::vector<std::string>& ids) {
+  for (const std::string& id : ids)
+    if (id.empty() || !id_text_problem(id).empty()) return false;
   return true;
 }
 
@@ -331,6 +339,9 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   r.expect(bounded(b.position_quantity, 1e6 * max_quantity) &&
                bounded(b.position_cost, 1e6 * max_quantity * max_price),
            "a quantity or entry cost is out of range");
+  r.expect(ids_are_text(t.id) && ids_are_text(b.account_id) && ids_are_text(symbols) &&
+               ids_are_text(tiers),
+           "an id is empty, not valid UTF-8 or holds a control character");
   r.expect(unique(t.id), "an instrument id appears twice");
   r.expect(unique(b.account_id), "an account id appears twice");
   t.kind.resize(n_ins);

@@ -9,6 +9,7 @@
 
 #include "io/book_snapshot.hpp"
 #include "io/csv_reader.hpp"
+#include "io/id_rules.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
@@ -26,6 +27,15 @@ struct row_context {
     problems.add(csv.file_name(), csv.line(), std::string(column), std::move(reason));
   }
 };
+
+// The id rule (io/id_rules.hpp) on an id cell, a definition or a reference: false, reported, when
+// the cell is not UTF-8 text (a reference is then not looked up, so the message names the cause).
+bool id_cell(const row_context& row, std::string_view column, std::string_view id) {
+  std::string why = id_text_problem(id);
+  if (why.empty()) return true;
+  row.fail(column, std::move(why));
+  return false;
+}
 
 // Parses a required numeric cell; reports and returns false when it is empty or malformed.
 bool number_cell(const row_context& row, int column, std::string_view name, double& out) {
@@ -64,6 +74,8 @@ bool read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
 
     if (id.empty())
       row.fail("instrument_id", "empty id");
+    else if (!id_cell(row, "instrument_id", id))
+      ;  // reported
     else if (!ids.emplace(id, static_cast<std::uint32_t>(t.size())).second)
       row.fail("instrument_id", "duplicate id '" + std::string(id) + "'");
 
@@ -86,7 +98,7 @@ bool read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
     std::uint32_t u = 0;
     if (auto it = symbols.find(under); it != symbols.end())
       u = it->second;
-    else
+    else if (id_cell(row, "underlying", under))
       row.fail("underlying", "'" + std::string(under) + "' is not an underlying in market.json");
 
     double multiplier = 1.0;
@@ -150,6 +162,8 @@ bool read_accounts(csv_reader& csv, const risk_params& risk, book& b, id_map& id
     const std::string_view id = csv.field(c_id);
     if (id.empty())
       row.fail("account_id", "empty id");
+    else if (!id_cell(row, "account_id", id))
+      ;  // reported
     else if (!ids.emplace(id, static_cast<std::uint32_t>(b.account_id.size())).second)
       row.fail("account_id", "duplicate id '" + std::string(id) + "'");
     double collateral = 0.0;
@@ -160,7 +174,7 @@ bool read_accounts(csv_reader& csv, const risk_params& risk, book& b, id_map& id
     const std::string_view tier_text = csv.field(c_tier);
     int tier = standard;
     if (!tier_text.empty()) tier = risk.tier_index(std::string(tier_text));
-    if (tier < 0)
+    if (tier < 0 && id_cell(row, "tier", tier_text))
       row.fail("tier", tier_text.empty()
                            ? std::string("empty, and risk.json defines no 'standard' tier")
                            : "'" + std::string(tier_text) + "' is not a tier in risk.json");
@@ -198,14 +212,14 @@ void read_positions(csv_reader& csv, const book& b, const id_map& accounts, bool
       a = it->second;
     else {
       ok = false;
-      if (accounts_known)
+      if (accounts_known && id_cell(row, "account_id", account))
         row.fail("account_id", "'" + std::string(account) + "' is not an account in accounts.csv");
     }
     if (auto it = instruments.find(instrument); it != instruments.end())
       i = it->second;
     else {
       ok = false;
-      if (instruments_known)
+      if (instruments_known && id_cell(row, "instrument_id", instrument))
         row.fail("instrument_id",
                  "'" + std::string(instrument) + "' is not an instrument in instruments.csv");
     }

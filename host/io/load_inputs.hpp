@@ -23,6 +23,13 @@ constexpr double max_price = 1e12;      // spot, strike, entry price (quote curr
 constexpr double max_quantity = 1e12;   // |quantity| of one row
 constexpr double max_multiplier = 1e9;  // contract size
 constexpr double max_money = 1e15;      // |collateral|, credit limit (quote currency)
+// |rate|, |dividend_yield| (annual fractions): carry b = r - q stays within [-2, 2], so the forward
+// factor e^{bT} over the longest T of the supported years (250) is at most e^500 (1e217) and
+// q m S e^{bT} stays finite. 100 % a year is beyond any real rate.
+constexpr double max_annual_rate = 1.0;
+// |funding_rate| per 8 hours: 10 %, beyond any venue's cap (their caps are 0.75-4 % per interval);
+// 250 years of it on q m S stays finite.
+constexpr double max_funding_rate = 0.1;
 // Timestamps are limited to 1900-2149: io/number_parse.hpp.
 
 struct book_paths {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "io/id_rules.hpp"
 #include "io/json_locator.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
@@ -102,7 +103,10 @@ market_state load_market_text(const std::string& text, const std::string& name,
     doc->problem(problems, "as_of",
                  "expected a timestamp (ISO 8601 UTC or epoch milliseconds), got " + it->dump());
   }
-  doc->number(root, "rate", "rate", m.rate, problems);
+  if (doc->number(root, "rate", "rate", m.rate, problems) &&
+      !(std::fabs(m.rate) <= max_annual_rate))
+    doc->problem(problems, "rate",
+                 "must be within [-1, 1] (annual fraction), got " + format_number(m.rate));
 
   auto list = root.find("underlyings");
   if (list == root.end() || !list->is_array() || list->empty()) {
@@ -129,6 +133,8 @@ market_state load_market_text(const std::string& text, const std::string& name,
     doc->text(u, "symbol", p + ".symbol", symbol, problems);
     if (symbol.empty())
       doc->problem(problems, p + ".symbol", "missing or empty symbol");
+    else if (std::string why = id_text_problem(symbol); !why.empty())
+      doc->problem(problems, p + ".symbol", why);
     else if (!seen.insert(symbol).second)
       doc->problem(problems, p + ".symbol", "duplicate symbol '" + symbol + "'");
     if (u.find("spot") == u.end())
@@ -142,8 +148,14 @@ market_state load_market_text(const std::string& text, const std::string& name,
     else if (doc->number(u, "vol", p + ".vol", vol, problems) && !(vol > 0.0 && vol <= 10.0))
       doc->problem(problems, p + ".vol",
                    "must be within (0, 10] (annualised, 10 = 1000%), got " + format_number(vol));
-    doc->number(u, "dividend_yield", p + ".dividend_yield", q, problems);
-    doc->number(u, "funding_rate", p + ".funding_rate", funding, problems);
+    if (doc->number(u, "dividend_yield", p + ".dividend_yield", q, problems) &&
+        !(std::fabs(q) <= max_annual_rate))
+      doc->problem(problems, p + ".dividend_yield",
+                   "must be within [-1, 1] (annual fraction), got " + format_number(q));
+    if (doc->number(u, "funding_rate", p + ".funding_rate", funding, problems) &&
+        !(std::fabs(funding) <= max_funding_rate))
+      doc->problem(problems, p + ".funding_rate",
+                   "must be within [-0.1, 0.1] (per 8 hours), got " + format_number(funding));
     m.symbols.push_back(symbol);
     m.spot.push_back(spot);
     m.vol.push_back(vol);

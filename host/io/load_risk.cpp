@@ -2,6 +2,7 @@
 // are errors, so a misspelt key never runs silently on its default.
 #include <set>
 
+#include "io/id_rules.hpp"
 #include "io/json_locator.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
@@ -80,19 +81,24 @@ std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_
   if (r.scenarios < 1 || r.scenarios > max_scenarios)
     out.emplace_back("scenarios", "must be within [1, " + std::to_string(max_scenarios) +
                                       "], got " + std::to_string(r.scenarios));
-  if (!(r.degrees_of_freedom > 2.0))
-    bad("degrees_of_freedom", "must be > 2 (finite variance)", r.degrees_of_freedom);
+  // Above 1000 the Student t is the normal to 0.1 %; the cap keeps the chi-squared draw (2 Gamma(nu
+  // / 2)) far from overflow.
+  if (!(r.degrees_of_freedom > 2.0 && r.degrees_of_freedom <= 1000.0))
+    bad("degrees_of_freedom", "must be within (2, 1000] (finite variance)", r.degrees_of_freedom);
   if (!(r.vol_of_vol >= 0.0 && r.vol_of_vol <= 10.0))
     bad("vol_of_vol", "must be within [0, 10]", r.vol_of_vol);
   if (!(r.spot_vol_correlation >= -1.0 && r.spot_vol_correlation <= 1.0))
     bad("spot_vol_correlation", "must be within [-1, 1]", r.spot_vol_correlation);
-  if (!(r.min_margin_rate >= 0.0)) bad("min_margin_rate", "must be >= 0", r.min_margin_rate);
+  // A floor above the whole gross notional would ask more than any loss the positions can make.
+  if (!(r.min_margin_rate >= 0.0 && r.min_margin_rate <= 1.0))
+    bad("min_margin_rate", "must be within [0, 1] (fraction of gross notional)", r.min_margin_rate);
   if (!(r.maintenance_ratio > 0.0 && r.maintenance_ratio <= 1.0))
     bad("maintenance_ratio", "must be within (0, 1]", r.maintenance_ratio);
   if (!(r.preemptive_threshold >= 0.0 && r.preemptive_threshold <= 1.0))
     bad("preemptive_threshold", "must be within [0, 1]", r.preemptive_threshold);
-  if (!(r.deviation_threshold >= 0.0))
-    bad("deviation_threshold", "must be >= 0", r.deviation_threshold);
+  // A relative move; 1e6 (a millionfold) already never triggers on a real feed.
+  if (!(r.deviation_threshold >= 0.0 && r.deviation_threshold <= 1e6))
+    bad("deviation_threshold", "must be within [0, 1e6]", r.deviation_threshold);
   // At most 1e12 ms (about 31,700 years): stream time is kept in nanoseconds, and 1e12 ms of them
   // still fits in 64 bits.
   constexpr std::int64_t max_interval_ms = 1000000000000LL;
@@ -108,8 +114,9 @@ std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_
     bad("insurance_fund", "must be within [0, 1e15]", r.insurance_fund);
   if (!(r.impact_coefficient >= 0.0 && r.impact_coefficient <= 100.0))
     bad("impact_coefficient", "must be within [0, 100]", r.impact_coefficient);
-  if (!(r.daily_volume > 0.0 && r.daily_volume <= max_money))
-    bad("daily_volume", "must be within (0, 1e15]", r.daily_volume);
+  // At least 1 quote currency a day: sqrt(|N| / V) of the impact law (section 9.2) stays finite.
+  if (!(r.daily_volume >= 1.0 && r.daily_volume <= max_money))
+    bad("daily_volume", "must be within [1, 1e15]", r.daily_volume);
   for (const tier& t : r.tiers) {
     if (!(t.im_multiplier > 0.0))
       out.emplace_back("tiers." + t.name + ".im_multiplier",
@@ -186,6 +193,8 @@ risk_params load_risk_text(const std::string& text, const std::string& name,
       for (auto t = it->begin(); t != it->end(); ++t) {
         const std::string p = "tiers." + t.key();
         tier entry{t.key(), 1.0, 0.0};
+        if (std::string why = id_text_problem(t.key()); !why.empty())
+          doc->problem(problems, p, "tier name " + why);
         if (!t->is_object()) {
           doc->problem(problems, p, "expected an object with im_multiplier and credit_limit");
           continue;

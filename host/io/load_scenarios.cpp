@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "io/csv_reader.hpp"
+#include "io/id_rules.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
@@ -49,10 +50,16 @@ scenario_file_data load_scenario_file(const std::filesystem::path& path,
       fail("scenario_id", "empty id");
       continue;
     }
+    if (std::string why = id_text_problem(id); !why.empty()) {
+      fail("scenario_id", std::move(why));
+      continue;
+    }
     auto u = symbols.find(csv.field(c_under));
     if (u == symbols.end()) {
-      fail("underlying",
-           "'" + std::string(csv.field(c_under)) + "' is not an underlying in market.json");
+      std::string why = id_text_problem(csv.field(c_under));
+      fail("underlying", why.empty() ? "'" + std::string(csv.field(c_under)) +
+                                           "' is not an underlying in market.json"
+                                     : std::move(why));
       continue;
     }
     double ret = 0.0, vol_change = 0.0;

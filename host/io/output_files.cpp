@@ -407,7 +407,7 @@ void output_directory::write_marker(const nlohmann::ordered_json* manifest,
   for (const std::string& name : listed ? *listed : written_) files.push_back(name);
   j["files"] = files;
   if (manifest) j["manifest"] = *manifest;
-  write_atomically(dir_ / marker_name, j.dump(2) + "\n");
+  write_atomically(dir_ / marker_name, j.dump(2, ' ', false, json_replace) + "\n");
 }
 
 std::string iso8601_utc_now() {
@@ -471,13 +471,14 @@ std::string summary_document(const run_provenance& p, const nlohmann::ordered_js
   j["provenance"] = provenance_json(p);
   for (auto it = body.begin(); it != body.end(); ++it)
     if (it.key() != "provenance") j[it.key()] = it.value();
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, json_replace) + "\n";
 }
 
 std::string summary_document(const run_provenance& p, const nlohmann::json& body) {
   // The body's keys keep the order they have always been written in (nlohmann::json sorts them);
   // its text read back as an ordered_json keeps that order and every number exactly.
-  return summary_document(p, nlohmann::ordered_json::parse(body.dump()));
+  return summary_document(p,
+                          nlohmann::ordered_json::parse(body.dump(-1, ' ', false, json_replace)));
 }
 
 void append_id(std::string& out, const std::string& id) {

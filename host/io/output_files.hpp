@@ -198,6 +198,11 @@ struct run_provenance {
   stopwatch clock;      // since the process started: wall_seconds
 };
 
+// JSON text never throws on a string that is not UTF-8 (a path; an id, should a reader let one
+// through): such bytes are written as U+FFFD. Ids are UTF-8 by the rule of every reader
+// (io/id_rules.hpp); this is the second line of defence. Pass to every dump().
+constexpr auto json_replace = nlohmann::json::error_handler_t::replace;
+
 // The provenance block, its wall_seconds measured now.
 nlohmann::ordered_json provenance_json(const run_provenance& p);
 

@@ -22,6 +22,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "io/id_rules.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
 
@@ -161,9 +162,15 @@ bool required_id(const json& message, const char* key, std::string& out, fault& 
     return false;
   }
   out = value->get<std::string>();
-  if (!out.empty()) return true;
-  f = {key, "empty id"};
-  return false;
+  if (out.empty()) {
+    f = {key, "empty id"};
+    return false;
+  }
+  if (std::string why = id_text_problem(out); !why.empty()) {  // the rule of every reader
+    f = {key, std::move(why)};
+    return false;
+  }
+  return true;
 }
 
 // "ts": integer epoch milliseconds (a number), or a string as a CSV timestamp cell.

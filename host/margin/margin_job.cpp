@@ -99,6 +99,9 @@ margin_totals book_totals(const margin_run& run) {
       case account_status::liquidate:
         ++t.liquidate;
         break;
+      case account_status::error:
+        ++t.error;
+        continue;  // not finite: kept out of the sums
     }
     t.preemptive += run.risk.preemptive[a];
     t.equity += run.reval.account_equity[a];
@@ -106,6 +109,20 @@ margin_totals book_totals(const margin_run& run) {
     t.maintenance_margin += run.risk.maintenance_margin[a];
   }
   return t;
+}
+
+std::string error_accounts_message(const margin_run& run) {
+  constexpr std::size_t shown = 5;
+  std::size_t count = 0;
+  std::string ids;
+  for (std::size_t a = 0; a < run.inputs.positions.accounts(); ++a) {
+    if (run.risk.status[a] != account_status::error) continue;
+    if (count < shown) ids += (count ? ", " : "") + run.inputs.positions.account_id[a];
+    ++count;
+  }
+  if (count == 0) return {};
+  return std::to_string(count) + (count == 1 ? " account has" : " accounts have") +
+         " numbers that are not finite (status error): " + ids + (count > shown ? ", ..." : "");
 }
 
 std::string format_margin_summary(const margin_run& run) {
@@ -122,10 +139,12 @@ std::string format_margin_summary(const margin_run& run) {
                 method_name(run.inputs.risk.method), static_cast<long long>(run.risk.scenarios),
                 run.inputs.risk.confidence, measure_name(run.inputs.risk.measure));
   s += line;
-  std::snprintf(line, sizeof line,
-                "status: ok %lld, margin_call %lld, liquidate %lld; preemptive %lld\n",
+  std::snprintf(line, sizeof line, "status: ok %lld, margin_call %lld, liquidate %lld",
                 static_cast<long long>(t.ok), static_cast<long long>(t.margin_call),
-                static_cast<long long>(t.liquidate), static_cast<long long>(t.preemptive));
+                static_cast<long long>(t.liquidate));
+  s += line;
+  if (t.error > 0) s += ", error " + std::to_string(t.error);
+  std::snprintf(line, sizeof line, "; preemptive %lld\n", static_cast<long long>(t.preemptive));
   s += line;
   std::snprintf(line, sizeof line,
                 "totals: equity %.2f, initial margin %.2f, maintenance margin %.2f\n", t.equity,

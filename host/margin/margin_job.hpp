@@ -55,12 +55,17 @@ margin_run run_margin(const margin_request& request,
 // accounts.csv of docs/design.md section 4: one row per account, in input order.
 std::string accounts_csv(const book& b, const revaluation& reval, const risk_result& risk);
 
-// Book totals of a run, summed in account order so they are the same every run.
+// Book totals of a run, summed in account order so they are the same every run. Accounts in
+// `error` are counted, and left out of the sums (their numbers are not finite).
 struct margin_totals {
-  std::int64_t ok = 0, margin_call = 0, liquidate = 0, preemptive = 0;
+  std::int64_t ok = 0, margin_call = 0, liquidate = 0, error = 0, preemptive = 0;
   double equity = 0.0, initial_margin = 0.0, maintenance_margin = 0.0;
 };
 margin_totals book_totals(const margin_run& run);
+
+// The message for a run with accounts in `error` (docs/design.md 5.1): how many, and the first few
+// ids. Empty when there are none.
+std::string error_accounts_message(const margin_run& run);
 
 // The short human summary printed after a run.
 std::string format_margin_summary(const margin_run& run);

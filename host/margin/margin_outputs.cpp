@@ -64,6 +64,7 @@ nlohmann::json summary_json(const margin_run& run, const margin_request& request
   j["status_counts"] = {{"ok", t.ok},
                         {"margin_call", t.margin_call},
                         {"liquidate", t.liquidate},
+                        {"error", t.error},
                         {"preemptive", t.preemptive}};
   j["bad_debt"] = {{"expected", r.bad_debt_mean}, {"var", r.bad_debt_var}, {"es", r.bad_debt_es}};
   nlohmann::json stages = nlohmann::json::object();

@@ -32,6 +32,8 @@ const char* stream_state_name(stream_state s) {
       return "liquidate";
     case stream_state::liquidation_held:
       return "liquidation_held";
+    case stream_state::error:
+      return "error";
   }
   return "?";
 }

@@ -19,7 +19,15 @@ MSYNC_HD inline std::int64_t tail_count(double confidence, std::int64_t scenario
   return k;
 }
 
-enum class account_status : std::uint8_t { ok = 0, margin_call = 1, liquidate = 2 };
+// `error`: a number the decision rests on (equity, VaR, ES, IM, MM) is NaN or infinite, so no
+// decision can be made (docs/design.md section 3.7). Never `ok`: fail closed.
+enum class account_status : std::uint8_t { ok = 0, margin_call = 1, liquidate = 2, error = 3 };
+
+// True for a finite double: x - x is 0 for every finite x and NaN for NaN and +-inf. The same on
+// host and device, without relying on a library isfinite in device code.
+MSYNC_HD inline bool is_finite(double x) {
+  return x - x == 0.0;
+}
 
 struct margin_rule {
   double min_margin_rate;    // fraction of gross notional
@@ -33,23 +41,38 @@ struct margin_levels {
 };
 
 // IM = max(M, min_margin_rate * G, 0) * im_multiplier; MM = maintenance_ratio * IM.
-// M is the account's VaR or ES (quote currency, positive = loss), G its gross notional.
+// M is the account's VaR or ES (quote currency, positive = loss), G its gross notional. A NaN M
+// or G gives NaN margins (never a silently dropped term), so margin_status says `error`.
 MSYNC_HD inline margin_levels margin_requirement(double measure, double gross_notional,
                                                  const margin_rule& rule) {
   double base = rule.min_margin_rate * gross_notional;
-  if (measure > base) base = measure;
+  if (measure > base || measure != measure) base = measure;  // a NaN measure is taken, not dropped
   if (base < 0.0) base = 0.0;
   const double im = base * rule.im_multiplier;
   return margin_levels{im, rule.maintenance_ratio * im};
 }
 
-// H = E / MM; +inf when MM = 0 and E >= 0, 0 when MM = 0 and E < 0.
+// The margins of an account from its tail: IM on VaR or ES as the risk configuration says. When
+// either tail number is not finite (a NaN or infinite loss in the scenarios), the margins are NaN:
+// the account's risk is unknown, and every status taken against these margins (margin, stream,
+// cascade, replay) is `error`, whichever measure the margin is on.
+MSYNC_HD inline margin_levels account_margins(double var, double es, bool margin_on_es,
+                                              double gross_notional, const margin_rule& rule) {
+  if (!is_finite(var) || !is_finite(es)) return margin_levels{NAN, NAN};
+  return margin_requirement(margin_on_es ? es : var, gross_notional, rule);
+}
+
+// H = E / MM; +inf when MM = 0 and E >= 0, 0 when MM = 0 and E < 0; NaN when E is NaN (an
+// account in `error` shows no health it does not have).
 MSYNC_HD inline double health_factor(double equity, double maintenance) {
-  if (maintenance == 0.0) return equity >= 0.0 ? HUGE_VAL : 0.0;
+  if (maintenance == 0.0) return equity >= 0.0 ? HUGE_VAL : equity < 0.0 ? 0.0 : equity;
   return equity / maintenance;
 }
 
+// `error` unless equity and both margins are finite; then liquidate below MM, margin_call below IM.
 MSYNC_HD inline account_status margin_status(double equity, const margin_levels& m) {
+  if (!is_finite(equity) || !is_finite(m.initial) || !is_finite(m.maintenance))
+    return account_status::error;
   if (equity < m.maintenance) return account_status::liquidate;
   if (equity < m.initial) return account_status::margin_call;
   return account_status::ok;
@@ -79,6 +102,8 @@ inline const char* status_name(account_status s) {
       return "margin_call";
     case account_status::liquidate:
       return "liquidate";
+    case account_status::error:
+      return "error";
   }
   return "?";
 }

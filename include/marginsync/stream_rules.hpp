@@ -11,13 +11,23 @@
 
 namespace msync {
 
-enum class stream_state : std::uint8_t { ok, preemptive, margin_call, liquidate, liquidation_held };
+// `error`: the account's equity or margins in force are not finite (risk_rules.hpp); appended last
+// so the other values keep their numbers.
+enum class stream_state : std::uint8_t {
+  ok,
+  preemptive,
+  margin_call,
+  liquidate,
+  liquidation_held,
+  error
+};
 
 MSYNC_HD inline stream_state account_stream_state(double equity, const margin_levels& in_force,
                                                   double breach_probability,
                                                   double preemptive_threshold,
                                                   bool on_stale_oracle) {
   const account_status status = margin_status(equity, in_force);
+  if (status == account_status::error) return stream_state::error;
   if (status == account_status::liquidate)
     return on_stale_oracle ? stream_state::liquidation_held : stream_state::liquidate;
   if (status == account_status::margin_call) return stream_state::margin_call;

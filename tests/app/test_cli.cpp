@@ -103,6 +103,40 @@ TEST(cli, bad_input_exits_2_with_file_line_and_column) {
   EXPECT_FALSE(std::filesystem::exists(out / "accounts.csv"));
 }
 
+// The examples: absurd but finite rates, and an account id that is not UTF-8, are bad
+// input (exit 2, FILE:LINE: column), where they gave NaN passing as `ok` or a stream that died at
+// its first JSON event.
+TEST(cli, absurd_rates_and_ids_that_are_not_text_exit_2) {
+  struct example {
+    std::string file, from, to, expected;
+  };
+  const example examples[] = {
+      {"market.json", "\"dividend_yield\": 0.0", "\"dividend_yield\": -10000",
+       "market.json:5: column 'underlyings[0].dividend_yield': must be within [-1, 1]"},
+      {"market.json", "\"rate\": 0.04", "\"rate\": 10000",
+       "market.json:3: column 'rate': must be within [-1, 1]"},
+      {"market.json", "\"funding_rate\": 0.0001", "\"funding_rate\": 1e308",
+       "market.json:5: column 'underlyings[0].funding_rate': must be within [-0.1, 0.1]"},
+      {"accounts.csv", "flat,",
+       "fl\xff"
+       "at,",
+       "accounts.csv:5: column 'account_id': not valid UTF-8: byte 0xFF at offset 2"},
+  };
+  for (const example& e : examples) {
+    SCOPED_TRACE(e.expected);
+    temp_dir dir;
+    test::copy_sample_book(dir.path());
+    std::string text = test::read_file(dir / e.file);
+    text.replace(text.find(e.from), e.from.size(), e.to);
+    test::write_file(dir / e.file, text);
+    for (const char* command : {"margin", "stream --ticks /dev/null"}) {
+      const auto r = run_cli(std::string(command) + " --book '" + dir.path().string() + "'");
+      EXPECT_EQ(r.status, 2) << command;
+      EXPECT_NE(r.out.find(e.expected), std::string::npos) << command << ": " << r.out;
+    }
+  }
+}
+
 TEST(cli, usage_errors_exit_2) {
   EXPECT_EQ(run_cli("").status, 2);
   EXPECT_EQ(run_cli("frobnicate").status, 2);

@@ -154,6 +154,19 @@ TEST(book_snapshot, broken_invariants_are_refused) {
   EXPECT_NE(
       refused([](book& b) { b.account_id[1] = b.account_id[0]; }).find("account id appears twice"),
       std::string::npos);
+  // The id rule of every reader (docs/design.md 2.1, 12.2).
+  for (const char* bad : {"acc\xff", "acc\x07", "", "\xc0\x80"}) {
+    EXPECT_NE(refused([&](book& b) {
+                b.account_id[2] = bad;
+              }).find("an id is empty, not valid UTF-8 or holds a control character"),
+              std::string::npos)
+        << bad;
+    EXPECT_NE(refused([&](book& b) {
+                b.instruments.id[2] = bad;
+              }).find("an id is empty, not valid UTF-8 or holds a control character"),
+              std::string::npos)
+        << bad;
+  }
   EXPECT_NE(refused([](book& b) {
               b.instruments.id[1] = b.instruments.id[0];
             }).find("instrument id appears twice"),

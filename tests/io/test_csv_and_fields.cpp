@@ -1,8 +1,10 @@
-// The CSV reader and the field parsers: quoting, line endings, line numbers, timestamps.
+// The CSV reader and the field parsers: quoting, line endings, line numbers, timestamps, ids.
 #include <gtest/gtest.h>
 
 #include "io/csv_reader.hpp"
+#include "io/id_rules.hpp"
 #include "io/number_parse.hpp"
+#include "io/output_files.hpp"
 #include "marginsync/errors.hpp"
 #include "test_support.hpp"
 
@@ -83,6 +85,40 @@ TEST(numbers, parse_and_reject) {
   EXPECT_NE(parse_number("+-5", v), "");
   EXPECT_NE(parse_number("++5", v), "");
   EXPECT_NE(parse_number("+", v), "");
+}
+
+// The one rule for ids (docs/design.md 2.1): UTF-8 text (RFC 3629) without control characters.
+TEST(id_rule, utf8_text_without_control_characters) {
+  for (const char* good :
+       {"", "acct-1", "trader \"7\", desk", "\xc3\xa9t\xc3\xa9",  // été
+        "\xe2\x82\xac", "\xef\xbf\xbd", "\xf0\x9f\x98\x80",       // EUR, U+FFFD, an emoji
+        "\xf4\x8f\xbf\xbf", "\xc2\xa0"})                          // U+10FFFF, U+00A0
+    EXPECT_EQ(id_text_problem(good), "") << good;
+  const std::pair<std::string, std::string> bad[] = {
+      {"a\xff", "not valid UTF-8: byte 0xFF at offset 1"},
+      {"\x80", "not valid UTF-8: byte 0x80 at offset 0"},              // a lone continuation
+      {"\xc0\x80", "not valid UTF-8: byte 0xC0 at offset 0"},          // overlong NUL
+      {"\xe0\x80\xaf", "not valid UTF-8: byte 0xE0 at offset 0"},      // overlong '/'
+      {"\xed\xa0\x80", "not valid UTF-8: byte 0xED at offset 0"},      // surrogate U+D800
+      {"\xf4\x90\x80\x80", "not valid UTF-8: byte 0xF4 at offset 0"},  // above U+10FFFF
+      {"\xf5\x80\x80\x80", "not valid UTF-8: byte 0xF5 at offset 0"},
+      {"ab\xe2\x82", "not valid UTF-8: incomplete sequence from byte 0xE2 at offset 2"},
+      {"\xe2\x28\xa1", "not valid UTF-8: byte 0x28 at offset 1"},
+      {std::string("a\0b", 3), "not text: control character U+0000 at offset 1"},
+      {"tab\there", "not text: control character U+0009 at offset 3"},
+      {"x\n", "not text: control character U+000A at offset 1"},
+      {"\x7f", "not text: control character U+007F at offset 0"},
+      {"\xc2\x9b", "not text: control character U+009B at offset 0"},  // C1 CSI
+  };
+  for (const auto& [id, why] : bad) EXPECT_EQ(id_text_problem(id), why) << why;
+}
+
+// The second line of defence: JSON text with a string that is not UTF-8 is written, never thrown.
+TEST(id_rule, json_output_replaces_bytes_that_are_not_utf8) {
+  nlohmann::json body;
+  body["inputs"]["book"] = "/data/b\xffook";
+  const std::string text = summary_document(run_provenance{}, body);
+  EXPECT_NE(text.find("/data/b\xef\xbf\xbdook"), std::string::npos) << text;  // U+FFFD
 }
 
 TEST(numbers, shortest_round_trip) {

@@ -295,6 +295,16 @@ TEST(tick_stream, json_malformed_lines_are_reported_once_and_skipped) {
       {collateral + ",\"account\":\"A\"}", "amount", "missing"},
       {collateral + ",\"account\":\"A\",\"amount\":2e15}", "amount", "[-1e15, 1e15]"},
       {collateral + ",\"account\":\"A\",\"amount\":\"x\"}", "amount", "expected a number"},
+      // The id rule of every reader (docs/design.md 2.1): bytes that are not UTF-8 fail the JSON
+      // parse; control characters, written as escapes, are refused by the rule.
+      {trade + ",\"account\":\"A\xff\",\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "",
+       "invalid JSON"},
+      {trade + ",\"account\":\"A\\u0007\",\"instrument\":\"I\",\"quantity\":1,\"price\":1}",
+       "account", "control character U+0007 at offset 1"},
+      {trade + ",\"account\":\"A\",\"instrument\":\"I\\u009f\",\"quantity\":1,\"price\":1}",
+       "instrument", "control character U+009F at offset 1"},
+      {collateral + ",\"account\":\"\\u0000\",\"amount\":5}", "account",
+       "control character U+0000 at offset 0"},
   };
   // The first line decides the format, so the stream starts with a good JSON line.
   std::vector<bad_line> all = cases;

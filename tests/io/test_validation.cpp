@@ -160,6 +160,80 @@ TEST_F(validation, spots_and_vols_must_be_positive) {
   expect_problem("market.json", 5, "underlyings[0].vol", "must be within (0, 10]");
 }
 
+// Rates have plausible ranges (docs/design.md 2.5): finite but absurd values made NaN and infinite
+// equity, VaR and ES (dividend_yield -10000, rate 10000) or collateral (funding_rate 1e308).
+TEST_F(validation, rates_and_funding_have_plausible_ranges) {
+  const std::string base = test::read_file(dir_ / "market.json");
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string m = base;
+    m.replace(m.find(from), from.size(), to);
+    write_file(dir_ / "market.json", m);
+  };
+  with("\"rate\": 0.04", "\"rate\": 10000");
+  expect_problem("market.json", 3, "rate", "must be within [-1, 1] (annual fraction), got 10000");
+  with("\"rate\": 0.04", "\"rate\": -1.5");
+  expect_problem("market.json", 3, "rate", "must be within [-1, 1]");
+  with("\"dividend_yield\": 0.0", "\"dividend_yield\": -10000");
+  expect_problem("market.json", 5, "underlyings[0].dividend_yield", "must be within [-1, 1]");
+  with("\"funding_rate\": 0.00005", "\"funding_rate\": 1e308");
+  expect_problem("market.json", 6, "underlyings[1].funding_rate",
+                 "must be within [-0.1, 0.1] (per 8 hours)");
+  with("\"funding_rate\": 0.00005", "\"funding_rate\": -0.11");
+  expect_problem("market.json", 6, "underlyings[1].funding_rate", "must be within [-0.1, 0.1]");
+  // The ends of the ranges are valid.
+  std::string m = base;
+  m.replace(m.find("\"rate\": 0.04"), 12, "\"rate\": -1");
+  m.replace(m.find("\"dividend_yield\": 0.0"), 21, "\"dividend_yield\": 1");
+  m.replace(m.find("\"funding_rate\": 0.00005"), 23, "\"funding_rate\": -0.1");
+  write_file(dir_ / "market.json", m);
+  EXPECT_NO_THROW(load_book_inputs(book_paths::in_directory(dir_.path())));
+}
+
+// Open bounds of risk.json closed (docs/design.md 2.6, 2.10).
+TEST_F(validation, risk_parameters_have_upper_bounds) {
+  write_file(dir_ / "risk.json",
+             "{\n  \"degrees_of_freedom\": 1e300,\n  \"min_margin_rate\": 1e300,\n"
+             "  \"deviation_threshold\": 1e300,\n  \"daily_volume\": 1e-300\n}\n");
+  expect_problem("risk.json", 2, "degrees_of_freedom", "must be within (2, 1000]");
+  expect_problem("risk.json", 3, "min_margin_rate", "must be within [0, 1]");
+  expect_problem("risk.json", 4, "deviation_threshold", "must be within [0, 1e6]");
+  expect_problem("risk.json", 5, "daily_volume", "must be within [1, 1e15]");
+  write_file(dir_ / "risk.json",
+             "{\"degrees_of_freedom\": 1000, \"min_margin_rate\": 1, \"deviation_threshold\": "
+             "1e6, \"daily_volume\": 1, \"tiers\": {\"standard\": {}, \"vip\": {}, "
+             "\"market_maker\": {}}}");
+  EXPECT_NO_THROW(load_book_inputs(book_paths::in_directory(dir_.path())));
+}
+
+// One rule for ids in every reader (docs/design.md 2.1): UTF-8 text without control characters,
+// reported as FILE:LINE: column. An account id with byte 0xFF was accepted and later killed a
+// stream at its first JSON event.
+TEST_F(validation, ids_must_be_utf8_text_without_control_characters) {
+  replace_line("accounts.csv", 2, "hedged\xff_basis,1000,standard");
+  replace_line("accounts.csv", 3, "short_option_seller,1000,std\x01");
+  replace_line("instruments.csv", 2, "BTC-SPOT\x1b[31m,spot,BTC,,,,1");
+  replace_line("instruments.csv", 3, "BTC-PERP,perpetual,B\xc3,,,,1");
+  append_line("positions.csv", "flat\xed\xa0\x80,ETH-SPOT,1,");  // a UTF-16 surrogate
+  append_line("positions.csv", "flat,ETH-SPOT\xc2\x85,1,");      // U+0085, a C1 control
+  expect_problem("accounts.csv", 2, "account_id", "not valid UTF-8: byte 0xFF at offset 6");
+  expect_problem("accounts.csv", 3, "tier", "control character U+0001 at offset 3");
+  expect_problem("instruments.csv", 2, "instrument_id", "control character U+001B at offset 8");
+  expect_problem("instruments.csv", 3, "underlying", "not valid UTF-8");
+  expect_problem("positions.csv", 12, "account_id", "not valid UTF-8: byte 0xED at offset 4");
+  expect_problem("positions.csv", 13, "instrument_id", "control character U+0085 at offset 8");
+}
+
+TEST_F(validation, symbols_and_tier_names_follow_the_id_rule) {
+  std::string m = test::read_file(dir_ / "market.json");
+  m.replace(m.find("\"symbol\": \"ETH\""), 15, "\"symbol\": \"ETH\\u0000\"");
+  write_file(dir_ / "market.json", m);
+  expect_problem("market.json", 6, "underlyings[1].symbol", "control character U+0000 at offset 3");
+  test::copy_sample_book(dir_.path());
+  write_file(dir_ / "risk.json", "{\n  \"tiers\": {\"vip\\u0085\": {\"im_multiplier\": 1}}\n}\n");
+  expect_problem("risk.json", 2, "tiers.vip\xc2\x85",
+                 "tier name not text: control character U+0085");
+}
+
 TEST_F(validation, correlation_must_be_a_correlation_matrix) {
   const std::string base = test::read_file(dir_ / "market.json");
   auto with = [&](const std::string& matrix) {
@@ -222,7 +296,7 @@ TEST_F(validation, risk_parameters) {
   expect_problem("risk.json", 3, "scenarios", "must be within [1, 10000000]");
   expect_problem("risk.json", 4, "method", "'exact' is not one of 'full', 'delta_gamma'");
   expect_problem("risk.json", 5, "confidance", "unknown key");
-  expect_problem("risk.json", 6, "degrees_of_freedom", "must be > 2");
+  expect_problem("risk.json", 6, "degrees_of_freedom", "must be within (2, 1000]");
   write_file(dir_ / "risk.json", "{\"confidence\": 0}");
   expect_problem("risk.json", 1, "confidence", "within (0, 1)");
   write_file(dir_ / "risk.json", "{\"scenarios\": 2.5}");

@@ -393,7 +393,81 @@ TEST_P(margin_engine, empty_book) {
   EXPECT_EQ(o.risk.bad_debt_var, 0.0);
 }
 
+// Numbers that are not finite never pass as healthy (docs/design.md 3.7): a market the loaders
+// refuse (dividend yield -10000: the BTC option's value overflows) set directly, so the losses of
+// the option account are NaN. Its status is `error`, its margins NaN; the other accounts are as
+// before. Both tail paths: k small against the blocks of 16 (1000 scenarios) and large (k = N).
+TEST_P(margin_engine, non_finite_numbers_give_status_error) {
+  for (double confidence : {0.99, 0.01})
+    for (risk_method method : {risk_method::full, risk_method::delta_gamma}) {
+      SCOPED_TRACE(std::string("confidence ") + std::to_string(confidence) + " method " +
+                   method_name(method));
+      book_inputs in = sample_inputs();
+      in.risk.scenarios = 1000;
+      in.risk.confidence = confidence;
+      in.risk.method = method;
+      const outcome clean = run(in);
+      in.market.dividend_yield[0] = -10000.0;  // BTC
+      const outcome o = run(in);
+      bool any_error = false;
+      for (std::size_t a = 0; a < in.positions.accounts(); ++a) {
+        const std::string& id = in.positions.account_id[a];
+        const bool finite = std::isfinite(o.reval.account_equity[a]) &&
+                            std::isfinite(o.risk.var[a]) && std::isfinite(o.risk.es[a]) &&
+                            std::isfinite(o.risk.initial_margin[a]) &&
+                            std::isfinite(o.risk.maintenance_margin[a]);
+        if (!finite) {
+          any_error = true;
+          EXPECT_EQ(o.risk.status[a], account_status::error) << id;
+          EXPECT_TRUE(std::isnan(o.risk.initial_margin[a])) << id;
+          EXPECT_TRUE(std::find(o.risk.not_ok_accounts.begin(), o.risk.not_ok_accounts.end(), a) !=
+                      o.risk.not_ok_accounts.end())
+              << id;
+        } else {
+          EXPECT_NE(o.risk.status[a], account_status::error) << id;
+        }
+        if (id == "short_option_seller") {
+          EXPECT_EQ(o.risk.status[a], account_status::error);
+        }
+        if (id == "leveraged_perp_long" || id == "market_maker_eth_short") {
+          EXPECT_EQ(o.risk.status[a], clean.risk.status[a]) << id;  // no BTC option: unchanged
+          EXPECT_EQ(o.risk.var[a], clean.risk.var[a]) << id;
+        }
+      }
+      EXPECT_TRUE(any_error);
+    }
+}
+
 MSYNC_FOR_EACH_BACKEND(margin_engine);
+
+// Accounts in `error` are counted, kept out of the totals, and named (the first five) in the
+// message that makes `margin` exit 1 (docs/design.md 4.4, 5.1).
+TEST(margin_totals, accounts_in_error_are_counted_and_named) {
+  margin_run run;
+  const double nan = std::nan("");
+  for (int a = 0; a < 8; ++a) {
+    const bool error = a >= 1;  // seven accounts in error
+    run.inputs.positions.account_id.push_back("acct" + std::to_string(a));
+    run.reval.account_equity.push_back(error ? nan : 100.0);
+    run.risk.initial_margin.push_back(error ? nan : 10.0);
+    run.risk.maintenance_margin.push_back(error ? nan : 6.0);
+    run.risk.status.push_back(error ? account_status::error : account_status::ok);
+    run.risk.preemptive.push_back(0);
+  }
+  const margin_totals t = book_totals(run);
+  EXPECT_EQ(t.ok, 1);
+  EXPECT_EQ(t.error, 7);
+  EXPECT_EQ(t.equity, 100.0);
+  EXPECT_EQ(t.initial_margin, 10.0);
+  EXPECT_EQ(error_accounts_message(run),
+            "7 accounts have numbers that are not finite (status error): acct1, acct2, acct3, "
+            "acct4, acct5, ...");
+  for (int a = 2; a < 8; ++a) run.risk.status[a] = account_status::liquidate;
+  EXPECT_EQ(error_accounts_message(run),
+            "1 account has numbers that are not finite (status error): acct1");
+  run.risk.status[1] = account_status::ok;
+  EXPECT_EQ(error_accounts_message(run), "");
+}
 
 // The CPU backend's results do not depend on its thread count (fixed-order sums).
 TEST(cpu_backend, thread_count_does_not_change_a_bit) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "marginsync/risk_rules.hpp"
+#include "marginsync/stream_rules.hpp"
 
 namespace {
 
@@ -102,6 +103,9 @@ TEST(HealthFactor, RatioAndZeroMaintenance) {
   EXPECT_EQ(msync::health_factor(0.0, 0.0), std::numeric_limits<double>::infinity());
   EXPECT_EQ(msync::health_factor(-1.0, 0.0), 0.0);
   EXPECT_EQ(msync::health_factor(-1e-300, 0.0), 0.0);
+  // Equity that is not a number has no health, whatever MM is.
+  EXPECT_TRUE(std::isnan(msync::health_factor(std::nan(""), 0.0)));
+  EXPECT_TRUE(std::isnan(msync::health_factor(std::nan(""), 5.0)));
 }
 
 // liquidate if E < MM, else margin_call if E < IM, else ok.
@@ -119,6 +123,38 @@ TEST(MarginStatus, Boundaries) {
   const margin_levels none{0.0, 0.0};
   EXPECT_EQ(msync::margin_status(0.0, none), account_status::ok);
   EXPECT_EQ(msync::margin_status(-0.01, none), account_status::liquidate);
+}
+
+// A NaN or infinite equity, IM or MM is never ok, nor any other decision: `error`. Margins from a
+// tail with a NaN or infinite VaR or ES are NaN, whichever measure the margin is on; a NaN
+// measure is never dropped by the floor's max.
+TEST(MarginStatus, NumbersThatAreNotFiniteAreAnError) {
+  const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
+  const margin_levels m{100.0, 60.0};
+  for (double e : {nan, inf, -inf})
+    EXPECT_EQ(msync::margin_status(e, m), account_status::error) << e;
+  for (double x : {nan, inf, -inf}) {
+    EXPECT_EQ(msync::margin_status(1e6, margin_levels{x, 60.0}), account_status::error) << x;
+    EXPECT_EQ(msync::margin_status(1e6, margin_levels{100.0, x}), account_status::error) << x;
+  }
+  EXPECT_EQ(std::string(msync::status_name(account_status::error)), "error");
+  EXPECT_FALSE(msync::preemptive_flag(account_status::error, 1.0, 0.25));
+
+  const msync::margin_rule rule{0.01, 0.6, 1.0};
+  EXPECT_TRUE(std::isnan(msync::margin_requirement(nan, 1000.0, rule).initial));
+  EXPECT_TRUE(std::isnan(msync::margin_requirement(5.0, nan, rule).maintenance));
+  for (bool on_es : {false, true})
+    for (double x : {nan, inf, -inf}) {
+      EXPECT_TRUE(std::isnan(msync::account_margins(x, 5.0, on_es, 1000.0, rule).initial));
+      EXPECT_TRUE(std::isnan(msync::account_margins(5.0, x, on_es, 1000.0, rule).maintenance));
+    }
+  const margin_levels ok = msync::account_margins(5.0, 20.0, true, 1000.0, rule);
+  EXPECT_EQ(ok.initial, 20.0);
+  EXPECT_EQ(ok.maintenance, 12.0);
+
+  EXPECT_EQ(msync::account_stream_state(nan, m, 0.0, 0.25, false), msync::stream_state::error);
+  EXPECT_EQ(msync::account_stream_state(1e6, margin_levels{inf, inf}, 0.0, 0.25, true),
+            msync::stream_state::error);
 }
 
 TEST(MarginStatus, Names) {
