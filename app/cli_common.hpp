@@ -100,8 +100,8 @@ struct run_options {
 };
 enum class backend_use { computes, accepted_only, bench };
 void add_backend_option(CLI::App& app, run_options& o, backend_use use);
-// Most CPU threads --threads takes. Each thread holds its own buffers (about 9 bytes per scenario in
-// scenario risk, plus its stack), so a count far beyond any machine's cores only costs memory.
+// Most CPU threads --threads takes. Each thread holds its own buffers (about 9 bytes per scenario
+// in scenario risk, plus its stack), so a count far beyond any machine's cores only costs memory.
 constexpr int max_threads = 1024;
 // Most --device-memory, in MiB (16 TiB; far beyond any device, and its bytes fit in 64 bits).
 constexpr std::int64_t max_device_memory_mib = std::int64_t{1} << 24;
@@ -125,7 +125,6 @@ void add_tick_time_options(CLI::App& app, tick_time_options& o, bool confirmatio
 // Throws usage_error when `path`, the value of `option`, names a directory where a file is to be
 // written: said before any work is done, as a usage error (exit 2), not as a failed write (exit 1).
 void reject_directory_for_file(const std::string& option, const std::string& path);
-
 
 // An input of a run, as an option names it: {"--book", "data/sample"}.
 struct named_input {

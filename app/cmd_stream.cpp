@@ -431,19 +431,20 @@ command stream_command(CLI::App& top, const run_context& context) {
       "and accounts.csv (at the end); without it, events go to standard output");
   app->footer(help_footer(
       "marginsync stream --book data/sample --ticks data/streams/crash.jsonl --out results/stream",
-      std::string("Stream time is the clock: expiry, heartbeats and staleness follow the ticks' "
-                  "timestamps.\n"
-                  "Malformed lines are reported on stderr and skipped; the stream goes on (with "
-                  "--strict, it\n"
-                  "exits 2 at the end). So are a line over 64 KiB, a last line without its "
-                  "newline, and an\n"
-                  "event more than --max-tick-jump from stream time. SIGINT or SIGTERM finishes "
-                  "the update in\n"
-                  "hand, writes the outputs and exits 0. An output that cannot be written stops the "
-                  "stream:\n"
-                  "exit 1, the file cut back to its last whole update.\n"
-                  "events.jsonl: health is equity / maintenance margin, null when there is no "
-                  "maintenance margin.\n") +
+      std::string(
+          "Stream time is the clock: expiry, heartbeats and staleness follow the ticks' "
+          "timestamps.\n"
+          "Malformed lines are reported on stderr and skipped; the stream goes on (with "
+          "--strict, it\n"
+          "exits 2 at the end). So are a line over 64 KiB, a last line without its "
+          "newline, and an\n"
+          "event more than --max-tick-jump from stream time. SIGINT or SIGTERM finishes "
+          "the update in\n"
+          "hand, writes the outputs and exits 0. An output that cannot be written stops the "
+          "stream:\n"
+          "exit 1, the file cut back to its last whole update.\n"
+          "events.jsonl: health is equity / maintenance margin, null when there is no "
+          "maintenance margin.\n") +
           units_note));
   return {app, [o, &context] {
             reject_renamed_options(o->book);

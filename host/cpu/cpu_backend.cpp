@@ -289,77 +289,80 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       row_buffer.resize(use_table || !full ? 0 : un);
     });
 #pragma omp for schedule(dynamic, 1)
-    for (std::int64_t c = 0; c < n_chunks; ++c) guard.run([&] {
-      double* bad = partial.data() + static_cast<std::size_t>(c) * un;
-      const std::size_t i_end = std::min(n_acc, static_cast<std::size_t>(c + 1) * chunk);
-      for (std::size_t i = static_cast<std::size_t>(c) * chunk; i < i_end; ++i) {
-        const std::size_t a = order_[i];
-        double* l = loss.data();
-        const double equity = reval.account_equity[a];
-        double largest = 0.0;
-        if (full) {
-          for (std::size_t t0 = 0; t0 < un; t0 += tile) {
-            const std::size_t len = std::min(tile, un - t0);
-            double* lt = l + t0;
-            bool first = true;
-            for (std::uint64_t p = book_.account_position_begin[a];
-                 p < book_.account_position_begin[a + 1]; ++p) {
-              const std::uint32_t ins_index = book_.position_instrument[p];
-              const double* row = row_buffer.data();
-              if (use_table)
-                row = pnl.data() + ins_index * un + t0;
-              else
-                instrument_pnl(ins_index, row_buffer.data());
-              cpu::add_position_loss(lt, row, len, book_.position_quantity[p], first);
-              first = false;
+    for (std::int64_t c = 0; c < n_chunks; ++c)
+      guard.run([&] {
+        double* bad = partial.data() + static_cast<std::size_t>(c) * un;
+        const std::size_t i_end = std::min(n_acc, static_cast<std::size_t>(c + 1) * chunk);
+        for (std::size_t i = static_cast<std::size_t>(c) * chunk; i < i_end; ++i) {
+          const std::size_t a = order_[i];
+          double* l = loss.data();
+          const double equity = reval.account_equity[a];
+          double largest = 0.0;
+          if (full) {
+            for (std::size_t t0 = 0; t0 < un; t0 += tile) {
+              const std::size_t len = std::min(tile, un - t0);
+              double* lt = l + t0;
+              bool first = true;
+              for (std::uint64_t p = book_.account_position_begin[a];
+                   p < book_.account_position_begin[a + 1]; ++p) {
+                const std::uint32_t ins_index = book_.position_instrument[p];
+                const double* row = row_buffer.data();
+                if (use_table)
+                  row = pnl.data() + ins_index * un + t0;
+                else
+                  instrument_pnl(ins_index, row_buffer.data());
+                cpu::add_position_loss(lt, row, len, book_.position_quantity[p], first);
+                first = false;
+              }
+              if (first) std::fill(lt, lt + len, 0.0);  // no positions: no loss
+              const double tile_top =
+                  cpu::block_maxima(lt, len, block_max.data() + t0 / tail_block);
+              largest = t0 == 0 ? tile_top : std::max(largest, tile_top);
             }
-            if (first) std::fill(lt, lt + len, 0.0);  // no positions: no loss
-            const double tile_top = cpu::block_maxima(lt, len, block_max.data() + t0 / tail_block);
-            largest = t0 == 0 ? tile_top : std::max(largest, tile_top);
+          } else {
+            terms.clear();
+            for (std::uint64_t x = book_.account_exposure_begin[a];
+                 x < book_.account_exposure_begin[a + 1]; ++x) {
+              const std::size_t u = book_.exposure_underlying[x];
+              terms.push_back(cpu::exposure_term{
+                  d_spot.data() + u * un, d_vol.data() + u * un,
+                  make_exposure_sensitivity(reval.exposure_delta[x], reval.exposure_gamma[x],
+                                            reval.exposure_vega[x], reval.exposure_theta[x], h)});
+            }
+            largest = cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
           }
-        } else {
-          terms.clear();
-          for (std::uint64_t x = book_.account_exposure_begin[a];
-               x < book_.account_exposure_begin[a + 1]; ++x) {
-            const std::size_t u = book_.exposure_underlying[x];
-            terms.push_back(cpu::exposure_term{
-                d_spot.data() + u * un, d_vol.data() + u * un,
-                make_exposure_sensitivity(reval.exposure_delta[x], reval.exposure_gamma[x],
-                                          reval.exposure_vega[x], reval.exposure_theta[x], h)});
-          }
-          largest = cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
+          // Bad debt is max(0, L - equity): zero in every scenario unless the largest loss exceeds
+          // the equity, which is rare, so most accounts never touch their chunk's bad-debt row.
+          if (largest > equity) cpu::add_bad_debt(l, un, equity, bad);
+          const tail_statistics tail =
+              selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
+          const margin_levels m = account_margins(
+              tail.var, tail.es, params.measure == margin_measure::es,
+              reval.account_gross_notional[a],
+              margin_rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]});
+          // Breaching is monotone in the loss. When the k-th largest loss does not breach, only
+          // larger losses can, and those are all among the k the selector kept.
+          const std::int64_t breaches =
+              breaches_maintenance(equity, tail.var, m.maintenance)
+                  ? cpu::count_breaches(l, un, equity, m.maintenance)
+                  : cpu::count_breaches(selector.largest(), static_cast<std::size_t>(k), equity,
+                                        m.maintenance);
+          out.var[a] = tail.var;
+          out.es[a] = tail.es;
+          out.initial_margin[a] = m.initial;
+          out.maintenance_margin[a] = m.maintenance;
+          out.health[a] = health_factor(equity, m.maintenance);
+          out.breach_probability[a] = static_cast<double>(breaches) / static_cast<double>(n);
+          out.status[a] = margin_status(equity, m);
+          out.preemptive[a] = preemptive_flag(out.status[a], out.breach_probability[a],
+                                              params.preemptive_threshold);
         }
-        // Bad debt is max(0, L - equity): zero in every scenario unless the largest loss exceeds
-        // the equity, which is rare, so most accounts never touch their chunk's bad-debt row.
-        if (largest > equity) cpu::add_bad_debt(l, un, equity, bad);
-        const tail_statistics tail =
-            selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
-        const margin_levels m = account_margins(
-            tail.var, tail.es, params.measure == margin_measure::es,
-            reval.account_gross_notional[a],
-            margin_rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]});
-        // Breaching is monotone in the loss. When the k-th largest loss does not breach, only
-        // larger losses can, and those are all among the k the selector kept.
-        const std::int64_t breaches =
-            breaches_maintenance(equity, tail.var, m.maintenance)
-                ? cpu::count_breaches(l, un, equity, m.maintenance)
-                : cpu::count_breaches(selector.largest(), static_cast<std::size_t>(k), equity,
-                                      m.maintenance);
-        out.var[a] = tail.var;
-        out.es[a] = tail.es;
-        out.initial_margin[a] = m.initial;
-        out.maintenance_margin[a] = m.maintenance;
-        out.health[a] = health_factor(equity, m.maintenance);
-        out.breach_probability[a] = static_cast<double>(breaches) / static_cast<double>(n);
-        out.status[a] = margin_status(equity, m);
-        out.preemptive[a] =
-            preemptive_flag(out.status[a], out.breach_probability[a], params.preemptive_threshold);
-      }
-      const std::int64_t done = ++chunks_done;
-      // Only the first thread reports, so the callback is never called concurrently.
-      if (omp_get_thread_num() == 0)
-        report_progress("scenario risk", static_cast<double>(done) / static_cast<double>(n_chunks));
-    });
+        const std::int64_t done = ++chunks_done;
+        // Only the first thread reports, so the callback is never called concurrently.
+        if (omp_get_thread_num() == 0)
+          report_progress("scenario risk",
+                          static_cast<double>(done) / static_cast<double>(n_chunks));
+      });
   }
   guard.rethrow();
 

@@ -12,7 +12,9 @@ std::string excerpt(std::string_view text, std::size_t limit) {
   return std::string(text.substr(0, cut)) + "\u2026 (" + std::to_string(text.size()) + " bytes)";
 }
 
-std::string quote_input(std::string_view text) { return "'" + excerpt(text) + "'"; }
+std::string quote_input(std::string_view text) {
+  return "'" + excerpt(text) + "'";
+}
 
 std::string input_problem::to_string() const {
   // The one place every problem line is made: whatever a reader quoted, the line stays short.

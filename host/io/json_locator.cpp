@@ -229,9 +229,9 @@ std::string without_prefix(const std::string& what) {
 std::optional<json_document> parse_json_text(const std::string& text, const std::string& name,
                                              problem_list& problems) {
   if (const long line = too_deep_at(text)) {
-    problems.add(name, line, "",
-                 "arrays and objects nested deeper than " + std::to_string(max_json_depth) +
-                     " levels");
+    problems.add(
+        name, line, "",
+        "arrays and objects nested deeper than " + std::to_string(max_json_depth) + " levels");
     return std::nullopt;
   }
   nlohmann::json root;

@@ -76,8 +76,7 @@ book_inputs load_book_at(const book_location& location);
 // A scenario file (docs/design.md section 2) for the market's underlyings; throws input_error.
 // Reading stops at the scenario that would take more than `max_cells` scenarios x underlyings
 // (a parameter so that tests need not fill gigabytes to reach the limit).
-scenario_file_data load_scenario_file(const std::filesystem::path& path,
-                                      const market_state& market,
+scenario_file_data load_scenario_file(const std::filesystem::path& path, const market_state& market,
                                       std::int64_t max_cells = max_scenario_cells);
 
 // Why `scenarios` scenarios of `underlyings` underlyings are too many (max_scenario_cells), or

@@ -185,9 +185,9 @@ risk_params load_risk_text(const std::string& text, const std::string& name,
     if (!it->is_object() || it->empty()) {
       doc->problem(problems, "tiers", "expected an object of tiers, e.g. {\"standard\": {...}}");
     } else if (it->size() > max_tiers) {
-      doc->problem(problems, "tiers",
-                   "at most " + std::to_string(max_tiers) + " tiers, got " +
-                       std::to_string(it->size()));
+      doc->problem(
+          problems, "tiers",
+          "at most " + std::to_string(max_tiers) + " tiers, got " + std::to_string(it->size()));
     } else {
       r.tiers.clear();
       for (auto t = it->begin(); t != it->end(); ++t) {

@@ -22,8 +22,8 @@ std::string scenario_cells_problem(std::size_t underlyings, std::int64_t scenari
          " scenarios with this market)";
 }
 
-scenario_file_data load_scenario_file(const std::filesystem::path& path,
-                                      const market_state& market, std::int64_t max_cells) {
+scenario_file_data load_scenario_file(const std::filesystem::path& path, const market_state& market,
+                                      std::int64_t max_cells) {
   problem_list problems;
   scenario_file_data data;
   data.path = path.string();

@@ -124,8 +124,7 @@ std::string parse_timestamp(std::string_view text, std::int64_t& out_ns) {
     return quote_input(text) + " must be UTC (end in 'Z' or '+00:00')";
   static const unsigned month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (year < 1900 || year > 2149) return out_of_range(text);
-  if (month < 1 || month > 12)
-    return quote_input(text) + " has no month " + std::to_string(month);
+  if (month < 1 || month > 12) return quote_input(text) + " has no month " + std::to_string(month);
   const unsigned last_day = month_days[month - 1] + (month == 2 && leap(year) ? 1 : 0);
   if (day < 1 || day > last_day || hour > 23 || minute > 59 || second > 59)
     return quote_input(text) + " is not a valid date and time";

@@ -58,19 +58,19 @@ TEST(cli_limits, a_replay_interval_given_twice_is_a_usage_error) {
 }
 
 TEST(cli_limits, an_empty_book_is_bad_input_in_every_command) {
-  temp_dir dir;
+  temp_dir dir, outputs;  // outputs apart: an output inside the book is refused (7.10)
   test::copy_sample_book(dir.path());
   write_file(dir / "accounts.csv", "account_id,collateral,tier\n");
   write_file(dir / "positions.csv", "account_id,instrument_id,quantity,entry_price\n");
   const std::string book = "'" + dir.path().string() + "'";
   for (const std::string& command :
        {"margin --book " + book, "cascade --shock BTC=-0.1 --book " + book,
-        "convert --out '" + (dir / "b.msb").string() + "' --book " + book}) {
+        "convert --out '" + (outputs / "b.msb").string() + "' --book " + book}) {
     const auto r = run_cli(command + " -q");
     EXPECT_EQ(r.status, 2) << command << "\n" << r.out;
     EXPECT_TRUE(contains(r, (dir / "accounts.csv").string() + ": no accounts")) << r.out;
   }
-  const auto r = run_cli("generate --accounts 0 --out '" + (dir / "g").string() + "' -q");
+  const auto r = run_cli("generate --accounts 0 --out '" + (outputs / "g").string() + "' -q");
   EXPECT_EQ(r.status, 2) << r.out;
 }
 
