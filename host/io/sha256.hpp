@@ -1,6 +1,12 @@
 #pragma once
 // SHA-256 (FIPS 180-4), fed incrementally: the content hash of every output file in a run's
 // manifest (docs/design.md 7.10), so that a reader checks a file with `sha256sum`.
+//
+// Written here rather than taken from OpenSSL's libcrypto: the manifest needs only this one
+// function (about 100 lines, checked against the FIPS 180-4 vectors in the tests), and the
+// installed static libraries would otherwise carry a crypto dependency to every consumer. It runs
+// at about 150-350 MB/s on one core (docs/design.md 7.10); a dependency becomes worth it if
+// outputs grow to where hashing shows in the run time.
 #include <array>
 #include <cstddef>
 #include <cstdint>
