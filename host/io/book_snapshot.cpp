@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -160,6 +161,10 @@ bool bounded(const std::vector<double>& v, double limit) {
   for (double x : v)
     if (!(std::fabs(x) <= limit)) return false;
   return true;
+}
+
+bool none_empty(const std::vector<std::string>& ids) {
+  return std::none_of(ids.begin(), ids.end(), [](const std::string& id) { return id.empty(); });
 }
 
 bool unique(const std::vector<std::string>& ids) {
@@ -344,6 +349,10 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
            "an id is empty, not valid UTF-8 or holds a control character");
   r.expect(unique(t.id), "an instrument id appears twice");
   r.expect(unique(b.account_id), "an account id appears twice");
+  // The CSV loader refuses empty ids and counts every row it merges.
+  r.expect(none_empty(t.id), "an instrument id is empty");
+  r.expect(none_empty(b.account_id), "an account id is empty");
+  r.expect(b.position_rows >= n_pos, "fewer position rows than positions");
   t.kind.resize(n_ins);
   for (std::size_t i = 0; i < n_ins; ++i) t.kind[i] = static_cast<instrument_kind>(kinds[i]);
 

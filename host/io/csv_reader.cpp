@@ -28,7 +28,12 @@ bool csv_reader::open(const std::filesystem::path& path, problem_list& problems)
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  text_ = std::move(buffer).str();
+  return open_text(std::move(buffer).str(), name_, problems);
+}
+
+bool csv_reader::open_text(std::string text, std::string name, problem_list& problems) {
+  name_ = std::move(name);
+  text_ = std::move(text);
   pos_ = 0;
   next_line_ = 1;
   if (text_.compare(0, 3, "\xEF\xBB\xBF") == 0) pos_ = 3;  // UTF-8 byte-order mark

@@ -19,6 +19,8 @@ class csv_reader {
   // Reads the file. Returns false (with a problem recorded) when it is missing or unreadable or
   // has no header row.
   bool open(const std::filesystem::path& path, problem_list& problems);
+  // The same for text already in memory; `name` labels the problems.
+  bool open_text(std::string text, std::string name, problem_list& problems);
 
   const std::string& file_name() const noexcept { return name_; }
   // Index of a header column, or -1.

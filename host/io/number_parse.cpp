@@ -33,6 +33,9 @@ std::string parse_integer(std::string_view text, std::int64_t& out) {
   if (text.empty()) return "empty, expected a whole number";
   std::string_view body = text;
   if (body.front() == '+') body.remove_prefix(1);
+  // One sign at most: from_chars would read the "-5" of "+-5".
+  if (body.size() != text.size() && !body.empty() && body.front() == '-')
+    return "'" + std::string(text) + "' is not a whole number";
   auto [end, ec] = std::from_chars(body.data(), body.data() + body.size(), out);
   if (ec == std::errc::result_out_of_range) return quote_input(text) + " is out of range";
   if (ec != std::errc() || end != body.data() + body.size())

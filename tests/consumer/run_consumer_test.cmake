@@ -1,7 +1,7 @@
 # ctest's consumer_package test: installs the build tree into a fresh prefix, then configures,
 # builds and runs tests/consumer against it. Needs no network.
 #   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DCONFIG=... -DGENERATOR=...
-#         -DCXX_COMPILER=... [-DCUDA_ROOT=...] -P run_consumer_test.cmake
+#         -DCXX_COMPILER=... [-DCXX_FLAGS=...] [-DCUDA_ROOT=...] -P run_consumer_test.cmake
 foreach(var BUILD_DIR SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "run_consumer_test.cmake: ${var} not set")
@@ -29,6 +29,10 @@ run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} ${config_args})
 
 set(configure_args -S ${SOURCE_DIR}/tests/consumer -B ${consumer_build} -G ${GENERATOR}
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
+# The build's own flags (the sanitizer build's -fsanitize=...: its libraries need the runtimes).
+if(CXX_FLAGS)
+  list(APPEND configure_args "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}")
+endif()
 if(CONFIG)
   list(APPEND configure_args -DCMAKE_BUILD_TYPE=${CONFIG})
 endif()

@@ -121,6 +121,21 @@ TEST(id_rule, json_output_replaces_bytes_that_are_not_utf8) {
   EXPECT_NE(text.find("/data/b\xef\xbf\xbdook"), std::string::npos) << text;  // U+FFFD
 }
 
+// One sign at most, as for parse_number (found by the number_fields fuzz target: "+-24488" was
+// read as -24488).
+TEST(numbers, integers_take_one_sign) {
+  std::int64_t v = 0;
+  EXPECT_EQ(parse_integer("+42", v), "");
+  EXPECT_EQ(v, 42);
+  EXPECT_EQ(parse_integer("-42", v), "");
+  EXPECT_EQ(v, -42);
+  EXPECT_NE(parse_integer("+-24488", v), "");
+  EXPECT_NE(parse_integer("++5", v), "");
+  EXPECT_NE(parse_integer("--5", v), "");
+  EXPECT_NE(parse_integer("+", v), "");
+  EXPECT_NE(parse_integer("-", v), "");
+}
+
 TEST(numbers, shortest_round_trip) {
   for (double x : {0.1, 1.0 / 3.0, 91000.0, -1e-300, 6.02214076e23, 2.0 / 7.0 * 1e5}) {
     const std::string s = format_number(x);

@@ -1,0 +1,13 @@
+// accounts.csv (docs/design.md section 2) against data/sample's other book files: problems are
+// expected; a book that loads must hold every invariant (fuzz_support.hpp).
+#include "book_files.hpp"
+#include "fuzz_support.hpp"
+#include "fuzz_targets.hpp"
+
+namespace msync::fuzz {
+
+void accounts_csv(std::string_view input) {
+  fuzz_book_file(sample_instruments_csv, input, sample_positions_csv);
+}
+
+}  // namespace msync::fuzz
