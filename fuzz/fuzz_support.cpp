@@ -7,6 +7,7 @@
 #include <fstream>
 #include <unordered_set>
 
+#include "io/id_rules.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
 
@@ -45,6 +46,7 @@ void check_ids(const std::vector<std::string>& ids, const char* what) {
   std::unordered_set<std::string_view> seen;
   for (const std::string& id : ids) {
     check(!id.empty(), std::string(what) + ": an empty id");
+    check(id_text_problem(id).empty(), std::string(what) + ": an id breaking the id rule (2.1)");
     check(seen.insert(id).second, std::string(what) + ": a repeated id");
   }
 }
@@ -86,9 +88,9 @@ std::filesystem::path scratch_file(const std::string& name, std::string_view tex
 
 void check_market(const market_state& m) {
   const std::size_t n = m.size();
-  check(n > 0, "market: no underlying");
+  check(n > 0 && n <= max_underlyings, "market: underlyings not in [1, 1024]");
   check(timestamp_ok(m.as_of_ns), "market: as_of outside 1900-2149");
-  check(std::isfinite(m.rate), "market: rate not finite");
+  check(within(m.rate, -1.0, 1.0), "market: rate outside [-1, 1]");
   check(m.spot.size() == n && m.vol.size() == n && m.dividend_yield.size() == n &&
             m.funding_rate.size() == n && m.correlation.size() == n * n &&
             m.cholesky.size() == n * n,
@@ -97,8 +99,8 @@ void check_market(const market_state& m) {
   for (std::size_t u = 0; u < n; ++u) {
     check(m.spot[u] > 0.0 && m.spot[u] <= max_price, "market: spot outside (0, 1e12]");
     check(m.vol[u] > 0.0 && m.vol[u] <= 10.0, "market: vol outside (0, 10]");
-    check(std::isfinite(m.dividend_yield[u]), "market: dividend_yield not finite");
-    check(std::isfinite(m.funding_rate[u]), "market: funding_rate not finite");
+    check(within(m.dividend_yield[u], -1.0, 1.0), "market: dividend_yield outside [-1, 1]");
+    check(within(m.funding_rate[u], -0.1, 0.1), "market: funding_rate outside [-0.1, 0.1]");
     check(std::isfinite(m.carry(u)), "market: carry rate - dividend_yield not finite");
   }
   for (std::size_t i = 0; i < n * n; ++i) {
@@ -113,16 +115,15 @@ void check_risk(const risk_params& r) {
   check(r.confidence > 0.0 && r.confidence < 1.0, "risk: confidence outside (0, 1)");
   check(r.horizon_days > 0.0 && r.horizon_days <= 3650.0, "risk: horizon_days outside (0, 3650]");
   check(r.scenarios >= 1 && r.scenarios <= max_scenarios, "risk: scenarios outside [1, 1e7]");
-  check(r.degrees_of_freedom > 2.0 && std::isfinite(r.degrees_of_freedom),
-        "risk: degrees_of_freedom not > 2");
+  check(r.degrees_of_freedom > 2.0 && r.degrees_of_freedom <= 1000.0,
+        "risk: degrees_of_freedom outside (2, 1000]");
   check(within(r.vol_of_vol, 0.0, 10.0), "risk: vol_of_vol outside [0, 10]");
   check(within(r.spot_vol_correlation, -1.0, 1.0), "risk: spot_vol_correlation outside [-1, 1]");
-  check(r.min_margin_rate >= 0.0 && std::isfinite(r.min_margin_rate),
-        "risk: min_margin_rate not finite and >= 0");
+  check(within(r.min_margin_rate, 0.0, 1.0), "risk: min_margin_rate outside [0, 1]");
   check(r.maintenance_ratio > 0.0 && r.maintenance_ratio <= 1.0,
         "risk: maintenance_ratio outside (0, 1]");
   check(within(r.preemptive_threshold, 0.0, 1.0), "risk: preemptive_threshold outside [0, 1]");
-  check(!r.tiers.empty(), "risk: no tier");
+  check(!r.tiers.empty() && r.tiers.size() <= max_tiers, "risk: tiers not in [1, 1000]");
   std::vector<std::string> names;
   for (const tier& t : r.tiers) {
     check(t.im_multiplier > 0.0 && t.im_multiplier <= 1000.0,
@@ -131,8 +132,7 @@ void check_risk(const risk_params& r) {
     names.push_back(t.name);
   }
   check_ids(names, "risk tiers");
-  check(r.deviation_threshold >= 0.0 && std::isfinite(r.deviation_threshold),
-        "risk: deviation_threshold not finite and >= 0");
+  check(within(r.deviation_threshold, 0.0, 1e6), "risk: deviation_threshold outside [0, 1e6]");
   check(r.heartbeat_ms >= 1 && r.heartbeat_ms <= 1'000'000'000'000,
         "risk: heartbeat_ms outside [1, 1e12]");
   check(r.stale_after_ms >= 1 && r.stale_after_ms <= 1'000'000'000'000,
@@ -141,8 +141,7 @@ void check_risk(const risk_params& r) {
         "risk: liquidation_penalty outside [0, 1)");
   check(within(r.insurance_fund, 0.0, max_money), "risk: insurance_fund outside [0, 1e15]");
   check(within(r.impact_coefficient, 0.0, 100.0), "risk: impact_coefficient outside [0, 100]");
-  check(r.daily_volume > 0.0 && r.daily_volume <= max_money,
-        "risk: daily_volume outside (0, 1e15]");
+  check(within(r.daily_volume, 1.0, max_money), "risk: daily_volume outside [1, 1e15]");
 }
 
 void check_book(const book& b, const market_state& m, const risk_params& r) {

@@ -163,10 +163,6 @@ bool bounded(const std::vector<double>& v, double limit) {
   return true;
 }
 
-bool none_empty(const std::vector<std::string>& ids) {
-  return std::none_of(ids.begin(), ids.end(), [](const std::string& id) { return id.empty(); });
-}
-
 bool unique(const std::vector<std::string>& ids) {
   std::unordered_set<std::string_view> seen;
   seen.reserve(ids.size());
@@ -349,9 +345,7 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
            "an id is empty, not valid UTF-8 or holds a control character");
   r.expect(unique(t.id), "an instrument id appears twice");
   r.expect(unique(b.account_id), "an account id appears twice");
-  // The CSV loader refuses empty ids and counts every row it merges.
-  r.expect(none_empty(t.id), "an instrument id is empty");
-  r.expect(none_empty(b.account_id), "an account id is empty");
+  // The CSV loader counts every row it merges.
   r.expect(b.position_rows >= n_pos, "fewer position rows than positions");
   t.kind.resize(n_ins);
   for (std::size_t i = 0; i < n_ins; ++i) t.kind[i] = static_cast<instrument_kind>(kinds[i]);

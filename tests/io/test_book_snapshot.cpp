@@ -199,9 +199,9 @@ TEST(book_snapshot, broken_invariants_are_refused) {
             std::string::npos);
   EXPECT_NE(refused([](book& b) { b.position_cost[0] = 5.0; }).find("carries an entry cost"),
             std::string::npos);
-  EXPECT_NE(refused([](book& b) { b.account_id[2].clear(); }).find("an account id is empty"),
+  EXPECT_NE(refused([](book& b) { b.account_id[2].clear(); }).find("an id is empty"),
             std::string::npos);
-  EXPECT_NE(refused([](book& b) { b.instruments.id[3].clear(); }).find("an instrument id is empty"),
+  EXPECT_NE(refused([](book& b) { b.instruments.id[3].clear(); }).find("an id is empty"),
             std::string::npos);
   EXPECT_NE(refused([](book& b) {
               b.position_rows = b.positions() - 1;
