@@ -211,6 +211,7 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     note(o.run, &progress, "book resident in " + std::to_string(load_seconds) + " s");
   double total_seconds = 0.0;
   std::int64_t total_rounds = 0;
+  std::int64_t points_in_error = 0;  // grid points where some round had accounts in error
   for (std::size_t point = 0; point < shocks.size(); ++point) {
     const stopwatch start;
     point_label =
@@ -222,6 +223,13 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     total_seconds += seconds;
     total_rounds += static_cast<std::int64_t>(r.rounds.size());
     const cascade_totals t = totals_of(r);
+    if (r.accounts_in_error > 0) {  // said even with -q: these accounts were not closed out
+      std::fprintf(stderr,
+                   "marginsync cascade: shock %zu/%zu: %lld accounts in status error (numbers not "
+                   "finite) in a round: never closed out, the cascade's totals leave them out\n",
+                   point + 1, shocks.size(), static_cast<long long>(r.accounts_in_error));
+      points_in_error += 1;
+    }
     const double fund_end = r.rounds.empty() ? r.fund_start : r.rounds.back().fund;
     grid += std::to_string(point + 1);
     append_fields(grid, shocks[point]);
@@ -242,6 +250,7 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
       summary["shock"] = prices_json(shocks[0], m);
       summary["rounds"] = r.rounds.size();
       summary["round_limit_reached"] = r.round_limit_reached;
+      summary["accounts_in_error"] = r.accounts_in_error;
       summary["totals"] = {{"accounts", t.accounts},
                            {"notional", t.notional},
                            {"penalties", t.penalties},
@@ -256,6 +265,7 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     }
   }
   summary["grid_points"] = shocks.size();
+  summary["grid_points_with_accounts_in_error"] = points_in_error;
   summary["load_seconds"] = load_seconds;
   summary["wall_seconds"] = total_seconds;
   summary["seconds_per_round"] =
@@ -271,7 +281,8 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     out_dir->finish();
     if (!quiet) std::printf("results in %s\n", o.run.out.c_str());
   }
-  return exit_ok;
+  // As margin (docs/design.md 5.1): numbers that are not finite fail the run, outputs written.
+  return points_in_error > 0 ? exit_failure : exit_ok;
 }
 
 }  // namespace

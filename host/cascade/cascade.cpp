@@ -80,7 +80,9 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
     engine.scenario_risk(scenario_source{}, risk);
     const risk_result margins = engine.copy_risk();
     std::vector<std::uint32_t> due;
+    std::int64_t in_error = 0;
     for (std::uint32_t a : margins.not_ok_accounts) {
+      in_error += margins.status[a] == account_status::error;
       // An account with nothing to close is not liquidated.
       if (margins.status[a] == account_status::liquidate && !closed[a] && has_open_position(b, a))
         due.push_back(a);
@@ -91,6 +93,8 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
     r.round = round;
     r.spot = m.spot;
     r.net_notional.assign(m.size(), 0.0);
+    r.in_error = in_error;
+    out.accounts_in_error = std::max(out.accounts_in_error, in_error);
     account_patch close;
     for (std::size_t i = 0; i < due.size(); ++i) {
       const std::uint32_t a = due[i];

@@ -39,6 +39,7 @@ struct cascade_round {
   double uncovered = 0.0;            // bad debt the fund could not cover
   double fund = 0.0;                 // after the round
   std::vector<double> net_notional;  // per underlying, traded by the close-outs (> 0 bought)
+  std::int64_t in_error = 0;  // accounts in status error (numbers not finite): never closed out
 };
 
 struct liquidation_record {
@@ -54,6 +55,7 @@ struct cascade_result {
   std::vector<double> final_spot;
   double fund_start = 0.0;
   bool round_limit_reached = false;
+  std::int64_t accounts_in_error = 0;  // the most of any round (docs/design.md 9.1)
 };
 
 // Runs the cascade on `engine`, which must hold inputs.positions (load_book) and holds it again on

@@ -56,6 +56,20 @@ cascade_result cascade_of(const book_inputs& in, double shock) {
   return cascade_of(in, std::vector<double>{shock});
 }
 
+// A shock that makes the numbers infinite (no input reaches it: prices are bounded at load, but the
+// impact law compounds over rounds) puts every account in status error: counted, never closed out.
+TEST(cascade, accounts_whose_numbers_are_not_finite_are_counted_and_never_closed_out) {
+  test::temp_dir dir;
+  const book_inputs in = perp_book(dir, {{10000.0, 1.0}, {50.0, 2.0}}, R"("insurance_fund": 0)");
+  const cascade_result r = cascade_of(in, 1e308);  // 91000 * (1 + 1e308) overflows to +inf
+  EXPECT_EQ(r.accounts_in_error, 2);
+  ASSERT_FALSE(r.rounds.empty());
+  EXPECT_EQ(r.rounds[0].in_error, 2);
+  EXPECT_TRUE(r.liquidations.empty());
+  // A finite shock of the same book: none in error.
+  EXPECT_EQ(cascade_of(in, -0.5).accounts_in_error, 0);
+}
+
 TEST(cascade, square_root_impact_follows_its_formula) {
   // 0.5 * 0.73 / sqrt(365) * sqrt(4e6 / 1e9), computed separately.
   EXPECT_NEAR(square_root_impact(0.5, 0.73, -4e6, 1e9), -0.0012083045973594571, 1e-17);
