@@ -18,9 +18,7 @@ namespace {
 using test::run_cli;
 using test::temp_dir;
 
-std::string q(const std::filesystem::path& p) {
-  return "'" + p.string() + "'";
-}
+using test::q;
 std::string sample() {
   return q(test::sample_book());
 }

@@ -22,9 +22,7 @@ namespace {
 using test::run_cli;
 using test::temp_dir;
 
-std::string q(const std::filesystem::path& p) {
-  return "'" + p.string() + "'";
-}
+using test::q;
 
 // Starts the CLI with `args` (shell-quoted) in a child, stdout and stderr into `log`, every file
 // it writes limited to `max_bytes` (RLIMIT_FSIZE with SIGXFSZ ignored: writes fail with EFBIG,

@@ -66,6 +66,11 @@ struct command_result {
   std::string out;  // stdout and stderr together
 };
 
+// A path single-quoted for the shell command line of run_cli (test paths hold no quote).
+inline std::string q(const std::filesystem::path& p) {
+  return "'" + p.string() + "'";
+}
+
 // Runs the marginsync executable with `args` (a shell-quoted string), capturing its output.
 inline command_result run_cli(const std::string& args) {
   command_result r;
