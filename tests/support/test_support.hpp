@@ -61,6 +61,20 @@ inline void copy_sample_book(const std::filesystem::path& dir) {
                                std::filesystem::copy_options::overwrite_existing);
 }
 
+// This build has AddressSanitizer (the debug preset): a few tests of the process's own limits
+// cannot run under it, and say so.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool built_with_address_sanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool built_with_address_sanitizer = true;
+#else
+inline constexpr bool built_with_address_sanitizer = false;
+#endif
+#else
+inline constexpr bool built_with_address_sanitizer = false;
+#endif
+
 struct command_result {
   int status = -1;
   std::string out;  // stdout and stderr together
