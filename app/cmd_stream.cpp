@@ -390,8 +390,7 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   // --strict: a batch job must notice a corrupt feed. The stream still runs to its end, so that
   // every problem is listed at once (5.2) and the outputs show what the rest of the feed did.
   if (o.strict && (reader.rejected() > 0 || events_refused > 0)) {
-    std::fprintf(stderr,
-                 "%s: --strict: %ld lines rejected and %lld events refused: exit status 2\n",
+    std::fprintf(stderr, "%s: --strict: rejected lines %ld, refused events %lld: exit status 2\n",
                  name.c_str(), reader.rejected(), static_cast<long long>(events_refused));
     return exit_bad_input;
   }

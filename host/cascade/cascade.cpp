@@ -28,11 +28,12 @@ impact_params load_impact_params(const std::optional<std::filesystem::path>& dep
       const std::size_t u = market.index_of(symbol);
       if (u == market.size()) {
         problems.add(csv.file_name(), csv.line(), "underlying",
-                     "unknown underlying '" + symbol + "'");
+                     "unknown underlying " + quote_input(symbol));
         continue;
       }
       if (seen[u]++)
-        problems.add(csv.file_name(), csv.line(), "underlying", "'" + symbol + "' appears twice");
+        problems.add(csv.file_name(), csv.line(), "underlying",
+                     quote_input(symbol) + " appears twice");
       double volume = 0.0;
       if (std::string why = parse_number(csv.field(c_volume), volume); !why.empty())
         problems.add(csv.file_name(), csv.line(), "daily_volume", why);

@@ -77,7 +77,7 @@ bool read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
     else if (!id_cell(row, "instrument_id", id))
       ;  // reported
     else if (!ids.emplace(id, static_cast<std::uint32_t>(t.size())).second)
-      row.fail("instrument_id", "duplicate id '" + std::string(id) + "'");
+      row.fail("instrument_id", "duplicate id " + quote_input(id));
 
     instrument_kind kind = instrument_kind::spot;
     bool kind_ok = true;
@@ -91,15 +91,14 @@ bool read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
       kind = instrument_kind::option;
     else {
       kind_ok = false;
-      row.fail("kind",
-               "'" + std::string(kind_text) + "' is not one of spot, perpetual, future, option");
+      row.fail("kind", quote_input(kind_text) + " is not one of spot, perpetual, future, option");
     }
 
     std::uint32_t u = 0;
     if (auto it = symbols.find(under); it != symbols.end())
       u = it->second;
     else if (id_cell(row, "underlying", under))
-      row.fail("underlying", "'" + std::string(under) + "' is not an underlying in market.json");
+      row.fail("underlying", quote_input(under) + " is not an underlying in market.json");
 
     double multiplier = 1.0;
     if (!csv.field(c_mult).empty() && number_cell(row, c_mult, "multiplier", multiplier) &&
@@ -123,12 +122,12 @@ bool read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
       else if (type_text != "put")
         row.fail("option_type", type_text.empty()
                                     ? std::string("required for options (call or put)")
-                                    : "'" + std::string(type_text) + "' is not call or put");
+                                    : quote_input(type_text) + " is not call or put");
     } else if (kind_ok) {
       if (!strike_text.empty())
-        row.fail("strike", "must be empty for kind '" + std::string(kind_text) + "'");
+        row.fail("strike", "must be empty for kind " + quote_input(kind_text));
       if (!type_text.empty())
-        row.fail("option_type", "must be empty for kind '" + std::string(kind_text) + "'");
+        row.fail("option_type", "must be empty for kind " + quote_input(kind_text));
     }
     if (kind_ok && dated) {
       if (expiry_text.empty())
@@ -136,7 +135,7 @@ bool read_instruments(csv_reader& csv, const market_state& market, book& b, id_m
       else if (std::string why = parse_timestamp(expiry_text, expiry); !why.empty())
         row.fail("expiry", why);
     } else if (kind_ok && !expiry_text.empty()) {
-      row.fail("expiry", "must be empty for kind '" + std::string(kind_text) + "'");
+      row.fail("expiry", "must be empty for kind " + quote_input(kind_text));
     }
 
     t.id.emplace_back(id);
@@ -165,7 +164,7 @@ bool read_accounts(csv_reader& csv, const risk_params& risk, book& b, id_map& id
     else if (!id_cell(row, "account_id", id))
       ;  // reported
     else if (!ids.emplace(id, static_cast<std::uint32_t>(b.account_id.size())).second)
-      row.fail("account_id", "duplicate id '" + std::string(id) + "'");
+      row.fail("account_id", "duplicate id " + quote_input(id));
     double collateral = 0.0;
     if (number_cell(row, c_collateral, "collateral", collateral) &&
         std::fabs(collateral) > max_money)
@@ -177,7 +176,7 @@ bool read_accounts(csv_reader& csv, const risk_params& risk, book& b, id_map& id
     if (tier < 0 && id_cell(row, "tier", tier_text))
       row.fail("tier", tier_text.empty()
                            ? std::string("empty, and risk.json defines no 'standard' tier")
-                           : "'" + std::string(tier_text) + "' is not a tier in risk.json");
+                           : quote_input(tier_text) + " is not a tier in risk.json");
     b.account_id.emplace_back(id);
     b.collateral.push_back(collateral);
     b.account_tier.push_back(static_cast<std::uint32_t>(tier < 0 ? 0 : tier));
@@ -213,7 +212,7 @@ void read_positions(csv_reader& csv, const book& b, const id_map& accounts, bool
     else {
       ok = false;
       if (accounts_known && id_cell(row, "account_id", account))
-        row.fail("account_id", "'" + std::string(account) + "' is not an account in accounts.csv");
+        row.fail("account_id", quote_input(account) + " is not an account in accounts.csv");
     }
     if (auto it = instruments.find(instrument); it != instruments.end())
       i = it->second;
@@ -221,7 +220,7 @@ void read_positions(csv_reader& csv, const book& b, const id_map& accounts, bool
       ok = false;
       if (instruments_known && id_cell(row, "instrument_id", instrument))
         row.fail("instrument_id",
-                 "'" + std::string(instrument) + "' is not an instrument in instruments.csv");
+                 quote_input(instrument) + " is not an instrument in instruments.csv");
     }
     double quantity = 0.0, entry = 0.0;
     const bool quantity_read = number_cell(row, c_quantity, "quantity", quantity);

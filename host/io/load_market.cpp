@@ -136,7 +136,7 @@ market_state load_market_text(const std::string& text, const std::string& name,
     else if (std::string why = id_text_problem(symbol); !why.empty())
       doc->problem(problems, p + ".symbol", why);
     else if (!seen.insert(symbol).second)
-      doc->problem(problems, p + ".symbol", "duplicate symbol '" + symbol + "'");
+      doc->problem(problems, p + ".symbol", "duplicate symbol " + quote_input(symbol));
     if (u.find("spot") == u.end())
       doc->problem(problems, p + ".spot", "missing required key");
     else if (doc->number(u, "spot", p + ".spot", spot, problems) &&

@@ -48,7 +48,7 @@ bool read_choice(const json_document& doc, const char* key,
     }
     list += list.empty() ? std::string("'") + name + "'" : std::string(", '") + name + "'";
   }
-  doc.problem(problems, key, "'" + text + "' is not one of " + list);
+  doc.problem(problems, key, quote_input(text) + " is not one of " + list);
   return false;
 }
 }  // namespace

@@ -103,7 +103,7 @@ scenario_file_data load_scenario_file(const std::filesystem::path& path, const m
     }
     const std::size_t cell = it->second * n_under + u->second;
     if (seen[cell]) {
-      fail("underlying", "scenario '" + std::string(id) + "' gives '" +
+      fail("underlying", "scenario " + quote_input(id) + " gives '" +
                              std::string(csv.field(c_under)) + "' twice");
       continue;
     }

@@ -25,6 +25,7 @@
 #include "io/id_rules.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
+#include "marginsync/errors.hpp"
 
 namespace msync {
 
@@ -416,7 +417,7 @@ std::optional<stream_event> tick_reader::parse_csv(const std::string& text) {
   const std::string_view symbol = fields_[static_cast<std::size_t>(col_underlying_)];
   const std::uint32_t* u = find_symbol(symbol);
   if (!u) {
-    reject("underlying", "unknown underlying '" + std::string(symbol) + "'");
+    reject("underlying", "unknown underlying " + quote_input(symbol));
     return std::nullopt;
   }
   event.underlying = *u;
@@ -492,7 +493,7 @@ std::optional<stream_event> tick_reader::parse_json(const std::string& text) {
   } else if (kind == "collateral") {
     event.kind = stream_event_kind::collateral;
   } else {
-    f = {"type", "unknown type '" + kind + "' (expected price, trade or collateral)"};
+    f = {"type", "unknown type " + quote_input(kind) + " (expected price, trade or collateral)"};
     return failed();
   }
   if (!timestamp(message, event.ts_ns, f)) return failed();
@@ -513,7 +514,7 @@ std::optional<stream_event> tick_reader::parse_json(const std::string& text) {
   }
   const std::uint32_t* u = find_symbol(symbol->get_ref<const std::string&>());
   if (!u) {
-    f = {"underlying", "unknown underlying '" + symbol->get<std::string>() + "'"};
+    f = {"underlying", "unknown underlying " + quote_input(symbol->get<std::string>())};
     return failed();
   }
   event.underlying = *u;

@@ -60,6 +60,15 @@ TEST_F(validation, sample_book_is_valid) {
   EXPECT_EQ(in.positions.positions(), 9u);  // the two BTC-PERP rows of one account merge
 }
 
+// An id echoed in a problem is cut like any quoted input (80 bytes, then its length): a 10 MB
+// cell must not become a 10 MB error line.
+TEST_F(validation, an_unknown_id_is_quoted_cut_to_80_bytes) {
+  const std::string id(5000, 'x');
+  append_line("positions.csv", id + ",BTC-PERP,1,91000");
+  const auto problems = expect_problem("positions.csv", 12, "account_id", "(5000 bytes)");
+  for (const input_problem& p : problems) EXPECT_LT(p.to_string().size(), 400u) << p.to_string();
+}
+
 TEST_F(validation, missing_file) {
   std::filesystem::remove(dir_ / "accounts.csv");
   expect_problem("accounts.csv", 0, "", "file not found");
