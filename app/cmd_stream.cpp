@@ -20,6 +20,7 @@
 
 #include "bench_stream.hpp"
 #include "cli_common.hpp"
+#include "io/input_files.hpp"
 #include "io/number_parse.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/errors.hpp"
@@ -201,7 +202,7 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   std::ifstream ticks_file;
   if (ticks_path != "-") {
     // A directory opens as a file on Linux and reads as empty: it would stream 0 updates, exit 0.
-    if (std::string why = tick_file_problem(ticks_path); !why.empty())
+    if (std::string why = input_file_problem(ticks_path); !why.empty())
       throw input_error({input_problem{ticks_path, 0, "", std::move(why)}});
   }
   if (live && ticks_path != "-" && !std::freopen(ticks_path.c_str(), "r", stdin))

@@ -1,8 +1,6 @@
 #include "io/csv_reader.hpp"
 
-#include <fstream>
-#include <sstream>
-
+#include "io/input_files.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync {
@@ -17,18 +15,8 @@ std::string_view trim(std::string_view s) {
 
 bool csv_reader::open(const std::filesystem::path& path, problem_list& problems) {
   name_ = path.string();
-  if (std::filesystem::is_directory(path)) {
-    problems.add(name_, 0, "", "is a directory, expected a file");
-    return false;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    problems.add(name_, 0, "", std::filesystem::exists(path) ? "cannot be read" : "file not found");
-    return false;
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return open_text(std::move(buffer).str(), name_, problems);
+  std::optional<std::string> text = read_text_file(path, problems);
+  return text && open_text(std::move(*text), name_, problems);
 }
 
 bool csv_reader::open_text(std::string text, std::string name, problem_list& problems) {

@@ -115,8 +115,6 @@ long json_locator::line(const std::string& path) const {
 }  // namespace msync
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "marginsync/errors.hpp"
 
@@ -174,23 +172,6 @@ bool json_document::text(const nlohmann::json& object, const std::string& key,
   }
   out = it->get<std::string>();
   return true;
-}
-
-std::optional<std::string> read_text_file(const std::filesystem::path& path,
-                                          problem_list& problems) {
-  const std::string name = path.string();
-  if (std::filesystem::is_directory(path)) {
-    problems.add(name, 0, "", "is a directory, expected a file");
-    return std::nullopt;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    problems.add(name, 0, "", std::filesystem::exists(path) ? "cannot be read" : "file not found");
-    return std::nullopt;
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return std::move(buffer).str();
 }
 
 namespace {

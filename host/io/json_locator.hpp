@@ -47,6 +47,8 @@ class json_locator {
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "io/input_files.hpp"
+
 namespace msync {
 
 class problem_list;
@@ -69,9 +71,6 @@ struct json_document {
             std::string& out, problem_list& problems) const;
 };
 
-// The whole file as text, or nothing with a problem recorded (missing, unreadable, a directory).
-std::optional<std::string> read_text_file(const std::filesystem::path& path,
-                                          problem_list& problems);
 // Parses `text`; `name` is the file name used in problems.
 std::optional<json_document> parse_json_text(const std::string& text, const std::string& name,
                                              problem_list& problems);

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/id_rules.hpp"
+#include "io/input_files.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
@@ -540,18 +541,10 @@ void tick_reader::reject(const std::string& column, const std::string& reason) {
   if (on_problem_) on_problem_(input_problem{name_, line_, column, reason});
 }
 
-std::string tick_file_problem(const std::filesystem::path& path) {
-  std::error_code ec;
-  const std::filesystem::file_status status = std::filesystem::status(path, ec);
-  if (std::filesystem::is_directory(status)) return "is a directory, expected a file";
-  if (!std::filesystem::exists(status)) return "file not found";
-  return {};
-}
-
 std::vector<std::vector<stream_event>> read_updates(const std::filesystem::path& ticks,
                                                     const std::vector<std::string>& symbols,
                                                     std::int64_t as_of_ns, tick_time_bound bound) {
-  if (std::string why = tick_file_problem(ticks); !why.empty())
+  if (std::string why = input_file_problem(ticks); !why.empty())
     throw input_error({input_problem{ticks.string(), 0, "", std::move(why)}});
   std::ifstream in(ticks);
   if (!in) throw input_error({input_problem{ticks.string(), 0, "", "cannot be read"}});

@@ -141,11 +141,6 @@ class tick_reader {
   std::vector<std::string> json_keys_;
 };
 
-// Why `path` cannot be a tick stream file ("is a directory, expected a file", "file not found"),
-// or empty when it may be one (opening it may still fail: "cannot be read"). Opens nothing, so a
-// named pipe is not waited on.
-std::string tick_file_problem(const std::filesystem::path& path);
-
 // A tick stream file read whole and grouped into updates (consecutive events with one timestamp),
 // so that a replay times the engine, not the parser. The same rules as a stream's, strictly:
 // throws input_error listing every rejected line (malformed, too long, without its newline at the

@@ -1,0 +1,34 @@
+#include "io/input_files.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace msync {
+
+std::string input_file_problem(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (std::filesystem::is_directory(status)) return "is a directory, expected a file";
+  if (!std::filesystem::exists(status)) return "file not found";
+  return {};
+}
+
+std::optional<std::string> read_text_file(const std::filesystem::path& path,
+                                          problem_list& problems) {
+  const std::string name = path.string();
+  if (std::string why = input_file_problem(path); !why.empty()) {
+    problems.add(name, 0, "", why);
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    problems.add(name, 0, "", "cannot be read");
+    return std::nullopt;
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return std::move(buffer).str();
+}
+
+}  // namespace msync
