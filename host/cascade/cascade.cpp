@@ -101,7 +101,7 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
       const std::uint32_t a = due[i];
       const double equity = numbers.equity[i];
       const double gross = numbers.gross_notional[i];
-      const closeout c = close_out(equity, gross, risk.liquidation_penalty);
+      const closeout c = close_out(numbers.own_funds[i], gross, risk.liquidation_penalty);
       out.liquidations.push_back(liquidation_record{round, a, equity, margins.maintenance_margin[a],
                                                     gross, c.penalty, c.bad_debt});
       ++r.accounts;
@@ -114,10 +114,11 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
         const std::uint32_t u = b.exposure_underlying[x0 + (k - numbers.first[i])];
         r.net_notional[u] -= numbers.exposure_delta[k] * m.spot[u];
       }
-      // What is left after the penalty stays the account's: equity c.left with no positions.
+      // What is left after the penalty stays the account's: own funds c.left with no positions
+      // (collateral c.left; its credit line is the venue's and stays unused).
       closed[a] = 1;
       add_current(undo, b, a);
-      add_closed(close, b, a, c.left - risk.tiers[b.account_tier[a]].credit_limit);
+      add_closed(close, b, a, c.left);
     }
     engine.patch_accounts(close);
     fund += r.penalties;

@@ -27,6 +27,8 @@
 #include "marginsync/account_revaluation.hpp"
 #include "marginsync/backend_registry.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/instrument_inputs.hpp"
+#include "marginsync/scenario.hpp"
 #include "marginsync/stopwatch.hpp"
 #include "marginsync/valuation.hpp"
 
@@ -85,6 +87,7 @@ class cpu_backend final : public backend {
       credit_[a] = params.tiers[b.account_tier[a]].credit_limit;
       im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
     }
+    params_ = params;
     reval_held_ = risk_held_ = false;
     reval_ = revaluation{};
     risk_ = risk_result{};
@@ -123,9 +126,6 @@ class cpu_backend final : public backend {
   }
 
  private:
-  valuation_inputs inputs(const market_state& m, std::uint32_t u, double t) const {
-    return valuation_inputs{m.spot[u], m.vol[u], m.rate, m.carry(u), t};
-  }
   void report_progress(const char* stage, double fraction) const {
     if (progress_) progress_(stage, fraction);
   }
@@ -139,6 +139,10 @@ class cpu_backend final : public backend {
   std::vector<contract_terms> terms_;  // per instrument, dense
   std::vector<double> credit_;         // credit limit of each account's tier
   std::vector<double> im_multiplier_;  // IM multiplier of each account's tier
+  risk_params params_;                 // of load_book: horizon, vol term scaling, liquidity
+  // Of the last revalue: each instrument's market and per-unit risk (value, greeks, decay).
+  std::vector<valuation_inputs> inputs_;
+  std::vector<instrument_risk> unit_;
   // What the backend holds: the revaluation of the last revalue (at market_), the scenario risk of
   // the last scenario_risk (which a later revalue keeps: the tick path's margins), and every
   // account's tick state.
@@ -155,43 +159,56 @@ void cpu_backend::revalue(const market_state& market,
                 "a collateral change per account");
   stage_stopwatch watch(stages_);
   const instrument_table& ins = book_.instruments;
-  const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
+  inputs_ = instrument_inputs(ins, market, params_);
+  const double h = params_.horizon_years(), funding_periods = 3.0 * params_.horizon_days;
   const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
-  std::vector<option_greeks> unit(ins.size());
+  unit_.resize(ins.size());
 #pragma omp parallel for num_threads(threads_) schedule(static)
   for (std::int64_t i = 0; i < n_ins; ++i)
-    unit[i] = unit_greeks(ins.terms(i), inputs(market, ins.underlying[i], t[i]));
+    unit_[i] = price_instrument(terms_[i], inputs_[i], h, funding_periods);
 
   revaluation& r = reval_;
   const std::size_t n_exp = book_.exposures();
-  r.exposure_delta.assign(n_exp, 0.0);
-  r.exposure_gamma.assign(n_exp, 0.0);
-  r.exposure_vega.assign(n_exp, 0.0);
-  r.exposure_theta.assign(n_exp, 0.0);
-  r.account_equity.assign(book_.accounts(), 0.0);
-  r.account_gross_notional.assign(book_.accounts(), 0.0);
-  const account_revaluation_view view{book_.exposure_underlying.data(),
-                                      book_.exposure_position_begin.data(),
-                                      book_.position_instrument.data(),
-                                      book_.position_quantity.data(),
-                                      book_.position_cost.data(),
-                                      terms_.data(),
-                                      unit.data(),
-                                      market.spot.data(),
-                                      r.exposure_delta.data(),
-                                      r.exposure_gamma.data(),
-                                      r.exposure_vega.data(),
-                                      r.exposure_theta.data()};
+  for (std::vector<double>* v : {&r.exposure_delta, &r.exposure_gamma, &r.exposure_vega,
+                                 &r.exposure_theta, &r.exposure_decay, &r.exposure_vol_exposure})
+    v->assign(n_exp, 0.0);
+  for (std::vector<double>* v : {&r.account_own_funds, &r.account_equity, &r.account_gross_notional,
+                                 &r.account_floor_notional, &r.account_liquidity_addon})
+    v->assign(book_.accounts(), 0.0);
+  const liquidity_table liquidity = make_liquidity_table(market.size(), params_);
+  const account_revaluation_view view{
+      book_.exposure_underlying.data(),
+      book_.exposure_position_begin.data(),
+      book_.position_instrument.data(),
+      book_.position_quantity.data(),
+      book_.position_cost.data(),
+      terms_.data(),
+      inputs_.data(),
+      unit_.data(),
+      market.spot.data(),
+      market.vol.data(),
+      liquidity.coefficient.data(),
+      params_.liquidity_addon ? liquidity.daily_volume.data() : nullptr,
+      r.exposure_delta.data(),
+      r.exposure_gamma.data(),
+      r.exposure_vega.data(),
+      r.exposure_theta.data(),
+      r.exposure_decay.data(),
+      r.exposure_vol_exposure.data()};
   const std::int64_t n_acc = static_cast<std::int64_t>(book_.accounts());
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 1024)
   for (std::int64_t a = 0; a < n_acc; ++a) {
     const account_totals totals =
         revalue_account(view, book_.account_exposure_begin[a], book_.account_exposure_begin[a + 1],
-                        book_.collateral[a] + credit_[a]);
+                        book_.collateral[a], credit_[a]);
     // The collateral change is added after the positions, as the device adds it after its revalue.
-    r.account_equity[a] =
-        collateral_change.empty() ? totals.equity : totals.equity + collateral_change[a];
+    const double change = collateral_change.empty() ? 0.0 : collateral_change[a];
+    r.account_own_funds[a] =
+        collateral_change.empty() ? totals.own_funds : totals.own_funds + change;
+    r.account_equity[a] = collateral_change.empty() ? totals.equity : totals.equity + change;
     r.account_gross_notional[a] = totals.gross_notional;
+    r.account_floor_notional[a] = totals.floor_notional;
+    r.account_liquidity_addon[a] = totals.liquidity_addon;
   }
   market_ = market;
   reval_held_ = true;
@@ -209,16 +226,18 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
   const double h = params.horizon_years();
   const instrument_table& ins = book_.instruments;
 
-  // Per-unit scenario P&L of instrument i in every scenario (full revaluation at S', sigma', T-h).
-  const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
+  // Per-unit scenario P&L of instrument i in every scenario: full revaluation at S', its own vol
+  // shocked, T - h, plus the funding a perpetual pays over the horizon.
+  const double funding_periods = 3.0 * params.horizon_days;
   auto instrument_pnl = [&](std::size_t i, double* row) {
-    const contract_terms c = ins.terms(i);
+    const contract_terms c = terms_[i];
+    const valuation_inputs& x = inputs_[i];
     const std::uint32_t u = ins.underlying[i];
-    const double base = unit_value(c, inputs(market, u, t[i]));
+    const double base = unit_value(c, x), funding = unit_funding(c, x, funding_periods);
     for (std::size_t s = 0; s < un; ++s) {
-      const valuation_inputs x{set.spot[u * un + s], set.vol[u * un + s], market.rate,
-                               market.carry(u), t[i] - h};
-      row[s] = unit_value(c, x) - base;
+      const valuation_inputs later = horizon_inputs(
+          x, set.spot[u * un + s], set.vol_shock[u * un + s], set.vol_drift, h, set.term_scaled);
+      row[s] = unit_value(c, later) - base + funding;
     }
   };
   // The table of all instruments' rows is the fast path; a book whose table would not fit in
@@ -233,7 +252,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
     for (std::size_t u = 0; u < set.underlyings; ++u)
       for (std::size_t s = 0; s < un; ++s) {
         d_spot[u * un + s] = set.spot[u * un + s] - market.spot[u];
-        d_vol[u * un + s] = set.vol[u * un + s] - market.vol[u];
+        d_vol[u * un + s] = relative_vol_move(set.vol_shock[u * un + s], set.vol_drift);
       }
   }
   watch.lap("scenario generation");
@@ -297,6 +316,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
           const std::size_t a = order_[i];
           double* l = loss.data();
           const double equity = reval.account_equity[a];
+          const double own_funds = reval.account_own_funds[a];
           double largest = 0.0;
           if (full) {
             for (std::size_t t0 = 0; t0 < un; t0 += tile) {
@@ -327,18 +347,19 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
               terms.push_back(cpu::exposure_term{
                   d_spot.data() + u * un, d_vol.data() + u * un,
                   make_exposure_sensitivity(reval.exposure_delta[x], reval.exposure_gamma[x],
-                                            reval.exposure_vega[x], reval.exposure_theta[x], h)});
+                                            reval.exposure_vol_exposure[x],
+                                            reval.exposure_decay[x])});
             }
             largest = cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
           }
-          // Bad debt is max(0, L - equity): zero in every scenario unless the largest loss exceeds
-          // the equity, which is rare, so most accounts never touch their chunk's bad-debt row.
-          if (largest > equity) cpu::add_bad_debt(l, un, equity, bad);
+          // Bad debt is max(0, L - own funds): zero in every scenario unless the largest loss
+          // exceeds the own funds, which is rare, so most accounts never touch their chunk's row.
+          if (largest > own_funds) cpu::add_bad_debt(l, un, own_funds, bad);
           const tail_statistics tail =
               selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
           const margin_levels m = account_margins(
               tail.var, tail.es, params.measure == margin_measure::es,
-              reval.account_gross_notional[a],
+              reval.account_floor_notional[a], reval.account_liquidity_addon[a],
               margin_rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]});
           // Breaching is monotone in the loss. When the k-th largest loss does not breach, only
           // larger losses can, and those are all among the k the selector kept.

@@ -15,22 +15,26 @@ scenario_set build_scenario_set(const market_state& market, const scenario_sourc
   set.count = source.file ? static_cast<std::int64_t>(source.file->count()) : params.scenarios;
   const std::int64_t n = set.count;
   set.spot.resize(n_under * static_cast<std::size_t>(n));
-  set.vol.resize(n_under * static_cast<std::size_t>(n));
+  set.vol_shock.resize(n_under * static_cast<std::size_t>(n));
 
   if (source.file) {
+    set.vol_drift = 0.0;
+    set.term_scaled = false;
     const scenario_file_data& f = *source.file;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t s = 0; s < n; ++s)
       for (std::size_t u = 0; u < n_under; ++u) {
         const std::size_t cell = static_cast<std::size_t>(s) * n_under + u;
         const shocked_market m =
-            given_scenario(market.spot[u], market.vol[u], f.spot_return[cell], f.vol_change[cell]);
+            given_scenario(market.spot[u], f.spot_return[cell], f.vol_change[cell]);
         set.spot[u * n + s] = m.spot;
-        set.vol[u * n + s] = m.vol;
+        set.vol_shock[u * n + s] = m.vol_shock;
       }
     return set;
   }
 
+  set.vol_drift = vol_shock_drift(params.vol_of_vol, params.horizon_years());
+  set.term_scaled = true;
   const monte_carlo_inputs in{
       market.spot.data(),
       market.vol.data(),
@@ -52,7 +56,7 @@ scenario_set build_scenario_set(const market_state& market, const scenario_sourc
     for (std::int64_t s = 0; s < n; ++s)
       if (!guard.failed())
         monte_carlo_scenario(in, static_cast<std::uint64_t>(s), eps.data(), eta.data(),
-                             set.spot.data() + s, set.vol.data() + s,
+                             set.spot.data() + s, set.vol_shock.data() + s,
                              static_cast<std::uint64_t>(n));
   }
   guard.rethrow();

@@ -1,6 +1,6 @@
 #pragma once
-// The scenario set of one run on the host: shocked spot and vol per (underlying, scenario), laid
-// out underlying-major ([u * N + s]) so that loss loops over scenarios read contiguous memory.
+// The scenario set of one run on the host: shocked spot and vol shock per (underlying, scenario),
+// laid out underlying-major ([u * N + s]) so that loss loops over scenarios read contiguous memory.
 #include <cstdint>
 #include <vector>
 
@@ -11,10 +11,12 @@
 namespace msync {
 
 struct scenario_set {
-  std::int64_t count = 0;       // N
-  std::size_t underlyings = 0;  // U
-  std::vector<double> spot;     // S' [u * N + s]
-  std::vector<double> vol;      // sigma' [u * N + s]
+  std::int64_t count = 0;         // N
+  std::size_t underlyings = 0;    // U
+  std::vector<double> spot;       // S' [u * N + s]
+  std::vector<double> vol_shock;  // x [u * N + s]: sigma'_p = shocked_vol(sigma_p, g_p, x, drift)
+  double vol_drift = 0.0;         // xi^2 h / 2 for Monte Carlo; 0 for a scenario file
+  bool term_scaled = true;        // Monte Carlo shocks scale with tenor; a file's do not
 };
 
 // Monte Carlo (risk_params) or the given file; parallel over scenarios with `threads` OpenMP

@@ -52,6 +52,7 @@ revalued_accounts gather_accounts(const book& b, const revaluation& r,
   for (std::uint32_t a : accounts) {
     MSYNC_EXPECTS(a < b.accounts(), "accounts of this book");
     out.equity.push_back(r.account_equity[a]);
+    out.own_funds.push_back(r.account_own_funds[a]);
     out.gross_notional.push_back(r.account_gross_notional[a]);
     for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x)
       out.exposure_delta.push_back(r.exposure_delta[x]);

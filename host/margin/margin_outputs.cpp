@@ -15,15 +15,15 @@ namespace {
 std::string exposures_csv(const margin_run& run) {
   const book& b = run.inputs.positions;
   const revaluation& v = run.reval;
-  std::string out = "account_id,underlying,delta,gamma,vega,theta\n";
+  std::string out = "account_id,underlying,delta,gamma,vega,theta,decay\n";
   out.reserve(out.size() + b.exposures() * 100);
   for (std::size_t a = 0; a < b.accounts(); ++a)
     for (std::uint64_t x = b.account_exposure_begin[a]; x < b.account_exposure_begin[a + 1]; ++x) {
       append_id(out, b.account_id[a]);
       out += ',';
       append_id(out, run.inputs.market.symbols[b.exposure_underlying[x]]);
-      append_fields(
-          out, {v.exposure_delta[x], v.exposure_gamma[x], v.exposure_vega[x], v.exposure_theta[x]});
+      append_fields(out, {v.exposure_delta[x], v.exposure_gamma[x], v.exposure_vega[x],
+                          v.exposure_theta[x], v.exposure_decay[x]});
       out += '\n';
     }
   return out;
@@ -78,7 +78,7 @@ nlohmann::json summary_json(const margin_run& run, const margin_request& request
 std::string accounts_csv(const book& b, const revaluation& reval, const risk_result& r) {
   std::string out =
       "account_id,equity,initial_margin,maintenance_margin,var,es,health,breach_probability,status,"
-      "gross_notional,preemptive\n";
+      "gross_notional,preemptive,own_funds,liquidity_addon\n";
   out.reserve(out.size() + b.accounts() * 160);
   for (std::size_t a = 0; a < b.accounts(); ++a) {
     append_id(out, b.account_id[a]);
@@ -88,7 +88,9 @@ std::string accounts_csv(const book& b, const revaluation& reval, const risk_res
     out += status_name(r.status[a]);
     out += ',';
     append_number(out, reval.account_gross_notional[a]);
-    out += r.preemptive[a] ? ",true\n" : ",false\n";
+    out += r.preemptive[a] ? ",true" : ",false";
+    append_fields(out, {reval.account_own_funds[a], reval.account_liquidity_addon[a]});
+    out += '\n';
   }
   return out;
 }

@@ -518,7 +518,7 @@ proxy_table make_proxy(const std::vector<underlying_spec>& us,
       const shocked_market m = shock_underlying(us[u].spot, us[u].vol, z, e.z1, horizon_years,
                                                 vol_of_vol, spot_vol_correlation);
       spot[u] = m.spot;
-      vol[u] = m.vol;
+      vol[u] = shocked_vol(us[u].vol, 1.0, m.vol_shock, vol_shock_drift(vol_of_vol, horizon_years));
     }
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t u = static_cast<std::size_t>(instruments[i].underlying);

@@ -40,16 +40,25 @@ struct revaluation {
   std::vector<double> exposure_gamma;  // per unit of underlying price (d2V/dS2)
   std::vector<double> exposure_vega;   // quote currency per 1.00 of vol (dV/dsigma)
   std::vector<double> exposure_theta;  // quote currency per year (dV/dt, calendar time)
-  std::vector<double>
-      account_equity;  // collateral + credit limit + sum of position values (+ changes)
+  // Quote currency over the risk horizon: the value change at unchanged spot and vol (time decay,
+  // futures' carry, perpetual funding paid), docs/design.md 3.6.
+  std::vector<double> exposure_decay;
+  // Quote currency per 1.00 of relative vol move: sum of q vega sigma g over the exposure's options
+  // (sigma each option's own vol, g its tenor scaling), what delta_gamma's vega term multiplies.
+  std::vector<double> exposure_vol_exposure;
+  std::vector<double> account_own_funds;       // collateral + sum of position values (+ changes)
+  std::vector<double> account_equity;          // own funds + credit limit
   std::vector<double> account_gross_notional;  // sum |q m S|, quote currency
+  // sum |q m S| over the positions the notional floor applies to: not long options, not settled.
+  std::vector<double> account_floor_notional;
+  std::vector<double> account_liquidity_addon;  // quote currency, docs/design.md 3.7
 };
 
 // Some accounts' part of a revaluation (what closing them out needs): equity and gross notional
 // of accounts[i], and the delta of each of its exposures in book order,
 // exposure_delta[first[i], first[i + 1]).
 struct revalued_accounts {
-  std::vector<double> equity, gross_notional;
+  std::vector<double> equity, own_funds, gross_notional;
   std::vector<std::uint64_t> first{0};
   std::vector<double> exposure_delta;
 };

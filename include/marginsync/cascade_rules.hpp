@@ -15,19 +15,38 @@ MSYNC_HD inline double square_root_impact(double coefficient, double annual_vol,
   return notional < 0.0 ? -move : move;
 }
 
-// Closing an account out at the current prices: the penalty (a fraction of its gross notional)
-// goes to the insurance fund as far as the account's equity covers it; equity below zero is bad
-// debt, which the fund covers as far as it can.
+// The average price fill of a trade that moves the price by the fraction `move` along the
+// square-root law, as a fraction: the price impact of the part already traded grows with
+// sqrt(traded), so the average over the trade is (2/3) of the whole move (the integral of sqrt(x)
+// over [0, 1] is 2/3). docs/design.md 9.2.
+MSYNC_HD inline double average_fill_move(double move) {
+  return (2.0 / 3.0) * move;
+}
+
+// The liquidity add-on of one exposure (docs/design.md 3.7): the cost of closing a notional N =
+// |delta S| (quote currency) at the average fill of its own square-root impact,
+// (2/3) Y sigma_daily sqrt(N / V) N.
+MSYNC_HD inline double liquidity_cost(double notional, double coefficient, double annual_vol,
+                                      double daily_volume) {
+  return average_fill_move(square_root_impact(coefficient, annual_vol, notional, daily_volume)) *
+         notional;
+}
+
+// Closing an account out: `own_funds` is what the account owns after its positions are closed
+// (at their fill prices), its credit line left out: the venue's money is not the client's. The
+// penalty (a fraction of its gross notional) goes to the insurance fund as far as positive own
+// funds cover it; own funds below zero are bad debt, which the fund covers as far as it can.
 struct closeout {
   double penalty;   // paid to the fund
-  double bad_debt;  // max(0, -equity)
-  double left;      // equity left to the account after the penalty
+  double bad_debt;  // max(0, -own_funds)
+  double left;      // own funds left to the account after the penalty
 };
 
-MSYNC_HD inline closeout close_out(double equity, double gross_notional, double penalty_rate) {
+MSYNC_HD inline closeout close_out(double own_funds, double gross_notional, double penalty_rate) {
   const double penalty = penalty_rate * gross_notional;
-  const double paid = equity <= 0.0 ? 0.0 : (equity < penalty ? equity : penalty);
-  return closeout{paid, equity < 0.0 ? -equity : 0.0, equity > 0.0 ? equity - paid : 0.0};
+  const double paid = own_funds <= 0.0 ? 0.0 : (own_funds < penalty ? own_funds : penalty);
+  return closeout{paid, own_funds < 0.0 ? -own_funds : 0.0,
+                  own_funds > 0.0 ? own_funds - paid : 0.0};
 }
 
 }  // namespace msync

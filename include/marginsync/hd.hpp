@@ -16,8 +16,10 @@ namespace msync {
 using std::cos;
 using std::erfc;
 using std::exp;
+using std::expm1;
 using std::fabs;
 using std::log;
+using std::log1p;
 using std::sin;
 using std::sqrt;
 }  // namespace msync

@@ -53,11 +53,48 @@ struct risk_params {
   double insurance_fund = 0.0;
   double impact_coefficient = 1.0;  // Y
   double daily_volume = 1e9;        // quote currency traded per day
+  // Per underlying (market order): Y and V of the square-root law after a depth file (cascade,
+  // margin and stream --depth) replaced risk.json's values. Empty: every underlying takes
+  // impact_coefficient and daily_volume.
+  std::vector<double> underlying_impact_coefficient;
+  std::vector<double> underlying_daily_volume;
+  // The liquidity add-on of docs/design.md 3.7: the cost of closing each exposure under the
+  // square-root law, added to IM.
+  bool liquidity_addon = true;
+  // Tenor scaling of scenario vol shocks (docs/design.md 3.5): g = (T_ref / max(T, 1 day))^beta,
+  // T_ref = vol_term_reference_days / 365. beta = 0: every expiry takes the underlying's shock.
+  double vol_term_reference_days = 30.0;
+  double vol_term_exponent = 0.0;
+  // Stream hysteresis (docs/design.md 8.2): an account leaves a worse state only when it clears
+  // the threshold by this relative band.
+  double recovery_band = 0.02;
 
   double horizon_years() const { return horizon_days / days_per_year; }
+  double impact_coefficient_of(std::size_t u) const {
+    return u < underlying_impact_coefficient.size() ? underlying_impact_coefficient[u]
+                                                    : impact_coefficient;
+  }
+  double daily_volume_of(std::size_t u) const {
+    return u < underlying_daily_volume.size() ? underlying_daily_volume[u] : daily_volume;
+  }
   // Index of a tier by name, or -1.
   int tier_index(const std::string& name) const;
 };
+
+// Y and V of every underlying of a market of `underlyings`, in market order: what the liquidity
+// add-on and the cascade's impact read.
+struct liquidity_table {
+  std::vector<double> coefficient;   // Y
+  std::vector<double> daily_volume;  // V, quote currency per day
+};
+inline liquidity_table make_liquidity_table(std::size_t underlyings, const risk_params& p) {
+  liquidity_table t;
+  for (std::size_t u = 0; u < underlyings; ++u) {
+    t.coefficient.push_back(p.impact_coefficient_of(u));
+    t.daily_volume.push_back(p.daily_volume_of(u));
+  }
+  return t;
+}
 
 const char* method_name(risk_method m);
 const char* measure_name(margin_measure m);

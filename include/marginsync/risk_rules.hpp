@@ -40,15 +40,16 @@ struct margin_levels {
   double maintenance;
 };
 
-// IM = max(M, min_margin_rate * G, 0) * im_multiplier; MM = maintenance_ratio * IM.
-// M is the account's VaR or ES (quote currency, positive = loss), G its gross notional. A NaN M
-// or G gives NaN margins (never a silently dropped term), so margin_status says `error`.
-MSYNC_HD inline margin_levels margin_requirement(double measure, double gross_notional,
-                                                 const margin_rule& rule) {
-  double base = rule.min_margin_rate * gross_notional;
+// IM = max(M, min_margin_rate * G_floor, 0) * im_multiplier + liquidity add-on; MM =
+// maintenance_ratio * IM. M is the account's VaR or ES (quote currency, positive = loss), G_floor
+// the gross notional of its positions in the floor (not long options, not settled). A NaN M, G or
+// add-on gives NaN margins (never a silently dropped term), so margin_status says `error`.
+MSYNC_HD inline margin_levels margin_requirement(double measure, double floor_notional,
+                                                 double liquidity_addon, const margin_rule& rule) {
+  double base = rule.min_margin_rate * floor_notional;
   if (measure > base || measure != measure) base = measure;  // a NaN measure is taken, not dropped
   if (base < 0.0) base = 0.0;
-  const double im = base * rule.im_multiplier;
+  const double im = base * rule.im_multiplier + liquidity_addon;
   return margin_levels{im, rule.maintenance_ratio * im};
 }
 
@@ -57,9 +58,10 @@ MSYNC_HD inline margin_levels margin_requirement(double measure, double gross_no
 // the account's risk is unknown, and every status taken against these margins (margin, stream,
 // cascade, replay) is `error`, whichever measure the margin is on.
 MSYNC_HD inline margin_levels account_margins(double var, double es, bool margin_on_es,
-                                              double gross_notional, const margin_rule& rule) {
+                                              double floor_notional, double liquidity_addon,
+                                              const margin_rule& rule) {
   if (!is_finite(var) || !is_finite(es)) return margin_levels{NAN, NAN};
-  return margin_requirement(margin_on_es ? es : var, gross_notional, rule);
+  return margin_requirement(margin_on_es ? es : var, floor_notional, liquidity_addon, rule);
 }
 
 // H = E / MM; +inf when MM = 0 and E >= 0, 0 when MM = 0 and E < 0; NaN when E is NaN (an
@@ -88,9 +90,10 @@ MSYNC_HD inline bool preemptive_flag(account_status status, double breach_probab
   return status == account_status::ok && breach_probability >= threshold;
 }
 
-// What the venue's insurance fund covers if the account is closed out in a scenario.
-MSYNC_HD inline double bad_debt(double loss, double equity) {
-  const double shortfall = loss - equity;
+// What the venue's insurance fund covers if the account is closed out in a scenario: the loss
+// beyond the account's own funds (its credit line is the venue's money, not the client's).
+MSYNC_HD inline double bad_debt(double loss, double own_funds) {
+  const double shortfall = loss - own_funds;
   return shortfall > 0.0 ? shortfall : 0.0;
 }
 

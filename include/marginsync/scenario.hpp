@@ -2,7 +2,9 @@
 // Monte Carlo scenario construction (docs/design.md section 3). For scenario s and underlying u:
 //   z = L eps (L the Cholesky factor of the correlation matrix), optionally Student-t scaled;
 //   S' = S exp(sigma sqrt(h) z - sigma^2 h / 2);
-//   w = rho_sv z + sqrt(1 - rho_sv^2) eta;  sigma' = sigma exp(xi sqrt(h) w - xi^2 h / 2).
+//   w = rho_sv z + sqrt(1 - rho_sv^2) eta;  x = xi sqrt(h) w, the underlying's vol shock: an
+//   option of vol sigma_p and tenor scale g_p moves to sigma_p exp(g_p x - g_p^2 xi^2 h / 2)
+//   (valuation.hpp's shocked_vol), so with g = 1 sigma' = sigma exp(x - xi^2 h / 2).
 // Random streams: Philox4x32-10 keyed by the 64-bit seed. The counter is
 //   (s low 32 bits, s high 32 bits, factor index, stream tag):
 //   stream tag 0, factor u     -> (eps_u, eta_u) by Box-Muller;
@@ -61,20 +63,26 @@ MSYNC_HD inline double scenario_scale(const scenario_draw_params& p, std::uint64
   return sqrt((p.degrees_of_freedom - 2.0) / chi2);
 }
 
-// Shocked spot and vol for one underlying from its correlated normal z and independent eta.
+// One underlying in one scenario: its shocked spot S' and its vol shock x, the log move of its vol
+// before the drift (docs/design.md 3.5): every option on it moves to shocked_vol(sigma_p, g_p, x,
+// drift).
 struct shocked_market {
   double spot;
-  double vol;
+  double vol_shock;
 };
+
+// The vol shock's drift xi^2 h / 2 of Monte Carlo scenarios (it keeps E[sigma'] = sigma for g = 1).
+MSYNC_HD inline double vol_shock_drift(double vol_of_vol, double horizon_years) {
+  return 0.5 * vol_of_vol * vol_of_vol * horizon_years;
+}
 
 MSYNC_HD inline shocked_market shock_underlying(double spot, double vol, double z, double eta,
                                                 double horizon_years, double vol_of_vol,
                                                 double spot_vol_corr) {
   const double sqrt_h = sqrt(horizon_years);
   const double w = spot_vol_corr * z + sqrt(1.0 - spot_vol_corr * spot_vol_corr) * eta;
-  return shocked_market{
-      spot * exp(vol * sqrt_h * z - 0.5 * vol * vol * horizon_years),
-      vol * exp(vol_of_vol * sqrt_h * w - 0.5 * vol_of_vol * vol_of_vol * horizon_years)};
+  return shocked_market{spot * exp(vol * sqrt_h * z - 0.5 * vol * vol * horizon_years),
+                        vol_of_vol * sqrt_h * w};
 }
 
 }  // namespace msync
@@ -93,7 +101,8 @@ struct monte_carlo_inputs {
   scenario_draw_params draw;
 };
 
-// Builds scenario s: writes spot_out[u * stride] and vol_out[u * stride] for every underlying u.
+// Builds scenario s: writes spot_out[u * stride] and the vol shock vol_out[u * stride] for every
+// underlying u.
 // `eps` and `eta` are caller scratch of U doubles each.
 MSYNC_HD inline void monte_carlo_scenario(const monte_carlo_inputs& in, std::uint64_t s,
                                           double* eps, double* eta, double* spot_out,
@@ -112,14 +121,15 @@ MSYNC_HD inline void monte_carlo_scenario(const monte_carlo_inputs& in, std::uin
         shock_underlying(in.spot[u], in.vol[u], z * scale, eta[u], in.horizon_years, in.vol_of_vol,
                          in.spot_vol_correlation);
     spot_out[u * stride] = m.spot;
-    vol_out[u * stride] = m.vol;
+    vol_out[u * stride] = m.vol_shock;
   }
 }
 
-// A given scenario (historical or stress): S' = S e^{spot_return}, sigma' = sigma (1 + vol_change).
-MSYNC_HD inline shocked_market given_scenario(double spot, double vol, double spot_return,
-                                              double vol_change) {
-  return shocked_market{spot * exp(spot_return), vol * (1.0 + vol_change)};
+// A given scenario (historical or stress): S' = S e^{spot_return}; every option's vol moves by
+// (1 + vol_change): the vol shock is ln(1 + vol_change), with no drift and no tenor scaling (the
+// file says the move).
+MSYNC_HD inline shocked_market given_scenario(double spot, double spot_return, double vol_change) {
+  return shocked_market{spot * exp(spot_return), log1p(vol_change)};
 }
 
 }  // namespace msync

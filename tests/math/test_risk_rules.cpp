@@ -59,37 +59,49 @@ TEST(TailCount, MatchesFormulaOnGrid) {
 TEST(MarginRequirement, MeasureMinimumAndFloor) {
   const margin_rule rule{0.01, 0.6, 1.0};
   // The measure dominates: 500 > 0.01 * 10000 = 100.
-  margin_levels m = msync::margin_requirement(500.0, 10000.0, rule);
+  margin_levels m = msync::margin_requirement(500.0, 10000.0, 0.0, rule);
   EXPECT_EQ(m.initial, 500.0);
   EXPECT_DOUBLE_EQ(m.maintenance, 300.0);
   // The minimum rate dominates: 50 < 100.
-  m = msync::margin_requirement(50.0, 10000.0, rule);
+  m = msync::margin_requirement(50.0, 10000.0, 0.0, rule);
   EXPECT_EQ(m.initial, 100.0);
   EXPECT_DOUBLE_EQ(m.maintenance, 60.0);
   // A negative measure (the account gains in the tail) falls back to the minimum...
-  m = msync::margin_requirement(-50.0, 1000.0, rule);
+  m = msync::margin_requirement(-50.0, 1000.0, 0.0, rule);
   EXPECT_EQ(m.initial, 10.0);
   EXPECT_DOUBLE_EQ(m.maintenance, 6.0);
   // ...and with no notional the requirement is floored at zero, never negative.
-  m = msync::margin_requirement(-50.0, 0.0, rule);
+  m = msync::margin_requirement(-50.0, 0.0, 0.0, rule);
   EXPECT_EQ(m.initial, 0.0);
   EXPECT_EQ(m.maintenance, 0.0);
   // Measure equal to the minimum: either way the same number.
-  m = msync::margin_requirement(100.0, 10000.0, rule);
+  m = msync::margin_requirement(100.0, 10000.0, 0.0, rule);
   EXPECT_EQ(m.initial, 100.0);
+}
+
+// The liquidity add-on is added to IM after the multiplier (docs/design.md 3.7), and so to MM.
+TEST(MarginRequirement, LiquidityAddonAfterTheMultiplier) {
+  const margin_rule rule{0.01, 0.5, 2.0};
+  margin_levels m = msync::margin_requirement(1000.0, 5000.0, 30.0, rule);
+  EXPECT_EQ(m.initial, 2030.0);
+  EXPECT_EQ(m.maintenance, 1015.0);
+  // No notional and no loss: the add-on alone.
+  m = msync::margin_requirement(-5.0, 0.0, 12.0, rule);
+  EXPECT_EQ(m.initial, 12.0);
+  EXPECT_TRUE(std::isnan(msync::margin_requirement(1.0, 1.0, NAN, rule).initial));
 }
 
 TEST(MarginRequirement, TierMultiplierScalesBothLevels) {
   const margin_rule vip{0.01, 0.5, 0.75};
   const margin_rule risky{0.01, 0.5, 2.0};
-  margin_levels m = msync::margin_requirement(1000.0, 5000.0, vip);
+  margin_levels m = msync::margin_requirement(1000.0, 5000.0, 0.0, vip);
   EXPECT_EQ(m.initial, 750.0);
   EXPECT_EQ(m.maintenance, 375.0);
-  m = msync::margin_requirement(1000.0, 5000.0, risky);
+  m = msync::margin_requirement(1000.0, 5000.0, 0.0, risky);
   EXPECT_EQ(m.initial, 2000.0);
   EXPECT_EQ(m.maintenance, 1000.0);
   // The multiplier applies after the minimum-rate floor too: 0.01 * 5000 * 2 = 100.
-  m = msync::margin_requirement(10.0, 5000.0, risky);
+  m = msync::margin_requirement(10.0, 5000.0, 0.0, risky);
   EXPECT_EQ(m.initial, 100.0);
   EXPECT_EQ(m.maintenance, 50.0);
 }
@@ -141,14 +153,14 @@ TEST(MarginStatus, NumbersThatAreNotFiniteAreAnError) {
   EXPECT_FALSE(msync::preemptive_flag(account_status::error, 1.0, 0.25));
 
   const msync::margin_rule rule{0.01, 0.6, 1.0};
-  EXPECT_TRUE(std::isnan(msync::margin_requirement(nan, 1000.0, rule).initial));
-  EXPECT_TRUE(std::isnan(msync::margin_requirement(5.0, nan, rule).maintenance));
+  EXPECT_TRUE(std::isnan(msync::margin_requirement(nan, 1000.0, 0.0, rule).initial));
+  EXPECT_TRUE(std::isnan(msync::margin_requirement(5.0, nan, 0.0, rule).maintenance));
   for (bool on_es : {false, true})
     for (double x : {nan, inf, -inf}) {
-      EXPECT_TRUE(std::isnan(msync::account_margins(x, 5.0, on_es, 1000.0, rule).initial));
-      EXPECT_TRUE(std::isnan(msync::account_margins(5.0, x, on_es, 1000.0, rule).maintenance));
+      EXPECT_TRUE(std::isnan(msync::account_margins(x, 5.0, on_es, 1000.0, 0.0, rule).initial));
+      EXPECT_TRUE(std::isnan(msync::account_margins(5.0, x, on_es, 1000.0, 0.0, rule).maintenance));
     }
-  const margin_levels ok = msync::account_margins(5.0, 20.0, true, 1000.0, rule);
+  const margin_levels ok = msync::account_margins(5.0, 20.0, true, 1000.0, 0.0, rule);
   EXPECT_EQ(ok.initial, 20.0);
   EXPECT_EQ(ok.maintenance, 12.0);
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "marginsync/scenario.hpp"
+#include "marginsync/valuation.hpp"
 
 namespace {
 
@@ -155,12 +156,15 @@ TEST(ShockUnderlying, MatchesDesignFormulas) {
     const double vol = w.vol * std::exp(w.xi * std::sqrt(w.h) * ww - 0.5 * w.xi * w.xi * w.h);
     // exp of an argument below ~10 in magnitude: a few ulp of relative error.
     EXPECT_NEAR(m.spot, spot, 1e-14 * spot);
-    EXPECT_NEAR(m.vol, vol, 1e-14 * vol);
+    // The vol shock is x = xi sqrt(h) w; an option of g = 1 moves to sigma exp(x - xi^2 h / 2).
+    const double moved =
+        msync::shocked_vol(w.vol, 1.0, m.vol_shock, msync::vol_shock_drift(w.xi, w.h));
+    EXPECT_NEAR(moved, vol, 1e-14 * vol);
   }
   // A zero horizon leaves the market unchanged.
   const msync::shocked_market same = msync::shock_underlying(100.0, 0.3, 2.0, -1.0, 0.0, 1.0, -0.5);
   EXPECT_EQ(same.spot, 100.0);
-  EXPECT_EQ(same.vol, 0.3);
+  EXPECT_EQ(msync::shocked_vol(0.3, 1.0, same.vol_shock, msync::vol_shock_drift(1.0, 0.0)), 0.3);
 }
 
 // E[S'/S] = 1 and E[sigma'/sigma] = 1: the -sigma^2 h / 2 and -xi^2 h / 2 drifts make both
@@ -180,9 +184,11 @@ TEST(ShockUnderlying, MartingaleAndSpotVolCorrelation) {
     for (int u = 0; u < 3; ++u) {
       const msync::shocked_market m =
           msync::shock_underlying(spots[u], vols[u], d.z[u], d.eta[u], h, xi, rho_sv);
+      const double vol =
+          msync::shocked_vol(vols[u], 1.0, m.vol_shock, msync::vol_shock_drift(xi, h));
       sum_spot[u] += m.spot / spots[u];
-      sum_vol[u] += m.vol / vols[u];
-      logvol_z[u].add(std::log(m.vol / vols[u]), d.z[u]);
+      sum_vol[u] += vol / vols[u];
+      logvol_z[u].add(std::log(vol / vols[u]), d.z[u]);
     }
   }
   const double N = kScenarios;
