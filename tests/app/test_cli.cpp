@@ -26,7 +26,10 @@ TEST(cli, margin_on_the_sample_book) {
   // The statuses the sample book was written to show (README, data/sample).
   EXPECT_EQ(accounts.at("hedged_basis").at("status"), "ok");
   EXPECT_EQ(accounts.at("hedged_basis").at("equity"), "92000");
-  EXPECT_EQ(accounts.at("hedged_basis").at("var"), "0");
+  // Long spot, short perp: no price risk; the short receives a day of funding in every scenario,
+  // 91000 * 0.0001 * 3 = 27.3.
+  EXPECT_EQ(std::stod(accounts.at("hedged_basis").at("var")), -27.299999999999955);
+  EXPECT_EQ(accounts.at("hedged_basis").at("own_funds"), "92000");
   EXPECT_EQ(accounts.at("short_option_seller").at("status"), "margin_call");
   EXPECT_EQ(accounts.at("leveraged_perp_long").at("status"), "liquidate");
   EXPECT_EQ(accounts.at("leveraged_perp_long").at("equity"), "3900");

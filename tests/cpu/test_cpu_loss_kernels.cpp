@@ -53,9 +53,9 @@ TEST(cpu_loss_kernels, delta_gamma_losses_equal_the_scalar_sum_and_design_formul
         decay.push_back(normals(1, rng, 50.0)[0]);
       }
       for (std::size_t j = 0; j < count; ++j)  // after the rows stop moving
-        terms.push_back(cpu::exposure_term{
-            d_spot[j].data(), d_vol[j].data(),
-            make_exposure_sensitivity(delta[j], gamma[j], vega[j], decay[j])});
+        terms.push_back(
+            cpu::exposure_term{d_spot[j].data(), d_vol[j].data(),
+                               make_exposure_sensitivity(delta[j], gamma[j], vega[j], decay[j])});
       std::vector<double> l(n, std::numeric_limits<double>::quiet_NaN()), block_max((n + 15) / 16);
       const double top =
           cpu::delta_gamma_losses(l.data(), n, terms.data(), count, block_max.data());

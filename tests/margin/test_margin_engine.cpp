@@ -16,6 +16,7 @@
 #include "margin/margin_job.hpp"
 #include "marginsync/backend.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/instrument_inputs.hpp"
 #include "marginsync/scenario.hpp"
 #include "marginsync/valuation.hpp"
 #include "test_support.hpp"
@@ -28,25 +29,33 @@ using test::write_file;
 
 struct reference_account {
   std::vector<double> loss;  // per scenario
-  double equity = 0.0, gross = 0.0;
+  double own_funds = 0.0, equity = 0.0, gross = 0.0, floor = 0.0, addon = 0.0;
 };
 
-// Scenario spots and vols [u][s] built one scenario at a time from the include/ generator (whose
-// statistics test_scenario.cpp checks) or from a scenario file.
-void reference_scenarios(const book_inputs& in, const scenario_file_data* file, std::int64_t n,
-                         std::vector<std::vector<double>>& spot,
-                         std::vector<std::vector<double>>& vol) {
+// The scenarios [u][s]: shocked spot and vol shock x (docs/design.md 3.5), built one scenario at
+// a time from the include/ generator (whose statistics test_scenario.cpp checks) or from a file.
+struct reference_set {
+  std::vector<std::vector<double>> spot, shock;
+  double drift = 0.0;       // xi^2 h / 2 for Monte Carlo, 0 for a file
+  bool term_scaled = true;  // a file's vol changes apply to every expiry as given
+};
+reference_set reference_scenarios(const book_inputs& in, const scenario_file_data* file,
+                                  std::int64_t n) {
   const market_state& m = in.market;
   const std::size_t U = m.size();
-  spot.assign(U, std::vector<double>(n));
-  vol.assign(U, std::vector<double>(n));
+  reference_set r;
+  r.spot.assign(U, std::vector<double>(n));
+  r.shock.assign(U, std::vector<double>(n));
+  const double h = in.risk.horizon_days / 365.0;
+  r.drift = file ? 0.0 : 0.5 * in.risk.vol_of_vol * in.risk.vol_of_vol * h;
+  r.term_scaled = file == nullptr;
   std::vector<double> eps(U), eta(U), s_out(U), v_out(U);
   const monte_carlo_inputs mc{
       m.spot.data(),
       m.vol.data(),
       m.cholesky.data(),
       static_cast<std::uint32_t>(U),
-      in.risk.horizon_days / 365.0,
+      h,
       in.risk.vol_of_vol,
       in.risk.spot_vol_correlation,
       scenario_draw_params{in.risk.seed, in.risk.distribution, in.risk.degrees_of_freedom}};
@@ -54,46 +63,116 @@ void reference_scenarios(const book_inputs& in, const scenario_file_data* file, 
     if (file) {
       for (std::size_t u = 0; u < U; ++u) {
         s_out[u] = m.spot[u] * std::exp(file->spot_return[s * U + u]);
-        v_out[u] = m.vol[u] * (1.0 + file->vol_change[s * U + u]);
+        v_out[u] = std::log(1.0 + file->vol_change[s * U + u]);
       }
     } else {
       monte_carlo_scenario(mc, static_cast<std::uint64_t>(s), eps.data(), eta.data(), s_out.data(),
                            v_out.data(), 1);
     }
     for (std::size_t u = 0; u < U; ++u) {
-      spot[u][s] = s_out[u];
-      vol[u][s] = v_out[u];
+      r.spot[u][s] = s_out[u];
+      r.shock[u][s] = v_out[u];
     }
   }
+  return r;
 }
 
-// Every position of every account revalued in every scenario, one at a time.
+double mark_of(const std::vector<double>& marks, std::size_t i) {
+  return i < marks.size() ? marks[i] : NAN;
+}
+
+// Every position of every account revalued in every scenario, one at a time, with docs/design.md
+// section 3's rules written out here: settlement, marks, each option's vol and its tenor-scaled
+// shock, funding over the horizon, the notional floor and the liquidity add-on. Option prices and
+// deltas come from black_scholes.hpp (checked against published values in test_black_scholes.cpp)
+// and an option's vol from option_vol (checked against SVI by hand in test_vol_surface.cpp).
 std::vector<reference_account> reference_losses(const book_inputs& in,
                                                 const scenario_file_data* file, std::int64_t n) {
-  std::vector<std::vector<double>> spot, vol;
-  reference_scenarios(in, file, n, spot, vol);
+  const reference_set set = reference_scenarios(in, file, n);
   const market_state& m = in.market;
   const book& b = in.positions;
-  const double h = in.risk.horizon_days / 365.0;
+  const risk_params& rp = in.risk;
+  const double h = rp.horizon_days / 365.0;
   std::vector<reference_account> out(b.accounts());
   for (std::size_t a = 0; a < b.accounts(); ++a) {
     reference_account& r = out[a];
     r.loss.assign(n, 0.0);
-    r.equity = b.collateral[a] + in.risk.tiers[b.account_tier[a]].credit_limit;
+    r.own_funds = b.collateral[a];
+    std::vector<double> delta(m.size(), 0.0);
+    std::vector<std::uint8_t> held(m.size(), 0);
     for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p) {
       const std::uint32_t i = b.position_instrument[p];
       const std::uint32_t u = b.instruments.underlying[i];
-      const contract_terms c = b.instruments.terms(i);
+      const instrument_kind kind = b.instruments.kind[i];
+      const double K = b.instruments.strike[i], mult = b.instruments.multiplier[i];
+      const bool call = b.instruments.is_call[i] != 0;
+      const double q = b.position_quantity[p], cost = b.position_cost[p];
+      const double S = m.spot[u], carry = m.carry(u);
       const double t =
           static_cast<double>(b.instruments.expiry_ns[i] - m.as_of_ns) / 1e9 / 31536000.0;
-      const double q = b.position_quantity[p];
-      const double now = unit_value(c, {m.spot[u], m.vol[u], m.rate, m.carry(u), t});
-      r.equity += position_value(c, q, b.position_cost[p], now);
-      r.gross += std::fabs(q * c.multiplier * m.spot[u]);
-      for (std::int64_t s = 0; s < n; ++s) {
-        const double later = unit_value(c, {spot[u][s], vol[u][s], m.rate, m.carry(u), t - h});
-        r.loss[s] -= q * (later - now);
+      const bool dated = kind == instrument_kind::future || kind == instrument_kind::option;
+      const bool settled = dated && t <= 0.0;
+      held[u] = 1;
+      r.gross += std::fabs(q * mult * S);
+      if (!settled && !(kind == instrument_kind::option && q > 0))
+        r.floor += std::fabs(q * mult * S);
+      if (settled) {
+        const double price =
+            std::isnan(mark_of(m.settlement_price, i)) ? S : mark_of(m.settlement_price, i);
+        const double unit =
+            kind == instrument_kind::future ? price : std::max(call ? price - K : K - price, 0.0);
+        r.own_funds += q * mult * unit - (kind == instrument_kind::future ? mult * cost : 0.0);
+        continue;  // no scenario moves it, no delta
       }
+      double now = 0.0, unit_delta = 0.0;
+      std::vector<double> later(n);
+      if (kind == instrument_kind::spot || kind == instrument_kind::perpetual) {
+        now = mult * S;
+        unit_delta = mult;
+        // Funding paid over the horizon (3 periods a day), a loss for longs at a positive rate.
+        const double funding = kind == instrument_kind::perpetual
+                                   ? mult * S * m.funding_rate[u] * 3 * rp.horizon_days
+                                   : 0.0;
+        for (std::int64_t s = 0; s < n; ++s) later[s] = mult * set.spot[u][s] - funding;
+      } else if (kind == instrument_kind::future) {
+        const double mark = mark_of(m.mark_price, i);
+        if (!std::isnan(mark)) {
+          now = mult * mark;
+          unit_delta = mult * mark / S;
+          for (std::int64_t s = 0; s < n; ++s)
+            later[s] = mult * (t - h > 0 ? mark / S * set.spot[u][s] : set.spot[u][s]);
+        } else {
+          now = mult * S * std::exp(carry * t);
+          unit_delta = mult * std::exp(carry * t);
+          for (std::int64_t s = 0; s < n; ++s)
+            later[s] =
+                mult * (t - h > 0 ? set.spot[u][s] * std::exp(carry * (t - h)) : set.spot[u][s]);
+        }
+      } else {
+        const double vol = option_vol(b.instruments, i, m, t);
+        const double g = set.term_scaled
+                             ? std::pow(rp.vol_term_reference_days / std::max(t * 365.0, 1.0),
+                                        rp.vol_term_exponent)
+                             : 1.0;
+        now = mult * bsm_value(call, S, K, t, m.rate, carry, vol);
+        unit_delta = mult * bsm_greeks(call, S, K, t, m.rate, carry, vol).delta;
+        for (std::int64_t s = 0; s < n; ++s)
+          later[s] = mult * bsm_value(call, set.spot[u][s], K, t - h, m.rate, carry,
+                                      vol * std::exp(g * set.shock[u][s] - g * g * set.drift));
+      }
+      r.own_funds +=
+          q * now -
+          (kind == instrument_kind::spot || kind == instrument_kind::option ? 0.0 : mult * cost);
+      delta[u] += q * unit_delta;
+      for (std::int64_t s = 0; s < n; ++s) r.loss[s] -= q * (later[s] - now);
+    }
+    r.equity = r.own_funds + rp.tiers[b.account_tier[a]].credit_limit;
+    // (2/3) Y sigma_daily sqrt(N / V) N per exposure, N = |delta S|.
+    for (std::size_t u = 0; u < m.size(); ++u) {
+      if (!held[u] || !rp.liquidity_addon) continue;
+      const double notional = std::fabs(delta[u] * m.spot[u]);
+      r.addon += 2.0 / 3.0 * rp.impact_coefficient_of(u) * m.vol[u] / std::sqrt(365.0) *
+                 std::sqrt(notional / rp.daily_volume_of(u)) * notional;
     }
   }
   return out;
@@ -145,18 +224,22 @@ class margin_engine : public test::each_backend {
       }
       const tail t = sorted_tail(losses, rp.confidence);
       const double measure = rp.measure == margin_measure::var ? t.var : t.es;
-      const double im = std::max({measure, rp.min_margin_rate * ref[a].gross, 0.0}) *
-                        rp.tiers[in.positions.account_tier[a]].im_multiplier;
+      const double im = std::max({measure, rp.min_margin_rate * ref[a].floor, 0.0}) *
+                            rp.tiers[in.positions.account_tier[a]].im_multiplier +
+                        ref[a].addon;
       const double mm = rp.maintenance_ratio * im;
       const double e = ref[a].equity;
       std::int64_t breaches = 0;
       for (std::int64_t s = 0; s < n; ++s) {
         breaches += (e - losses[s] < mm) ? 1 : 0;
-        bad[s] += std::max(0.0, losses[s] - e);
+        bad[s] += std::max(0.0, losses[s] - ref[a].own_funds);
       }
       const char* status = e < mm ? "liquidate" : e < im ? "margin_call" : "ok";
       expect_close(o.reval.account_equity[a], e, 1e-12, id + " equity");
+      expect_close(o.reval.account_own_funds[a], ref[a].own_funds, 1e-12, id + " own funds");
       expect_close(o.reval.account_gross_notional[a], ref[a].gross, 1e-12, id + " gross");
+      expect_close(o.reval.account_floor_notional[a], ref[a].floor, 1e-12, id + " floor");
+      expect_close(o.reval.account_liquidity_addon[a], ref[a].addon, 1e-9, id + " add-on");
       expect_close(o.risk.var[a], t.var, 1e-9, id + " var");
       expect_close(o.risk.es[a], t.es, 1e-9, id + " es");
       expect_close(o.risk.initial_margin[a], im, 1e-9, id + " im");
@@ -240,24 +323,35 @@ TEST_P(margin_engine, hand_checked_sample_with_four_scenarios) {
         in.positions.account_id.begin());
   };
 
-  // leveraged_perp_long: 1.5 BTC-PERP at 90200 and 0.5 at 91600, collateral 3000, spot 91000.
+  // The liquidity add-on of an exposure of notional N (docs/design.md 3.7), Y = 1, V = 1e9.
+  auto addon = [](double notional, double vol) {
+    return 2.0 / 3.0 * vol / std::sqrt(365.0) * std::sqrt(notional / 1e9) * notional;
+  };
+
+  // leveraged_perp_long: 1.5 BTC-PERP at 90200 and 0.5 at 91600, collateral 3000, spot 91000. It
+  // pays 1 day of funding at 0.0001 per 8 hours on 182000 in every scenario: 54.6.
   const std::size_t lev = index("leveraged_perp_long");
   EXPECT_DOUBLE_EQ(o.reval.account_equity[lev],
                    3000 + 1.5 * (91000 - 90200) + 0.5 * (91000 - 91600));
   EXPECT_DOUBLE_EQ(o.reval.account_gross_notional[lev], 2 * 91000.0);
-  const double l_down5 = -2 * 91000 * std::expm1(-0.05), l_down2 = -2 * 91000 * std::expm1(-0.02);
+  const double funding = 2 * 91000 * 0.0001 * 3;
+  const double l_down5 = -2 * 91000 * std::expm1(-0.05) + funding,
+               l_down2 = -2 * 91000 * std::expm1(-0.02) + funding;
   EXPECT_NEAR(o.risk.var[lev], l_down2, 1e-9);  // 2nd largest of 4
   EXPECT_NEAR(o.risk.es[lev], 0.5 * (l_down5 + l_down2), 1e-9);
-  EXPECT_NEAR(o.risk.initial_margin[lev], l_down2, 1e-9);  // VaR 3604 > 1% of 182000
-  EXPECT_NEAR(o.risk.maintenance_margin[lev], 0.6 * l_down2, 1e-9);
-  EXPECT_EQ(o.risk.status[lev], account_status::ok);      // 3900 >= 3603.9
+  const double lev_im = l_down2 + addon(182000.0, 0.55);  // VaR 3658 > 1% of 182000
+  EXPECT_NEAR(o.reval.account_liquidity_addon[lev], addon(182000.0, 0.55), 1e-9);
+  EXPECT_NEAR(o.risk.initial_margin[lev], lev_im, 1e-9);
+  EXPECT_NEAR(o.risk.maintenance_margin[lev], 0.6 * lev_im, 1e-9);
+  EXPECT_EQ(o.risk.status[lev], account_status::ok);      // 3900 >= 3705.7
   EXPECT_DOUBLE_EQ(o.risk.breach_probability[lev], 0.5);  // down5 and down2 breach
   EXPECT_EQ(o.risk.preemptive[lev], 1);                   // 0.5 >= 0.25
 
-  // hedged_basis: long 1 spot, short 1 perp at 91000: no loss in any scenario; the 1% floor.
+  // hedged_basis: long 1 spot, short 1 perp at 91000: no price risk, and the short perp receives
+  // funding, 27.3 in every scenario; no delta, so no add-on; the 1% floor.
   const std::size_t hedged = index("hedged_basis");
   EXPECT_DOUBLE_EQ(o.reval.account_equity[hedged], 1000 + 91000);
-  EXPECT_DOUBLE_EQ(o.risk.var[hedged], 0.0);
+  EXPECT_NEAR(o.risk.var[hedged], -91000 * 0.0001 * 3, 1e-9);
   EXPECT_DOUBLE_EQ(o.risk.initial_margin[hedged], 0.01 * 182000);
   EXPECT_DOUBLE_EQ(o.risk.health[hedged], 92000 / (0.6 * 1820));
 
@@ -270,10 +364,14 @@ TEST_P(margin_engine, hand_checked_sample_with_four_scenarios) {
 
   // market_maker_eth_short: short 40 ETH-PERP at 3100, tier im_multiplier 0.5.
   const std::size_t mm = index("market_maker_eth_short");
-  const double e_up4 = 40 * 3100 * std::expm1(0.04), e_up1 = 40 * 3100 * std::expm1(0.01);
+  // The short receives funding, 40 * 3100 * 0.00005 * 3 = 18.6, in every scenario.
+  const double received = 40 * 3100 * 0.00005 * 3;
+  const double e_up4 = 40 * 3100 * std::expm1(0.04) - received,
+               e_up1 = 40 * 3100 * std::expm1(0.01) - received;
   EXPECT_NEAR(o.risk.var[mm], e_up1, 1e-9);
   EXPECT_NEAR(o.risk.es[mm], 0.5 * (e_up4 + e_up1), 1e-9);
-  EXPECT_NEAR(o.risk.initial_margin[mm], 0.5 * std::max(e_up1, 0.01 * 124000), 1e-9);
+  EXPECT_NEAR(o.risk.initial_margin[mm],
+              0.5 * std::max(e_up1, 0.01 * 124000) + addon(124000.0, 0.70), 1e-9);
 
   // protected_eth_long (tier vip: credit 10000, im x0.8): 20 ETH, 2 puts x10 on 3000, short 5 perp.
   const std::size_t eth = index("protected_eth_long");
@@ -336,8 +434,8 @@ TEST_P(margin_engine, delta_gamma_is_close_to_full_for_small_moves) {
   }
 }
 
-// delta_gamma against its own formula, L = -sum_u (D dS + G dS^2 / 2 + V dsigma + Theta h), from
-// the exposures the backend reported.
+// delta_gamma against its own formula, L = -sum_u (D dS + G dS^2 / 2 + V~ dsigma/sigma + decay),
+// from the exposures the backend reported (a file's vol change is the relative move itself).
 TEST_P(margin_engine, delta_gamma_losses_follow_the_formula) {
   temp_dir dir;
   write_file(dir / "s.csv",
@@ -349,7 +447,6 @@ TEST_P(margin_engine, delta_gamma_losses_follow_the_formula) {
   const scenario_file_data file = load_scenario_file(dir / "s.csv", in.market);
   const outcome o = run(in, &file);
   const book& b = in.positions;
-  const double h = 1.0 / 365.0;
   for (std::size_t a = 0; a < b.accounts(); ++a) {
     double worst = -HUGE_VAL;
     for (std::size_t s = 0; s < 2; ++s) {
@@ -358,9 +455,9 @@ TEST_P(margin_engine, delta_gamma_losses_follow_the_formula) {
            ++x) {
         const std::uint32_t u = b.exposure_underlying[x];
         const double ds = in.market.spot[u] * std::expm1(file.spot_return[s * 2 + u]);
-        const double dv = in.market.vol[u] * file.vol_change[s * 2 + u];
+        const double dv = file.vol_change[s * 2 + u];
         l -= o.reval.exposure_delta[x] * ds + 0.5 * o.reval.exposure_gamma[x] * ds * ds +
-             o.reval.exposure_vega[x] * dv + o.reval.exposure_theta[x] * h;
+             o.reval.exposure_vol_exposure[x] * dv + o.reval.exposure_decay[x];
       }
       worst = std::max(worst, l);
     }

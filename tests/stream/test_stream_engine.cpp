@@ -127,9 +127,11 @@ TEST(stream_engine, staleness_addon_follows_its_formula_until_the_next_risk_run)
   }
 }
 
-// An equity that is not finite (here funding at a rate the loader refuses, 2.5, set directly:
-// 1e308 per 8 hours overflows the collateral) is the state `error`, never `ok`: a transition like
-// any other, and the stream goes on (docs/design.md 8.4).
+// Numbers that are not finite (here funding at a rate the loader refuses, 1e308 per 8 hours, set
+// directly) are the state `error`, never `ok`: a transition like any other, and the stream goes on
+// (docs/design.md 8.4). The funding a perpetual pays over the risk horizon overflows its scenario
+// losses at the first risk run (margins NaN), and the funding accrued over the first hour then
+// overflows the collateral (equity not finite): the account stays in `error`.
 TEST(stream_engine, equity_that_is_not_finite_is_the_error_state_and_the_stream_goes_on) {
   test::temp_dir dir;
   write_perp_book(dir.path(), 50000, 50000,
@@ -142,20 +144,22 @@ TEST(stream_engine, equity_that_is_not_finite_is_the_error_state_and_the_stream_
   margin_stream stream(std::move(in), *engine);
   const std::int64_t t0 = t0_ns();
   update_outcome u = stream.update(t0, {price(t0, 0, 91000), price(t0, 1, 3100)});
-  EXPECT_TRUE(u.accounts.empty());  // no funding at the first update
-  const std::int64_t t1 = t0 + 3600 * second_ns;
-  u = stream.update(t1, {price(t1, 0, 91000)});
   ASSERT_EQ(u.accounts.size(), 1u);
   EXPECT_EQ(u.accounts[0].account, 0u);
   EXPECT_EQ(u.accounts[0].from, stream_state::ok);
   EXPECT_EQ(u.accounts[0].to, stream_state::error);
   EXPECT_STREQ(u.accounts[0].event, "error");
-  EXPECT_FALSE(std::isfinite(u.accounts[0].equity));
+  EXPECT_TRUE(std::isfinite(u.accounts[0].equity));  // no funding accrued yet
+  EXPECT_FALSE(std::isfinite(u.accounts[0].initial_margin));
   EXPECT_EQ(stream.states()[1], stream_state::ok);  // ETH pays no such funding
+  const std::int64_t t1 = t0 + 3600 * second_ns;
+  u = stream.update(t1, {price(t1, 0, 91000)});
+  EXPECT_TRUE(u.accounts.empty());  // still `error`, now with an equity that is not finite
   const std::int64_t t2 = t1 + second_ns;
   u = stream.update(t2, {price(t2, 1, 3000)});  // the stream goes on
   EXPECT_TRUE(u.accounts.empty());
   EXPECT_EQ(stream.states()[0], stream_state::error);
+  EXPECT_EQ(stream.states()[1], stream_state::ok);
   const risk_result in_force = stream.margins_in_force();
   EXPECT_EQ(in_force.status[0], account_status::error);
   EXPECT_EQ(in_force.not_ok_accounts, std::vector<std::uint32_t>{0});
