@@ -19,6 +19,7 @@
 #include "marginsync/instrument_inputs.hpp"
 #include "marginsync/scenario.hpp"
 #include "marginsync/valuation.hpp"
+#include "marginsync/vol_surface.hpp"
 #include "test_support.hpp"
 
 namespace msync {
@@ -407,6 +408,108 @@ TEST_P(margin_engine, var_and_es_of_a_linear_position_match_the_lognormal_closed
   EXPECT_NEAR(o.risk.var[0], var, tol);
   EXPECT_NEAR(o.risk.es[0], es, 1.5 * tol);
   EXPECT_GT(o.risk.es[0], o.risk.var[0]);
+}
+
+// A book with one account for each rule of the model (docs/design.md section 3): a credit line
+// whose own funds are negative, instruments that expired before as_of, long options only, options
+// on a skewed SVI surface and with their own mark_iv, a marked future, a whale perpetual. Marks
+// and the surface are set on the market directly (their loaders have their own tests).
+book_inputs model_book(const temp_dir& dir) {
+  write_file(dir / "instruments.csv",
+             "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n"
+             "BTC-PERP,perpetual,BTC,,,,1\n"
+             "BTC-OLD-C,option,BTC,85000,2026-11-23T08:00:00Z,call,1\n"
+             "BTC-OLD-F,future,BTC,,2026-11-20T08:00:00Z,,1\n"
+             "BTC-1H-C,option,BTC,91000,2026-11-24T09:00:00Z,call,1\n"
+             "BTC-W-130C,option,BTC,130000,2026-12-01T08:00:00Z,call,1\n"
+             "BTC-M-80P,option,BTC,80000,2026-12-25T08:00:00Z,put,1\n"
+             "BTC-M-100C,option,BTC,100000,2026-12-25T08:00:00Z,call,1\n"
+             "BTC-Q-F,future,BTC,,2027-03-26T08:00:00Z,,1\n"
+             "ETH-PERP,perpetual,ETH,,,,1\n");
+  write_file(dir / "accounts.csv",
+             "account_id,collateral,tier\n"
+             "vip_in_debt,-20000,vip\n"
+             "expired_only,1000,standard\n"
+             "long_options_only,0,standard\n"
+             "skew_seller,60000,standard\n"
+             "marked_basis,5000,standard\n"
+             "whale_perp,40000000,standard\n");
+  write_file(dir / "positions.csv",
+             "account_id,instrument_id,quantity,entry_price\n"
+             "vip_in_debt,BTC-PERP,2,97000\n"
+             "expired_only,BTC-OLD-C,3,\n"
+             "expired_only,BTC-OLD-F,-2,88000\n"
+             "long_options_only,BTC-W-130C,10,\n"
+             "long_options_only,BTC-1H-C,10,\n"
+             "skew_seller,BTC-M-80P,-10,\n"
+             "skew_seller,BTC-M-100C,-5,\n"
+             "marked_basis,BTC-Q-F,1,92000\n"
+             "marked_basis,BTC-PERP,-1,91000\n"
+             "whale_perp,ETH-PERP,-40000,3100\n");
+  write_file(dir / "market.json",
+             R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.04, "underlyings": [
+  {"symbol": "BTC", "spot": 91000, "vol": 0.55, "funding_rate": 0.0001},
+  {"symbol": "ETH", "spot": 3100, "vol": 0.7, "funding_rate": 0.0002}],
+  "correlation": [[1, 0.8], [0.8, 1]]})");
+  write_file(dir / "risk.json",
+             R"({"scenarios": 2000, "seed": 5, "tiers": {"standard": {}, "vip":
+  {"im_multiplier": 0.8, "credit_limit": 20000}}, "daily_volume": 2e9})");
+  book_inputs in = load_book_inputs(book_paths::in_directory(dir.path()));
+  const std::int64_t day = 86'400'000'000'000;
+  in.market.surface = {{svi_slice{in.market.as_of_ns + 7 * day, 0.002, 0.02, -0.5, 0.02, 0.05},
+                        svi_slice{in.market.as_of_ns + 31 * day, 0.01, 0.08, -0.4, 0.05, 0.1}},
+                       {}};
+  const std::size_t n = in.positions.instruments.size();
+  in.market.mark_iv.assign(n, NAN);
+  in.market.mark_price.assign(n, NAN);
+  in.market.settlement_price.assign(n, NAN);
+  auto at = [&](const char* id) {
+    const auto& ids = in.positions.instruments.id;
+    return static_cast<std::size_t>(std::find(ids.begin(), ids.end(), id) - ids.begin());
+  };
+  in.market.settlement_price[at("BTC-OLD-C")] = 89000.0;  // the future settles at spot instead
+  in.market.mark_iv[at("BTC-M-100C")] = 0.62;
+  in.market.mark_price[at("BTC-Q-F")] = 93500.0;
+  return in;
+}
+
+TEST_P(margin_engine, every_rule_of_the_model_matches_the_reference) {
+  temp_dir dir;
+  book_inputs in = model_book(dir);
+  check_against_reference(in, run(in), nullptr);
+  // Tenor-scaled vol shocks (the reference computes g by hand).
+  in.risk.vol_term_exponent = 0.5;
+  const outcome o = run(in);
+  check_against_reference(in, o, nullptr);
+
+  auto index = [&](const std::string& id) {
+    const auto& ids = in.positions.account_id;
+    return static_cast<std::size_t>(std::find(ids.begin(), ids.end(), id) - ids.begin());
+  };
+  // Expired: value fixed (3 calls at 89000 - 85000; short 2 futures settled at spot 91000 against
+  // 88000), nothing at risk, no margin.
+  const std::size_t expired = index("expired_only");
+  EXPECT_DOUBLE_EQ(o.reval.account_equity[expired], 1000 + 3 * 4000.0 - 2 * (91000 - 88000.0));
+  EXPECT_EQ(o.risk.var[expired], 0.0);
+  EXPECT_EQ(o.risk.initial_margin[expired], 0.0);
+  // Long options only: the most they can lose is their value, and no notional floor applies.
+  const std::size_t longs = index("long_options_only");
+  EXPECT_LE(o.risk.var[longs], o.reval.account_equity[longs] + 1e-9);
+  EXPECT_EQ(o.reval.account_floor_notional[longs], 0.0);
+  EXPECT_GT(o.reval.account_gross_notional[longs], 0.0);
+  EXPECT_LE(o.risk.initial_margin[longs],
+            o.reval.account_equity[longs] + o.reval.account_liquidity_addon[longs] + 1e-9);
+  // The credit line: equity positive, own funds negative; bad debt is measured on own funds.
+  const std::size_t vip = index("vip_in_debt");
+  EXPECT_DOUBLE_EQ(o.reval.account_own_funds[vip], -20000 + 2 * (91000 - 97000.0));
+  EXPECT_DOUBLE_EQ(o.reval.account_equity[vip], o.reval.account_own_funds[vip] + 20000);
+  EXPECT_GE(o.risk.bad_debt_mean, 0.0);
+  // The whale pays for its size: 124,000,000 of ETH against 2e9 a day.
+  const std::size_t whale = index("whale_perp");
+  const double n_whale = 40000 * 3100.0;
+  EXPECT_NEAR(o.reval.account_liquidity_addon[whale],
+              2.0 / 3.0 * 0.7 / std::sqrt(365.0) * std::sqrt(n_whale / 2e9) * n_whale,
+              1e-9 * n_whale);
 }
 
 TEST_P(margin_engine, delta_gamma_is_close_to_full_for_small_moves) {
