@@ -41,7 +41,7 @@ struct revaluation {
   std::vector<double> exposure_vega;   // quote currency per 1.00 of vol (dV/dsigma)
   std::vector<double> exposure_theta;  // quote currency per year (dV/dt, calendar time)
   // Quote currency over the risk horizon: the value change at unchanged spot and vol (time decay,
-  // futures' carry, perpetual funding paid), docs/design.md 3.6.
+  // futures' carry, perpetual funding paid), docs/design.md 3.4.
   std::vector<double> exposure_decay;
   // Quote currency per 1.00 of relative vol move: sum of q vega sigma g over the exposure's options
   // (sigma each option's own vol, g its tenor scaling), what delta_gamma's vega term multiplies.
@@ -51,7 +51,7 @@ struct revaluation {
   std::vector<double> account_gross_notional;  // sum |q m S|, quote currency
   // sum |q m S| over the positions the notional floor applies to: not long options, not settled.
   std::vector<double> account_floor_notional;
-  std::vector<double> account_liquidity_addon;  // quote currency, docs/design.md 3.7
+  std::vector<double> account_liquidity_addon;  // quote currency, docs/design.md 3.5
 };
 
 // Some accounts' part of a revaluation (what closing them out needs): equity and gross notional

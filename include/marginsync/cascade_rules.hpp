@@ -23,7 +23,7 @@ MSYNC_HD inline double average_fill_move(double move) {
   return (2.0 / 3.0) * move;
 }
 
-// The liquidity add-on of one exposure (docs/design.md 3.7): the cost of closing a notional N =
+// The liquidity add-on of one exposure (docs/design.md 3.5): the cost of closing a notional N =
 // |delta S| (quote currency) at the average fill of its own square-root impact,
 // (2/3) Y sigma_daily sqrt(N / V) N.
 MSYNC_HD inline double liquidity_cost(double notional, double coefficient, double annual_vol,

@@ -19,7 +19,7 @@ inline double instrument_mark(const std::vector<double>& marks, std::size_t i) {
   return i < marks.size() ? marks[i] : NAN;
 }
 
-// g = (T_ref / max(T, 1 day))^beta (docs/design.md 3.5); 1 when beta = 0.
+// g = (T_ref / max(T, 1 day))^beta (docs/design.md 3.3); 1 when beta = 0.
 inline double vol_term_scale(const risk_params& p, double years_to_expiry) {
   if (p.vol_term_exponent == 0.0) return 1.0;
   const double one_day = 1.0 / days_per_year;

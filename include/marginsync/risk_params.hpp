@@ -58,10 +58,10 @@ struct risk_params {
   // impact_coefficient and daily_volume.
   std::vector<double> underlying_impact_coefficient;
   std::vector<double> underlying_daily_volume;
-  // The liquidity add-on of docs/design.md 3.7: the cost of closing each exposure under the
+  // The liquidity add-on of docs/design.md 3.5: the cost of closing each exposure under the
   // square-root law, added to IM.
   bool liquidity_addon = true;
-  // Tenor scaling of scenario vol shocks (docs/design.md 3.5): g = (T_ref / max(T, 1 day))^beta,
+  // Tenor scaling of scenario vol shocks (docs/design.md 3.3): g = (T_ref / max(T, 1 day))^beta,
   // T_ref = vol_term_reference_days / 365. beta = 0: every expiry takes the underlying's shock.
   double vol_term_reference_days = 30.0;
   double vol_term_exponent = 0.0;

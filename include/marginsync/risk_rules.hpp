@@ -20,7 +20,7 @@ MSYNC_HD inline std::int64_t tail_count(double confidence, std::int64_t scenario
 }
 
 // `error`: a number the decision rests on (equity, VaR, ES, IM, MM) is NaN or infinite, so no
-// decision can be made (docs/design.md section 3.7). Never `ok`: fail closed.
+// decision can be made (docs/design.md section 3.8). Never `ok`: fail closed.
 enum class account_status : std::uint8_t { ok = 0, margin_call = 1, liquidate = 2, error = 3 };
 
 // True for a finite double: x - x is 0 for every finite x and NaN for NaN and +-inf. The same on

@@ -64,7 +64,7 @@ MSYNC_HD inline double scenario_scale(const scenario_draw_params& p, std::uint64
 }
 
 // One underlying in one scenario: its shocked spot S' and its vol shock x, the log move of its vol
-// before the drift (docs/design.md 3.5): every option on it moves to shocked_vol(sigma_p, g_p, x,
+// before the drift (docs/design.md 3.6): every option on it moves to shocked_vol(sigma_p, g_p, x,
 // drift).
 struct shocked_market {
   double spot;

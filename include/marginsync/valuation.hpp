@@ -24,7 +24,7 @@ struct valuation_inputs {
   // A future with a mark: F_mark / S, the basis ratio it moves with its underlying at (F' = basis
   // S'). 0: the theoretical F = S e^{bT}.
   double basis = 0.0;
-  // g of docs/design.md 3.5: the scale of this instrument's vol shock, (T_ref / max(T, 1
+  // g of docs/design.md 3.3: the scale of this instrument's vol shock, (T_ref / max(T, 1
   // day))^beta.
   double vol_term = 1.0;
   double funding_rate = 0.0;  // perpetuals: the underlying's funding rate per 8 hours
@@ -110,7 +110,7 @@ MSYNC_HD inline double unit_value(const contract_terms& c, const valuation_input
 }
 
 // An instrument's vol in a scenario whose vol move on its underlying is `shock` (x of
-// docs/design.md 3.5) with drift `drift` (xi^2 h / 2; 0 for a scenario file): sigma exp(g x -
+// docs/design.md 3.6) with drift `drift` (xi^2 h / 2; 0 for a scenario file): sigma exp(g x -
 // g^2 drift). With g = 1 this is the underlying's own move, sigma exp(x - drift).
 MSYNC_HD inline double shocked_vol(double vol, double g, double shock, double drift) {
   return vol * exp(g * shock - g * g * drift);
@@ -164,7 +164,7 @@ MSYNC_HD inline instrument_risk price_instrument(const contract_terms& c, const 
   return r;
 }
 
-// Whether a position counts in the notional floor's gross notional (docs/design.md 3.7): every
+// Whether a position counts in the notional floor's gross notional (docs/design.md 3.5): every
 // position but long options (their worst loss is their value, already in the scenarios) and
 // settled instruments (no scenario moves them).
 MSYNC_HD inline bool in_notional_floor(const contract_terms& c, const valuation_inputs& x,

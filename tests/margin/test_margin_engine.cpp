@@ -33,7 +33,7 @@ struct reference_account {
   double own_funds = 0.0, equity = 0.0, gross = 0.0, floor = 0.0, addon = 0.0;
 };
 
-// The scenarios [u][s]: shocked spot and vol shock x (docs/design.md 3.5), built one scenario at
+// The scenarios [u][s]: shocked spot and vol shock x (docs/design.md 3.6), built one scenario at
 // a time from the include/ generator (whose statistics test_scenario.cpp checks) or from a file.
 struct reference_set {
   std::vector<std::vector<double>> spot, shock;
@@ -324,7 +324,7 @@ TEST_P(margin_engine, hand_checked_sample_with_four_scenarios) {
         in.positions.account_id.begin());
   };
 
-  // The liquidity add-on of an exposure of notional N (docs/design.md 3.7), Y = 1, V = 1e9.
+  // The liquidity add-on of an exposure of notional N (docs/design.md 3.5), Y = 1, V = 1e9.
   auto addon = [](double notional, double vol) {
     return 2.0 / 3.0 * vol / std::sqrt(365.0) * std::sqrt(notional / 1e9) * notional;
   };
@@ -593,7 +593,7 @@ TEST_P(margin_engine, empty_book) {
   EXPECT_EQ(o.risk.bad_debt_var, 0.0);
 }
 
-// Numbers that are not finite never pass as healthy (docs/design.md 3.7): a market the loaders
+// Numbers that are not finite never pass as healthy (docs/design.md 3.8): a market the loaders
 // refuse (dividend yield -10000: the BTC option's value overflows) set directly, so the losses of
 // the option account are NaN. Its status is `error`, its margins NaN; the other accounts are as
 // before. Both tail paths: k small against the blocks of 16 (1000 scenarios) and large (k = N).

@@ -1,4 +1,4 @@
-// Tests of the margin model's per-instrument rules (docs/design.md 3.2, 3.3, 3.6, 3.7):
+// Tests of the margin model's per-instrument rules (docs/design.md 3.3, 3.4, 3.5, 3.8):
 // settlement, a marked future's basis, horizon decay and perpetual funding, the notional floor,
 // each option's own vol and its tenor-scaled shock, the liquidity add-on and close-outs on own
 // funds. References are closed forms and hand computations written out here.

@@ -79,7 +79,7 @@ TEST(MarginRequirement, MeasureMinimumAndFloor) {
   EXPECT_EQ(m.initial, 100.0);
 }
 
-// The liquidity add-on is added to IM after the multiplier (docs/design.md 3.7), and so to MM.
+// The liquidity add-on is added to IM after the multiplier (docs/design.md 3.8), and so to MM.
 TEST(MarginRequirement, LiquidityAddonAfterTheMultiplier) {
   const margin_rule rule{0.01, 0.5, 2.0};
   margin_levels m = msync::margin_requirement(1000.0, 5000.0, 30.0, rule);
