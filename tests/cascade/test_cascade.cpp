@@ -1,7 +1,9 @@
 // Liquidation cascades on books small enough to follow by hand: the impact law against its
-// formula, one account closing out (penalty to the fund, the rest left to it, its sale moving the
-// price), an account that becomes bad debt with the insurance fund running dry, a two-round
-// cascade where the first close-out's impact liquidates a second account, and a depth file.
+// formula, one account closing out (its fill at 2/3 of its own impact, penalty to the fund from
+// its own funds after the fill, the rest left to it, its sale moving the price), an account that
+// becomes bad debt with the insurance fund running dry, an account in its credit line, a long and
+// a short sharing one fill, an expired future the shock leaves alone, a two-round cascade where
+// the first close-out's impact liquidates a second account, and a depth file.
 #include <gtest/gtest.h>
 
 #include <cmath>
