@@ -98,10 +98,12 @@ std::string parse_grid(const std::string& text, const market_state& m,
 std::string rounds_csv(const cascade_result& r, const market_state& m) {
   std::string out = "round";
   for (const std::string& s : m.symbols) out += ",spot_" + s;
+  for (const std::string& s : m.symbols) out += ",fill_" + s;
   out += ",accounts,notional,penalties,bad_debt,uncovered_bad_debt,insurance_fund\n";
   for (const cascade_round& round : r.rounds) {
     out += std::to_string(round.round);
     append_fields(out, round.spot);
+    append_fields(out, round.fill);
     out += ',' + std::to_string(round.accounts);
     append_fields(out,
                   {round.notional, round.penalties, round.bad_debt, round.uncovered, round.fund});
@@ -111,11 +113,14 @@ std::string rounds_csv(const cascade_result& r, const market_state& m) {
 }
 
 std::string liquidations_csv(const cascade_result& r, const book& b) {
-  std::string out = "round,account_id,equity,maintenance_margin,gross_notional,penalty,bad_debt\n";
+  std::string out =
+      "round,account_id,equity,own_funds,maintenance_margin,gross_notional,execution_cost,penalty,"
+      "bad_debt\n";
   for (const liquidation_record& l : r.liquidations) {
     out += std::to_string(l.round) + ',';
     append_id(out, b.account_id[l.account]);
-    append_fields(out, {l.equity, l.maintenance_margin, l.gross_notional, l.penalty, l.bad_debt});
+    append_fields(out, {l.equity, l.own_funds, l.maintenance_margin, l.gross_notional,
+                        l.execution_cost, l.penalty, l.bad_debt});
     out += '\n';
   }
   return out;
@@ -291,10 +296,11 @@ command cascade_command(CLI::App& top, const run_context& context) {
   auto o = std::make_shared<cascade_cli_options>();
   CLI::App* app = top.add_subcommand(
       "cascade",
-      "Apply a price shock, then liquidate every account in `liquidate` at the current prices (a "
-      "penalty to the insurance fund, bad debt drawn from it), move each price by the square-root "
-      "impact of the net notional traded, re-margin the whole book, and repeat until a round "
-      "liquidates nobody. --shock-grid runs the cascade for every shock of a grid.");
+      "Apply a price shock, then liquidate every account in `liquidate` at the average price "
+      "along the square-root impact of the round's net notional (a penalty from own funds to the "
+      "insurance fund, negative own funds as bad debt drawn from it), move each price by that "
+      "impact, re-margin the whole book, and repeat until a round liquidates nobody. "
+      "--shock-grid runs the cascade for every shock of a grid.");
   add_book_options(*app, o->book);
   const char* group = "Cascade";
   o->shock_opt = app->add_option("--shock", o->shock, "relative price moves, SYMBOL=X[,SYMBOL=Y]")

@@ -7,6 +7,7 @@
 #include "io/number_parse.hpp"
 #include "marginsync/cascade_rules.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/instrument_inputs.hpp"
 
 namespace msync {
 
@@ -63,6 +64,9 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
   const risk_params& risk = inputs.risk;
   market_state m = inputs.market;
   MSYNC_EXPECTS(options.shock.size() == m.size(), "a shock per underlying");
+  // Instruments expired at as_of are settled at the prices before the shock (docs/design.md 3.2):
+  // the shock moves the market, not a settlement already fixed.
+  settle_expired(b.instruments, m);
   for (std::size_t u = 0; u < m.size(); ++u) m.spot[u] *= 1.0 + options.shock[u];
 
   cascade_result out;
@@ -89,31 +93,58 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
         due.push_back(a);
     }
     const revalued_accounts numbers = engine.copy_revaluation_of(due);
+    // The underlying of each returned exposure k of due[i] (exposures in the book's order).
+    const auto underlying_of = [&](std::size_t i, std::uint64_t k) {
+      return b.exposure_underlying[b.account_exposure_begin[due[i]] + (k - numbers.first[i])];
+    };
 
     cascade_round r;
     r.round = round;
     r.spot = m.spot;
-    r.net_notional.assign(m.size(), 0.0);
     r.in_error = in_error;
     out.accounts_in_error = std::max(out.accounts_in_error, in_error);
+    // The round's close-outs trade away the closed accounts' deltas together (selling a long,
+    // buying back a short): their net notional per underlying sets the round's impact move, and
+    // every close-out of the round fills at the average price along it (docs/design.md 9.2).
+    r.net_notional.assign(m.size(), 0.0);
+    for (std::size_t i = 0; i < due.size(); ++i)
+      for (std::uint64_t k = numbers.first[i]; k < numbers.first[i + 1]; ++k) {
+        const std::uint32_t u = underlying_of(i, k);
+        r.net_notional[u] -= numbers.exposure_delta[k] * m.spot[u];
+      }
+    std::vector<double> move(m.size(), 0.0);
+    r.fill.assign(m.size(), 0.0);
+    for (std::size_t u = 0; u < m.size(); ++u) {
+      move[u] = square_root_impact(impact.coefficient[u], m.vol[u], r.net_notional[u],
+                                   impact.daily_volume[u]);
+      r.fill[u] = moved_price(m.spot[u], average_fill_move(move[u]));
+    }
     account_patch close;
     for (std::size_t i = 0; i < due.size(); ++i) {
       const std::uint32_t a = due[i];
-      const double equity = numbers.equity[i];
       const double gross = numbers.gross_notional[i];
-      const closeout c = close_out(numbers.own_funds[i], gross, risk.liquidation_penalty);
-      out.liquidations.push_back(liquidation_record{round, a, equity, margins.maintenance_margin[a],
-                                                    gross, c.penalty, c.bad_debt});
+      double cost = 0.0;  // of filling at the round's fill prices instead of its start prices
+      for (std::uint64_t k = numbers.first[i]; k < numbers.first[i + 1]; ++k) {
+        const std::uint32_t u = underlying_of(i, k);
+        cost += execution_cost(numbers.exposure_delta[k], m.spot[u], r.fill[u]);
+      }
+      const double own_funds = numbers.own_funds[i];
+      const closeout c = close_out(own_funds - cost, gross, risk.liquidation_penalty);
+      liquidation_record l;
+      l.round = round;
+      l.account = a;
+      l.equity = numbers.equity[i];
+      l.own_funds = own_funds;
+      l.maintenance_margin = margins.maintenance_margin[a];
+      l.gross_notional = gross;
+      l.execution_cost = cost;
+      l.penalty = c.penalty;
+      l.bad_debt = c.bad_debt;
+      out.liquidations.push_back(l);
       ++r.accounts;
       r.notional += gross;
       r.penalties += c.penalty;
       r.bad_debt += c.bad_debt;
-      // Closing the positions trades away the account's delta: selling a long, buying a short.
-      const std::uint64_t x0 = b.account_exposure_begin[a];
-      for (std::uint64_t k = numbers.first[i]; k < numbers.first[i + 1]; ++k) {
-        const std::uint32_t u = b.exposure_underlying[x0 + (k - numbers.first[i])];
-        r.net_notional[u] -= numbers.exposure_delta[k] * m.spot[u];
-      }
       // What is left after the penalty stays the account's: own funds c.left with no positions
       // (collateral c.left; its credit line is the venue's and stays unused).
       closed[a] = 1;
@@ -128,13 +159,8 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
     r.fund = fund;
     out.rounds.push_back(r);
     if (r.accounts == 0) break;
-    // The close-outs' trades move each price by the square-root impact of their net notional (a
-    // move below -100% is held at the price's 1e-6, which no real book reaches).
-    for (std::size_t u = 0; u < m.size(); ++u) {
-      const double move = square_root_impact(impact.coefficient[u], m.vol[u], r.net_notional[u],
-                                             impact.daily_volume[u]);
-      m.spot[u] *= std::max(1.0 + move, 1e-6);
-    }
+    // After the round, each price has moved by the whole impact of the round's net notional.
+    for (std::size_t u = 0; u < m.size(); ++u) m.spot[u] = moved_price(m.spot[u], move[u]);
   }
   engine.patch_accounts(undo);  // the book as loaded again, for the next shock
   out.final_spot = m.spot;

@@ -1,9 +1,9 @@
 #pragma once
 // Liquidation cascades (marginsync cascade): an initial price shock, then rounds of liquidating
-// every account in `liquidate` at the current prices (a penalty to the insurance fund, bad debt
-// drawn from it), moving each underlying by the square-root impact of the net notional the
-// close-outs trade, and re-margining the whole book, until a round liquidates nobody or the round
-// limit is reached.
+// every account in `liquidate` (filled at the average price along the square-root impact of the
+// round's net close-out notional; a penalty from own funds to the insurance fund, bad debt drawn
+// from it), moving each underlying by that whole impact, and re-margining the whole book, until a
+// round liquidates nobody or the round limit is reached.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -31,11 +31,12 @@ struct cascade_options {
 
 struct cascade_round {
   int round = 0;             // 1, 2, ...
-  std::vector<double> spot;  // the prices the round's accounts were closed at
+  std::vector<double> spot;  // per underlying: the prices at the round's start (its margins)
+  std::vector<double> fill;  // per underlying: the average price the round's close-outs fill at
   std::int64_t accounts = 0;
   double notional = 0.0;             // gross notional closed
   double penalties = 0.0;            // paid to the fund
-  double bad_debt = 0.0;             // negative equity of the accounts closed
+  double bad_debt = 0.0;             // negative own funds of the accounts closed, after the fill
   double uncovered = 0.0;            // bad debt the fund could not cover
   double fund = 0.0;                 // after the round
   std::vector<double> net_notional;  // per underlying, traded by the close-outs (> 0 bought)
@@ -45,8 +46,13 @@ struct cascade_round {
 struct liquidation_record {
   int round = 0;
   std::uint32_t account = 0;
-  double equity = 0.0, maintenance_margin = 0.0, gross_notional = 0.0, penalty = 0.0,
-         bad_debt = 0.0;
+  double equity = 0.0;     // E at the round's start prices
+  double own_funds = 0.0;  // F at the round's start prices, before the fill
+  double maintenance_margin = 0.0;
+  double gross_notional = 0.0;  // at the round's start prices
+  double execution_cost = 0.0;  // F minus F after filling at the round's fill prices
+  double penalty = 0.0;         // paid to the fund from positive own funds after the fill
+  double bad_debt = 0.0;        // max(0, -F after the fill)
 };
 
 struct cascade_result {

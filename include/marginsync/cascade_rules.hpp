@@ -15,12 +15,28 @@ MSYNC_HD inline double square_root_impact(double coefficient, double annual_vol,
   return notional < 0.0 ? -move : move;
 }
 
+// The price `spot` moved by the fraction `move`; a move below -100% is held at 1e-6 of the price
+// (docs/design.md 9.2), which no real book reaches.
+MSYNC_HD inline double moved_price(double spot, double move) {
+  return spot * (1.0 + move < 1e-6 ? 1e-6 : 1.0 + move);
+}
+
 // The average price fill of a trade that moves the price by the fraction `move` along the
 // square-root law, as a fraction: the price impact of the part already traded grows with
 // sqrt(traded), so the average over the trade is (2/3) of the whole move (the integral of sqrt(x)
 // over [0, 1] is 2/3). docs/design.md 9.2.
 MSYNC_HD inline double average_fill_move(double move) {
   return (2.0 / 3.0) * move;
+}
+
+// What a close-out's own fill costs the account, in quote currency: it trades away its delta
+// `delta` (units of the underlying: the sum of q m dV/dS over its positions in it) at the average
+// fill price `fill` instead of the price `spot` it was valued at (both quote currency per unit of
+// the underlying), so its own funds fall by delta (spot - fill). A long sold into a falling market
+// (fill < spot) pays; a short bought back at the same fill gains (a negative cost).
+// docs/design.md 9.2.
+MSYNC_HD inline double execution_cost(double delta, double spot, double fill) {
+  return delta * (spot - fill);
 }
 
 // The liquidity add-on of one exposure (docs/design.md 3.5): the cost of closing a notional N =
