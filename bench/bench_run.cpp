@@ -9,6 +9,7 @@
 
 #include "cpu/loss_kernels.hpp"
 #include "marginsync/stopwatch.hpp"
+#include "marginsync/valuation.hpp"
 
 namespace msync {
 
@@ -33,24 +34,28 @@ stage_work_t stage_work(const std::string& stage, const std::string& method, con
   stage_work_t w;
   if (stage == "upload") {
     // Positions (instrument 4, quantity 8, cost 8), exposures (underlying 4, offset 8), accounts
-    // (two offsets, base equity, IM multiplier).
-    w.bytes = 20 * P + 12 * E + 32 * A;
+    // (two offsets, collateral, credit limit, IM multiplier).
+    w.bytes = 20 * P + 12 * E + 40 * A;
     w.over_link = true;
   } else if (stage == "upload market") {
-    w.bytes = 40 * I + 32 * U + 8 * U * U;
+    // Each instrument's valuation inputs; spot, vol, impact coefficient and daily volume per
+    // underlying; the Cholesky factor.
+    w.bytes = static_cast<double>(sizeof(valuation_inputs)) * I + 32 * U + 8 * U * U;
     w.over_link = true;
   } else if (stage == "revalue") {
-    // Read positions, exposure and account offsets and base equity; write 4 greeks per exposure
-    // and equity and gross per account. Per position: value (3), gross (3), four greeks (8).
-    w.bytes = 20 * P + 12 * E + 32 * E + 24 * A + 16 * A;
-    w.operations = 14 * P;
+    // Read positions, exposure and account offsets, collateral and credit; write 4 greeks, decay
+    // and vol exposure per exposure, and own funds, equity, gross and floor notional and the
+    // liquidity add-on per account. Per position: value (3), gross and floor (4), four greeks,
+    // decay and vol exposure (12).
+    w.bytes = 20 * P + 12 * E + 48 * E + 32 * A + 40 * A;
+    w.operations = 19 * P;
   } else if (stage == "download") {
-    // After revalue: exposures' greeks, equity and gross; after scenario risk: six numbers, status
-    // and flag per account.
-    w.bytes = method.empty() ? 32 * E + 16 * A : 50 * A;
+    // After revalue: exposures' greeks, decay and vol exposure, and the accounts' five numbers;
+    // after scenario risk: six numbers, status and flag per account.
+    w.bytes = method.empty() ? 48 * E + 40 * A : 50 * A;
     w.over_link = true;
   } else if (stage == "scenario generation") {
-    w.bytes = 16 * U * N + (full ? 0.0 : 48 * U * N);  // S', sigma' (and their moves: read, write)
+    w.bytes = 16 * U * N + (full ? 0.0 : 48 * U * N);  // S', x (and their moves: read, write)
   } else if (stage == "scenario pricing") {
     w.bytes = 8 * I * N + 16 * U * N;  // the P&L table written, the scenario rows read
   } else if (stage == "scenario risk") {

@@ -40,11 +40,11 @@ std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::si
                         bool with_table) {
   const std::size_t un = static_cast<std::size_t>(std::max<std::int64_t>(shape.n, 0));
   const std::size_t u = shape.underlyings;
-  // Per instrument: terms, underlying, valuation inputs, unit greeks, base value and years.
+  // Per instrument: terms, underlying, valuation inputs, unit risk and base value.
   std::size_t bytes = instruments * (sizeof(contract_terms) + 4 + sizeof(valuation_inputs) +
-                                     sizeof(option_greeks) + 16);
-  bytes += u * 4 * 8 + u * u * 8;            // spot, vol, carry, stale; Cholesky
-  bytes += 2 * u * un * 8;                   // S', sigma'
+                                     sizeof(instrument_risk) + 8);
+  bytes += u * 5 * 8 + u * u * 8;            // spot, vol, impact, daily volume, stale; Cholesky
+  bytes += 2 * u * un * 8;                   // S', vol shock x
   if (!shape.full) bytes += 2 * u * un * 8;  // their moves
   if (shape.from_file)
     bytes += 2 * u * un * 8;  // the file's returns

@@ -18,12 +18,15 @@
 
 namespace msync::cuda {
 
-// Device bytes of each account, exposure and position of a resident chunk (inputs, revaluation
-// and risk outputs, and a stream's tick path: collateral change, add-on, state, changed flag and
-// index, and a changed record), as the backend allocates them.
+// Device bytes of each account, exposure and position of a resident chunk (offsets; collateral,
+// credit limit and IM multiplier; revaluation: own funds, equity, gross and floor notional,
+// liquidity add-on; risk outputs; and a stream's tick path: collateral change, add-on, state,
+// changed flag and index, and a changed record), as the backend allocates them.
 constexpr std::size_t bytes_per_account =
-    2 * 8 + 2 * 8 + 2 * 8 + 6 * 8 + 2 + 4 + (8 + 8 + 1 + 1 + 4 + 40);
-constexpr std::size_t bytes_per_exposure = 4 + 8 + 4 * 8;
+    2 * 8 + 3 * 8 + 5 * 8 + 6 * 8 + 2 + 4 + (8 + 8 + 1 + 1 + 4 + 40);
+// Underlying, position offset, and the revaluation's delta, gamma, vega, theta, decay and vol
+// exposure.
+constexpr std::size_t bytes_per_exposure = 4 + 8 + 6 * 8;
 constexpr std::size_t bytes_per_position = 4 + 8 + 8;
 // The Monte Carlo kernel keeps this many underlyings' normals in registers; beyond, in scratch.
 constexpr std::uint32_t max_local_underlyings = 64;

@@ -7,6 +7,7 @@
 // same bytes as a resident one.
 #include "cuda_backend.cuh"
 #include "marginsync/errors.hpp"
+#include "marginsync/instrument_inputs.hpp"
 
 namespace msync::cuda {
 
@@ -45,10 +46,10 @@ void cuda_backend::plan(const run_shape& shape) {
   }
   dev_.account_position_begin.reserve(max_acc + 1, s());
   dev_.account_exposure_begin.reserve(max_acc + 1, s());
-  dev_.base_equity.reserve(max_acc, s());
-  dev_.im_multiplier.reserve(max_acc, s());
-  for (device_buffer<double>* b : {&dev_.equity, &dev_.gross, &dev_.var, &dev_.es, &dev_.im,
-                                   &dev_.mm, &dev_.breach, &dev_.health})
+  for (device_buffer<double>* b :
+       {&dev_.collateral, &dev_.credit, &dev_.im_multiplier, &dev_.own_funds, &dev_.equity,
+        &dev_.gross, &dev_.floor_notional, &dev_.liquidity_addon, &dev_.var, &dev_.es, &dev_.im,
+        &dev_.mm, &dev_.breach, &dev_.health})
     b->reserve(max_acc, s());
   dev_.status.reserve(max_acc, s());
   dev_.preemptive.reserve(max_acc, s());
@@ -57,8 +58,8 @@ void cuda_backend::plan(const run_shape& shape) {
   dev_.select_temp.reserve(select_not_ok_temp_bytes(static_cast<std::uint32_t>(max_acc)), s());
   dev_.exposure_underlying.reserve(max_exp, s());
   dev_.exposure_position_begin.reserve(max_exp + 1, s());
-  for (device_buffer<double>* b :
-       {&dev_.exp_delta, &dev_.exp_gamma, &dev_.exp_vega, &dev_.exp_theta})
+  for (device_buffer<double>* b : {&dev_.exp_delta, &dev_.exp_gamma, &dev_.exp_vega,
+                                   &dev_.exp_theta, &dev_.exp_decay, &dev_.exp_vol_exposure})
     b->reserve(max_exp, s());
   dev_.position_instrument.reserve(max_pos, s());
   dev_.position_quantity.reserve(max_pos, s());
@@ -84,11 +85,30 @@ void cuda_backend::release_chunk_buffers() {
   dev_.exposure_position_begin = device_buffer<std::uint64_t>();
   dev_.exposure_underlying = device_buffer<std::uint32_t>();
   dev_.position_instrument = device_buffer<std::uint32_t>();
-  for (device_buffer<double>* b :
-       {&dev_.position_quantity, &dev_.position_cost, &dev_.base_equity, &dev_.im_multiplier,
-        &dev_.exp_delta, &dev_.exp_gamma, &dev_.exp_vega, &dev_.exp_theta, &dev_.equity,
-        &dev_.gross, &dev_.var, &dev_.es, &dev_.im, &dev_.mm, &dev_.breach, &dev_.health,
-        &dev_.collateral_change, &dev_.addon})
+  for (device_buffer<double>* b : {&dev_.position_quantity,
+                                   &dev_.position_cost,
+                                   &dev_.collateral,
+                                   &dev_.credit,
+                                   &dev_.im_multiplier,
+                                   &dev_.exp_delta,
+                                   &dev_.exp_gamma,
+                                   &dev_.exp_vega,
+                                   &dev_.exp_theta,
+                                   &dev_.exp_decay,
+                                   &dev_.exp_vol_exposure,
+                                   &dev_.own_funds,
+                                   &dev_.equity,
+                                   &dev_.gross,
+                                   &dev_.floor_notional,
+                                   &dev_.liquidity_addon,
+                                   &dev_.var,
+                                   &dev_.es,
+                                   &dev_.im,
+                                   &dev_.mm,
+                                   &dev_.breach,
+                                   &dev_.health,
+                                   &dev_.collateral_change,
+                                   &dev_.addon})
     *b = device_buffer<double>();
   for (device_buffer<std::uint8_t>* b :
        {&dev_.status, &dev_.preemptive, &dev_.stream_state, &dev_.changed})
@@ -106,12 +126,11 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
       b.accounts() < (std::size_t{1} << 32) && b.instruments.size() < (std::size_t{1} << 32),
       "account and instrument indices fit in 32 bits");
   book_ = b;
-  tier_credit_.clear();
-  for (const tier& t : params.tiers) tier_credit_.push_back(t.credit_limit);
-  base_equity_.resize(b.accounts());
+  params_ = params;
+  credit_.resize(b.accounts());
   im_multiplier_.resize(b.accounts());
   for (std::size_t a = 0; a < b.accounts(); ++a) {
-    base_equity_[a] = b.collateral[a] + tier_credit_[b.account_tier[a]];
+    credit_[a] = params.tiers[b.account_tier[a]].credit_limit;
     im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
   }
   // Everything of an earlier book goes first, so that the budget counts it as free.
@@ -130,9 +149,8 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
   dev_.ins_underlying = device_buffer<std::uint32_t>(ins.size(), s());
   dev_.ins_underlying.upload(ins.underlying, s());
   dev_.ins_inputs = device_buffer<valuation_inputs>(ins.size(), s());
-  dev_.unit = device_buffer<option_greeks>(ins.size(), s());
+  dev_.unit = device_buffer<instrument_risk>(ins.size(), s());
   dev_.base_value = device_buffer<double>(ins.size(), s());
-  dev_.years = device_buffer<double>(ins.size(), s());
 
   // The book's underlyings as far as it references them; the market may list more.
   std::size_t underlyings = 0;
@@ -147,30 +165,25 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
 
 void cuda_backend::patch_accounts(const account_patch& patch) {
   if (patch.size() == 0) return;
-  apply_patch(book_, patch);
-  std::vector<double> base(patch.size());
-  for (std::size_t i = 0; i < patch.size(); ++i) {
-    const std::uint32_t a = patch.accounts[i];
-    base[i] = base_equity_[a] = book_.collateral[a] + tier_credit_[book_.account_tier[a]];
-  }
+  apply_patch(book_, patch);  // the host copy's collateral too, what chunks upload
   if (residency_ != residency::whole)
     return;  // chunks are uploaded from the host copy on every call
   dev_.patch_accounts.reserve(patch.size(), s());
   dev_.patch_first.reserve(patch.first.size(), s());
-  dev_.patch_base_equity.reserve(patch.size(), s());
+  dev_.patch_collateral.reserve(patch.size(), s());
   dev_.patch_quantity.reserve(std::max<std::size_t>(1, patch.positions()), s());
   dev_.patch_cost.reserve(std::max<std::size_t>(1, patch.positions()), s());
   dev_.patch_accounts.upload(patch.accounts, s());
   dev_.patch_first.upload(patch.first, s());
-  dev_.patch_base_equity.upload(base, s());
+  dev_.patch_collateral.upload(patch.collateral, s());
   dev_.patch_quantity.upload(patch.quantity, s());
   dev_.patch_cost.upload(patch.cost, s());
   launch_patch_accounts(
       account_patch_view{static_cast<std::uint32_t>(patch.size()), dev_.patch_accounts.data(),
-                         dev_.patch_base_equity.data(), dev_.patch_first.data(),
+                         dev_.patch_collateral.data(), dev_.patch_first.data(),
                          dev_.patch_quantity.data(), dev_.patch_cost.data()},
       dev_.account_position_begin.data(), dev_.position_quantity.data(), dev_.position_cost.data(),
-      dev_.base_equity.data(), s());
+      dev_.collateral.data(), s());
   // Pageable sources are staged before the copies return; the kernel runs in stream order, and
   // the buffers are freed after it in stream order too, so no patch holds device memory that the
   // budget does not count.
@@ -206,7 +219,7 @@ void cuda_backend::release_unused(const run_shape& shape) {
     dev_.mc_scratch = device_buffer<double>();
   // Buffers sized by N are freed when N shrank, so they do not hold more than this run counts.
   const std::size_t cells = shape.underlyings * static_cast<std::size_t>(shape.n);
-  for (auto* b : {&dev_.scen_spot, &dev_.scen_vol, &dev_.d_spot, &dev_.d_vol, &dev_.file_return,
+  for (auto* b : {&dev_.scen_spot, &dev_.scen_shock, &dev_.d_spot, &dev_.d_vol, &dev_.file_return,
                   &dev_.file_change})
     if (b->size() > cells) *b = device_buffer<double>();
   if (dev_.pnl_table.size() > book_.instruments.size() * static_cast<std::size_t>(shape.n))
@@ -220,12 +233,13 @@ void cuda_backend::release_unused(const run_shape& shape) {
 void cuda_backend::release_transfer_buffers() {
   dev_.patch_accounts = device_buffer<std::uint32_t>();
   dev_.patch_first = device_buffer<std::uint64_t>();
-  dev_.patch_base_equity = device_buffer<double>();
+  dev_.patch_collateral = device_buffer<double>();
   dev_.patch_quantity = device_buffer<double>();
   dev_.patch_cost = device_buffer<double>();
   dev_.gather_accounts = device_buffer<std::uint32_t>();
   dev_.gather_first = device_buffer<std::uint64_t>();
   dev_.gather_equity = device_buffer<double>();
+  dev_.gather_own_funds = device_buffer<double>();
   dev_.gather_gross = device_buffer<double>();
   dev_.gather_delta = device_buffer<double>();
 }
@@ -250,34 +264,29 @@ void cuda_backend::upload_chunk(const chunk_range& c) {
   dev_.position_quantity.upload(book_.position_quantity.data() + c.position_begin, c.positions(),
                                 s());
   dev_.position_cost.upload(book_.position_cost.data() + c.position_begin, c.positions(), s());
-  dev_.base_equity.upload(base_equity_.data() + c.account_begin, c.accounts(), s());
+  dev_.collateral.upload(book_.collateral.data() + c.account_begin, c.accounts(), s());
+  dev_.credit.upload(credit_.data() + c.account_begin, c.accounts(), s());
   dev_.im_multiplier.upload(im_multiplier_.data() + c.account_begin, c.accounts(), s());
   // Pageable sources: a copy returns once its source is staged, so `offsets` may go.
 }
 
 void cuda_backend::upload_market(const market_state& market) {
   const std::size_t u = market.size();
-  std::vector<double> carry(u);
-  for (std::size_t i = 0; i < u; ++i) carry[i] = market.carry(i);
+  const liquidity_table liquidity = make_liquidity_table(u, params_);
   dev_.spot.reserve(u, s());
   dev_.vol.reserve(u, s());
-  dev_.carry.reserve(u, s());
   dev_.cholesky.reserve(u * u, s());
+  dev_.impact_coefficient.reserve(u, s());
+  dev_.daily_volume.reserve(u, s());
   dev_.spot.upload(market.spot, s());
   dev_.vol.upload(market.vol, s());
-  dev_.carry.upload(carry, s());
   dev_.cholesky.upload(market.cholesky, s());
-  // Per instrument: its underlying's spot and vol, rate, carry and time left (host-computed from
-  // as_of exactly as the CPU backend does).
-  const instrument_table& ins = book_.instruments;
-  const std::vector<double> t = years_to_expiry(ins, market.as_of_ns);
-  std::vector<valuation_inputs> inputs(ins.size());
-  for (std::size_t i = 0; i < ins.size(); ++i) {
-    const std::uint32_t x = ins.underlying[i];
-    inputs[i] = valuation_inputs{market.spot[x], market.vol[x], market.rate, market.carry(x), t[i]};
-  }
-  dev_.ins_inputs.upload(inputs, s());
-  dev_.years.upload(t, s());
+  dev_.impact_coefficient.upload(liquidity.coefficient, s());
+  dev_.daily_volume.upload(liquidity.daily_volume, s());
+  // Per instrument: its own market (vol, basis, settlement, funding, tenor scaling), taken on the
+  // host by the one function the CPU backend calls too.
+  dev_.ins_inputs.upload(instrument_inputs(book_.instruments, market, params_), s());
+  // Pageable sources: each copy returns once its source is staged, so the temporaries may go.
 }
 
 chunk_view cuda_backend::chunk_device_view(const chunk_range& c) const {
@@ -289,13 +298,22 @@ chunk_view cuda_backend::chunk_device_view(const chunk_range& c) const {
                     dev_.position_instrument.data(),
                     dev_.position_quantity.data(),
                     dev_.position_cost.data(),
-                    dev_.base_equity.data(),
+                    dev_.collateral.data(),
+                    dev_.credit.data(),
                     dev_.im_multiplier.data()};
 }
 
 revaluation_view cuda_backend::reval_device_view() {
-  return revaluation_view{dev_.exp_delta.data(), dev_.exp_gamma.data(), dev_.exp_vega.data(),
-                          dev_.exp_theta.data(), dev_.equity.data(),    dev_.gross.data()};
+  return revaluation_view{
+      dev_.exp_delta.data(),      dev_.exp_gamma.data(),      dev_.exp_vega.data(),
+      dev_.exp_theta.data(),      dev_.exp_decay.data(),      dev_.exp_vol_exposure.data(),
+      dev_.own_funds.data(),      dev_.equity.data(),         dev_.gross.data(),
+      dev_.floor_notional.data(), dev_.liquidity_addon.data()};
+}
+
+underlying_view cuda_backend::underlying_device_view() {
+  return underlying_view{dev_.spot.data(), dev_.vol.data(), dev_.impact_coefficient.data(),
+                         params_.liquidity_addon ? dev_.daily_volume.data() : nullptr};
 }
 
 risk_outputs cuda_backend::risk_device_view() {

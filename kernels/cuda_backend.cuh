@@ -108,9 +108,12 @@ class cuda_backend final : public backend {
   void release_unused(const run_shape& shape);
   // Frees the buffers of a patch or gather (sized by the call, outside the budget).
   void release_transfer_buffers();
+  // The market of a revalue: per underlying spot, vol, Cholesky and the liquidity table; per
+  // instrument its valuation inputs (instrument_inputs.hpp, as the CPU backend takes them).
   void upload_market(const market_state& market);
   chunk_view chunk_device_view(const chunk_range& c) const;
   revaluation_view reval_device_view();
+  underlying_view underlying_device_view();
   risk_outputs risk_device_view();
   // A revaluation of the book's size, and one chunk's part of the device's copied in
   // (asynchronously).
@@ -133,10 +136,11 @@ class cuda_backend final : public backend {
   std::vector<stage_time> stages_;
   stream stream_;  // declared before every buffer: they are freed on it
 
-  book book_;  // host copy, for chunked uploads and patches
-  std::vector<double> base_equity_, im_multiplier_;
-  std::vector<double> tier_credit_;  // credit limit of each tier, for patched base equity
-  std::size_t budget_ = 0;           // device bytes this backend may use, fixed at load_book
+  book book_;  // host copy, for chunked uploads and patches (collateral included)
+  // Of each account's tier: credit limit and IM multiplier (a patch keeps the tier).
+  std::vector<double> credit_, im_multiplier_;
+  risk_params params_;      // of load_book: horizon, vol term scaling, liquidity (as the CPU's)
+  std::size_t budget_ = 0;  // device bytes this backend may use, fixed at load_book
   std::vector<chunk_range> chunks_;
   run_shape planned_{};
   bool use_table_ = false;
@@ -156,21 +160,22 @@ class cuda_backend final : public backend {
     device_buffer<contract_terms> terms;
     device_buffer<std::uint32_t> ins_underlying;
     device_buffer<valuation_inputs> ins_inputs;
-    device_buffer<option_greeks> unit;
-    device_buffer<double> base_value, years;
-    device_buffer<double> spot, vol, carry, cholesky;
+    device_buffer<instrument_risk> unit;
+    device_buffer<double> base_value;
+    device_buffer<double> spot, vol, cholesky, impact_coefficient, daily_volume;
     // One chunk's book, revaluation and risk outputs (capacity of the largest chunk).
     device_buffer<std::uint64_t> account_position_begin, account_exposure_begin,
         exposure_position_begin;
     device_buffer<std::uint32_t> exposure_underlying, position_instrument;
-    device_buffer<double> position_quantity, position_cost, base_equity, im_multiplier;
-    device_buffer<double> exp_delta, exp_gamma, exp_vega, exp_theta, equity, gross;
+    device_buffer<double> position_quantity, position_cost, collateral, credit, im_multiplier;
+    device_buffer<double> exp_delta, exp_gamma, exp_vega, exp_theta, exp_decay, exp_vol_exposure;
+    device_buffer<double> own_funds, equity, gross, floor_notional, liquidity_addon;
     device_buffer<double> var, es, im, mm, breach, health;
     device_buffer<std::uint8_t> status, preemptive;
     device_buffer<std::uint32_t> not_ok, not_ok_count;
     device_buffer<unsigned char> select_temp;
     // Scenarios.
-    device_buffer<double> scen_spot, scen_vol, d_spot, d_vol, pnl_table, mc_scratch;
+    device_buffer<double> scen_spot, scen_shock, d_spot, d_vol, pnl_table, mc_scratch;
     device_buffer<double> file_return, file_change;
     device_buffer<double> partial, risk_scratch, book_bad, book_tail;
     // Stream tick path.
@@ -181,11 +186,11 @@ class cuda_backend final : public backend {
     // Account patches.
     device_buffer<std::uint32_t> patch_accounts;
     device_buffer<std::uint64_t> patch_first;
-    device_buffer<double> patch_base_equity, patch_quantity, patch_cost;
+    device_buffer<double> patch_collateral, patch_quantity, patch_cost;
     // Account gathers.
     device_buffer<std::uint32_t> gather_accounts;
     device_buffer<std::uint64_t> gather_first;
-    device_buffer<double> gather_equity, gather_gross, gather_delta;
+    device_buffer<double> gather_equity, gather_own_funds, gather_gross, gather_delta;
   };
   device_memory dev_;
 };

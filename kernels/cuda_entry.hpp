@@ -36,10 +36,12 @@ struct cuda_backend_options {
 // The CUDA backend. Throws cuda_error (a std::runtime_error) when the device cannot be used.
 std::unique_ptr<backend> make_cuda_backend(const cuda_backend_options& options);
 
-// Unit value and greeks of each instrument on the device (valuation.hpp's unit_greeks), for the
-// given per-instrument market inputs: the first stage of revaluation, exposed for its test.
-std::vector<option_greeks> instrument_greeks(const std::vector<contract_terms>& terms,
-                                             const std::vector<valuation_inputs>& inputs);
+// Each instrument's unit value, greeks, horizon decay and vol exposure on the device
+// (valuation.hpp's price_instrument), for the given per-instrument market inputs: the first stage
+// of revaluation, exposed for its test.
+std::vector<instrument_risk> instrument_risks(const std::vector<contract_terms>& terms,
+                                              const std::vector<valuation_inputs>& inputs,
+                                              double horizon_years, double funding_periods);
 
 // What `marginsync bench` compares its stage times with (backend_registry.hpp's type).
 accelerator_peaks measure_device_peaks();

@@ -1,7 +1,8 @@
-// The CUDA backend, revaluation (cuda_backend.cuh): market inputs up (per instrument: spot, vol,
-// rate, carry, T) -> instrument greeks -> account revaluation (exposures, equity, gross notional)
-// -> collateral changes added. A book held whole keeps the result on the device; a book in chunks
-// brings each chunk's part to the host.
+// The CUDA backend, revaluation (cuda_backend.cuh): market inputs up (per instrument:
+// instrument_inputs) -> instrument risk (value, greeks, horizon decay, vol exposure) -> account
+// revaluation (exposures, own funds, equity, gross and floor notional, liquidity add-on) ->
+// collateral changes added to own funds and equity. A book held whole keeps the result on the
+// device; a book in chunks brings each chunk's part to the host.
 #include "cpu/tick_path.hpp"
 #include "cuda_backend.cuh"
 #include "marginsync/errors.hpp"
@@ -18,16 +19,20 @@ void cuda_backend::revalue(const market_state& market,
   upload_market(market);
   market_ = market;
   timeline.mark("upload market");
-  launch_instrument_greeks(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(),
-                           dev_.base_value.data(),
-                           static_cast<std::uint32_t>(book_.instruments.size()), s());
+  launch_instrument_risk(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(),
+                         dev_.base_value.data(),
+                         static_cast<std::uint32_t>(book_.instruments.size()),
+                         params_.horizon_years(), 3.0 * params_.horizon_days, s());
   const std::uint32_t accounts = static_cast<std::uint32_t>(book_.accounts());
   if (residency_ == residency::whole) {
-    launch_account_revalue(chunk_device_view(chunks_.front()), dev_.terms.data(), dev_.unit.data(),
-                           dev_.spot.data(), reval_device_view(), s());
+    launch_account_revalue(chunk_device_view(chunks_.front()), dev_.terms.data(),
+                           dev_.ins_inputs.data(), dev_.unit.data(), underlying_device_view(),
+                           reval_device_view(), s());
     if (!collateral_change.empty()) {
+      // Collateral is the client's money: it moves own funds and equity alike.
       dev_.collateral_change.reserve(accounts, s());
       dev_.collateral_change.upload(collateral_change, s());
+      launch_add_collateral(dev_.own_funds.data(), dev_.collateral_change.data(), accounts, s());
       launch_add_collateral(dev_.equity.data(), dev_.collateral_change.data(), accounts, s());
     }
     timeline.mark("revalue");
@@ -38,8 +43,8 @@ void cuda_backend::revalue(const market_state& market,
     for (const chunk_range& c : chunks_) {
       upload_chunk(c);
       timeline.mark("upload");
-      launch_account_revalue(chunk_device_view(c), dev_.terms.data(), dev_.unit.data(),
-                             dev_.spot.data(), reval_device_view(), s());
+      launch_account_revalue(chunk_device_view(c), dev_.terms.data(), dev_.ins_inputs.data(),
+                             dev_.unit.data(), underlying_device_view(), reval_device_view(), s());
       timeline.mark("revalue");
       download_chunk_revaluation(c, host_reval_);
       timeline.mark("download");
@@ -47,8 +52,10 @@ void cuda_backend::revalue(const market_state& market,
     stream_.synchronize();
     // Added after the positions, as the device adds it for a book held whole.
     if (!collateral_change.empty())
-      for (std::size_t a = 0; a < accounts; ++a)
+      for (std::size_t a = 0; a < accounts; ++a) {
+        host_reval_.account_own_funds[a] += collateral_change[a];
         host_reval_.account_equity[a] += collateral_change[a];
+      }
     reval_at_ = held_at::host;
   }
   stages_ = timeline.collect();
@@ -81,12 +88,14 @@ revalued_accounts cuda_backend::copy_revaluation_of(const std::vector<std::uint3
   }
   const std::size_t n = accounts.size(), exposures = out.first.back();
   out.equity.resize(n);
+  out.own_funds.resize(n);
   out.gross_notional.resize(n);
   out.exposure_delta.resize(exposures);
   if (n == 0) return out;
   dev_.gather_accounts.reserve(n, s());
   dev_.gather_first.reserve(n + 1, s());
   dev_.gather_equity.reserve(n, s());
+  dev_.gather_own_funds.reserve(n, s());
   dev_.gather_gross.reserve(n, s());
   dev_.gather_delta.reserve(std::max<std::size_t>(1, exposures), s());
   dev_.gather_accounts.upload(accounts, s());
@@ -94,9 +103,11 @@ revalued_accounts cuda_backend::copy_revaluation_of(const std::vector<std::uint3
   launch_gather_accounts(
       account_gather_view{static_cast<std::uint32_t>(n), dev_.gather_accounts.data(),
                           dev_.gather_first.data(), dev_.gather_equity.data(),
-                          dev_.gather_gross.data(), dev_.gather_delta.data()},
+                          dev_.gather_own_funds.data(), dev_.gather_gross.data(),
+                          dev_.gather_delta.data()},
       dev_.account_exposure_begin.data(), reval_device_view(), s());
   dev_.gather_equity.download(out.equity.data(), n, s());
+  dev_.gather_own_funds.download(out.own_funds.data(), n, s());
   dev_.gather_gross.download(out.gross_notional.data(), n, s());
   dev_.gather_delta.download(out.exposure_delta.data(), exposures, s());
   stream_.synchronize();
@@ -115,31 +126,46 @@ const revaluation& cuda_backend::host_revaluation() {
 
 revaluation cuda_backend::sized_revaluation() const {
   revaluation r;
-  r.exposure_delta.resize(book_.exposures());
-  r.exposure_gamma.resize(book_.exposures());
-  r.exposure_vega.resize(book_.exposures());
-  r.exposure_theta.resize(book_.exposures());
-  r.account_equity.resize(book_.accounts());
-  r.account_gross_notional.resize(book_.accounts());
+  for (std::vector<double>* v : {&r.exposure_delta, &r.exposure_gamma, &r.exposure_vega,
+                                 &r.exposure_theta, &r.exposure_decay, &r.exposure_vol_exposure})
+    v->resize(book_.exposures());
+  for (std::vector<double>* v : {&r.account_own_funds, &r.account_equity, &r.account_gross_notional,
+                                 &r.account_floor_notional, &r.account_liquidity_addon})
+    v->resize(book_.accounts());
   return r;
 }
 
 void cuda_backend::download_chunk_revaluation(const chunk_range& c, revaluation& r) {
-  dev_.exp_delta.download(r.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
-  dev_.exp_gamma.download(r.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
-  dev_.exp_vega.download(r.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
-  dev_.exp_theta.download(r.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
-  dev_.equity.download(r.account_equity.data() + c.account_begin, c.accounts(), s());
-  dev_.gross.download(r.account_gross_notional.data() + c.account_begin, c.accounts(), s());
+  const std::size_t x = c.exposure_begin, nx = c.exposures(), a = c.account_begin,
+                    na = c.accounts();
+  dev_.exp_delta.download(r.exposure_delta.data() + x, nx, s());
+  dev_.exp_gamma.download(r.exposure_gamma.data() + x, nx, s());
+  dev_.exp_vega.download(r.exposure_vega.data() + x, nx, s());
+  dev_.exp_theta.download(r.exposure_theta.data() + x, nx, s());
+  dev_.exp_decay.download(r.exposure_decay.data() + x, nx, s());
+  dev_.exp_vol_exposure.download(r.exposure_vol_exposure.data() + x, nx, s());
+  dev_.own_funds.download(r.account_own_funds.data() + a, na, s());
+  dev_.equity.download(r.account_equity.data() + a, na, s());
+  dev_.gross.download(r.account_gross_notional.data() + a, na, s());
+  dev_.floor_notional.download(r.account_floor_notional.data() + a, na, s());
+  dev_.liquidity_addon.download(r.account_liquidity_addon.data() + a, na, s());
 }
 
 void cuda_backend::upload_chunk_revaluation(const chunk_range& c) {
-  dev_.exp_delta.upload(host_reval_.exposure_delta.data() + c.exposure_begin, c.exposures(), s());
-  dev_.exp_gamma.upload(host_reval_.exposure_gamma.data() + c.exposure_begin, c.exposures(), s());
-  dev_.exp_vega.upload(host_reval_.exposure_vega.data() + c.exposure_begin, c.exposures(), s());
-  dev_.exp_theta.upload(host_reval_.exposure_theta.data() + c.exposure_begin, c.exposures(), s());
-  dev_.equity.upload(host_reval_.account_equity.data() + c.account_begin, c.accounts(), s());
-  dev_.gross.upload(host_reval_.account_gross_notional.data() + c.account_begin, c.accounts(), s());
+  const revaluation& r = host_reval_;
+  const std::size_t x = c.exposure_begin, nx = c.exposures(), a = c.account_begin,
+                    na = c.accounts();
+  dev_.exp_delta.upload(r.exposure_delta.data() + x, nx, s());
+  dev_.exp_gamma.upload(r.exposure_gamma.data() + x, nx, s());
+  dev_.exp_vega.upload(r.exposure_vega.data() + x, nx, s());
+  dev_.exp_theta.upload(r.exposure_theta.data() + x, nx, s());
+  dev_.exp_decay.upload(r.exposure_decay.data() + x, nx, s());
+  dev_.exp_vol_exposure.upload(r.exposure_vol_exposure.data() + x, nx, s());
+  dev_.own_funds.upload(r.account_own_funds.data() + a, na, s());
+  dev_.equity.upload(r.account_equity.data() + a, na, s());
+  dev_.gross.upload(r.account_gross_notional.data() + a, na, s());
+  dev_.floor_notional.upload(r.account_floor_notional.data() + a, na, s());
+  dev_.liquidity_addon.upload(r.account_liquidity_addon.data() + a, na, s());
 }
 
 }  // namespace msync::cuda

@@ -41,18 +41,18 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   const std::size_t u = market_.size();
   const std::size_t cells = u * static_cast<std::size_t>(n);
   dev_.scen_spot.reserve(cells, s());
-  dev_.scen_vol.reserve(cells, s());
-  // The market of the revaluation held is on the device since revalue (spot, vol, carry,
-  // Cholesky, per-instrument inputs and base values).
+  dev_.scen_shock.reserve(cells, s());
+  // The market of the revaluation held is on the device since revalue (spot, vol, Cholesky,
+  // per-instrument inputs and base values).
   if (file) {
     dev_.file_return.reserve(cells, s());
     dev_.file_change.reserve(cells, s());
     dev_.file_return.upload(file->spot_return, s());
     dev_.file_change.upload(file->vol_change, s());
     timeline.mark("upload market");
-    launch_given_scenarios(dev_.spot.data(), dev_.vol.data(), dev_.file_return.data(),
-                           dev_.file_change.data(), n, static_cast<std::uint32_t>(u),
-                           dev_.scen_spot.data(), dev_.scen_vol.data(), s());
+    launch_given_scenarios(dev_.spot.data(), dev_.file_return.data(), dev_.file_change.data(), n,
+                           static_cast<std::uint32_t>(u), dev_.scen_spot.data(),
+                           dev_.scen_shock.data(), s());
   } else {
     if (u > max_local_underlyings) dev_.mc_scratch.reserve(2 * cells, s());
     const monte_carlo_inputs in{
@@ -64,17 +64,23 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
         params.vol_of_vol,
         params.spot_vol_correlation,
         scenario_draw_params{params.seed, params.distribution, params.degrees_of_freedom}};
-    launch_monte_carlo(in, n, dev_.scen_spot.data(), dev_.scen_vol.data(), dev_.mc_scratch.data(),
+    launch_monte_carlo(in, n, dev_.scen_spot.data(), dev_.scen_shock.data(), dev_.mc_scratch.data(),
                        s());
   }
-  scenario_view set{
-      n,      static_cast<std::uint32_t>(u), dev_.scen_spot.data(), dev_.scen_vol.data(), nullptr,
-      nullptr};
+  // A file's vol moves are taken as given (no drift, no tenor scaling); Monte Carlo's drift keeps
+  // E[sigma'] = sigma and its shocks scale with tenor (host/cpu/scenario_set.cpp).
+  scenario_view set{n,
+                    static_cast<std::uint32_t>(u),
+                    dev_.scen_spot.data(),
+                    dev_.scen_shock.data(),
+                    file ? 0.0 : vol_shock_drift(params.vol_of_vol, params.horizon_years()),
+                    file == nullptr,
+                    nullptr,
+                    nullptr};
   if (!shape.full) {
     dev_.d_spot.reserve(cells, s());
     dev_.d_vol.reserve(cells, s());
-    launch_scenario_moves(dev_.spot.data(), dev_.vol.data(), set, dev_.d_spot.data(),
-                          dev_.d_vol.data(), s());
+    launch_scenario_moves(dev_.spot.data(), set, dev_.d_spot.data(), dev_.d_vol.data(), s());
     set.d_spot = dev_.d_spot.data();
     set.d_vol = dev_.d_vol.data();
   }
@@ -83,8 +89,8 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   // The instrument P&L table, when it is used; its base is revalue's unit values.
   const instrument_view ins{dev_.terms.data(), dev_.ins_underlying.data(),
                             static_cast<std::uint32_t>(book_.instruments.size())};
-  pricing_view pricing{nullptr,           dev_.years.data(), dev_.base_value.data(),
-                       dev_.carry.data(), market_.rate,      params.horizon_years()};
+  pricing_view pricing{nullptr, dev_.ins_inputs.data(), dev_.base_value.data(),
+                       params.horizon_years(), 3.0 * params.horizon_days};
   if (shape.full && use_table_) {
     dev_.pnl_table.reserve(book_.instruments.size() * static_cast<std::size_t>(n), s());
     launch_pnl_table(ins, pricing, set, dev_.pnl_table.data(), s());

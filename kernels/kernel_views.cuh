@@ -30,40 +30,58 @@ struct chunk_view {
   const std::uint32_t* position_instrument;      // [positions]
   const double* position_quantity;               // [positions]
   const double* position_cost;                   // [positions]
-  const double* base_equity;    // [accounts]: collateral + credit limit of the tier
-  const double* im_multiplier;  // [accounts]: of the account's tier
+  const double* collateral;                      // [accounts]
+  const double* credit_limit;                    // [accounts]: of the account's tier
+  const double* im_multiplier;                   // [accounts]: of the account's tier
 };
 
-// Revaluation of one chunk: per exposure greeks and per account equity and gross notional.
+// Revaluation of one chunk (backend.hpp's revaluation): per exposure greeks, horizon decay and vol
+// exposure; per account own funds, equity, gross and floor notional, liquidity add-on.
 struct revaluation_view {
   double* exposure_delta;
   double* exposure_gamma;
   double* exposure_vega;
   double* exposure_theta;
+  double* exposure_decay;
+  double* exposure_vol_exposure;
+  double* account_own_funds;
   double* account_equity;
   double* account_gross_notional;
+  double* account_floor_notional;
+  double* account_liquidity_addon;
 };
 
-// The scenario set of a run: shocked spot and vol per (underlying, scenario), [u * N + s], and for
-// delta_gamma their moves from the current market.
+// Per underlying, what the account revaluation reads besides the instruments: spot, and for the
+// liquidity add-on the annual vol, Y and V of the square-root law (daily_volume null: no add-on).
+struct underlying_view {
+  const double* spot;
+  const double* vol;
+  const double* impact_coefficient;
+  const double* daily_volume;
+};
+
+// The scenario set of a run: shocked spot and the vol shock x per (underlying, scenario),
+// [u * N + s], with the set's drift and tenor scaling (host/cpu/scenario_set.hpp), and for
+// delta_gamma the moves from the current market: S' - S and the relative vol move.
 struct scenario_view {
   std::int64_t count;  // N
   std::uint32_t underlyings;
   const double* spot;
-  const double* vol;
+  const double* vol_shock;
+  double vol_drift;      // xi^2 h / 2 for Monte Carlo; 0 for a scenario file
+  bool term_scaled;      // Monte Carlo shocks scale with tenor; a file's do not
   const double* d_spot;  // delta_gamma only
-  const double* d_vol;   // delta_gamma only
+  const double* d_vol;   // delta_gamma only: relative_vol_move(x, drift)
 };
 
 // How `full` gets a position's per-unit scenario P&L: a row of the instrument table
 // ([i * N + s], when it fits in device memory), or priced in the risk kernel from these inputs.
 struct pricing_view {
-  const double* pnl_table;        // null: price on the fly
-  const double* years_to_expiry;  // [instruments], at the market's as_of
-  const double* base_value;       // [instruments]: unit value in the current market
-  const double* carry;            // [underlyings]: b = r - q
-  double rate;
-  double horizon_years;
+  const double* pnl_table;         // null: price on the fly
+  const valuation_inputs* inputs;  // [instruments]: instrument_inputs at the market's as_of
+  const double* base_value;        // [instruments]: unit value in the current market
+  double horizon_years;            // h
+  double funding_periods;          // 3 horizon_days: the 8-hour funding periods in h
 };
 
 // Per-account outputs of the scenario risk kernel (chunk-local).
@@ -112,25 +130,27 @@ struct state_change {
   double equity, initial_margin, maintenance_margin, breach_probability;
 };
 
-// An account_patch on the device (patch_kernels.cu): account accounts[i] gets base equity
-// base_equity[i] (collateral + the tier's credit limit) and its positions, in order, quantity and
-// cost [first[i], first[i + 1]).
+// An account_patch on the device (patch_kernels.cu): account accounts[i] gets collateral
+// collateral[i] and its positions, in order, quantity and cost [first[i], first[i + 1]). Its tier,
+// and so its credit limit, stays.
 struct account_patch_view {
   std::uint32_t count;
   const std::uint32_t* accounts;
-  const double* base_equity;
+  const double* collateral;
   const std::uint64_t* first;  // [count + 1]
   const double* quantity;
   const double* cost;
 };
 
 // Some accounts' numbers gathered from the resident revaluation (patch_kernels.cu): for
-// accounts[i], equity[i], gross[i] and its exposures' deltas at delta[first[i], first[i + 1]).
+// accounts[i], equity[i], own_funds[i], gross[i] and its exposures' deltas at
+// delta[first[i], first[i + 1]).
 struct account_gather_view {
   std::uint32_t count;
   const std::uint32_t* accounts;
   const std::uint64_t* first;  // [count + 1]
   double* equity;
+  double* own_funds;
   double* gross;
   double* delta;
 };

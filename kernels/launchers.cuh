@@ -21,38 +21,41 @@ inline unsigned elementwise_blocks(std::uint64_t n) {
 }
 
 // ---- revaluation (revalue_kernels.cu) ---------------------------------------------------------
-// unit[i] = unit_greeks(terms[i], inputs[i]) and base[i] = unit_value(terms[i], inputs[i]) for the
-// n instruments (base may be null).
-void launch_instrument_greeks(const contract_terms* terms, const valuation_inputs* inputs,
-                              option_greeks* unit, double* base, std::uint32_t n,
-                              cudaStream_t stream);
+// unit[i] = price_instrument(terms[i], inputs[i], horizon_years, funding_periods) (value, greeks,
+// horizon decay, vol exposure) and base[i] = unit_value(terms[i], inputs[i]) for the n instruments
+// (base may be null).
+void launch_instrument_risk(const contract_terms* terms, const valuation_inputs* inputs,
+                            instrument_risk* unit, double* base, std::uint32_t n,
+                            double horizon_years, double funding_periods, cudaStream_t stream);
 
 // Per position value and greeks summed into exposures and accounts in one pass over the chunk's
-// positions: a thread per account, in the CPU backend's order of summation.
+// positions, and each exposure's liquidity add-on: a thread per account, in the CPU backend's
+// order of summation.
 void launch_account_revalue(const chunk_view& chunk, const contract_terms* terms,
-                            const option_greeks* unit, const double* market_spot,
-                            const revaluation_view& out, cudaStream_t stream);
+                            const valuation_inputs* inputs, const instrument_risk* unit,
+                            const underlying_view& market, const revaluation_view& out,
+                            cudaStream_t stream);
 
 // ---- scenarios (scenario_kernels.cu) ----------------------------------------------------------
-// Monte Carlo scenarios s = 0 .. n-1 into spot_out / vol_out [u * n + s]. `in` holds device
+// Monte Carlo scenarios s = 0 .. n-1 into spot_out / shock_out [u * n + s] (S' and the vol shock
+// x, before its drift). `in` holds device
 // pointers. Needs `scratch` of 2 n U doubles when U > max_local_underlyings (chunk_plan.hpp),
 // else null.
 void launch_monte_carlo(const monte_carlo_inputs& in, std::int64_t n, double* spot_out,
-                        double* vol_out, double* scratch, cudaStream_t stream);
+                        double* shock_out, double* scratch, cudaStream_t stream);
 
-// Scenarios of a file: returns and vol changes [s * U + u] applied to the market's spot and vol.
-void launch_given_scenarios(const double* market_spot, const double* market_vol,
-                            const double* spot_return, const double* vol_change, std::int64_t n,
-                            std::uint32_t underlyings, double* spot_out, double* vol_out,
-                            cudaStream_t stream);
+// Scenarios of a file: returns and vol changes [s * U + u] applied to the market's spot
+// (given_scenario): S' and the vol shock ln(1 + vol change).
+void launch_given_scenarios(const double* market_spot, const double* spot_return,
+                            const double* vol_change, std::int64_t n, std::uint32_t underlyings,
+                            double* spot_out, double* shock_out, cudaStream_t stream);
 
-// d_spot = S' - S and d_vol = sigma' - sigma, [u * n + s].
-void launch_scenario_moves(const double* market_spot, const double* market_vol,
-                           const scenario_view& set, double* d_spot, double* d_vol,
-                           cudaStream_t stream);
+// d_spot = S' - S and d_vol = relative_vol_move(x, drift), [u * n + s].
+void launch_scenario_moves(const double* market_spot, const scenario_view& set, double* d_spot,
+                           double* d_vol, cudaStream_t stream);
 
-// table[i * N + s] = unit_value at (S'_s, sigma'_s, T_i - h) - base_i: each instrument priced once
-// per scenario, as the CPU backend's table.
+// table[i * N + s] = unit_value(horizon_inputs(x_i, S'_s, x_s, drift, h, term_scaled)) - base_i +
+// unit_funding(x_i): each instrument priced once per scenario, as the CPU backend's table.
 void launch_pnl_table(const instrument_view& ins, const pricing_view& pricing,
                       const scenario_view& set, double* table, cudaStream_t stream);
 
@@ -117,12 +120,11 @@ void launch_stream_states(const stream_tick_view& v, std::uint8_t* changed, cuda
 void launch_gather_changes(const std::uint32_t* selected, std::uint32_t count,
                            const stream_tick_view& v, state_change* out, cudaStream_t stream);
 
-// ---- account patches and gathers (patch_kernels.cu)
-// ---------------------------------------------------------- Writes `patch` into the resident book
-// (whole, not a chunk): a thread per patched account.
+// ---- account patches and gathers (patch_kernels.cu) ------------------------------------------
+// Writes `patch` into the resident book (whole, not a chunk): a thread per patched account.
 void launch_patch_accounts(const account_patch_view& patch,
                            const std::uint64_t* account_position_begin, double* position_quantity,
-                           double* position_cost, double* base_equity, cudaStream_t stream);
+                           double* position_cost, double* collateral, cudaStream_t stream);
 
 // Gathers the accounts of `out` from the resident book's revaluation (whole, not a chunk): a
 // thread per account.

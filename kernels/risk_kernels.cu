@@ -185,7 +185,10 @@ __global__ void __launch_bounds__(block)
   const double h = in.pricing.horizon_years;
   const unsigned k = static_cast<unsigned>(in.rules.tail_k);
   for (std::uint32_t a = a_begin; a < a_end; ++a) {
+    // Margins and breaches are tested against equity; bad debt is measured on own funds (the
+    // credit line is the venue's money, not the client's).
     const double equity = in.reval.account_equity[a];
+    const double own_funds = in.reval.account_own_funds[a];
     // Losses of docs/design.md section 3, one scenario per thread at a time, summed in the CPU
     // backend's order.
     if (in.rules.full) {
@@ -199,15 +202,20 @@ __global__ void __launch_bounds__(block)
           if (in.pricing.pnl_table) {
             row = in.pricing.pnl_table[static_cast<std::uint64_t>(i) * n + s];
           } else {
+            // As the table prices it (scenario_kernels.cu): at the horizon's end, plus funding.
             const std::uint32_t u = in.instruments.underlying[i];
-            const valuation_inputs x{in.set.spot[u * n + s], in.set.vol[u * n + s], in.pricing.rate,
-                                     in.pricing.carry[u], in.pricing.years_to_expiry[i] - h};
-            row = unit_value(in.instruments.terms[i], x) - in.pricing.base_value[i];
+            const contract_terms c = in.instruments.terms[i];
+            const valuation_inputs x = in.pricing.inputs[i];
+            const valuation_inputs later =
+                horizon_inputs(x, in.set.spot[u * n + s], in.set.vol_shock[u * n + s],
+                               in.set.vol_drift, h, in.set.term_scaled);
+            row = unit_value(c, later) - in.pricing.base_value[i] +
+                  unit_funding(c, x, in.pricing.funding_periods);
           }
           l -= in.chunk.position_quantity[p] * row;
         }
         loss[s] = l;
-        const double b = bad_debt(l, equity);
+        const double b = bad_debt(l, own_funds);
         if (b > 0.0) bad[s] += b;
       }
     } else {
@@ -218,13 +226,13 @@ __global__ void __launch_bounds__(block)
         for (std::uint64_t x = x0; x < x1; ++x) {
           const std::uint64_t cell =
               in.chunk.exposure_underlying[x] * static_cast<std::uint64_t>(n) + s;
-          const exposure_sensitivity e =
-              make_exposure_sensitivity(in.reval.exposure_delta[x], in.reval.exposure_gamma[x],
-                                        in.reval.exposure_vega[x], in.reval.exposure_theta[x], h);
+          const exposure_sensitivity e = make_exposure_sensitivity(
+              in.reval.exposure_delta[x], in.reval.exposure_gamma[x],
+              in.reval.exposure_vol_exposure[x], in.reval.exposure_decay[x]);
           l -= delta_gamma_term(e, in.set.d_spot[cell], in.set.d_vol[cell]);
         }
         loss[s] = l;
-        const double b = bad_debt(l, equity);
+        const double b = bad_debt(l, own_funds);
         if (b > 0.0) bad[s] += b;
       }
     }
@@ -234,7 +242,8 @@ __global__ void __launch_bounds__(block)
     if (tid == 0) {
       const double var = tail.var, es = tail.es;
       const margin_levels m =
-          account_margins(var, es, in.rules.margin_on_es, in.reval.account_gross_notional[a],
+          account_margins(var, es, in.rules.margin_on_es, in.reval.account_floor_notional[a],
+                          in.reval.account_liquidity_addon[a],
                           margin_rule{in.rules.min_margin_rate, in.rules.maintenance_ratio,
                                       in.chunk.im_multiplier[a]});
       in.out.var[a] = var;

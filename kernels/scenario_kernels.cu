@@ -5,6 +5,7 @@
 
 #include "cuda_check.cuh"
 #include "launchers.cuh"
+#include "marginsync/delta_gamma.hpp"
 
 namespace msync::cuda {
 
@@ -13,7 +14,7 @@ namespace {
 // A thread per scenario. The independent normals of the scenario's underlyings sit in local
 // memory (up to max_local_underlyings) or in global scratch.
 __global__ void monte_carlo_kernel(monte_carlo_inputs in, std::int64_t n, double* spot_out,
-                                   double* vol_out, double* scratch) {
+                                   double* shock_out, double* scratch) {
   double local_eps[max_local_underlyings];
   double local_eta[max_local_underlyings];
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
@@ -21,35 +22,35 @@ __global__ void monte_carlo_kernel(monte_carlo_inputs in, std::int64_t n, double
        s < static_cast<std::uint64_t>(n); s += stride) {
     double* eps = scratch ? scratch + s * 2 * in.underlyings : local_eps;
     double* eta = scratch ? eps + in.underlyings : local_eta;
-    monte_carlo_scenario(in, s, eps, eta, spot_out + s, vol_out + s, static_cast<std::uint64_t>(n));
+    monte_carlo_scenario(in, s, eps, eta, spot_out + s, shock_out + s,
+                         static_cast<std::uint64_t>(n));
   }
 }
 
-__global__ void given_scenarios_kernel(const double* market_spot, const double* market_vol,
-                                       const double* spot_return, const double* vol_change,
-                                       std::int64_t n, std::uint32_t underlyings, double* spot_out,
-                                       double* vol_out) {
+__global__ void given_scenarios_kernel(const double* market_spot, const double* spot_return,
+                                       const double* vol_change, std::int64_t n,
+                                       std::uint32_t underlyings, double* spot_out,
+                                       double* shock_out) {
   const std::uint64_t total = static_cast<std::uint64_t>(n) * underlyings;
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
   for (std::uint64_t cell = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
        cell < total; cell += stride) {
     const std::uint64_t s = cell / underlyings, u = cell % underlyings;
-    const shocked_market m =
-        given_scenario(market_spot[u], market_vol[u], spot_return[cell], vol_change[cell]);
+    const shocked_market m = given_scenario(market_spot[u], spot_return[cell], vol_change[cell]);
     spot_out[u * n + s] = m.spot;
-    vol_out[u * n + s] = m.vol;
+    shock_out[u * n + s] = m.vol_shock;
   }
 }
 
-__global__ void scenario_moves_kernel(const double* market_spot, const double* market_vol,
-                                      scenario_view set, double* d_spot, double* d_vol) {
+__global__ void scenario_moves_kernel(const double* market_spot, scenario_view set, double* d_spot,
+                                      double* d_vol) {
   const std::uint64_t total = static_cast<std::uint64_t>(set.count) * set.underlyings;
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
   for (std::uint64_t cell = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
        cell < total; cell += stride) {
     const std::uint64_t u = cell / static_cast<std::uint64_t>(set.count);
     d_spot[cell] = set.spot[cell] - market_spot[u];
-    d_vol[cell] = set.vol[cell] - market_vol[u];
+    d_vol[cell] = relative_vol_move(set.vol_shock[cell], set.vol_drift);
   }
 }
 
@@ -64,41 +65,43 @@ __global__ void pnl_table_kernel(instrument_view ins, pricing_view pricing, scen
        cell < total; cell += stride) {
     const std::uint64_t i = cell / n, s = cell % n;
     const std::uint32_t u = ins.underlying[i];
-    const valuation_inputs x{set.spot[u * n + s], set.vol[u * n + s], pricing.rate,
-                             pricing.carry[u], pricing.years_to_expiry[i] - pricing.horizon_years};
-    table[cell] = unit_value(ins.terms[i], x) - pricing.base_value[i];
+    const contract_terms c = ins.terms[i];
+    const valuation_inputs x = pricing.inputs[i];
+    const valuation_inputs later =
+        horizon_inputs(x, set.spot[u * n + s], set.vol_shock[u * n + s], set.vol_drift,
+                       pricing.horizon_years, set.term_scaled);
+    table[cell] =
+        unit_value(c, later) - pricing.base_value[i] + unit_funding(c, x, pricing.funding_periods);
   }
 }
 
 }  // namespace
 
 void launch_monte_carlo(const monte_carlo_inputs& in, std::int64_t n, double* spot_out,
-                        double* vol_out, double* scratch, cudaStream_t stream) {
+                        double* shock_out, double* scratch, cudaStream_t stream) {
   if (n == 0 || in.underlyings == 0) return;
   monte_carlo_kernel<<<elementwise_blocks(static_cast<std::uint64_t>(n)), elementwise_threads, 0,
-                       stream>>>(in, n, spot_out, vol_out,
+                       stream>>>(in, n, spot_out, shock_out,
                                  in.underlyings > max_local_underlyings ? scratch : nullptr);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
-void launch_given_scenarios(const double* market_spot, const double* market_vol,
-                            const double* spot_return, const double* vol_change, std::int64_t n,
-                            std::uint32_t underlyings, double* spot_out, double* vol_out,
-                            cudaStream_t stream) {
+void launch_given_scenarios(const double* market_spot, const double* spot_return,
+                            const double* vol_change, std::int64_t n, std::uint32_t underlyings,
+                            double* spot_out, double* shock_out, cudaStream_t stream) {
   const std::uint64_t total = static_cast<std::uint64_t>(n) * underlyings;
   if (total == 0) return;
   given_scenarios_kernel<<<elementwise_blocks(total), elementwise_threads, 0, stream>>>(
-      market_spot, market_vol, spot_return, vol_change, n, underlyings, spot_out, vol_out);
+      market_spot, spot_return, vol_change, n, underlyings, spot_out, shock_out);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
-void launch_scenario_moves(const double* market_spot, const double* market_vol,
-                           const scenario_view& set, double* d_spot, double* d_vol,
-                           cudaStream_t stream) {
+void launch_scenario_moves(const double* market_spot, const scenario_view& set, double* d_spot,
+                           double* d_vol, cudaStream_t stream) {
   const std::uint64_t total = static_cast<std::uint64_t>(set.count) * set.underlyings;
   if (total == 0) return;
   scenario_moves_kernel<<<elementwise_blocks(total), elementwise_threads, 0, stream>>>(
-      market_spot, market_vol, set, d_spot, d_vol);
+      market_spot, set, d_spot, d_vol);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 

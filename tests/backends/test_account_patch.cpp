@@ -6,6 +6,7 @@
 // whole copy.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "backend_cases.hpp"
@@ -44,8 +45,10 @@ TEST_P(account_patch_test, a_patched_book_equals_the_edited_book_loaded_and_the_
   expect_identical(patched, run_on(*fresh, edited));
   auto cpu = make_reference();
   test::expect_agree(edited, patched, run_on(*cpu, edited));
-  // A closed account holds nothing: its equity is its collateral and credit, and it has no margin.
+  // A closed account holds nothing: its own funds are its collateral, its equity that and its
+  // credit, and it has no margin.
   for (std::uint32_t a = 0; a < b.accounts(); a += 7) {
+    EXPECT_EQ(patched.reval.account_own_funds[a], 1000.0 + a) << a;
     EXPECT_EQ(patched.reval.account_equity[a],
               1000.0 + a + in.risk.tiers[b.account_tier[a]].credit_limit)
         << a;
@@ -97,7 +100,15 @@ TEST_P(account_patch_test, copy_revaluation_of_gives_those_accounts_of_the_reval
   auto cpu = make_reference();
   cpu->load_book(b, in.risk);
   cpu->revalue(in.market, {});
-  const std::vector<std::uint32_t> picked{1999, 0, 17, 1000, 3, 512};
+  std::vector<std::uint32_t> picked{1999, 0, 17, 1000, 3, 512};
+  // And an account with a credit line, whose own funds and equity differ.
+  for (std::uint32_t a = 0; a < b.accounts(); ++a)
+    if (in.risk.tiers[b.account_tier[a]].credit_limit > 0.0 &&
+        std::find(picked.begin(), picked.end(), a) == picked.end()) {
+      picked.push_back(a);
+      break;
+    }
+  ASSERT_EQ(picked.size(), 7u) << "the generated book has an account with a credit line";
   const test::closed_accounts closed = test::close_every(b, 3, 0.0);
   engine->patch_accounts(closed.close);  // the revaluation held describes the book before it
   const revalued_accounts r = engine->copy_revaluation_of(picked),
@@ -107,8 +118,11 @@ TEST_P(account_patch_test, copy_revaluation_of_gives_those_accounts_of_the_reval
   for (std::size_t i = 0; i < picked.size(); ++i) {
     const std::uint32_t a = picked[i];
     EXPECT_EQ(r.equity[i], whole.account_equity[a]) << a;
+    EXPECT_EQ(r.own_funds[i], whole.account_own_funds[a]) << a;
     EXPECT_EQ(r.gross_notional[i], whole.account_gross_notional[a]) << a;
     test::expect_close(r.equity[i], c.equity[i], test::revaluation_tolerance, 1.0, "equity");
+    test::expect_close(r.own_funds[i], c.own_funds[i], test::revaluation_tolerance, 1.0,
+                       "own funds");
     ASSERT_EQ(r.first[i + 1] - r.first[i],
               b.account_exposure_begin[a + 1] - b.account_exposure_begin[a])
         << a;

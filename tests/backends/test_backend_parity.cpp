@@ -205,7 +205,8 @@ TEST_P(backend_parity, same_inputs_give_identical_results_and_a_new_scenario_cou
   EXPECT_EQ(engine->copy_revaluation().exposure_vega, first.reval.exposure_vega);
 }
 
-// Collateral changes added at revalue move equity by exactly that amount and nothing else.
+// Collateral changes added at revalue move own funds and equity by exactly that amount (collateral
+// is the client's money) and nothing else.
 TEST_P(backend_parity, collateral_changes_add_to_equity_and_nothing_else) {
   auto engine = make();
   temp_dir dir;
@@ -220,10 +221,15 @@ TEST_P(backend_parity, collateral_changes_add_to_equity_and_nothing_else) {
   }
   engine->revalue(in.market, change);
   const revaluation moved = engine->copy_revaluation();
-  for (std::size_t a = 0; a < change.size(); ++a)
+  for (std::size_t a = 0; a < change.size(); ++a) {
     EXPECT_EQ(moved.account_equity[a], plain.account_equity[a] + change[a]) << a;
+    EXPECT_EQ(moved.account_own_funds[a], plain.account_own_funds[a] + change[a]) << a;
+  }
   EXPECT_EQ(moved.exposure_delta, plain.exposure_delta);
+  EXPECT_EQ(moved.exposure_decay, plain.exposure_decay);
   EXPECT_EQ(moved.account_gross_notional, plain.account_gross_notional);
+  EXPECT_EQ(moved.account_floor_notional, plain.account_floor_notional);
+  EXPECT_EQ(moved.account_liquidity_addon, plain.account_liquidity_addon);
 }
 
 // Calls out of order are refused, not answered with stale or empty numbers.

@@ -5,10 +5,10 @@
 // `cuda_chunked`, with at most 700 accounts per chunk, so the chunked paths run on small books.
 //
 // The tolerances of docs/design.md section 6, in one place: expect_agree compares a backend's
-// results with the CPU backend's (equity, greeks and exposures within 1e-9 relative or 1e-9
-// absolute near zero; VaR, ES, margins, health and breach probability within 1e-4 relative;
-// statuses and flags equal unless the account sits within the tolerance of a threshold);
-// expect_identical compares two runs of one backend bit for bit.
+// results with the CPU backend's (own funds, equity, notionals, liquidity add-on, greeks, decay and
+// vol exposure within 1e-9 relative or 1e-9 absolute near zero; VaR, ES, margins, health and breach
+// probability within 1e-4 relative; statuses and flags equal unless the account sits within the
+// tolerance of a threshold); expect_identical compares two runs of one backend bit for bit.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -82,8 +82,16 @@ constexpr double revaluation_tolerance = 1e-9;
 constexpr double scenario_tolerance = 1e-4;
 
 inline void expect_revaluations_agree(const revaluation& got, const revaluation& ref) {
-  ASSERT_EQ(got.exposure_delta.size(), ref.exposure_delta.size());
-  ASSERT_EQ(got.account_equity.size(), ref.account_equity.size());
+  for (const std::vector<double>* v :
+       {&got.exposure_gamma, &got.exposure_vega, &got.exposure_theta, &got.exposure_decay,
+        &got.exposure_vol_exposure, &ref.exposure_gamma, &ref.exposure_vega, &ref.exposure_theta,
+        &ref.exposure_decay, &ref.exposure_vol_exposure, &got.exposure_delta})
+    ASSERT_EQ(v->size(), ref.exposure_delta.size());
+  for (const std::vector<double>* v :
+       {&got.account_own_funds, &got.account_gross_notional, &got.account_floor_notional,
+        &got.account_liquidity_addon, &ref.account_own_funds, &ref.account_gross_notional,
+        &ref.account_floor_notional, &ref.account_liquidity_addon, &got.account_equity})
+    ASSERT_EQ(v->size(), ref.account_equity.size());
   const double tol = revaluation_tolerance;
   for (std::size_t x = 0; x < ref.exposure_delta.size(); ++x) {
     const std::string id = "exposure " + std::to_string(x);
@@ -91,12 +99,20 @@ inline void expect_revaluations_agree(const revaluation& got, const revaluation&
     expect_close(got.exposure_gamma[x], ref.exposure_gamma[x], tol, 1.0, id + " gamma");
     expect_close(got.exposure_vega[x], ref.exposure_vega[x], tol, 1.0, id + " vega");
     expect_close(got.exposure_theta[x], ref.exposure_theta[x], tol, 1.0, id + " theta");
+    expect_close(got.exposure_decay[x], ref.exposure_decay[x], tol, 1.0, id + " decay");
+    expect_close(got.exposure_vol_exposure[x], ref.exposure_vol_exposure[x], tol, 1.0,
+                 id + " vol exposure");
   }
   for (std::size_t a = 0; a < ref.account_equity.size(); ++a) {
     const std::string id = "account " + std::to_string(a);
+    expect_close(got.account_own_funds[a], ref.account_own_funds[a], tol, 1.0, id + " own funds");
     expect_close(got.account_equity[a], ref.account_equity[a], tol, 1.0, id + " equity");
     expect_close(got.account_gross_notional[a], ref.account_gross_notional[a], tol, 1.0,
                  id + " gross");
+    expect_close(got.account_floor_notional[a], ref.account_floor_notional[a], tol, 1.0,
+                 id + " floor notional");
+    expect_close(got.account_liquidity_addon[a], ref.account_liquidity_addon[a], tol, 1.0,
+                 id + " liquidity add-on");
   }
 }
 
@@ -155,8 +171,13 @@ inline void expect_identical(const outcome& a, const outcome& b) {
   EXPECT_EQ(a.reval.exposure_gamma, b.reval.exposure_gamma);
   EXPECT_EQ(a.reval.exposure_vega, b.reval.exposure_vega);
   EXPECT_EQ(a.reval.exposure_theta, b.reval.exposure_theta);
+  EXPECT_EQ(a.reval.exposure_decay, b.reval.exposure_decay);
+  EXPECT_EQ(a.reval.exposure_vol_exposure, b.reval.exposure_vol_exposure);
+  EXPECT_EQ(a.reval.account_own_funds, b.reval.account_own_funds);
   EXPECT_EQ(a.reval.account_equity, b.reval.account_equity);
   EXPECT_EQ(a.reval.account_gross_notional, b.reval.account_gross_notional);
+  EXPECT_EQ(a.reval.account_floor_notional, b.reval.account_floor_notional);
+  EXPECT_EQ(a.reval.account_liquidity_addon, b.reval.account_liquidity_addon);
   EXPECT_EQ(a.risk.scenarios, b.risk.scenarios);
   EXPECT_EQ(a.risk.var, b.risk.var);
   EXPECT_EQ(a.risk.es, b.risk.es);
