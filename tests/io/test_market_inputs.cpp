@@ -98,9 +98,9 @@ class market_inputs : public ::testing::Test {
 TEST_F(market_inputs, a_surface_loads_per_underlying_in_market_order) {
   const book_inputs in = load();
   ASSERT_EQ(in.market.surface.size(), 2u);
-  ASSERT_EQ(in.market.surface[0].size(), 2u);
-  EXPECT_TRUE(in.market.surface[1].empty());  // ETH has none
-  const svi_slice& s0 = in.market.surface[0][0];
+  ASSERT_EQ(in.market.surface.at(0).size(), 2u);
+  EXPECT_TRUE(in.market.surface.at(1).empty());  // ETH has none
+  const svi_slice& s0 = in.market.surface.at(0)[0];
   std::int64_t expiry = 0;
   ASSERT_EQ(parse_timestamp("2026-12-25T08:00:00Z", expiry), "");
   EXPECT_EQ(s0.expiry_ns, expiry);
@@ -109,7 +109,7 @@ TEST_F(market_inputs, a_surface_loads_per_underlying_in_market_order) {
   EXPECT_EQ(s0.rho, -0.3);
   EXPECT_EQ(s0.m, 0.0);
   EXPECT_EQ(s0.sigma, 0.2);
-  const svi_slice& s1 = in.market.surface[0][1];
+  const svi_slice& s1 = in.market.surface.at(0)[1];
   EXPECT_EQ(s1.expiry_ns, 1806048000000LL * 1'000'000);  // epoch milliseconds, as as_of
   EXPECT_EQ(s1.a, 0.05);
   EXPECT_EQ(s1.sigma, 0.3);
@@ -270,18 +270,18 @@ TEST_F(market_inputs, marks_load_per_instrument_with_nan_where_not_given) {
   ASSERT_EQ(m.mark_price.size(), 5u);
   ASSERT_EQ(m.mark_iv.size(), 5u);
   ASSERT_EQ(m.settlement_price.size(), 5u);
-  EXPECT_EQ(m.mark_price[2], 91450.5);
-  EXPECT_EQ(m.settlement_price[2], 90990.0);
-  EXPECT_EQ(m.mark_iv[4], 0.8);
-  for (std::size_t i : {0u, 1u, 3u, 4u}) EXPECT_TRUE(std::isnan(m.mark_price[i])) << i;
-  for (std::size_t i : {0u, 1u, 2u, 3u}) EXPECT_TRUE(std::isnan(m.mark_iv[i])) << i;
-  for (std::size_t i : {0u, 1u, 3u, 4u}) EXPECT_TRUE(std::isnan(m.settlement_price[i])) << i;
+  EXPECT_EQ(m.mark_price.at(2), 91450.5);
+  EXPECT_EQ(m.settlement_price.at(2), 90990.0);
+  EXPECT_EQ(m.mark_iv.at(4), 0.8);
+  for (std::size_t i : {0u, 1u, 3u, 4u}) EXPECT_TRUE(std::isnan(m.mark_price.at(i))) << i;
+  for (std::size_t i : {0u, 1u, 2u, 3u}) EXPECT_TRUE(std::isnan(m.mark_iv.at(i))) << i;
+  for (std::size_t i : {0u, 1u, 3u, 4u}) EXPECT_TRUE(std::isnan(m.settlement_price.at(i))) << i;
   // Only the column given: the other lists are still one per instrument, all NaN.
   write_file(dir_ / "marks.csv", "mark_iv,instrument_id\n0.61,BTC-C\n");
   const market_state only = load().market;
   ASSERT_EQ(only.mark_price.size(), 5u);
-  EXPECT_EQ(only.mark_iv[3], 0.61);
-  EXPECT_TRUE(std::isnan(only.mark_price[2]));
+  EXPECT_EQ(only.mark_iv.at(3), 0.61);
+  EXPECT_TRUE(std::isnan(only.mark_price.at(2)));
 }
 
 TEST_F(market_inputs, a_mark_for_a_kind_that_does_not_use_it_is_bad_input) {
@@ -351,7 +351,7 @@ TEST_F(market_inputs, a_marks_file_option_must_exist_and_replaces_the_books) {
   book_location where;
   where.book = dir_.path();
   where.marks = dir_ / "other.csv";
-  EXPECT_EQ(load_book_at(where).market.mark_iv[3], 0.7);
+  EXPECT_EQ(load_book_at(where).market.mark_iv.at(3), 0.7);
   where.marks = dir_ / "missing.csv";
   const std::vector<std::string> lines = problems_of([&] { load_book_at(where); });
   ASSERT_EQ(lines.size(), 1u) << joined(lines);
@@ -375,9 +375,9 @@ TEST_F(market_inputs, a_snapshot_keeps_surface_and_marks) {
   where.book = file;
   const book_inputs snap = load_book_at(where);
   ASSERT_EQ(snap.market.surface.size(), csv.market.surface.size());
-  ASSERT_EQ(snap.market.surface[0].size(), 2u);
+  ASSERT_EQ(snap.market.surface.at(0).size(), 2u);
   for (std::size_t j = 0; j < 2; ++j) {
-    const svi_slice &a = csv.market.surface[0][j], &b = snap.market.surface[0][j];
+    const svi_slice &a = csv.market.surface.at(0)[j], &b = snap.market.surface.at(0)[j];
     EXPECT_EQ(a.expiry_ns, b.expiry_ns);
     EXPECT_EQ(a.a, b.a);
     EXPECT_EQ(a.b, b.b);
@@ -395,14 +395,14 @@ TEST_F(market_inputs, a_snapshot_keeps_surface_and_marks) {
   EXPECT_TRUE(same(snap.market.mark_price, csv.market.mark_price));
   EXPECT_TRUE(same(snap.market.mark_iv, csv.market.mark_iv));
   EXPECT_TRUE(same(snap.market.settlement_price, csv.market.settlement_price));
-  EXPECT_EQ(snap.market.mark_iv[4], 0.8);
+  EXPECT_EQ(snap.market.mark_iv.at(4), 0.8);
 
   // --marks-file replaces the snapshot's copy, and is checked against its instruments.
   write_file(dir_ / "other.csv", "instrument_id,mark_iv\nBTC-C,0.7\n");
   where.marks = dir_ / "other.csv";
   const book_inputs replaced = load_book_at(where);
-  EXPECT_EQ(replaced.market.mark_iv[3], 0.7);
-  EXPECT_TRUE(std::isnan(replaced.market.mark_iv[4]));
+  EXPECT_EQ(replaced.market.mark_iv.at(3), 0.7);
+  EXPECT_TRUE(std::isnan(replaced.market.mark_iv.at(4)));
   write_file(dir_ / "other.csv", "instrument_id,mark_iv\nBTC-FUT,0.7\n");
   const std::vector<std::string> lines = problems_of([&] { load_book_at(where); });
   ASSERT_EQ(lines.size(), 1u) << joined(lines);
@@ -499,7 +499,7 @@ TEST(market_inputs_seeds, the_fuzz_seeds_load) {
       load_market(test::source_dir() / "fuzz" / "seeds" / "market_surface.json", problems);
   EXPECT_TRUE(problems.empty());
   ASSERT_EQ(m.surface.size(), 2u);
-  EXPECT_EQ(m.surface[0].size(), 2u);
+  EXPECT_EQ(m.surface.at(0).size(), 2u);
   const book_inputs sample = load_book_inputs(book_paths::in_directory(test::sample_book()));
   market_state marked = sample.market;
   problems = problem_list();
