@@ -121,7 +121,7 @@ std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_
   // At least 1 quote currency a day: sqrt(|N| / V) of the impact law (section 9.2) stays finite.
   if (!(r.daily_volume >= 1.0 && r.daily_volume <= max_money))
     bad("daily_volume", "must be within [1, 1e15]", r.daily_volume);
-  // T_ref of the tenor scaling g = (T_ref / max(T, 1 day))^beta (docs/design.md 3.5): a tenor, so
+  // T_ref of the tenor scaling g = (T_ref / max(T, 1 day))^beta (docs/design.md 3.3): a tenor, so
   // within the horizon's range; beta up to 2 already makes a 1-day option's shock 900 times a
   // month's at T_ref = 30 days (g = 30^2).
   if (!(r.vol_term_reference_days > 0.0 && r.vol_term_reference_days <= 3650.0))
