@@ -28,7 +28,8 @@ void add_book_options(CLI::App& app, book_options& o, const char* book_help) {
                  book_help
                      ? book_help
                      : "book directory (instruments.csv, accounts.csv, positions.csv, market.json, "
-                       "risk.json) or snapshot file (marginsync convert)")
+                       "risk.json, and optionally marks.csv) or snapshot file (marginsync "
+                       "convert)")
       ->required()
       ->type_name("DIR|FILE")
       ->group("Inputs");
@@ -49,6 +50,21 @@ void add_book_options(CLI::App& app, book_options& o, const char* book_help) {
     CLI::Option* old = app.add_option("--" + name, o.old_values[i], "")->group("");
     o.renamed.push_back({old, "--" + name, "--" + name + "-file"});
   }
+  app.add_option("--marks-file", o.marks_file,
+                 "the venue's marks (replaces the book's marks.csv, or a snapshot's copy): CSV "
+                 "instrument_id,mark_price (futures),mark_iv (options),settlement_price (futures "
+                 "and options); an empty cell gives nothing")
+      ->type_name("FILE")
+      ->group("Inputs");
+}
+
+void add_depth_option(CLI::App& app, book_options& o) {
+  app.add_option("--depth", o.depth,
+                 "market depth per underlying, for the liquidity add-on and the cascade's price "
+                 "impact: CSV underlying,daily_volume[,impact_coefficient] (underlyings not "
+                 "listed: risk.json's daily_volume and impact_coefficient)")
+      ->type_name("FILE")
+      ->group("Inputs");
 }
 
 void reject_renamed_options(const book_options& o) {
@@ -69,6 +85,8 @@ book_location book_location_from(const book_options& o) {
   take(o.positions_file, where.positions);
   take(o.market_file, where.market);
   take(o.risk_file, where.risk);
+  take(o.marks_file, where.marks);
+  take(o.depth, where.depth);
   return where;
 }
 
@@ -201,7 +219,9 @@ std::vector<named_input> book_inputs_named(const book_options& b) {
           {"--accounts-file", b.accounts_file},
           {"--positions-file", b.positions_file},
           {"--market-file", b.market_file},
-          {"--risk-file", b.risk_file}};
+          {"--risk-file", b.risk_file},
+          {"--marks-file", b.marks_file},
+          {"--depth", b.depth}};
 }
 
 namespace {

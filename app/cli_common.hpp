@@ -54,11 +54,13 @@ command convert_command(CLI::App& top, const run_context& context);
 command bench_command(CLI::App& top, const run_context& context);
 
 // --book and the options that replace one of its files: --instruments-file, --accounts-file,
-// --positions-file, --market-file, --risk-file. The old names (--accounts ...) are kept hidden
-// so that using one is a usage error naming the new one.
+// --positions-file, --market-file, --risk-file, --marks-file. The old names (--accounts ...) are
+// kept hidden so that using one is a usage error naming the new one. `depth`: --depth, where the
+// command takes it (add_depth_option).
 struct book_options {
   std::string book;
-  std::string instruments_file, accounts_file, positions_file, market_file, risk_file;
+  std::string instruments_file, accounts_file, positions_file, market_file, risk_file, marks_file;
+  std::string depth;
   struct renamed_option {
     CLI::Option* option;
     std::string old_name, new_name;
@@ -67,6 +69,9 @@ struct book_options {
   std::string old_values[5];  // where the old names' values go
 };
 void add_book_options(CLI::App& app, book_options& o, const char* book_help = nullptr);
+// --depth FILE (docs/design.md 2.9): Y and V of the square-root law per underlying, for the
+// liquidity add-on and the cascade's impact.
+void add_depth_option(CLI::App& app, book_options& o);
 // Throws usage_error when an option's old name was used (called first by every run).
 void reject_renamed_options(const book_options& o);
 // The book's location.
@@ -131,7 +136,7 @@ struct named_input {
   std::string option;
   std::string path;  // empty or "-" (standard input): nothing to compare
 };
-// The book's inputs: --book and the --*-file options given.
+// The book's inputs: --book, the --*-file options and --depth given.
 std::vector<named_input> book_inputs_named(const book_options& b);
 
 // Throws usage_error (exit 2) when the output `out` (as option `out_option` names it) is an

@@ -151,25 +151,19 @@ nlohmann::json prices_json(const std::vector<double>& spot, const market_state& 
 
 struct cascade_cli_options {
   book_options book;
-  std::string shock, shock_grid, depth;
-  CLI::Option *shock_opt = nullptr, *grid_opt = nullptr, *depth_opt = nullptr;
+  std::string shock, shock_grid;
+  CLI::Option *shock_opt = nullptr, *grid_opt = nullptr;
   int max_rounds = 100;
   risk_options risk;
   run_options run;
 };
-
-std::vector<named_input> cascade_inputs(const cascade_cli_options& o) {
-  std::vector<named_input> in = book_inputs_named(o.book);
-  in.push_back({"--depth", o.depth});
-  return in;
-}
 
 int run_cascade_command(const cascade_cli_options& o, const run_context& context) {
   if ((o.shock_opt->count() > 0) == (o.grid_opt->count() > 0))
     throw usage_error("give one of --shock and --shock-grid");
   const bool quiet = o.run.quiet;
   std::optional<output_directory> out_dir =
-      claim_output_directory(o.run, "cascade", context, cascade_inputs(o));
+      claim_output_directory(o.run, "cascade", context, book_inputs_named(o.book));
 
   const book_inputs in = load_book_from(o.book, o.risk);
   const market_state& m = in.market;
@@ -185,9 +179,9 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   }
   if (!why.empty())
     throw usage_error(std::string("--") + (single ? "shock" : "shock-grid") + ": " + why);
-  std::optional<std::filesystem::path> depth;
-  if (o.depth_opt->count()) depth = std::filesystem::path(o.depth);
-  const impact_params impact = load_impact_params(depth, m, in.risk);
+  // Y and V per underlying: risk.json's, with --depth applied at load.
+  const liquidity_table liquidity = make_liquidity_table(m.size(), in.risk);
+  const impact_params impact{liquidity.coefficient, liquidity.daily_volume};
   backend_selection selection =
       select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
   progress_reporter progress(!quiet);
@@ -302,6 +296,7 @@ command cascade_command(CLI::App& top, const run_context& context) {
       "impact, re-margin the whole book, and repeat until a round liquidates nobody. "
       "--shock-grid runs the cascade for every shock of a grid.");
   add_book_options(*app, o->book);
+  add_depth_option(*app, o->book);
   const char* group = "Cascade";
   o->shock_opt = app->add_option("--shock", o->shock, "relative price moves, SYMBOL=X[,SYMBOL=Y]")
                      ->type_name("SPEC")
@@ -313,12 +308,6 @@ command cascade_command(CLI::App& top, const run_context& context) {
           ->type_name("SPEC")
           ->group(group);
   o->shock_opt->excludes(o->grid_opt);
-  o->depth_opt =
-      app->add_option("--depth", o->depth,
-                      "impact per underlying: CSV underlying,daily_volume[,impact_coefficient] "
-                      "(default: risk.json's)")
-          ->type_name("FILE")
-          ->group(group);
   app->add_option("--max-rounds", o->max_rounds, "stop after this many rounds")
       ->check(CLI::PositiveNumber)
       ->capture_default_str()

@@ -77,6 +77,7 @@ command margin_command(CLI::App& top, const run_context& context) {
       "Margin for every account of a book: equity, greeks per underlying, VaR and ES, initial and "
       "maintenance margin, health, status and breach probability.");
   add_book_options(*app, o->book);
+  add_depth_option(*app, o->book);
   o->scenario_file_opt =
       app->add_option("--scenario-file", o->scenario_file,
                       "use the given scenarios (CSV: "

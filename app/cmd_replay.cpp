@@ -164,6 +164,7 @@ command replay_command(CLI::App& top, const run_context& context) {
       "maintenance "
       "accounts were when closed: what engine lag costs this book.");
   add_book_options(*app, o->book);
+  add_depth_option(*app, o->book);
   app->add_option("--ticks", o->ticks, "tick stream file (CSV or JSON lines)")
       ->required()
       ->type_name("FILE")

@@ -412,6 +412,7 @@ command stream_command(CLI::App& top, const run_context& context) {
       "heartbeat_ms passes or at the start; margins widened by the staleness add-on in between. "
       "Writes the accounts whose status changed as JSON lines.");
   add_book_options(*app, o->book);
+  add_depth_option(*app, o->book);
   app->add_option("--ticks", o->ticks, "tick stream file, or - for standard input")
       ->required()
       ->type_name("FILE|-")

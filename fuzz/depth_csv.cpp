@@ -1,6 +1,5 @@
-// The depth file of `cascade --depth` (docs/design.md section 2.9) for data/sample's market and
-// risk configuration: input_error is expected; parameters that load are within their bounds.
-#include "cascade/cascade.hpp"
+// The depth file of `--depth` (docs/design.md section 2.9) for data/sample's market and risk
+// configuration: problems are expected; parameters that load are within their bounds.
 #include "fuzz_support.hpp"
 #include "fuzz_targets.hpp"
 #include "marginsync/errors.hpp"
@@ -9,19 +8,23 @@ namespace msync::fuzz {
 
 void depth_csv(std::string_view input) {
   const market_state& m = sample_market();
-  impact_params p;
-  try {
-    p = load_impact_params(scratch_file("depth.csv", input), m, sample_risk());
-  } catch (const input_error&) {
+  risk_params r = sample_risk();
+  problem_list problems;
+  load_depth_file(scratch_file("depth.csv", input), m, r, problems);
+  if (!problems.empty()) {
+    check(r.underlying_impact_coefficient.empty() && r.underlying_daily_volume.empty(),
+          "depth: parameters set from a file with problems");
     return;
   }
-  check(p.coefficient.size() == m.size() && p.daily_volume.size() == m.size(),
+  check(r.underlying_impact_coefficient.size() == m.size() &&
+            r.underlying_daily_volume.size() == m.size(),
         "depth: lists of different sizes");
+  check_risk(r);
   for (std::size_t u = 0; u < m.size(); ++u) {
-    check(p.coefficient[u] >= 0.0 && p.coefficient[u] <= 100.0,
+    check(r.impact_coefficient_of(u) >= 0.0 && r.impact_coefficient_of(u) <= 100.0,
           "depth: impact_coefficient outside [0, 100]");
-    check(p.daily_volume[u] > 0.0 && p.daily_volume[u] <= max_money,
-          "depth: daily_volume outside (0, 1e15]");
+    check(r.daily_volume_of(u) >= 1.0 && r.daily_volume_of(u) <= max_money,
+          "depth: daily_volume outside [1, 1e15]");
   }
 }
 

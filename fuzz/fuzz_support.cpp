@@ -10,6 +10,7 @@
 #include "io/id_rules.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/vol_surface.hpp"
 
 namespace msync::fuzz {
 
@@ -109,6 +110,36 @@ void check_market(const market_state& m) {
   }
   for (std::size_t i = 0; i < n; ++i)
     check(m.correlation[i * n + i] == 1.0, "market: correlation diagonal not 1");
+  check(m.surface.empty() || m.surface.size() == n, "market: surface lists not one per underlying");
+  for (const std::vector<svi_slice>& slices : m.surface) {
+    check(slices.size() <= max_surface_slices, "market: more surface slices than allowed");
+    for (std::size_t j = 0; j < slices.size(); ++j) {
+      check(svi_slice_problem(slices[j]) == nullptr, "market: an invalid SVI slice");
+      check(timestamp_ok(slices[j].expiry_ns), "market: slice expiry outside 1900-2149");
+      check(j == 0 || slices[j - 1].expiry_ns < slices[j].expiry_ns,
+            "market: slice expiries not increasing");
+    }
+  }
+}
+
+void check_marks(const market_state& m, const instrument_table& t) {
+  const std::size_t n = t.size();
+  const bool none = m.mark_price.empty() && m.mark_iv.empty() && m.settlement_price.empty();
+  check(
+      none || (m.mark_price.size() == n && m.mark_iv.size() == n && m.settlement_price.size() == n),
+      "marks: lists not one per instrument");
+  if (none) return;
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool future = t.kind[i] == instrument_kind::future;
+    const bool option = t.kind[i] == instrument_kind::option;
+    check(std::isnan(m.mark_price[i]) || (future && within(m.mark_price[i], 1e-300, max_price)),
+          "marks: a mark_price outside (0, 1e12] or on an instrument that is not a future");
+    check(std::isnan(m.mark_iv[i]) || (option && within(m.mark_iv[i], 1e-300, max_mark_iv)),
+          "marks: a mark_iv outside (0, 10] or on an instrument that is not an option");
+    check(std::isnan(m.settlement_price[i]) ||
+              ((future || option) && within(m.settlement_price[i], 1e-300, max_price)),
+          "marks: a settlement_price outside (0, 1e12] or on a spot or perpetual");
+  }
 }
 
 void check_risk(const risk_params& r) {
@@ -142,6 +173,10 @@ void check_risk(const risk_params& r) {
   check(within(r.insurance_fund, 0.0, max_money), "risk: insurance_fund outside [0, 1e15]");
   check(within(r.impact_coefficient, 0.0, 100.0), "risk: impact_coefficient outside [0, 100]");
   check(within(r.daily_volume, 1.0, max_money), "risk: daily_volume outside [1, 1e15]");
+  check(r.vol_term_reference_days > 0.0 && r.vol_term_reference_days <= 3650.0,
+        "risk: vol_term_reference_days outside (0, 3650]");
+  check(within(r.vol_term_exponent, 0.0, 2.0), "risk: vol_term_exponent outside [0, 2]");
+  check(r.recovery_band >= 0.0 && r.recovery_band < 1.0, "risk: recovery_band outside [0, 1)");
 }
 
 void check_book(const book& b, const market_state& m, const risk_params& r) {

@@ -44,5 +44,8 @@ std::filesystem::path scratch_file(const std::string& name, std::string_view tex
 void check_market(const market_state& m);
 void check_risk(const risk_params& r);
 void check_book(const book& b, const market_state& m, const risk_params& r);
+// marks.csv's lists (docs/design.md 2.11): none, or one per instrument, each value NaN or within
+// its bounds on a kind that uses it.
+void check_marks(const market_state& m, const instrument_table& t);
 
 }  // namespace msync::fuzz

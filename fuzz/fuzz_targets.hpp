@@ -14,6 +14,7 @@ void market_json(std::string_view input);
 void risk_json(std::string_view input);
 void scenario_csv(std::string_view input);
 void depth_csv(std::string_view input);
+void marks_csv(std::string_view input);      // marks.csv against data/sample's instruments
 void tick_lines(std::string_view input);     // a tick stream, CSV or JSON lines
 void book_snapshot(std::string_view input);  // a binary snapshot
 void number_fields(std::string_view input);  // numbers and timestamps of every file
@@ -25,11 +26,17 @@ struct target {
 
 // Every target, by the name of its folder under fuzz/regressions/ and of its fuzz_NAME binary.
 inline constexpr target all_targets[] = {
-    {"csv_reader_text", csv_reader_text}, {"instruments_csv", instruments_csv},
-    {"accounts_csv", accounts_csv},       {"positions_csv", positions_csv},
-    {"market_json", market_json},         {"risk_json", risk_json},
-    {"scenario_csv", scenario_csv},       {"depth_csv", depth_csv},
-    {"tick_lines", tick_lines},           {"book_snapshot", book_snapshot},
+    {"csv_reader_text", csv_reader_text},
+    {"instruments_csv", instruments_csv},
+    {"accounts_csv", accounts_csv},
+    {"positions_csv", positions_csv},
+    {"market_json", market_json},
+    {"risk_json", risk_json},
+    {"scenario_csv", scenario_csv},
+    {"depth_csv", depth_csv},
+    {"marks_csv", marks_csv},
+    {"tick_lines", tick_lines},
+    {"book_snapshot", book_snapshot},
     {"number_fields", number_fields},
 };
 

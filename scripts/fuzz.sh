@@ -24,7 +24,7 @@ fi
 build=${MSYNC_FUZZ_BUILD:-build-fuzz}
 jobs=${MSYNC_FUZZ_JOBS:-2}
 all_targets="csv_reader_text instruments_csv accounts_csv positions_csv market_json risk_json
-             scenario_csv depth_csv tick_lines book_snapshot number_fields"
+             scenario_csv depth_csv marks_csv tick_lines book_snapshot number_fields"
 targets=${MSYNC_FUZZ_TARGETS:-$all_targets}
 
 if ! command -v clang++ >/dev/null 2>&1; then
@@ -60,6 +60,8 @@ done
 seed scenario_csv fuzz/seeds/scenarios.csv
 seed csv_reader_text fuzz/seeds/scenarios.csv
 seed depth_csv fuzz/seeds/depth.csv
+seed marks_csv fuzz/seeds/marks.csv
+seed market_json fuzz/seeds/market_surface.json
 mkdir -p "$seeds/number_fields"
 n=0
 while IFS= read -r line; do

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "io/csv_reader.hpp"
-#include "io/number_parse.hpp"
 #include "marginsync/cascade_rules.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/instrument_inputs.hpp"
@@ -13,49 +11,14 @@ namespace msync {
 
 impact_params load_impact_params(const std::optional<std::filesystem::path>& depth_file,
                                  const market_state& market, const risk_params& risk) {
-  impact_params p;
-  p.coefficient.assign(market.size(), risk.impact_coefficient);
-  p.daily_volume.assign(market.size(), risk.daily_volume);
-  if (!depth_file) return p;
-  problem_list problems;
-  csv_reader csv;
-  if (csv.open(*depth_file, problems)) {
-    const int c_underlying = csv.require("underlying", problems);
-    const int c_volume = csv.require("daily_volume", problems);
-    const int c_coefficient = csv.column("impact_coefficient");
-    std::vector<char> seen(market.size(), 0);
-    while (c_underlying >= 0 && c_volume >= 0 && csv.next(problems)) {
-      const std::string symbol(csv.field(c_underlying));
-      const std::size_t u = market.index_of(symbol);
-      if (u == market.size()) {
-        problems.add(csv.file_name(), csv.line(), "underlying",
-                     "unknown underlying " + quote_input(symbol));
-        continue;
-      }
-      if (seen[u]++)
-        problems.add(csv.file_name(), csv.line(), "underlying",
-                     quote_input(symbol) + " appears twice");
-      double volume = 0.0;
-      if (std::string why = parse_number(csv.field(c_volume), volume); !why.empty())
-        problems.add(csv.file_name(), csv.line(), "daily_volume", why);
-      else if (!(volume >= 1.0 && volume <= max_money))  // as risk.json's (load_risk.cpp)
-        problems.add(csv.file_name(), csv.line(), "daily_volume", "must be within [1, 1e15]");
-      else
-        p.daily_volume[u] = volume;
-      if (c_coefficient >= 0 && !csv.field(c_coefficient).empty()) {
-        double y = 0.0;
-        if (std::string why = parse_number(csv.field(c_coefficient), y); !why.empty())
-          problems.add(csv.file_name(), csv.line(), "impact_coefficient", why);
-        else if (!(y >= 0.0 && y <= 100.0))
-          problems.add(csv.file_name(), csv.line(), "impact_coefficient",
-                       "must be within [0, 100]");
-        else
-          p.coefficient[u] = y;
-      }
-    }
+  risk_params with_depth = risk;
+  if (depth_file) {
+    problem_list problems;
+    load_depth_file(*depth_file, market, with_depth, problems);  // io/load_depth.cpp
+    problems.throw_if_any();
   }
-  problems.throw_if_any();
-  return p;
+  const liquidity_table t = make_liquidity_table(market.size(), with_depth);
+  return impact_params{t.coefficient, t.daily_volume};
 }
 
 cascade_result run_cascade(const book_inputs& inputs, backend& engine, const impact_params& impact,

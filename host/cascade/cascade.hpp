@@ -14,8 +14,9 @@
 
 namespace msync {
 
-// Square-root impact parameters per underlying (market order): risk.json's defaults, replaced per
-// underlying by a depth file (CSV: underlying, daily_volume[, impact_coefficient]).
+// Square-root impact parameters per underlying (market order): risk's per-underlying values
+// (risk_params::impact_coefficient_of / daily_volume_of, which a --depth file set at load),
+// replaced per underlying by `depth_file` when given (io/load_depth.cpp, docs/design.md 2.9).
 struct impact_params {
   std::vector<double> coefficient;
   std::vector<double> daily_volume;

@@ -20,7 +20,8 @@ namespace msync {
 namespace {
 
 constexpr char magic[8] = {'M', 'S', 'Y', 'N', 'C', 'B', 'K', '\x01'};
-constexpr std::uint32_t format_version = 1;
+// 2: a marks.csv section after risk.json (docs/design.md 12.1).
+constexpr std::uint32_t format_version = 2;
 constexpr std::uint32_t byte_order_mark = 0x01020304u;
 
 // ---- writing -------------------------------------------------------------------------------
@@ -88,9 +89,11 @@ class section_reader {
     std::memcpy(&version, bytes_.data() + 8, 4);
     std::memcpy(&order, bytes_.data() + 12, 4);
     expect(order == byte_order_mark, "written on a machine of the other byte order");
-    expect(version == format_version, "format version " + std::to_string(version) +
-                                          ", this marginsync reads version " +
-                                          std::to_string(format_version));
+    expect(version == format_version,
+           "format version " + std::to_string(version) + " (written by " +
+               (version < format_version ? "an older" : "a newer") +
+               " marginsync), this marginsync reads version " + std::to_string(format_version) +
+               ": convert the book again from its directory");
     pos_ = 16;
   }
 
@@ -189,7 +192,8 @@ bool valid_offsets(const std::vector<std::uint64_t>& v, std::uint64_t total) {
 }  // namespace
 
 void write_book_snapshot(const book_inputs& in, const std::string& market_json,
-                         const std::string& risk_json, const std::filesystem::path& file) {
+                         const std::string& risk_json, const std::filesystem::path& file,
+                         const std::string& marks_csv) {
   const book& b = in.positions;
   std::vector<std::string> tiers;
   for (const tier& t : in.risk.tiers) tiers.push_back(t.name);
@@ -205,6 +209,7 @@ void write_book_snapshot(const book_inputs& in, const std::string& market_json,
     w.raw(&byte_order_mark, 4);
     w.text(market_json);
     w.text(risk_json);
+    w.text(marks_csv);
     w.strings(in.market.symbols);
     w.strings(tiers);
     w.strings(b.instruments.id);
@@ -234,8 +239,10 @@ book_inputs convert_book_directory(const book_paths& paths, const std::filesyste
   problem_list problems;
   const auto market = read_text_file(paths.market, problems);
   const auto risk = read_text_file(paths.risk, problems);
+  std::optional<std::string> marks = std::string();  // none: an empty section
+  if (paths.marks) marks = read_text_file(*paths.marks, problems);
   problems.throw_if_any();
-  write_book_snapshot(in, *market, *risk, file);
+  write_book_snapshot(in, *market, *risk, file, *marks);
   return in;
 }
 
@@ -247,7 +254,8 @@ bool is_book_snapshot(const std::filesystem::path& file) {
 
 book_inputs read_book_snapshot(const std::filesystem::path& file,
                                const std::optional<std::filesystem::path>& market_file,
-                               const std::optional<std::filesystem::path>& risk_file) {
+                               const std::optional<std::filesystem::path>& risk_file,
+                               const std::optional<std::filesystem::path>& marks_file) {
   const std::string name = file.string();
   std::vector<char> bytes;
   {
@@ -268,6 +276,7 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   book_inputs in;
   const std::string market_text = r.text("market.json");
   const std::string risk_text = r.text("risk.json");
+  std::string marks_text = r.text("marks.csv");  // empty: the book had no marks.csv
   in.market = market_file ? load_market(*market_file, problems)
                           : load_market_text(market_text, name + ":market.json", problems);
   in.risk = risk_file ? load_risk(*risk_file, problems)
@@ -414,6 +423,13 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
     r.expect(k < tiers.size(), "an account's tier index is out of range");
     k = to_tier[k];
   }
+
+  // Marks by instrument id, from --marks-file or the snapshot's copy.
+  if (marks_file)
+    load_marks(*marks_file, t, in.market, problems);
+  else if (!marks_text.empty())
+    load_marks_text(std::move(marks_text), name + ":marks.csv", t, in.market, problems);
+  problems.throw_if_any();
   return in;
 }
 

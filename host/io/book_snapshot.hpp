@@ -1,16 +1,16 @@
 #pragma once
 // The binary book snapshot: one file with the compiled structure-of-arrays book and the texts of
-// market.json and risk.json, for loading millions of positions in about a second (the CSV
-// directory stays the readable form). `marginsync convert` writes it; `--book FILE` reads it.
+// market.json, risk.json and marks.csv, for loading millions of positions in about a second (the
+// CSV directory stays the readable form). `marginsync convert` writes it; `--book FILE` reads it.
 //
 // Layout (little-endian, every section 8-byte aligned):
-//   "MSYNCBK\x01" | u32 format version | u32 byte-order mark 0x01020304 | sections in a fixed
+//   "MSYNCBK\x01" | u32 format version (2) | u32 byte-order mark 0x01020304 | sections in a fixed
 //   order, each a u64 byte length followed by its bytes and zero padding to 8 bytes.
-// Sections: market.json text, risk.json text, the underlying symbols and tier names the indices
-// refer to, instrument ids and arrays, account ids, collateral and tiers, position arrays, the
-// CSR offsets, the count of CSV rows the positions came from. Underlyings and tiers are stored by
-// name and mapped to the market and risk configuration in force when the snapshot is read, so a
-// newer market.json can be used with an older snapshot.
+// Sections: market.json text, risk.json text, marks.csv text (empty: none), the underlying symbols
+// and tier names the indices refer to, instrument ids and arrays, account ids, collateral and
+// tiers, position arrays, the CSR offsets, the count of CSV rows the positions came from.
+// Underlyings and tiers are stored by name and mapped to the market and risk configuration in force
+// when the snapshot is read, so a newer market.json can be used with an older snapshot.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -19,22 +19,25 @@
 
 namespace msync {
 
-// Writes `in` with the given market.json and risk.json texts (written under a temporary name and
-// renamed). Throws std::runtime_error when the file cannot be written.
+// Writes `in` with the given market.json, risk.json and marks.csv texts (marks empty: the book has
+// none) under a temporary name, then renamed. Throws std::runtime_error when the file cannot be
+// written.
 void write_book_snapshot(const book_inputs& in, const std::string& market_json,
-                         const std::string& risk_json, const std::filesystem::path& file);
+                         const std::string& risk_json, const std::filesystem::path& file,
+                         const std::string& marks_csv = "");
 
-// Loads and validates the book directory at `paths` and writes it, with its market.json and
-// risk.json texts as given, to `file`. Returns what was loaded. Throws input_error.
+// Loads and validates the book directory at `paths` and writes it, with its market.json, risk.json
+// and marks.csv texts as given, to `file`. Returns what was loaded. Throws input_error.
 book_inputs convert_book_directory(const book_paths& paths, const std::filesystem::path& file);
 
 // Whether `file` starts with the snapshot's magic bytes.
 bool is_book_snapshot(const std::filesystem::path& file);
 
-// Reads a snapshot. `market` and `risk`, when given, replace the snapshot's copies. Every check of
-// a malformed file throws input_error naming the file and what is wrong.
+// Reads a snapshot. `market`, `risk` and `marks`, when given, replace the snapshot's copies. Every
+// check of a malformed file throws input_error naming the file and what is wrong.
 book_inputs read_book_snapshot(const std::filesystem::path& file,
                                const std::optional<std::filesystem::path>& market,
-                               const std::optional<std::filesystem::path>& risk);
+                               const std::optional<std::filesystem::path>& risk,
+                               const std::optional<std::filesystem::path>& marks = std::nullopt);
 
 }  // namespace msync

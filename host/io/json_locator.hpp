@@ -13,7 +13,8 @@ namespace msync {
 
 // Arrays and objects nested deeper than this are bad input, refused before parsing: the locator
 // keeps a path per level, as long as the level, so memory grows with the square of the depth (a
-// 40 KB file could ask for gigabytes). No input of docs/design.md section 2 nests deeper than 3.
+// 40 KB file could ask for gigabytes). No input of docs/design.md section 2 nests deeper than 4
+// (market.json: surface, an underlying's slices, a slice).
 constexpr int max_json_depth = 64;
 
 // A number too large for a double (1e400), which the JSON parser refuses without a position.

@@ -314,8 +314,15 @@ void build_layout(const position_rows& rows, book& b) {
 }  // namespace
 
 book_paths book_paths::in_directory(const std::filesystem::path& dir) {
-  return book_paths{dir / "instruments.csv", dir / "accounts.csv", dir / "positions.csv",
-                    dir / "market.json", dir / "risk.json"};
+  book_paths p{dir / "instruments.csv", dir / "accounts.csv", dir / "positions.csv",
+               dir / "market.json", dir / "risk.json"};
+  // marks.csv is optional: read when the directory has an entry of that name (a directory or a
+  // broken link there is then reported like any unreadable input, never skipped).
+  std::error_code ec;
+  if (std::filesystem::symlink_status(dir / "marks.csv", ec).type() !=
+      std::filesystem::file_type::not_found)
+    p.marks = dir / "marks.csv";
+  return p;
 }
 
 book load_book(const book_paths& paths, const market_state& market, const risk_params& risk,
@@ -344,10 +351,12 @@ book_paths book_location::directory_paths() const {
   if (positions) p.positions = *positions;
   if (market) p.market = *market;
   if (risk) p.risk = *risk;
+  if (marks) p.marks = *marks;
   return p;
 }
 
-book_inputs load_book_at(const book_location& location) {
+namespace {
+book_inputs load_book_or_snapshot(const book_location& location) {
   const std::string name = location.book.string();
   if (std::filesystem::is_directory(location.book))
     return load_book_inputs(location.directory_paths());
@@ -360,7 +369,18 @@ book_inputs load_book_at(const book_location& location) {
     throw input_error({input_problem{name, 0, "",
                                      "a snapshot's instruments, accounts and positions "
                                      "cannot be replaced: convert the changed book again"}});
-  return read_book_snapshot(location.book, location.market, location.risk);
+  return read_book_snapshot(location.book, location.market, location.risk, location.marks);
+}
+}  // namespace
+
+book_inputs load_book_at(const book_location& location) {
+  book_inputs in = load_book_or_snapshot(location);
+  if (location.depth) {
+    problem_list problems;
+    load_depth_file(*location.depth, in.market, in.risk, problems);
+    problems.throw_if_any();
+  }
+  return in;
 }
 
 book_inputs load_book_inputs(const book_paths& paths) {
@@ -375,6 +395,10 @@ book_inputs load_book_inputs(const book_paths& paths) {
   // messages would only repeat the same cause.
   problems.throw_if_any();
   in.positions = load_book(paths, in.market, in.risk, problems);
+  // marks.csv refers to the instruments: with the book's files broken its messages would only
+  // repeat the same cause.
+  problems.throw_if_any();
+  if (paths.marks) load_marks(*paths.marks, in.positions.instruments, in.market, problems);
   problems.throw_if_any();
   return in;
 }

@@ -30,6 +30,8 @@ constexpr double max_annual_rate = 1.0;
 // |funding_rate| per 8 hours: 10 %, beyond any venue's cap (their caps are 0.75-4 % per interval);
 // 250 years of it on q m S stays finite.
 constexpr double max_funding_rate = 0.1;
+// An option's mark_iv in marks.csv: annualised, as market.json's vol (10 = 1000 %).
+constexpr double max_mark_iv = 10.0;
 // Timestamps are limited to 1900-2149: io/number_parse.hpp.
 
 struct book_paths {
@@ -38,17 +40,24 @@ struct book_paths {
   std::filesystem::path positions;
   std::filesystem::path market;
   std::filesystem::path risk;
+  // marks.csv (docs/design.md 2.11): optional. in_directory sets it when the directory has one.
+  std::optional<std::filesystem::path> marks{};
 
   static book_paths in_directory(const std::filesystem::path& dir);
 };
 
 // Where a book comes from: a book directory or a snapshot file (`marginsync convert`), with any of
-// its files replaced. A snapshot takes only market and risk replacements.
+// its files replaced. A snapshot takes only market, risk and marks replacements.
 struct book_location {
   std::filesystem::path book;
   std::optional<std::filesystem::path> instruments, accounts, positions, market, risk;
+  // --marks-file: replaces the book's marks.csv (or the snapshot's copy); it must exist.
+  std::optional<std::filesystem::path> marks{};
+  // --depth: Y and V of the square-root law per underlying (docs/design.md 2.9), applied to the
+  // risk parameters after the book is loaded.
+  std::optional<std::filesystem::path> depth{};
 
-  // The five CSV/JSON paths of a book directory, replacements applied.
+  // The CSV/JSON paths of a book directory, replacements applied.
   book_paths directory_paths() const;
 };
 
@@ -65,12 +74,25 @@ market_state load_market_text(const std::string& text, const std::string& name,
                               problem_list& problems);
 risk_params load_risk_text(const std::string& text, const std::string& name,
                            problem_list& problems);
+// marks.csv (docs/design.md 2.11) of a book whose instruments are loaded: fills the market's
+// mark_price, mark_iv and settlement_price, each one per instrument, NaN where not given.
+void load_marks(const std::filesystem::path& path, const instrument_table& instruments,
+                market_state& market, problem_list& problems);
+void load_marks_text(std::string text, const std::string& name, const instrument_table& instruments,
+                     market_state& market, problem_list& problems);
+// A depth file (docs/design.md 2.9): sets risk.underlying_impact_coefficient and
+// underlying_daily_volume (one per underlying of `market`, risk.json's values where the file gives
+// none). Left unchanged when the file has a problem.
+void load_depth_file(const std::filesystem::path& path, const market_state& market,
+                     risk_params& risk, problem_list& problems);
 // Reads instruments, accounts and positions against an already loaded market and risk config.
 book load_book(const book_paths& paths, const market_state& market, const risk_params& risk,
                problem_list& problems);
-// All five files; throws input_error listing every problem.
+// All the book's files (marks.csv when `paths` names one); throws input_error listing every
+// problem.
 book_inputs load_book_inputs(const book_paths& paths);
-// A book directory or a snapshot; throws input_error.
+// A book directory or a snapshot, then the depth file when the location names one; throws
+// input_error.
 book_inputs load_book_at(const book_location& location);
 
 // A scenario file (docs/design.md section 2) for the market's underlyings; throws input_error.

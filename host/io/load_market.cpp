@@ -1,5 +1,6 @@
 // market.json (docs/design.md section 2): as_of, rate, underlyings with spot, vol, dividend_yield,
-// funding_rate, and the correlation matrix (identity by default).
+// funding_rate, the correlation matrix (identity by default) and the implied volatility surfaces
+// (raw SVI slices per underlying, docs/design.md 2.5).
 #include <cmath>
 #include <set>
 
@@ -9,13 +10,16 @@
 #include "io/number_parse.hpp"
 #include "marginsync/cholesky.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/vol_surface.hpp"
 
 namespace msync {
 
 namespace {
-const std::set<std::string> market_keys = {"as_of", "rate", "underlyings", "correlation"};
+const std::set<std::string> market_keys = {"as_of", "rate", "underlyings", "correlation",
+                                           "surface"};
 const std::set<std::string> underlying_keys = {"symbol", "spot", "vol", "dividend_yield",
                                                "funding_rate"};
+const std::set<std::string> slice_keys = {"expiry", "a", "b", "rho", "m", "sigma"};
 
 void reject_unknown_keys(const json_document& doc, const nlohmann::json& object,
                          const std::set<std::string>& known, const std::string& prefix,
@@ -76,6 +80,111 @@ void read_correlation(const json_document& doc, market_state& m, problem_list& p
   }
   m.cholesky = std::move(chol.lower);
 }
+
+// A timestamp value (as_of, a slice's expiry): ISO 8601 text or integer epoch milliseconds, the
+// latter as a string or a number. False, reported, when it is not one.
+bool read_timestamp(const json_document& doc, const nlohmann::json& value, const std::string& path,
+                    std::int64_t& out_ns, problem_list& problems) {
+  if (value.is_string() || value.is_number_integer()) {
+    const std::string stamp = value.is_string() ? value.get<std::string>() : value.dump();
+    std::string why = parse_timestamp(stamp, out_ns);
+    if (why.empty()) return true;
+    doc.problem(problems, path, why);
+    return false;
+  }
+  doc.problem(
+      problems, path,
+      "expected a timestamp (ISO 8601 UTC or epoch milliseconds), got " + excerpt(value.dump()));
+  return false;
+}
+
+// One raw SVI slice: every key required, each parameter within the bounds of svi_slice_problem.
+// False, reported, when the slice is not usable.
+bool read_slice(const json_document& doc, const nlohmann::json& object, const std::string& path,
+                svi_slice& s, problem_list& problems) {
+  if (!object.is_object()) {
+    doc.problem(problems, path,
+                "expected a slice {\"expiry\", \"a\", \"b\", \"rho\", \"m\", \"sigma\"}");
+    return false;
+  }
+  reject_unknown_keys(doc, object, slice_keys, path + ".", problems);
+  const std::size_t before = problems.size();
+  for (const std::string& key : slice_keys)
+    if (object.find(key) == object.end())
+      doc.problem(problems, path + "." + key, "missing required key");
+  if (auto it = object.find("expiry"); it != object.end())
+    read_timestamp(doc, *it, path + ".expiry", s.expiry_ns, problems);
+  const std::pair<const char*, double*> parameters[] = {
+      {"a", &s.a}, {"b", &s.b}, {"rho", &s.rho}, {"m", &s.m}, {"sigma", &s.sigma}};
+  for (const auto& [key, into] : parameters)
+    doc.number(object, key, path + "." + key, *into, problems);
+  if (problems.size() != before) return false;
+  if (const char* why = svi_slice_problem(s)) {
+    // The reason starts with the parameter it is about ("rho must be within (-1, 1)"); the
+    // minimum variance involves several, and names the slice.
+    const std::string reason = why;
+    for (const auto& [key, value] : parameters)
+      if (reason.rfind(std::string(key) + " ", 0) == 0) {
+        doc.problem(problems, path + "." + key, reason + ", got " + format_number(*value));
+        return false;
+      }
+    doc.problem(problems, path, reason + ", got " + format_number(svi_minimum_variance(s)));
+    return false;
+  }
+  return true;
+}
+
+// "surface": {"BTC": [slice, ...], ...}: per underlying of the market, at most max_surface_slices
+// slices in strictly increasing expiry. Fills m.surface, one list per underlying (empty where the
+// object names none).
+void read_surface(const json_document& doc, market_state& m, problem_list& problems) {
+  auto it = doc.root.find("surface");
+  if (it == doc.root.end()) return;
+  if (!it->is_object()) {
+    doc.problem(problems, "surface",
+                "expected an object from underlying symbol to a list of SVI slices, got " +
+                    excerpt(it->dump()));
+    return;
+  }
+  m.surface.assign(m.size(), {});
+  for (auto entry = it->begin(); entry != it->end(); ++entry) {
+    const std::string path = "surface." + entry.key();
+    const std::size_t u = m.index_of(entry.key());
+    if (u == m.size()) {
+      doc.problem(problems, path,
+                  quote_input(entry.key()) + " is not an underlying of market.json");
+      continue;
+    }
+    const nlohmann::json& list = entry.value();
+    if (!list.is_array() || list.empty()) {
+      doc.problem(problems, path, "expected a non-empty array of SVI slices");
+      continue;
+    }
+    if (list.size() > max_surface_slices) {
+      doc.problem(problems, path,
+                  "at most " + std::to_string(max_surface_slices) + " slices, got " +
+                      std::to_string(list.size()));
+      continue;
+    }
+    std::vector<svi_slice> slices;
+    bool usable = true;
+    for (std::size_t j = 0; j < list.size(); ++j) {
+      const std::string slice_path = path + "[" + std::to_string(j) + "]";
+      svi_slice s;
+      if (!read_slice(doc, list[j], slice_path, s, problems)) {
+        usable = false;
+        continue;
+      }
+      if (usable && !slices.empty() && !(s.expiry_ns > slices.back().expiry_ns))
+        doc.problem(problems, slice_path + ".expiry",
+                    "expiries out of order: " + format_timestamp(s.expiry_ns) +
+                        " is not after the previous slice's " +
+                        format_timestamp(slices.back().expiry_ns));
+      slices.push_back(s);
+    }
+    if (usable) m.surface[u] = std::move(slices);
+  }
+}
 }  // namespace
 
 market_state load_market(const std::filesystem::path& path, problem_list& problems) {
@@ -93,16 +202,10 @@ market_state load_market_text(const std::string& text, const std::string& name,
 
   // ISO 8601 text or integer epoch milliseconds (docs/design.md section 2), the latter as a string
   // or a number.
-  if (auto it = root.find("as_of"); it == root.end()) {
+  if (auto it = root.find("as_of"); it == root.end())
     doc->problem(problems, "as_of", "missing required key");
-  } else if (it->is_string() || it->is_number_integer()) {
-    const std::string stamp = it->is_string() ? it->get<std::string>() : it->dump();
-    std::string why = parse_timestamp(stamp, m.as_of_ns);
-    if (!why.empty()) doc->problem(problems, "as_of", why);
-  } else {
-    doc->problem(problems, "as_of",
-                 "expected a timestamp (ISO 8601 UTC or epoch milliseconds), got " + it->dump());
-  }
+  else
+    read_timestamp(*doc, *it, "as_of", m.as_of_ns, problems);
   if (doc->number(root, "rate", "rate", m.rate, problems) &&
       !(std::fabs(m.rate) <= max_annual_rate))
     doc->problem(problems, "rate",
@@ -163,6 +266,7 @@ market_state load_market_text(const std::string& text, const std::string& name,
     m.funding_rate.push_back(funding);
   }
   read_correlation(*doc, m, problems);
+  read_surface(*doc, m, problems);
   return m;
 }
 

@@ -31,7 +31,11 @@ const std::set<std::string> risk_keys = {"confidence",
                                          "liquidation_penalty",
                                          "insurance_fund",
                                          "impact_coefficient",
-                                         "daily_volume"};
+                                         "daily_volume",
+                                         "liquidity_addon",
+                                         "vol_term_reference_days",
+                                         "vol_term_exponent",
+                                         "recovery_band"};
 
 template <class E>
 bool read_choice(const json_document& doc, const char* key,
@@ -117,6 +121,17 @@ std::vector<std::pair<std::string, std::string>> risk_param_problems(const risk_
   // At least 1 quote currency a day: sqrt(|N| / V) of the impact law (section 9.2) stays finite.
   if (!(r.daily_volume >= 1.0 && r.daily_volume <= max_money))
     bad("daily_volume", "must be within [1, 1e15]", r.daily_volume);
+  // T_ref of the tenor scaling g = (T_ref / max(T, 1 day))^beta (docs/design.md 3.3): a tenor, so
+  // within the horizon's range; beta up to 2 already makes a 1-day option's shock 900 times a
+  // month's at T_ref = 30 days (g = 30^2).
+  if (!(r.vol_term_reference_days > 0.0 && r.vol_term_reference_days <= 3650.0))
+    bad("vol_term_reference_days", "must be within (0, 3650]", r.vol_term_reference_days);
+  if (!(r.vol_term_exponent >= 0.0 && r.vol_term_exponent <= 2.0))
+    bad("vol_term_exponent", "must be within [0, 2]", r.vol_term_exponent);
+  // A relative band around the thresholds (docs/design.md 8.2); 1 would keep an account in
+  // margin_call until its equity doubles the margin, and from preemptive never back.
+  if (!(r.recovery_band >= 0.0 && r.recovery_band < 1.0))
+    bad("recovery_band", "must be within [0, 1)", r.recovery_band);
   for (const tier& t : r.tiers) {
     if (!(t.im_multiplier > 0.0))
       out.emplace_back("tiers." + t.name + ".im_multiplier",
@@ -180,6 +195,17 @@ risk_params load_risk_text(const std::string& text, const std::string& name,
   doc->number(root, "insurance_fund", "insurance_fund", r.insurance_fund, problems);
   doc->number(root, "impact_coefficient", "impact_coefficient", r.impact_coefficient, problems);
   doc->number(root, "daily_volume", "daily_volume", r.daily_volume, problems);
+  if (auto it = root.find("liquidity_addon"); it != root.end()) {
+    if (it->is_boolean())
+      r.liquidity_addon = it->get<bool>();
+    else
+      doc->problem(problems, "liquidity_addon",
+                   "expected true or false, got " + excerpt(it->dump()));
+  }
+  doc->number(root, "vol_term_reference_days", "vol_term_reference_days", r.vol_term_reference_days,
+              problems);
+  doc->number(root, "vol_term_exponent", "vol_term_exponent", r.vol_term_exponent, problems);
+  doc->number(root, "recovery_band", "recovery_band", r.recovery_band, problems);
 
   if (auto it = root.find("tiers"); it != root.end()) {
     if (!it->is_object() || it->empty()) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,10 @@ TEST(fuzz_regressions, sample_files_pass_their_targets) {
   }
   feed("tick_lines", data / "streams" / "stale_out_of_order.csv");
   feed("tick_lines", data / "streams" / "crash.jsonl");
+  const std::filesystem::path seeds = test::source_dir() / "fuzz" / "seeds";
+  feed("marks_csv", seeds / "marks.csv");
+  feed("market_json", seeds / "market_surface.json");
+  feed("depth_csv", seeds / "depth.csv");
 }
 
 TEST(fuzz_regressions, a_converted_snapshot_passes_its_target) {
@@ -84,6 +89,24 @@ TEST(fuzz_regressions, invariant_checks_fire) {
   EXPECT_NO_THROW(fuzz::check_risk(r));
   r.confidence = 1.0;
   EXPECT_THROW(fuzz::check_risk(r), fuzz::fuzz_defect);
+  r = fuzz::sample_risk();
+  r.recovery_band = 1.0;
+  EXPECT_THROW(fuzz::check_risk(r), fuzz::fuzz_defect);
+  // A surface slice that is not a valid SVI slice, and a mark on a kind that does not use it.
+  m = fuzz::sample_market();
+  m.surface.assign(m.size(), {});
+  m.surface[0].push_back(svi_slice{1798185600000000000, 0.04, 0.1, 1.0, 0.0, 0.2});
+  EXPECT_THROW(fuzz::check_market(m), fuzz::fuzz_defect);
+  instrument_table t;
+  t.id = {"F"};
+  t.kind = {instrument_kind::future};
+  m = fuzz::sample_market();
+  m.mark_price = {91000.0};
+  m.mark_iv = {NAN};
+  m.settlement_price = {NAN};
+  EXPECT_NO_THROW(fuzz::check_marks(m, t));
+  m.mark_iv = {0.5};
+  EXPECT_THROW(fuzz::check_marks(m, t), fuzz::fuzz_defect);
 }
 
 }  // namespace

@@ -53,11 +53,15 @@ inline std::string read_file(const std::filesystem::path& p) {
   return s.str();
 }
 
-// Copies the sample book into `dir` so that a test can break one file.
+// Copies the sample book into `dir` so that a test can break one file (marks.csv, optional, when
+// the sample has one).
 inline void copy_sample_book(const std::filesystem::path& dir) {
   for (const char* f :
        {"instruments.csv", "accounts.csv", "positions.csv", "market.json", "risk.json"})
     std::filesystem::copy_file(sample_book() / f, dir / f,
+                               std::filesystem::copy_options::overwrite_existing);
+  if (std::filesystem::exists(sample_book() / "marks.csv"))
+    std::filesystem::copy_file(sample_book() / "marks.csv", dir / "marks.csv",
                                std::filesystem::copy_options::overwrite_existing);
 }
 
