@@ -18,11 +18,11 @@ TEST(cli, margin_on_the_sample_book) {
   const auto r = run_cli("margin --book '" + test::sample_book().string() +
                          "' --backend cpu --out '" + out.path().string() + "'");
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_NE(r.out.find("status: ok 4, margin_call 1, liquidate 1; preemptive 1"), std::string::npos)
+  EXPECT_NE(r.out.find("status: ok 9, margin_call 1, liquidate 1; preemptive 2"), std::string::npos)
       << r.out;
 
   const auto accounts = test::read_csv_by_key(out / "accounts.csv");
-  ASSERT_EQ(accounts.size(), 6u);
+  ASSERT_EQ(accounts.size(), 11u);
   // The statuses the sample book was written to show (README, data/sample).
   EXPECT_EQ(accounts.at("hedged_basis").at("status"), "ok");
   EXPECT_EQ(accounts.at("hedged_basis").at("equity"), "92000");
@@ -35,6 +35,25 @@ TEST(cli, margin_on_the_sample_book) {
   EXPECT_EQ(accounts.at("leveraged_perp_long").at("equity"), "3900");
   EXPECT_EQ(accounts.at("flat").at("health"), "inf");
   EXPECT_EQ(accounts.at("market_maker_eth_short").at("preemptive"), "true");
+  // One account for each rule of the margin model (README, "The margin model on the sample book").
+  // A VIP credit line of 10,000 spent: own funds -1000 + 0.5 (91000 - 95000) = -3000, equity 7000.
+  EXPECT_EQ(accounts.at("vip_credit_in_debt").at("own_funds"), "-3000");
+  EXPECT_EQ(accounts.at("vip_credit_in_debt").at("equity"), "7000");
+  // Settled: 3 calls on 85000 at 88500 (10,500), short 2 futures settled at 88200 against 88000
+  // (-400): fixed value, no risk, no margin, though their notional stays in gross_notional.
+  EXPECT_EQ(accounts.at("expired_positions").at("equity"), "11100");
+  EXPECT_EQ(accounts.at("expired_positions").at("var"), "0");
+  EXPECT_EQ(accounts.at("expired_positions").at("initial_margin"), "0");
+  EXPECT_EQ(accounts.at("expired_positions").at("gross_notional"), "455000");
+  // Long options only: margin at most their value (plus a tiny add-on), not 1% of 910,000.
+  const auto& longs = accounts.at("long_options_only");
+  EXPECT_EQ(longs.at("gross_notional"), "910000");
+  EXPECT_LE(std::stod(longs.at("initial_margin")),
+            std::stod(longs.at("equity")) + std::stod(longs.at("liquidity_addon")));
+  // The marked future: 1 at 91500 marked 91950, short 1 perp at 91000.
+  EXPECT_EQ(accounts.at("basis_trader").at("equity"), "5450");
+  // The whale pays for its size: (2/3) 0.7 / sqrt(365) sqrt(62e6 / 1e9) 62e6 = 377,092.49.
+  EXPECT_NEAR(std::stod(accounts.at("whale_eth_short").at("liquidity_addon")), 377092.49, 0.01);
   // Rows in input order.
   const std::string text = test::read_file(out / "accounts.csv");
   EXPECT_LT(text.find("hedged_basis"), text.find("short_option_seller"));
@@ -45,8 +64,8 @@ TEST(cli, margin_on_the_sample_book) {
   EXPECT_EQ(exposures.at("leveraged_perp_long").at("underlying"), "BTC");
 
   const auto summary = nlohmann::json::parse(test::read_file(out / "summary.json"));
-  EXPECT_EQ(summary["inputs"]["accounts"], 6);
-  EXPECT_EQ(summary["inputs"]["position_rows"], 10);
+  EXPECT_EQ(summary["inputs"]["accounts"], 11);
+  EXPECT_EQ(summary["inputs"]["position_rows"], 17);
   EXPECT_EQ(summary["scenarios"], 10000);
   EXPECT_EQ(summary["backend"], "cpu");
   EXPECT_EQ(summary["status_counts"]["liquidate"], 1);
@@ -91,12 +110,12 @@ TEST(cli, bad_input_exits_2_with_file_line_and_column) {
   const auto r =
       run_cli("margin --book '" + dir.path().string() + "' --out '" + out.path().string() + "'");
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.out.find("positions.csv:12: column 'quantity': 'two' is not a number"),
+  EXPECT_NE(r.out.find("positions.csv:19: column 'quantity': 'two' is not a number"),
             std::string::npos)
       << r.out;
   EXPECT_NE(
       r.out.find(
-          "positions.csv:13: column 'account_id': 'ghost0' is not an account in accounts.csv"),
+          "positions.csv:20: column 'account_id': 'ghost0' is not an account in accounts.csv"),
       std::string::npos)
       << r.out;
   // At most 20 problem lines, then a count.

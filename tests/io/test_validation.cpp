@@ -55,9 +55,9 @@ class validation : public ::testing::Test {
 
 TEST_F(validation, sample_book_is_valid) {
   const book_inputs in = load_book_inputs(book_paths::in_directory(dir_.path()));
-  EXPECT_EQ(in.positions.accounts(), 6u);
-  EXPECT_EQ(in.positions.position_rows, 10u);
-  EXPECT_EQ(in.positions.positions(), 9u);  // the two BTC-PERP rows of one account merge
+  EXPECT_EQ(in.positions.accounts(), 11u);
+  EXPECT_EQ(in.positions.position_rows, 17u);
+  EXPECT_EQ(in.positions.positions(), 16u);  // the two BTC-PERP rows of one account merge
 }
 
 // An id echoed in a problem is cut like any quoted input (80 bytes, then its length): a 10 MB
@@ -65,7 +65,7 @@ TEST_F(validation, sample_book_is_valid) {
 TEST_F(validation, an_unknown_id_is_quoted_cut_to_80_bytes) {
   const std::string id(5000, 'x');
   append_line("positions.csv", id + ",BTC-PERP,1,91000");
-  const auto problems = expect_problem("positions.csv", 12, "account_id", "(5000 bytes)");
+  const auto problems = expect_problem("positions.csv", 19, "account_id", "(5000 bytes)");
   for (const input_problem& p : problems) EXPECT_LT(p.to_string().size(), 400u) << p.to_string();
 }
 
@@ -107,18 +107,18 @@ TEST_F(validation, unparsable_timestamp) {
 
 TEST_F(validation, duplicate_ids) {
   append_line("instruments.csv", "BTC-SPOT,spot,BTC,,,,1");
-  expect_problem("instruments.csv", 11, "instrument_id", "duplicate id 'BTC-SPOT'");
+  expect_problem("instruments.csv", 14, "instrument_id", "duplicate id 'BTC-SPOT'");
   append_line("accounts.csv", "flat,1,standard");
-  expect_problem("accounts.csv", 8, "account_id", "duplicate id 'flat'");
+  expect_problem("accounts.csv", 13, "account_id", "duplicate id 'flat'");
 }
 
 TEST_F(validation, unknown_references) {
   append_line("positions.csv", "nobody,BTC-SPOT,1,");
   append_line("positions.csv", "flat,NO-SUCH,1,");
-  expect_problem("positions.csv", 12, "account_id", "'nobody' is not an account");
-  expect_problem("positions.csv", 13, "instrument_id", "'NO-SUCH' is not an instrument");
+  expect_problem("positions.csv", 19, "account_id", "'nobody' is not an account");
+  expect_problem("positions.csv", 20, "instrument_id", "'NO-SUCH' is not an instrument");
   append_line("instruments.csv", "SOL-SPOT,spot,SOL,,,,1");
-  expect_problem("instruments.csv", 11, "underlying", "'SOL' is not an underlying");
+  expect_problem("instruments.csv", 14, "underlying", "'SOL' is not an underlying");
 }
 
 TEST_F(validation, kinds_and_option_types) {
@@ -126,10 +126,10 @@ TEST_F(validation, kinds_and_option_types) {
   append_line("instruments.csv", "X2,option,BTC,90000,2026-12-25T08:00:00Z,straddle,1");
   append_line("instruments.csv", "X3,option,BTC,90000,2026-12-25T08:00:00Z,,1");
   append_line("instruments.csv", "X4,perpetual,BTC,90000,,,1");
-  expect_problem("instruments.csv", 11, "kind", "'swap' is not one of");
-  expect_problem("instruments.csv", 12, "option_type", "'straddle' is not call or put");
-  expect_problem("instruments.csv", 13, "option_type", "required for options");
-  expect_problem("instruments.csv", 14, "strike", "must be empty for kind 'perpetual'");
+  expect_problem("instruments.csv", 14, "kind", "'swap' is not one of");
+  expect_problem("instruments.csv", 15, "option_type", "'straddle' is not call or put");
+  expect_problem("instruments.csv", 16, "option_type", "required for options");
+  expect_problem("instruments.csv", 17, "strike", "must be empty for kind 'perpetual'");
 }
 
 TEST_F(validation, strikes_and_multipliers_must_be_positive) {
@@ -138,11 +138,11 @@ TEST_F(validation, strikes_and_multipliers_must_be_positive) {
   append_line("instruments.csv", "X3,spot,BTC,,,,0");
   append_line("instruments.csv", "X4,option,BTC,,2026-12-25T08:00:00Z,call,1");
   append_line("instruments.csv", "X5,future,BTC,,,,1");
-  expect_problem("instruments.csv", 11, "strike", "must be > 0");
-  expect_problem("instruments.csv", 12, "strike", "must be > 0");
-  expect_problem("instruments.csv", 13, "multiplier", "must be > 0");
-  expect_problem("instruments.csv", 14, "strike", "required for options");
-  expect_problem("instruments.csv", 15, "expiry", "required for futures and options");
+  expect_problem("instruments.csv", 14, "strike", "must be > 0");
+  expect_problem("instruments.csv", 15, "strike", "must be > 0");
+  expect_problem("instruments.csv", 16, "multiplier", "must be > 0");
+  expect_problem("instruments.csv", 17, "strike", "required for options");
+  expect_problem("instruments.csv", 18, "expiry", "required for futures and options");
 }
 
 TEST_F(validation, entry_price_required_for_perpetuals_and_futures) {
@@ -228,8 +228,8 @@ TEST_F(validation, ids_must_be_utf8_text_without_control_characters) {
   expect_problem("accounts.csv", 3, "tier", "control character U+0001 at offset 3");
   expect_problem("instruments.csv", 2, "instrument_id", "control character U+001B at offset 8");
   expect_problem("instruments.csv", 3, "underlying", "not valid UTF-8");
-  expect_problem("positions.csv", 12, "account_id", "not valid UTF-8: byte 0xED at offset 4");
-  expect_problem("positions.csv", 13, "instrument_id", "control character U+0085 at offset 8");
+  expect_problem("positions.csv", 19, "account_id", "not valid UTF-8: byte 0xED at offset 4");
+  expect_problem("positions.csv", 20, "instrument_id", "control character U+0085 at offset 8");
 }
 
 TEST_F(validation, symbols_and_tier_names_follow_the_id_rule) {
@@ -377,8 +377,8 @@ TEST_F(validation, magnitudes_are_bounded) {
   append_line("instruments.csv", "X2,spot,BTC,,,,1e10");
   expect_problem("positions.csv", 2, "quantity", "within [-1e12, 1e12]");
   expect_problem("accounts.csv", 2, "collateral", "within [-1e15, 1e15]");
-  expect_problem("instruments.csv", 11, "strike", "at most 1e12");
-  expect_problem("instruments.csv", 12, "multiplier", "at most 1e9");
+  expect_problem("instruments.csv", 14, "strike", "at most 1e12");
+  expect_problem("instruments.csv", 15, "multiplier", "at most 1e9");
 }
 
 TEST_F(validation, invalid_json_names_the_line) {
