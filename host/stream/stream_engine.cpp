@@ -260,6 +260,7 @@ tick_request margin_stream::tick_inputs() const {
   r.z = z_;
   r.tau_years = seconds_between(risk_ns_, now_ns_) / seconds_per_year;
   r.preemptive_threshold = inputs_.risk.preemptive_threshold;
+  r.recovery_band = inputs_.risk.recovery_band;
   r.stale_underlying = &stale_;
   return r;
 }

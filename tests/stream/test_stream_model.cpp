@@ -1,0 +1,116 @@
+// Calm states in a stream (docs/design.md 8.4): an account near a threshold does not flap on a
+// calm feed once the recovery band holds it. The IM is read from a first run, the swings are set
+// around it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "io/number_parse.hpp"
+#include "margin/margin_job.hpp"
+#include "marginsync/black_scholes.hpp"
+#include "stream/stream_engine.hpp"
+#include "test_support.hpp"
+
+namespace msync {
+namespace {
+
+constexpr std::int64_t second_ns = 1000000000;
+constexpr double seconds_per_year_act365 = 365.0 * 86400.0;
+
+std::int64_t t0_ns() {
+  std::int64_t ns = 0;
+  EXPECT_EQ(parse_timestamp("2026-11-24T08:00:00Z", ns), "");
+  return ns;
+}
+
+stream_event price(std::int64_t ts, std::uint32_t underlying, double p) {
+  stream_event e;
+  e.ts_ns = ts;
+  e.underlying = underlying;
+  e.price = p;
+  e.vol = std::nan("");
+  return e;
+}
+
+// BTC only, zero rates (carry 0, so an unmarked future is worth S): a call and a future expiring
+// `expiry`, a perpetual, and accounts holding each. risk.json keeps risk runs to the start and
+// whatever the test triggers.
+void write_book(const std::filesystem::path& dir, const std::string& expiry,
+                const std::string& accounts, const std::string& positions) {
+  test::write_file(dir / "instruments.csv",
+                   "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n"
+                   "BTC-PERP,perpetual,BTC,,,,1\n"
+                   "BTC-C-90000,option,BTC,90000," +
+                       expiry +
+                       ",call,1\n"
+                       "BTC-F,future,BTC,," +
+                       expiry + ",,1\n");
+  test::write_file(dir / "accounts.csv", "account_id,collateral,tier\n" + accounts);
+  test::write_file(dir / "positions.csv",
+                   "account_id,instrument_id,quantity,entry_price\n" + positions);
+  test::write_file(dir / "market.json",
+                   R"({"as_of": "2026-11-24T08:00:00Z", "rate": 0.0, "underlyings": [
+                       {"symbol": "BTC", "spot": 91000.0, "vol": 0.55}]})");
+  test::write_file(dir / "risk.json",
+                   R"({"method": "delta_gamma", "scenarios": 2000, "confidence": 0.99,
+                       "deviation_threshold": 0.9, "heartbeat_ms": 1000000000000,
+                       "stale_after_ms": 1000000000000,
+                       "tiers": {"standard": {"im_multiplier": 1.0, "credit_limit": 0.0},
+                                 "vip": {"im_multiplier": 1.0, "credit_limit": 20000.0}}})");
+}
+
+book_inputs load(const std::filesystem::path& dir) {
+  book_location where;
+  where.book = dir;
+  return load_book_at(where);
+}
+
+// An account whose equity oscillates around its IM on a calm feed (BTC 91,000 +- 50, one update
+// every 10 ms, no risk run after the start): without the band every swing is a transition; with
+// the default 2% band the account enters margin_call once and stays there, since the swings never
+// clear IM by 2%.
+TEST(stream_model, calm_states_do_not_flap_around_a_threshold) {
+  test::temp_dir dir;
+  write_book(dir.path(), "2026-12-24T08:00:00Z", "perp,50000,standard\n",
+             "perp,BTC-PERP,1,91000\n");
+  const std::int64_t t0 = t0_ns();
+  double im = 0.0;
+  {
+    std::unique_ptr<backend> engine = make_cpu_backend(1);
+    margin_stream probe(load(dir.path()), *engine);
+    probe.update(t0, {price(t0, 0, 91000)});
+    im = probe.margins_in_force().initial_margin[0];
+  }
+  ASSERT_GT(im, 1000.0);
+  // Collateral = IM: equity C + (S - 91000) crosses IM at every swing of +-50
+  // (the add-on grows to about 9 over the 190 ms; 2% of IM is about 120).
+  write_book(dir.path(), "2026-12-24T08:00:00Z", "perp," + format_number(im) + ",standard\n",
+             "perp,BTC-PERP,1,91000\n");
+  auto transitions_with = [&](double band, stream_state& last) {
+    book_inputs in = load(dir.path());
+    in.risk.recovery_band = band;
+    std::unique_ptr<backend> engine = make_cpu_backend(1);
+    margin_stream stream(std::move(in), *engine);
+    int count = 0;
+    for (int k = 0; k < 20; ++k) {
+      const std::int64_t t = t0 + k * 10000000;  // 10 ms
+      const double s = 91000.0 + (k % 2 == 0 ? 50.0 : -50.0);
+      const update_outcome u = stream.update(t, {price(t, 0, s)});
+      if (k > 0) {
+        EXPECT_EQ(u.trigger, risk_trigger::none) << k;
+      }
+      count += static_cast<int>(u.accounts.size());
+    }
+    last = stream.states()[0];
+    return count;
+  };
+  stream_state last = stream_state::ok;
+  // Without the band: margin_call at every down swing, back at every up swing (19 crossings).
+  EXPECT_GE(transitions_with(0.0, last), 19);
+  // With it: once into margin_call, and no further.
+  EXPECT_EQ(transitions_with(0.02, last), 1);
+  EXPECT_EQ(last, stream_state::margin_call);
+}
+
+}  // namespace
+}  // namespace msync
