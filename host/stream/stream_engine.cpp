@@ -291,12 +291,12 @@ std::vector<closeout> margin_stream::close_accounts(const std::vector<std::uint3
   book& b = inputs_.positions;
   account_patch patch;
   for (std::uint32_t a : accounts) {
+    // On own funds (collateral + the collateral moved since the last reload + position values):
+    // the credit line pays no penalty and is not the account's to keep.
     const closeout c =
-        close_out(reval.account_equity[a], reval.account_gross_notional[a], penalty_rate);
-    // Equity is collateral + credit limit + the collateral moved since the last reload: left as
-    // c.left.
-    add_closed(patch, b, a,
-               c.left - inputs_.risk.tiers[b.account_tier[a]].credit_limit - collateral_change_[a]);
+        close_out(reval.account_own_funds[a], reval.account_gross_notional[a], penalty_rate);
+    // Own funds after the close-out are c.left: the book's collateral plus the moves not yet in it.
+    add_closed(patch, b, a, c.left - collateral_change_[a]);
     out.push_back(c);
   }
   apply_patch(b, patch);

@@ -90,8 +90,10 @@ class margin_stream {
   update_outcome update(std::int64_t ts_ns, const std::vector<stream_event>& events);
 
   // Closes the accounts out at the last update's prices (a liquidation): their positions go, and
-  // the equity left after a penalty of `penalty_rate` times their gross notional stays as
-  // collateral (negative equity is bad debt; the account is left at zero). The engine's book is
+  // the own funds left after a penalty of `penalty_rate` times their gross notional stay as
+  // collateral (negative own funds are bad debt; the account is left at zero). Own funds, not
+  // equity: a credit line is the venue's money, never paid out as a penalty nor kept as
+  // collateral. The engine's book is
   // patched at once; the risk path runs at the next update (book_change). Each account once.
   std::vector<closeout> close_accounts(const std::vector<std::uint32_t>& accounts,
                                        double penalty_rate);

@@ -1,6 +1,6 @@
-// Calm states in a stream (docs/design.md 8.4): an account near a threshold does not flap on a
-// calm feed once the recovery band holds it. The IM is read from a first run, the swings are set
-// around it.
+// The margin model in a stream (docs/design.md 8.4, 10): calm states that do not flap on a calm
+// feed, and close-outs on own funds, never on a credit line. Every expected number is worked out
+// here by hand, not read from the engine.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -110,6 +110,45 @@ TEST(stream_model, calm_states_do_not_flap_around_a_threshold) {
   // With it: once into margin_call, and no further.
   EXPECT_EQ(transitions_with(0.02, last), 1);
   EXPECT_EQ(last, stream_state::margin_call);
+}
+
+// A close-out takes its penalty from own funds and books negative own funds as bad debt; the
+// credit line pays neither and is not kept as collateral (docs/design.md 9, item 1 of the model).
+TEST(stream_model, a_close_out_is_on_own_funds_not_on_the_credit_line) {
+  test::temp_dir dir;
+  // vip_loss: own funds 1000 + (85000 - 91000) = -5000, equity 15000 on the 20000 line.
+  // vip_thin: own funds 1500 + (90000 - 91000) = 500, below the 900 penalty on 90000 notional.
+  write_book(dir.path(), "2026-12-24T08:00:00Z", "vip_loss,1000,vip\nvip_thin,1500,vip\n",
+             "vip_loss,BTC-PERP,1,91000\nvip_thin,BTC-PERP,1,91000\n");
+  const double penalty_rate = 0.01;
+  for (double s : {85000.0, 90000.0}) {
+    std::unique_ptr<backend> engine = make_cpu_backend(1);
+    margin_stream stream(load(dir.path()), *engine);
+    const std::int64_t t0 = t0_ns(), t1 = t0 + second_ns;
+    stream.update(t0, {price(t0, 0, 91000)});
+    stream.update(t1, {price(t1, 0, s)});
+    const std::uint32_t a = s == 85000.0 ? 0 : 1;
+    const double own = (a == 0 ? 1000.0 : 1500.0) + (s - 91000.0);
+    EXPECT_NEAR(stream.current_revaluation().account_own_funds[a], own, 1e-9);
+    EXPECT_NEAR(stream.current_revaluation().account_equity[a], own + 20000.0, 1e-9);
+    const std::vector<closeout> closed = stream.close_accounts({a}, penalty_rate);
+    ASSERT_EQ(closed.size(), 1u);
+    if (a == 0) {
+      EXPECT_EQ(closed[0].penalty, 0.0);  // no own funds to pay it from
+      EXPECT_NEAR(closed[0].bad_debt, 5000.0, 1e-9);
+      EXPECT_EQ(closed[0].left, 0.0);
+    } else {
+      EXPECT_NEAR(closed[0].penalty, 500.0, 1e-9);  // all of its own funds, not 900 of the line
+      EXPECT_EQ(closed[0].bad_debt, 0.0);
+      EXPECT_NEAR(closed[0].left, 0.0, 1e-9);
+    }
+    // The next update: no positions, own funds what was left (0), equity the credit line alone.
+    const std::int64_t t2 = t1 + second_ns;
+    const update_outcome u = stream.update(t2, {price(t2, 0, 80000)});
+    EXPECT_EQ(u.trigger, risk_trigger::book_change);
+    EXPECT_NEAR(stream.current_revaluation().account_own_funds[a], 0.0, 1e-9);
+    EXPECT_NEAR(stream.current_revaluation().account_equity[a], 20000.0, 1e-9);
+  }
 }
 
 }  // namespace
