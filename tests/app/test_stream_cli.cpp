@@ -472,5 +472,52 @@ TEST(stream_cli, book_updates_are_counted_in_the_latency) {
             latency["book_update"]["max_ms"].get<double>());
 }
 
+// Marks and settlement end to end on the sample book (docs/design.md 8.2, 8.6, 8.8): a mark on the
+// future and one on an option are applied and trigger a risk run, marks the book cannot take are
+// refused and counted, and at the first update past the December expiry every dated instrument
+// settles once, at that update's price, with a `settled` event and its count in summary.json.
+TEST(stream_cli, marks_and_settlement_in_events_and_summary) {
+  test::temp_dir out;
+  auto mark_line = [](const std::string& ts, const std::string& instrument,
+                      const std::string& keys) {
+    return "{\"type\": \"mark\", \"ts\": \"" + ts + "\", \"instrument\": \"" + instrument + "\", " +
+           keys + "}\n";
+  };
+  const std::string ticks =
+      price_line("2026-11-24T08:00:01Z", "BTC", 91000) +
+      mark_line("2026-11-24T08:00:02Z", "BTC-20261225", "\"mark_price\": 91500") +
+      mark_line("2026-11-24T08:00:02Z", "BTC-20261225-90000-C", "\"iv\": 0.6") +
+      mark_line("2026-11-24T08:00:02Z", "BTC-PERP", "\"mark_price\": 91500") +  // not a future
+      mark_line("2026-11-24T08:00:02Z", "NO-SUCH", "\"iv\": 0.6") +
+      price_line("2026-12-25T08:00:00.5Z", "BTC", 95000) +
+      price_line("2026-12-25T08:00:01Z", "BTC", 70000);
+  const test::command_result r = stream_text(out, "s", ticks, "-q --max-tick-jump 3000000");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("column 'mark_price': instrument 'BTC-PERP' is not a future"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("column 'instrument': unknown instrument 'NO-SUCH'"), std::string::npos)
+      << r.out;
+  const nlohmann::json summary = nlohmann::json::parse(test::read_file(out / "s" / "summary.json"));
+  EXPECT_EQ(summary["stream"]["marks_applied"], 2);
+  EXPECT_EQ(summary["stream"]["events_refused"], 2);
+  EXPECT_EQ(summary["risk_runs"]["mark"], 1);
+  std::map<std::string, double> settled;
+  for (const nlohmann::json& e : read_events(out / "s" / "events.jsonl")) {
+    if (e["event"] != "settled") continue;
+    const std::string id = e["instrument"];
+    EXPECT_EQ(settled.count(id), 0u) << "settles once: " << id;
+    settled[id] = e["price"];
+    if (id.rfind("BTC-20261225", 0) == 0) {
+      EXPECT_EQ(e["ts"], "2026-12-25T08:00:00.5Z");
+    }
+  }
+  for (const char* id :
+       {"BTC-20261225", "BTC-20261225-80000-P", "BTC-20261225-90000-C", "BTC-20261225-100000-C"})
+    EXPECT_EQ(settled[id], 95000.0) << id;
+  EXPECT_EQ(summary["stream"]["settlements"], static_cast<int>(settled.size()));
+  EXPECT_GE(summary["risk_runs"]["settlement"].get<int>(), 1);
+}
+
 }  // namespace
 }  // namespace msync
