@@ -88,6 +88,14 @@ std::string event_line(const oracle_transition& t, const market_state& m) {
          ",\"stale\":" + (t.stale ? "true" : "false") + "}\n";
 }
 
+std::string event_line(const instrument_settlement& t, const book& b) {
+  std::string line = "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"settled\",\"instrument\":" +
+                     nlohmann::json(b.instruments.id[t.instrument]).dump(-1, ' ', false, json_replace);
+  append_field(line, "price", t.price);
+  line += "}\n";
+  return line;
+}
+
 // Where the stream's lines go: files in --out, or events on standard output. A write that fails
 // (a full disk, a file-size limit) stops the stream (docs/design.md 8.8): the file is cut back to
 // its last whole update, the error is said on stderr and in summary.json, and the run exits 1.
@@ -108,6 +116,7 @@ class stream_outputs {
     if (failed()) return false;
     std::string lines;
     for (const oracle_transition& t : u.oracles) lines += event_line(t, m);
+    for (const instrument_settlement& t : u.settlements) lines += event_line(t, b);
     for (const account_transition& t : u.accounts) lines += event_line(t, b);
     if (events_) {
       std::string row = format_timestamp(u.ts_ns) + ',' + std::to_string(u.ticks_applied) + ',' +
@@ -249,13 +258,15 @@ int run_stream_command(const stream_options& o, const run_context& context) {
 
   std::vector<double> tick_latency, risk_latency, book_latency;
   std::int64_t updates = 0, ticks_applied = 0, out_of_order = 0, book_events = 0,
-               events_refused = 0;
+               events_refused = 0, marks_applied = 0, settlements = 0;
   std::map<std::string, std::int64_t> transitions;
   auto process = [&](std::int64_t ts, const std::vector<stream_event>& group) {
     const update_outcome u = stream.update(ts, group);
     ++updates;
     ticks_applied += static_cast<std::int64_t>(u.ticks_applied);
     book_events += static_cast<std::int64_t>(u.book_events_applied);
+    marks_applied += static_cast<std::int64_t>(u.marks_applied);
+    settlements += static_cast<std::int64_t>(u.settlements.size());
     for (input_problem p : u.problems) {  // events the book could not take: reported like bad lines
       p.file = ticks_path == "-" ? "<stdin>" : ticks_path;
       ++events_refused;
@@ -334,11 +345,15 @@ int run_stream_command(const stream_options& o, const run_context& context) {
                  {"time_jumps", reader.time_jumps()},
                  {"book_events_applied", book_events},
                  {"events_refused", events_refused},
+                 {"marks_applied", marks_applied},
+                 {"settlements", settlements},
                  {"interrupted", interrupted}};
   j["risk_runs"] = {{"start", stream.risk_runs(risk_trigger::start)},
                     {"deviation", stream.risk_runs(risk_trigger::deviation)},
                     {"heartbeat", stream.risk_runs(risk_trigger::heartbeat)},
-                    {"book_change", stream.risk_runs(risk_trigger::book_change)}};
+                    {"book_change", stream.risk_runs(risk_trigger::book_change)},
+                    {"mark", stream.risk_runs(risk_trigger::mark)},
+                    {"settlement", stream.risk_runs(risk_trigger::settlement)}};
   const latency_summary tick = summarize_latency(tick_latency),
                         risk = summarize_latency(risk_latency),
                         book_update = summarize_latency(book_latency);
@@ -371,10 +386,14 @@ int run_stream_command(const stream_options& o, const run_context& context) {
                  static_cast<long long>(out_of_order), reader.rejected(), wall);
     std::fprintf(
         stderr,
-        "risk runs: start %lld, deviation %lld, heartbeat %lld; mean margin staleness %.1f ms\n",
+        "risk runs: start %lld, deviation %lld, heartbeat %lld, book_change %lld, mark %lld, "
+        "settlement %lld; mean margin staleness %.1f ms\n",
         static_cast<long long>(stream.risk_runs(risk_trigger::start)),
         static_cast<long long>(stream.risk_runs(risk_trigger::deviation)),
         static_cast<long long>(stream.risk_runs(risk_trigger::heartbeat)),
+        static_cast<long long>(stream.risk_runs(risk_trigger::book_change)),
+        static_cast<long long>(stream.risk_runs(risk_trigger::mark)),
+        static_cast<long long>(stream.risk_runs(risk_trigger::settlement)),
         1e3 * stream.mean_staleness_seconds());
     std::fprintf(
         stderr,

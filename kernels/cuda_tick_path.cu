@@ -50,6 +50,7 @@ std::vector<tick_change> cuda_backend::tick_states(const tick_request& request) 
                               request.z,
                               request.tau_years,
                               request.preemptive_threshold,
+                              request.recovery_band,
                               dev_.stream_state.data(),
                               dev_.addon.data()};
   launch_stream_states(view, dev_.changed.data(), s());

@@ -119,7 +119,8 @@ struct stream_tick_view {
   double z;
   double tau_years;
   double preemptive_threshold;
-  std::uint8_t* state;  // [accounts] stream_state: read, then the new state written
+  double recovery_band;  // the calm-state rule (stream_rules.hpp)
+  std::uint8_t* state;   // [accounts] stream_state: read, then the new state written
   double* addon;        // [accounts] written
 };
 

@@ -19,23 +19,25 @@ std::vector<tick_change> tick_states(const book& b, const revaluation& r, const 
     for (std::size_t u = 0; u < m.size() && u < request.stale_underlying->size(); ++u)
       stale_flags[u] = (*request.stale_underlying)[u];
   const std::uint8_t* stale = stale_flags.data();
-  auto tick_of = [&](std::size_t a) {
+  // From the account's state after the last tick (the calm-state rule of stream_rules.hpp).
+  auto tick_of = [&](std::size_t a, std::uint8_t previous) {
     return account_tick_state(
         b.account_exposure_begin[a], b.account_exposure_begin[a + 1], b.exposure_underlying.data(),
         r.exposure_delta.data(), m.spot.data(), m.vol.data(), stale, request.z, request.tau_years,
         r.account_equity[a], margins.initial_margin[a], margins.maintenance_margin[a],
-        margins.breach_probability[a], request.preemptive_threshold);
+        margins.breach_probability[a], request.preemptive_threshold,
+        static_cast<stream_state>(previous), request.recovery_band);
   };
   const std::int64_t n_acc = static_cast<std::int64_t>(b.accounts());
   std::vector<std::uint8_t> next(b.accounts());
 #pragma omp parallel for num_threads(threads > 0 ? threads : omp_get_max_threads()) schedule(static)
   for (std::int64_t a = 0; a < n_acc; ++a)
-    next[a] = static_cast<std::uint8_t>(tick_of(static_cast<std::size_t>(a)).state);
+    next[a] = static_cast<std::uint8_t>(tick_of(static_cast<std::size_t>(a), states[a]).state);
   std::vector<tick_change> changes;
   for (std::size_t a = 0; a < next.size(); ++a) {
     if (next[a] == states[a]) continue;
+    const double addon = tick_of(a, states[a]).addon;  // again, for the few that changed
     states[a] = next[a];
-    const double addon = tick_of(a).addon;  // again, for the few that changed
     changes.push_back(tick_change{static_cast<std::uint32_t>(a), next[a], r.account_equity[a],
                                   margins.initial_margin[a] + addon,
                                   margins.maintenance_margin[a] + addon,

@@ -224,6 +224,27 @@ bool read_collateral(const json& message, stream_event& event, fault& f) {
   return false;
 }
 
+// A mark: the instrument and at least one of mark_price (a future's, in (0, 1e12]) and iv (an
+// option's, in (0, 10]); absent ones are NaN.
+bool read_mark(const json& message, stream_event& event, fault& f) {
+  if (!required_id(message, "instrument", event.instrument, f)) return false;
+  event.price = std::numeric_limits<double>::quiet_NaN();
+  event.vol = std::numeric_limits<double>::quiet_NaN();
+  if (auto it = message.find("mark_price"); it != message.end()) {
+    if (!finite_number(*it, "mark_price", event.price, f)) return false;
+    f = {"mark_price", price_range_problem(event.price, format_number(event.price))};
+    if (!f.reason.empty()) return false;
+  }
+  if (auto it = message.find("iv"); it != message.end()) {
+    if (!finite_number(*it, "iv", event.vol, f)) return false;
+    f = {"iv", vol_range_problem(event.vol, format_number(event.vol))};
+    if (!f.reason.empty()) return false;
+  }
+  if (event.price == event.price || event.vol == event.vol) return true;
+  f = {"mark_price", "missing: a mark gives mark_price (a future's) or iv (an option's)"};
+  return false;
+}
+
 // A span of stream time in seconds, to the millisecond: "7200 s", "0.25 s".
 std::string seconds_text(std::int64_t ns) {
   const std::int64_t ms = (ns < 0 ? -ns : ns) / 1000000;  // within 250 years: no overflow
@@ -493,8 +514,11 @@ std::optional<stream_event> tick_reader::parse_json(const std::string& text) {
     event.kind = stream_event_kind::trade;
   } else if (kind == "collateral") {
     event.kind = stream_event_kind::collateral;
+  } else if (kind == "mark") {
+    event.kind = stream_event_kind::mark;
   } else {
-    f = {"type", "unknown type " + quote_input(kind) + " (expected price, trade or collateral)"};
+    f = {"type", "unknown type " + quote_input(kind) +
+                     " (expected price, trade, collateral or mark)"};
     return failed();
   }
   if (!timestamp(message, event.ts_ns, f)) return failed();
@@ -504,6 +528,10 @@ std::optional<stream_event> tick_reader::parse_json(const std::string& text) {
   }
   if (event.kind == stream_event_kind::collateral) {
     if (!read_collateral(message, event, f)) return failed();
+    return event;
+  }
+  if (event.kind == stream_event_kind::mark) {
+    if (!read_mark(message, event, f)) return failed();
     return event;
   }
 

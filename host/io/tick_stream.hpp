@@ -4,7 +4,8 @@
 // lines. A JSON line without "type" (or with "type":"price") is a price tick
 // {"ts","underlying","price"[,"vol"]}; "type":"trade"
 // {"ts","account","instrument","quantity","price"} and "type":"collateral"
-// {"ts","account","amount"} change the book. The format is decided by the first non-empty line:
+// {"ts","account","amount"} change the book; "type":"mark" {"ts","instrument"[,"mark_price"][,"iv"]}
+// sets an instrument's own mark (docs/design.md 2.8). The format is decided by the first non-empty line:
 // '{' starts JSON lines, anything else is the CSV header.
 //
 // A stream must not die on one bad message: a malformed line is reported (FILE:LINE: column
@@ -27,7 +28,7 @@
 
 namespace msync {
 
-enum class stream_event_kind { price, trade, collateral };
+enum class stream_event_kind { price, trade, collateral, mark };
 
 // The longest line a stream may have, line end not counted: far beyond any event (a JSON trade
 // with long ids is a few hundred bytes), small enough that a runaway line costs no memory.
@@ -57,6 +58,9 @@ struct stream_event {
   double vol = 0.0;
   // trade: account and instrument ids as written (the account may be new), signed quantity
   // (non-zero) and price (> 0, in `price`); collateral: account and signed amount.
+  // mark: the instrument id as written, a future's mark price in `price` and an option's implied
+  // vol in `vol` (each NaN when absent, at least one given); whether the instrument exists and is
+  // of that kind is the book's to say (the stream engine refuses it otherwise).
   std::string account;
   std::string instrument;
   double quantity = 0.0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "marginsync/instrument_inputs.hpp"
 #include "marginsync/staleness.hpp"
 #include "marginsync/stopwatch.hpp"
 #include "marginsync/time_units.hpp"
@@ -50,6 +51,10 @@ const char* risk_trigger_name(risk_trigger t) {
       return "heartbeat";
     case risk_trigger::book_change:
       return "book_change";
+    case risk_trigger::mark:
+      return "mark";
+    case risk_trigger::settlement:
+      return "settlement";
   }
   return "?";
 }
@@ -65,6 +70,16 @@ margin_stream::margin_stream(book_inputs inputs, backend& engine)
   const std::size_t u = inputs_.market.size();
   last_tick_ns_.assign(u, 0);
   stale_.assign(u, 0);
+  instrument_settled_.assign(b.instruments.size(), 0);
+  // Marks are per instrument, NaN where none is given (market.hpp); a book without marks.csv has
+  // none yet, and mark events need somewhere to go.
+  market_state& m = inputs_.market;
+  for (std::vector<double>* marks : {&m.mark_price, &m.mark_iv})
+    if (marks->size() < b.instruments.size()) marks->resize(b.instruments.size(), NAN);
+  mark_basis_.assign(b.instruments.size(), NAN);
+  for (std::uint32_t i = 0; i < b.instruments.size(); ++i)
+    if (b.instruments.kind[i] == instrument_kind::future && !std::isnan(m.mark_price[i]))
+      mark_basis_[i] = m.mark_price[i] / m.spot[b.instruments.underlying[i]];
   // Before the first update every account counts as ok, so the first update reports every
   // account that is not: what a venue starting the engine needs to act on.
   index_book();
@@ -97,6 +112,9 @@ double margin_stream::mean_staleness_seconds() const {
 risk_trigger margin_stream::pick_trigger() const {
   if (!risk_ran_) return risk_trigger::start;
   if (book_changed_) return risk_trigger::book_change;
+  // A mark or a settlement changes values and greeks the last run did not see.
+  if (marked_) return risk_trigger::mark;
+  if (settled_) return risk_trigger::settlement;
   const market_state& m = inputs_.market;
   for (std::size_t u = 0; u < m.size(); ++u)
     if (std::fabs(m.spot[u] / risk_spot_[u] - 1.0) > inputs_.risk.deviation_threshold)
@@ -161,6 +179,61 @@ void margin_stream::apply_book_event(const stream_event& e, update_outcome& out,
   ++out.book_events_applied;
 }
 
+void margin_stream::apply_mark(const stream_event& e, update_outcome& out) {
+  const auto it = instrument_index_.find(e.instrument);
+  if (it == instrument_index_.end()) {
+    out.problems.push_back(
+        input_problem{"", e.line, "instrument", "unknown instrument '" + e.instrument + "'"});
+    return;
+  }
+  const std::uint32_t i = it->second;
+  const instrument_kind kind = inputs_.positions.instruments.kind[i];
+  const bool has_price = !std::isnan(e.price), has_iv = !std::isnan(e.vol);
+  if (has_price && kind != instrument_kind::future) {
+    out.problems.push_back(input_problem{
+        "", e.line, "mark_price",
+        "instrument '" + e.instrument + "' is not a future: mark_price is a future's mark"});
+    return;
+  }
+  if (has_iv && kind != instrument_kind::option) {
+    out.problems.push_back(input_problem{
+        "", e.line, "iv",
+        "instrument '" + e.instrument + "' is not an option: iv is an option's implied vol"});
+    return;
+  }
+  market_state& m = inputs_.market;
+  if (has_price) {
+    m.mark_price[i] = e.price;
+    // Fixed against the spot in force now, in stream order: a later tick moves the future.
+    mark_basis_[i] = e.price / m.spot[inputs_.positions.instruments.underlying[i]];
+  }
+  if (has_iv) m.mark_iv[i] = e.vol;
+  marked_ = true;
+  ++out.marks_applied;
+}
+
+void margin_stream::follow_marks() {
+  const instrument_table& ins = inputs_.positions.instruments;
+  market_state& m = inputs_.market;
+  for (std::uint32_t i = 0; i < ins.size(); ++i)
+    if (!std::isnan(mark_basis_[i])) m.mark_price[i] = mark_basis_[i] * m.spot[ins.underlying[i]];
+}
+
+void margin_stream::settle(update_outcome& out) {
+  const instrument_table& ins = inputs_.positions.instruments;
+  market_state& m = inputs_.market;
+  settle_expired(ins, m);  // fixes the price of each newly expired instrument at today's spot
+  for (std::uint32_t i = 0; i < ins.size(); ++i) {
+    const instrument_kind k = ins.kind[i];
+    if (instrument_settled_[i] || ins.expiry_ns[i] > m.as_of_ns ||
+        (k != instrument_kind::future && k != instrument_kind::option))
+      continue;
+    instrument_settled_[i] = 1;
+    settled_ = true;
+    out.settlements.push_back(instrument_settlement{now_ns_, i, settlement_price(ins, i, m)});
+  }
+}
+
 update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<stream_event>& events) {
   // The tick path's latency is the whole update but its risk path: funding, the events, making a
   // changed book resident again (a reload costs about 0.5 s at 1 M accounts), revaluation and
@@ -183,6 +256,10 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
   bool structure_changed = false;
   std::vector<std::uint32_t> traded;
   for (const stream_event& e : events) {
+    if (e.kind == stream_event_kind::mark) {
+      apply_mark(e, out);
+      continue;
+    }
     if (e.kind != stream_event_kind::price) {
       apply_book_event(e, out, structure_changed, traded);
       continue;
@@ -197,6 +274,8 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
     ++out.ticks_applied;
   }
   m.as_of_ns = now_ns_;
+  follow_marks();
+  settle(out);  // at this update's prices, before the revaluation
   const stopwatch book_watch;
   if (structure_changed)
     out.book_sent = book_transfer::reload;
@@ -251,7 +330,7 @@ void margin_stream::run_risk() {
   risk_ = engine_.copy_risk();
   risk_ns_ = now_ns_;
   risk_spot_ = inputs_.market.spot;
-  book_changed_ = false;
+  book_changed_ = marked_ = settled_ = false;
   risk_ran_ = true;
 }
 
@@ -260,6 +339,7 @@ tick_request margin_stream::tick_inputs() const {
   r.z = z_;
   r.tau_years = seconds_between(risk_ns_, now_ns_) / seconds_per_year;
   r.preemptive_threshold = inputs_.risk.preemptive_threshold;
+  r.recovery_band = inputs_.risk.recovery_band;
   r.stale_underlying = &stale_;
   return r;
 }
@@ -290,12 +370,12 @@ std::vector<closeout> margin_stream::close_accounts(const std::vector<std::uint3
   book& b = inputs_.positions;
   account_patch patch;
   for (std::uint32_t a : accounts) {
+    // On own funds (collateral + the collateral moved since the last reload + position values):
+    // the credit line pays no penalty and is not the account's to keep.
     const closeout c =
-        close_out(reval.account_equity[a], reval.account_gross_notional[a], penalty_rate);
-    // Equity is collateral + credit limit + the collateral moved since the last reload: left as
-    // c.left.
-    add_closed(patch, b, a,
-               c.left - inputs_.risk.tiers[b.account_tier[a]].credit_limit - collateral_change_[a]);
+        close_out(reval.account_own_funds[a], reval.account_gross_notional[a], penalty_rate);
+    // Own funds after the close-out are c.left: the book's collateral plus the moves not yet in it.
+    add_closed(patch, b, a, c.left - collateral_change_[a]);
     out.push_back(c);
   }
   apply_patch(b, patch);

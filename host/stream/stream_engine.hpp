@@ -7,14 +7,16 @@
 // Per update (the events that share one timestamp): funding accrues on perpetuals over the
 // interval since the last update (at the prices in force during it), then the update's events
 // apply in order: prices, trades (the book changes; new accounts and positions included) and
-// collateral changes. Then:
+// collateral changes, and marks (an instrument's own mark price or implied vol). Instruments whose
+// expiry has come settle at this update's prices. Then:
 // - tick path, always: revalue every position at the new prices, then health and status of every
 //   account against the margins of the last risk run widened by the staleness add-on
 //   (include/marginsync/staleness.hpp);
 // - risk path, when triggered: the full scenario risk of docs/design.md section 3, when the stream
 // starts, when an
 //   underlying has moved more than deviation_threshold (relative) since the last run, when
-//   heartbeat_ms of stream time have passed since it, or when the book changed.
+//   heartbeat_ms of stream time have passed since it, when the book changed, when a mark came or
+//   an instrument settled.
 // Only transitions are reported: an account's state moving between ok, preemptive, margin_call,
 // liquidate and liquidation_held, and an underlying's oracle going stale or recovering.
 #include <cstdint>
@@ -55,7 +57,15 @@ struct oracle_transition {
   bool stale = false;
 };
 
-enum class risk_trigger { none, start, deviation, heartbeat, book_change };
+// An instrument (future or option) that settled in this update: at the first update at or after
+// its expiry, at its underlying's price in that update (or its settlement_price from marks.csv).
+struct instrument_settlement {
+  std::int64_t ts_ns = 0;
+  std::uint32_t instrument = 0;
+  double price = 0.0;
+};
+
+enum class risk_trigger { none, start, deviation, heartbeat, book_change, mark, settlement };
 
 // How a changed book reached the backend in an update: made resident again (an account or a
 // position was added to the layout) or patched (trades on existing positions).
@@ -66,6 +76,7 @@ struct update_outcome {
   std::int64_t ts_ns = 0;  // stream time of the update (never earlier than the one before)
   std::size_t ticks_applied = 0;
   std::size_t book_events_applied = 0;  // trades and collateral changes
+  std::size_t marks_applied = 0;        // mark events (docs/design.md 8.6)
   std::vector<input_problem> problems;  // events that could not be applied (file name left empty)
   std::size_t ticks_out_of_order = 0;   // older than the last seen for their underlying: ignored
   risk_trigger trigger = risk_trigger::none;  // none: the risk path did not run
@@ -78,6 +89,7 @@ struct update_outcome {
   double staleness_years = 0.0;  // tau of the add-on after this update
   std::vector<account_transition> accounts;
   std::vector<oracle_transition> oracles;
+  std::vector<instrument_settlement> settlements;
 };
 
 class margin_stream {
@@ -90,8 +102,10 @@ class margin_stream {
   update_outcome update(std::int64_t ts_ns, const std::vector<stream_event>& events);
 
   // Closes the accounts out at the last update's prices (a liquidation): their positions go, and
-  // the equity left after a penalty of `penalty_rate` times their gross notional stays as
-  // collateral (negative equity is bad debt; the account is left at zero). The engine's book is
+  // the own funds left after a penalty of `penalty_rate` times their gross notional stay as
+  // collateral (negative own funds are bad debt; the account is left at zero). Own funds, not
+  // equity: a credit line is the venue's money, never paid out as a penalty nor kept as
+  // collateral. The engine's book is
   // patched at once; the risk path runs at the next update (book_change). Each account once.
   std::vector<closeout> close_accounts(const std::vector<std::uint32_t>& accounts,
                                        double penalty_rate);
@@ -120,6 +134,13 @@ class margin_stream {
   // book is loaded again).
   void apply_book_event(const stream_event& e, update_outcome& out, bool& structure_changed,
                         std::vector<std::uint32_t>& traded);
+  // A mark event: refused (a problem in `out`) for an unknown instrument or a key for another
+  // kind (mark_price: futures; iv: options), applied to the market otherwise.
+  void apply_mark(const stream_event& e, update_outcome& out);
+  // Moves each marked future's mark_price with its underlying at the basis of its mark.
+  void follow_marks();
+  // Settles the instruments expired at stream time that have not settled yet (8.2).
+  void settle(update_outcome& out);
   // Sends these accounts, as the book now holds them, to the engine in place of a reload.
   void patch_engine(std::vector<std::uint32_t> accounts);
   void index_book();
@@ -142,6 +163,13 @@ class margin_stream {
   mutable std::optional<revaluation> host_reval_;
   risk_result risk_;
   bool book_changed_ = false;
+  bool marked_ = false;   // a mark applied since the last risk run
+  bool settled_ = false;  // an instrument settled since the last risk run
+  std::vector<std::uint8_t> instrument_settled_;  // per instrument: 1 once settled
+  // Per instrument: a marked future's basis F_mark / S at the spot when its mark was given
+  // (market.json's spot for marks.csv), NaN for none. The market's mark_price follows its
+  // underlying at this ratio (docs/design.md 8.6).
+  std::vector<double> mark_basis_;
   // Collateral moved since the book was last made resident (funding, collateral events, realized
   // P&L, spot and option payments): added to each revaluation's equity, folded into the book's
   // collateral when the book is made resident again.

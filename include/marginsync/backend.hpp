@@ -88,6 +88,9 @@ struct tick_request {
   double z = 0.0;          // standard normal quantile at `confidence`
   double tau_years = 0.0;  // stream time since the last risk run, years (ACT/365)
   double preemptive_threshold = 0.0;
+  // Relative band an account must clear a threshold by to move to a better state (risk.json
+  // recovery_band; 0: the state follows the thresholds both ways).
+  double recovery_band = 0.0;
   const std::vector<std::uint8_t>* stale_underlying = nullptr;  // per underlying: 1 when stale
 };
 

@@ -241,6 +241,7 @@ TEST(tick_stream, json_malformed_lines_are_reported_once_and_skipped) {
   const std::string trade = "{\"type\":\"trade\"," + ts;
   const std::string collateral = "{\"type\":\"collateral\"," + ts;
   const std::string price = "{" + ts + ",\"underlying\":\"BTC\"";
+  const std::string mark = "{\"type\":\"mark\"," + ts;
   const std::vector<bad_line> cases = {
       {"{\"ts\":1795507200000,\"underlying\":\"BTC\",\"price\":1", "", "invalid JSON"},
       {"not json", "", "invalid JSON"},
@@ -295,6 +296,15 @@ TEST(tick_stream, json_malformed_lines_are_reported_once_and_skipped) {
       {collateral + ",\"account\":\"A\"}", "amount", "missing"},
       {collateral + ",\"account\":\"A\",\"amount\":2e15}", "amount", "[-1e15, 1e15]"},
       {collateral + ",\"account\":\"A\",\"amount\":\"x\"}", "amount", "expected a number"},
+      {mark + ",\"mark_price\":1}", "instrument", "missing"},
+      {mark + ",\"instrument\":\"F\"}", "mark_price", "missing: a mark gives mark_price"},
+      {mark + ",\"instrument\":\"F\",\"mark_price\":0}", "mark_price", "must be > 0"},
+      {mark + ",\"instrument\":\"F\",\"mark_price\":2e12}", "mark_price", "at most 1e12"},
+      {mark + ",\"instrument\":\"F\",\"mark_price\":\"1\"}", "mark_price", "expected a number"},
+      {mark + ",\"instrument\":\"O\",\"iv\":0}", "iv", "must be within (0, 10]"},
+      {mark + ",\"instrument\":\"O\",\"iv\":10.5}", "iv", "must be within (0, 10]"},
+      {mark + ",\"instrument\":\"O\",\"iv\":null}", "iv", "expected a number"},
+      {mark + ",\"instrument\":5,\"iv\":0.5}", "instrument", "expected a string"},
       // The id rule of every reader (docs/design.md 2.1): bytes that are not UTF-8 fail the JSON
       // parse; control characters, written as escapes, are refused by the rule.
       {trade + ",\"account\":\"A\xff\",\"instrument\":\"I\",\"quantity\":1,\"price\":1}", "",
@@ -330,6 +340,29 @@ TEST(tick_stream, json_malformed_lines_are_reported_once_and_skipped) {
     EXPECT_EQ(events[i + 1].underlying, 1u);
     EXPECT_EQ(events[i + 1].price, static_cast<double>(100 + i));
   }
+}
+
+// A mark (docs/design.md 2.8): the instrument as written and whichever of mark_price and iv it
+// gives, the other NaN. Whether the instrument exists and is of that kind is the engine's check.
+TEST(tick_stream, json_mark_events) {
+  stream_fixture s(
+      "{\"type\":\"mark\",\"ts\":1795507200000,\"instrument\":\"BTC-F\",\"mark_price\":91500}\n"
+      "{\"type\":\"mark\",\"ts\":1795507200000,\"instrument\":\"BTC-C\",\"iv\":0.61}\n"
+      "{\"type\":\"mark\",\"ts\":1795507200001,\"instrument\":\"X\",\"mark_price\":2,"
+      "\"iv\":0.5}\n");
+  const std::vector<stream_event> events = s.read_all();
+  EXPECT_TRUE(s.problems.empty());
+  ASSERT_EQ(events.size(), 3u);
+  for (const stream_event& e : events) EXPECT_EQ(e.kind, stream_event_kind::mark);
+  EXPECT_EQ(events[0].instrument, "BTC-F");
+  EXPECT_EQ(events[0].price, 91500.0);
+  EXPECT_TRUE(std::isnan(events[0].vol));
+  EXPECT_EQ(events[1].instrument, "BTC-C");
+  EXPECT_TRUE(std::isnan(events[1].price));
+  EXPECT_EQ(events[1].vol, 0.61);
+  EXPECT_EQ(events[2].price, 2.0);  // both given: the engine refuses the kind that does not fit
+  EXPECT_EQ(events[2].vol, 0.5);
+  EXPECT_EQ(events[2].ts_ns, nov24_8am_ns + 1000000);
 }
 
 TEST(tick_stream, problem_text_names_file_line_and_column) {
