@@ -89,8 +89,9 @@ std::string event_line(const oracle_transition& t, const market_state& m) {
 }
 
 std::string event_line(const instrument_settlement& t, const book& b) {
-  std::string line = "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"settled\",\"instrument\":" +
-                     nlohmann::json(b.instruments.id[t.instrument]).dump(-1, ' ', false, json_replace);
+  std::string line =
+      "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"settled\",\"instrument\":" +
+      nlohmann::json(b.instruments.id[t.instrument]).dump(-1, ' ', false, json_replace);
   append_field(line, "price", t.price);
   line += "}\n";
   return line;

@@ -121,7 +121,7 @@ struct stream_tick_view {
   double preemptive_threshold;
   double recovery_band;  // the calm-state rule (stream_rules.hpp)
   std::uint8_t* state;   // [accounts] stream_state: read, then the new state written
-  double* addon;        // [accounts] written
+  double* addon;         // [accounts] written
 };
 
 // An account whose stream state changed, as the device hands it back.

@@ -33,9 +33,8 @@ __global__ void stream_state_kernel(stream_tick_view v, std::uint8_t* changed) {
     const margin_levels in_force{v.initial_margin[a] + addon, v.maintenance_margin[a] + addon};
     // From the state after the last tick: the calm-state rule.
     const std::uint8_t state = static_cast<std::uint8_t>(
-        account_stream_state(v.equity[a], in_force, v.breach_probability[a],
-                             v.preemptive_threshold, on_stale,
-                             static_cast<stream_state>(v.state[a]), v.recovery_band));
+        account_stream_state(v.equity[a], in_force, v.breach_probability[a], v.preemptive_threshold,
+                             on_stale, static_cast<stream_state>(v.state[a]), v.recovery_band));
     changed[a] = state != v.state[a] ? 1 : 0;
     v.state[a] = state;
     v.addon[a] = addon;

@@ -517,8 +517,8 @@ std::optional<stream_event> tick_reader::parse_json(const std::string& text) {
   } else if (kind == "mark") {
     event.kind = stream_event_kind::mark;
   } else {
-    f = {"type", "unknown type " + quote_input(kind) +
-                     " (expected price, trade, collateral or mark)"};
+    f = {"type",
+         "unknown type " + quote_input(kind) + " (expected price, trade, collateral or mark)"};
     return failed();
   }
   if (!timestamp(message, event.ts_ns, f)) return failed();

@@ -4,8 +4,9 @@
 // lines. A JSON line without "type" (or with "type":"price") is a price tick
 // {"ts","underlying","price"[,"vol"]}; "type":"trade"
 // {"ts","account","instrument","quantity","price"} and "type":"collateral"
-// {"ts","account","amount"} change the book; "type":"mark" {"ts","instrument"[,"mark_price"][,"iv"]}
-// sets an instrument's own mark (docs/design.md 2.8). The format is decided by the first non-empty line:
+// {"ts","account","amount"} change the book; "type":"mark"
+// {"ts","instrument"[,"mark_price"][,"iv"]} sets an instrument's own mark (docs/design.md 2.8). The
+// format is decided by the first non-empty line:
 // '{' starts JSON lines, anything else is the CSV header.
 //
 // A stream must not die on one bad message: a malformed line is reported (FILE:LINE: column

@@ -163,8 +163,8 @@ class margin_stream {
   mutable std::optional<revaluation> host_reval_;
   risk_result risk_;
   bool book_changed_ = false;
-  bool marked_ = false;   // a mark applied since the last risk run
-  bool settled_ = false;  // an instrument settled since the last risk run
+  bool marked_ = false;                           // a mark applied since the last risk run
+  bool settled_ = false;                          // an instrument settled since the last risk run
   std::vector<std::uint8_t> instrument_settled_;  // per instrument: 1 once settled
   // Per instrument: a marked future's basis F_mark / S at the spot when its mark was given
   // (market.json's spot for marks.csv), NaN for none. The market's mark_price follows its

@@ -49,13 +49,12 @@ MSYNC_HD inline int stream_state_rank(stream_state s) {
 // E >= IM (1 + band), preemptive when P < preemptive_threshold (1 - band) (the flag is
 // P >= threshold, so band 0 is the rule without memory). Only the thresholds the account was
 // already past are widened: an account in margin_call that clears IM by the band but whose P is
-// just under the threshold goes to preemptive, not ok. `error` (equity or margins not finite) is entered and left
-// at once.
+// just under the threshold goes to preemptive, not ok. `error` (equity or margins not finite) is
+// entered and left at once.
 MSYNC_HD inline stream_state account_stream_state(double equity, const margin_levels& in_force,
                                                   double breach_probability,
-                                                  double preemptive_threshold,
-                                                  bool on_stale_oracle, stream_state previous,
-                                                  double recovery_band) {
+                                                  double preemptive_threshold, bool on_stale_oracle,
+                                                  stream_state previous, double recovery_band) {
   const int was = stream_state_rank(previous);
   const double widen = 1.0 + recovery_band, narrow = 1.0 - recovery_band;
   const margin_levels held{in_force.initial * (was >= 2 ? widen : 1.0),
@@ -88,10 +87,9 @@ MSYNC_HD inline account_tick account_tick_state(
   const double addon = account_staleness_addon(x_begin, x_end, exposure_underlying, exposure_delta,
                                                spot, vol, stale, z, tau_years, on_stale);
   const margin_levels in_force{initial_margin + addon, maintenance_margin + addon};
-  return account_tick{
-      account_stream_state(equity, in_force, breach_probability, preemptive_threshold, on_stale,
-                           previous, recovery_band),
-      addon};
+  return account_tick{account_stream_state(equity, in_force, breach_probability,
+                                           preemptive_threshold, on_stale, previous, recovery_band),
+                      addon};
 }
 
 }  // namespace msync

@@ -164,10 +164,10 @@ TEST(MarginStatus, NumbersThatAreNotFiniteAreAnError) {
   EXPECT_EQ(ok.initial, 20.0);
   EXPECT_EQ(ok.maintenance, 12.0);
 
-  EXPECT_EQ(msync::account_stream_state(nan, m, 0.0, 0.25, false,
-                                                msync::stream_state::ok, 0.02), msync::stream_state::error);
+  EXPECT_EQ(msync::account_stream_state(nan, m, 0.0, 0.25, false, msync::stream_state::ok, 0.02),
+            msync::stream_state::error);
   EXPECT_EQ(msync::account_stream_state(1e6, margin_levels{inf, inf}, 0.0, 0.25, true,
-                                                msync::stream_state::margin_call, 0.02),
+                                        msync::stream_state::margin_call, 0.02),
             msync::stream_state::error);
 }
 
