@@ -83,7 +83,8 @@ whatif_result whatif_calculator::evaluate(const whatif_state& state,
       refuse(kind::unknown_instrument, at + ".instrument",
              "unknown instrument " + quote_input(o.instrument));
     if (!std::isfinite(o.quantity) || o.quantity == 0.0)
-      refuse(kind::bad_request, at + ".quantity", "a quantity must be a finite number other than 0");
+      refuse(kind::bad_request, at + ".quantity",
+             "a quantity must be a finite number other than 0");
     if (!std::isfinite(o.price) || o.price <= 0.0)
       refuse(kind::bad_request, at + ".price", "a price must be a finite number above 0");
     order_instrument.push_back(static_cast<std::uint32_t>(i));
@@ -101,8 +102,8 @@ whatif_result whatif_calculator::evaluate(const whatif_state& state,
                  " is in the book: a tier and collateral are only for a new account");
     const std::size_t a = static_cast<std::size_t>(found);
     for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p)
-      positions.push_back(held{b.position_instrument[p], b.position_quantity[p],
-                               b.position_cost[p]});
+      positions.push_back(
+          held{b.position_instrument[p], b.position_quantity[p], b.position_cost[p]});
     collateral = b.collateral[a];
     const std::vector<double>* change = state.collateral_change;
     if (change && a < change->size()) collateral += (*change)[a];
@@ -138,9 +139,8 @@ whatif_result whatif_calculator::evaluate(const whatif_state& state,
     };
     auto at = std::find_if_not(positions.begin(), positions.end(), before);
     if (at == positions.end() || at->instrument != i) at = positions.insert(at, held{i, 0.0, 0.0});
-    const traded_position t = trade_position(ins.kind[i], ins.multiplier[i], at->quantity,
-                                             at->cost, request.orders[k].quantity,
-                                             request.orders[k].price);
+    const traded_position t = trade_position(ins.kind[i], ins.multiplier[i], at->quantity, at->cost,
+                                             request.orders[k].quantity, request.orders[k].price);
     at->quantity = t.quantity;
     at->cost = t.cost;
     collateral += t.collateral_change;
@@ -185,7 +185,8 @@ const double* whatif_calculator::scenario_row(const whatif_state& state, std::ui
   const double* s_spot = shocked_spot(state, u);
   const double* shock = sc.set_.vol_shock.data() + u * n;
   const double h = state.params->horizon_years();
-  const double base = unit_value(c, x), funding = unit_funding(c, x, 3.0 * state.params->horizon_days);
+  const double base = unit_value(c, x),
+               funding = unit_funding(c, x, 3.0 * state.params->horizon_days);
   row.pnl.resize(n);
   for (std::size_t s = 0; s < n; ++s)
     row.pnl[s] = scenario_unit_pnl(c, x, base, funding, s_spot[s], shock[s], sc.set_.vol_drift, h,
@@ -285,8 +286,8 @@ whatif_numbers whatif_calculator::account_numbers(const whatif_state& state,
   }
 
   const std::int64_t k = tail_count(params.confidence, sc.set_.count);
-  const tail_statistics tail = selector_.select(l, n, static_cast<std::size_t>(k),
-                                                block_max_.data());
+  const tail_statistics tail =
+      selector_.select(l, n, static_cast<std::size_t>(k), block_max_.data());
   const margin_levels m = account_margins(
       tail.var, tail.es, params.measure == margin_measure::es, totals.floor_notional,
       totals.liquidity_addon,
@@ -299,8 +300,9 @@ whatif_numbers whatif_calculator::account_numbers(const whatif_state& state,
   out.initial_margin = m.initial;
   out.maintenance_margin = m.maintenance;
   out.health = health_factor(out.equity, m.maintenance);
-  out.breach_probability = static_cast<double>(cpu::count_breaches(l, n, out.equity, m.maintenance)) /
-                           static_cast<double>(n);
+  out.breach_probability =
+      static_cast<double>(cpu::count_breaches(l, n, out.equity, m.maintenance)) /
+      static_cast<double>(n);
   out.status = margin_status(out.equity, m);
   out.preemptive = preemptive_flag(out.status, out.breach_probability, params.preemptive_threshold);
   return out;

@@ -23,6 +23,7 @@
 #include "marginsync/risk_rules.hpp"
 #include "marginsync/scenario_source.hpp"
 #include "marginsync/valuation.hpp"
+#include "stream/stream_engine.hpp"
 
 namespace msync {
 
@@ -77,7 +78,7 @@ struct whatif_result {
   bool new_account = false;  // the book does not hold the account
   whatif_numbers before, after;
   double incremental_margin = 0.0;  // after.initial_margin - before.initial_margin
-  bool accept = false;              // after.equity >= after.initial_margin (false when either is NaN)
+  bool accept = false;  // after.equity >= after.initial_margin (false when either is NaN)
 };
 
 // The scenario set of the last risk run: built from the market that run was at (Monte Carlo from
@@ -126,6 +127,20 @@ struct whatif_state {
   const whatif_scenarios* scenarios = nullptr;  // the last risk run's
   const book_lookup* lookup = nullptr;          // ids of `positions`
 };
+
+// The state of a stream after its last completed update. `scenarios` must be built from the market
+// of the stream's last risk run: after an update whose trigger is not `none`, that is
+// stream.inputs().market (the risk path runs last in an update); `lookup` must index
+// stream.inputs().positions (update() it after an update that opened accounts).
+inline whatif_state whatif_state_of(const margin_stream& stream, const whatif_scenarios& scenarios,
+                                    const book_lookup& lookup) {
+  return whatif_state{&stream.inputs().positions,
+                      &stream.collateral_change(),
+                      &stream.inputs().market,
+                      &stream.inputs().risk,
+                      &scenarios,
+                      &lookup};
+}
 
 class whatif_calculator {
  public:

@@ -13,6 +13,7 @@
 #include "marginsync/backend_registry.hpp"
 #include "marginsync/instrument_inputs.hpp"
 #include "stream/book_edit.hpp"
+#include "stream/stream_engine.hpp"
 #include "test_books.hpp"
 #include "test_support.hpp"
 #include "whatif/whatif.hpp"
@@ -60,7 +61,8 @@ reference_numbers reference(book_inputs in, const whatif_request& r,
                             const std::vector<double>& collateral_change,
                             const scenario_file_data* file) {
   book& b = in.positions;
-  for (std::size_t a = 0; a < collateral_change.size(); ++a) b.collateral[a] += collateral_change[a];
+  for (std::size_t a = 0; a < collateral_change.size(); ++a)
+    b.collateral[a] += collateral_change[a];
   std::uint32_t a = 0;
   while (a < b.accounts() && b.account_id[a] != r.account) ++a;
   if (a == b.accounts()) {
@@ -124,7 +126,8 @@ std::vector<whatif_request> sample_requests() {
   r.push_back(orders_for("leveraged_perp_long", {{"BTC-PERP", 1.5, 91200.0}}));
   // Reducing one, then flipping one through zero.
   r.push_back(orders_for("hedged_basis", {{"BTC-PERP", 0.4, 90500.0}}));
-  r.push_back(orders_for("hedged_basis", {{"BTC-PERP", 3.0, 90800.0}, {"BTC-SPOT", -0.5, 91100.0}}));
+  r.push_back(
+      orders_for("hedged_basis", {{"BTC-PERP", 3.0, 90800.0}, {"BTC-SPOT", -0.5, 91100.0}}));
   // A new instrument, and a new underlying, for an account.
   r.push_back(orders_for("short_option_seller",
                          {{"ETH-PERP", -2.0, 3105.0}, {"BTC-20261225", 0.5, 92000.0}}));
@@ -184,16 +187,16 @@ TEST_P(whatif_equality, EqualsAFullRiskRunOnTheBookWithTheOrders) {
   EXPECT_GT(accepted, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Methods, whatif_equality,
-    ::testing::Values(case_param{risk_method::full, false},
-                      case_param{risk_method::delta_gamma, false},
-                      case_param{risk_method::full, true},
-                      case_param{risk_method::delta_gamma, true}),
-    [](const ::testing::TestParamInfo<case_param>& p) {
-      return std::string(p.param.method == risk_method::full ? "full" : "delta_gamma") +
-             (p.param.file ? "_file" : "_monte_carlo");
-    });
+INSTANTIATE_TEST_SUITE_P(Methods, whatif_equality,
+                         ::testing::Values(case_param{risk_method::full, false},
+                                           case_param{risk_method::delta_gamma, false},
+                                           case_param{risk_method::full, true},
+                                           case_param{risk_method::delta_gamma, true}),
+                         [](const ::testing::TestParamInfo<case_param>& p) {
+                           return std::string(p.param.method == risk_method::full ? "full"
+                                                                                  : "delta_gamma") +
+                                  (p.param.file ? "_file" : "_monte_carlo");
+                         });
 
 // Prices moved and time passed since the last risk run: the what-if applies that run's scenario
 // moves to the current prices, which is a full risk run at the current market (for Monte Carlo,
@@ -214,8 +217,8 @@ TEST(whatif, UsesTheCurrentPricesWithTheLastRiskRunsScenarioMoves) {
       change[2] = -250.0;  // leveraged_perp_long paid funding
       change[9] = 1200.0;  // basis_trader deposited
       const book_lookup lookup(now.positions);
-      const whatif_state state{&now.positions, &change, &now.market, &now.risk, &scenarios,
-                               &lookup};
+      const whatif_state state{&now.positions, &change,    &now.market,
+                               &now.risk,      &scenarios, &lookup};
       whatif_calculator calc;
       for (const whatif_request& r : sample_requests()) {
         const whatif_result got = calc.evaluate(state, r);
@@ -244,6 +247,56 @@ TEST(whatif, CachedRowsFollowTheMarket) {
   expect_matches(reference(in, r, {}, nullptr), calc.evaluate(state, r).after, "after the tick");
 }
 
+// On a stream's state: after an update whose risk path ran (a trade triggers it), the what-if
+// built from that update's market equals a full run on the stream's book with the orders applied
+// and its collateral moved folded in; after a later update without a risk run (ETH moved 0.3%, time
+// passed, funding accrued), it equals a full run at the stream's current market.
+TEST(whatif, OnAStreamsStateAfterAndBetweenRiskRuns) {
+  book_location where;
+  where.book = sample_book();
+  const std::unique_ptr<backend> engine = make_cpu_backend(2);
+  margin_stream stream(load_book_at(where), *engine);
+  const std::int64_t t0 = stream.inputs().market.as_of_ns + 600LL * 1000000000LL;
+  auto price = [](std::int64_t ts, std::uint32_t u, double p) {
+    stream_event e;
+    e.ts_ns = ts;
+    e.underlying = u;
+    e.price = p;
+    e.vol = NAN;
+    return e;
+  };
+  ASSERT_NE(stream.update(t0, {price(t0, 0, 91000.0)}).trigger, risk_trigger::none);
+  const std::int64_t t1 = t0 + 1000000000LL;
+  stream_event trade;
+  trade.kind = stream_event_kind::trade;
+  trade.ts_ns = t1;
+  trade.account = "hedged_basis";
+  trade.instrument = "BTC-PERP";
+  trade.quantity = 0.3;
+  trade.price = 91150.0;
+  stream_event deposit;
+  deposit.kind = stream_event_kind::collateral;
+  deposit.ts_ns = t1;
+  deposit.account = "leveraged_perp_long";
+  deposit.amount = 500.0;
+  ASSERT_EQ(stream.update(t1, {price(t1, 0, 91200.0), trade, deposit}).trigger,
+            risk_trigger::book_change);
+  const whatif_scenarios scenarios(stream.inputs().market, scenario_source{}, stream.inputs().risk);
+  book_lookup lookup(stream.inputs().positions);
+  whatif_calculator calc;
+  auto check = [&](const std::string& label) {
+    for (const whatif_request& r : sample_requests()) {
+      const whatif_result got = calc.evaluate(whatif_state_of(stream, scenarios, lookup), r);
+      expect_matches(reference(stream.inputs(), r, stream.collateral_change(), nullptr), got.after,
+                     label + " " + r.account);
+    }
+  };
+  check("at the risk run");
+  const std::int64_t t2 = t1 + 200000000LL;
+  ASSERT_EQ(stream.update(t2, {price(t2, 1, 3090.0)}).trigger, risk_trigger::none);
+  check("between risk runs");
+}
+
 // Requests that cannot be answered are refused with what is wrong, and change nothing.
 TEST(whatif, RefusesBadRequestsAndChangesNothing) {
   const book_inputs in = sample_inputs(risk_method::full);
@@ -264,16 +317,17 @@ TEST(whatif, RefusesBadRequestsAndChangesNothing) {
     std::string field;
   };
   std::vector<bad> cases;
-  cases.push_back({orders_for("nobody", {{"BTC-PERP", 1.0, 91000.0}}), kind::unknown_account,
-                   "account"});
-  cases.push_back({orders_for("hedged_basis", {{"BTC-PERP", 1.0, 91000.0}, {"DOGE-PERP", 1.0, 1.0}}),
-                   kind::unknown_instrument, "orders[1].instrument"});
+  cases.push_back(
+      {orders_for("nobody", {{"BTC-PERP", 1.0, 91000.0}}), kind::unknown_account, "account"});
+  cases.push_back(
+      {orders_for("hedged_basis", {{"BTC-PERP", 1.0, 91000.0}, {"DOGE-PERP", 1.0, 1.0}}),
+       kind::unknown_instrument, "orders[1].instrument"});
   for (double q : {0.0, nan, inf, -inf})
     cases.push_back({orders_for("hedged_basis", {{"BTC-PERP", q, 91000.0}}), kind::bad_request,
                      "orders[0].quantity"});
   for (double p : {0.0, -5.0, nan, inf})
-    cases.push_back({orders_for("hedged_basis", {{"BTC-PERP", 1.0, p}}), kind::bad_request,
-                     "orders[0].price"});
+    cases.push_back(
+        {orders_for("hedged_basis", {{"BTC-PERP", 1.0, p}}), kind::bad_request, "orders[0].price"});
   whatif_request tier_for_existing = good;
   tier_for_existing.tier = "vip";
   cases.push_back({tier_for_existing, kind::bad_request, "tier"});
@@ -284,9 +338,9 @@ TEST(whatif, RefusesBadRequestsAndChangesNothing) {
   bad_collateral.tier = "standard";
   bad_collateral.collateral = nan;
   cases.push_back({bad_collateral, kind::bad_request, "collateral"});
-  whatif_request too_many =
-      orders_for("hedged_basis", std::vector<whatif_order>(max_whatif_orders + 1,
-                                                           whatif_order{"BTC-PERP", 1.0, 1.0}));
+  whatif_request too_many = orders_for(
+      "hedged_basis",
+      std::vector<whatif_order>(max_whatif_orders + 1, whatif_order{"BTC-PERP", 1.0, 1.0}));
   cases.push_back({too_many, kind::bad_request, "orders"});
 
   for (const bad& c : cases) {
