@@ -234,11 +234,9 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
     const valuation_inputs& x = inputs_[i];
     const std::uint32_t u = ins.underlying[i];
     const double base = unit_value(c, x), funding = unit_funding(c, x, funding_periods);
-    for (std::size_t s = 0; s < un; ++s) {
-      const valuation_inputs later = horizon_inputs(
-          x, set.spot[u * un + s], set.vol_shock[u * un + s], set.vol_drift, h, set.term_scaled);
-      row[s] = unit_value(c, later) - base + funding;
-    }
+    for (std::size_t s = 0; s < un; ++s)
+      row[s] = scenario_unit_pnl(c, x, base, funding, set.spot[u * un + s],
+                                 set.vol_shock[u * un + s], set.vol_drift, h, set.term_scaled);
   };
   // The table of all instruments' rows is the fast path; a book whose table would not fit in
   // pnl_table_bytes_ prices each position's row on the fly instead (same numbers, slower).

@@ -1,7 +1,6 @@
 #include "stream/book_edit.hpp"
 
-#include <algorithm>
-#include <cmath>
+#include "marginsync/trade_rules.hpp"
 
 namespace msync {
 
@@ -55,33 +54,12 @@ double apply_trade(book& b, std::uint32_t account, std::uint32_t instrument, dou
                    double price) {
   const std::uint64_t p = find_or_insert_position(b, account, instrument);
   ++b.position_rows;
-  const instrument_kind kind = b.instruments.kind[instrument];
-  const double m = b.instruments.multiplier[instrument];
-  double& q = b.position_quantity[p];
-  double& cost = b.position_cost[p];  // sum of quantity * entry: q times the average entry
-  if (kind != instrument_kind::perpetual && kind != instrument_kind::future) {
-    q += quantity;
-    return -quantity * m * price;
-  }
-  if (q == 0.0 || (q > 0.0) == (quantity > 0.0)) {
-    q += quantity;
-    cost += quantity * price;
-    return 0.0;
-  }
-  // Reducing: close min(|quantity|, |q|) at the average entry, realize its P&L.
-  const double average_entry = cost / q;
-  const double closed = std::copysign(std::min(std::fabs(quantity), std::fabs(q)), quantity);
-  const double realized = closed * m * (average_entry - price);
-  const double rest =
-      quantity - closed;  // opens the other way at `price` if the trade goes through 0
-  if (std::fabs(closed) == std::fabs(q)) {
-    q = rest;
-    cost = rest * price;
-  } else {
-    q += closed;
-    cost = q * average_entry;
-  }
-  return realized;
+  const traded_position t =
+      trade_position(b.instruments.kind[instrument], b.instruments.multiplier[instrument],
+                     b.position_quantity[p], b.position_cost[p], quantity, price);
+  b.position_quantity[p] = t.quantity;
+  b.position_cost[p] = t.cost;
+  return t.collateral_change;
 }
 
 }  // namespace msync

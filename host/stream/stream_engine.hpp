@@ -118,6 +118,9 @@ class margin_stream {
   const revaluation& current_revaluation() const;
 
   const book_inputs& inputs() const noexcept { return inputs_; }
+  // Per account, collateral moved since the book was last made resident (funding, collateral
+  // events, realized P&L, premiums): the book's collateral plus this is the account's collateral.
+  const std::vector<double>& collateral_change() const noexcept { return collateral_change_; }
   const std::vector<stream_state>& states() const noexcept { return state_; }
   std::int64_t risk_runs(risk_trigger t) const;
   // Time-weighted average of the margin's staleness (stream time since the last risk run) over

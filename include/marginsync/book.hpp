@@ -63,19 +63,23 @@ inline bool has_open_position(const book& b, std::uint32_t a) {
   return false;
 }
 
-// Time to expiry of each instrument at the market's as_of, in years (ACT/365: seconds /
-// 31,536,000). Spot and perpetuals get 0 (never read). Inline: both backends' host code computes
-// it.
+// Time to expiry of instrument i at `as_of_ns`, in years (ACT/365: seconds / 31,536,000). Spot and
+// perpetuals get 0 (never read).
+inline double instrument_years_to_expiry(const instrument_table& instruments, std::size_t i,
+                                         std::int64_t as_of_ns) {
+  const instrument_kind k = instruments.kind[i];
+  if (k != instrument_kind::future && k != instrument_kind::option) return 0.0;
+  // Both instants lie in 1900-2149 (parse_timestamp), so the nanosecond difference is exact in 64
+  // bits; then ACT/365 years.
+  return static_cast<double>(instruments.expiry_ns[i] - as_of_ns) / 1e9 / seconds_per_year;
+}
+
+// The same for every instrument. Inline: both backends' host code computes it.
 inline std::vector<double> years_to_expiry(const instrument_table& instruments,
                                            std::int64_t as_of_ns) {
   std::vector<double> t(instruments.size(), 0.0);
-  for (std::size_t i = 0; i < instruments.size(); ++i) {
-    const instrument_kind k = instruments.kind[i];
-    if (k == instrument_kind::future || k == instrument_kind::option)
-      // Both instants lie in 1900-2149 (parse_timestamp), so the nanosecond difference is exact
-      // in 64 bits; then ACT/365 years.
-      t[i] = static_cast<double>(instruments.expiry_ns[i] - as_of_ns) / 1e9 / seconds_per_year;
-  }
+  for (std::size_t i = 0; i < instruments.size(); ++i)
+    t[i] = instrument_years_to_expiry(instruments, i, as_of_ns);
   return t;
 }
 

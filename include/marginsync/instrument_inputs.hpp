@@ -48,30 +48,34 @@ inline double settlement_price(const instrument_table& ins, std::size_t i, const
   return p == p ? p : m.spot[ins.underlying[i]];
 }
 
+// Instrument i's valuation_inputs at `m`, `t` its time to expiry in years (years_to_expiry).
+inline valuation_inputs instrument_input(const instrument_table& ins, std::size_t i,
+                                         const market_state& m, const risk_params& p, double t) {
+  const std::uint32_t u = ins.underlying[i];
+  const instrument_kind k = ins.kind[i];
+  valuation_inputs x{m.spot[u], m.vol[u], m.rate, m.carry(u), t};
+  x.funding_rate = m.funding_rate[u];
+  const bool dated = k == instrument_kind::future || k == instrument_kind::option;
+  if (dated && t <= 0.0) {
+    x.settled = true;
+    x.spot = settlement_price(ins, i, m);
+  } else if (k == instrument_kind::option) {
+    x.vol = option_vol(ins, i, m, t);
+    x.vol_term = vol_term_scale(p, t);
+  } else if (k == instrument_kind::future) {
+    const double mark = instrument_mark(m.mark_price, i);
+    if (mark == mark) x.basis = mark / m.spot[u];
+  }
+  return x;
+}
+
 // valuation_inputs of every instrument at `m` (time to expiry from m.as_of_ns).
 inline std::vector<valuation_inputs> instrument_inputs(const instrument_table& ins,
                                                        const market_state& m,
                                                        const risk_params& p) {
   const std::vector<double> t = years_to_expiry(ins, m.as_of_ns);
   std::vector<valuation_inputs> out(ins.size());
-  for (std::size_t i = 0; i < ins.size(); ++i) {
-    const std::uint32_t u = ins.underlying[i];
-    const instrument_kind k = ins.kind[i];
-    valuation_inputs x{m.spot[u], m.vol[u], m.rate, m.carry(u), t[i]};
-    x.funding_rate = m.funding_rate[u];
-    const bool dated = k == instrument_kind::future || k == instrument_kind::option;
-    if (dated && t[i] <= 0.0) {
-      x.settled = true;
-      x.spot = settlement_price(ins, i, m);
-    } else if (k == instrument_kind::option) {
-      x.vol = option_vol(ins, i, m, t[i]);
-      x.vol_term = vol_term_scale(p, t[i]);
-    } else if (k == instrument_kind::future) {
-      const double mark = instrument_mark(m.mark_price, i);
-      if (mark == mark) x.basis = mark / m.spot[u];
-    }
-    out[i] = x;
-  }
+  for (std::size_t i = 0; i < ins.size(); ++i) out[i] = instrument_input(ins, i, m, p, t[i]);
   return out;
 }
 

@@ -129,6 +129,16 @@ MSYNC_HD inline valuation_inputs horizon_inputs(valuation_inputs x, double spot,
   return x;
 }
 
+// One unit's P&L in one scenario (docs/design.md 3.7, `full`): its value at the horizon's end at
+// the scenario's spot S' and vol shock, less its value now (`base`, unit_value at x), plus the
+// horizon's funding (`funding`, unit_funding). Loss = -q times this.
+MSYNC_HD inline double scenario_unit_pnl(const contract_terms& c, const valuation_inputs& x,
+                                         double base, double funding, double spot, double vol_shock,
+                                         double vol_drift, double horizon_years, bool term_scaled) {
+  return unit_value(c, horizon_inputs(x, spot, vol_shock, vol_drift, horizon_years, term_scaled)) -
+         base + funding;
+}
+
 // Funding a perpetual's unit pays over the horizon, as a value change: -m S funding_rate
 // funding_periods (funding_periods = 3 horizon_days, the 8-hour periods in it). Longs pay when the
 // rate is positive. 0 for every other kind.
