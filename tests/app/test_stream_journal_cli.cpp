@@ -162,6 +162,28 @@ TEST(stream_journal_cli, sigkill_then_restart_on_the_journal_equals_the_uninterr
   EXPECT_GT(w["stream"]["book_events_applied"].get<int>(), 100);
 }
 
+TEST(stream_journal_cli, an_update_the_journal_cannot_hold_is_not_applied) {
+  // Every file limited to 16 KB (SIGXFSZ ignored: a write fails with EFBIG, as on a full disk);
+  // the journal, with every tick, reaches it first. The update it could not write must not be
+  // applied: the outputs hold exactly the updates the journal holds.
+  test::temp_dir dir;
+  const std::vector<std::string> lines = trading_crash_lines();
+  test::write_file(dir / "feed.jsonl", join(lines, 0, lines.size()));
+  const std::string out =
+      run_script(dir, "trap '' XFSZ; ulimit -f 32; '" + std::string(MSYNC_CLI_PATH) +
+                          "' stream -q --book " + test::q(test::sample_book()) + " --ticks " +
+                          test::q(dir / "feed.jsonl") + " --journal " + test::q(dir / "j") +
+                          " --out " + test::q(dir / "out") + "; echo rc=$?");
+  EXPECT_NE(out.find("cannot write " + (dir / "j" / "journal.msj").string()), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+  const std::string journal = test::read_file(dir / "j" / "journal.msj");
+  ASSERT_FALSE(journal.empty());
+  EXPECT_EQ(journal.back(), '\n') << "cut back to its last whole record";
+  EXPECT_EQ(count_lines(test::read_file(dir / "out" / "ticks.csv")), count_lines(journal))
+      << "ticks.csv: the header and one row per journaled update; journal: the header and them";
+}
+
 TEST(stream_journal_cli, a_journal_is_not_replayed_onto_another_book) {
   test::temp_dir dir;
   std::filesystem::create_directories(dir / "book");
