@@ -297,7 +297,8 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     marks_applied += static_cast<std::int64_t>(u.marks_applied);
     settlements += static_cast<std::int64_t>(u.settlements.size());
     for (input_problem p : u.problems) {  // events the book could not take: reported like bad lines
-      p.file = ticks_path == "-" ? "<stdin>" : ticks_path;
+      // A replayed event's line is that of the feed it came from, in an earlier run.
+      p.file = replaying ? "<journal replay>" : ticks_path == "-" ? "<stdin>" : ticks_path;
       ++events_refused;
       if (++problems_seen <= shown_problems) progress.line(p.to_string());
     }
@@ -525,6 +526,9 @@ command stream_command(CLI::App& top, const run_context& context) {
           "hand, writes the outputs and exits 0. An output that cannot be written stops the "
           "stream:\n"
           "exit 1, the file cut back to its last whole update.\n"
+          "--journal DIR: every update on disk before it is applied; started again on the same\n"
+          "journal, the stream replays it (outputs rewritten from its start), then reads the "
+          "feed.\n"
           "events.jsonl: health is equity / maintenance margin, null when there is no "
           "maintenance margin.\n") +
           units_note));
