@@ -273,9 +273,6 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     if (problems_seen == shown_problems)
       progress.line(name + ": further malformed lines are counted, not shown");
   });
-  // Stream time starts at the book's as_of for the bound: a first tick stamped 1900 must not
-  // charge 126 years of funding at the next one. A jump the feed confirms is said even with -q:
-  // it moves the clock of every margin.
   install_stop_handlers();
 
   std::vector<double> tick_latency, risk_latency, book_latency;
