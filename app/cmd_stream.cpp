@@ -22,6 +22,7 @@
 #include "cli_common.hpp"
 #include "io/input_files.hpp"
 #include "io/number_parse.hpp"
+#include "journal/stream_journal.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/stopwatch.hpp"
@@ -186,9 +187,20 @@ struct stream_options {
   std::string ticks;
   tick_time_options time;
   bool strict = false;
+  std::string journal;  // --journal DIR: empty for none (docs/design.md 8.11)
   risk_options risk;
   run_options run;
 };
+
+// What shapes the engine's results besides the book's files: the risk parameters after the
+// command line's overrides. A journal is replayed only onto the same (book_identity).
+std::string engine_parameters(const book_inputs& in) {
+  char text[160];
+  std::snprintf(text, sizeof text, "method=%s scenarios=%lld seed=%llu confidence=%.17g\n",
+                method_name(in.risk.method), static_cast<long long>(in.risk.scenarios),
+                static_cast<unsigned long long>(in.risk.seed), in.risk.confidence);
+  return text;
+}
 
 std::vector<named_input> stream_inputs(const stream_options& o) {
   std::vector<named_input> in = book_inputs_named(o.book);
@@ -200,6 +212,12 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   const std::string name = "marginsync stream";
   const bool quiet = o.run.quiet;
   const std::string ticks_path = o.ticks;
+  if (!o.journal.empty()) {
+    // The journal is neither an input nor in the output directory (whose re-run would remove it).
+    std::vector<named_input> others = stream_inputs(o);
+    others.push_back({"--out", o.run.out});
+    refuse_output_over_inputs("--journal", o.journal, others);
+  }
   std::optional<output_directory> out_dir =
       claim_output_directory(o.run, "stream", context, stream_inputs(o));
   // A live feed (standard input, a named pipe, a socket) is read from descriptor 0 through our own
@@ -230,6 +248,11 @@ int run_stream_command(const stream_options& o, const run_context& context) {
       select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
   progress_reporter progress(!quiet);
   note(o.run, &progress, selection.note);
+  // Opened before the engine starts: a journal of another book stops the run here (exit 2).
+  std::optional<stream_journal> journal;
+  if (!o.journal.empty())
+    journal.emplace(o.journal, book_identity(book_location_from(o.book), engine_parameters(inputs)),
+                    [&](const std::string& line) { progress.line(line); });
   stream_outputs outputs(out_dir);
   margin_stream stream(std::move(inputs), *selection.instance);
   const book& b = stream.inputs().positions;
@@ -250,26 +273,29 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     if (problems_seen == shown_problems)
       progress.line(name + ": further malformed lines are counted, not shown");
   });
-  // Stream time starts at the book's as_of for the bound: a first tick stamped 1900 must not
-  // charge 126 years of funding at the next one. A jump the feed confirms is said even with -q:
-  // it moves the clock of every margin.
-  reader.check_time(stream.inputs().market.as_of_ns, o.time.bound(),
-                    [&](const std::string& line) { progress.line(line); });
   install_stop_handlers();
 
   std::vector<double> tick_latency, risk_latency, book_latency;
   std::int64_t updates = 0, ticks_applied = 0, out_of_order = 0, book_events = 0,
                events_refused = 0, marks_applied = 0, settlements = 0;
   std::map<std::string, std::int64_t> transitions;
+  bool replaying = false;
   auto process = [&](std::int64_t ts, const std::vector<stream_event>& group) {
-    const update_outcome u = stream.update(ts, group);
+    // On disk before it is applied: an update the engine applied is never lost (8.11). The write
+    // and sync delay the update's states, so they count in its tick path.
+    const stopwatch journal_watch;
+    if (journal && !replaying) journal->append(ts, group);
+    const double journal_seconds = journal && !replaying ? journal_watch.seconds() : 0.0;
+    update_outcome u = stream.update(ts, group);
+    u.tick_seconds += journal_seconds;
     ++updates;
     ticks_applied += static_cast<std::int64_t>(u.ticks_applied);
     book_events += static_cast<std::int64_t>(u.book_events_applied);
     marks_applied += static_cast<std::int64_t>(u.marks_applied);
     settlements += static_cast<std::int64_t>(u.settlements.size());
     for (input_problem p : u.problems) {  // events the book could not take: reported like bad lines
-      p.file = ticks_path == "-" ? "<stdin>" : ticks_path;
+      // A replayed event's line is that of the feed it came from, in an earlier run.
+      p.file = replaying ? "<journal replay>" : ticks_path == "-" ? "<stdin>" : ticks_path;
       ++events_refused;
       if (++problems_seen <= shown_problems) progress.line(p.to_string());
     }
@@ -292,6 +318,29 @@ int run_stream_command(const stream_options& o, const run_context& context) {
                           format_timestamp(stream.stream_time_ns()));
     }
   };
+  // A journal's updates first, through the same path as new ones: the engine's state and the
+  // outputs (events.jsonl and ticks.csv from the start) are those of the stream so far.
+  std::int64_t replayed = 0;
+  if (journal) {
+    replaying = true;
+    for (const journal_update& u : journal->recorded()) {
+      if (stop_requested || outputs.failed()) break;
+      process(u.ts_ns, u.events);
+      ++replayed;
+    }
+    replaying = false;
+    journal->forget_recorded();
+    if (replayed > 0)
+      note(o.run, &progress,
+           "journal: " + std::to_string(replayed) + " updates replayed from " +
+               journal->file().string() + ", stream time " +
+               format_timestamp(stream.stream_time_ns()));
+  }
+  // Stream time starts at the book's as_of for the bound (after a replay, at the journal's stream
+  // time): a first tick stamped 1900 must not charge 126 years of funding at the next one. A jump
+  // the feed confirms is said even with -q: it moves the clock of every margin.
+  reader.check_time(replayed > 0 ? stream.stream_time_ns() : stream.inputs().market.as_of_ns,
+                    o.time.bound(), [&](const std::string& line) { progress.line(line); });
   std::vector<stream_event> group;  // the update in hand: the events of one timestamp
   std::int64_t group_ts = 0;
   auto finish_update = [&] {
@@ -349,6 +398,10 @@ int run_stream_command(const stream_options& o, const run_context& context) {
                  {"marks_applied", marks_applied},
                  {"settlements", settlements},
                  {"interrupted", interrupted}};
+  j["journal"] = journal ? nlohmann::json{{"file", journal->file().string()},
+                                          {"replayed_updates", replayed},
+                                          {"updates", journal->updates()}}
+                         : nlohmann::json(nullptr);
   j["risk_runs"] = {{"start", stream.risk_runs(risk_trigger::start)},
                     {"deviation", stream.risk_runs(risk_trigger::deviation)},
                     {"heartbeat", stream.risk_runs(risk_trigger::heartbeat)},
@@ -442,6 +495,12 @@ command stream_command(CLI::App& top, const run_context& context) {
                 "exit with status 2 at the end when any line was rejected or any event refused "
                 "(the stream still runs to its end and reports every problem)")
       ->group("Inputs");
+  app->add_option("--journal", o->journal,
+                  "append every update to DIR/journal.msj, on disk before it is applied; a "
+                  "journal already there is replayed first (the outputs are rewritten from its "
+                  "start), then the stream continues")
+      ->type_name("DIR")
+      ->group("Outputs");
   add_risk_options(*app, o->risk);
   add_backend_option(*app, o->run, backend_use::computes);
   add_threads_options(*app, o->run);
@@ -464,6 +523,9 @@ command stream_command(CLI::App& top, const run_context& context) {
           "hand, writes the outputs and exits 0. An output that cannot be written stops the "
           "stream:\n"
           "exit 1, the file cut back to its last whole update.\n"
+          "--journal DIR: every update on disk before it is applied; started again on the same\n"
+          "journal, the stream replays it (outputs rewritten from its start), then reads the "
+          "feed.\n"
           "events.jsonl: health is equity / maintenance margin, null when there is no "
           "maintenance margin.\n") +
           units_note));
