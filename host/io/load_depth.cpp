@@ -12,13 +12,15 @@ void load_depth_file(const std::filesystem::path& path, const market_state& mark
   // Underlyings the file does not list keep risk.json's values.
   std::vector<double> coefficient(market.size(), risk.impact_coefficient);
   std::vector<double> volume(market.size(), risk.daily_volume);
+  // Any problem of this file, the header's included (a malformed header can still open), leaves
+  // risk.json's values in force.
+  const std::size_t before = problems.size();
   csv_reader csv;
   if (!csv.open(path, problems)) return;
   const int c_underlying = csv.require("underlying", problems);
   const int c_volume = csv.require("daily_volume", problems);
   const int c_coefficient = csv.column("impact_coefficient");
   if (c_underlying < 0 || c_volume < 0) return;
-  const std::size_t before = problems.size();
   std::vector<long> seen_on(market.size(), 0);
   while (csv.next(problems)) {
     auto fail = [&](const char* column, std::string why) {
