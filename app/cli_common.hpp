@@ -47,6 +47,7 @@ struct command {
 
 command margin_command(CLI::App& top, const run_context& context);
 command stream_command(CLI::App& top, const run_context& context);
+command serve_command(CLI::App& top, const run_context& context);
 command cascade_command(CLI::App& top, const run_context& context);
 command replay_command(CLI::App& top, const run_context& context);
 command generate_command(CLI::App& top, const run_context& context);

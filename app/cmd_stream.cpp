@@ -20,13 +20,16 @@
 
 #include "bench_stream.hpp"
 #include "cli_common.hpp"
+#include "feed_input.hpp"
 #include "io/input_files.hpp"
 #include "io/number_parse.hpp"
 #include "journal/stream_journal.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/stopwatch.hpp"
+#include "stream/event_lines.hpp"
 #include "stream/stream_engine.hpp"
+#include "stream_outputs.hpp"
 
 namespace msync::cli {
 
@@ -55,133 +58,6 @@ nlohmann::json latency_json(const latency_summary& l) {
   return {{"count", l.count}, {"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
 }
 
-void append_field(std::string& line, const char* key, double value) {
-  line += ",\"";
-  line += key;
-  line += "\":";
-  // JSON has no infinity: a health with no maintenance margin to measure against is null.
-  if (std::isfinite(value))
-    append_number(line, value);
-  else
-    line += "null";
-}
-
-std::string event_line(const account_transition& t, const book& b) {
-  std::string line =
-      "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"" + t.event + "\",\"account\":";
-  line += nlohmann::json(b.account_id[t.account]).dump(-1, ' ', false, json_replace);
-  line += ",\"from\":\"";
-  line += stream_state_name(t.from);
-  line += '"';
-  append_field(line, "equity", t.equity);
-  append_field(line, "initial_margin", t.initial_margin);
-  append_field(line, "maintenance_margin", t.maintenance_margin);
-  append_field(line, "health", t.health);
-  append_field(line, "breach_probability", t.breach_probability);
-  line += "}\n";
-  return line;
-}
-
-std::string event_line(const oracle_transition& t, const market_state& m) {
-  return "{\"ts\":\"" + format_timestamp(t.ts_ns) +
-         "\",\"event\":\"stale_oracle\",\"underlying\":" +
-         nlohmann::json(m.symbols[t.underlying]).dump(-1, ' ', false, json_replace) +
-         ",\"stale\":" + (t.stale ? "true" : "false") + "}\n";
-}
-
-std::string event_line(const instrument_settlement& t, const book& b) {
-  std::string line =
-      "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"settled\",\"instrument\":" +
-      nlohmann::json(b.instruments.id[t.instrument]).dump(-1, ' ', false, json_replace);
-  append_field(line, "price", t.price);
-  line += "}\n";
-  return line;
-}
-
-// Where the stream's lines go: files in --out, or events on standard output. A write that fails
-// (a full disk, a file-size limit) stops the stream (docs/design.md 8.8): the file is cut back to
-// its last whole update, the error is said on stderr and in summary.json, and the run exits 1.
-// A reader of standard output that goes away is not a failure: it stops the stream like SIGTERM.
-class stream_outputs {
- public:
-  explicit stream_outputs(std::optional<output_directory>& dir) {
-    if (!dir) return;
-    events_.emplace(dir->file("events.jsonl"));
-    ticks_.emplace(dir->file("ticks.csv"));
-    if (!ticks_->append("timestamp,ticks,out_of_order,paths,trigger,tick_ms,risk_ms,wall_ms,"
-                        "transitions,staleness_ms\n"))
-      report(ticks_->error());
-  }
-
-  // False once an output cannot be written: the stream is to stop.
-  bool write(const update_outcome& u, const book& b, const market_state& m) {
-    if (failed()) return false;
-    std::string lines;
-    for (const oracle_transition& t : u.oracles) lines += event_line(t, m);
-    for (const instrument_settlement& t : u.settlements) lines += event_line(t, b);
-    for (const account_transition& t : u.accounts) lines += event_line(t, b);
-    if (events_) {
-      std::string row = format_timestamp(u.ts_ns) + ',' + std::to_string(u.ticks_applied) + ',' +
-                        std::to_string(u.ticks_out_of_order) + ',' +
-                        (u.trigger == risk_trigger::none ? "tick" : "tick+risk") + ',' +
-                        risk_trigger_name(u.trigger);
-      // Wall times are measurements: to the microsecond. Staleness is stream time: exact.
-      char times[96];
-      std::snprintf(times, sizeof times, ",%.3f,%.3f,%.3f,", 1e3 * u.tick_seconds,
-                    1e3 * u.risk_seconds, 1e3 * (u.tick_seconds + u.risk_seconds));
-      row += times + std::to_string(u.accounts.size() + u.oracles.size()) + ',';
-      append_number(row, u.staleness_years * 31536000.0 * 1e3);
-      row += '\n';
-      // Each update's lines in one unbuffered write: a consumer tailing the files sees each
-      // update whole, as soon as it is done. Events first: ticks.csv never runs ahead of them.
-      const std::uint64_t events_before = events_->bytes();
-      if (!events_->append(lines)) return report(events_->error());
-      if (!ticks_->append(row)) {  // the update's events go too: both files end at one update
-        events_->take_back_to(events_before, ticks_->error());
-        return report(ticks_->error());
-      }
-      ++updates_written_;
-    } else if (!lines.empty()) {
-      errno = 0;
-      if (std::fputs(lines.c_str(), stdout) == EOF || std::fflush(stdout) != 0) {
-        if (errno != EPIPE)
-          return report("cannot write standard output: " +
-                        std::string(std::strerror(errno ? errno : EIO)));
-        if (!stop_requested) {
-          std::fprintf(stderr, "marginsync stream: standard output closed; stopping\n");
-          stop_requested = 1;
-        }
-      }
-    }
-    return true;
-  }
-
-  // The files on disk (fsync) before the summary names them.
-  void sync() {
-    if (failed() || !events_) return;
-    if (!events_->sync()) report(events_->error());
-    if (!failed() && !ticks_->sync()) report(ticks_->error());
-  }
-
-  bool failed() const { return !error_.empty(); }
-  const std::string& error() const { return error_; }
-  std::int64_t updates_written() const { return updates_written_; }
-
- private:
-  bool report(const std::string& why) {
-    if (error_.empty()) {
-      error_ = why;
-      std::fprintf(stderr, "marginsync stream: %s; stopping after %lld updates written whole\n",
-                   why.c_str(), static_cast<long long>(updates_written_));
-    }
-    return false;
-  }
-
-  std::optional<appending_file> events_, ticks_;
-  std::int64_t updates_written_ = 0;
-  std::string error_;
-};
-
 struct stream_options {
   book_options book;
   std::string ticks;
@@ -191,16 +67,6 @@ struct stream_options {
   risk_options risk;
   run_options run;
 };
-
-// What shapes the engine's results besides the book's files: the risk parameters after the
-// command line's overrides. A journal is replayed only onto the same (book_identity).
-std::string engine_parameters(const book_inputs& in) {
-  char text[160];
-  std::snprintf(text, sizeof text, "method=%s scenarios=%lld seed=%llu confidence=%.17g\n",
-                method_name(in.risk.method), static_cast<long long>(in.risk.scenarios),
-                static_cast<unsigned long long>(in.risk.seed), in.risk.confidence);
-  return text;
-}
 
 std::vector<named_input> stream_inputs(const stream_options& o) {
   std::vector<named_input> in = book_inputs_named(o.book);
@@ -220,27 +86,10 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   }
   std::optional<output_directory> out_dir =
       claim_output_directory(o.run, "stream", context, stream_inputs(o));
-  // A live feed (standard input, a named pipe, a socket) is read from descriptor 0 through our own
-  // buffer, so that what is already read can be told from what is not; a file is read as it is.
-  std::error_code ec;
-  const auto type = ticks_path == "-" ? std::filesystem::file_type::fifo
-                                      : std::filesystem::status(ticks_path, ec).type();
-  const bool live =
-      type == std::filesystem::file_type::fifo || type == std::filesystem::file_type::socket;
-  std::ifstream ticks_file;
-  if (ticks_path != "-") {
-    // A directory opens as a file on Linux and reads as empty: it would stream 0 updates, exit 0.
-    if (std::string why = input_file_problem(ticks_path); !why.empty())
-      throw input_error({input_problem{ticks_path, 0, "", std::move(why)}});
-  }
-  if (live && ticks_path != "-" && !std::freopen(ticks_path.c_str(), "r", stdin))
-    throw input_error({input_problem{ticks_path, 0, "", "cannot be read"}});
-  if (!live) {
-    ticks_file.open(ticks_path);
-    if (!ticks_file) throw input_error({input_problem{ticks_path, 0, "", "cannot be read"}});
-  }
-  if (live) std::ios::sync_with_stdio(false);
-  std::istream& in = live ? std::cin : ticks_file;
+  feed_input feed;
+  open_feed(ticks_path, feed);
+  const bool live = feed.live;
+  std::istream& in = feed.stream();
 
   const stopwatch wall_start;
   book_inputs inputs = load_book_from(o.book, o.risk);
@@ -251,9 +100,12 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   // Opened before the engine starts: a journal of another book stops the run here (exit 2).
   std::optional<stream_journal> journal;
   if (!o.journal.empty())
-    journal.emplace(o.journal, book_identity(book_location_from(o.book), engine_parameters(inputs)),
+    journal.emplace(o.journal,
+                    book_identity(book_location_from(o.book), engine_parameters(inputs.risk)),
                     [&](const std::string& line) { progress.line(line); });
-  stream_outputs outputs(out_dir);
+  stream_outputs outputs(out_dir, name, [] {
+    if (!stop_requested) stop_requested = 1;
+  });
   margin_stream stream(std::move(inputs), *selection.instance);
   const book& b = stream.inputs().positions;
   note(o.run, &progress,
@@ -261,9 +113,7 @@ int run_stream_command(const stream_options& o, const run_context& context) {
            std::to_string(b.positions()) + " positions resident on " +
            selection.instance->device());
   // How far through the feed: a file's size is known, a live feed's is not.
-  std::error_code size_error;
-  const double feed_bytes =
-      live ? 0.0 : static_cast<double>(std::filesystem::file_size(ticks_path, size_error));
+  const double feed_bytes = feed.bytes;
 
   constexpr long shown_problems =
       100;  // then counted, not printed: a broken feed must not flood the log
@@ -280,6 +130,7 @@ int run_stream_command(const stream_options& o, const run_context& context) {
                events_refused = 0, marks_applied = 0, settlements = 0;
   std::map<std::string, std::int64_t> transitions;
   bool replaying = false;
+  std::vector<std::string> event_lines;
   auto process = [&](std::int64_t ts, const std::vector<stream_event>& group) {
     // On disk before it is applied: an update the engine applied is never lost (8.11). The write
     // and sync delay the update's states, so they count in its tick path.
@@ -306,11 +157,13 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     for (const account_transition& t : u.accounts) ++transitions[t.event];
     for (const oracle_transition& t : u.oracles)
       ++transitions[t.stale ? "stale_oracle" : "oracle_recovered"];
-    outputs.write(u, stream.inputs().positions, stream.inputs().market);
+    event_lines.clear();
+    append_event_lines(u, stream.inputs().positions, stream.inputs().market, event_lines);
+    outputs.write(u, event_lines);
     if (progress.due()) {
       double fraction = -1.0;
-      if (!live && feed_bytes > 0 && !size_error) {
-        const std::streamoff at = ticks_file.tellg();
+      if (!live && feed_bytes > 0) {
+        const std::streamoff at = feed.file.tellg();
         if (at >= 0) fraction = static_cast<double>(at) / feed_bytes;
       }
       progress.update("stream", fraction,

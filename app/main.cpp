@@ -89,10 +89,10 @@ int main(int argc, char** argv) {
   bool version = false;
   top.add_flag("--version", version, "the version, and the backends this build has");
   top.require_subcommand(0, 1);
-  std::vector<command> commands = {margin_command(top, context),   stream_command(top, context),
-                                   cascade_command(top, context),  replay_command(top, context),
-                                   generate_command(top, context), convert_command(top, context),
-                                   bench_command(top, context)};
+  std::vector<command> commands = {margin_command(top, context),  stream_command(top, context),
+                                   serve_command(top, context),   cascade_command(top, context),
+                                   replay_command(top, context),  generate_command(top, context),
+                                   convert_command(top, context), bench_command(top, context)};
   for (const command& c : commands) c.app->group("");  // listed, one line each, in the footer
 
   if (argc < 2) {

@@ -151,6 +151,14 @@ void add_file(sha256& h, const std::string& role, const std::filesystem::path& p
 
 }  // namespace
 
+std::string engine_parameters(const risk_params& risk) {
+  char text[160];
+  std::snprintf(text, sizeof text, "method=%s scenarios=%lld seed=%llu confidence=%.17g\n",
+                method_name(risk.method), static_cast<long long>(risk.scenarios),
+                static_cast<unsigned long long>(risk.seed), risk.confidence);
+  return text;
+}
+
 std::uint32_t crc32(const void* data, std::size_t n) {
   static const std::array<std::uint32_t, 256> table = crc_table();
   const auto* p = static_cast<const unsigned char*>(data);

@@ -40,6 +40,10 @@ struct journal_update {
 // file that cannot be read.
 std::string book_identity(const book_location& where, const std::string& engine_parameters);
 
+// What shapes the engine's results besides the book's files, for book_identity: the risk
+// parameters after the command line's overrides (method, scenarios, seed, confidence).
+std::string engine_parameters(const risk_params& risk);
+
 // The CRC-32 of the journal's records (IEEE 802.3 polynomial, reflected; crc32("123456789") is
 // cbf43926).
 std::uint32_t crc32(const void* data, std::size_t n);

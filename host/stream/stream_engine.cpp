@@ -234,7 +234,8 @@ void margin_stream::settle(update_outcome& out) {
   }
 }
 
-update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<stream_event>& events) {
+update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<stream_event>& events,
+                                     const std::function<void()>& applied) {
   // The tick path's latency is the whole update but its risk path: funding, the events, making a
   // changed book resident again (a reload costs about 0.5 s at 1 M accounts), revaluation and
   // states. Every account's state waits on all of it.
@@ -310,6 +311,7 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
     }
   }
 
+  if (applied) applied();
   engine_.revalue(m, collateral_change_);
   host_reval_.reset();
   out.trigger = pick_trigger();
@@ -396,6 +398,46 @@ void margin_stream::patch_engine(std::vector<std::uint32_t> accounts) {
 const revaluation& margin_stream::current_revaluation() const {
   if (!host_reval_) host_reval_ = engine_.copy_revaluation();
   return *host_reval_;
+}
+
+std::vector<account_in_force> margin_stream::accounts_in_force(
+    const std::vector<std::uint32_t>& accounts) const {
+  std::vector<account_in_force> out;
+  if (accounts.empty() || !risk_ran_) return out;
+  const book& b = inputs_.positions;
+  const market_state& m = inputs_.market;
+  const revalued_accounts reval = engine_.copy_revaluation_of(accounts);
+  const tick_request request = tick_inputs();
+  out.reserve(accounts.size());
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    const std::uint32_t a = accounts[i];
+    account_in_force r;
+    r.account = a;
+    r.state = state_[a];
+    r.own_funds = reval.own_funds[i];
+    r.equity = reval.equity[i];
+    r.var = risk_.var[a];
+    r.es = risk_.es[a];
+    r.breach_probability = risk_.breach_probability[a];
+    // The add-on from the account's exposures, as margins_in_force and the tick path sum it.
+    // Its exposures [x0, x0 + n) in the book are [first[i], first[i] + n) of the copy.
+    const std::uint64_t x0 = b.account_exposure_begin[a], n = b.account_exposure_begin[a + 1] - x0;
+    const std::uint32_t* underlying = b.exposure_underlying.data() + x0;
+    const double* delta = reval.exposure_delta.data() + reval.first[i];
+    bool on_stale = false;
+    r.staleness_addon =
+        account_staleness_addon(0, n, underlying, delta, m.spot.data(), m.vol.data(), nullptr,
+                                request.z, request.tau_years, on_stale);
+    r.initial_margin = risk_.initial_margin[a] + r.staleness_addon;
+    r.maintenance_margin = risk_.maintenance_margin[a] + r.staleness_addon;
+    r.health = health_factor(r.equity, r.maintenance_margin);
+    r.status = margin_status(r.equity, margin_levels{r.initial_margin, r.maintenance_margin});
+    r.preemptive =
+        preemptive_flag(r.status, r.breach_probability, inputs_.risk.preemptive_threshold);
+    for (std::uint64_t x = 0; x < n; ++x) r.exposure_delta.emplace_back(underlying[x], delta[x]);
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 risk_result margin_stream::margins_in_force() const {

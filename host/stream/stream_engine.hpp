@@ -20,6 +20,7 @@
 // Only transitions are reported: an account's state moving between ok, preemptive, margin_call,
 // liquidate and liquidation_held, and an underlying's oracle going stale or recovering.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -92,14 +93,35 @@ struct update_outcome {
   std::vector<instrument_settlement> settlements;
 };
 
+// One account's numbers in force after an update (margins_in_force's, for one account), with its
+// exposures' deltas at the current prices. Quote currency unless said.
+struct account_in_force {
+  std::uint32_t account = 0;
+  stream_state state = stream_state::ok;  // as of the last update's tick path
+  double own_funds = 0.0, equity = 0.0;
+  double var = 0.0, es = 0.0;                             // the last risk run's
+  double initial_margin = 0.0, maintenance_margin = 0.0;  // the last run's plus the add-on
+  double staleness_addon = 0.0;
+  double health = 0.0;
+  double breach_probability = 0.0;  // the last risk run's
+  account_status status = account_status::ok;
+  bool preemptive = false;
+  std::vector<std::pair<std::uint32_t, double>> exposure_delta;  // (underlying, units of it)
+};
+
 class margin_stream {
  public:
   // `inputs` is the loaded book with its market and risk parameters; the book is made resident
   // on `engine` here. The engine must outlive the stream.
   margin_stream(book_inputs inputs, backend& engine);
 
-  // One update: the events of one timestamp, in stream order.
-  update_outcome update(std::int64_t ts_ns, const std::vector<stream_event>& events);
+  // One update: the events of one timestamp, in stream order. `applied`, when given, is called
+  // once the update's changes to the book, the market and the collateral moved are all made (and
+  // the book is on the backend), before the revaluation and the risk path: from then on, until
+  // the next update, inputs() and collateral_change() do not change. A server releases the lock
+  // its what-ifs read those under there, so that a what-if never waits for a risk run.
+  update_outcome update(std::int64_t ts_ns, const std::vector<stream_event>& events,
+                        const std::function<void()>& applied = {});
 
   // Closes the accounts out at the last update's prices (a liquidation): their positions go, and
   // the own funds left after a penalty of `penalty_rate` times their gross notional stay as
@@ -116,6 +138,16 @@ class margin_stream {
   // The revaluation at the last update's prices: brought from the backend (the device, for a GPU)
   // once per update, whoever asks first. Valid until the next update.
   const revaluation& current_revaluation() const;
+  // Some accounts' margins in force after the last update (the same numbers as
+  // margins_in_force(), for these accounts only, without bringing the whole revaluation from the
+  // backend): what a query about one account reads.
+  std::vector<account_in_force> accounts_in_force(const std::vector<std::uint32_t>& accounts) const;
+  // The last risk run's results (no add-on); empty before the first update.
+  const risk_result& last_risk() const noexcept { return risk_; }
+  std::int64_t last_risk_ns() const noexcept { return risk_ns_; }
+  // Per underlying: the stream time of its last tick, and whether its oracle is stale.
+  const std::vector<std::int64_t>& last_tick_ns() const noexcept { return last_tick_ns_; }
+  const std::vector<std::uint8_t>& stale_oracles() const noexcept { return stale_; }
 
   const book_inputs& inputs() const noexcept { return inputs_; }
   // Per account, collateral moved since the book was last made resident (funding, collateral
