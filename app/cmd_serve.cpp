@@ -283,8 +283,12 @@ int run_serve_command(const serve_options& o, const run_context& context) {
       const bool ended =
           follow_feed(feed.stream(), feed.live, o.ticks == "-" ? "<stdin>" : o.ticks, engine,
                       stream.inputs().market.symbols, from, o.time.bound(), *log);
-      engine.set_feed_state(ended ? "ended" : "stopped");
-      if (ended) log->info("feed: ended ({}); serving on", o.ticks);
+      if (ended) {
+        engine.feed_ended();
+        log->info("feed: read to its end ({}); serving on", o.ticks);
+      } else {
+        engine.set_feed_state("stopped");
+      }
     });
   }
   log->info("listening on {} (token {})", url, token ? "required" : "not required");

@@ -163,6 +163,14 @@ std::string engine_service::failure() const {
   return failure_;
 }
 
+void engine_service::feed_ended() {
+  std::lock_guard<std::mutex> guard(queue_mutex_);
+  queued q;
+  q.feed_end = true;
+  queue_.push_back(std::move(q));
+  queue_changed_.notify_all();
+}
+
 void engine_service::set_feed_state(const std::string& state) {
   std::lock_guard<std::mutex> guard(published_mutex_);
   feed_state_ = state;
@@ -178,6 +186,10 @@ void engine_service::run() {
       q = std::move(queue_.front());
       queue_.pop_front();
       queue_changed_.notify_all();
+    }
+    if (q.feed_end) {
+      set_feed_state("ended");
+      continue;
     }
     try {
       process(q, /*replaying=*/false);

@@ -83,8 +83,10 @@ class engine_service {
   // otherwise.
   std::string failure() const;
 
-  // Set by the feed's reader.
-  void set_feed_state(const std::string& state);  // "none", "open" or "ended"
+  // Set by the feed's reader: "none", "open", "stopped" (by a signal). The feed's end is queued
+  // behind its last update (feed_ended): the state reads "ended" once all of the feed is applied.
+  void set_feed_state(const std::string& state);
+  void feed_ended();
   void count_rejected_lines(long n) { lines_rejected_ += n; }
 
   // ---- queries (request threads) ----
@@ -114,6 +116,7 @@ class engine_service {
   struct queued {
     journal_update update;
     std::shared_ptr<submission> from;  // null for the feed and a replay
+    bool feed_end = false;             // no update: the feed ended after the one before
   };
   // Journal, apply, count, publish: one update.
   void process(queued& q, bool replaying);

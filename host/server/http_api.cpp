@@ -237,6 +237,18 @@ void http_api::routes() {
     }
     return handled::Handled;
   }));
+  // A handler that throws answers 500 with the reason; the server goes on.
+  s.set_exception_handler([this](const Req& req, Res& res, std::exception_ptr ep) {
+    std::string what = "unknown error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log_->error("http {} {}: {}", req.method, req.path, what);
+    send_error(res, 500, "internal", what);
+  });
   s.set_logger([this](const Req& req, const Res& res) {
     count(res.status);
     log_->debug("http {} {} status={} bytes_in={} bytes_out={}", req.method, req.path, res.status,
@@ -295,7 +307,8 @@ void http_api::routes() {
     nlohmann::json body;
     try {
       body = nlohmann::json::parse(req.body);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+      // Not JSON, or a number JSON holds but a double cannot (1e999).
       return send_error(res, 400, "bad_json", std::string("the body is not JSON: ") + e.what());
     }
     try {

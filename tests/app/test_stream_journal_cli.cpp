@@ -8,50 +8,10 @@
 #include <set>
 
 #include "test_support.hpp"
+#include "trading_feed.hpp"
 
 namespace msync {
 namespace {
-
-// The crash stream with trades (a held position, a new position: the book patched and reloaded),
-// collateral (new accounts) and withdrawals interleaved, every few seconds of it.
-std::vector<std::string> trading_crash_lines() {
-  std::istringstream in(test::read_file(test::source_dir() / "data" / "streams" / "crash.jsonl"));
-  std::vector<std::string> lines;
-  std::string last_ts, seen_ts;
-  int seconds = 0, kept = 0;
-  for (std::string line; std::getline(in, line);) {
-    const nlohmann::json e = nlohmann::json::parse(line);
-    const std::string ts = e["ts"];
-    // Every fourth second of the crash: the whole fall in a test that runs in seconds.
-    if (ts != seen_ts) ++seconds;
-    seen_ts = ts;
-    if (seconds % 4 != 0) continue;
-    if (ts != last_ts && !last_ts.empty() && ++kept % 7 == 0) {
-      const int k = kept / 7;
-      lines.push_back(R"({"type":"trade","ts":")" + last_ts +
-                      R"(","account":"hedged_basis","instrument":"BTC-PERP","quantity":)" +
-                      (k % 2 ? "-0.5" : "0.25") + R"(,"price":90000})");
-      lines.push_back(R"({"type":"collateral","ts":")" + last_ts + R"(","account":"journal_)" +
-                      std::to_string(k % 5) + R"(","amount":)" + std::to_string(1000 * k) + "}");
-      if (k % 3 == 0)
-        lines.push_back(R"({"type":"trade","ts":")" + last_ts + R"(","account":"journal_)" +
-                        std::to_string(k % 5) +
-                        R"(","instrument":"ETH-PERP","quantity":-3,"price":3000})");
-      if (k % 11 == 0)
-        lines.push_back(R"({"type":"collateral","ts":")" + last_ts +
-                        R"(","account":"short_option_seller","amount":-4000})");
-    }
-    last_ts = ts;
-    lines.push_back(line);
-  }
-  return lines;
-}
-
-std::string join(const std::vector<std::string>& lines, std::size_t from, std::size_t to) {
-  std::string text;
-  for (std::size_t i = from; i < to; ++i) text += lines[i] + "\n";
-  return text;
-}
 
 // Runs `script` with sh, returns its output (stderr included).
 std::string run_script(const test::temp_dir& dir, const std::string& script) {
@@ -86,15 +46,15 @@ std::string ticks_without_times(const std::string& text) {
 
 TEST(stream_journal_cli, sigkill_then_restart_on_the_journal_equals_the_uninterrupted_run) {
   test::temp_dir dir;
-  const std::vector<std::string> lines = trading_crash_lines();
+  const std::vector<std::string> lines = test::trading_crash_lines();
   // Cut between two timestamps in the middle of the fall (transitions on both sides): the killed
   // run gets the first part.
   const auto ts_of = [&](std::size_t i) { return nlohmann::json::parse(lines[i])["ts"]; };
   std::size_t cut = 0;
   while (ts_of(cut).get<std::string>() < "2026-11-24T08:12:30Z") ++cut;
-  test::write_file(dir / "whole.jsonl", join(lines, 0, lines.size()));
-  test::write_file(dir / "first.jsonl", join(lines, 0, cut));
-  test::write_file(dir / "rest.jsonl", join(lines, cut, lines.size()));
+  test::write_file(dir / "whole.jsonl", test::join(lines, 0, lines.size()));
+  test::write_file(dir / "first.jsonl", test::join(lines, 0, cut));
+  test::write_file(dir / "rest.jsonl", test::join(lines, cut, lines.size()));
   std::set<std::string> first_ts;
   for (std::size_t i = 0; i < cut; ++i) first_ts.insert(ts_of(i).get<std::string>());
   const std::size_t first_updates = first_ts.size();
@@ -167,8 +127,8 @@ TEST(stream_journal_cli, an_update_the_journal_cannot_hold_is_not_applied) {
   // the journal, with every tick, reaches it first. The update it could not write must not be
   // applied: the outputs hold exactly the updates the journal holds.
   test::temp_dir dir;
-  const std::vector<std::string> lines = trading_crash_lines();
-  test::write_file(dir / "feed.jsonl", join(lines, 0, lines.size()));
+  const std::vector<std::string> lines = test::trading_crash_lines();
+  test::write_file(dir / "feed.jsonl", test::join(lines, 0, lines.size()));
   const std::string out =
       run_script(dir, "trap '' XFSZ; ulimit -f 32; '" + std::string(MSYNC_CLI_PATH) +
                           "' stream -q --book " + test::q(test::sample_book()) + " --ticks " +
@@ -216,8 +176,8 @@ TEST(stream_journal_cli, a_journal_is_not_replayed_onto_another_book) {
 
 TEST(stream_journal_cli, without_a_journal_the_stream_is_unchanged_and_writes_none) {
   test::temp_dir dir;
-  const std::vector<std::string> lines = trading_crash_lines();
-  test::write_file(dir / "feed.jsonl", join(lines, 0, lines.size()));
+  const std::vector<std::string> lines = test::trading_crash_lines();
+  test::write_file(dir / "feed.jsonl", test::join(lines, 0, lines.size()));
   const std::string ticks = (dir / "feed.jsonl").string();
   ASSERT_EQ(test::run_cli("stream -q --book " + test::q(test::sample_book()) + " --ticks '" +
                           ticks + "' --out " + test::q(dir / "plain"))
