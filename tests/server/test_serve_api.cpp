@@ -2,7 +2,10 @@
 // port, talked to over HTTP with cpp-httplib's client. What it answers is checked against what
 // `marginsync stream` writes for the same feed (the same engine path), the what-if against the
 // trade applied, bad requests against the book left unchanged.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -340,6 +343,46 @@ TEST(serve_api, sighup_reopens_the_log_and_the_status_line_is_written) {
   // UTC timestamps with milliseconds and a level on every line.
   for (const std::string& line : lines_of(old))
     EXPECT_TRUE(line.size() > 25 && line[10] == 'T' && line[23] == 'Z') << line;
+}
+
+}  // namespace
+}  // namespace msync
+
+namespace msync {
+namespace {
+
+// A client that sends half a request and waits is cut off after the read time-out (5 s), and
+// while it waits the server answers others and applies updates.
+TEST(serve_api, a_stalled_client_is_timed_out_and_blocks_nothing) {
+  started_server s;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(
+      std::stoi(s.server->url().substr(s.server->url().rfind(':') + 1))));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string half = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+  ASSERT_EQ(::write(fd, half.data(), half.size()), static_cast<ssize_t>(half.size()));
+  auto r = s.post_events(R"({"ts":"2026-11-24T08:00:00Z","underlying":"BTC","price":90000})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(s.server->get("/v1/summary")["stream"]["updates"], 1);
+  // The stalled connection is closed by the server: the read ends (EOF or reset) within the
+  // time-out and some slack, instead of blocking for ever.
+  timeval wait{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  char buf[512];
+  const auto start = std::chrono::steady_clock::now();
+  ssize_t n = 0;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+  }
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(waited, 29.0) << "the server never closed the stalled connection";
+  ::close(fd);
+  EXPECT_EQ(s.server->stop(), 0);
 }
 
 }  // namespace
