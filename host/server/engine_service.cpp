@@ -267,7 +267,7 @@ void engine_service::process(queued& q, bool replaying) {
       std::lock_guard<std::mutex> guard(submissions_mutex_);
       q.from->refused.insert(q.from->refused.end(), u.problems.begin(), u.problems.end());
     }
-    finish(q.from, /*journaled_now=*/!journal_, /*applied_now=*/true);
+    finish(q.from, /*journaled_now=*/false, /*applied_now=*/true);
   }
 }
 

@@ -302,6 +302,10 @@ TEST(serve_api, whatif_equals_the_account_after_the_orders_are_traded) {
               1e-9);
     auto applied = s.post_events(trades);
     ASSERT_EQ(applied->status, 200) << applied->body;
+    const nlohmann::json answer = nlohmann::json::parse(applied->body);
+    EXPECT_TRUE(answer["applied"].get<bool>()) << applied->body;
+    EXPECT_FALSE(answer["journaled"].get<bool>()) << "no --journal: " << applied->body;
+    EXPECT_EQ(answer["events"], orders.size());
     const nlohmann::json after = s.server->get(std::string("/v1/accounts/") + account);
     EXPECT_EQ(after["staleness_addon"].get<double>(), 0.0);
     for (const char* key : {"equity", "own_funds", "var", "es", "initial_margin",
