@@ -199,10 +199,6 @@ std::string status_line(const nlohmann::json& s, double updates_per_second,
   return text;
 }
 
-nlohmann::json latency_json(const latency_summary& l) {
-  return {{"count", l.count}, {"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
-}
-
 int run_serve_command(const serve_options& o, const run_context& context) {
   const auto [host, port] = parse_listen(o.listen);
   std::optional<std::string> token;

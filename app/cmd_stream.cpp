@@ -54,10 +54,6 @@ void install_stop_handlers() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-nlohmann::json latency_json(const latency_summary& l) {
-  return {{"count", l.count}, {"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
-}
-
 struct stream_options {
   book_options book;
   std::string ticks;

@@ -29,10 +29,6 @@ nlohmann::json time_or_null(bool known, std::int64_t ns) {
   return known ? nlohmann::json(format_timestamp(ns)) : nlohmann::json(nullptr);
 }
 
-nlohmann::json latency_json(const latency_summary& l) {
-  return {{"count", l.count}, {"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
-}
-
 // One row of an account list (8.12).
 nlohmann::json account_row(const account_in_force& r, const book& b) {
   return {{"account", b.account_id[r.account]},

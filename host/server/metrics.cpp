@@ -9,12 +9,11 @@ namespace {
 constexpr std::size_t recent_kept = 1000;
 constexpr std::size_t history_kept = 300;  // seconds
 
-// The nearest-rank p99 and the max of one second's tick paths, ms (the p99 is the max below 100).
-void set_tick_figures(second_stats& s, std::vector<double> ticks_ms) {
-  std::sort(ticks_ms.begin(), ticks_ms.end());
-  const std::size_t n = ticks_ms.size(), rank = (99 * n + 99) / 100;  // ceil(0.99 n)
-  s.tick_p99_ms = ticks_ms[std::min(n, std::max<std::size_t>(rank, 1)) - 1];
-  s.tick_max_ms = ticks_ms.back();
+// The p99 (nearest rank: the max below 100 updates) and the max of one second's tick paths.
+void set_tick_figures(second_stats& s, const std::vector<double>& tick_seconds) {
+  const latency_summary l = summarize_latency(tick_seconds);
+  s.tick_p99_ms = l.p99_ms;
+  s.tick_max_ms = l.max_ms;
 }
 
 std::string number(double v) {
@@ -83,7 +82,7 @@ void second_history::record(std::int64_t unix_seconds, double tick_seconds, doub
   if (current_.updates > 0 && current_.unix_seconds != unix_seconds) close_current();
   current_.unix_seconds = unix_seconds;
   ++current_.updates;
-  current_ticks_.push_back(1e3 * tick_seconds);
+  current_ticks_.push_back(tick_seconds);
   if (risk_seconds > 0) current_.risk_max_ms = std::max(current_.risk_max_ms, 1e3 * risk_seconds);
   current_.staleness_ms = staleness_ms;
 }

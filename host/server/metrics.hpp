@@ -54,7 +54,7 @@ class second_history {
   mutable std::mutex mutex_;
   std::deque<second_stats> done_;
   second_stats current_;
-  std::vector<double> current_ticks_;  // ms
+  std::vector<double> current_ticks_;  // seconds
 };
 
 }  // namespace msync::server

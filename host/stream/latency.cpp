@@ -21,4 +21,8 @@ latency_summary summarize_latency(std::vector<double> seconds) {
   return s;
 }
 
+nlohmann::json latency_json(const latency_summary& l) {
+  return {{"count", l.count}, {"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}};
+}
+
 }  // namespace msync

@@ -1,6 +1,7 @@
 #pragma once
 // Latency percentiles of a stream path, for stream's summary and bench --stream.
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 namespace msync {
@@ -12,5 +13,7 @@ struct latency_summary {
   double p50_ms = 0.0, p99_ms = 0.0, max_ms = 0.0;
 };
 latency_summary summarize_latency(std::vector<double> seconds);
+// {"count", "p50_ms", "p99_ms", "max_ms"}: how summaries and the server write one.
+nlohmann::json latency_json(const latency_summary& l);
 
 }  // namespace msync
