@@ -13,6 +13,9 @@ packages=(
   g++ make cmake
   # Libraries: JSON, command-line parsing (header-only), GoogleTest for the test suite.
   nlohmann-json3-dev libcli11-dev libgtest-dev
+  # `marginsync serve` (docs/design.md 8.12): its HTTP server (cpp-httplib, header-only) and its
+  # structured, levelled logs (spdlog).
+  libcpp-httplib-dev libspdlog-dev
   # Scripts (scripts/*.py) and the format check (scripts/check_format.sh, CI).
   python3 clang-format
 )
