@@ -54,8 +54,8 @@ while time.monotonic() < deadline:
 sys.exit("desk_screenshot: the feed did not end within 900 s")
 PY
 
-"$chromium" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,900 \
-  --user-data-dir="$tmp/chromium-profile" --virtual-time-budget=5000 \
+"$chromium" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars \
+  --window-size=1400,900 --user-data-dir="$tmp/chromium-profile" --virtual-time-budget=5000 \
   --screenshot="$(realpath -m "$out")" "$url/" 2>"$tmp/chromium.log" ||
   { tail -20 "$tmp/chromium.log" >&2; exit 1; }
 

@@ -179,8 +179,10 @@ def stop_server(proc, tmp):
 def dump_dom(chromium, page_url, tmp):
     # --virtual-time-budget: the page's clock runs 5 s (five polls) while Chromium waits for each
     # request, however slow the machine; then the DOM as it stands is printed.
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-           "--user-data-dir=" + os.path.join(tmp, "chromium-profile"), "--dump-dom", page_url]
+    # --disable-dev-shm-usage: a container's /dev/shm (64 MiB in Docker) can be too small for it.
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--virtual-time-budget=5000", "--user-data-dir=" + os.path.join(tmp, "chromium-profile"),
+           "--dump-dom", page_url]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=180)
     if r.returncode != 0 or not r.stdout.strip():
         raise RuntimeError("chromium exited %d: %s" % (r.returncode, r.stderr.decode(errors="replace")[-3000:]))
