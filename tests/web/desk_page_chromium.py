@@ -210,6 +210,12 @@ def check_page(chromium, url, page_url, token, tmp, label):
           "%s: stream-time shows %r (API: %r)" % (label, text("stream-time"), summary["stream"]["time"]))
     check(text("updates") == str(summary["stream"]["updates"]),
           "%s: updates shows %r (API: %r)" % (label, text("updates"), summary["stream"]["updates"]))
+    for key in ("backend", "method"):
+        check(text(key) == summary[key],
+              "%s: %s shows %r (API: %r)" % (label, key, text(key), summary[key]))
+    scenarios = (text("scenarios") or "").replace(",", "")
+    check(scenarios == str(summary["scenarios"]),
+          "%s: scenarios shows %r (API: %r)" % (label, text("scenarios"), summary["scenarios"]))
     table = ids.get("closest")
     shown = [n.attrs["data-account"] for n in table.walk()
              if n.tag == "tr" and "data-account" in n.attrs] if table is not None else None
