@@ -13,9 +13,8 @@ packages=(
   g++ make cmake
   # Libraries: JSON, command-line parsing (header-only), GoogleTest for the test suite.
   nlohmann-json3-dev libcli11-dev libgtest-dev
-  # `marginsync serve` (docs/design.md 8.12): its HTTP server (cpp-httplib, header-only) and its
-  # structured, levelled logs (spdlog).
-  libcpp-httplib-dev libspdlog-dev
+  # The server (marginsync serve): HTTP (cpp-httplib, found through pkg-config) and its log.
+  libcpp-httplib-dev libspdlog-dev pkg-config
   # Scripts (scripts/*.py) and the format check (scripts/check_format.sh, CI).
   python3 clang-format
 )
