@@ -41,17 +41,22 @@ done
 url=$(head -n 1 "$tmp/ready")
 [ -n "$url" ] || { echo "desk_screenshot: the server did not start within 60 s" >&2; exit 1; }
 
-echo "desk_screenshot: $url, waiting for the crash stream to end"
-python3 - "$url" <<'PY'
+# `feed: ended` once the file is read; its last update is applied when stream time reaches its
+# last timestamp.
+echo "desk_screenshot: $url, waiting for the crash stream to be applied to its end"
+python3 - "$url" data/streams/crash.jsonl <<'PY'
 import json, sys, time, urllib.request
-url = sys.argv[1]
+url, ticks = sys.argv[1], sys.argv[2]
+with open(ticks) as f:
+    last = json.loads([line for line in f if line.strip()][-1])["ts"]
 deadline = time.monotonic() + 900
 while time.monotonic() < deadline:
     with urllib.request.urlopen(url + "/v1/summary", timeout=10) as r:
-        if json.load(r)["stream"]["feed"] == "ended":
-            sys.exit(0)
+        stream = json.load(r)["stream"]
+    if stream["feed"] == "ended" and stream["time"] == last:
+        sys.exit(0)
     time.sleep(0.5)
-sys.exit("desk_screenshot: the feed did not end within 900 s")
+sys.exit("desk_screenshot: the feed was not applied to its end within 900 s")
 PY
 
 "$chromium" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars \

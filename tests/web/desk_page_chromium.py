@@ -4,7 +4,7 @@
     desk_page_chromium.py MARGINSYNC SOURCE_DIR
 
 Starts `marginsync serve` on the sample book and the crash stream on an ephemeral loopback port,
-waits for the feed to end, asks the API itself for the summary and the 10 accounts closest to
+waits for the feed to end and its last update to be applied, asks the API itself for the summary and the 10 accounts closest to
 liquidation, then loads `/` in headless Chromium (Debian's chromium), lets the page poll, and
 checks that the DOM it ends with shows the same: the count of accounts per state, the same
 accounts in the same order, the stream time, a live connection. Then SIGTERM, exit 0. Once more
@@ -12,6 +12,7 @@ with --token-file and the page opened as `/?token=T`; without the token the page
 
 Python's standard library only. Exit 77 (CTest's SKIP_RETURN_CODE) when no Chromium is installed.
 """
+import datetime
 import json
 import os
 import secrets
@@ -151,14 +152,28 @@ def server_log(tmp):
         return ""
 
 
-def wait_feed_ended(url, token):
+def instant(iso):
+    return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def last_timestamp(ticks):
+    with open(ticks) as f:
+        lines = [line for line in f if line.strip()]
+    return instant(json.loads(lines[-1])["ts"])
+
+
+def wait_feed_applied(url, token, last_ts):
+    # `feed: ended` says the file has been read to its end; its updates may still be queued for
+    # the engine. Applied, and so still from here on, once stream time is the file's last.
     deadline = time.monotonic() + FEED_TIMEOUT_S
     while time.monotonic() < deadline:
         summary = get_json(url + "/v1/summary", token)
-        if summary["stream"]["feed"] == "ended":
+        stream = summary["stream"]
+        if stream["feed"] == "ended" and stream["time"] and instant(stream["time"]) == last_ts:
             return summary
         time.sleep(0.25)
-    raise RuntimeError("the feed did not end within %d s" % FEED_TIMEOUT_S)
+    raise RuntimeError("the feed was not applied to its end (%s) within %d s"
+                       % (last_ts.isoformat(), FEED_TIMEOUT_S))
 
 
 def stop_server(proc, tmp):
@@ -189,8 +204,8 @@ def dump_dom(chromium, page_url, tmp):
     return r.stdout.decode("utf-8")
 
 
-def check_page(chromium, url, page_url, token, tmp, label):
-    summary = wait_feed_ended(url, token)
+def check_page(chromium, url, page_url, token, tmp, label, last_ts):
+    summary = wait_feed_applied(url, token, last_ts)
     closest = get_json(url + "/v1/accounts?order=health&limit=10", token)
     # The feed has ended: nothing changes any more, so what the page shows must equal these.
     root, ids = parse_dom(dump_dom(chromium, page_url, tmp))
@@ -248,7 +263,8 @@ def run_case(binary, src, chromium, with_token):
                 except urllib.error.HTTPError as e:
                     status = e.code
                 check(status == 401, "token: the page without the token is 401 (got %d)" % status)
-            check_page(chromium, url, page_url, token, tmp, label)
+            check_page(chromium, url, page_url, token, tmp, label,
+                       last_timestamp(os.path.join(src, "data", "streams", "crash.jsonl")))
         except Exception:
             proc.kill()
             proc.wait()
