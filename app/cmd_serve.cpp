@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cli_common.hpp"
+#include "desk_page.hpp"
 #include "feed_input.hpp"
 #include "io/input_files.hpp"
 #include "io/number_parse.hpp"
@@ -28,14 +29,6 @@
 #include "server/server_log.hpp"
 #include "stream/latency.hpp"
 #include "stream_outputs.hpp"
-
-#if __has_include("desk_page.hpp")
-#include "desk_page.hpp"
-#else
-namespace msync {
-inline constexpr char desk_page_html[] = "<!doctype html><title>marginsync</title>";
-}
-#endif
 
 namespace msync::cli {
 
