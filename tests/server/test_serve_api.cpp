@@ -65,16 +65,18 @@ double rel_diff(double a, double b) {
 TEST(serve_api, answers_what_stream_writes_for_the_same_feed) {
   test::temp_dir dir;
   const auto feed = test::source_dir() / "data" / "streams" / "crash.jsonl";
+  // 1,000 scenarios in both: the 2,400 risk runs of the crash stay quick in the sanitizer build.
   const test::command_result stream =
-      test::run_cli("stream -q " + sample_args() + " --ticks " + test::q(feed) + " --out " +
-                    test::q(dir / "stream"));
+      test::run_cli("stream -q --scenarios 1000 " + sample_args() + " --ticks " + test::q(feed) +
+                    " --out " + test::q(dir / "stream"));
   ASSERT_EQ(stream.status, 0) << stream.out;
   const std::vector<std::string> stream_events =
       lines_of(test::read_file(dir / "stream" / "events.jsonl"));
   ASSERT_GT(stream_events.size(), 5u);
 
-  test::serve_process server(dir.path(), {"-q", "--book", test::sample_book().string(), "--ticks",
-                                          feed.string(), "--out", (dir / "serve").string()});
+  test::serve_process server(
+      dir.path(), {"-q", "--scenarios", "1000", "--book", test::sample_book().string(), "--ticks",
+                   feed.string(), "--out", (dir / "serve").string()});
   const nlohmann::json s =
       server.wait_summary([](const nlohmann::json& j) { return j["stream"]["feed"] == "ended"; });
   const nlohmann::json stream_summary =

@@ -37,15 +37,17 @@ TEST(serve_journal, sigkill_between_requests_then_restart_equals_the_uninterrupt
   test::temp_dir dir;
   const std::vector<std::string> lines = test::trading_crash_lines();
   test::write_file(dir / "whole.jsonl", test::join(lines, 0, lines.size()));
-  const test::command_result whole =
-      test::run_cli("stream -q --book " + test::q(test::sample_book()) + " --ticks " +
-                    test::q(dir / "whole.jsonl") + " --out " + test::q(dir / "whole"));
+  const test::command_result whole = test::run_cli(
+      "stream -q --scenarios 1000 --book " + test::q(test::sample_book()) + " --ticks " +
+      test::q(dir / "whole.jsonl") + " --out " + test::q(dir / "whole"));
   ASSERT_EQ(whole.status, 0) << whole.out;
 
   const std::vector<std::string> bodies = bodies_of(lines, 10);
   ASSERT_GT(bodies.size(), 10u);
   const std::size_t cut = bodies.size() / 2;
   const std::vector<std::string> args = {"-q",
+                                         "--scenarios",
+                                         "1000",
                                          "--book",
                                          test::sample_book().string(),
                                          "--journal",
