@@ -4,11 +4,24 @@
 // prices, for that account alone. Nothing in the book, the market or the backend changes.
 //
 // The engine state a what-if reads is passed in (whatif_state); the caller keeps it from changing
-// while evaluate runs (a server answers from one completed update). The scenario set of the last
-// risk run is built once per risk run (whatif_scenarios) and shared by every what-if until the
-// next; a whatif_calculator holds scratch and a cache of priced scenario rows, so each thread
-// evaluating what-ifs owns one.
+// while evaluate runs (a server answers from one completed update, under a reader lock). The
+// scenario set of the last risk run is built once per risk run (whatif_scenarios) and shared by
+// every what-if until the next. In `full`, a what-if's cost is its instruments' scenario rows
+// (scenario_rows.hpp): a whatif_row_cache shared by every thread keeps them, so that one request
+// (or a prewarm after an update) prices a row for all. A whatif_calculator holds scratch, so each
+// thread evaluating what-ifs owns one.
+//
+// What a server does (docs/design.md 8.10, "Cost"):
+//   at start:      whatif_row_cache rows;                       (one, shared by every thread)
+//   per risk run:  scenarios = make_shared<whatif_scenarios>(market of that run, ...), under the
+//                  engine's exclusive lock, as part of the update;
+//   per request:   thread_local whatif_calculator calc;  under the reader lock:
+//                  calc.evaluate(whatif_state_of(stream, *scenarios, lookup, &rows), request);
+//   per update:    one worker, off the engine thread: under the reader lock
+//                    whatif_prewarm job(state, rows, rows.recently_used(std::chrono::seconds(5)));
+//                  then, with the lock let go, job.run() (prices and publishes the rows).
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -24,6 +37,7 @@
 #include "marginsync/scenario_source.hpp"
 #include "marginsync/valuation.hpp"
 #include "stream/stream_engine.hpp"
+#include "whatif/scenario_rows.hpp"
 
 namespace msync {
 
@@ -89,8 +103,15 @@ class whatif_scenarios {
   whatif_scenarios(const market_state& risk_market, const scenario_source& source,
                    const risk_params& params, int threads = 1);
   std::int64_t count() const noexcept { return set_.count; }
-  // Differs between any two sets built in one process: what a calculator's cache is keyed on.
+  // Differs between any two sets built in one process, and grows: a later set has a larger one.
+  // What the scenario rows are keyed on.
   std::uint64_t generation() const noexcept { return generation_; }
+  const scenario_set& set() const noexcept { return set_; }
+  // S' of underlying u in every scenario at `now`'s price: the last risk run's S' when the price
+  // is the one that run saw (the very numbers of a risk run now), else now's spot times that
+  // run's move S'/S, written into `scratch`.
+  const double* shocked_spots(const market_state& now, std::uint32_t u,
+                              std::vector<double>& scratch) const;
 
  private:
   friend class whatif_calculator;
@@ -126,6 +147,9 @@ struct whatif_state {
   const risk_params* params = nullptr;
   const whatif_scenarios* scenarios = nullptr;  // the last risk run's
   const book_lookup* lookup = nullptr;          // ids of `positions`
+  // The scenario rows shared by every what-if of the process; null: each calculator keeps its
+  // own (slower when several threads answer what-ifs: each prices every row once).
+  whatif_row_cache* rows = nullptr;
 };
 
 // The state of a stream after its last completed update. `scenarios` must be built from the market
@@ -133,21 +157,27 @@ struct whatif_state {
 // stream.inputs().market (the risk path runs last in an update); `lookup` must index
 // stream.inputs().positions (update() it after an update that opened accounts).
 inline whatif_state whatif_state_of(const margin_stream& stream, const whatif_scenarios& scenarios,
-                                    const book_lookup& lookup) {
+                                    const book_lookup& lookup, whatif_row_cache* rows = nullptr) {
   return whatif_state{&stream.inputs().positions,
                       &stream.collateral_change(),
                       &stream.inputs().market,
                       &stream.inputs().risk,
                       &scenarios,
-                      &lookup};
+                      &lookup,
+                      rows};
 }
 
+// Evaluates what-ifs. One per thread (it holds scratch); evaluate may run on many calculators at
+// once against one state and one shared whatif_row_cache.
 class whatif_calculator {
  public:
+  whatif_calculator();
   // Throws whatif_error for a request that cannot be answered (nothing is changed either way).
+  // The rows it prices go into *state.rows, or into the calculator's own cache when that is null.
   whatif_result evaluate(const whatif_state& state, const whatif_request& request);
-  // Drops the cached scenario rows (they are also replaced when an instrument's market changes).
-  void forget_rows() { rows_.clear(); }
+  // Drops the rows of the calculator's own cache (not a shared one). Rows are also replaced when
+  // an instrument's market or the scenario set changes.
+  void forget_rows() { own_rows_->clear(); }
 
   // One position of the account's copy: instrument index, quantity, cost (book.hpp).
   struct held {
@@ -158,19 +188,12 @@ class whatif_calculator {
  private:
   whatif_numbers account_numbers(const whatif_state& state, const std::vector<held>& positions,
                                  double collateral, std::uint32_t tier_index);
-  const double* scenario_row(const whatif_state& state, std::uint32_t instrument,
+  const double* unit_pnl_row(const whatif_state& state, std::uint32_t instrument,
                              const valuation_inputs& x, const contract_terms& c);
-  const double* shocked_spot(const whatif_state& state, std::uint32_t u);
 
-  // A scenario row of one instrument: per-unit P&L in each scenario, valid for the inputs it was
-  // priced at and the scenario set it was priced in.
-  struct cached_row {
-    valuation_inputs inputs;
-    double spot;
-    std::uint64_t generation;
-    std::vector<double> pnl;
-  };
-  std::unordered_map<std::uint32_t, cached_row> rows_;
+  std::unique_ptr<whatif_row_cache> own_rows_;  // when the state brings no shared cache
+  // The rows an account_numbers reads, held so that a row published meanwhile cannot free them.
+  std::vector<std::shared_ptr<const scenario_row>> in_use_;
   std::vector<double> loss_, block_max_, spot_row_, d_spot_;
   tail_selector selector_;
 };
