@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
+#include <utility>
 
 #include "marginsync/errors.hpp"
 #include "marginsync/instrument_inputs.hpp"
@@ -129,28 +131,79 @@ void price_scenario_row(const contract_terms& c, const valuation_inputs& x, doub
                                term_scaled);
 }
 
-std::shared_ptr<const scenario_row> whatif_row_cache::find(std::uint32_t instrument,
-                                                           const scenario_row_key& key,
-                                                           bool touch) {
-  std::shared_ptr<const scenario_row> row;
+struct whatif_row_cache::pending_row {
+  scenario_row_key key;
+  std::promise<std::shared_ptr<const scenario_row>> promise;
+  std::shared_future<std::shared_ptr<const scenario_row>> future;
+};
+
+whatif_row_cache::slot& whatif_row_cache::slot_of(std::uint32_t instrument) {
+  if (instrument >= slots_.size()) slots_.resize(instrument + std::size_t{1});
+  return slots_[instrument];
+}
+
+std::shared_ptr<const scenario_row> whatif_row_cache::get(std::uint32_t instrument,
+                                                          const scenario_row_key& key,
+                                                          const row_pricer& price, bool touch,
+                                                          bool wait) {
+  std::shared_ptr<pending_row> mine, theirs;
   {
     const std::int64_t now = touch ? steady_now_ns() : 0;
     std::lock_guard<std::mutex> lock(mutex_);
-    if (instrument >= slots_.size()) slots_.resize(instrument + std::size_t{1});
-    slot& sl = slots_[instrument];
+    slot& sl = slot_of(instrument);
     if (touch) sl.last_used_ns = now;
-    if (sl.row && same_row(sl.row->key, key)) row = sl.row;
+    if (sl.row && same_row(sl.row->key, key)) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      return sl.row;
+    }
+    if (sl.pending && same_row(sl.pending->key, key)) {
+      theirs = sl.pending;
+    } else {
+      // Claimed here; a claim from an older key (before a tick) is left to finish on its own.
+      mine = std::make_shared<pending_row>();
+      mine->key = key;
+      mine->future = mine->promise.get_future().share();
+      sl.pending = mine;
+    }
   }
-  (row ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
-  return row;
+  if (theirs) {
+    if (!wait) return nullptr;
+    waited_.fetch_add(1, std::memory_order_relaxed);
+    return theirs->future.get();
+  }
+  try {
+    auto row = std::make_shared<scenario_row>();
+    row->key = key;
+    price(row->pnl);
+    priced_.fetch_add(1, std::memory_order_relaxed);
+    publish(instrument, mine, row);
+    mine->promise.set_value(row);
+    return row;
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      slot& sl = slot_of(instrument);
+      if (sl.pending == mine) sl.pending.reset();
+    }
+    mine->promise.set_exception(std::current_exception());
+    throw;
+  }
 }
 
-void whatif_row_cache::publish(std::uint32_t instrument, std::shared_ptr<const scenario_row> row) {
-  MSYNC_EXPECTS(row != nullptr, "a row to publish");
+std::shared_ptr<const scenario_row> whatif_row_cache::find(std::uint32_t instrument,
+                                                           const scenario_row_key& key) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (instrument >= slots_.size()) return nullptr;
+  const slot& sl = slots_[instrument];
+  return sl.row && same_row(sl.row->key, key) ? sl.row : nullptr;
+}
+
+void whatif_row_cache::publish(std::uint32_t instrument, const std::shared_ptr<pending_row>& claim,
+                               std::shared_ptr<const scenario_row> row) {
   std::shared_ptr<const scenario_row> dropped;  // freed after the lock is let go
   std::lock_guard<std::mutex> lock(mutex_);
-  if (instrument >= slots_.size()) slots_.resize(instrument + std::size_t{1});
-  slot& sl = slots_[instrument];
+  slot& sl = slot_of(instrument);
+  if (sl.pending == claim) sl.pending.reset();
   if (sl.row && newer(sl.row->key, row->key)) return;
   dropped = std::move(sl.row);
   sl.row = std::move(row);
@@ -160,11 +213,19 @@ std::vector<std::uint32_t> whatif_row_cache::recently_used(
     std::chrono::steady_clock::duration window) const {
   const std::int64_t since =
       steady_now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(window).count();
+  std::vector<std::pair<std::int64_t, std::uint32_t>> used;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      if (slots_[i].last_used_ns >= 0 && slots_[i].last_used_ns >= since)
+        used.emplace_back(slots_[i].last_used_ns, static_cast<std::uint32_t>(i));
+  }
+  std::sort(used.begin(), used.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
   std::vector<std::uint32_t> out;
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (std::size_t i = 0; i < slots_.size(); ++i)
-    if (slots_[i].last_used_ns >= 0 && slots_[i].last_used_ns >= since)
-      out.push_back(static_cast<std::uint32_t>(i));
+  out.reserve(used.size());
+  for (const auto& u : used) out.push_back(u.second);
   return out;
 }
 
@@ -175,7 +236,7 @@ void whatif_row_cache::clear() {
 }
 
 whatif_row_cache::counters whatif_row_cache::statistics() const noexcept {
-  return counters{hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed),
+  return counters{hits_.load(std::memory_order_relaxed), waited_.load(std::memory_order_relaxed),
                   priced_.load(std::memory_order_relaxed)};
 }
 
@@ -192,7 +253,7 @@ scenario_row_key scenario_row_key_of(const whatif_state& state, std::uint32_t in
 
 whatif_prewarm::whatif_prewarm(const whatif_state& state, whatif_row_cache& cache,
                                const std::vector<std::uint32_t>& instruments)
-    : cache_(&cache) {
+    : cache_(&cache), next_(std::make_unique<std::atomic<std::size_t>>(0)) {
   MSYNC_EXPECTS(state.positions && state.market && state.params && state.scenarios,
                 "a whole what-if state");
   const instrument_table& ins = state.positions->instruments;
@@ -215,7 +276,7 @@ whatif_prewarm::whatif_prewarm(const whatif_state& state, whatif_row_cache& cach
     const valuation_inputs x = instrument_input(
         ins, i, market, params, instrument_years_to_expiry(ins, i, market.as_of_ns));
     const scenario_row_key key = scenario_row_key_of(state, i, terms, x);
-    if (cache.find(i, key, false)) continue;
+    if (cache.find(i, key)) continue;
     const std::uint32_t u = ins.underlying[i];
     if (slot_of[u] < 0) {
       slot_of[u] = static_cast<std::int64_t>(spot_.size() / std::max<std::size_t>(n_, 1));
@@ -231,19 +292,24 @@ whatif_prewarm::whatif_prewarm(const whatif_state& state, whatif_row_cache& cach
 
 std::size_t whatif_prewarm::run() {
   std::size_t priced = 0;
-  for (const item& it : items_) {
-    auto row = std::make_shared<scenario_row>();
-    row->key = it.key;
-    row->pnl.resize(n_);
-    price_scenario_row(it.key.terms, it.key.inputs, it.base, it.funding,
-                       spot_.data() + it.underlying_slot * n_,
-                       shock_.data() + it.underlying_slot * n_, vol_drift_, horizon_years_,
-                       term_scaled_, n_, row->pnl.data());
-    cache_->count_priced();
-    cache_->publish(it.instrument, std::move(row));
-    ++priced;
+  for (;;) {
+    const std::size_t k = next_->fetch_add(1, std::memory_order_relaxed);
+    if (k >= items_.size()) break;
+    const item& it = items_[k];
+    bool mine = false;
+    cache_->get(
+        it.instrument, it.key,
+        [&](std::vector<double>& pnl) {
+          pnl.resize(n_);
+          price_scenario_row(it.key.terms, it.key.inputs, it.base, it.funding,
+                             spot_.data() + it.underlying_slot * n_,
+                             shock_.data() + it.underlying_slot * n_, vol_drift_, horizon_years_,
+                             term_scaled_, n_, pnl.data());
+          mine = true;
+        },
+        false, false);
+    priced += mine ? 1 : 0;
   }
-  items_.clear();
   return priced;
 }
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -48,46 +49,60 @@ void price_scenario_row(const contract_terms& c, const valuation_inputs& x, doub
                         double* out);
 
 // The rows of one book's instruments, shared by every whatif_calculator and prewarm of a process
-// (docs/design.md 8.10). One slot per instrument index, holding the newest row published for it.
-// Thread-safe: every member may be called from any thread at once; a lookup holds a mutex for a
-// shared_ptr copy (no pricing ever happens under it). A row found stays valid while its shared_ptr
-// is held, whatever is published meanwhile.
+// (docs/design.md 8.10). One slot per instrument index, holding the newest row published for it
+// and the row being priced for it now, if any. Thread-safe: every member may be called from any
+// thread at once; the mutex is held for a few pointer copies, never while a row is priced. A row
+// found stays valid while its shared_ptr is held, whatever is published meanwhile.
 class whatif_row_cache {
  public:
   whatif_row_cache() = default;
   whatif_row_cache(const whatif_row_cache&) = delete;
   whatif_row_cache& operator=(const whatif_row_cache&) = delete;
 
-  // The instrument's row if it was priced from `key`, else null. Marks the instrument as asked
-  // for now (recently_used), unless `touch` is false.
-  std::shared_ptr<const scenario_row> find(std::uint32_t instrument, const scenario_row_key& key,
-                                           bool touch = true);
-  // Keeps `row` as the instrument's row, unless the one kept is newer (a later scenario set, or
-  // the same set at a later stream time): a prewarm that finishes after the next tick's what-ifs
-  // priced their rows does not put back the older rows.
-  void publish(std::uint32_t instrument, std::shared_ptr<const scenario_row> row);
-  // The instruments a what-if asked for within `window` before now (steady clock), in index
-  // order: what a server prewarms after an update.
+  // Fills a row's pnl (n values) for the key it was asked for.
+  using row_pricer = std::function<void(std::vector<double>& pnl)>;
+
+  // The instrument's row priced from `key`: the cached one; else the one another thread is
+  // pricing from the same key right now, waited for (rather than priced twice); else priced here
+  // by `price` and published. With `wait` false, a row another thread is pricing is not waited
+  // for: null is returned (what a prewarm does). `touch`: mark the instrument as asked for now
+  // (recently_used). If `price` throws, the exception reaches the caller and every waiter.
+  std::shared_ptr<const scenario_row> get(std::uint32_t instrument, const scenario_row_key& key,
+                                          const row_pricer& price, bool touch = true,
+                                          bool wait = true);
+  // The instrument's row if it is cached from `key`, else null; prices nothing, touches nothing.
+  std::shared_ptr<const scenario_row> find(std::uint32_t instrument,
+                                           const scenario_row_key& key) const;
+  // The instruments a what-if asked for within `window` before now (steady clock), the most
+  // recently asked for first: what a server prewarms after an update.
   std::vector<std::uint32_t> recently_used(std::chrono::steady_clock::duration window) const;
-  // Drops every row.
+  // Drops every row (a row being priced is still published when done).
   void clear();
 
-  // Since construction: rows found, rows looked for and not found, rows priced (by what-ifs and
-  // prewarms together).
+  // Since construction: rows found cached, rows waited for while another thread priced them,
+  // rows priced (by what-ifs and prewarms together).
   struct counters {
-    std::uint64_t hits = 0, misses = 0, priced = 0;
+    std::uint64_t hits = 0, waited = 0, priced = 0;
   };
   counters statistics() const noexcept;
-  void count_priced() noexcept { priced_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
+  struct pending_row;
   struct slot {
     std::shared_ptr<const scenario_row> row;
+    std::shared_ptr<pending_row> pending;
     std::int64_t last_used_ns = -1;  // steady clock
   };
+  slot& slot_of(std::uint32_t instrument);  // under mutex_
+  // Keeps `row` unless the kept one is newer (a later scenario set, or the same set at a later
+  // stream time): a prewarm that finishes after the next tick's what-ifs priced their rows does
+  // not put back the older rows.
+  void publish(std::uint32_t instrument, const std::shared_ptr<pending_row>& claim,
+               std::shared_ptr<const scenario_row> row);
+
   mutable std::mutex mutex_;
   std::vector<slot> slots_;  // [instrument]
-  std::atomic<std::uint64_t> hits_{0}, misses_{0}, priced_{0};
+  std::atomic<std::uint64_t> hits_{0}, waited_{0}, priced_{0};
 };
 
 // The key of instrument i's row in a state (its contract and valuation inputs at the state's
@@ -105,14 +120,15 @@ scenario_row_key scenario_row_key_of(const whatif_state& state, std::uint32_t in
 // found by the what-ifs after it.
 class whatif_prewarm {
  public:
-  // The rows of `instruments` (indices of state.positions' instruments; repeats and out-of-range
-  // indices are skipped) not already in `cache` at the state's market.
+  // The rows of `instruments` (indices of state.positions' instruments, priced in that order;
+  // repeats and out-of-range indices are skipped) not already in `cache` at the state's market.
   whatif_prewarm(const whatif_state& state, whatif_row_cache& cache,
                  const std::vector<std::uint32_t>& instruments);
   // Rows planned.
   std::size_t size() const noexcept { return items_.size(); }
-  // Prices the planned rows and publishes them into the cache; returns how many it priced. Runs
-  // once; needs neither the state nor its lock.
+  // Prices the planned rows and publishes them into the cache; returns how many this call priced.
+  // Needs neither the state nor its lock. Several threads may call it at once on one prewarm: each
+  // takes the next row not yet taken; a row a what-if is pricing already is skipped.
   std::size_t run();
 
  private:
@@ -124,7 +140,8 @@ class whatif_prewarm {
   };
   whatif_row_cache* cache_;
   std::vector<item> items_;
-  std::vector<double> spot_, shock_;  // [slot * n + s]
+  std::unique_ptr<std::atomic<std::size_t>> next_;  // the next item to take
+  std::vector<double> spot_, shock_;                // [slot * n + s]
   std::size_t n_ = 0;
   double vol_drift_ = 0.0, horizon_years_ = 0.0;
   bool term_scaled_ = false;

@@ -165,22 +165,17 @@ const double* whatif_calculator::unit_pnl_row(const whatif_state& state, std::ui
                                               const valuation_inputs& x, const contract_terms& c) {
   whatif_row_cache& cache = state.rows ? *state.rows : *own_rows_;
   const scenario_row_key key = scenario_row_key_of(state, instrument, c, x);
-  std::shared_ptr<const scenario_row> found = cache.find(instrument, key);
-  if (!found) {
-    const whatif_scenarios& sc = *state.scenarios;
-    const std::size_t n = static_cast<std::size_t>(sc.count());
-    const std::uint32_t u = state.positions->instruments.underlying[instrument];
-    auto row = std::make_shared<scenario_row>();
-    row->key = key;
-    row->pnl.resize(n);
-    price_scenario_row(c, x, unit_value(c, x), unit_funding(c, x, 3.0 * state.params->horizon_days),
-                       sc.shocked_spots(*state.market, u, spot_row_),
-                       sc.set().vol_shock.data() + u * n, sc.set().vol_drift,
-                       state.params->horizon_years(), sc.set().term_scaled, n, row->pnl.data());
-    cache.count_priced();
-    found = row;
-    cache.publish(instrument, std::move(row));
-  }
+  std::shared_ptr<const scenario_row> found =
+      cache.get(instrument, key, [&](std::vector<double>& pnl) {
+        const whatif_scenarios& sc = *state.scenarios;
+        const std::size_t n = static_cast<std::size_t>(sc.count());
+        const std::uint32_t u = state.positions->instruments.underlying[instrument];
+        pnl.resize(n);
+        price_scenario_row(
+            c, x, unit_value(c, x), unit_funding(c, x, 3.0 * state.params->horizon_days),
+            sc.shocked_spots(*state.market, u, spot_row_), sc.set().vol_shock.data() + u * n,
+            sc.set().vol_drift, state.params->horizon_years(), sc.set().term_scaled, n, pnl.data());
+      });
   in_use_.push_back(std::move(found));
   return in_use_.back()->pnl.data();
 }

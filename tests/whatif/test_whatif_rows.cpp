@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <future>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -239,6 +241,54 @@ TEST(whatif_rows, ALatePrewarmDoesNotReplaceNewerRows) {
   const std::uint64_t priced = rows.statistics().priced;
   for (const whatif_request& r : requests()) calc.evaluate(shared, r);
   EXPECT_EQ(rows.statistics().priced, priced) << "the late prewarm put back older rows";
+}
+
+// A row being priced by one thread is waited for by another that asks for it (not priced twice),
+// skipped by one that will not wait (a prewarm), and a pricer's failure reaches its waiters.
+TEST(whatif_rows, ARowBeingPricedIsWaitedForNotPricedTwice) {
+  whatif_row_cache rows;
+  scenario_row_key key;
+  key.spot = 100.0;
+  key.generation = 1;
+  std::promise<void> started, release;
+  std::shared_future<void> go = release.get_future().share();
+  std::thread first([&] {
+    rows.get(3, key, [&](std::vector<double>& pnl) {
+      started.set_value();
+      go.wait();
+      pnl.assign(4, 1.5);
+    });
+  });
+  started.get_future().wait();
+  EXPECT_EQ(
+      rows.get(
+          3, key, [](std::vector<double>&) { ADD_FAILURE() << "priced twice"; }, false, false),
+      nullptr);
+  int second_priced = 0;
+  std::shared_ptr<const scenario_row> waited;
+  std::thread second([&] {
+    waited = rows.get(3, key, [&](std::vector<double>& pnl) {
+      ++second_priced;
+      pnl.assign(4, 0.0);
+    });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  release.set_value();
+  first.join();
+  second.join();
+  EXPECT_EQ(second_priced, 0);
+  ASSERT_NE(waited, nullptr);
+  EXPECT_EQ(waited->pnl, std::vector<double>(4, 1.5));
+  EXPECT_EQ(rows.statistics().priced, 1u);
+  EXPECT_EQ(rows.find(3, key), waited);
+
+  scenario_row_key later = key;
+  later.as_of_ns = 1;
+  later.inputs.time_to_expiry = 0.5;
+  EXPECT_THROW(rows.get(3, later, [](std::vector<double>&) { throw std::runtime_error("no"); }),
+               std::runtime_error);
+  EXPECT_EQ(rows.find(3, later), nullptr);
+  EXPECT_EQ(rows.find(3, key), waited);  // kept: nothing newer was published
 }
 
 // Threads evaluating at once against one cache answer what one thread answers.
