@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <future>
+#include <map>
 #include <utility>
 
 #include "marginsync/errors.hpp"
@@ -46,7 +48,8 @@ constexpr std::size_t row_block = 512;
 // not depend on the scenario and are computed once.
 void price_option_row(const contract_terms& c, const valuation_inputs& x, double base,
                       double funding, const double* spot, const double* vol_shock, double vol_drift,
-                      double t, bool term_scaled, std::size_t n, double* out) {
+                      double t, bool term_scaled, std::size_t n, double* out,
+                      const double* vol_factor) {
   const double g = term_scaled ? x.vol_term : 1.0;  // shocked_vol's g
   const double gg_drift = g * g * vol_drift;
   const double b = x.carry, r = x.rate, K = c.strike, m = c.multiplier;
@@ -63,8 +66,12 @@ void price_option_row(const contract_terms& c, const valuation_inputs& x, double
     const double* S = spot + s0;
     const double* shock = vol_shock + s0;
     // shocked_vol: sigma exp(g x - g^2 drift)
-    for (std::size_t s = 0; s < len; ++s) arg[s] = g * shock[s] - gg_drift;
-    for (std::size_t s = 0; s < len; ++s) sigma[s] = exp(arg[s]);
+    if (vol_factor) {
+      for (std::size_t s = 0; s < len; ++s) sigma[s] = vol_factor[s0 + s];
+    } else {
+      for (std::size_t s = 0; s < len; ++s) arg[s] = g * shock[s] - gg_drift;
+      for (std::size_t s = 0; s < len; ++s) sigma[s] = exp(arg[s]);
+    }
     for (std::size_t s = 0; s < len; ++s) {
       sigma[s] = x.vol * sigma[s];
       lg[s] = S[s] / K;
@@ -92,6 +99,13 @@ void price_option_row(const contract_terms& c, const valuation_inputs& x, double
 
 }  // namespace
 
+void vol_factor_row(double g, const double* vol_shock, double vol_drift, std::size_t n,
+                    double* out) {
+  const double gg_drift = g * g * vol_drift;
+  for (std::size_t s = 0; s < n; ++s) out[s] = g * vol_shock[s] - gg_drift;
+  for (std::size_t s = 0; s < n; ++s) out[s] = exp(out[s]);
+}
+
 bool same_row(const scenario_row_key& a, const scenario_row_key& b) {
   return a.generation == b.generation && a.spot == b.spot && same_terms(a.terms, b.terms) &&
          same_inputs(a.inputs, b.inputs);
@@ -100,12 +114,13 @@ bool same_row(const scenario_row_key& a, const scenario_row_key& b) {
 void price_scenario_row(const contract_terms& c, const valuation_inputs& x, double base,
                         double funding, const double* spot, const double* vol_shock,
                         double vol_drift, double horizon_years, bool term_scaled, std::size_t n,
-                        double* out) {
+                        double* out, const double* vol_factor) {
   // horizon_inputs' T - h: the time left at the horizon's end, the same in every scenario.
   const double t = x.time_to_expiry - horizon_years;
   const double m = c.multiplier;
   if (!x.settled && c.kind == instrument_kind::option && t > 0.0) {
-    price_option_row(c, x, base, funding, spot, vol_shock, vol_drift, t, term_scaled, n, out);
+    price_option_row(c, x, base, funding, spot, vol_shock, vol_drift, t, term_scaled, n, out,
+                     vol_factor);
     return;
   }
   // Linear instruments: unit_value at S' is m S', or m basis S' / m S' e^{b(T-h)} for a future
@@ -269,6 +284,7 @@ whatif_prewarm::whatif_prewarm(const whatif_state& state, whatif_row_cache& cach
   std::vector<std::int64_t> slot_of(market.size(), -1);
   std::vector<bool> planned(ins.size(), false);
   std::vector<double> scratch;
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::size_t> group_of;  // (slot, g's bits)
   for (const std::uint32_t i : instruments) {
     if (i >= ins.size() || planned[i]) continue;
     planned[i] = true;
@@ -285,8 +301,23 @@ whatif_prewarm::whatif_prewarm(const whatif_state& state, whatif_row_cache& cach
       const double* shock = set.vol_shock.data() + u * n_;
       shock_.insert(shock_.end(), shock, shock + n_);
     }
-    items_.push_back(item{i, static_cast<std::uint32_t>(slot_of[u]), key, unit_value(terms, x),
-                          unit_funding(terms, x, funding_periods)});
+    std::int64_t group = -1;
+    if (terms.kind == instrument_kind::option && !x.settled &&
+        x.time_to_expiry - horizon_years_ > 0.0) {
+      const double g = term_scaled_ ? x.vol_term : 1.0;
+      const auto uslot = static_cast<std::uint32_t>(slot_of[u]);
+      std::uint64_t g_bits = 0;
+      std::memcpy(&g_bits, &g, sizeof g);
+      const auto [at, added] = group_of.emplace(std::make_pair(uslot, g_bits), groups_.size());
+      if (added) {
+        groups_.push_back(std::make_unique<vol_group>());
+        groups_.back()->underlying_slot = uslot;
+        groups_.back()->g = g;
+      }
+      group = static_cast<std::int64_t>(at->second);
+    }
+    items_.push_back(item{i, static_cast<std::uint32_t>(slot_of[u]), group, key,
+                          unit_value(terms, x), unit_funding(terms, x, funding_periods)});
   }
 }
 
@@ -300,11 +331,20 @@ std::size_t whatif_prewarm::run() {
     cache_->get(
         it.instrument, it.key,
         [&](std::vector<double>& pnl) {
+          const double* shock = shock_.data() + it.underlying_slot * n_;
+          const double* factor = nullptr;
+          if (it.group >= 0) {
+            vol_group& gr = *groups_[static_cast<std::size_t>(it.group)];
+            std::call_once(gr.once, [&] {
+              gr.factor.resize(n_);
+              vol_factor_row(gr.g, shock, vol_drift_, n_, gr.factor.data());
+            });
+            factor = gr.factor.data();
+          }
           pnl.resize(n_);
           price_scenario_row(it.key.terms, it.key.inputs, it.base, it.funding,
-                             spot_.data() + it.underlying_slot * n_,
-                             shock_.data() + it.underlying_slot * n_, vol_drift_, horizon_years_,
-                             term_scaled_, n_, pnl.data());
+                             spot_.data() + it.underlying_slot * n_, shock, vol_drift_,
+                             horizon_years_, term_scaled_, n_, pnl.data(), factor);
           mine = true;
         },
         false, false);

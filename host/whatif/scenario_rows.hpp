@@ -43,10 +43,16 @@ struct scenario_row {
 // what does not depend on the scenario computed once (the option's sqrt(T - h), discount and carry
 // factors, a future's growth) and the arithmetic between the libm calls in loops the compiler
 // vectorises. No allocation.
+// `vol_factor`, when given, is vol_factor_row's for the option's g (term_scaled ? x.vol_term : 1)
+// on these vol shocks: options of one underlying and one g share it (the same exp computed once).
 void price_scenario_row(const contract_terms& c, const valuation_inputs& x, double base,
                         double funding, const double* spot, const double* vol_shock,
                         double vol_drift, double horizon_years, bool term_scaled, std::size_t n,
-                        double* out);
+                        double* out, const double* vol_factor = nullptr);
+
+// out[s] = exp(g vol_shock[s] - g^2 vol_drift), shocked_vol's factor (sigma' = sigma out[s]).
+void vol_factor_row(double g, const double* vol_shock, double vol_drift, std::size_t n,
+                    double* out);
 
 // The rows of one book's instruments, shared by every whatif_calculator and prewarm of a process
 // (docs/design.md 8.10). One slot per instrument index, holding the newest row published for it
@@ -132,14 +138,24 @@ class whatif_prewarm {
   std::size_t run();
 
  private:
+  // Options of one underlying with one g share their vol factor row, computed by the first
+  // thread that needs it.
+  struct vol_group {
+    std::uint32_t underlying_slot;
+    double g;
+    std::once_flag once;
+    std::vector<double> factor;
+  };
   struct item {
     std::uint32_t instrument;
     std::uint32_t underlying_slot;  // into spot_/shock_
+    std::int64_t group;             // into groups_; -1: no vol factor (not an option alive at h)
     scenario_row_key key;
     double base, funding;
   };
   whatif_row_cache* cache_;
   std::vector<item> items_;
+  std::vector<std::unique_ptr<vol_group>> groups_;
   std::unique_ptr<std::atomic<std::size_t>> next_;  // the next item to take
   std::vector<double> spot_, shock_;                // [slot * n + s]
   std::size_t n_ = 0;
