@@ -167,18 +167,18 @@ std::shared_ptr<const scenario_row> whatif_row_cache::get(std::uint32_t instrume
     std::lock_guard<std::mutex> lock(mutex_);
     slot& sl = slot_of(instrument);
     if (touch) sl.last_used_ns = now;
-    if (sl.row && same_row(sl.row->key, key)) {
-      hits_.fetch_add(1, std::memory_order_relaxed);
-      return sl.row;
-    }
-    if (sl.pending && same_row(sl.pending->key, key)) {
-      theirs = sl.pending;
-    } else {
-      // Claimed here; a claim from an older key (before a tick) is left to finish on its own.
+    for (const std::shared_ptr<const scenario_row>* kept : {&sl.row, &sl.previous})
+      if (*kept && same_row((*kept)->key, key)) {
+        hits_.fetch_add(1, std::memory_order_relaxed);
+        return *kept;
+      }
+    for (const std::shared_ptr<pending_row>& p : sl.pending)
+      if (same_row(p->key, key)) theirs = p;
+    if (!theirs) {
       mine = std::make_shared<pending_row>();
       mine->key = key;
       mine->future = mine->promise.get_future().share();
-      sl.pending = mine;
+      sl.pending.push_back(mine);
     }
   }
   if (theirs) {
@@ -197,8 +197,7 @@ std::shared_ptr<const scenario_row> whatif_row_cache::get(std::uint32_t instrume
   } catch (...) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      slot& sl = slot_of(instrument);
-      if (sl.pending == mine) sl.pending.reset();
+      unclaim(slot_of(instrument), mine);
     }
     mine->promise.set_exception(std::current_exception());
     throw;
@@ -210,7 +209,13 @@ std::shared_ptr<const scenario_row> whatif_row_cache::find(std::uint32_t instrum
   std::lock_guard<std::mutex> lock(mutex_);
   if (instrument >= slots_.size()) return nullptr;
   const slot& sl = slots_[instrument];
-  return sl.row && same_row(sl.row->key, key) ? sl.row : nullptr;
+  for (const std::shared_ptr<const scenario_row>* kept : {&sl.row, &sl.previous})
+    if (*kept && same_row((*kept)->key, key)) return *kept;
+  return nullptr;
+}
+
+void whatif_row_cache::unclaim(slot& sl, const std::shared_ptr<pending_row>& claim) {
+  sl.pending.erase(std::remove(sl.pending.begin(), sl.pending.end(), claim), sl.pending.end());
 }
 
 void whatif_row_cache::publish(std::uint32_t instrument, const std::shared_ptr<pending_row>& claim,
@@ -218,10 +223,17 @@ void whatif_row_cache::publish(std::uint32_t instrument, const std::shared_ptr<p
   std::shared_ptr<const scenario_row> dropped;  // freed after the lock is let go
   std::lock_guard<std::mutex> lock(mutex_);
   slot& sl = slot_of(instrument);
-  if (sl.pending == claim) sl.pending.reset();
-  if (sl.row && newer(sl.row->key, row->key)) return;
-  dropped = std::move(sl.row);
-  sl.row = std::move(row);
+  unclaim(sl, claim);
+  if (sl.row && same_row(sl.row->key, row->key)) return;
+  if (!sl.row || newer(row->key, sl.row->key)) {
+    // The newest row, the one it replaces kept as the previous.
+    dropped = std::move(sl.previous);
+    sl.previous = std::move(sl.row);
+    sl.row = std::move(row);
+  } else if (!sl.previous || newer(row->key, sl.previous->key)) {
+    dropped = std::move(sl.previous);
+    sl.previous = std::move(row);
+  }
 }
 
 std::vector<std::uint32_t> whatif_row_cache::recently_used(

@@ -55,10 +55,11 @@ void vol_factor_row(double g, const double* vol_shock, double vol_drift, std::si
                     double* out);
 
 // The rows of one book's instruments, shared by every whatif_calculator and prewarm of a process
-// (docs/design.md 8.10). One slot per instrument index, holding the newest row published for it
-// and the row being priced for it now, if any. Thread-safe: every member may be called from any
-// thread at once; the mutex is held for a few pointer copies, never while a row is priced. A row
-// found stays valid while its shared_ptr is held, whatever is published meanwhile.
+// (docs/design.md 8.10). One slot per instrument index, holding the two newest rows published for
+// it (the current market's and the one before) and the rows being priced for it now. Thread-safe:
+// every member may be called from any thread at once; the mutex is held for a few pointer copies,
+// never while a row is priced. A row found stays valid while its shared_ptr is held, whatever is
+// published meanwhile.
 class whatif_row_cache {
  public:
   whatif_row_cache() = default;
@@ -95,14 +96,16 @@ class whatif_row_cache {
  private:
   struct pending_row;
   struct slot {
-    std::shared_ptr<const scenario_row> row;
-    std::shared_ptr<pending_row> pending;
-    std::int64_t last_used_ns = -1;  // steady clock
+    std::shared_ptr<const scenario_row> row, previous;  // the newest two
+    std::vector<std::shared_ptr<pending_row>> pending;  // being priced now, one per key
+    std::int64_t last_used_ns = -1;                     // steady clock
   };
-  slot& slot_of(std::uint32_t instrument);  // under mutex_
-  // Keeps `row` unless the kept one is newer (a later scenario set, or the same set at a later
-  // stream time): a prewarm that finishes after the next tick's what-ifs priced their rows does
-  // not put back the older rows.
+  slot& slot_of(std::uint32_t instrument);                                   // under mutex_
+  static void unclaim(slot& sl, const std::shared_ptr<pending_row>& claim);  // under mutex_
+  // Keeps the two newest rows (by scenario set, then stream time): a prewarm that finishes after
+  // the next tick's what-ifs priced their rows does not displace the newer ones, and while a
+  // prewarm prices the rows of a tick, those of the tick before it stay (for what-ifs still
+  // answered from that tick's market).
   void publish(std::uint32_t instrument, const std::shared_ptr<pending_row>& claim,
                std::shared_ptr<const scenario_row> row);
 

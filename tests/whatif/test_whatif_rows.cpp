@@ -247,6 +247,30 @@ TEST(whatif_rows, ALatePrewarmDoesNotReplaceNewerRows) {
   EXPECT_EQ(rows.statistics().priced, priced) << "the late prewarm put back older rows";
 }
 
+// While a prewarm prices a tick's rows, what-ifs still answered from the market before that tick
+// find their rows: the cache keeps the two newest rows of each instrument.
+TEST(whatif_rows, ThePreviousTicksRowsStayWhileTheNextOnesArePriced) {
+  book_inputs in = sample(risk_method::full);
+  const whatif_scenarios scenarios(in.market, scenario_source{}, in.risk);
+  const book_lookup lookup(in.positions);
+  whatif_row_cache rows;
+  market_state before = in.market;
+  tick(before, 1.001);
+  market_state after = before;
+  tick(after, 0.998);
+  const whatif_state old_state{&in.positions, nullptr, &before, &in.risk,
+                               &scenarios,    &lookup, &rows};
+  const whatif_state new_state{&in.positions, nullptr, &after, &in.risk,
+                               &scenarios,    &lookup, &rows};
+  whatif_calculator calc;
+  for (const whatif_request& r : requests()) calc.evaluate(old_state, r);
+  EXPECT_GT(prewarm(new_state, rows.recently_used(std::chrono::seconds(60))), 0u);
+  const std::uint64_t priced = rows.statistics().priced;
+  for (const whatif_request& r : requests()) calc.evaluate(old_state, r);
+  for (const whatif_request& r : requests()) calc.evaluate(new_state, r);
+  EXPECT_EQ(rows.statistics().priced, priced);
+}
+
 // A row being priced by one thread is waited for by another that asks for it (not priced twice),
 // skipped by one that will not wait (a prewarm), and a pricer's failure reaches its waiters.
 TEST(whatif_rows, ARowBeingPricedIsWaitedForNotPricedTwice) {
