@@ -12,14 +12,28 @@
 // thread evaluating what-ifs owns one.
 //
 // What a server does (docs/design.md 8.10, "Cost"):
-//   at start:      whatif_row_cache rows;                       (one, shared by every thread)
-//   per risk run:  scenarios = make_shared<whatif_scenarios>(market of that run, ...), under the
-//                  engine's exclusive lock, as part of the update;
-//   per request:   thread_local whatif_calculator calc;  under the reader lock:
-//                  calc.evaluate(whatif_state_of(stream, *scenarios, lookup, &rows), request);
-//   per update:    one worker, off the engine thread: under the reader lock
-//                    whatif_prewarm job(state, rows, rows.recently_used(std::chrono::seconds(5)));
-//                  then, with the lock let go, job.run() (prices and publishes the rows).
+//   at start:     one whatif_row_cache rows, shared by every thread (it lives as long as the book);
+//                 book_lookup lookup(book) (update() it under the exclusive lock after an update
+//                 that opened accounts).
+//   per risk run: a new whatif_scenarios from the market of that run, built under the engine's
+//                 exclusive lock as part of the update (or built off it from a copy of that market
+//                 and swapped in under the lock); the old one must outlive every evaluate and
+//                 whatif_prewarm constructor reading it (a prewarm's run() does not read it).
+//   per request:  each worker thread owns a whatif_calculator (thread_local); under the reader
+//                 lock: calc.evaluate(whatif_state_of(stream, scenarios, lookup, &rows), request).
+//                 It throws whatif_error (the 4xx) and nothing else for a bad request.
+//   per update:   one worker, off the engine thread, after the update is applied: under the reader
+//                 lock, whatif_prewarm job(state, rows,
+//                 rows.recently_used(std::chrono::seconds(5))) (copies what it needs: microseconds
+//                 to a few ms); the lock let go, job.run() prices and publishes the rows (several
+//                 workers may call run() on one job). Start the next prewarm when this one is done,
+//                 for the newest update then (skip those in between): the cache keeps two rows per
+//                 instrument, the newest two markets.
+// Threading: evaluate on many calculators at once, whatif_prewarm::run and every whatif_row_cache
+// member are thread-safe; the whatif_state's objects must not change while evaluate or a
+// whatif_prewarm constructor reads them (the reader lock). A what-if that meets a row a prewarm or
+// another what-if is pricing waits for it (at most one row's pricing, ~0.2 ms) rather than price
+// it again.
 #include <cstdint>
 #include <memory>
 #include <optional>
