@@ -288,6 +288,7 @@ whatif_prewarm::whatif_prewarm(const whatif_state& state, whatif_row_cache& cach
   const risk_params& params = *state.params;
   const whatif_scenarios& sc = *state.scenarios;
   const scenario_set& set = sc.set();
+  MSYNC_EXPECTS(set.underlyings == market.size(), "the scenario set of this market's underlyings");
   n_ = static_cast<std::size_t>(set.count);
   vol_drift_ = set.vol_drift;
   horizon_years_ = params.horizon_years();
