@@ -21,6 +21,8 @@
 // - "lagged": as beside, but the what-ifs that arrive before the prewarm is done are answered
 //   from the market of the tick before (whose rows the cache still holds), a policy a server may
 //   choose: answers up to one prewarm older, never a row priced in the request;
+// - "freshest": as lagged, but each what-if is answered from the new tick when its rows there are
+//   priced already (whatif_calculator::rows_ready), else from the tick before;
 // - "rows priced": no tick between what-ifs (what a what-if costs when it prices nothing).
 // Also counted: the rows priced per round and the BS evaluations (option rows x scenarios), and
 // the ns one costs.
@@ -132,6 +134,7 @@ void tick(market_state& m, std::mt19937_64& gen) {
 struct figures {
   std::vector<double> whatif_ms, prewarm_ms, plan_ms;
   std::uint64_t rows_priced = 0;
+  std::size_t older = 0;  // what-ifs answered from the tick before
 };
 
 }  // namespace
@@ -166,12 +169,13 @@ int main(int argc, char** argv) {
         "scenarios, full, one thread; %ld rounds of a tick then %ld what-ifs\n",
         where.book.string().c_str(), book_accounts_count, ins.size(), option_count,
         in.market.size(), rounds, per_round);
-    std::printf("%-16s %-14s %7s %9s %9s %9s %11s %14s %10s\n", "accounts", "rows", "what-ifs",
-                "p50 ms", "p99 ms", "max ms", "rows/round", "prewarm ms", "ns per BS");
+    std::printf("%-16s %-14s %7s %9s %9s %9s %11s %14s %10s %7s\n", "accounts", "rows", "what-ifs",
+                "p50 ms", "p99 ms", "max ms", "rows/round", "prewarm ms", "ns per BS", "older");
 
-    enum class mode { priced, cold, prewarm, beside, lagged };
+    enum class mode { priced, cold, prewarm, beside, lagged, freshest };
     for (const account_case& ac : cases)
-      for (const mode md : {mode::priced, mode::cold, mode::prewarm, mode::beside, mode::lagged}) {
+      for (const mode md :
+           {mode::priced, mode::cold, mode::prewarm, mode::beside, mode::lagged, mode::freshest}) {
         market_state market = risk_market, previous = risk_market;
         whatif_row_cache rows;
         const whatif_state state{&in.positions, nullptr, &market, &in.risk,
@@ -204,7 +208,8 @@ int main(int argc, char** argv) {
           // second thread while the what-ifs arrive at 1,000 a second from the tick on, as a
           // server's worker would run it.
           std::thread worker;
-          if (md == mode::beside || md == mode::lagged) {
+          const bool beside = md == mode::beside || md == mode::lagged || md == mode::freshest;
+          if (beside) {
             prewarmed = false;
             worker = std::thread([&] {
               whatif_prewarm job(state, rows, rows.recently_used(std::chrono::seconds(5)));
@@ -214,13 +219,17 @@ int main(int argc, char** argv) {
             });
           }
           for (long q = 0; q < per_round; ++q) {
-            if (md == mode::beside || md == mode::lagged)
+            if (beside)
               std::this_thread::sleep_until(tick_time +
                                             std::chrono::microseconds(100000 * q / per_round));
             const whatif_request& r = ac.requests[draw() % ac.requests.size()];
             const auto t0 = clock_type::now();
-            const whatif_result w =
-                calc.evaluate(md == mode::lagged && !prewarmed ? previous_state : state, r);
+            const whatif_state* at = &state;
+            if (md == mode::lagged && !prewarmed) at = &previous_state;
+            if (md == mode::freshest && !prewarmed && !calc.rows_ready(state, r))
+              at = &previous_state;
+            const whatif_result w = calc.evaluate(*at, r);
+            f.older += at == &previous_state ? 1 : 0;
             f.whatif_ms.push_back(ms_since(t0));
             checksum += w.after.initial_margin;
           }
@@ -246,7 +255,8 @@ int main(int argc, char** argv) {
                            : md == mode::cold    ? "no prewarm"
                            : md == mode::prewarm ? "prewarm first"
                            : md == mode::beside  ? "prewarm beside"
-                                                 : "lagged";
+                           : md == mode::lagged  ? "lagged"
+                                                 : "freshest";
         const double rounds_done =
             static_cast<double>(f.whatif_ms.size()) / static_cast<double>(per_round);
         char prewarm[32] = "-", bs[32] = "-";
@@ -258,16 +268,18 @@ int main(int argc, char** argv) {
                         nearest_rank(f.prewarm_ms, 0.5) - nearest_rank(f.plan_ms, 0.5),
                         nearest_rank(f.prewarm_ms, 1.0));
         if (!std::isnan(ns_per_bs)) std::snprintf(bs, sizeof bs, "%.1f", ns_per_bs);
-        std::printf("%-16s %-14s %7zu %9.3f %9.3f %9.3f %11.1f %14s %10s  (IM %.6g)\n",
+        std::printf("%-16s %-14s %7zu %9.3f %9.3f %9.3f %11.1f %14s %10s %6.1f%%  (IM %.6g)\n",
                     ac.name.c_str(), name, f.whatif_ms.size(), nearest_rank(f.whatif_ms, 0.50),
                     nearest_rank(f.whatif_ms, 0.99), nearest_rank(f.whatif_ms, 1.0),
                     static_cast<double>(f.rows_priced) / rounds_done, prewarm, bs,
+                    100.0 * static_cast<double>(f.older) / static_cast<double>(f.whatif_ms.size()),
                     checksum / static_cast<double>(f.whatif_ms.size()));
       }
     std::printf(
         "rows/round: rows priced per round (by the what-ifs and the prewarm); prewarm ms: p50/max "
         "per tick, from the tick to its last row (prewarm first: plan p50 + run p50 / max); ns per "
-        "BS: a prewarm of 64 options / (64 x 10,000)\n");
+        "BS: a prewarm of 64 options / (64 x 10,000); older: what-ifs answered from the tick "
+        "before\n");
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "marginsync_bench_whatif: %s\n", e.what());

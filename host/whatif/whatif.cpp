@@ -159,6 +159,33 @@ const double* whatif_scenarios::shocked_spots(const market_state& now, std::uint
 
 whatif_calculator::whatif_calculator() : own_rows_(std::make_unique<whatif_row_cache>()) {}
 
+bool whatif_calculator::rows_ready(const whatif_state& state, const whatif_request& request) const {
+  MSYNC_EXPECTS(state.positions && state.market && state.params && state.scenarios && state.lookup,
+                "a whole what-if state");
+  if (state.params->method != risk_method::full) return true;
+  const whatif_row_cache& cache = state.rows ? *state.rows : *own_rows_;
+  const book& b = *state.positions;
+  const instrument_table& ins = b.instruments;
+  const market_state& market = *state.market;
+  auto ready = [&](std::uint32_t i) {
+    const contract_terms c = ins.terms(i);
+    const valuation_inputs x = instrument_input(
+        ins, i, market, *state.params, instrument_years_to_expiry(ins, i, market.as_of_ns));
+    return cache.find(i, scenario_row_key_of(state, i, c, x)) != nullptr;
+  };
+  const std::int64_t a = state.lookup->account(request.account);
+  if (a >= 0) {
+    const auto k = static_cast<std::size_t>(a);
+    for (std::uint64_t p = b.account_position_begin[k]; p < b.account_position_begin[k + 1]; ++p)
+      if (!ready(b.position_instrument[p])) return false;
+  }
+  for (const whatif_order& o : request.orders) {
+    const std::int64_t i = state.lookup->instrument(o.instrument);
+    if (i < 0 || !ready(static_cast<std::uint32_t>(i))) return false;
+  }
+  return true;
+}
+
 // The cost of a what-if is here: a row not in the cache (a tick made it stale, or no what-if or
 // prewarm asked for it since) is priced in every scenario, then published for every thread.
 const double* whatif_calculator::unit_pnl_row(const whatif_state& state, std::uint32_t instrument,

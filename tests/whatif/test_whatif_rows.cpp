@@ -264,7 +264,17 @@ TEST(whatif_rows, ThePreviousTicksRowsStayWhileTheNextOnesArePriced) {
                                &scenarios,    &lookup, &rows};
   whatif_calculator calc;
   for (const whatif_request& r : requests()) calc.evaluate(old_state, r);
+  for (const whatif_request& r : requests()) {
+    EXPECT_TRUE(calc.rows_ready(old_state, r)) << r.account;
+    EXPECT_FALSE(calc.rows_ready(new_state, r)) << r.account;
+  }
+  // The account's positions count, not only the orders' instruments.
+  EXPECT_FALSE(calc.rows_ready(new_state, orders_for("short_option_seller", {})));
   EXPECT_GT(prewarm(new_state, rows.recently_used(std::chrono::seconds(60))), 0u);
+  for (const whatif_request& r : requests()) {
+    EXPECT_TRUE(calc.rows_ready(old_state, r)) << r.account;
+    EXPECT_TRUE(calc.rows_ready(new_state, r)) << r.account;
+  }
   const std::uint64_t priced = rows.statistics().priced;
   for (const whatif_request& r : requests()) calc.evaluate(old_state, r);
   for (const whatif_request& r : requests()) calc.evaluate(new_state, r);
