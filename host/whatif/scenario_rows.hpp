@@ -123,10 +123,10 @@ scenario_row_key scenario_row_key_of(const whatif_state& state, std::uint32_t in
 // Prices rows ahead of the what-ifs that will read them (docs/design.md 8.10, "Cost"). Made under
 // the lock that keeps the state from changing (a server's reader lock): it copies what the rows
 // need (each instrument's key, each underlying's scenario spots at the current price and its vol
-// shocks: 160 KB per underlying at 10,000 scenarios) and skips the rows already cached, so it
-// takes microseconds. run() then prices and publishes the rows WITHOUT the lock, on any thread,
-// while the engine goes on: rows the next tick makes stale are published anyway and simply not
-// found by the what-ifs after it.
+// shocks: 160 KB per underlying at 10,000 scenarios) and skips the rows already cached: 0.3 to
+// 1.2 ms for 337 to 1,252 instruments. run() then prices and publishes the rows WITHOUT the lock,
+// on any thread, while the engine goes on: rows the next tick makes stale are published anyway and
+// simply not found by the what-ifs after it.
 class whatif_prewarm {
  public:
   // The rows of `instruments` (indices of state.positions' instruments, priced in that order;

@@ -24,11 +24,14 @@
 //                 It throws whatif_error (the 4xx) and nothing else for a bad request.
 //   per update:   one worker, off the engine thread, after the update is applied: under the reader
 //                 lock, whatif_prewarm job(state, rows,
-//                 rows.recently_used(std::chrono::seconds(5))) (copies what it needs: microseconds
-//                 to a few ms); the lock let go, job.run() prices and publishes the rows (several
-//                 workers may call run() on one job). Start the next prewarm when this one is done,
-//                 for the newest update then (skip those in between): the cache keeps two rows per
-//                 instrument, the newest two markets.
+//                 rows.recently_used(std::chrono::seconds(5))) (copies what it needs: 0.3 to
+//                 1.2 ms for 337 to 1,252 instruments); the lock let go, job.run() prices and
+//                 publishes the rows (several workers may call run() on one job). Start the next
+//                 prewarm when this one is done, for the newest update then (skip those in
+//                 between): the cache keeps two rows per instrument, the newest two markets.
+//   optionally:   answer a request from the newest of two completed updates' states at which
+//                 calc.rows_ready(state, request) holds (docs/design.md 8.10, "Cost"): p99 under
+//                 1 ms at 10 Hz ticks, answers up to one prewarm old.
 // Threading: evaluate on many calculators at once, whatif_prewarm::run and every whatif_row_cache
 // member are thread-safe; the whatif_state's objects must not change while evaluate or a
 // whatif_prewarm constructor reads them (the reader lock). A what-if that meets a row a prewarm or
