@@ -21,12 +21,6 @@ std::atomic<std::uint64_t> next_generation{1};
   throw whatif_error(k, std::move(field), reason);
 }
 
-bool same_inputs(const valuation_inputs& a, const valuation_inputs& b) {
-  return a.spot == b.spot && a.vol == b.vol && a.rate == b.rate && a.carry == b.carry &&
-         a.time_to_expiry == b.time_to_expiry && a.basis == b.basis && a.vol_term == b.vol_term &&
-         a.funding_rate == b.funding_rate && a.settled == b.settled;
-}
-
 }  // namespace
 
 whatif_scenarios::whatif_scenarios(const market_state& risk_market, const scenario_source& source,
@@ -152,49 +146,65 @@ whatif_result whatif_calculator::evaluate(const whatif_state& state,
   return result;
 }
 
-// S' of underlying u in every scenario at the current price: the last risk run's S' when the price
-// is the one that run saw (the very numbers of a risk run now), else the current price times that
-// run's move S'/S.
-const double* whatif_calculator::shocked_spot(const whatif_state& state, std::uint32_t u) {
-  const whatif_scenarios& sc = *state.scenarios;
-  const std::size_t n = static_cast<std::size_t>(sc.set_.count);
-  const double* risk_row = sc.set_.spot.data() + u * n;
-  const double now = state.market->spot[u], then = sc.risk_spot_[u];
-  if (now == then) return risk_row;
-  spot_row_.resize(n);
-  for (std::size_t s = 0; s < n; ++s) spot_row_[s] = now * (risk_row[s] / then);
-  return spot_row_.data();
+const double* whatif_scenarios::shocked_spots(const market_state& now, std::uint32_t u,
+                                              std::vector<double>& scratch) const {
+  const std::size_t n = static_cast<std::size_t>(set_.count);
+  const double* risk_row = set_.spot.data() + u * n;
+  const double spot = now.spot[u], then = risk_spot_[u];
+  if (spot == then) return risk_row;
+  scratch.resize(n);
+  for (std::size_t s = 0; s < n; ++s) scratch[s] = spot * (risk_row[s] / then);
+  return scratch.data();
 }
 
-const double* whatif_calculator::scenario_row(const whatif_state& state, std::uint32_t instrument,
-                                              const valuation_inputs& x, const contract_terms& c) {
-  const whatif_scenarios& sc = *state.scenarios;
-  const std::uint32_t u = state.positions->instruments.underlying[instrument];
-  const double spot = state.market->spot[u];
-  cached_row& row = rows_[instrument];
-  if (row.generation == sc.generation_ && row.spot == spot && same_inputs(row.inputs, x) &&
-      !row.pnl.empty())
-    return row.pnl.data();
-  // The cost of a what-if is here: pricing each instrument once per scenario. A tick changes the
-  // inputs, so the rows are priced again at the first what-if after it.
-  if (rows_.size() > 4096) {  // many instruments seen: start again rather than grow for ever
-    rows_.clear();
-    return scenario_row(state, instrument, x, c);
+whatif_calculator::whatif_calculator() : own_rows_(std::make_unique<whatif_row_cache>()) {}
+
+bool whatif_calculator::rows_ready(const whatif_state& state, const whatif_request& request) const {
+  MSYNC_EXPECTS(state.positions && state.market && state.params && state.scenarios && state.lookup,
+                "a whole what-if state");
+  if (state.params->method != risk_method::full) return true;
+  const whatif_row_cache& cache = state.rows ? *state.rows : *own_rows_;
+  const book& b = *state.positions;
+  const instrument_table& ins = b.instruments;
+  const market_state& market = *state.market;
+  auto ready = [&](std::uint32_t i) {
+    const contract_terms c = ins.terms(i);
+    const valuation_inputs x = instrument_input(
+        ins, i, market, *state.params, instrument_years_to_expiry(ins, i, market.as_of_ns));
+    return cache.find(i, scenario_row_key_of(state, i, c, x)) != nullptr;
+  };
+  const std::int64_t a = state.lookup->account(request.account);
+  if (a >= 0) {
+    const auto k = static_cast<std::size_t>(a);
+    for (std::uint64_t p = b.account_position_begin[k]; p < b.account_position_begin[k + 1]; ++p)
+      if (!ready(b.position_instrument[p])) return false;
   }
-  const std::size_t n = static_cast<std::size_t>(sc.set_.count);
-  const double* s_spot = shocked_spot(state, u);
-  const double* shock = sc.set_.vol_shock.data() + u * n;
-  const double h = state.params->horizon_years();
-  const double base = unit_value(c, x),
-               funding = unit_funding(c, x, 3.0 * state.params->horizon_days);
-  row.pnl.resize(n);
-  for (std::size_t s = 0; s < n; ++s)
-    row.pnl[s] = scenario_unit_pnl(c, x, base, funding, s_spot[s], shock[s], sc.set_.vol_drift, h,
-                                   sc.set_.term_scaled);
-  row.inputs = x;
-  row.spot = spot;
-  row.generation = sc.generation_;
-  return row.pnl.data();
+  for (const whatif_order& o : request.orders) {
+    const std::int64_t i = state.lookup->instrument(o.instrument);
+    if (i < 0 || !ready(static_cast<std::uint32_t>(i))) return false;
+  }
+  return true;
+}
+
+// The cost of a what-if is here: a row not in the cache (a tick made it stale, or no what-if or
+// prewarm asked for it since) is priced in every scenario, then published for every thread.
+const double* whatif_calculator::unit_pnl_row(const whatif_state& state, std::uint32_t instrument,
+                                              const valuation_inputs& x, const contract_terms& c) {
+  whatif_row_cache& cache = state.rows ? *state.rows : *own_rows_;
+  const scenario_row_key key = scenario_row_key_of(state, instrument, c, x);
+  std::shared_ptr<const scenario_row> found =
+      cache.get(instrument, key, [&](std::vector<double>& pnl) {
+        const whatif_scenarios& sc = *state.scenarios;
+        const std::size_t n = static_cast<std::size_t>(sc.count());
+        const std::uint32_t u = state.positions->instruments.underlying[instrument];
+        pnl.resize(n);
+        price_scenario_row(
+            c, x, unit_value(c, x), unit_funding(c, x, 3.0 * state.params->horizon_days),
+            sc.shocked_spots(*state.market, u, spot_row_), sc.set().vol_shock.data() + u * n,
+            sc.set().vol_drift, state.params->horizon_years(), sc.set().term_scaled, n, pnl.data());
+      });
+  in_use_.push_back(std::move(found));
+  return in_use_.back()->pnl.data();
 }
 
 // The account's numbers as the CPU backend computes them for an account of a book (cpu_backend's
@@ -262,11 +272,12 @@ whatif_numbers whatif_calculator::account_numbers(const whatif_state& state,
 
   // Losses in every scenario of the last risk run, moved to the current prices.
   loss_.resize(n);
+  in_use_.clear();
   block_max_.resize((n + tail_block - 1) / tail_block);
   double* l = loss_.data();
   if (params.method == risk_method::full) {
     for (std::size_t p = 0; p < np; ++p)
-      cpu::add_position_loss(l, scenario_row(state, positions[p].instrument, inputs[p], terms[p]),
+      cpu::add_position_loss(l, unit_pnl_row(state, positions[p].instrument, inputs[p], terms[p]),
                              n, quantity[p], p == 0);
     if (np == 0) std::fill(l, l + n, 0.0);
     cpu::block_maxima(l, n, block_max_.data());
@@ -275,7 +286,7 @@ whatif_numbers whatif_calculator::account_numbers(const whatif_state& state,
     std::vector<cpu::exposure_term> exposure_terms;
     for (std::size_t x = 0; x < nx; ++x) {
       const std::uint32_t u = exposure_underlying[x];
-      const double* s_spot = shocked_spot(state, u);
+      const double* s_spot = sc.shocked_spots(market, u, spot_row_);
       double* d = d_spot_.data() + x * n;
       for (std::size_t s = 0; s < n; ++s) d[s] = s_spot[s] - market.spot[u];
       exposure_terms.push_back(cpu::exposure_term{
