@@ -1,9 +1,14 @@
 #include "server/engine_service.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <shared_mutex>
+#include <thread>
 
 #include "io/number_parse.hpp"
 #include "marginsync/stopwatch.hpp"
@@ -172,7 +177,32 @@ void engine_service::set_feed_state(const std::string& state) {
   feed_state_ = state;
 }
 
+void engine_service::prewarm_loop() {
+  // Below the engine and the request threads: the rows are a convenience, the tick path is not.
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+  std::uint64_t done = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> guard(prewarm_mutex_);
+      prewarm_wanted_.wait(guard, [&] { return prewarm_stop_ || prewarm_asked_ != done; });
+      if (prewarm_stop_) return;
+      done = prewarm_asked_;  // the newest update: those in between are skipped
+    }
+    std::shared_ptr<whatif_prewarm> job;
+    {
+      std::shared_lock<rw_lock> guard(book_lock_);
+      if (!scenarios_) continue;
+      const std::vector<std::uint32_t> wanted = rows_.recently_used(std::chrono::seconds(5));
+      if (wanted.empty()) continue;
+      job = std::make_shared<whatif_prewarm>(whatif_state_of(stream_, *scenarios_, lookup_, &rows_),
+                                             rows_, wanted);
+    }
+    job->run();  // without the lock: the rows need neither the book nor the market any more
+  }
+}
+
 void engine_service::run() {
+  std::thread prewarm_thread([this] { prewarm_loop(); });
   for (;;) {
     queued q;
     {
@@ -208,6 +238,12 @@ void engine_service::run() {
   }
   fail_pending("the server is stopping");
   events_.close();
+  {
+    std::lock_guard<std::mutex> guard(prewarm_mutex_);
+    prewarm_stop_ = true;
+  }
+  prewarm_wanted_.notify_all();
+  prewarm_thread.join();
 }
 
 void engine_service::process(queued& q, bool replaying) {
@@ -257,6 +293,11 @@ void engine_service::process(queued& q, bool replaying) {
   events_.append(lines);
   publish(u);
   engine_guard.unlock();
+  {
+    std::lock_guard<std::mutex> guard(prewarm_mutex_);
+    ++prewarm_asked_;
+  }
+  prewarm_wanted_.notify_one();
 
   if (q.from) {
     {
@@ -437,6 +478,14 @@ std::string engine_service::metrics_text(const std::map<int, std::int64_t>& http
   for (stream_state s : all_states)
     out += std::string("marginsync_accounts{state=\"") + stream_state_name(s) + "\"} " +
            std::to_string(state_counts_[static_cast<std::size_t>(s)]) + '\n';
+  const whatif_row_cache::counters rows = rows_.statistics();
+  counter("marginsync_whatif_rows_total",
+          "What-ifs' per-instrument scenario rows: found priced, waited for while another thread "
+          "priced them, priced (by what-ifs and the prewarm after each update).",
+          "counter");
+  out += "marginsync_whatif_rows_total{source=\"cached\"} " + std::to_string(rows.hits) + '\n';
+  out += "marginsync_whatif_rows_total{source=\"waited\"} " + std::to_string(rows.waited) + '\n';
+  out += "marginsync_whatif_rows_total{source=\"priced\"} " + std::to_string(rows.priced) + '\n';
   counter("marginsync_stream_time_seconds", "Stream time, seconds since the epoch.", "gauge");
   out += "marginsync_stream_time_seconds " +
          value(started_ ? 1e-9 * static_cast<double>(time_ns_) : 0.0) + '\n';
@@ -554,7 +603,7 @@ nlohmann::json engine_service::whatif(const whatif_request& request) {
   std::shared_lock<rw_lock> guard(book_lock_);
   if (!scenarios_) throw std::runtime_error("no risk run yet: the what-if needs the first update");
   const whatif_result r =
-      calculator.evaluate(whatif_state_of(stream_, *scenarios_, lookup_), request);
+      calculator.evaluate(whatif_state_of(stream_, *scenarios_, lookup_, &rows_), request);
   const std::int64_t now = stream_.stream_time_ns(), risk_run = scenarios_risk_ns_;
   guard.unlock();
   whatif_latency_.observe(watch.seconds());

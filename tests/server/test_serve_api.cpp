@@ -319,6 +319,23 @@ TEST(serve_api, whatif_equals_the_account_after_the_orders_are_traded) {
     EXPECT_EQ(what["accept"].get<bool>(),
               after["equity"].get<double>() >= after["initial_margin"].get<double>());
   }
+  // The prewarm after an update prices again the rows what-ifs asked for: a tick that moves the
+  // spots, and rows are priced without a what-if.
+  const auto priced = [&] {
+    const std::string m = c.Get("/metrics")->body;
+    const std::string key = "marginsync_whatif_rows_total{source=\"priced\"} ";
+    return std::stol(m.substr(m.find(key) + key.size()));
+  };
+  const long before_tick = priced();
+  EXPECT_GT(before_tick, 0);
+  r = s.post_events("{\"ts\":\"2026-11-24T08:00:01Z\",\"underlying\":\"BTC\",\"price\":90500}\n");
+  ASSERT_EQ(r->status, 200) << r->body;
+  long after_tick = before_tick;
+  for (int i = 0; i < 500 && after_tick == before_tick; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    after_tick = priced();
+  }
+  EXPECT_GT(after_tick, before_tick) << "no row priced after the tick";
   EXPECT_EQ(s.server->stop(), 0);
 }
 
