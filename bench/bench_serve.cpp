@@ -378,6 +378,12 @@ json get_json(httplib::Client& c, const std::string& path) {
   return json::parse(res->body);
 }
 
+std::string get_text(httplib::Client& c, const std::string& path) {
+  auto res = c.Get(path.c_str());
+  if (!res || res->status != 200) throw std::runtime_error("GET " + path + " failed");
+  return res->body;
+}
+
 // Cumulative bucket counts of a histogram in /metrics, by upper bound (+Inf as infinity), and
 // its _sum and _count.
 struct histogram {
@@ -735,7 +741,7 @@ int main(int argc, char** argv) {
 
     // Phase B: the stream and the what-ifs.
     const histogram whatif_before =
-        read_histogram(control.Get("/metrics")->body, "marginsync_whatif_seconds");
+        read_histogram(get_text(control, "/metrics"), "marginsync_whatif_seconds");
     const std::int64_t b_first = a_last + 1;
     phase_monitor mon_b;
     std::vector<whatif_client_result> results(static_cast<std::size_t>(o.clients));
@@ -759,7 +765,7 @@ int main(int argc, char** argv) {
     const std::int64_t b_last = tick.posted();
     const std::vector<double> post_b = tick.take_post_ms();
     const histogram whatif_after =
-        read_histogram(control.Get("/metrics")->body, "marginsync_whatif_seconds");
+        read_histogram(get_text(control, "/metrics"), "marginsync_whatif_seconds");
     summary_point s2 = summary_now(control);
     std::printf("phase B done: %lld updates posted\n",
                 static_cast<long long>(b_last - b_first + 1));
