@@ -1,8 +1,11 @@
 // marginsync: GPU-accelerated batch risk engine. `marginsync COMMAND --help` for each command.
 // One parser (CLI11) for every subcommand; each command's options, run and outputs are in its
 // cmd_*.cpp; the conventions they share in cli_common.
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -73,8 +76,19 @@ int usage(const std::string& program, const std::string& message) {
 
 }  // namespace
 
+// A server's OpenMP threads must sleep between updates, not spin: spinning workers take the cores
+// its request threads need (and the other way round, a risk run stalled 5 to 8 times over in
+// bench/bench_serve.cpp's runs). libgomp reads OMP_WAIT_POLICY once, when it is loaded, before
+// main: so `serve` started without it sets it and executes itself again (docs/design.md 8.12).
+static void serve_with_passive_openmp(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "serve") != 0 || std::getenv("OMP_WAIT_POLICY")) return;
+  ::setenv("OMP_WAIT_POLICY", "passive", 0);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: then run on as started
+}
+
 int main(int argc, char** argv) {
   using namespace msync::cli;
+  serve_with_passive_openmp(argc, argv);
   run_context context;
   context.started = msync::iso8601_utc_now();
   context.command_line = msync::shell_quoted_command_line(argc, argv);

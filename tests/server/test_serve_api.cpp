@@ -410,3 +410,39 @@ TEST(serve_api, a_stalled_client_is_timed_out_and_blocks_nothing) {
 
 }  // namespace
 }  // namespace msync
+
+namespace msync {
+namespace {
+
+// serve runs with OpenMP's passive wait policy unless the environment says otherwise (its
+// OpenMP threads must not spin on the cores its request threads need).
+TEST(serve_api, runs_with_passive_openmp_unless_told_otherwise) {
+  const char* was = std::getenv("OMP_WAIT_POLICY");
+  const std::string saved = was ? was : "";
+  const auto environment_of = [](pid_t pid) {
+    std::string text = test::read_file("/proc/" + std::to_string(pid) + "/environ");
+    std::replace(text.begin(), text.end(), '\0', '\n');
+    return text;
+  };
+  ::unsetenv("OMP_WAIT_POLICY");
+  {
+    started_server s;
+    EXPECT_NE(environment_of(s.server->pid()).find("\nOMP_WAIT_POLICY=passive\n"),
+              std::string::npos);
+    EXPECT_EQ(s.server->stop(), 0);
+  }
+  ::setenv("OMP_WAIT_POLICY", "active", 1);
+  {
+    started_server s;
+    EXPECT_NE(environment_of(s.server->pid()).find("\nOMP_WAIT_POLICY=active\n"),
+              std::string::npos);
+    EXPECT_EQ(s.server->stop(), 0);
+  }
+  if (was)
+    ::setenv("OMP_WAIT_POLICY", saved.c_str(), 1);
+  else
+    ::unsetenv("OMP_WAIT_POLICY");
+}
+
+}  // namespace
+}  // namespace msync
