@@ -600,6 +600,30 @@ nlohmann::json engine_service::whatif(const whatif_request& request) {
   // One calculator per request thread: it holds scratch and priced scenario rows.
   thread_local whatif_calculator calculator;
   const stopwatch watch;
+  if (stream_.inputs().risk.method == risk_method::full) {
+    // The rows this what-if needs that are not priced at the current market yet (after a tick,
+    // until the prewarm has them), priced first without the book's lock: the engine's next
+    // update never waits behind a what-if pricing options in every scenario.
+    std::shared_ptr<whatif_prewarm> cold;
+    {
+      std::shared_lock<rw_lock> guard(book_lock_);
+      if (scenarios_) {
+        const book& b = stream_.inputs().positions;
+        std::vector<std::uint32_t> wanted;
+        if (const std::int64_t a = lookup_.account(request.account); a >= 0)
+          for (std::uint64_t p = b.account_position_begin[static_cast<std::size_t>(a)];
+               p < b.account_position_begin[static_cast<std::size_t>(a) + 1]; ++p)
+            wanted.push_back(b.position_instrument[p]);
+        for (const whatif_order& o : request.orders)
+          if (const std::int64_t i = lookup_.instrument(o.instrument); i >= 0)
+            wanted.push_back(static_cast<std::uint32_t>(i));
+        auto job = std::make_shared<whatif_prewarm>(
+            whatif_state_of(stream_, *scenarios_, lookup_, &rows_), rows_, wanted);
+        if (job->size() > 0) cold = std::move(job);
+      }
+    }
+    if (cold) cold->run();
+  }
   std::shared_lock<rw_lock> guard(book_lock_);
   if (!scenarios_) throw std::runtime_error("no risk run yet: the what-if needs the first update");
   const whatif_result r =
