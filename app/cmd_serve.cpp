@@ -320,43 +320,20 @@ int run_serve_command(const serve_options& o, const run_context& context) {
 
   if (outputs) outputs->sync();
   if (out_dir) {
-    const server::stream_counts& c = engine.counts_for_summary_file();
+    const stream_counts& c = engine.counts_for_summary_file();
+    const stream_latencies& l = engine.latencies_for_summary_file();
     const nlohmann::json s = engine.summary();
-    nlohmann::json j;
-    j["marginsync_version"] = MSYNC_VERSION;
-    j["inputs"] = {{"book", o.book.book},
-                   {"ticks", o.ticks},
-                   {"accounts", b.accounts()},
-                   {"positions", b.positions()},
-                   {"underlyings", stream.inputs().market.size()}};
-    j["backend"] = selection.instance->name();
-    j["device"] = selection.instance->device();
-    j["method"] = method_name(stream.inputs().risk.method);
-    j["scenarios"] = stream.inputs().risk.scenarios;
+    nlohmann::json j = stream_summary_common(stream, *selection.instance, o.book.book, o.ticks, c,
+                                             l, journal ? &*journal : nullptr, replayed);
     j["listen"] = url;
-    j["stream"] = s["stream"];
-    j["journal"] = journal ? nlohmann::json{{"file", journal->file().string()},
-                                            {"replayed_updates", replayed},
-                                            {"updates", journal->updates()}}
-                           : nlohmann::json(nullptr);
-    j["risk_runs"] = s["risk"]["runs"];
-    j["latency"] = {{"tick_path", latency_json(summarize_latency(engine.tick_latencies()))},
-                    {"risk_path", latency_json(summarize_latency(engine.risk_latencies()))},
-                    {"book_update", latency_json(summarize_latency(engine.book_latencies()))}};
-    j["mean_margin_staleness_ms"] = 1e3 * stream.mean_staleness_seconds();
-    j["transitions"] = c.transitions;
+    j["stream"] = engine.summary()["stream"];
     j["http_requests"] = api.requests();
     j["wall_seconds"] = wall.seconds();
     j["write_error"] =
         outputs && outputs->failed() ? nlohmann::json(outputs->error()) : nlohmann::json(nullptr);
     j["stopped_by"] = by_signal ? nlohmann::json(stop_signal == SIGINT ? "SIGINT" : "SIGTERM")
                                 : nlohmann::json(failure);
-    run_provenance provenance = context.provenance(o.book.book);
-    describe_risk(provenance, stream.inputs().risk);
-    out_dir->write("summary.json", summary_document(provenance, j));
-    if (c.updates > 0)
-      out_dir->write("accounts.csv",
-                     accounts_csv(b, stream.current_revaluation(), stream.margins_in_force()));
+    write_stream_results(*out_dir, context.provenance(o.book.book), j, stream, c.updates);
     if (failure.empty() && !(outputs && outputs->failed())) out_dir->finish();
     log->info("results in {}", o.run.out);
   }

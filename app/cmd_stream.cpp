@@ -28,6 +28,7 @@
 #include "marginsync/errors.hpp"
 #include "marginsync/stopwatch.hpp"
 #include "stream/event_lines.hpp"
+#include "stream/stream_counts.hpp"
 #include "stream/stream_engine.hpp"
 #include "stream_outputs.hpp"
 
@@ -121,10 +122,8 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   });
   install_stop_handlers();
 
-  std::vector<double> tick_latency, risk_latency, book_latency;
-  std::int64_t updates = 0, ticks_applied = 0, out_of_order = 0, book_events = 0,
-               events_refused = 0, marks_applied = 0, settlements = 0;
-  std::map<std::string, std::int64_t> transitions;
+  stream_counts counts;
+  stream_latencies latencies;
   bool replaying = false;
   std::vector<std::string> event_lines;
   auto process = [&](std::int64_t ts, const std::vector<stream_event>& group) {
@@ -135,24 +134,13 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     const double journal_seconds = journal && !replaying ? journal_watch.seconds() : 0.0;
     update_outcome u = stream.update(ts, group);
     u.tick_seconds += journal_seconds;
-    ++updates;
-    ticks_applied += static_cast<std::int64_t>(u.ticks_applied);
-    book_events += static_cast<std::int64_t>(u.book_events_applied);
-    marks_applied += static_cast<std::int64_t>(u.marks_applied);
-    settlements += static_cast<std::int64_t>(u.settlements.size());
+    counts.add(u);
+    latencies.add(u);
     for (input_problem p : u.problems) {  // events the book could not take: reported like bad lines
       // A replayed event's line is that of the feed it came from, in an earlier run.
       p.file = replaying ? "<journal replay>" : ticks_path == "-" ? "<stdin>" : ticks_path;
-      ++events_refused;
       if (++problems_seen <= shown_problems) progress.line(p.to_string());
     }
-    out_of_order += static_cast<std::int64_t>(u.ticks_out_of_order);
-    tick_latency.push_back(u.tick_seconds);  // a reload or patch of the book included
-    if (u.book_sent != book_transfer::none) book_latency.push_back(u.book_seconds);
-    if (u.trigger != risk_trigger::none) risk_latency.push_back(u.risk_seconds);
-    for (const account_transition& t : u.accounts) ++transitions[t.event];
-    for (const oracle_transition& t : u.oracles)
-      ++transitions[t.stale ? "stale_oracle" : "oracle_recovered"];
     event_lines.clear();
     append_event_lines(u, stream.inputs().positions, stream.inputs().market, event_lines);
     outputs.write(u, event_lines);
@@ -163,7 +151,7 @@ int run_stream_command(const stream_options& o, const run_context& context) {
         if (at >= 0) fraction = static_cast<double>(at) / feed_bytes;
       }
       progress.update("stream", fraction,
-                      std::to_string(updates) + " updates, stream time " +
+                      std::to_string(counts.updates) + " updates, stream time " +
                           format_timestamp(stream.stream_time_ns()));
     }
   };
@@ -223,70 +211,39 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   const bool interrupted = stop_requested != 0;
   const double wall = wall_start.seconds();
 
-  nlohmann::json j;
-  j["marginsync_version"] = MSYNC_VERSION;
-  j["inputs"] = {{"book", o.book.book},
-                 {"ticks", ticks_path},
-                 {"accounts", b.accounts()},
-                 {"positions", b.positions()},
-                 {"underlyings", stream.inputs().market.size()}};
-  j["backend"] = selection.instance->name();
-  j["device"] = selection.instance->device();
-  j["method"] = method_name(stream.inputs().risk.method);
-  j["scenarios"] = stream.inputs().risk.scenarios;
-  j["stream"] = {{"start", updates ? format_timestamp(stream.stream_start_ns()) : ""},
-                 {"end", updates ? format_timestamp(stream.stream_time_ns()) : ""},
+  nlohmann::json j =
+      stream_summary_common(stream, *selection.instance, o.book.book, ticks_path, counts, latencies,
+                            journal ? &*journal : nullptr, replayed);
+  j["stream"] = {{"start", counts.updates ? format_timestamp(stream.stream_start_ns()) : ""},
+                 {"end", counts.updates ? format_timestamp(stream.stream_time_ns()) : ""},
                  {"lines", reader.lines_read()},
-                 {"updates", updates},
-                 {"ticks_applied", ticks_applied},
-                 {"ticks_out_of_order", out_of_order},
+                 {"updates", counts.updates},
+                 {"ticks_applied", counts.ticks_applied},
+                 {"ticks_out_of_order", counts.ticks_out_of_order},
                  {"lines_rejected", reader.rejected()},
                  {"time_jumps", reader.time_jumps()},
-                 {"book_events_applied", book_events},
-                 {"events_refused", events_refused},
-                 {"marks_applied", marks_applied},
-                 {"settlements", settlements},
+                 {"book_events_applied", counts.book_events_applied},
+                 {"events_refused", counts.events_refused},
+                 {"marks_applied", counts.marks_applied},
+                 {"settlements", counts.settlements},
                  {"interrupted", interrupted}};
-  j["journal"] = journal ? nlohmann::json{{"file", journal->file().string()},
-                                          {"replayed_updates", replayed},
-                                          {"updates", journal->updates()}}
-                         : nlohmann::json(nullptr);
-  j["risk_runs"] = {{"start", stream.risk_runs(risk_trigger::start)},
-                    {"deviation", stream.risk_runs(risk_trigger::deviation)},
-                    {"heartbeat", stream.risk_runs(risk_trigger::heartbeat)},
-                    {"book_change", stream.risk_runs(risk_trigger::book_change)},
-                    {"mark", stream.risk_runs(risk_trigger::mark)},
-                    {"settlement", stream.risk_runs(risk_trigger::settlement)}};
-  const latency_summary tick = summarize_latency(tick_latency),
-                        risk = summarize_latency(risk_latency),
-                        book_update = summarize_latency(book_latency);
-  j["latency"] = {{"tick_path", latency_json(tick)},
-                  {"risk_path", latency_json(risk)},
-                  {"book_update", latency_json(book_update)}};
-  j["mean_margin_staleness_ms"] = 1e3 * stream.mean_staleness_seconds();
-  j["transitions"] = transitions;
   j["wall_seconds"] = wall;
-  j["updates_per_second"] = wall > 0 ? static_cast<double>(updates) / wall : 0.0;
+  j["updates_per_second"] = wall > 0 ? static_cast<double>(counts.updates) / wall : 0.0;
   // null, or why events.jsonl / ticks.csv (or standard output) stopped being written, and how
   // many updates they hold whole.
   j["write_error"] = outputs.failed() ? nlohmann::json(outputs.error()) : nlohmann::json(nullptr);
   if (outputs.failed()) j["updates_written"] = outputs.updates_written();
   if (out_dir) {
-    run_provenance provenance = context.provenance(o.book.book);
-    describe_risk(provenance, stream.inputs().risk);
-    out_dir->write("summary.json", summary_document(provenance, j));
-    if (updates > 0)
-      out_dir->write("accounts.csv",
-                     accounts_csv(b, stream.current_revaluation(), stream.margins_in_force()));
+    write_stream_results(*out_dir, context.provenance(o.book.book), j, stream, counts.updates);
     // A stream whose events could not all be written leaves its marker incomplete.
     if (!outputs.failed()) out_dir->finish();
   }
   if (!quiet) {
-    std::fprintf(stderr,
-                 "%s%lld updates (%lld ticks, %lld out of order, %ld lines rejected) in %.2f s\n",
-                 interrupted ? "stopped by signal after the update in hand: " : "",
-                 static_cast<long long>(updates), static_cast<long long>(ticks_applied),
-                 static_cast<long long>(out_of_order), reader.rejected(), wall);
+    std::fprintf(
+        stderr, "%s%lld updates (%lld ticks, %lld out of order, %ld lines rejected) in %.2f s\n",
+        interrupted ? "stopped by signal after the update in hand: " : "",
+        static_cast<long long>(counts.updates), static_cast<long long>(counts.ticks_applied),
+        static_cast<long long>(counts.ticks_out_of_order), reader.rejected(), wall);
     std::fprintf(
         stderr,
         "risk runs: start %lld, deviation %lld, heartbeat %lld, book_change %lld, mark %lld, "
@@ -301,20 +258,25 @@ int run_stream_command(const stream_options& o, const run_context& context) {
     std::fprintf(
         stderr,
         "latency ms: tick path p50 %.3f p99 %.3f max %.3f; risk path p50 %.3f p99 %.3f max %.3f\n",
-        tick.p50_ms, tick.p99_ms, tick.max_ms, risk.p50_ms, risk.p99_ms, risk.max_ms);
+        j["latency"]["tick_path"]["p50_ms"].get<double>(),
+        j["latency"]["tick_path"]["p99_ms"].get<double>(),
+        j["latency"]["tick_path"]["max_ms"].get<double>(),
+        j["latency"]["risk_path"]["p50_ms"].get<double>(),
+        j["latency"]["risk_path"]["p99_ms"].get<double>(),
+        j["latency"]["risk_path"]["max_ms"].get<double>());
     if (out_dir) std::fprintf(stderr, "results in %s\n", o.run.out.c_str());
   }
   if (outputs.failed()) {
     std::fprintf(stderr, "marginsync stream: %s; the outputs hold %lld of %lld updates\n",
                  outputs.error().c_str(), static_cast<long long>(outputs.updates_written()),
-                 static_cast<long long>(updates));
+                 static_cast<long long>(counts.updates));
     return exit_failure;
   }
   // --strict: a batch job must notice a corrupt feed. The stream still runs to its end, so that
   // every problem is listed at once (5.2) and the outputs show what the rest of the feed did.
-  if (o.strict && (reader.rejected() > 0 || events_refused > 0)) {
+  if (o.strict && (reader.rejected() > 0 || counts.events_refused > 0)) {
     std::fprintf(stderr, "%s: --strict: rejected lines %ld, refused events %lld: exit status 2\n",
-                 name.c_str(), reader.rejected(), static_cast<long long>(events_refused));
+                 name.c_str(), reader.rejected(), static_cast<long long>(counts.events_refused));
     return exit_bad_input;
   }
   return exit_ok;

@@ -4,7 +4,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cli_common.hpp"
+#include "margin/margin_outputs.hpp"
 #include "stream/event_lines.hpp"
+#include "stream/latency.hpp"
 
 namespace msync::cli {
 
@@ -60,6 +63,49 @@ bool stream_outputs::report(const std::string& why) {
                  why.c_str(), static_cast<long long>(updates_written_));
   }
   return false;
+}
+
+nlohmann::json stream_summary_common(const margin_stream& stream, const backend& engine,
+                                     const std::string& book, const std::string& ticks,
+                                     const stream_counts& counts, const stream_latencies& latencies,
+                                     const stream_journal* journal, std::int64_t replayed) {
+  const book_inputs& in = stream.inputs();
+  nlohmann::json j;
+  j["marginsync_version"] = MSYNC_VERSION;
+  j["inputs"] = {{"book", book},
+                 {"ticks", ticks},
+                 {"accounts", in.positions.accounts()},
+                 {"positions", in.positions.positions()},
+                 {"underlyings", in.market.size()}};
+  j["backend"] = engine.name();
+  j["device"] = engine.device();
+  j["method"] = method_name(in.risk.method);
+  j["scenarios"] = in.risk.scenarios;
+  j["journal"] = journal ? nlohmann::json{{"file", journal->file().string()},
+                                          {"replayed_updates", replayed},
+                                          {"updates", journal->updates()}}
+                         : nlohmann::json(nullptr);
+  nlohmann::json runs = nlohmann::json::object();
+  for (risk_trigger t : {risk_trigger::start, risk_trigger::deviation, risk_trigger::heartbeat,
+                         risk_trigger::book_change, risk_trigger::mark, risk_trigger::settlement})
+    runs[risk_trigger_name(t)] = stream.risk_runs(t);
+  j["risk_runs"] = runs;
+  j["latency"] = {{"tick_path", latency_json(summarize_latency(latencies.tick))},
+                  {"risk_path", latency_json(summarize_latency(latencies.risk))},
+                  {"book_update", latency_json(summarize_latency(latencies.book))}};
+  j["mean_margin_staleness_ms"] = 1e3 * stream.mean_staleness_seconds();
+  j["transitions"] = counts.transitions;
+  return j;
+}
+
+void write_stream_results(output_directory& out, run_provenance provenance,
+                          const nlohmann::json& summary, const margin_stream& stream,
+                          std::int64_t updates) {
+  describe_risk(provenance, stream.inputs().risk);
+  out.write("summary.json", summary_document(provenance, summary));
+  if (updates > 0)
+    out.write("accounts.csv", accounts_csv(stream.inputs().positions, stream.current_revaluation(),
+                                           stream.margins_in_force()));
 }
 
 }  // namespace msync::cli

@@ -6,11 +6,15 @@
 // is called (the stream stops like on SIGTERM).
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "io/output_files.hpp"
+#include "journal/stream_journal.hpp"
+#include "marginsync/backend.hpp"
+#include "stream/stream_counts.hpp"
 #include "stream/stream_engine.hpp"
 
 namespace msync::cli {
@@ -41,5 +45,19 @@ class stream_outputs {
   std::int64_t updates_written_ = 0;
   std::string error_;
 };
+
+// What stream's and serve's summary.json share (docs/design.md 8.8): the version, inputs, backend,
+// method, risk runs, latencies, staleness, transitions and the journal (null without one). Each
+// command adds its own `stream` block and the rest.
+nlohmann::json stream_summary_common(const margin_stream& stream, const backend& engine,
+                                     const std::string& book, const std::string& ticks,
+                                     const stream_counts& counts, const stream_latencies& latencies,
+                                     const stream_journal* journal, std::int64_t replayed);
+
+// summary.json with `provenance` first, and accounts.csv (the margins in force) once an update
+// was applied.
+void write_stream_results(output_directory& out, run_provenance provenance,
+                          const nlohmann::json& summary, const margin_stream& stream,
+                          std::int64_t updates);
 
 }  // namespace msync::cli

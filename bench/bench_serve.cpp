@@ -41,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/number_parse.hpp"
 #include "marginsync/black_scholes.hpp"
 
 extern char** environ;
@@ -170,21 +171,14 @@ json percentiles(const std::vector<double>& ms) {
           {"max_ms", nearest_rank(ms, 1.0)}};
 }
 
-// ISO 8601 UTC ("2026-11-24T08:00:00Z", optional fraction) or epoch milliseconds, to epoch ms.
+// ISO 8601 UTC or epoch milliseconds (the inputs' timestamps, docs/design.md 2.1), to epoch ms.
 std::int64_t epoch_ms(const json& v) {
   if (v.is_number()) return static_cast<std::int64_t>(v.get<double>());
+  std::int64_t ns = 0;
   const std::string s = v.get<std::string>();
-  std::tm t{};
-  double frac = 0.0;
-  if (std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d", &t.tm_year, &t.tm_mon, &t.tm_mday, &t.tm_hour,
-                  &t.tm_min, &t.tm_sec) != 6)
-    throw std::runtime_error("not an ISO 8601 time: " + s);
-  if (const std::size_t dot = s.find('.'); dot != std::string::npos)
-    frac = std::stod("0" + s.substr(dot, s.find_first_not_of("0123456789", dot + 1) - dot));
-  t.tm_year -= 1900;
-  t.tm_mon -= 1;
-  return static_cast<std::int64_t>(timegm(&t)) * 1000 +
-         static_cast<std::int64_t>(std::llround(frac * 1000.0));
+  if (std::string why = msync::parse_timestamp(s, ns); !why.empty())
+    throw std::runtime_error("not a timestamp: " + s + ": " + why);
+  return ns / 1000000;
 }
 
 std::vector<std::string> split_csv_line(const std::string& line) {

@@ -309,13 +309,9 @@ void engine_service::process(queued& q, bool replaying) {
 }
 
 void engine_service::publish(const update_outcome& u) {
-  tick_all_.push_back(u.tick_seconds);
-  if (u.book_sent != book_transfer::none) book_all_.push_back(u.book_seconds);
+  latencies_.add(u);
   tick_latency_.observe(u.tick_seconds);
-  if (u.trigger != risk_trigger::none) {
-    risk_all_.push_back(u.risk_seconds);
-    risk_latency_.observe(u.risk_seconds);
-  }
+  if (u.trigger != risk_trigger::none) risk_latency_.observe(u.risk_seconds);
   const double staleness_ms = u.staleness_years * seconds_per_year * 1e3;
   history_.record(unix_seconds_now(), u.tick_seconds,
                   u.trigger != risk_trigger::none ? u.risk_seconds : -1.0, staleness_ms);
@@ -324,17 +320,7 @@ void engine_service::publish(const update_outcome& u) {
     if (static_cast<std::size_t>(s) < counts.size()) ++counts[static_cast<std::size_t>(s)];
 
   std::lock_guard<std::mutex> guard(published_mutex_);
-  stream_counts& c = counts_;
-  ++c.updates;
-  c.ticks_applied += static_cast<std::int64_t>(u.ticks_applied);
-  c.ticks_out_of_order += static_cast<std::int64_t>(u.ticks_out_of_order);
-  c.book_events_applied += static_cast<std::int64_t>(u.book_events_applied);
-  c.events_refused += static_cast<std::int64_t>(u.problems.size());
-  c.marks_applied += static_cast<std::int64_t>(u.marks_applied);
-  c.settlements += static_cast<std::int64_t>(u.settlements.size());
-  for (const account_transition& t : u.accounts) ++c.transitions[t.event];
-  for (const oracle_transition& t : u.oracles)
-    ++c.transitions[t.stale ? "stale_oracle" : "oracle_recovered"];
+  counts_.add(u);
   started_ = true;
   start_ns_ = stream_.stream_start_ns();
   time_ns_ = stream_.stream_time_ns();

@@ -29,18 +29,12 @@
 #include "server/event_log.hpp"
 #include "server/metrics.hpp"
 #include "server/rw_lock.hpp"
+#include "stream/stream_counts.hpp"
 #include "stream/stream_engine.hpp"
 #include "whatif/scenario_rows.hpp"
 #include "whatif/whatif.hpp"
 
 namespace msync::server {
-
-// Totals over a stream's updates, as stream's summary.json counts them.
-struct stream_counts {
-  std::int64_t updates = 0, ticks_applied = 0, ticks_out_of_order = 0, book_events_applied = 0,
-               events_refused = 0, marks_applied = 0, settlements = 0;
-  std::map<std::string, std::int64_t> transitions;  // by event name
-};
 
 // A batch of updates from `POST /v1/events`, and what became of it.
 struct submission {
@@ -108,10 +102,9 @@ class engine_service {
   std::int64_t stream_time_ns() const;
 
   latency_record& whatif_latency() { return whatif_latency_; }
-  const stream_counts& counts_for_summary_file() const { return counts_; }  // after run() ends
-  const std::vector<double>& tick_latencies() const { return tick_all_; }
-  const std::vector<double>& risk_latencies() const { return risk_all_; }
-  const std::vector<double>& book_latencies() const { return book_all_; }
+  // After run() ends: the totals and every update's latencies, for summary.json.
+  const stream_counts& counts_for_summary_file() const { return counts_; }
+  const stream_latencies& latencies_for_summary_file() const { return latencies_; }
 
  private:
   struct queued {
@@ -176,7 +169,7 @@ class engine_service {
 
   latency_record tick_latency_, risk_latency_, whatif_latency_;
   second_history history_;
-  std::vector<double> tick_all_, risk_all_, book_all_;  // engine thread only: summary.json
+  stream_latencies latencies_;  // engine thread only: summary.json
 
   // closest_to_liquidation's ranking, computed at most once per update (under engine_mutex_).
   std::int64_t ranked_at_update_ = -1;
