@@ -3,12 +3,10 @@
 // while an HTTP/JSON API answers queries, what-ifs and event streams, and the log says what it
 // is doing. Threads: the engine (applies updates), the feed reader, the HTTP server's pool, and
 // this one, which watches signals and writes the status line.
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -140,36 +138,11 @@ bool follow_feed(std::istream& in, bool live, const std::string& name,
     if (shown == 100) log.warn("feed: further malformed lines are counted, not shown");
   });
   reader.check_time(stream_ns, bound, [&](const std::string& line) { log.warn("feed: {}", line); });
-  journal_update group;
-  bool open = false;
-  const auto finish_update = [&] {
-    if (!open) return true;
-    open = false;
-    return engine.submit_feed(std::move(group));
-  };
-  if (live)
-    reader.set_before_blocking([&] {
-      // Nothing more is waiting: the update in hand is whole now.
-      if (!finish_update()) return false;
-      pollfd fd{STDIN_FILENO, POLLIN, 0};
-      while (!stop_signal && !engine.stopping()) {
-        const int ready = ::poll(&fd, 1, 250);
-        if (ready > 0 || (ready < 0 && errno != EINTR)) return true;
-      }
-      return false;
-    });
-  while (!stop_signal && !engine.stopping()) {
-    std::optional<stream_event> e = reader.next();
-    if (!e) break;
-    if (open && e->ts_ns != group.ts_ns && !finish_update()) return false;
-    if (!open) {
-      group = journal_update{e->ts_ns, {}};
-      open = true;
-    }
-    group.events.push_back(std::move(*e));
-  }
-  if (stop_signal || engine.stopping()) return false;
-  return finish_update();
+  return follow_updates(
+      reader, live, [&] { return !stop_signal && !engine.stopping(); },
+      [&](std::int64_t ts, std::vector<stream_event>& events) {
+        return engine.submit_feed(journal_update{ts, std::move(events)});
+      });
 }
 
 std::string status_line(const nlohmann::json& s, double updates_per_second,

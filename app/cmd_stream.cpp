@@ -3,12 +3,9 @@
 // they happen (events.jsonl in --out, or standard output), a line per update (ticks.csv), and at
 // the end summary.json and accounts.csv, also after SIGINT or SIGTERM (the update in hand is
 // finished first).
-#include <poll.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -178,34 +175,12 @@ int run_stream_command(const stream_options& o, const run_context& context) {
   // the feed confirms is said even with -q: it moves the clock of every margin.
   reader.check_time(replayed > 0 ? stream.stream_time_ns() : stream.inputs().market.as_of_ns,
                     o.time.bound(), [&](const std::string& line) { progress.line(line); });
-  std::vector<stream_event> group;  // the update in hand: the events of one timestamp
-  std::int64_t group_ts = 0;
-  auto finish_update = [&] {
-    if (group.empty()) return;
-    process(group_ts, group);
-    group.clear();
-  };
-  if (live) {
-    // Before a read that would wait: nothing more is waiting, so the update in hand is done now,
-    // not when the next timestamp arrives. Then wait for input, or for a stop request.
-    reader.set_before_blocking([&] {
-      finish_update();
-      pollfd fd{STDIN_FILENO, POLLIN, 0};
-      while (!stop_requested && !outputs.failed()) {
-        const int ready = ::poll(&fd, 1, 250);
-        if (ready > 0 || (ready < 0 && errno != EINTR)) return true;  // the read says which
-      }
-      return false;
-    });
-  }
-  while (!stop_requested && !outputs.failed()) {
-    std::optional<stream_event> e = reader.next();
-    if (!e) break;
-    if (e->ts_ns != group_ts) finish_update();
-    group_ts = e->ts_ns;
-    group.push_back(std::move(*e));
-  }
-  finish_update();  // the update in hand, also after a stop request
+  follow_updates(
+      reader, live, [&] { return !stop_requested && !outputs.failed(); },
+      [&](std::int64_t ts, std::vector<stream_event>& events) {
+        process(ts, events);
+        return true;
+      });
   outputs.sync();
   progress.done();
   const bool interrupted = stop_requested != 0;

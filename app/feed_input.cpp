@@ -1,5 +1,9 @@
 #include "feed_input.hpp"
 
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -30,6 +34,46 @@ void open_feed(const std::string& path, feed_input& feed) {
     feed.bytes = size_error ? 0.0 : static_cast<double>(size);
   }
   if (feed.live) std::ios::sync_with_stdio(false);
+}
+
+bool follow_updates(
+    tick_reader& reader, bool live, const std::function<bool()>& running,
+    const std::function<bool(std::int64_t ts_ns, std::vector<stream_event>& events)>& apply) {
+  std::vector<stream_event> group;  // the update in hand: the events of one timestamp
+  std::int64_t group_ts = 0;
+  bool taken = true;
+  const auto hand_on = [&] {
+    if (group.empty()) return true;
+    const bool ok = apply(group_ts, group);
+    group.clear();
+    return ok;
+  };
+  if (live)
+    reader.set_before_blocking([&] {
+      if (!hand_on()) {
+        taken = false;
+        return false;
+      }
+      pollfd fd{STDIN_FILENO, POLLIN, 0};
+      while (running()) {
+        const int ready = ::poll(&fd, 1, 250);
+        if (ready > 0 || (ready < 0 && errno != EINTR)) return true;  // the read says which
+      }
+      return false;
+    });
+  bool at_end = false;
+  while (taken && running()) {
+    std::optional<stream_event> e = reader.next();
+    if (!e) {
+      at_end = true;
+      break;
+    }
+    if (!group.empty() && e->ts_ns != group_ts && !hand_on()) taken = false;
+    group_ts = e->ts_ns;
+    group.push_back(std::move(*e));
+  }
+  taken = hand_on() && taken;
+  return taken && at_end && running();
 }
 
 }  // namespace msync::cli
