@@ -79,16 +79,10 @@ std::pair<std::string, int> parse_listen(const std::string& text) {
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   const std::string port_text = text.substr(colon + 1);
-  std::size_t used = 0;
-  int port = -1;
-  try {
-    port = std::stoi(port_text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != port_text.size() || port_text.empty() || port < 0 || port > 65535)
+  std::int64_t port = -1;
+  if (!parse_integer(port_text, port).empty() || port < 0 || port > 65535)
     throw usage_error("--listen: the port must be 0 to 65535, not '" + port_text + "'");
-  return {host, port};
+  return {host, static_cast<int>(port)};
 }
 
 // The token of --token-file: its first line, whitespace trimmed; bad input (exit 2) when the file

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "io/number_parse.hpp"
 #include "io/output_files.hpp"
 #include "marginsync/stopwatch.hpp"
 #include "whatif/whatif.hpp"
@@ -48,14 +49,8 @@ std::size_t limit_param(const httplib::Request& req, const char* name, std::size
                         std::size_t max) {
   if (!req.has_param(name)) return fallback;
   const std::string text = req.get_param_value(name);
-  std::size_t used = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || v < 1 || static_cast<unsigned long long>(v) > max)
+  std::int64_t v = 0;
+  if (!parse_integer(text, v).empty() || v < 1 || static_cast<std::uint64_t>(v) > max)
     throw std::invalid_argument(std::string(name) + " must be an integer from 1 to " +
                                 std::to_string(max) + ", not '" + text + "'");
   return static_cast<std::size_t>(v);
@@ -390,13 +385,7 @@ void http_api::routes() {
                              : req.has_header("Last-Event-ID")
                                  ? req.get_header_value("Last-Event-ID")
                                  : "0";
-    std::size_t used = 0;
-    try {
-      since = std::stoll(text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != text.size() || text.empty() || since < 0)
+    if (!parse_integer(text, since).empty() || since < 0)
       return send_error(res, 400, "bad_request",
                         "since must be a non-negative integer, not '" + text + "'", "since");
     if (++event_streams_ > options_.max_event_streams) {
