@@ -433,11 +433,6 @@ std::string engine_service::metrics_text(const std::map<int, std::int64_t>& http
   const auto counter = [&](const std::string& name, const std::string& help, const char* type) {
     out += "# HELP " + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n';
   };
-  const auto value = [](double v) {
-    char text[40];
-    std::snprintf(text, sizeof text, "%.17g", v);
-    return std::string(text);
-  };
   std::lock_guard<std::mutex> guard(published_mutex_);
   counter("marginsync_updates_total", "Updates applied.", "counter");
   out += "marginsync_updates_total " + std::to_string(counts_.updates) + '\n';
@@ -457,9 +452,10 @@ std::string engine_service::metrics_text(const std::map<int, std::int64_t>& http
   const market_state& m = stream_.inputs().market;
   for (std::size_t u = 0; u < m.size(); ++u)
     out += "marginsync_oracle_age_seconds{underlying=\"" + m.symbols[u] + "\"} " +
-           value(started_ ? 1e-9 * static_cast<double>(time_ns_ - last_tick_ns_[u]) : 0.0) + '\n';
+           format_number(started_ ? 1e-9 * static_cast<double>(time_ns_ - last_tick_ns_[u]) : 0.0) +
+           '\n';
   counter("marginsync_margin_staleness_seconds", "Stream time since the last risk run.", "gauge");
-  out += "marginsync_margin_staleness_seconds " + value(1e-3 * staleness_ms_) + '\n';
+  out += "marginsync_margin_staleness_seconds " + format_number(1e-3 * staleness_ms_) + '\n';
   counter("marginsync_accounts", "Accounts per stream state.", "gauge");
   for (stream_state s : all_states)
     out += std::string("marginsync_accounts{state=\"") + stream_state_name(s) + "\"} " +
@@ -474,7 +470,7 @@ std::string engine_service::metrics_text(const std::map<int, std::int64_t>& http
   out += "marginsync_whatif_rows_total{source=\"priced\"} " + std::to_string(rows.priced) + '\n';
   counter("marginsync_stream_time_seconds", "Stream time, seconds since the epoch.", "gauge");
   out += "marginsync_stream_time_seconds " +
-         value(started_ ? 1e-9 * static_cast<double>(time_ns_) : 0.0) + '\n';
+         format_number(started_ ? 1e-9 * static_cast<double>(time_ns_) : 0.0) + '\n';
   counter("marginsync_http_requests_total", "HTTP requests answered, by status code.", "counter");
   for (const auto& [code, n] : http_codes)
     out += "marginsync_http_requests_total{code=\"" + std::to_string(code) + "\"} " +

@@ -1,7 +1,8 @@
 #include "server/metrics.hpp"
 
 #include <algorithm>
-#include <cstdio>
+
+#include "io/number_parse.hpp"
 
 namespace msync::server {
 
@@ -16,11 +17,6 @@ void set_tick_figures(second_stats& s, const std::vector<double>& tick_seconds) 
   s.tick_max_ms = l.max_ms;
 }
 
-std::string number(double v) {
-  char text[40];
-  std::snprintf(text, sizeof text, "%.9g", v);
-  return text;
-}
 }  // namespace
 
 const std::vector<double>& latency_record::bounds() {
@@ -50,10 +46,11 @@ void latency_record::render(std::string& out, const std::string& name,
   const std::vector<double>& b = bounds();
   for (std::size_t i = 0; i < b.size(); ++i) {
     cumulative += buckets_[i];
-    out += name + "_bucket{le=\"" + number(b[i]) + "\"} " + std::to_string(cumulative) + '\n';
+    out +=
+        name + "_bucket{le=\"" + format_number(b[i]) + "\"} " + std::to_string(cumulative) + '\n';
   }
   out += name + "_bucket{le=\"+Inf\"} " + std::to_string(count_) + '\n';
-  out += name + "_sum " + number(sum_) + '\n';
+  out += name + "_sum " + format_number(sum_) + '\n';
   out += name + "_count " + std::to_string(count_) + '\n';
 }
 
