@@ -165,7 +165,7 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   std::optional<output_directory> out_dir =
       claim_output_directory(o.run, "cascade", context, book_inputs_named(o.book));
 
-  const book_inputs in = load_book_from(o.book, o.risk);
+  book_inputs in = load_book_from(o.book, o.risk);
   const market_state& m = in.market;
   std::vector<std::vector<double>> shocks;
   const bool single = o.shock_opt->count() > 0;

@@ -160,7 +160,7 @@ book book_prefix(const book& b, std::size_t accounts) {
 }
 
 std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& peaks,
-                                        const book_inputs& in, const bench_options& options,
+                                        book_inputs& in, const bench_options& options,
                                         const std::function<void(const std::string&)>& log) {
   std::vector<stage_result> results;
   const std::size_t underlyings = in.market.size();
@@ -196,9 +196,9 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
 
   risk_params risk = in.risk;
   risk.scenarios = options.scenarios;
-  const book& b = in.positions;
+  book& b = in.positions;  // the backends borrow it
   // Each operation is timed with the explicit copy of its results to the host, as a job uses it.
-  auto load = [&](const book& which) {
+  auto load = [&](book& which) {
     engine.load_book(which, risk);
     return engine.last_stages();
   };
@@ -231,7 +231,7 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
       }
     }
     if (fraction < 1.0) {
-      const book part = book_prefix(
+      book part = book_prefix(
           b, std::max<std::size_t>(
                  1, static_cast<std::size_t>(fraction * static_cast<double>(b.accounts()))));
       const double share = static_cast<double>(part.accounts()) / static_cast<double>(b.accounts());

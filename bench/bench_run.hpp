@@ -55,7 +55,7 @@ struct bench_options {
 // Times every stage of `engine` on `in` (its risk parameters with options.scenarios), logging one
 // line per measurement to `log`.
 std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& peaks,
-                                        const book_inputs& in, const bench_options& options,
+                                        book_inputs& in, const bench_options& options,
                                         const std::function<void(const std::string&)>& log);
 
 // The first `accounts` accounts of a book, with their positions and exposures.

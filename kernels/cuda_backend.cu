@@ -32,7 +32,7 @@ void cuda_backend::plan(const run_shape& shape) {
   if (reval_at_ == held_at::device) reval_at_ = held_at::nowhere;
   if (risk_at_ == held_at::device) risk_at_ = held_at::nowhere;
   device_states_current_ = false;
-  chunk_plan p = plan_chunks(book_, shape, budget_, options_.max_chunk_accounts);
+  chunk_plan p = plan_chunks(*book_, shape, budget_, options_.max_chunk_accounts);
   // Every chunk-sized buffer is allocated anew for this plan: a buffer only grows, so a smaller
   // plan (a whole book going to chunks) would otherwise keep the larger one's memory.
   release_chunk_buffers();
@@ -120,12 +120,12 @@ void cuda_backend::release_chunk_buffers() {
   dev_.changes = device_buffer<state_change>();
 }
 
-void cuda_backend::load_book(const book& b, const risk_params& params) {
+void cuda_backend::load_book(book& b, const risk_params& params) {
   event_timeline timeline(s());
   MSYNC_EXPECTS(
       b.accounts() < (std::size_t{1} << 32) && b.instruments.size() < (std::size_t{1} << 32),
       "account and instrument indices fit in 32 bits");
-  book_ = b;
+  book_ = &b;
   params_ = params;
   credit_.resize(b.accounts());
   im_multiplier_.resize(b.accounts());
@@ -141,7 +141,7 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
   if (options_.max_device_bytes > 0) budget_ = std::min(budget_, options_.max_device_bytes);
 
   // Instruments, whole.
-  const instrument_table& ins = book_.instruments;
+  const instrument_table& ins = book_->instruments;
   std::vector<contract_terms> terms(ins.size());
   for (std::size_t i = 0; i < ins.size(); ++i) terms[i] = ins.terms(i);
   dev_.terms = device_buffer<contract_terms>(ins.size(), s());
@@ -164,8 +164,9 @@ void cuda_backend::load_book(const book& b, const risk_params& params) {
 }
 
 void cuda_backend::patch_accounts(const account_patch& patch) {
+  MSYNC_EXPECTS(book_ != nullptr, "load_book before patch_accounts");
   if (patch.size() == 0) return;
-  apply_patch(book_, patch);  // the host copy's collateral too, what chunks upload
+  apply_patch(*book_, patch);  // the host book's collateral too, what chunks upload
   if (residency_ != residency::whole)
     return;  // chunks are uploaded from the host copy on every call
   dev_.patch_accounts.reserve(patch.size(), s());
@@ -222,10 +223,10 @@ void cuda_backend::release_unused(const run_shape& shape) {
   for (auto* b : {&dev_.scen_spot, &dev_.scen_shock, &dev_.d_spot, &dev_.d_vol, &dev_.file_return,
                   &dev_.file_change})
     if (b->size() > cells) *b = device_buffer<double>();
-  if (dev_.pnl_table.size() > book_.instruments.size() * static_cast<std::size_t>(shape.n))
+  if (dev_.pnl_table.size() > book_->instruments.size() * static_cast<std::size_t>(shape.n))
     dev_.pnl_table = device_buffer<double>();
   const std::size_t rows =
-      static_cast<std::size_t>(shape.n) * group_count(book_.accounts(), shape.n);
+      static_cast<std::size_t>(shape.n) * group_count(book_->accounts(), shape.n);
   for (auto* b : {&dev_.partial, &dev_.risk_scratch})
     if (b->size() > rows) *b = device_buffer<double>();
 }
@@ -248,23 +249,23 @@ void cuda_backend::upload_chunk(const chunk_range& c) {
   // Offsets rebased to the chunk; everything else is a contiguous slice of the host book.
   std::vector<std::uint64_t> offsets(c.accounts() + 1);
   for (std::size_t a = 0; a <= c.accounts(); ++a)
-    offsets[a] = book_.account_position_begin[c.account_begin + a] - c.position_begin;
+    offsets[a] = book_->account_position_begin[c.account_begin + a] - c.position_begin;
   dev_.account_position_begin.upload(offsets.data(), offsets.size(), s());
   for (std::size_t a = 0; a <= c.accounts(); ++a)
-    offsets[a] = book_.account_exposure_begin[c.account_begin + a] - c.exposure_begin;
+    offsets[a] = book_->account_exposure_begin[c.account_begin + a] - c.exposure_begin;
   dev_.account_exposure_begin.upload(offsets.data(), offsets.size(), s());
   offsets.resize(c.exposures() + 1);
   for (std::size_t x = 0; x <= c.exposures(); ++x)
-    offsets[x] = book_.exposure_position_begin[c.exposure_begin + x] - c.position_begin;
+    offsets[x] = book_->exposure_position_begin[c.exposure_begin + x] - c.position_begin;
   dev_.exposure_position_begin.upload(offsets.data(), offsets.size(), s());
-  dev_.exposure_underlying.upload(book_.exposure_underlying.data() + c.exposure_begin,
+  dev_.exposure_underlying.upload(book_->exposure_underlying.data() + c.exposure_begin,
                                   c.exposures(), s());
-  dev_.position_instrument.upload(book_.position_instrument.data() + c.position_begin,
+  dev_.position_instrument.upload(book_->position_instrument.data() + c.position_begin,
                                   c.positions(), s());
-  dev_.position_quantity.upload(book_.position_quantity.data() + c.position_begin, c.positions(),
+  dev_.position_quantity.upload(book_->position_quantity.data() + c.position_begin, c.positions(),
                                 s());
-  dev_.position_cost.upload(book_.position_cost.data() + c.position_begin, c.positions(), s());
-  dev_.collateral.upload(book_.collateral.data() + c.account_begin, c.accounts(), s());
+  dev_.position_cost.upload(book_->position_cost.data() + c.position_begin, c.positions(), s());
+  dev_.collateral.upload(book_->collateral.data() + c.account_begin, c.accounts(), s());
   dev_.credit.upload(credit_.data() + c.account_begin, c.accounts(), s());
   dev_.im_multiplier.upload(im_multiplier_.data() + c.account_begin, c.accounts(), s());
   // Pageable sources: a copy returns once its source is staged, so `offsets` may go.
@@ -285,7 +286,7 @@ void cuda_backend::upload_market(const market_state& market) {
   dev_.daily_volume.upload(liquidity.daily_volume, s());
   // Per instrument: its own market (vol, basis, settlement, funding, tenor scaling), taken on the
   // host by the one function the CPU backend calls too.
-  dev_.ins_inputs.upload(instrument_inputs(book_.instruments, market, params_), s());
+  dev_.ins_inputs.upload(instrument_inputs(book_->instruments, market, params_), s());
   // Pageable sources: each copy returns once its source is staged, so the temporaries may go.
 }
 

@@ -69,7 +69,7 @@ class cuda_backend final : public backend {
   void set_progress(progress_callback callback) override { progress_ = std::move(callback); }
   std::vector<stage_time> last_stages() const override { return stages_; }
 
-  void load_book(const book& b, const risk_params& params) override;
+  void load_book(book& b, const risk_params& params) override;
   // Patches the host copy (what a chunked book uploads) and, when the book is resident, the
   // device's copy with a small upload and one kernel. The results held are not touched.
   void patch_accounts(const account_patch& patch) override;
@@ -136,7 +136,9 @@ class cuda_backend final : public backend {
   std::vector<stage_time> stages_;
   stream stream_;  // declared before every buffer: they are freed on it
 
-  book book_;  // host copy, for chunked uploads and patches (collateral included)
+  // The caller's book (borrowed, load_book), for chunked uploads and patches (collateral
+  // included).
+  book* book_ = nullptr;
   // Of each account's tier: credit limit and IM multiplier (a patch keeps the tier).
   std::vector<double> credit_, im_multiplier_;
   risk_params params_;      // of load_book: horizon, vol term scaling, liquidity (as the CPU's)

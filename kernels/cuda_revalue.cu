@@ -12,7 +12,7 @@ namespace msync::cuda {
 void cuda_backend::revalue(const market_state& market,
                            const std::vector<double>& collateral_change) {
   MSYNC_EXPECTS(residency_ != residency::none, "load_book first");
-  MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == book_.accounts(),
+  MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == book_->accounts(),
                 "a collateral change per account");
   reval_at_ = held_at::nowhere;  // until the new one is complete
   event_timeline timeline(s());
@@ -21,9 +21,9 @@ void cuda_backend::revalue(const market_state& market,
   timeline.mark("upload market");
   launch_instrument_risk(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(),
                          dev_.base_value.data(),
-                         static_cast<std::uint32_t>(book_.instruments.size()),
+                         static_cast<std::uint32_t>(book_->instruments.size()),
                          params_.horizon_years(), 3.0 * params_.horizon_days, s());
-  const std::uint32_t accounts = static_cast<std::uint32_t>(book_.accounts());
+  const std::uint32_t accounts = static_cast<std::uint32_t>(book_->accounts());
   if (residency_ == residency::whole) {
     launch_account_revalue(chunk_device_view(chunks_.front()), dev_.terms.data(),
                            dev_.ins_inputs.data(), dev_.unit.data(), underlying_device_view(),
@@ -79,12 +79,12 @@ revaluation cuda_backend::copy_revaluation() {
 revalued_accounts cuda_backend::copy_revaluation_of(const std::vector<std::uint32_t>& accounts) {
   MSYNC_EXPECTS(reval_at_ != held_at::nowhere, "revalue first");
   stages_.clear();
-  if (reval_at_ == held_at::host) return cpu::gather_accounts(book_, host_reval_, accounts);
+  if (reval_at_ == held_at::host) return cpu::gather_accounts(*book_, host_reval_, accounts);
   revalued_accounts out;
   for (std::uint32_t a : accounts) {
-    MSYNC_EXPECTS(a < book_.accounts(), "accounts of this book");
-    out.first.push_back(out.first.back() + book_.account_exposure_begin[a + 1] -
-                        book_.account_exposure_begin[a]);
+    MSYNC_EXPECTS(a < book_->accounts(), "accounts of this book");
+    out.first.push_back(out.first.back() + book_->account_exposure_begin[a + 1] -
+                        book_->account_exposure_begin[a]);
   }
   const std::size_t n = accounts.size(), exposures = out.first.back();
   out.equity.resize(n);
@@ -128,10 +128,10 @@ revaluation cuda_backend::sized_revaluation() const {
   revaluation r;
   for (std::vector<double>* v : {&r.exposure_delta, &r.exposure_gamma, &r.exposure_vega,
                                  &r.exposure_theta, &r.exposure_decay, &r.exposure_vol_exposure})
-    v->resize(book_.exposures());
+    v->resize(book_->exposures());
   for (std::vector<double>* v : {&r.account_own_funds, &r.account_equity, &r.account_gross_notional,
                                  &r.account_floor_notional, &r.account_liquidity_addon})
-    v->resize(book_.accounts());
+    v->resize(book_->accounts());
   return r;
 }
 

@@ -15,17 +15,17 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   const run_shape shape{n, market_.size(), params.method == risk_method::full, file != nullptr};
   risk_at_ = held_at::nowhere;   // until the new one is complete
   event_timeline timeline(s());  // first: a re-plan's upload counts as upload
-  const std::uint32_t per_group = accounts_per_group(book_.accounts(), n);
-  const std::uint32_t groups = group_count(book_.accounts(), n);
+  const std::uint32_t per_group = accounts_per_group(book_->accounts(), n);
+  const std::uint32_t groups = group_count(book_->accounts(), n);
   // A book held whole stays so when this run's scenarios fit beside it; otherwise (or when a
   // chunked book meets a new shape) the chunks are planned again for this run's groups, and a
   // revaluation held on the device comes to the host first (planning voids the device's copy).
   if (!(shape == planned_)) {
-    if (residency_ == residency::whole && stays_resident(book_, shape, budget_)) {
+    if (residency_ == residency::whole && stays_resident(*book_, shape, budget_)) {
       planned_ = shape;
       use_table_ =
-          shape.full && fixed_bytes(shape, book_.instruments.size(), book_.accounts(), true) +
-                                book_bytes(book_) <=
+          shape.full && fixed_bytes(shape, book_->instruments.size(), book_->accounts(), true) +
+                                book_bytes(*book_) <=
                             budget_;
       chunks_.front().group_begin = 0;
       chunks_.front().group_end = groups;
@@ -88,11 +88,11 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
 
   // The instrument P&L table, when it is used; its base is revalue's unit values.
   const instrument_view ins{dev_.terms.data(), dev_.ins_underlying.data(),
-                            static_cast<std::uint32_t>(book_.instruments.size())};
+                            static_cast<std::uint32_t>(book_->instruments.size())};
   pricing_view pricing{nullptr, dev_.ins_inputs.data(), dev_.base_value.data(),
                        params.horizon_years(), 3.0 * params.horizon_days};
   if (shape.full && use_table_) {
-    dev_.pnl_table.reserve(book_.instruments.size() * static_cast<std::size_t>(n), s());
+    dev_.pnl_table.reserve(book_->instruments.size() * static_cast<std::size_t>(n), s());
     launch_pnl_table(ins, pricing, set, dev_.pnl_table.data(), s());
     pricing.pnl_table = dev_.pnl_table.data();
     timeline.mark("scenario pricing");
@@ -219,7 +219,7 @@ risk_result cuda_backend::copy_risk() {
 }
 
 risk_result cuda_backend::sized_risk() const {
-  const std::size_t n_acc = book_.accounts();
+  const std::size_t n_acc = book_->accounts();
   risk_result r;
   r.var.resize(n_acc);
   r.es.resize(n_acc);

@@ -16,9 +16,9 @@ std::vector<tick_change> cuda_backend::tick_states(const tick_request& request) 
       risk_at_ != held_at::device) {
     device_states_current_ = false;  // the host path moves the states on without the device
     const revaluation& reval = host_revaluation();
-    return cpu::tick_states(book_, reval, market_, host_risk(), request, states_, 0);
+    return cpu::tick_states(*book_, reval, market_, host_risk(), request, states_, 0);
   }
-  const std::uint32_t accounts = static_cast<std::uint32_t>(book_.accounts());
+  const std::uint32_t accounts = static_cast<std::uint32_t>(book_->accounts());
   if (accounts == 0) return {};
   dev_.stream_state.reserve(accounts, s());
   dev_.changed.reserve(accounts, s());
@@ -79,7 +79,7 @@ std::vector<tick_change> cuda_backend::tick_states(const tick_request& request) 
 }
 
 void cuda_backend::set_tick_states(const std::vector<std::uint8_t>& states) {
-  MSYNC_EXPECTS(states.size() == book_.accounts(), "a state per account");
+  MSYNC_EXPECTS(states.size() == book_->accounts(), "a state per account");
   states_ = states;
   device_states_current_ = false;
 }

@@ -23,7 +23,9 @@ impact_params load_impact_params(const std::optional<std::filesystem::path>& dep
 
 cascade_result run_cascade(const book_inputs& inputs, backend& engine, const impact_params& impact,
                            const cascade_options& options) {
-  const book& b = inputs.positions;  // the book as loaded: never changed here
+  // The book as loaded, which `engine` borrows: the close-outs below patch it (a closed account's
+  // positions read 0 until the undo at the end puts it back), and no account is closed twice.
+  const book& b = inputs.positions;
   const risk_params& risk = inputs.risk;
   market_state m = inputs.market;
   MSYNC_EXPECTS(options.shock.size() == m.size(), "a shock per underlying");

@@ -67,8 +67,8 @@ struct cascade_result {
 
 // Runs the cascade on `engine`, which must hold inputs.positions (load_book) and holds it again on
 // return: each round's close-outs are patched into the loaded book and undone at the end, so the
-// points of a grid run back to back on one upload. After an exception the engine's book is
-// unspecified (load it again).
+// points of a grid run back to back on one upload. After an exception the engine's book, which is
+// inputs.positions itself (the engine borrows it), is unspecified (load it again).
 cascade_result run_cascade(const book_inputs& inputs, backend& engine, const impact_params& impact,
                            const cascade_options& options);
 

@@ -61,9 +61,9 @@ class cpu_backend final : public backend {
   void set_progress(progress_callback callback) override { progress_ = std::move(callback); }
   std::vector<stage_time> last_stages() const override { return stages_; }
 
-  void load_book(const book& b, const risk_params& params) override {
+  void load_book(book& b, const risk_params& params) override {
     stage_stopwatch watch(stages_);
-    book_ = b;
+    book_ = &b;  // borrowed, not copied: the book is the largest thing in memory
     // Scenario risk visits accounts grouped by the underlyings they trade, so consecutive accounts
     // read the same scenario rows while those are still in cache. Results are stored by account
     // index; only the bad-debt chunks follow this order, and it depends on the book alone.
@@ -95,17 +95,20 @@ class cpu_backend final : public backend {
     watch.lap("upload");  // the copy into the backend: what the CUDA backend's upload is
   }
 
-  void patch_accounts(const account_patch& patch) override { apply_patch(book_, patch); }
+  void patch_accounts(const account_patch& patch) override {
+    MSYNC_EXPECTS(book_ != nullptr, "load_book before patch_accounts");
+    apply_patch(*book_, patch);
+  }
 
   void revalue(const market_state& market, const std::vector<double>& collateral_change) override;
   void scenario_risk(const scenario_source& source, const risk_params& params) override;
 
   std::vector<tick_change> tick_states(const tick_request& request) override {
     MSYNC_EXPECTS(reval_held_ && risk_held_, "revalue and scenario_risk before tick_states");
-    return cpu::tick_states(book_, reval_, market_, risk_, request, states_, threads_);
+    return cpu::tick_states(*book_, reval_, market_, risk_, request, states_, threads_);
   }
   void set_tick_states(const std::vector<std::uint8_t>& states) override {
-    MSYNC_EXPECTS(states.size() == book_.accounts(), "a state per account");
+    MSYNC_EXPECTS(states.size() == book_->accounts(), "a state per account");
     states_ = states;
   }
 
@@ -117,7 +120,7 @@ class cpu_backend final : public backend {
   revalued_accounts copy_revaluation_of(const std::vector<std::uint32_t>& accounts) override {
     MSYNC_EXPECTS(reval_held_, "revalue first");
     stages_.clear();
-    return cpu::gather_accounts(book_, reval_, accounts);
+    return cpu::gather_accounts(*book_, reval_, accounts);
   }
   risk_result copy_risk() override {
     MSYNC_EXPECTS(risk_held_, "scenario_risk first");
@@ -134,7 +137,7 @@ class cpu_backend final : public backend {
   std::size_t pnl_table_bytes_;
   progress_callback progress_;
   std::vector<stage_time> stages_;
-  book book_;
+  book* book_ = nullptr;               // the caller's (load_book), patched in place
   std::vector<std::uint32_t> order_;   // accounts in scenario-risk processing order
   std::vector<contract_terms> terms_;  // per instrument, dense
   std::vector<double> credit_;         // credit limit of each account's tier
@@ -155,10 +158,11 @@ class cpu_backend final : public backend {
 
 void cpu_backend::revalue(const market_state& market,
                           const std::vector<double>& collateral_change) {
-  MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == book_.accounts(),
+  MSYNC_EXPECTS(book_ != nullptr, "load_book before revalue");
+  MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == book_->accounts(),
                 "a collateral change per account");
   stage_stopwatch watch(stages_);
-  const instrument_table& ins = book_.instruments;
+  const instrument_table& ins = book_->instruments;
   inputs_ = instrument_inputs(ins, market, params_);
   const double h = params_.horizon_years(), funding_periods = 3.0 * params_.horizon_days;
   const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
@@ -168,20 +172,20 @@ void cpu_backend::revalue(const market_state& market,
     unit_[i] = price_instrument(terms_[i], inputs_[i], h, funding_periods);
 
   revaluation& r = reval_;
-  const std::size_t n_exp = book_.exposures();
+  const std::size_t n_exp = book_->exposures();
   for (std::vector<double>* v : {&r.exposure_delta, &r.exposure_gamma, &r.exposure_vega,
                                  &r.exposure_theta, &r.exposure_decay, &r.exposure_vol_exposure})
     v->assign(n_exp, 0.0);
   for (std::vector<double>* v : {&r.account_own_funds, &r.account_equity, &r.account_gross_notional,
                                  &r.account_floor_notional, &r.account_liquidity_addon})
-    v->assign(book_.accounts(), 0.0);
+    v->assign(book_->accounts(), 0.0);
   const liquidity_table liquidity = make_liquidity_table(market.size(), params_);
   const account_revaluation_view view{
-      book_.exposure_underlying.data(),
-      book_.exposure_position_begin.data(),
-      book_.position_instrument.data(),
-      book_.position_quantity.data(),
-      book_.position_cost.data(),
+      book_->exposure_underlying.data(),
+      book_->exposure_position_begin.data(),
+      book_->position_instrument.data(),
+      book_->position_quantity.data(),
+      book_->position_cost.data(),
       terms_.data(),
       inputs_.data(),
       unit_.data(),
@@ -195,12 +199,12 @@ void cpu_backend::revalue(const market_state& market,
       r.exposure_theta.data(),
       r.exposure_decay.data(),
       r.exposure_vol_exposure.data()};
-  const std::int64_t n_acc = static_cast<std::int64_t>(book_.accounts());
+  const std::int64_t n_acc = static_cast<std::int64_t>(book_->accounts());
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 1024)
   for (std::int64_t a = 0; a < n_acc; ++a) {
     const account_totals totals =
-        revalue_account(view, book_.account_exposure_begin[a], book_.account_exposure_begin[a + 1],
-                        book_.collateral[a], credit_[a]);
+        revalue_account(view, book_->account_exposure_begin[a],
+                        book_->account_exposure_begin[a + 1], book_->collateral[a], credit_[a]);
     // The collateral change is added after the positions, as the device adds it after its revalue.
     const double change = collateral_change.empty() ? 0.0 : collateral_change[a];
     r.account_own_funds[a] =
@@ -224,7 +228,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
   const std::int64_t n = set.count;
   const std::size_t un = static_cast<std::size_t>(n);
   const double h = params.horizon_years();
-  const instrument_table& ins = book_.instruments;
+  const instrument_table& ins = book_->instruments;
 
   // Per-unit scenario P&L of instrument i in every scenario: full revaluation at S', its own vol
   // shocked, T - h, plus the funding a perpetual pays over the horizon.
@@ -263,7 +267,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
     watch.lap("scenario pricing");
   }
 
-  const std::size_t n_acc = book_.accounts();
+  const std::size_t n_acc = book_->accounts();
   risk_result& out = risk_;
   out = risk_result{};
   risk_held_ = false;  // until the new risk is complete
@@ -321,15 +325,15 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
               const std::size_t len = std::min(tile, un - t0);
               double* lt = l + t0;
               bool first = true;
-              for (std::uint64_t p = book_.account_position_begin[a];
-                   p < book_.account_position_begin[a + 1]; ++p) {
-                const std::uint32_t ins_index = book_.position_instrument[p];
+              for (std::uint64_t p = book_->account_position_begin[a];
+                   p < book_->account_position_begin[a + 1]; ++p) {
+                const std::uint32_t ins_index = book_->position_instrument[p];
                 const double* row = row_buffer.data();
                 if (use_table)
                   row = pnl.data() + ins_index * un + t0;
                 else
                   instrument_pnl(ins_index, row_buffer.data());
-                cpu::add_position_loss(lt, row, len, book_.position_quantity[p], first);
+                cpu::add_position_loss(lt, row, len, book_->position_quantity[p], first);
                 first = false;
               }
               if (first) std::fill(lt, lt + len, 0.0);  // no positions: no loss
@@ -339,9 +343,9 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
             }
           } else {
             terms.clear();
-            for (std::uint64_t x = book_.account_exposure_begin[a];
-                 x < book_.account_exposure_begin[a + 1]; ++x) {
-              const std::size_t u = book_.exposure_underlying[x];
+            for (std::uint64_t x = book_->account_exposure_begin[a];
+                 x < book_->account_exposure_begin[a + 1]; ++x) {
+              const std::size_t u = book_->exposure_underlying[x];
               terms.push_back(cpu::exposure_term{
                   d_spot.data() + u * un, d_vol.data() + u * un,
                   make_exposure_sensitivity(reval.exposure_delta[x], reval.exposure_gamma[x],

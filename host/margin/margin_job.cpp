@@ -62,7 +62,7 @@ margin_run run_margin(const margin_request& request,
   engine.set_progress(request.progress);
   run.backend_name = engine.name();
 
-  const book& b = run.inputs.positions;
+  book& b = run.inputs.positions;  // the backend borrows it
   const risk_params& risk = run.inputs.risk;
   clock.run("upload", [&] {
     engine.load_book(b, risk);

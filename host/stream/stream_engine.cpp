@@ -61,7 +61,7 @@ const char* risk_trigger_name(risk_trigger t) {
 
 margin_stream::margin_stream(book_inputs inputs, backend& engine)
     : inputs_(std::move(inputs)), engine_(engine) {
-  const book& b = inputs_.positions;
+  book& b = inputs_.positions;  // the engine borrows it: margin_stream is never moved
   engine_.load_book(b, inputs_.risk);
   z_ = normal_quantile(inputs_.risk.confidence);
   standard_tier_ = inputs_.risk.tier_index("standard");

@@ -112,8 +112,11 @@ struct account_in_force {
 class margin_stream {
  public:
   // `inputs` is the loaded book with its market and risk parameters; the book is made resident
-  // on `engine` here. The engine must outlive the stream.
+  // on `engine` here. The engine must outlive the stream. The engine borrows the stream's book,
+  // so a stream stays where it was made.
   margin_stream(book_inputs inputs, backend& engine);
+  margin_stream(const margin_stream&) = delete;
+  margin_stream& operator=(const margin_stream&) = delete;
 
   // One update: the events of one timestamp, in stream order. `applied`, when given, is called
   // once the update's changes to the book, the market and the collateral moved are all made (and

@@ -3,7 +3,8 @@
 // (--backend auto|cpu|cuda, backend_registry.hpp). Host types only, so the CPU-only build never
 // sees a device type.
 //
-// A backend holds one book, and the results of the last operation of each kind on it:
+// A backend works on one book, borrowed from the caller, and holds the results of the last
+// operation of each kind on it:
 //   load_book       the book (the CUDA backend uploads it; a book larger than the device memory
 //                   budget is held in chunks); discards every result held.
 //   patch_accounts  new positions and collateral for some accounts, in place; results held
@@ -125,12 +126,17 @@ class backend {
   // The stages of the last load_book, revalue, scenario_risk or copy, in order, with their times.
   virtual std::vector<stage_time> last_stages() const = 0;
 
-  // The book. The backend keeps what it needs; `b` may be discarded after. Every account's tick
-  // state starts ok.
-  virtual void load_book(const book& b, const risk_params& params) = 0;
+  // The book. The backend borrows `b` rather than copying it (the book is the largest thing a run
+  // holds: a copy would cost its size again): `b` must stay alive and in place until the next
+  // load_book or the backend's end, and the caller changes it only through patch_accounts or by
+  // calling load_book again (a GPU backend keeps a device copy of what it uploaded). Every
+  // account's tick state starts ok.
+  virtual void load_book(book& b, const risk_params& params) = 0;
   // Writes `patch` into the loaded book in place (liquidations and undoing them) at a cost in the
-  // accounts it touches, not the book. Checked first (apply_patch's rules): a patch that does not
-  // fit throws std::logic_error and changes nothing.
+  // accounts it touches, not the book: into `b` itself, so the caller sees the patched book (a
+  // patch the caller already applied to `b` is applied again, which writes the same values).
+  // Checked first (apply_patch's rules): a patch that does not fit throws std::logic_error and
+  // changes nothing.
   virtual void patch_accounts(const account_patch& patch) = 0;
 
   // Revalues the book at `market` and holds the result, with collateral_change[a] (quote

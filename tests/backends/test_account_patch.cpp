@@ -31,7 +31,7 @@ book_inputs generated(const test::temp_dir& dir, std::int64_t accounts = 3000) {
 
 TEST_P(account_patch_test, a_patched_book_equals_the_edited_book_loaded_and_the_undo_restores_it) {
   test::temp_dir dir;
-  const book_inputs in = generated(dir);
+  book_inputs in = generated(dir);
   const book& b = in.positions;
   // Every seventh account closed, with collateral 1000 + a left; the edited book is made by hand.
   const test::closed_accounts c = test::close_every(b, 7, 1000.0);
@@ -40,6 +40,11 @@ TEST_P(account_patch_test, a_patched_book_equals_the_edited_book_loaded_and_the_
   auto engine = make();
   const outcome loaded = run_on(*engine, in);
   engine->patch_accounts(c.close);
+  // The backend works on the book it was given rather than a copy of it (backend.hpp): the patch
+  // is in the caller's book.
+  EXPECT_EQ(in.positions.position_quantity, c.edited.position_quantity);
+  EXPECT_EQ(in.positions.position_cost, c.edited.position_cost);
+  EXPECT_EQ(in.positions.collateral, c.edited.collateral);
   const outcome patched = run_loaded(*engine, in);
   auto fresh = make();
   expect_identical(patched, run_on(*fresh, edited));
@@ -62,7 +67,7 @@ TEST_P(account_patch_test, a_patched_book_equals_the_edited_book_loaded_and_the_
 
 TEST_P(account_patch_test, a_patch_that_does_not_fit_the_book_is_refused) {
   test::temp_dir dir;
-  const book_inputs in = generated(dir, 500);
+  book_inputs in = generated(dir, 500);
   auto engine = make();
   engine->load_book(in.positions, in.risk);
   account_patch p;
@@ -91,14 +96,15 @@ TEST_P(account_patch_test, a_patch_that_does_not_fit_the_book_is_refused) {
 // reference within docs/design.md section 6; a patch after the revalue does not change them.
 TEST_P(account_patch_test, copy_revaluation_of_gives_those_accounts_of_the_revaluation) {
   test::temp_dir dir;
-  const book_inputs in = generated(dir, 2000);
-  const book& b = in.positions;
+  book_inputs in = generated(dir, 2000);
+  book& b = in.positions;
   auto engine = make();
   engine->load_book(b, in.risk);
   engine->revalue(in.market, {});
   const revaluation whole = engine->copy_revaluation();
   auto cpu = make_reference();
-  cpu->load_book(b, in.risk);
+  book reference_book = b;  // its own: the patch below writes into the book `engine` borrows
+  cpu->load_book(reference_book, in.risk);
   cpu->revalue(in.market, {});
   std::vector<std::uint32_t> picked{1999, 0, 17, 1000, 3, 512};
   // And an account with a credit line, whose own funds and equity differ.

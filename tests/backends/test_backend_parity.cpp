@@ -55,7 +55,7 @@ TEST_P(backend_parity, sample_book_matches_the_cpu) {
 
 TEST_P(backend_parity, scenario_file_matches_the_cpu) {
   auto engine = make();
-  const book_inputs in = load_book_at(book_location{test::sample_book(), {}, {}, {}, {}, {}});
+  book_inputs in = load_book_at(book_location{test::sample_book(), {}, {}, {}, {}, {}});
   temp_dir dir;
   std::ostringstream csv;
   csv << "scenario_id,underlying,spot_return,vol_change\n";
@@ -210,7 +210,7 @@ TEST_P(backend_parity, same_inputs_give_identical_results_and_a_new_scenario_cou
 TEST_P(backend_parity, collateral_changes_add_to_equity_and_nothing_else) {
   auto engine = make();
   temp_dir dir;
-  const book_inputs in = test::generated_book(dir, 900, 4, 3, 21);
+  book_inputs in = test::generated_book(dir, 900, 4, 3, 21);
   engine->load_book(in.positions, in.risk);
   engine->revalue(in.market, {});
   const revaluation plain = engine->copy_revaluation();
@@ -235,7 +235,7 @@ TEST_P(backend_parity, collateral_changes_add_to_equity_and_nothing_else) {
 // Calls out of order are refused, not answered with stale or empty numbers.
 TEST_P(backend_parity, results_are_refused_before_they_exist) {
   auto engine = make();
-  const book_inputs in = load_book_at(book_location{test::sample_book(), {}, {}, {}, {}, {}});
+  book_inputs in = load_book_at(book_location{test::sample_book(), {}, {}, {}, {}, {}});
   engine->load_book(in.positions, in.risk);
   EXPECT_THROW(engine->copy_revaluation(), std::logic_error);
   EXPECT_THROW(engine->copy_risk(), std::logic_error);

@@ -132,7 +132,7 @@ TEST_P(model_parity, monte_carlo_on_every_model_input_matches_the_cpu) {
 
 TEST_P(model_parity, a_scenario_file_on_every_model_input_matches_the_cpu) {
   test::temp_dir dir;
-  const book_inputs in = book_with_every_model_input(dir);
+  book_inputs in = book_with_every_model_input(dir);
   // Given moves: no drift, no tenor scaling (the file says the move).
   scenario_file_data file;
   std::mt19937_64 rng(17);
@@ -150,7 +150,7 @@ TEST_P(model_parity, a_scenario_file_on_every_model_input_matches_the_cpu) {
 // Collateral changes at revalue on that book: own funds and equity move alike, as on the CPU.
 TEST_P(model_parity, collateral_changes_move_own_funds_as_on_the_cpu) {
   test::temp_dir dir;
-  const book_inputs in = book_with_every_model_input(dir);
+  book_inputs in = book_with_every_model_input(dir);
   std::vector<double> change(in.positions.accounts());
   for (std::size_t a = 0; a < change.size(); ++a)
     change[a] = (a % 4 == 0) ? -40.0 * static_cast<double>(a) : 3.5;

@@ -64,9 +64,10 @@ double btc_move(double notional, double volume = 1e9) {
 
 // The cascade of `shock` (per underlying) on a fresh CPU engine holding the book.
 cascade_result cascade_of(const book_inputs& in, const std::vector<double>& shock) {
+  book_inputs held = in;  // the engine borrows the book it is given
   auto engine = make_cpu_backend(1);
-  engine->load_book(in.positions, in.risk);
-  return run_cascade(in, *engine, load_impact_params(std::nullopt, in.market, in.risk),
+  engine->load_book(held.positions, held.risk);
+  return run_cascade(held, *engine, load_impact_params(std::nullopt, held.market, held.risk),
                      {shock, 50});
 }
 cascade_result cascade_of(const book_inputs& in, double shock) {
@@ -77,7 +78,7 @@ cascade_result cascade_of(const book_inputs& in, double shock) {
 // impact law compounds over rounds) puts every account in status error: counted, never closed out.
 TEST(cascade, accounts_whose_numbers_are_not_finite_are_counted_and_never_closed_out) {
   test::temp_dir dir;
-  const book_inputs in = perp_book(dir, {{10000.0, 1.0}, {50.0, 2.0}}, R"("insurance_fund": 0)");
+  book_inputs in = perp_book(dir, {{10000.0, 1.0}, {50.0, 2.0}}, R"("insurance_fund": 0)");
   const cascade_result r = cascade_of(in, 1e308);  // 91000 * (1 + 1e308) overflows to +inf
   EXPECT_EQ(r.accounts_in_error, 2);
   ASSERT_FALSE(r.rounds.empty());
@@ -101,7 +102,7 @@ TEST(cascade, one_account_closes_out_and_its_sale_moves_the_price) {
   test::temp_dir dir;
   // 10 BTC long at 91000 with 100,000: after -10% (81,900) own funds are 9,000, far below
   // maintenance.
-  const book_inputs in = perp_book(dir, {{100000, 10}}, R"("insurance_fund": 1000)");
+  book_inputs in = perp_book(dir, {{100000, 10}}, R"("insurance_fund": 1000)");
   const cascade_result r = cascade_of(in, -0.10);
   ASSERT_EQ(r.rounds.size(), 2u);  // one close-out, then a round with nobody left
   const cascade_round& first = r.rounds[0];
@@ -133,7 +134,7 @@ TEST(cascade, one_account_closes_out_and_its_sale_moves_the_price) {
 TEST(cascade, a_close_out_pays_its_penalty_from_own_funds_after_its_own_fill) {
   test::temp_dir dir;
   const double collateral = 8400 + 10 * (91000 - 81900.0);  // own funds 8,400 at 81,900
-  const book_inputs in = perp_book(dir, {{collateral, 10}}, R"("insurance_fund": 1000)");
+  book_inputs in = perp_book(dir, {{collateral, 10}}, R"("insurance_fund": 1000)");
   const cascade_result r = cascade_of(in, -0.10);
   ASSERT_EQ(r.liquidations.size(), 1u);
   const liquidation_record& l = r.liquidations[0];
@@ -159,7 +160,7 @@ TEST(cascade, bad_debt_drains_the_insurance_fund) {
   test::temp_dir dir;
   // Own funds after -10%: 80,000 - 91,000 = -11,000: no penalty; the sale of 10 BTC fills
   // 10 * 81,900 * (2/3) * 0.000823869 = 449.83 lower, so 11,449.83 of bad debt against 5,000.
-  const book_inputs in = perp_book(dir, {{80000, 10}}, R"("insurance_fund": 5000)");
+  book_inputs in = perp_book(dir, {{80000, 10}}, R"("insurance_fund": 5000)");
   const cascade_result r = cascade_of(in, -0.10);
   ASSERT_GE(r.rounds.size(), 1u);
   const double cost = 10 * 81900.0 * (2.0 / 3.0) * -btc_move(-819000.0);
@@ -182,7 +183,7 @@ TEST(cascade, an_account_in_its_credit_line_is_bad_debt_and_pays_no_penalty) {
   vip.collateral = 85000;  // own funds 85,000 - 10 * 9,100 = -6,000 at 81,900
   vip.quantity = 10;
   vip.tier = "vip";
-  const book_inputs in = perp_book(dir, {vip}, keys);
+  book_inputs in = perp_book(dir, {vip}, keys);
   const cascade_result r = cascade_of(in, -0.10);
   ASSERT_EQ(r.liquidations.size(), 1u);
   const liquidation_record& l = r.liquidations[0];
@@ -204,7 +205,7 @@ TEST(cascade, a_long_and_a_short_closed_in_one_round_fill_at_the_same_price) {
   test::temp_dir dir;
   perp_account lng{100000, 10};         // own funds 9,000 at 81,900
   perp_account shrt{20000, -4, 75000};  // own funds 20,000 - 4 * 6,900 = -7,600 at 81,900
-  const book_inputs in = perp_book(dir, {lng, shrt}, R"("insurance_fund": 0)");
+  book_inputs in = perp_book(dir, {lng, shrt}, R"("insurance_fund": 0)");
   const cascade_result r = cascade_of(in, -0.10);
   ASSERT_EQ(r.rounds.size(), 2u);
   ASSERT_EQ(r.liquidations.size(), 2u);
@@ -239,7 +240,7 @@ TEST(cascade, the_shock_does_not_move_an_expired_instrument) {
   test::temp_dir dir;
   perp_account a{100000, 10};
   a.expired = 1;  // own funds at 81,900: 100,000 - 91,000 + 11,000 = 20,000
-  const book_inputs in = perp_book(dir, {a}, R"("insurance_fund": 0)");
+  book_inputs in = perp_book(dir, {a}, R"("insurance_fund": 0)");
   const cascade_result r = cascade_of(in, -0.10);
   ASSERT_EQ(r.liquidations.size(), 1u);
   EXPECT_NEAR(r.liquidations[0].own_funds, 20000.0, 1e-6);  // not 100,000 - 91,000 + 1,900
@@ -254,7 +255,7 @@ TEST(cascade, the_first_close_out_liquidates_a_second_account_in_round_two) {
   double mm = 0.0;
   {
     test::temp_dir dir;
-    const book_inputs in = perp_book(dir, {{1e6, 1}}, keys);
+    book_inputs in = perp_book(dir, {{1e6, 1}}, keys);
     ASSERT_EQ(cascade_of(in, -0.10).liquidations.size(), 0u);
     market_state m = in.market;
     m.spot[0] = shocked;
@@ -269,7 +270,7 @@ TEST(cascade, the_first_close_out_liquidates_a_second_account_in_round_two) {
   // maintenance.
   test::temp_dir dir;
   const double a1_collateral = mm + 500 - (shocked - 91000);
-  const book_inputs in = perp_book(dir, {{100000, 100}, {a1_collateral, 1}}, keys);
+  book_inputs in = perp_book(dir, {{100000, 100}, {a1_collateral, 1}}, keys);
   const cascade_result r = cascade_of(in, -0.10);
   ASSERT_EQ(r.rounds.size(), 3u);
   EXPECT_EQ(r.rounds[0].accounts, 1);
@@ -285,7 +286,7 @@ TEST(cascade, the_first_close_out_liquidates_a_second_account_in_round_two) {
 
 TEST(cascade, a_depth_file_sets_impact_per_underlying_and_bad_rows_are_reported) {
   test::temp_dir dir;
-  const book_inputs in = perp_book(dir, {{1e6, 1}}, "\"impact_coefficient\": 0.7");
+  book_inputs in = perp_book(dir, {{1e6, 1}}, "\"impact_coefficient\": 0.7");
   test::write_file(dir / "depth.csv", "underlying,daily_volume,impact_coefficient\nBTC,2.5e9,\n");
   const impact_params p = load_impact_params(dir / "depth.csv", in.market, in.risk);
   EXPECT_EQ(p.daily_volume[0], 2.5e9);
@@ -416,7 +417,7 @@ TEST(cascade, command_rounds_match_their_liquidations_and_grid_points_match_sing
 TEST_P(cascade_on_each_backend, gives_the_rounds_of_the_cpu) {
   book_location where;
   where.book = test::sample_book();
-  const book_inputs in = load_book_at(where);
+  book_inputs in = load_book_at(where);
   const impact_params impact = load_impact_params(std::nullopt, in.market, in.risk);
   auto cpu = make_reference();
   auto engine = make();

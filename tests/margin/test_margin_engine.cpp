@@ -203,7 +203,7 @@ class margin_engine : public test::each_backend {
   }
 
   using outcome = test::outcome;
-  outcome run(const book_inputs& in, const scenario_file_data* file = nullptr) {
+  outcome run(book_inputs& in, const scenario_file_data* file = nullptr) {
     return test::run_on(*engine_, in, file);
   }
 
@@ -398,7 +398,7 @@ TEST_P(margin_engine, var_and_es_of_a_linear_position_match_the_lognormal_closed
              "{\"as_of\": \"2026-11-24T08:00:00Z\", \"underlyings\": [{\"symbol\": \"XYZ\", "
              "\"spot\": 100, \"vol\": 0.8}]}");
   write_file(dir / "risk.json", "{\"scenarios\": 400000, \"confidence\": 0.99, \"seed\": 11}");
-  const book_inputs in = load_book_inputs(book_paths::in_directory(dir.path()));
+  book_inputs in = load_book_inputs(book_paths::in_directory(dir.path()));
   const outcome o = run(in);
   const double s = 0.8 * std::sqrt(1.0 / 365.0), z = -2.3263478740408408, q_s = 300.0;
   const double var = q_s * (1.0 - std::exp(-0.5 * s * s + s * z));

@@ -27,7 +27,7 @@ class gated_backend final : public backend {
   std::string residency_note() const override { return inner_->residency_note(); }
   void set_progress(progress_callback c) override { inner_->set_progress(std::move(c)); }
   std::vector<stage_time> last_stages() const override { return inner_->last_stages(); }
-  void load_book(const book& b, const risk_params& p) override { inner_->load_book(b, p); }
+  void load_book(book& b, const risk_params& p) override { inner_->load_book(b, p); }
   void patch_accounts(const account_patch& p) override { inner_->patch_accounts(p); }
   void revalue(const market_state& m, const std::vector<double>& c) override {
     inner_->revalue(m, c);

@@ -513,7 +513,7 @@ class slow_book_backend : public backend {
   std::string residency_note() const override { return cpu_->residency_note(); }
   void set_progress(progress_callback callback) override { cpu_->set_progress(callback); }
   std::vector<stage_time> last_stages() const override { return cpu_->last_stages(); }
-  void load_book(const book& b, const risk_params& params) override {
+  void load_book(book& b, const risk_params& params) override {
     wait();
     cpu_->load_book(b, params);
   }

@@ -80,9 +80,8 @@ inline outcome run_loaded(backend& engine, const book_inputs& in,
   return outcome{engine.copy_revaluation(), engine.copy_risk()};
 }
 
-// Loading the book first.
-inline outcome run_on(backend& engine, const book_inputs& in,
-                      const scenario_file_data* file = nullptr) {
+// Loading the book first (the engine borrows it: `in` must outlive the engine's use of it).
+inline outcome run_on(backend& engine, book_inputs& in, const scenario_file_data* file = nullptr) {
   engine.load_book(in.positions, in.risk);
   return run_loaded(engine, in, file);
 }

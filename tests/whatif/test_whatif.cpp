@@ -164,7 +164,7 @@ class whatif_equality : public ::testing::TestWithParam<case_param> {};
 // Item 2: the what-if equals a full risk run on a book with the orders applied, before and after,
 // for every sample request; the last risk run's market is the current one.
 TEST_P(whatif_equality, EqualsAFullRiskRunOnTheBookWithTheOrders) {
-  const book_inputs in = sample_inputs(GetParam().method);
+  book_inputs in = sample_inputs(GetParam().method);
   const scenario_file_data grid = scenario_grid(in.market);
   const scenario_file_data* file = GetParam().file ? &grid : nullptr;
   const whatif_scenarios scenarios(in.market, scenario_source{file}, in.risk);
@@ -299,7 +299,7 @@ TEST(whatif, OnAStreamsStateAfterAndBetweenRiskRuns) {
 
 // Requests that cannot be answered are refused with what is wrong, and change nothing.
 TEST(whatif, RefusesBadRequestsAndChangesNothing) {
-  const book_inputs in = sample_inputs(risk_method::full);
+  book_inputs in = sample_inputs(risk_method::full);
   const book_inputs untouched = in;
   const whatif_scenarios scenarios(in.market, scenario_source{}, in.risk);
   const book_lookup lookup(in.positions);
