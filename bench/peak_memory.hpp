@@ -4,10 +4,11 @@
 // Linux keeps the high-water mark of the resident set (VmHWM in /proc/self/status); writing "5"
 // to /proc/self/clear_refs resets it to the current resident set. So a stage's peak is read as:
 // reset before the stage, VmHWM after. It counts everything resident in the process at the time
-// (the book, the backend's copy and revaluation, whatever the allocator keeps) plus the stage's
-// own working set. Where the reset is refused (kernels before 4.0, some sandboxes), or on other
-// systems, the figure is getrusage's ru_maxrss: the peak of the whole process so far, an upper
-// bound on the stage's.
+// (the book, the backend's copy and revaluation) plus the stage's own working set; memory freed
+// before the stage is first handed back to the system (glibc's malloc_trim), so that what an
+// earlier stage or point freed is not counted. Where the reset is refused (kernels before 4.0, some
+// sandboxes), or on other systems, the figure is getrusage's ru_maxrss: the peak of the whole
+// process so far, an upper bound on the stage's.
 #include <cstdint>
 #include <optional>
 #include <string>
