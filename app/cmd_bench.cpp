@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_run.hpp"
+#include "bench_scaling.hpp"
 #include "bench_stream.hpp"
 #include "cli_common.hpp"
 #include "margin/margin_job.hpp"
@@ -23,19 +24,43 @@ namespace {
 void print_table(const std::vector<stage_result>& results) {
   // floor: compulsory bytes at the measured bandwidth, or FP64 operations at the peak rate (the
   // larger); the CPU's FP64 peak is not known, so its floors are by bytes alone.
-  std::printf("\n%-5s %-12s %-20s %11s %10s %9s %9s %10s %9s\n", "", "method", "stage", "median ms",
-              "MB moved", "GFLOP", "GFLOP/s", "floor ms", "of floor");
+  // peak MB: the process's resident memory at its highest during the call that ran the stage.
+  std::printf("\n%-5s %-12s %-20s %11s %10s %9s %9s %10s %9s %9s\n", "", "method", "stage",
+              "median ms", "MB moved", "GFLOP", "GFLOP/s", "floor ms", "of floor", "peak MB");
   for (const stage_result& r : results) {
-    std::printf("%-5s %-12s %-20s %11.3f %10.1f %9.2f %9.1f %10.3f %8.1f%%", r.backend.c_str(),
-                r.method.empty() ? "-" : r.method.c_str(), r.stage.c_str(), r.seconds * 1e3,
-                r.bytes / 1e6, r.operations / 1e9,
+    std::printf("%-5s %-12s %-20s %11.3f %10.1f %9.2f %9.1f %10.3f %8.1f%% %9.1f",
+                r.backend.c_str(), r.method.empty() ? "-" : r.method.c_str(), r.stage.c_str(),
+                r.seconds * 1e3, r.bytes / 1e6, r.operations / 1e9,
                 r.seconds > 0 ? r.operations / r.seconds / 1e9 : 0.0, r.floor_seconds * 1e3,
-                100 * r.fraction);
+                100 * r.fraction, static_cast<double>(r.peak_rss_bytes) / 1e6);
     if (r.accounts_fraction < 1.0)
       std::printf("  (%.1f%% of accounts; whole book about %.1f s)", 100 * r.accounts_fraction,
                   r.seconds / r.accounts_fraction);
     std::printf("\n");
   }
+}
+
+// The peak memory of a whole run of each method, per position of the book.
+void print_memory_per_position(const std::vector<stage_result>& results, std::size_t positions,
+                               const peak_memory& memory) {
+  std::printf("peak memory per position (%s):", memory.method().c_str());
+  for (const method_peak& m : method_peaks(results, static_cast<std::int64_t>(positions)))
+    std::printf("  %s %s %.1f B (%.1f MB)", m.backend.c_str(), m.method.c_str(),
+                m.bytes_per_position, static_cast<double>(m.peak_rss_bytes) / 1e6);
+  std::printf("\n");
+}
+
+nlohmann::json peak_memory_json(const std::vector<stage_result>& results, std::size_t positions,
+                                const peak_memory& memory) {
+  nlohmann::json j = {{"how", memory.method()},
+                      {"per_stage", memory.per_stage()},
+                      {"methods", nlohmann::json::array()}};
+  for (const method_peak& m : method_peaks(results, static_cast<std::int64_t>(positions)))
+    j["methods"].push_back({{"backend", m.backend},
+                            {"method", m.method},
+                            {"peak_rss_bytes", m.peak_rss_bytes},
+                            {"bytes_per_position", m.bytes_per_position}});
+  return j;
 }
 
 nlohmann::json peaks_json(const machine_peaks& p) {
@@ -63,8 +88,15 @@ struct bench_cli_options {
   double stream_seconds = 10, tick_rate = 10;
   std::string method;
   CLI::Option* method_opt = nullptr;
+  CLI::Option* repeats_opt = nullptr;
+  bool scaling = false;
+  std::vector<std::int64_t> scaling_accounts{10000, 30000, 100000, 300000, 1000000};
+  std::vector<std::int64_t> scaling_scenarios{1000, 3000, 10000, 30000, 100000};
   run_options run;
 };
+
+// Timed runs per stage of --scaling unless --repeats says otherwise: 30 points of 10 stages each.
+constexpr int scaling_default_repeats = 2;
 
 // The bench --json document: the provenance block first, then the results.
 std::string bench_document(const bench_cli_options& o, const run_context& context,
@@ -175,6 +207,142 @@ int run_stream_bench(const bench_cli_options& args, const run_context& context, 
   return exit_ok;
 }
 
+// The machines bench times on: the CPU's peaks, and the GPU's where `which` asks for it and it is
+// usable (why not, otherwise), with their JSON.
+struct backend_peaks {
+  machine_peaks cpu;
+  std::optional<machine_peaks> cuda;
+  std::string cuda_description, cuda_reason;
+  nlohmann::json devices = nlohmann::json::object();
+};
+
+backend_peaks measure_backend_peaks(const std::string& which, int threads) {
+  backend_peaks peaks;
+  peaks.cpu = measure_cpu_peaks(threads);
+  peaks.devices["cpu"] = peaks_json(peaks.cpu);
+  if (which == "cpu") return peaks;
+  const std::vector<std::string> built = built_backends();
+  const backend_probe device =
+      std::find(built.begin(), built.end(), "cuda") != built.end()
+          ? probe_backend("cuda")
+          : backend_probe{false, {}, "this marginsync was built without CUDA"};
+  const std::optional<accelerator_peaks> p =
+      device.usable ? measure_accelerator_peaks() : std::nullopt;
+  if (p) {
+    peaks.cuda = machine_peaks{p->name, p->memory_bandwidth, p->fp64_rate, p->host_to_device};
+    peaks.devices["cuda"] = peaks_json(*peaks.cuda);
+    peaks.devices["cuda"]["nominal_memory_bandwidth_bytes_per_s"] = p->nominal_bandwidth;
+    peaks.cuda_description = device.description;
+  } else if (which == "cuda") {
+    throw backend_unavailable("--backend cuda: " + device.reason);
+  } else {
+    peaks.cuda_reason = device.reason;
+  }
+  return peaks;
+}
+
+// Every stage of each backend `which` names on the loaded book, appended to `results`.
+void time_backends(const std::string& which, const book_inputs& in, const bench_options& bo,
+                   const backend_peaks& peaks, std::vector<stage_result>& results,
+                   const std::function<void(const std::string&)>& log) {
+  if (which != "cuda") {
+    auto engine = make_cpu_backend(bo.threads);
+    log("cpu: " + engine->device());
+    const auto r = bench_backend(*engine, peaks.cpu, in, bo, log);
+    results.insert(results.end(), r.begin(), r.end());
+  }
+  if (which == "cpu") return;
+  if (peaks.cuda) {
+    auto engine = make_backend("cuda");
+    log("cuda: " + peaks.cuda_description);
+    const auto r = bench_backend(*engine, *peaks.cuda, in, bo, log);
+    results.insert(results.end(), r.begin(), r.end());
+  } else {
+    log("cuda: not timed: " + peaks.cuda_reason);
+  }
+}
+
+// The load stage's floor: the snapshot read and written once at the copy bandwidth.
+void set_load_floor(stage_result& load, const machine_peaks& cpu) {
+  load.floor_seconds = cpu.memory_bandwidth > 0 ? 2 * load.bytes / cpu.memory_bandwidth : 0.0;
+  load.fraction = load.seconds > 0 ? load.floor_seconds / load.seconds : 0.0;
+}
+
+// bench --scaling: every stage on a generated book of each --scaling-accounts count (at
+// --scenarios), then on a book of --accounts at each --scaling-scenarios count.
+int run_scaling_bench(const bench_cli_options& args, const run_context& context,
+                      const std::string& which, bench_options bo, private_directory& work_dir,
+                      const std::function<void(const std::string&)>& log) {
+  if (!args.repeats_opt->count()) bo.repeats = scaling_default_repeats;
+  for (const std::int64_t n : args.scaling_scenarios)
+    if (n < 1 || n > max_scenarios)
+      throw usage_error("--scaling-scenarios: each must be in [1, " +
+                        std::to_string(static_cast<long long>(max_scenarios)) + "]");
+  const backend_peaks peaks = measure_backend_peaks(which, bo.threads);
+  generate_options g;
+  g.positions_per_account = args.positions_per_account;
+  g.underlyings = args.underlyings;
+  g.seed = args.seed;
+  g.accounts = 0;
+  const std::filesystem::path path = work_dir.file("book.msbook");
+  book_inputs in;
+  const std::size_t total = args.scaling_accounts.size() + args.scaling_scenarios.size();
+  std::size_t done = 0;
+  // One point: the book of `accounts` (generated unless it is the one already on disk) loaded and
+  // every stage of every backend timed at `scenarios`.
+  auto point = [&](std::int64_t accounts, std::int64_t scenarios) {
+    char line[160];
+    std::snprintf(line, sizeof line, "scaling: point %zu of %zu: %lld accounts, %lld scenarios",
+                  ++done, total, static_cast<long long>(accounts),
+                  static_cast<long long>(scenarios));
+    log(line);
+    if (g.accounts != accounts) {
+      g.accounts = accounts;
+      generate_book_snapshot(g, path);
+    }
+    in = book_inputs{};  // the previous point's book released before this one is loaded
+    scaling_point p;
+    p.stages.push_back(time_load({path, {}, {}, {}, {}, {}}, in, bo.repeats, bo.memory));
+    set_load_floor(p.stages.back(), peaks.cpu);
+    const book& b = in.positions;
+    p.sizes = {static_cast<std::int64_t>(b.accounts()),
+               static_cast<std::int64_t>(b.positions()),
+               static_cast<std::int64_t>(b.exposures()),
+               static_cast<std::int64_t>(b.instruments.size()),
+               static_cast<std::int64_t>(in.market.size()),
+               scenarios};
+    bench_options at = bo;
+    at.scenarios = scenarios;
+    time_backends(which, in, at, peaks, p.stages, log);
+    return p;
+  };
+  std::vector<scaling_series> series{{"accounts", {}}, {"scenarios", {}}};
+  for (const std::int64_t accounts : args.scaling_accounts)
+    series[0].points.push_back(point(accounts, args.scenarios));
+  for (const std::int64_t scenarios : args.scaling_scenarios)
+    series[1].points.push_back(point(args.accounts, scenarios));
+  std::filesystem::remove(path);
+
+  print_scaling(series);
+  std::printf("peak memory: %s\n", bo.memory->method().c_str());
+  if (args.json_opt->count()) {
+    nlohmann::json j;
+    j["scaling"] = {{"positions_per_account", args.positions_per_account},
+                    {"underlyings", args.underlyings},
+                    {"seed", args.seed},
+                    {"repeats", bo.repeats},
+                    {"accounts_series_scenarios", args.scenarios},
+                    {"scenarios_series_accounts", args.accounts},
+                    {"superlinear_growth", superlinear_growth}};
+    j["devices"] = peaks.devices;
+    j["peak_memory"] = {{"how", bo.memory->method()}, {"per_stage", bo.memory->per_stage()}};
+    j["series"] = scaling_json(series);
+    write_atomically(args.json, bench_document(args, context, in, j, ""));
+    if (!args.run.quiet) std::printf("results in %s\n", args.json.c_str());
+  }
+  return exit_ok;
+}
+
 int run_bench_command(const bench_cli_options& args, const run_context& context) {
   if (args.json_opt->count()) reject_directory_for_file("--json", args.json);
   if (args.json_opt->count() && args.book_opt->count())
@@ -184,6 +352,10 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   bo.repeats = args.repeats;
   bo.threads = args.run.threads;
   bo.cpu_full_fraction = args.cpu_full_fraction;
+  peak_memory memory;
+  bo.memory = &memory;
+  if (args.method_opt->count())
+    bo.methods = {args.method == "full" ? risk_method::full : risk_method::delta_gamma};
   if (bo.scenarios < 1 || bo.scenarios > max_scenarios)
     throw usage_error("--scenarios must be in [1, " +
                       std::to_string(static_cast<long long>(max_scenarios)) + "]");
@@ -203,6 +375,7 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   private_directory work_dir(args.work_dir_opt->count() ? std::filesystem::path(args.work_dir)
                                                         : std::filesystem::temp_directory_path(),
                              "bench");
+  if (args.scaling) return run_scaling_bench(args, context, which, bo, work_dir, log);
   std::filesystem::path book_path;
   std::filesystem::path generated;
   if (args.book_opt->count()) {
@@ -226,14 +399,8 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   }
   // load: the median of the repeats (after a warm-up that fills the page cache).
   const book_location where{book_path, {}, {}, {}, {}, {}};
-  book_inputs in = load_book_at(where);
-  std::vector<double> load_times;
-  for (int r = 0; r < std::min(bo.repeats, 3); ++r) {
-    const stopwatch start;
-    in = load_book_at(where);
-    load_times.push_back(start.seconds());
-  }
-  std::sort(load_times.begin(), load_times.end());
+  book_inputs in;
+  stage_result load = time_load(where, in, bo.repeats, bo.memory);
   const book& b = in.positions;
   char line[256];
   std::snprintf(line, sizeof line,
@@ -245,57 +412,15 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
 
   if (args.stream) return run_stream_bench(args, context, in, which, bo, book_path, work_dir, log);
 
-  const machine_peaks cpu_peaks = measure_cpu_peaks(bo.threads);
+  const backend_peaks peaks = measure_backend_peaks(which, bo.threads);
+  const nlohmann::json& devices = peaks.devices;
   std::vector<stage_result> results;
-  {
-    stage_result load;
-    load.backend = "cpu";
-    load.stage = "load";
-    load.seconds = load_times[load_times.size() / 2];
-    load.repeats = static_cast<std::int64_t>(load_times.size());
-    std::error_code ec;
-    const auto size = std::filesystem::is_regular_file(book_path, ec)
-                          ? std::filesystem::file_size(book_path, ec)
-                          : 0;
-    load.bytes = static_cast<double>(size);
-    load.floor_seconds =
-        cpu_peaks.memory_bandwidth > 0 ? 2 * load.bytes / cpu_peaks.memory_bandwidth : 0.0;
-    load.fraction = load.floor_seconds / load.seconds;
-    results.push_back(load);
-  }
-
-  nlohmann::json devices = nlohmann::json::object();
-  devices["cpu"] = peaks_json(cpu_peaks);
-  if (which != "cuda") {
-    auto engine = make_cpu_backend(bo.threads);
-    log("cpu: " + engine->device());
-    const auto r = bench_backend(*engine, cpu_peaks, in, bo, log);
-    results.insert(results.end(), r.begin(), r.end());
-  }
-  if (which != "cpu") {
-    const std::vector<std::string> built = built_backends();
-    const backend_probe device =
-        std::find(built.begin(), built.end(), "cuda") != built.end()
-            ? probe_backend("cuda")
-            : backend_probe{false, {}, "this marginsync was built without CUDA"};
-    const std::optional<accelerator_peaks> p =
-        device.usable ? measure_accelerator_peaks() : std::nullopt;
-    if (p) {
-      const machine_peaks gpu{p->name, p->memory_bandwidth, p->fp64_rate, p->host_to_device};
-      devices["cuda"] = peaks_json(gpu);
-      devices["cuda"]["nominal_memory_bandwidth_bytes_per_s"] = p->nominal_bandwidth;
-      auto engine = make_backend("cuda");
-      log("cuda: " + device.description);
-      const auto r = bench_backend(*engine, gpu, in, bo, log);
-      results.insert(results.end(), r.begin(), r.end());
-    } else if (which == "cuda") {
-      throw backend_unavailable("--backend cuda: " + device.reason);
-    } else {
-      log("cuda: not timed: " + device.reason);
-    }
-  }
+  set_load_floor(load, peaks.cpu);
+  results.push_back(load);
+  time_backends(which, in, bo, peaks, results, log);
 
   print_table(results);
+  print_memory_per_position(results, b.positions(), memory);
   if (args.json_opt->count()) {
     nlohmann::json j;
     j["sizes"] = {{"accounts", b.accounts()},        {"positions", b.positions()},
@@ -315,7 +440,10 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
                              {"fp64_operations", r.operations},
                              {"floor_seconds", r.floor_seconds},
                              {"fraction_of_floor", r.fraction},
-                             {"accounts_fraction", r.accounts_fraction}});
+                             {"accounts_fraction", r.accounts_fraction},
+                             {"positions", r.positions},
+                             {"peak_rss_bytes", r.peak_rss_bytes}});
+    j["peak_memory"] = peak_memory_json(results, b.positions(), memory);
     const std::string& path = args.json;
     write_atomically(path, bench_document(args, context, in, j, ""));
     if (!args.run.quiet) std::printf("results in %s\n", path.c_str());
@@ -341,7 +469,9 @@ command bench_command(CLI::App& top, const run_context& context) {
                                 "time this book (directory or snapshot) instead of a generated one")
                     ->type_name("DIR|FILE")
                     ->group(book);
-  app->add_option("--accounts", o->accounts, "accounts of the generated book (a count)")
+  app->add_option(
+         "--accounts", o->accounts,
+         "accounts of the generated book (a count; --scaling: of the scenarios series' book)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str()
       ->type_name("N")
@@ -371,15 +501,18 @@ command bench_command(CLI::App& top, const run_context& context) {
           ->type_name("DIR")
           ->group(book);
   const char* run = "Run";
-  app->add_option("--scenarios", o->scenarios, "Monte Carlo scenarios")
+  app->add_option("--scenarios", o->scenarios,
+                  "Monte Carlo scenarios (--scaling: of the accounts series)")
       ->capture_default_str()
       ->type_name("N")
       ->group(run);
-  app->add_option("--repeats", o->repeats, "timed runs of each stage after one warm-up")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str()
-      ->type_name("N")
-      ->group(run);
+  o->repeats_opt = app->add_option("--repeats", o->repeats,
+                                   "timed runs of each stage after one warm-up (--scaling: 2 "
+                                   "unless given)")
+                       ->check(CLI::PositiveNumber)
+                       ->capture_default_str()
+                       ->type_name("N")
+                       ->group(run);
   add_backend_option(*app, o->run, backend_use::bench);
   add_thread_count_option(*app, o->run.threads, run);
   app->add_option(
@@ -410,14 +543,47 @@ command bench_command(CLI::App& top, const run_context& context) {
       ->type_name("HZ")
       ->group(stream);
   o->method_opt =
-      app->add_option("--method", o->method, "risk path method (default: the book's risk.json)")
+      app->add_option("--method", o->method,
+                      "time only this method (default: both); with --stream, the risk path's "
+                      "method (default: the book's risk.json)")
           ->check(CLI::IsMember({"full", "delta_gamma"}).description(""))
           ->type_name("full|delta_gamma")
-          ->group(stream);
+          ->group(run);
+  const char* scaling = "Scaling (--scaling)";
+  app->add_flag("--scaling", o->scaling,
+                "time every stage against accounts (a generated book of each --scaling-accounts "
+                "count, at --scenarios) and against scenarios (a book of --accounts at each "
+                "--scaling-scenarios count): time, cost per unit (ns per position, per "
+                "position-scenario, ...), its step from the previous point (flagged when it grows "
+                "by more than 20%) and peak memory")
+      ->excludes(o->book_opt)
+      ->excludes("--stream")
+      ->group(scaling);
+  app->add_option("--scaling-accounts", o->scaling_accounts,
+                  "accounts of each point of the accounts series (a comma-separated list)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->type_name("N,N,...")
+      ->group(scaling);
+  app->add_option("--scaling-scenarios", o->scaling_scenarios,
+                  "scenarios of each point of the scenarios series (a comma-separated list)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->type_name("N,N,...")
+      ->group(scaling);
   app->footer(help_footer(
       "marginsync bench --accounts 1000000 --scenarios 10000 --repeats 3 --json bench.json",
       "times in ms of wall time (device events on the GPU); bytes and FP64 operations are what "
-      "each stage must move and compute.\n"));
+      "each stage must move and compute; peak MB is the process's resident memory at its highest "
+      "during the stage.\n"
+      "\nHow each stage scales (books of 10k to 1M accounts at 10,000 scenarios, then 1k to 100k "
+      "scenarios on 100,000 accounts; a few minutes on 2 cores), plotted:\n"
+      "  marginsync bench --scaling --backend cpu --json scaling.json\n"
+      "  gnuplot -e \"in='scaling.json'; out='scaling.png'\" bench/scaling.gp\n"
+      "A smaller run: --scaling-accounts 1000,10000 --scaling-scenarios 1000,10000 --accounts "
+      "10000.\n"));
   return {app, [o, &context] { return run_bench_command(*o, context); }};
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "cpu/loss_kernels.hpp"
@@ -133,6 +134,33 @@ machine_peaks measure_cpu_peaks(int threads) {
   return p;
 }
 
+stage_result time_load(const book_location& where, book_inputs& in, int repeats,
+                       peak_memory* memory) {
+  in = load_book_at(where);
+  std::vector<double> times;
+  if (memory) memory->reset();
+  for (int r = 0; r < std::min(repeats, 3); ++r) {
+    in = book_inputs{};
+    const stopwatch start;
+    in = load_book_at(where);
+    times.push_back(start.seconds());
+  }
+  stage_result load;
+  load.backend = "cpu";
+  load.stage = "load";
+  load.peak_rss_bytes = memory ? memory->read() : 0;
+  std::sort(times.begin(), times.end());
+  load.seconds = times[times.size() / 2];
+  load.repeats = static_cast<std::int64_t>(times.size());
+  std::error_code ec;
+  const auto size = std::filesystem::is_regular_file(where.book, ec)
+                        ? std::filesystem::file_size(where.book, ec)
+                        : 0;
+  load.bytes = static_cast<double>(size);
+  load.positions = static_cast<std::int64_t>(in.positions.positions());
+  return load;
+}
+
 book book_prefix(const book& b, std::size_t accounts) {
   accounts = std::min(accounts, b.accounts());
   book out;
@@ -164,9 +192,21 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
                                         const std::function<void(const std::string&)>& log) {
   std::vector<stage_result> results;
   const std::size_t underlyings = in.market.size();
-  auto record = [&](const std::vector<std::pair<std::string, double>>& stages,
-                    const std::string& method, const book& b, double accounts_fraction) {
-    for (const auto& [name, seconds] : stages) {
+  // Each measured call: the peak memory of its warm-up and timed runs, with the stages' medians.
+  struct measured_call {
+    std::vector<std::pair<std::string, double>> stages;
+    std::int64_t peak_rss_bytes = 0;
+  };
+  auto measured = [&](auto&& call) {
+    if (options.memory) options.memory->reset();
+    measured_call m;
+    m.stages = median_stages(options.repeats, call);
+    m.peak_rss_bytes = options.memory ? options.memory->read() : 0;
+    return m;
+  };
+  auto record = [&](const measured_call& call, const std::string& method, const book& b,
+                    double accounts_fraction) {
+    for (const auto& [name, seconds] : call.stages) {
       const stage_work_t w = stage_work(name, method, b, underlyings, options.scenarios);
       stage_result r;
       r.backend = engine.name();
@@ -186,6 +226,8 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
       // Scenario generation and pricing do not depend on the accounts: they ran whole.
       r.accounts_fraction =
           name == "scenario generation" || name == "scenario pricing" ? 1.0 : accounts_fraction;
+      r.positions = static_cast<std::int64_t>(b.positions());
+      r.peak_rss_bytes = call.peak_rss_bytes;
       results.push_back(r);
       char line[256];
       std::snprintf(line, sizeof line, "%s %s%s%s: %.3f ms", engine.name().c_str(), name.c_str(),
@@ -216,8 +258,8 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
     for (const stage_time& t : engine.last_stages()) stages.push_back(t);
     return stages;
   };
-  record(median_stages(options.repeats, [&] { return load(b); }), "", b, 1.0);
-  record(median_stages(options.repeats, revalue), "", b, 1.0);
+  record(measured([&] { return load(b); }), "", b, 1.0);
+  record(measured(revalue), "", b, 1.0);
 
   for (risk_method method : options.methods) {
     risk.method = method;
@@ -241,11 +283,11 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
       log(line);
       load(part);
       revalue();
-      record(median_stages(options.repeats, scenario_risk), method_name(method), part, share);
+      record(measured(scenario_risk), method_name(method), part, share);
       load(b);
       revalue();
     } else {
-      record(median_stages(options.repeats, scenario_risk), method_name(method), b, 1.0);
+      record(measured(scenario_risk), method_name(method), b, 1.0);
     }
   }
   return results;

@@ -14,6 +14,7 @@
 
 #include "io/load_inputs.hpp"
 #include "marginsync/backend.hpp"
+#include "peak_memory.hpp"
 
 namespace msync {
 
@@ -40,6 +41,10 @@ struct stage_result {
   double floor_seconds = 0.0;
   double fraction = 0.0;           // floor / seconds
   double accounts_fraction = 1.0;  // share of the book's accounts this stage ran on
+  std::int64_t positions = 0;      // positions of the book this stage ran on
+  // The peak resident memory of the process during the call that ran this stage (peak_memory.hpp;
+  // the stages one call reports share it); 0 where not measured.
+  std::int64_t peak_rss_bytes = 0;
 };
 
 struct bench_options {
@@ -50,6 +55,7 @@ struct bench_options {
   // throughput; negative: choose so that about 2e10 position-scenarios are priced.
   double cpu_full_fraction = -1.0;
   std::vector<risk_method> methods{risk_method::delta_gamma, risk_method::full};
+  peak_memory* memory = nullptr;  // reads each call's peak memory; none: not measured
 };
 
 // Times every stage of `engine` on `in` (its risk parameters with options.scenarios), logging one
@@ -57,6 +63,13 @@ struct bench_options {
 std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& peaks,
                                         book_inputs& in, const bench_options& options,
                                         const std::function<void(const std::string&)>& log);
+
+// The `load` stage: the book at `where` loaded and validated min(repeats, 3) times after a warm-up
+// load that fills the page cache, into `in`; the median time, the snapshot's size as its bytes
+// (0 for a directory; the caller sets the floor) and the peak memory of the timed loads (the
+// previous book is released before each, so one book is resident, as in `margin`).
+stage_result time_load(const book_location& where, book_inputs& in, int repeats,
+                       peak_memory* memory);
 
 // The first `accounts` accounts of a book, with their positions and exposures.
 book book_prefix(const book& b, std::size_t accounts);

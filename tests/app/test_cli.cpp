@@ -284,7 +284,13 @@ TEST(cli, bench_times_every_stage_and_writes_json) {
     seen.insert(stage["method"].get<std::string>() + "/" + stage["stage"].get<std::string>());
     EXPECT_GT(stage["seconds"].get<double>(), 0.0) << stage.dump();
     EXPECT_GT(stage["bytes"].get<double>(), 0.0) << stage.dump();
+    EXPECT_GT(stage["peak_rss_bytes"].get<double>(), 0.0) << stage.dump();
   }
+  // A whole run's peak memory per method, per position of the book.
+  ASSERT_EQ(j["peak_memory"]["methods"].size(), 2u) << j["peak_memory"].dump();
+  for (const auto& m : j["peak_memory"]["methods"])
+    EXPECT_DOUBLE_EQ(m["bytes_per_position"].get<double>(),
+                     m["peak_rss_bytes"].get<double>() / j["sizes"]["positions"].get<double>());
   for (const char* want :
        {"/load", "/upload", "/revalue", "delta_gamma/scenario generation",
         "delta_gamma/scenario risk", "full/scenario pricing", "full/scenario risk"})
