@@ -410,7 +410,6 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
                   cpu::block_maxima(lt, len, block_max.data() + t0 / tail_block);
               largest = t0 == 0 ? tile_top : std::max(largest, tile_top);
             }
-            settle(a, l, largest, true, 0.0, bad);
           } else {
             // The account's terms in double and in float, and the float losses' error bound.
             terms.clear();
