@@ -27,6 +27,7 @@ namespace msync::cpu {
 typedef double double8 __attribute__((vector_size(64)));
 typedef float float16 __attribute__((vector_size(64)));
 typedef float float8 __attribute__((vector_size(32)));
+typedef double double16 __attribute__((vector_size(128)));
 
 // Two-vector shuffle with constant lane indices (0-7: a's lanes, 8-15: b's).
 #if defined(__clang__)

@@ -51,8 +51,11 @@ __attribute__((always_inline)) static inline double8 lane_max8(const double8* m)
 // scalar_loss(s) computes (and stores) one loss. Whole blocks go eight at a time, so their maxima
 // come out of one transpose (lane_max8); the short last block goes loss by loss. Returns the
 // largest loss (0 when n = 0).
-template <class VectorBlock, class ScalarLoss>
+// eight_blocks(at, m) computes (and stores) the eight blocks at `at` and sets m[j] as
+// vector_block(at + j * tail_block) would: a loop that gains from several blocks in flight.
+template <class EightBlocks, class VectorBlock, class ScalarLoss>
 __attribute__((always_inline)) inline double blockwise_maxima(std::size_t n, double* block_max,
+                                                              EightBlocks&& eight_blocks,
                                                               VectorBlock&& vector_block,
                                                               ScalarLoss&& scalar_loss) {
   static_assert(tail_block == 16, "a block is two 8-lane vectors");
@@ -61,7 +64,7 @@ __attribute__((always_inline)) inline double blockwise_maxima(std::size_t n, dou
   std::size_t s = 0, b = 0;
   for (; s + 8 * tail_block <= n; b += 8, s += 8 * tail_block) {
     double8 m[8];
-    for (int j = 0; j < 8; ++j) m[j] = vector_block(s + j * tail_block);
+    eight_blocks(s, m);
     const double8 tops = lane_max8(m);
     std::memcpy(block_max + b, &tops, sizeof tops);
     top8 = max8(top8, tops);
@@ -82,6 +85,18 @@ __attribute__((always_inline)) inline double blockwise_maxima(std::size_t n, dou
     top = nan_max(top, block_top);
   }
   return n > 0 ? top : 0.0;
+}
+
+template <class VectorBlock, class ScalarLoss>
+__attribute__((always_inline)) inline double blockwise_maxima(std::size_t n, double* block_max,
+                                                              VectorBlock&& vector_block,
+                                                              ScalarLoss&& scalar_loss) {
+  return blockwise_maxima(
+      n, block_max,
+      [&](std::size_t at, double8* m) {
+        for (int j = 0; j < 8; ++j) m[j] = vector_block(at + j * tail_block);
+      },
+      vector_block, scalar_loss);
 }
 
 double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std::size_t count,
@@ -118,24 +133,38 @@ __attribute__((always_inline)) static inline float16 load16(const float* p) {
 
 double delta_gamma_losses_float(double* l, std::size_t n, const exposure_term_f* x,
                                 std::size_t count, double* block_max) {
-  // A block of tail_block losses is one vector of sixteen floats, widened to two of eight doubles
-  // as it is stored; the block maxima are taken on the doubles, as delta_gamma_losses does.
+  // A block of tail_block losses is one vector of sixteen floats, widened to sixteen doubles as it
+  // is stored; the block maxima are taken on the doubles, as delta_gamma_losses does. Four blocks
+  // go at once: one block's sum over the exposures is a chain of dependent subtractions, and four
+  // chains keep the vector units busy through their latency.
+  auto store = [&](float16 v, std::size_t at) {
+    const double16 d = __builtin_convertvector(v, double16);
+    std::memcpy(l + at, &d, sizeof d);
+    return max8(__builtin_shufflevector(d, d, 0, 1, 2, 3, 4, 5, 6, 7),
+                __builtin_shufflevector(d, d, 8, 9, 10, 11, 12, 13, 14, 15));
+  };
   return blockwise_maxima(
       n, block_max,
+      [&](std::size_t at, double8* m) {
+        for (int q = 0; q < 8; q += 4) {
+          const std::size_t a0 = at + q * tail_block;
+          float16 v[4] = {};
+          for (std::size_t j = 0; j < count; ++j) {
+            const exposure_term_f& e = x[j];
+            for (int b = 0; b < 4; ++b)
+              v[b] -= delta_gamma_term(e.greeks, load16(e.d_spot + a0 + b * tail_block),
+                                       load16(e.d_vol + a0 + b * tail_block));
+          }
+          for (int b = 0; b < 4; ++b) m[q + b] = store(v[b], a0 + b * tail_block);
+        }
+      },
       [&](std::size_t at) {
-        float16 v = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        float16 v = {};
         for (std::size_t j = 0; j < count; ++j) {
           const exposure_term_f& e = x[j];
           v -= delta_gamma_term(e.greeks, load16(e.d_spot + at), load16(e.d_vol + at));
         }
-        float8 lo, hi;
-        std::memcpy(&lo, &v, sizeof lo);
-        std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
-        const double8 v0 = __builtin_convertvector(lo, double8);
-        const double8 v1 = __builtin_convertvector(hi, double8);
-        std::memcpy(l + at, &v0, sizeof v0);
-        std::memcpy(l + at + 8, &v1, sizeof v1);
-        return max8(v0, v1);
+        return store(v, at);
       },
       [&](std::size_t at) {
         float v = 0.0f;
