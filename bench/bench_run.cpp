@@ -131,6 +131,17 @@ machine_peaks measure_cpu_peaks(int threads) {
     best_rate = std::max(best_rate, 128.0 * static_cast<double>(rounds) * threads / seconds);
   }
   p.fp64_rate = checksum > 0.0 ? best_rate : 0.0;
+
+  // FP32 rate: the same on float vectors (256 operations per round), for the float loss loop.
+  best_rate = checksum = 0.0;
+  for (int r = 0; r < 3; ++r) {
+    const stopwatch watch;
+#pragma omp parallel num_threads(threads) reduction(+ : checksum)
+    checksum += cpu::fp32_rate_probe(rounds);
+    const double seconds = watch.seconds();
+    best_rate = std::max(best_rate, 256.0 * static_cast<double>(rounds) * threads / seconds);
+  }
+  p.fp32_rate = checksum > 0.0 ? best_rate : 0.0;
   return p;
 }
 
@@ -220,7 +231,11 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
                                                                        : peaks.memory_bandwidth / 2)
                                            : peaks.memory_bandwidth;
       const double by_bytes = bandwidth > 0 ? w.bytes / bandwidth : 0.0;
-      const double by_ops = peaks.fp64_rate > 0 ? w.operations / peaks.fp64_rate : 0.0;
+      // The CPU's delta_gamma losses are float (docs/design.md 3.7): its operations are FP32.
+      const double rate = engine.name() == "cpu" && method == "delta_gamma" && peaks.fp32_rate > 0
+                              ? peaks.fp32_rate
+                              : peaks.fp64_rate;
+      const double by_ops = rate > 0 ? w.operations / rate : 0.0;
       r.floor_seconds = std::max(by_bytes, by_ops);
       r.fraction = seconds > 0 ? r.floor_seconds / seconds : 0.0;
       // Scenario generation and pricing do not depend on the accounts: they ran whole.

@@ -23,7 +23,8 @@ struct machine_peaks {
   std::string name;
   double memory_bandwidth = 0.0;  // bytes/s, measured (copy: read + write)
   double fp64_rate = 0.0;         // operations/s: nominal on the GPU, measured on the CPU
-  double link_bandwidth = 0.0;    // bytes/s host to device (GPU); 0 on the CPU
+  double fp32_rate = 0.0;  // operations/s, measured on the CPU (its float loss loop); 0 on the GPU
+  double link_bandwidth = 0.0;  // bytes/s host to device (GPU); 0 on the CPU
 };
 
 // The CPU's memory bandwidth (an OpenMP copy) and FP64 rate (cpu::fp64_rate_probe on every

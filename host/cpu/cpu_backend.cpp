@@ -19,6 +19,7 @@
 #include <functional>
 #include <numeric>
 
+#include "cpu/delta_gamma_float.hpp"
 #include "cpu/loss_kernels.hpp"
 #include "cpu/omp_guard.hpp"
 #include "cpu/scenario_set.hpp"
@@ -246,15 +247,28 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
   // pnl_table_bytes_ prices each position's row on the fly instead (same numbers, slower).
   const bool full = params.method == risk_method::full;
   const bool use_table = full && ins.size() * un * sizeof(double) <= pnl_table_bytes_;
-  std::vector<double> pnl;            // [i * N + s]
-  std::vector<double> d_spot, d_vol;  // [u * N + s], delta_gamma
+  std::vector<double> pnl;  // [i * N + s]
+  // delta_gamma's moves dS and d [u * N + s], in double and rounded to float (the float loop,
+  // delta_gamma_float.hpp), and each underlying's largest |dS| and |d| (for the float error bound).
+  std::vector<double> d_spot, d_vol;
+  std::vector<float> d_spot_f, d_vol_f;
+  std::vector<double> max_d_spot(set.underlyings, 0.0), max_d_vol(set.underlyings, 0.0);
   if (!full) {
     d_spot.resize(set.spot.size());
     d_vol.resize(set.spot.size());
+    d_spot_f.resize(set.spot.size());
+    d_vol_f.resize(set.spot.size());
     for (std::size_t u = 0; u < set.underlyings; ++u)
       for (std::size_t s = 0; s < un; ++s) {
-        d_spot[u * un + s] = set.spot[u * un + s] - market.spot[u];
-        d_vol[u * un + s] = relative_vol_move(set.vol_shock[u * un + s], set.vol_drift);
+        const double ds = set.spot[u * un + s] - market.spot[u];
+        const double dv = relative_vol_move(set.vol_shock[u * un + s], set.vol_drift);
+        d_spot[u * un + s] = ds;
+        d_vol[u * un + s] = dv;
+        d_spot_f[u * un + s] = static_cast<float>(ds);
+        d_vol_f[u * un + s] = static_cast<float>(dv);
+        // NaN makes the maximum NaN, and the bound then sends every account on u to double.
+        max_d_spot[u] = std::fabs(ds) > max_d_spot[u] || ds != ds ? std::fabs(ds) : max_d_spot[u];
+        max_d_vol[u] = std::fabs(dv) > max_d_vol[u] || dv != dv ? std::fabs(dv) : max_d_vol[u];
       }
   }
   watch.lap("scenario generation");
@@ -298,17 +312,73 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
 #pragma omp parallel num_threads(threads_)
   {
     std::vector<double> loss, block_max, row_buffer;
+    std::vector<double> scratch, scratch_max;  // delta_gamma in float: double's losses for bad debt
     // `full` works in tiles of scenarios small enough that the loss tile stays in L1 while every
     // position adds to it; the table rows stream from L2. (On-the-fly pricing works on whole
     // rows: one tile.) delta_gamma needs no tiles: it writes each loss once.
     const std::size_t tile = use_table ? 1024 : un;  // a multiple of tail_block
     std::vector<cpu::exposure_term> terms;
+    std::vector<cpu::exposure_term_f> terms_f;
     tail_selector selector;
     guard.run([&] {
       loss.resize(un);
       block_max.resize((un + tail_block - 1) / tail_block);
       row_buffer.resize(use_table || !full ? 0 : un);
+      scratch.resize(full ? 0 : un + 8);
+      scratch_max.resize(full ? 0 : block_max.size());
     });
+    // Account a's numbers from its losses l (largest: the largest of them; block_max filled).
+    // Losses from the float loop (exact = false; each within loss_bound of double's) are kept only
+    // where they decide the account as double's would; otherwise nothing is written and the result
+    // is false. Bad debt goes to `bad`, the account's chunk's row.
+    auto settle = [&](std::size_t a, const double* l, double largest, bool exact, double loss_bound,
+                      double* bad) {
+      const double equity = reval.account_equity[a];
+      const double own_funds = reval.account_own_funds[a];
+      const tail_statistics tail =
+          selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
+      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]};
+      const margin_levels m =
+          account_margins(tail.var, tail.es, params.measure == margin_measure::es,
+                          reval.account_floor_notional[a], reval.account_liquidity_addon[a], rule);
+      // Breaching is monotone in the loss. When the k-th largest loss does not breach, only
+      // larger losses can, and those are all among the k the selector kept. In float, the same
+      // holds for lying near the threshold: the band is 0 for double's losses.
+      const cpu::float_bounds bounds = cpu::margin_bounds(exact ? 0.0 : loss_bound, m, rule);
+      if (!exact && !cpu::float_margins_decide(tail.var, tail.es, equity, m, bounds)) return false;
+      const double band = exact ? -1.0 : cpu::breach_band(equity, m, bounds);
+      const bool all = breaches_maintenance(equity, tail.var, m.maintenance) ||
+                       (!exact && cpu::near_breach(equity, tail.var, m.maintenance, band));
+      std::int64_t breaches = 0;
+      if (exact)
+        breaches = all ? cpu::count_breaches(l, un, equity, m.maintenance)
+                       : cpu::count_breaches(selector.largest(), static_cast<std::size_t>(k),
+                                             equity, m.maintenance);
+      else
+        breaches =
+            all ? cpu::count_breaches_clear_of(l, un, equity, m.maintenance, band)
+                : cpu::count_breaches_clear_of(selector.largest(), static_cast<std::size_t>(k),
+                                               equity, m.maintenance, band);
+      if (breaches < 0) return false;
+      // Bad debt is max(0, L - own funds): zero in every scenario unless the largest loss
+      // exceeds the own funds, which is rare, so most accounts never touch their chunk's row.
+      // Float losses near or above the own funds are taken in double (delta_gamma_float.hpp).
+      if (exact && largest > own_funds) cpu::add_bad_debt(l, un, own_funds, bad);
+      if (!exact && largest > cpu::bad_debt_cutoff(own_funds, loss_bound)) {
+        cpu::add_bad_debt_of_float(l, un, block_max.data(), own_funds, loss_bound, terms.data(),
+                                   terms.size(), scratch.data(), scratch_max.data(), bad);
+      }
+      out.var[a] = tail.var;
+      out.es[a] = tail.es;
+      out.initial_margin[a] = m.initial;
+      out.maintenance_margin[a] = m.maintenance;
+      out.health[a] = health_factor(equity, m.maintenance);
+      out.breach_probability[a] = static_cast<double>(breaches) / static_cast<double>(n);
+      out.status[a] = margin_status(equity, m);
+      out.preemptive[a] =
+          preemptive_flag(out.status[a], out.breach_probability[a], params.preemptive_threshold);
+      return true;
+    };
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t c = 0; c < n_chunks; ++c)
       guard.run([&] {
@@ -317,9 +387,8 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
         for (std::size_t i = static_cast<std::size_t>(c) * chunk; i < i_end; ++i) {
           const std::size_t a = order_[i];
           double* l = loss.data();
-          const double equity = reval.account_equity[a];
-          const double own_funds = reval.account_own_funds[a];
           double largest = 0.0;
+          double loss_bound = INFINITY;  // delta_gamma in float: the bound on each loss's error
           if (full) {
             for (std::size_t t0 = 0; t0 < un; t0 += tile) {
               const std::size_t len = std::min(tile, un - t0);
@@ -342,43 +411,41 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
               largest = t0 == 0 ? tile_top : std::max(largest, tile_top);
             }
           } else {
+            // The account's terms in double and in float, and the float losses' error bound.
             terms.clear();
+            terms_f.clear();
+            double magnitude = 0.0, sensitivity_sum = 0.0, reach_spot = 0.0, reach_vol = 0.0;
             for (std::uint64_t x = book_->account_exposure_begin[a];
                  x < book_->account_exposure_begin[a + 1]; ++x) {
               const std::size_t u = book_->exposure_underlying[x];
-              terms.push_back(cpu::exposure_term{
-                  d_spot.data() + u * un, d_vol.data() + u * un,
-                  make_exposure_sensitivity(reval.exposure_delta[x], reval.exposure_gamma[x],
-                                            reval.exposure_vol_exposure[x],
-                                            reval.exposure_decay[x])});
+              const exposure_sensitivity e = make_exposure_sensitivity(
+                  reval.exposure_delta[x], reval.exposure_gamma[x], reval.exposure_vol_exposure[x],
+                  reval.exposure_decay[x]);
+              terms.push_back(cpu::exposure_term{d_spot.data() + u * un, d_vol.data() + u * un, e});
+              terms_f.push_back(cpu::exposure_term_f{d_spot_f.data() + u * un,
+                                                     d_vol_f.data() + u * un, round_to_float(e)});
+              magnitude += delta_gamma_term_magnitude(e, max_d_spot[u], max_d_vol[u]);
+              sensitivity_sum += std::fabs(e.delta) + std::fabs(e.half_gamma) +
+                                 std::fabs(e.vol_exposure) + std::fabs(e.decay);
+              reach_spot = std::max(reach_spot, max_d_spot[u]);  // NaN-free: magnitude has it
+              reach_vol = std::max(reach_vol, max_d_vol[u]);
             }
-            largest = cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
+            loss_bound =
+                delta_gamma_float_error_bound(magnitude, sensitivity_sum, reach_spot, reach_vol,
+                                              static_cast<unsigned>(terms.size()));
+            if (std::isfinite(loss_bound))
+              largest = cpu::delta_gamma_losses_float(l, un, terms_f.data(), terms_f.size(),
+                                                      block_max.data());
+            else
+              largest =
+                  cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
           }
-          // Bad debt is max(0, L - own funds): zero in every scenario unless the largest loss
-          // exceeds the own funds, which is rare, so most accounts never touch their chunk's row.
-          if (largest > own_funds) cpu::add_bad_debt(l, un, own_funds, bad);
-          const tail_statistics tail =
-              selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
-          const margin_levels m = account_margins(
-              tail.var, tail.es, params.measure == margin_measure::es,
-              reval.account_floor_notional[a], reval.account_liquidity_addon[a],
-              margin_rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]});
-          // Breaching is monotone in the loss. When the k-th largest loss does not breach, only
-          // larger losses can, and those are all among the k the selector kept.
-          const std::int64_t breaches =
-              breaches_maintenance(equity, tail.var, m.maintenance)
-                  ? cpu::count_breaches(l, un, equity, m.maintenance)
-                  : cpu::count_breaches(selector.largest(), static_cast<std::size_t>(k), equity,
-                                        m.maintenance);
-          out.var[a] = tail.var;
-          out.es[a] = tail.es;
-          out.initial_margin[a] = m.initial;
-          out.maintenance_margin[a] = m.maintenance;
-          out.health[a] = health_factor(equity, m.maintenance);
-          out.breach_probability[a] = static_cast<double>(breaches) / static_cast<double>(n);
-          out.status[a] = margin_status(equity, m);
-          out.preemptive[a] = preemptive_flag(out.status[a], out.breach_probability[a],
-                                              params.preemptive_threshold);
+          const bool exact = !std::isfinite(loss_bound);  // the losses are double's
+          if (!settle(a, l, largest, exact, loss_bound, bad)) {
+            // The float losses do not decide this account (delta_gamma_float.hpp): in double.
+            largest = cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
+            settle(a, l, largest, true, 0.0, bad);
+          }
         }
         const std::int64_t done = ++chunks_done;
         // Only the first thread reports, so the callback is never called concurrently.

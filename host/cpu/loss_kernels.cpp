@@ -1,6 +1,6 @@
 // The vector helpers here (and delta_gamma_term on vectors) take and return vectors. They are
-// always inlined into the clones, so no vector ever crosses a call and the ABI note GCC gives for
-// such signatures does not apply.
+// always inlined into the functions of their instruction set, so no vector ever crosses a call and
+// the ABI note GCC gives for such signatures does not apply.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
@@ -12,43 +12,22 @@
 #include "cpu/tail_select.hpp"
 #include "marginsync/risk_rules.hpp"
 
-// Function multi-versioning: GCC and Clang on x86-64 build one clone per target and dispatch at
-// load time. Elsewhere the plain version is the only one.
+// One version of the loops per instruction set (AVX-512, AVX2, the baseline) on x86-64 with GCC,
+// picked once at run time for the processor; elsewhere the baseline version is the only one.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
-#define MSYNC_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MSYNC_VECTOR_CLONES
+#define MSYNC_ISA_VERSIONS 1
 #endif
 
 namespace msync::cpu {
 
-// Eight doubles as one vector (GCC and Clang vector extensions, which the build requires like its
-// other GCC/Clang flags): lowered to whatever vector width the clone is compiled for. A block of
-// tail_block losses is two of them.
+// Eight doubles, or sixteen floats, as one vector (GCC and Clang vector extensions, which the
+// build requires like its other GCC/Clang flags): lowered to whatever vector width the target
+// has. A block of tail_block losses is two double vectors, or one float vector.
 typedef double double8 __attribute__((vector_size(64)));
-
-__attribute__((always_inline)) static inline double8 load8(const double* p) {
-  double8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-// Maxima that propagate NaN (the larger of a and b, NaN when either is): a block holding a NaN loss
-// has a NaN maximum, which is how tail_selector finds NaN losses without a pass of its own.
-__attribute__((always_inline)) static inline double8 max8(double8 a, double8 b) {
-  return (a > b) | (a != a) ? a : b;
-}
-
-__attribute__((always_inline)) static inline double nan_max(double a, double b) {
-  return a > b || a != a ? a : b;
-}
-
-__attribute__((always_inline)) static inline double lane_max(double8 v) {
-  double top = v[0];
-  for (int j = 1; j < 8; ++j) top = nan_max(top, v[j]);
-  return top;
-}
+typedef float float16 __attribute__((vector_size(64)));
+typedef float float8 __attribute__((vector_size(32)));
+typedef double double16 __attribute__((vector_size(128)));
 
 // Two-vector shuffle with constant lane indices (0-7: a's lanes, 8-15: b's).
 #if defined(__clang__)
@@ -58,126 +37,91 @@ typedef long long long8 __attribute__((vector_size(64)));
 #define MSYNC_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, long8{__VA_ARGS__})
 #endif
 
-// The lane maxima of eight vectors as one vector: result[j] = max over the lanes of m[j]. A
-// transpose in three rounds of shuffles and maxima (7 maxima for eight results) instead of seven
-// dependent scalar maxima per vector.
-__attribute__((always_inline)) static inline double8 lane_max8(const double8* m) {
-  double8 t[4], u[2];
-  for (int i = 0; i < 4; ++i)  // t[i]: pairs of lanes of m[2i] and m[2i+1], interleaved
-    t[i] = max8(MSYNC_SHUFFLE(m[2 * i], m[2 * i + 1], 0, 8, 2, 10, 4, 12, 6, 14),
-                MSYNC_SHUFFLE(m[2 * i], m[2 * i + 1], 1, 9, 3, 11, 5, 13, 7, 15));
-  for (int i = 0; i < 2; ++i)  // u[i]: halves (lanes 0-3, 4-7) of m[4i .. 4i+3]
-    u[i] = max8(MSYNC_SHUFFLE(t[2 * i], t[2 * i + 1], 0, 1, 8, 9, 4, 5, 12, 13),
-                MSYNC_SHUFFLE(t[2 * i], t[2 * i + 1], 2, 3, 10, 11, 6, 7, 14, 15));
-  return max8(MSYNC_SHUFFLE(u[0], u[1], 0, 1, 2, 3, 8, 9, 10, 11),
-              MSYNC_SHUFFLE(u[0], u[1], 4, 5, 6, 7, 12, 13, 14, 15));
+namespace {
+
+#if defined(MSYNC_ISA_VERSIONS)
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+namespace avx512 {
+#include "cpu/loss_kernels_body.hpp"  // NOLINT(bugprone-suspicious-include)
+}  // namespace avx512
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2")
+namespace avx2 {
+#include "cpu/loss_kernels_body.hpp"  // NOLINT(bugprone-suspicious-include)
+}  // namespace avx2
+#pragma GCC pop_options
+#endif
+
+namespace baseline {
+#include "cpu/loss_kernels_body.hpp"  // NOLINT(bugprone-suspicious-include)
+}  // namespace baseline
+
+// 2: AVX-512, 1: AVX2, 0: the baseline; decided once.
+int instruction_set() {
+#if defined(MSYNC_ISA_VERSIONS)
+  static const int best = __builtin_cpu_supports("avx512f") ? 2
+                          : __builtin_cpu_supports("avx2")  ? 1
+                                                            : 0;
+  return best;
+#else
+  return 0;
+#endif
 }
 
-// Losses produced block by block, with their block maxima: vector_block(at) computes (and stores)
-// the tail_block losses at `at` and returns the lane-wise maximum of their two vectors;
-// scalar_loss(s) computes (and stores) one loss. Whole blocks go eight at a time, so their maxima
-// come out of one transpose (lane_max8); the short last block goes loss by loss. Returns the
-// largest loss (0 when n = 0).
-template <class VectorBlock, class ScalarLoss>
-__attribute__((always_inline)) inline double blockwise_maxima(std::size_t n, double* block_max,
-                                                              VectorBlock&& vector_block,
-                                                              ScalarLoss&& scalar_loss) {
-  static_assert(tail_block == 16, "a block is two 8-lane vectors");
-  const double none = -__builtin_inf();
-  double8 top8 = {none, none, none, none, none, none, none, none};
-  std::size_t s = 0, b = 0;
-  for (; s + 8 * tail_block <= n; b += 8, s += 8 * tail_block) {
-    double8 m[8];
-    for (int j = 0; j < 8; ++j) m[j] = vector_block(s + j * tail_block);
-    const double8 tops = lane_max8(m);
-    std::memcpy(block_max + b, &tops, sizeof tops);
-    top8 = max8(top8, tops);
-  }
-  for (; s + tail_block <= n; ++b, s += tail_block) {
-    const double8 m = vector_block(s);
-    block_max[b] = lane_max(m);
-    top8 = max8(top8, m);
-  }
-  double top = lane_max(top8);
-  if (s < n) {
-    double block_top = none;
-    for (; s < n; ++s) {
-      const double v = scalar_loss(s);
-      block_top = nan_max(block_top, v);
-    }
-    block_max[b] = block_top;
-    top = nan_max(top, block_top);
-  }
-  return n > 0 ? top : 0.0;
-}
+}  // namespace
 
-MSYNC_VECTOR_CLONES
+#if defined(MSYNC_ISA_VERSIONS)
+#define MSYNC_DISPATCH(call)   \
+  switch (instruction_set()) { \
+    case 2:                    \
+      return avx512::call;     \
+    case 1:                    \
+      return avx2::call;       \
+    default:                   \
+      return baseline::call;   \
+  }
+#else
+#define MSYNC_DISPATCH(call) return baseline::call;
+#endif
+
 double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std::size_t count,
                           double* block_max) {
-  // Each loss is written once and each scenario row read once: the exposures are summed in
-  // registers, and the block maxima are taken while the losses are still in them.
-  return blockwise_maxima(
-      n, block_max,
-      [&](std::size_t at) {
-        double8 v0 = {0, 0, 0, 0, 0, 0, 0, 0}, v1 = v0;
-        for (std::size_t j = 0; j < count; ++j) {
-          const exposure_term& e = x[j];
-          v0 -= delta_gamma_term(e.greeks, load8(e.d_spot + at), load8(e.d_vol + at));
-          v1 -= delta_gamma_term(e.greeks, load8(e.d_spot + at + 8), load8(e.d_vol + at + 8));
-        }
-        std::memcpy(l + at, &v0, sizeof v0);
-        std::memcpy(l + at + 8, &v1, sizeof v1);
-        return max8(v0, v1);
-      },
-      [&](std::size_t at) {
-        double v = 0.0;
-        for (std::size_t j = 0; j < count; ++j)
-          v -= delta_gamma_term(x[j].greeks, x[j].d_spot[at], x[j].d_vol[at]);
-        l[at] = v;
-        return v;
-      });
+  MSYNC_DISPATCH(delta_gamma_losses(l, n, x, count, block_max))
 }
 
-MSYNC_VECTOR_CLONES
+double delta_gamma_losses_float(double* l, std::size_t n, const exposure_term_f* x,
+                                std::size_t count, double* block_max) {
+  MSYNC_DISPATCH(delta_gamma_losses_float(l, n, x, count, block_max))
+}
+
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first) {
-  if (first) {
-    for (std::size_t s = 0; s < n; ++s) l[s] = -(q * row[s]);
-  } else {
-    for (std::size_t s = 0; s < n; ++s) l[s] -= q * row[s];
-  }
+  MSYNC_DISPATCH(add_position_loss(l, row, n, q, first))
 }
 
-MSYNC_VECTOR_CLONES
 double block_maxima(const double* l, std::size_t n, double* block_max) {
-  return blockwise_maxima(
-      n, block_max, [&](std::size_t at) { return max8(load8(l + at), load8(l + at + 8)); },
-      [&](std::size_t at) { return l[at]; });
+  MSYNC_DISPATCH(block_maxima(l, n, block_max))
 }
 
-MSYNC_VECTOR_CLONES
-void add_bad_debt(const double* l, std::size_t n, double equity, double* bad) {
-  for (std::size_t s = 0; s < n; ++s) bad[s] += bad_debt(l[s], equity);
+void add_bad_debt(const double* l, std::size_t n, double equity,
+                  double* bad){MSYNC_DISPATCH(add_bad_debt(l, n, equity, bad))}
+
+std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance){
+    MSYNC_DISPATCH(count_breaches(l, n, equity, maintenance))}
+
+std::int64_t count_breaches_clear_of(const double* l, std::size_t n, double equity,
+                                     double maintenance, double band) {
+  MSYNC_DISPATCH(count_breaches_clear_of(l, n, equity, maintenance, band))
 }
 
-MSYNC_VECTOR_CLONES
-std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance) {
-  std::int64_t count = 0;
-  for (std::size_t s = 0; s < n; ++s)
-    count += breaches_maintenance(equity, l[s], maintenance) ? 1 : 0;
-  return count;
-}
-
-MSYNC_VECTOR_CLONES
 double fp64_rate_probe(std::size_t rounds) {
-  double total = 0.0;
-  // Eight independent chains keep both vector units busy through the multiply-add latency.
-  double8 x[8];
-  for (int j = 0; j < 8; ++j)
-    for (int i = 0; i < 8; ++i) x[j][i] = 1.0 + 1e-3 * (8 * j + i);
-  for (std::size_t r = 0; r < rounds; ++r)
-    for (int j = 0; j < 8; ++j) x[j] = x[j] * 0.999999 + 1e-6;
-  for (int j = 0; j < 8; ++j) total += lane_max(x[j]);
-  return total;
+  MSYNC_DISPATCH(fp64_rate_probe(rounds))
+}
+
+double fp32_rate_probe(std::size_t rounds) {
+  MSYNC_DISPATCH(fp32_rate_probe(rounds))
 }
 
 }  // namespace msync::cpu

@@ -27,6 +27,19 @@ struct exposure_term {
 double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std::size_t count,
                           double* block_max);
 
+// The float version (docs/design.md section 3.7): scenario moves and sensitivities rounded to
+// float once, every product and sum in float, sixteen scenarios to a vector (a block of
+// tail_block); each loss is widened to double (exactly) when stored, so VaR, ES, breaches and bad
+// debt work on doubles as before. The caller bounds the error (delta_gamma_float_error_bound) and
+// falls back to delta_gamma_losses where it matters (delta_gamma_float.hpp).
+struct exposure_term_f {
+  const float* d_spot;
+  const float* d_vol;
+  exposure_sensitivity_f greeks;
+};
+double delta_gamma_losses_float(double* l, std::size_t n, const exposure_term_f* x,
+                                std::size_t count, double* block_max);
+
 // l[s] (= 0 first, else +=) -q row[s]: a position's loss from its instrument's per-unit P&L.
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first);
 
@@ -41,9 +54,19 @@ void add_bad_debt(const double* l, std::size_t n, double equity, double* bad);
 // #{s : equity - l[s] < maintenance}, docs/design.md section 3's breach count.
 std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance);
 
+// The same, or -1 when some loss lies within `band` of the threshold (|(equity - l[s]) -
+// maintenance| <= band): the count of float losses that might not be double's
+// (delta_gamma_float.hpp).
+std::int64_t count_breaches_clear_of(const double* l, std::size_t n, double equity,
+                                     double maintenance, double band);
+
 // The FP64 rate probe of `marginsync bench`: `rounds` of a multiply and an add on 64 independent
 // lanes (eight vectors of eight), in the widest vectors this processor has, as the loss loops
 // use them. 128 operations per round; returns a checksum so the work cannot be optimised away.
 double fp64_rate_probe(std::size_t rounds);
+
+// The FP32 rate probe: the same on 128 float lanes (eight vectors of sixteen), 256 operations per
+// round, as the float loss loop uses them.
+double fp32_rate_probe(std::size_t rounds);
 
 }  // namespace msync::cpu

@@ -568,8 +568,9 @@ TEST_P(margin_engine, delta_gamma_losses_follow_the_formula) {
       }
       worst = std::max(worst, l);
     }
-    expect_close(o.risk.var[a], worst, 1e-9, b.account_id[a]);
-    expect_close(o.risk.es[a], worst, 1e-9, b.account_id[a]);
+    // The CPU backend's delta_gamma losses are float: within 1e-5 relative (docs/design.md 3.7).
+    expect_close(o.risk.var[a], worst, 1e-5, b.account_id[a]);
+    expect_close(o.risk.es[a], worst, 1e-5, b.account_id[a]);
   }
 }
 
