@@ -51,6 +51,28 @@ class id_index {
     }
   }
 
+  // The same, trying first the id added at `entry` and the one after it: looking up ids in the
+  // order they were added (positions.csv in the order of accounts.csv, an account's rows together)
+  // then reads the ids in sequence instead of missing the cache once per account. `entry` is
+  // updated to the id found.
+  const std::uint32_t* find_from(std::string_view id, std::size_t& entry) const {
+    for (std::size_t e = entry; e < entry + 2 && e < ids_.size(); ++e)
+      if (ids_[e] == id) {
+        entry = e;
+        return &values_[e];
+      }
+    if (slots_.empty()) return nullptr;
+    const std::uint64_t h = hash(id);
+    for (std::size_t s = h & mask_;; s = (s + 1) & mask_) {
+      const std::uint64_t slot = slots_[s];
+      if (slot == 0) return nullptr;
+      if (matches(slot, h, id)) {
+        entry = (slot & entry_bits) - 1;
+        return &values_[entry];
+      }
+    }
+  }
+
   std::size_t size() const noexcept { return ids_.size(); }
 
   // A fast mix of the id's bytes, 8 at a time (ids are short: "A0000001", "BTC-20261225").

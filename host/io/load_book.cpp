@@ -308,22 +308,17 @@ void read_position_part(csv_records& rows, const position_columns& c,
   out.instrument.reserve(rows.lines());
   out.quantity.reserve(rows.lines());
   out.entry.reserve(rows.lines());
-  // Rows of one account usually follow each other: its last lookup is kept.
-  std::string_view last_account;
-  std::uint32_t last_a = 0;
-  bool have_last = false;
+  // Rows of one account usually follow each other, and accounts come in the order of
+  // accounts.csv: each lookup starts from the last account found.
+  std::size_t near_account = 0;
   while (rows.next(problems)) {
     const row_context row{rows.file_name(), rows.line(), problems};
     const std::string_view account = rows.field(c.account);
     const std::string_view instrument = rows.field(c.instrument);
     std::uint32_t a = 0, i = 0;
     bool ok = true;
-    if (have_last && account == last_account) {
-      a = last_a;
-    } else if (const std::uint32_t* found = refs.accounts.find(account)) {
-      a = last_a = *found;
-      last_account = account;
-      have_last = true;
+    if (const std::uint32_t* found = refs.accounts.find_from(account, near_account)) {
+      a = *found;
     } else {
       ok = false;
       if (refs.accounts_known && id_cell(row, "account_id", account))

@@ -85,7 +85,8 @@ reading read_parts(const std::string& text, std::size_t parts) {
 }
 
 // Every rule of the reader in a few lines: quoted fields holding commas, quotes and line breaks
-// (one spans three lines), CRLF, blank lines, text after a closing quote, wrong field counts.
+// (one spans three lines), CRLF, blank lines, text after a closing quote, wrong field counts;
+// lines longer than the 16 bytes the reader scans at a time, one with a quote past them.
 const std::string tricky =
     "\xEF\xBB\xBF"
     "a,b,c\n"
@@ -97,13 +98,18 @@ const std::string tricky =
     "7,8\n"
     "\"q\" junk,9,10\n"
     "11, 12 ,13\r\n"
+    "a first field longer than sixteen bytes \t\r,  a second \r,and a third one; long\r\n"
+    "0123456789012345678901234567890123,\"quoted, after 32 bytes\",x\n"
     "\"\n\",\"\n\n\",\"\"\n"
     "14,15,16,17\n"
     "last,row,here";
 
 TEST(csv_parts, any_number_of_parts_reads_what_one_reading_does) {
   const reading whole = read_whole(tricky);
-  ASSERT_EQ(whole.records.size(), 7u);
+  ASSERT_EQ(whole.records.size(), 9u);
+  EXPECT_EQ(whole.records[5],
+            "12:a first field longer than sixteen bytes|a second|and a third one; long|");
+  EXPECT_EQ(whole.records[6], "13:0123456789012345678901234567890123|quoted, after 32 bytes|x|");
   ASSERT_EQ(whole.problems.size(), 3u);  // text after a quote, two wrong field counts
   for (std::size_t parts = 1; parts <= tricky.size() + 2; ++parts) {
     const reading in_parts = read_parts(tricky, parts);
