@@ -5,7 +5,8 @@
 namespace msync {
 
 std::size_t default_csv_parts() {
-  return static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
+  // A few parts per thread, so that a thread held up (a busy machine) does not hold up the load.
+  return 4 * static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
 }
 
 csv_cuts cut_csv_records(const csv_reader& csv, std::size_t parts) {

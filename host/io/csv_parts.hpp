@@ -28,7 +28,7 @@ struct csv_cuts {
 };
 csv_cuts cut_csv_records(const csv_reader& csv, std::size_t parts);
 
-// How many parts to cut a file into when the caller does not say: one per OpenMP thread.
+// How many parts to cut a file into when the caller does not say: four per OpenMP thread.
 std::size_t default_csv_parts();
 
 // Reads the records of `csv` after its header in `parts` parts. `read_part(rows, k, problems)`

@@ -117,10 +117,14 @@ bool csv_records::split_plain_line() {
   const std::string_view text = text_;
   const std::size_t n = text.size();
   std::size_t start = pos_;
+  // (Bounds, not string_view temporaries: a view built in registers and stored whole would be
+  // read back before its halves are written, a store-forwarding stall per field.)
   const auto add_field = [&](std::size_t end) {
-    std::string_view raw(text.data() + start, end - start);
-    if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-    fields_.push_back(trim(raw));
+    std::size_t first = start;
+    if (end > first && text[end - 1] == '\r') --end;
+    while (first < end && (text[first] == ' ' || text[first] == '\t')) ++first;
+    while (end > first && (text[end - 1] == ' ' || text[end - 1] == '\t')) --end;
+    fields_.emplace_back(text.data() + first, end - first);
   };
   // Each delimiter in turn: a comma ends a field, a line break the record, a quote this path.
   const auto at = [&](std::size_t d) {

@@ -4,7 +4,7 @@
 // that buffer (an unquoted field is never copied), so parsing a million rows allocates nothing
 // per field.
 //
-// The records after the header can also be read in parts, one per thread (read_csv_in_parts,
+// The records after the header can also be read in parts on several threads (read_csv_in_parts,
 // io/csv_parts.hpp): each part is a csv_records cursor over a byte range of the same buffer.
 #include <cstddef>
 #include <deque>

@@ -57,7 +57,7 @@ class id_index {
   // updated to the id found.
   const std::uint32_t* find_from(std::string_view id, std::size_t& entry) const {
     for (std::size_t e = entry; e < entry + 2 && e < ids_.size(); ++e)
-      if (ids_[e] == id) {
+      if (same(ids_[e], id)) {
         entry = e;
         return &values_[e];
       }
@@ -75,34 +75,55 @@ class id_index {
 
   std::size_t size() const noexcept { return ids_.size(); }
 
-  // A fast mix of the id's bytes, 8 at a time (ids are short: "A0000001", "BTC-20261225").
+  // A fast mix of the id's bytes, 8 at a time (ids are short: "A0000001", "BTC-20261225"); the last
+  // word overlaps the one before it rather than being copied byte by byte.
   static std::uint64_t hash(std::string_view id) noexcept {
-    std::uint64_t h = 0x9e3779b97f4a7c15ull ^ id.size();
-    std::size_t i = 0;
-    for (; i + 8 <= id.size(); i += 8) {
-      std::uint64_t word;
-      std::memcpy(&word, id.data() + i, 8);
-      h = mix(h ^ word);
-    }
-    if (i < id.size()) {
-      std::uint64_t word = 0;
-      std::memcpy(&word, id.data() + i, id.size() - i);
-      h = mix(h ^ word);
+    const std::size_t n = id.size();
+    std::uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    if (n >= 8) {
+      for (std::size_t i = 0; i + 8 < n; i += 8) h = mix(h ^ load64(id.data() + i));
+      h = mix(h ^ load64(id.data() + n - 8));
+    } else if (n >= 4) {
+      h = mix(h ^ (load32(id.data()) | std::uint64_t{load32(id.data() + n - 4)} << 32));
+    } else if (n > 0) {
+      const auto byte = [&](std::size_t i) {
+        return std::uint64_t{static_cast<unsigned char>(id[i])};
+      };
+      h = mix(h ^ (byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16));
     }
     return mix(h);
+  }
+
+  // a == b, comparing ids of up to 16 bytes in two overlapping words (no call to memcmp).
+  static bool same(std::string_view a, std::string_view b) noexcept {
+    const std::size_t n = a.size();
+    if (n != b.size()) return false;
+    if (n < 8 || n > 16) return a == b;
+    return load64(a.data()) == load64(b.data()) &&
+           load64(a.data() + n - 8) == load64(b.data() + n - 8);
   }
 
  private:
   // A slot: 0 when empty, else the hash's high 32 bits, then the entry's position + 1.
   static constexpr std::uint64_t entry_bits = 0xffffffffull;
   static std::uint64_t tag(std::uint64_t h) noexcept { return h & ~entry_bits; }
+  static std::uint64_t load64(const char* p) noexcept {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    return word;
+  }
+  static std::uint32_t load32(const char* p) noexcept {
+    std::uint32_t word;
+    std::memcpy(&word, p, 4);
+    return word;
+  }
   static std::uint64_t mix(std::uint64_t x) noexcept {  // SplitMix64's finaliser
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
     return x ^ (x >> 31);
   }
   bool matches(std::uint64_t slot, std::uint64_t h, std::string_view id) const noexcept {
-    return tag(slot) == tag(h) && ids_[(slot & entry_bits) - 1] == id;
+    return tag(slot) == tag(h) && same(ids_[(slot & entry_bits) - 1], id);
   }
   void rehash(std::size_t capacity) {
     slots_.assign(capacity, 0);
