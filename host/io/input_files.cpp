@@ -40,7 +40,7 @@ file_bytes::file_bytes(file_bytes&& other) noexcept {
 
 file_bytes& file_bytes::operator=(file_bytes&& other) noexcept {
   if (this == &other) return *this;
-  this->~file_bytes();
+  msync_os::unmap_file(mapped_, size_);
   mapped_ = std::exchange(other.mapped_, nullptr);
   size_ = std::exchange(other.size_, 0);
   text_ = std::move(other.text_);
