@@ -42,6 +42,16 @@ void problem_list::add(std::string file, long line, std::string column, std::str
   problems_.push_back(input_problem{std::move(file), line, std::move(column), std::move(reason)});
 }
 
+void problem_list::append(problem_list&& other) {
+  if (problems_.empty()) {
+    problems_ = std::move(other.problems_);
+  } else {
+    problems_.reserve(problems_.size() + other.problems_.size());
+    for (input_problem& p : other.problems_) problems_.push_back(std::move(p));
+  }
+  other.problems_.clear();
+}
+
 void problem_list::throw_if_any() {
   if (!problems_.empty()) throw input_error(std::move(problems_));
 }

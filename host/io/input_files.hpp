@@ -1,9 +1,12 @@
 #pragma once
 // Opening an input file: one rule for every reader (docs/design.md 5.2), so that a missing file, a
 // directory named where a file is expected and an unreadable file are reported alike.
+#include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "marginsync/errors.hpp"
 
@@ -16,6 +19,28 @@ std::string input_file_problem(const std::filesystem::path& path);
 
 // The whole file as text, or nothing with a problem recorded (missing, unreadable, a directory).
 std::optional<std::string> read_text_file(const std::filesystem::path& path,
+                                          problem_list& problems);
+
+// A whole file in memory, for the large inputs (positions.csv is hundreds of MB): a regular file
+// is mapped (the page cache's pages used in place: no copy, and no fresh pages to zero), anything
+// else read.
+class file_bytes {
+ public:
+  file_bytes() = default;
+  file_bytes(file_bytes&& other) noexcept;
+  file_bytes& operator=(file_bytes&& other) noexcept;
+  ~file_bytes();
+  std::string_view view() const noexcept { return {data_, size_}; }
+
+ private:
+  friend std::optional<file_bytes> read_file_bytes(const std::filesystem::path&, problem_list&);
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+  void* mapped_ = nullptr;  // the mapping, when mapped
+  std::string text_;        // the text, when read
+};
+// The same rules and problems as read_text_file.
+std::optional<file_bytes> read_file_bytes(const std::filesystem::path& path,
                                           problem_list& problems);
 
 }  // namespace msync

@@ -86,8 +86,10 @@ void load_marks_text(std::string text, const std::string& name, const instrument
 void load_depth_file(const std::filesystem::path& path, const market_state& market,
                      risk_params& risk, problem_list& problems);
 // Reads instruments, accounts and positions against an already loaded market and risk config.
+// accounts.csv and positions.csv are read in `parts` parts on all threads (0: four per thread); the
+// book and the problems are the same for any number of parts.
 book load_book(const book_paths& paths, const market_state& market, const risk_params& risk,
-               problem_list& problems);
+               problem_list& problems, std::size_t parts = 0);
 // All the book's files (marks.csv when `paths` names one); throws input_error listing every
 // problem.
 book_inputs load_book_inputs(const book_paths& paths);

@@ -49,6 +49,8 @@ class backend_unavailable : public std::runtime_error {
 class problem_list {
  public:
   void add(std::string file, long line, std::string column, std::string reason);
+  // Moves the problems of `other` after these (a load read in parts: the parts' lists in order).
+  void append(problem_list&& other);
   bool empty() const noexcept { return problems_.empty(); }
   std::size_t size() const noexcept { return problems_.size(); }
   // Throws input_error when anything was collected.
