@@ -242,7 +242,7 @@ backend_peaks measure_backend_peaks(const std::string& which, int threads) {
 }
 
 // Every stage of each backend `which` names on the loaded book, appended to `results`.
-void time_backends(const std::string& which, const book_inputs& in, const bench_options& bo,
+void time_backends(const std::string& which, book_inputs& in, const bench_options& bo,
                    const backend_peaks& peaks, std::vector<stage_result>& results,
                    const std::function<void(const std::string&)>& log) {
   if (which != "cuda") {
