@@ -39,9 +39,9 @@ class section_writer {
     static const char zeros[8] = {};
     if (bytes % 8) raw(zeros, 8 - bytes % 8);
   }
-  template <class T>
-  void array(const std::vector<T>& v) {
-    section(v.data(), v.size() * sizeof(T));
+  template <class Array>
+  void array(const Array& v) {
+    section(v.data(), v.size() * sizeof(typename Array::value_type));
   }
   void text(const std::string& s) { section(s.data(), s.size()); }
   // u64 count, u64 offsets[count + 1], then the characters.
@@ -160,7 +160,7 @@ class section_reader {
 };
 
 // Every value finite and within +-limit.
-bool bounded(const std::vector<double>& v, double limit) {
+bool bounded(const column<double>& v, double limit) {
   for (double x : v)
     if (!(std::fabs(x) <= limit)) return false;
   return true;
@@ -182,7 +182,7 @@ bool ids_are_text(const std::vector<std::string>& ids) {
 }
 
 // Offsets must start at 0, never decrease and end at `total`.
-bool valid_offsets(const std::vector<std::uint64_t>& v, std::uint64_t total) {
+bool valid_offsets(const column<std::uint64_t>& v, std::uint64_t total) {
   if (v.empty() || v.front() != 0 || v.back() != total) return false;
   for (std::size_t i = 1; i < v.size(); ++i)
     if (v[i] < v[i - 1]) return false;
