@@ -267,7 +267,7 @@ bool unique(const string_table& ids) {
     return part_bits ? static_cast<std::size_t>(h >> (64 - part_bits)) : 0;
   };
   std::vector<std::uint64_t> hash(n);
-  first_problem(n, [&](std::size_t begin, std::size_t end) {
+  first_problem(n, [&](std::size_t begin, std::size_t end) {  // as a parallel loop: no problem
     const std::hash<std::string_view> h;
     for (std::size_t i = begin; i < end; ++i) hash[i] = h(ids[i]);
     return static_cast<const char*>(nullptr);
