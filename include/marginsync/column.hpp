@@ -11,6 +11,7 @@
 // kernels see data() and size().
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <memory>
@@ -126,11 +127,16 @@ class column {
     keeper_.reset();
     sync();
   }
-  // The range may be this column's own elements: copied aside before the storage changes.
+  // Owned storage is reused (no allocation when it is large enough, as a vector's assign); a range
+  // within this column's own storage is copied aside first.
   template <class It, class = typename std::iterator_traits<It>::iterator_category>
   void assign(It first, It last) {
-    std::vector<T> fresh(first, last);
-    owned_.swap(fresh);
+    if (points_into_owned(first)) {
+      std::vector<T> fresh(first, last);
+      owned_.swap(fresh);
+    } else {
+      owned_.assign(first, last);
+    }
     keeper_.reset();
     sync();
   }
@@ -152,6 +158,16 @@ class column {
   void sync() noexcept {
     data_ = owned_.data();
     size_ = owned_.size();
+  }
+  template <class It>
+  bool points_into_owned(It it) const noexcept {
+    if constexpr (std::is_pointer<It>::value) {
+      const T* p = it;
+      return !owned_.empty() && std::less_equal<const T*>()(owned_.data(), p) &&
+             std::less<const T*>()(p, owned_.data() + owned_.size());
+    } else {
+      return false;
+    }
   }
   void own() {
     if (!keeper_) return;
