@@ -1,4 +1,5 @@
-// marginsync convert: a book directory into a binary snapshot that loads in about a second.
+// marginsync convert: a book directory into a binary snapshot, memory-mapped and used in place
+// when loaded.
 #include <cstdio>
 
 #include "cli_common.hpp"

@@ -35,7 +35,7 @@ bool timestamp_ok(std::int64_t ns) {
   return ns >= earliest_timestamp_ms * 1'000'000 && ns < latest_timestamp_ms * 1'000'000;
 }
 
-void check_offsets(const std::vector<std::uint64_t>& v, std::size_t size, std::uint64_t total,
+void check_offsets(const column<std::uint64_t>& v, std::size_t size, std::uint64_t total,
                    const char* what) {
   check(v.size() == size + 1, std::string(what) + ": wrong count");
   check(v.front() == 0 && v.back() == total, std::string(what) + ": wrong ends");

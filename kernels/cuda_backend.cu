@@ -147,7 +147,7 @@ void cuda_backend::load_book(book& b, const risk_params& params) {
   dev_.terms = device_buffer<contract_terms>(ins.size(), s());
   dev_.terms.upload(terms, s());
   dev_.ins_underlying = device_buffer<std::uint32_t>(ins.size(), s());
-  dev_.ins_underlying.upload(ins.underlying, s());
+  dev_.ins_underlying.upload(ins.underlying.data(), ins.underlying.size(), s());
   dev_.ins_inputs = device_buffer<valuation_inputs>(ins.size(), s());
   dev_.unit = device_buffer<instrument_risk>(ins.size(), s());
   dev_.base_value = device_buffer<double>(ins.size(), s());

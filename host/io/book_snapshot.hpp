@@ -1,11 +1,13 @@
 #pragma once
 // The binary book snapshot: one file with the compiled structure-of-arrays book and the texts of
-// market.json, risk.json and marks.csv, for loading millions of positions in about a second (the
-// CSV directory stays the readable form). `marginsync convert` writes it; `--book FILE` reads it.
+// market.json, risk.json and marks.csv, memory-mapped on reading so that its arrays are used in
+// place (the CSV directory stays the readable form). `marginsync convert` writes it; `--book FILE`
+// reads it.
 //
-// Layout (little-endian, every section 8-byte aligned):
-//   "MSYNCBK\x01" | u32 format version (2) | u32 byte-order mark 0x01020304 | sections in a fixed
-//   order, each a u64 byte length followed by its bytes and zero padding to 8 bytes.
+// Layout (little-endian, docs/design.md 12.1): "MSYNCBK\x01" | u32 format version (3) | u32
+// byte-order mark 0x01020304 | zero padding to 64 bytes | sections in a fixed order, each a 64-byte
+// block holding its u64 byte length, then its bytes and zero padding to a multiple of 64 bytes, so
+// that every array starts on a cache line of the mapped file.
 // Sections: market.json text, risk.json text, marks.csv text (empty: none), the underlying symbols
 // and tier names the indices refer to, instrument ids and arrays, account ids, collateral and
 // tiers, position arrays, the CSR offsets, the count of CSV rows the positions came from.
@@ -34,7 +36,9 @@ book_inputs convert_book_directory(const book_paths& paths, const std::filesyste
 bool is_book_snapshot(const std::filesystem::path& file);
 
 // Reads a snapshot. `market`, `risk` and `marks`, when given, replace the snapshot's copies. Every
-// check of a malformed file throws input_error naming the file and what is wrong.
+// check of a malformed file throws input_error naming the file and what is wrong. The book's
+// numeric arrays view the file's mapping (private: a write copies a page, never touching the
+// file), which lives as long as any of them; its ids are owned strings.
 book_inputs read_book_snapshot(const std::filesystem::path& file,
                                const std::optional<std::filesystem::path>& market,
                                const std::optional<std::filesystem::path>& risk,

@@ -7,7 +7,7 @@ namespace msync {
 namespace {
 
 template <class T>
-void insert_at(std::vector<T>& v, std::size_t at, T value) {
+void insert_at(column<T>& v, std::size_t at, T value) {
   v.insert(v.begin() + static_cast<std::ptrdiff_t>(at), value);
 }
 

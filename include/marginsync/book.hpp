@@ -4,10 +4,14 @@
 // range [account_position_begin[a], account_position_begin[a + 1]) and an exposure (account,
 // underlying) the range [exposure_position_begin[x], exposure_position_begin[x + 1]).
 // Accounts keep their input order; strings live only here, kernels see the index arrays.
+// The numeric arrays are columns (marginsync/column.hpp): owned vectors when loaded from CSV, views
+// of the mapped file when loaded from a snapshot (docs/design.md 12.2), the same interface either
+// way; ids are always owned strings.
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "marginsync/column.hpp"
 #include "marginsync/instrument_kind.hpp"
 #include "marginsync/market.hpp"
 #include "marginsync/time_units.hpp"
@@ -17,12 +21,12 @@ namespace msync {
 
 struct instrument_table {
   std::vector<std::string> id;
-  std::vector<instrument_kind> kind;
-  std::vector<std::uint8_t> is_call;      // options only
-  std::vector<std::uint32_t> underlying;  // index into market_state::symbols
-  std::vector<double> strike;             // options only, quote currency
-  std::vector<double> multiplier;         // units of the underlying per contract
-  std::vector<std::int64_t> expiry_ns;    // futures and options; 0 otherwise
+  column<instrument_kind> kind;
+  column<std::uint8_t> is_call;      // options only
+  column<std::uint32_t> underlying;  // index into market_state::symbols
+  column<double> strike;             // options only, quote currency
+  column<double> multiplier;         // units of the underlying per contract
+  column<std::int64_t> expiry_ns;    // futures and options; 0 otherwise
 
   std::size_t size() const noexcept { return id.size(); }
   contract_terms terms(std::size_t i) const {
@@ -35,19 +39,19 @@ struct book {
 
   // Accounts, input order.
   std::vector<std::string> account_id;
-  std::vector<double> collateral;           // quote currency
-  std::vector<std::uint32_t> account_tier;  // index into risk_params::tiers
+  column<double> collateral;           // quote currency
+  column<std::uint32_t> account_tier;  // index into risk_params::tiers
 
   // Positions, one per (account, instrument) after merging rows.
-  std::vector<std::uint32_t> position_instrument;
-  std::vector<double> position_quantity;  // signed units of the instrument (sum of the rows)
-  std::vector<double> position_cost;      // sum of q_i * entry_i (perpetuals and futures; else 0)
+  column<std::uint32_t> position_instrument;
+  column<double> position_quantity;  // signed units of the instrument (sum of the rows)
+  column<double> position_cost;      // sum of q_i * entry_i (perpetuals and futures; else 0)
 
   // CSR offsets.
-  std::vector<std::uint64_t> account_position_begin;   // size accounts + 1
-  std::vector<std::uint64_t> account_exposure_begin;   // size accounts + 1
-  std::vector<std::uint32_t> exposure_underlying;      // size exposures
-  std::vector<std::uint64_t> exposure_position_begin;  // size exposures + 1
+  column<std::uint64_t> account_position_begin;   // size accounts + 1
+  column<std::uint64_t> account_exposure_begin;   // size accounts + 1
+  column<std::uint32_t> exposure_underlying;      // size exposures
+  column<std::uint64_t> exposure_position_begin;  // size exposures + 1
 
   std::uint64_t position_rows = 0;  // rows read from positions.csv before merging
 

@@ -8,7 +8,9 @@
 
 #include "io/book_snapshot.hpp"
 #include "io/json_locator.hpp"
+#include "marginsync/account_patch.hpp"
 #include "marginsync/errors.hpp"
+#include "synth/generate_book.hpp"
 #include "test_support.hpp"
 
 namespace msync {
@@ -25,6 +27,23 @@ std::filesystem::path convert_sample(const temp_dir& dir) {
   write_book_snapshot(in, market, risk, file);
   return file;
 }
+
+// Each section of a snapshot's bytes, in order: where its bytes start and how many (format 3: a
+// 64-byte header, then per section a 64-byte block holding its u64 length, then its bytes padded to
+// 64).
+std::vector<std::pair<std::size_t, std::size_t>> sections_of(const std::string& bytes) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (std::size_t pos = 64; pos + 64 <= bytes.size();) {
+    std::uint64_t length;
+    std::memcpy(&length, bytes.data() + pos, 8);
+    out.emplace_back(pos + 64, static_cast<std::size_t>(length));
+    pos += 64 + (length + 63) / 64 * 64;
+  }
+  return out;
+}
+// Section numbers (docs/design.md 12.1).
+constexpr std::size_t symbols_section = 3, account_ids_section = 12, quantities_section = 16,
+                      exposure_offsets_section = 21;
 
 std::string reason_of(const std::function<void()>& f) {
   try {
@@ -88,7 +107,10 @@ TEST(book_snapshot, damaged_files_are_refused) {
   // The last section is position_rows (one u64); before it the exposure offsets: corrupt the final
   // offset so the offsets no longer end at the position count.
   std::string offsets = bytes;
-  const std::size_t last_offset = bytes.size() - 16 - 8;
+  const auto sections = sections_of(bytes);
+  ASSERT_EQ(sections.size(), 23u);
+  const std::size_t last_offset =
+      sections[exposure_offsets_section].first + sections[exposure_offsets_section].second - 8;
   offsets[last_offset] = static_cast<char>(offsets[last_offset] + 1);
   EXPECT_NE(load(offsets).find("inconsistent"), std::string::npos);
 }
@@ -214,21 +236,148 @@ TEST(book_snapshot, string_offsets_past_the_section_are_refused) {
   temp_dir dir;
   const auto file = convert_sample(dir);
   std::string bytes = test::read_file(file);
-  // Sections after the 16-byte header: market.json and risk.json texts, then the symbols list
-  // (u64 length, u64 count, u64 offsets[count + 1], characters).
-  std::size_t pos = 16;
-  for (int text = 0; text < 2; ++text) {
-    std::uint64_t length;
-    std::memcpy(&length, bytes.data() + pos, 8);
-    pos += 8 + (length + 7) / 8 * 8;
-  }
+  // The symbols list: u64 count, u64 offsets[count + 1], characters.
+  const std::size_t symbols = sections_of(bytes)[symbols_section].first;
   const std::uint64_t huge = 1ULL << 40;
-  std::memcpy(&bytes[pos + 8 + 8 + 8], &huge, 8);  // offsets[1] of the symbols list
+  std::memcpy(&bytes[symbols + 8 + 8], &huge, 8);  // offsets[1] of the symbols list
   test::write_file(dir / "bad.msb", bytes);
   EXPECT_NE(reason_of([&] {
               read_book_snapshot(dir / "bad.msb", {}, {});
             }).find("section 'symbols' has bad offsets"),
             std::string::npos);
+}
+
+// The arrays are used where they lie in the mapped file; a patch changes the book, never the file,
+// and a copy of the book is its own.
+TEST(book_snapshot, arrays_are_used_in_place_and_patches_never_touch_the_file) {
+  temp_dir dir;
+  const auto file = convert_sample(dir);
+  const std::string before = test::read_file(file);
+  book_inputs in = read_book_snapshot(file, {}, {});
+  book& b = in.positions;
+  EXPECT_TRUE(b.position_quantity.is_view());
+  EXPECT_TRUE(b.collateral.is_view());
+  EXPECT_TRUE(b.exposure_position_begin.is_view());
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b.position_quantity.data()) % 64, 0u);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b.account_position_begin.data()) % 64, 0u);
+  const book original = b;  // a copy owns its elements
+  EXPECT_FALSE(original.position_quantity.is_view());
+
+  account_patch closed;
+  add_closed(closed, b, 1, 123.0);
+  apply_patch(b, closed);
+  EXPECT_EQ(b.collateral[1], 123.0);
+  EXPECT_EQ(b.position_quantity[b.account_position_begin[1]], 0.0);
+  EXPECT_TRUE(b.position_quantity.is_view());  // written in place
+  EXPECT_NE(original.collateral[1], 123.0);
+  EXPECT_NE(original.position_quantity[original.account_position_begin[1]], 0.0);
+  EXPECT_EQ(test::read_file(file), before);
+  // Read again (while the patched mapping still lives): the file's values.
+  const book_inputs again = read_book_snapshot(file, {}, {});
+  EXPECT_EQ(again.positions.collateral, original.collateral);
+  EXPECT_EQ(again.positions.position_quantity, original.position_quantity);
+  EXPECT_EQ(again.positions.position_cost, original.position_cost);
+  // Growing a view makes it owned; the file and the other book stay as they were.
+  b.collateral.push_back(7.0);
+  EXPECT_FALSE(b.collateral.is_view());
+  EXPECT_EQ(b.collateral[1], 123.0);
+  EXPECT_EQ(test::read_file(file), before);
+}
+
+// A book large enough for the checks to split into ranges on every core: the round trip is exact,
+// and each check still reports what a serial reading would report first.
+TEST(book_snapshot, checks_over_many_accounts_find_the_first_problem) {
+  temp_dir dir;
+  generate_options g;
+  g.accounts = 70000;  // above the 65,536 where the checks go parallel
+  g.underlyings = 3;
+  g.positions_per_account = 2;
+  generate_book(g, dir / "big");
+  const book_inputs good = load_book_inputs(book_paths::in_directory(dir / "big"));
+  const auto market = test::read_file(dir / "big" / "market.json");
+  const auto risk = test::read_file(dir / "big" / "risk.json");
+  write_book_snapshot(good, market, risk, dir / "good.msb");
+  const book_inputs read = read_book_snapshot(dir / "good.msb", {}, {});
+  EXPECT_EQ(read.positions.account_id, good.positions.account_id);
+  EXPECT_EQ(read.positions.collateral, good.positions.collateral);
+  EXPECT_EQ(read.positions.position_instrument, good.positions.position_instrument);
+  EXPECT_EQ(read.positions.position_quantity, good.positions.position_quantity);
+  EXPECT_EQ(read.positions.exposure_position_begin, good.positions.exposure_position_begin);
+
+  auto refused = [&](const std::function<void(book&)>& damage) {
+    book_inputs in = good;
+    damage(in.positions);
+    write_book_snapshot(in, market, risk, dir / "bad.msb");
+    return reason_of([&] { read_book_snapshot(dir / "bad.msb", {}, {}); });
+  };
+  const std::string prefix =
+      (dir / "bad.msb").string() + ": not a valid marginsync book snapshot: ";
+  const std::size_t last = good.positions.accounts() - 1;
+  // Duplicates far apart, and next to each other.
+  EXPECT_EQ(refused([&](book& b) { b.account_id[last] = b.account_id[3]; }),
+            prefix + "an account id appears twice");
+  EXPECT_EQ(refused([&](book& b) { b.account_id[40001] = b.account_id[40000]; }),
+            prefix + "an account id appears twice");
+  // Ids that differ only past their first characters (equal hashes are compared in full).
+  EXPECT_EQ(refused([&](book& b) {
+              for (std::size_t a = 0; a <= last; ++a) b.account_id[a] += "-same-long-suffix";
+            }).find("appears twice"),
+            std::string::npos);
+  EXPECT_EQ(refused([&](book& b) { b.account_id[50000] = "caf\xc3\xa9\x01"; }),
+            prefix + "an id is empty, not valid UTF-8 or holds a control character");
+  EXPECT_EQ(refused([&](book& b) { b.account_id[60000] = "caf\xc3\xa9"; }).find("not valid"),
+            std::string::npos);  // UTF-8 is text
+  EXPECT_EQ(refused([&](book& b) { b.position_quantity[b.positions() - 1] = NAN; }),
+            prefix + "a quantity or entry cost is out of range");
+  EXPECT_EQ(refused([&](book& b) { b.account_tier[last] = 99; }),
+            prefix + "an account's tier index is out of range");
+  EXPECT_EQ(refused([&](book& b) { b.exposure_underlying[b.exposures() - 1] = 99; }),
+            prefix + "an exposure's underlying index is out of range");
+  EXPECT_EQ(refused([&](book& b) { ++b.account_position_begin[last]; }),
+            prefix + "exposures do not tile their account's positions");
+  EXPECT_EQ(refused([&](book& b) { b.exposure_position_begin[5] = b.exposure_position_begin[7]; }),
+            prefix + "exposure position offsets are inconsistent");
+  EXPECT_EQ(refused([&](book& b) {
+              b.position_instrument[b.positions() - 1] = static_cast<std::uint32_t>(1u << 30);
+            }),
+            prefix + "a position's instrument index is out of range");
+  // Two problems of the layout in different ranges: the earlier account's is reported.
+  const auto spot_position = [&](const book& b, std::size_t from) {
+    for (std::size_t p = from; p < b.positions(); ++p)
+      if (b.instruments.kind[b.position_instrument[p]] == instrument_kind::spot) return p;
+    return b.positions();
+  };
+  const std::size_t late_spot = spot_position(good.positions, good.positions.positions() - 2000);
+  ASSERT_LT(late_spot, good.positions.positions());
+  EXPECT_EQ(refused([&](book& b) { b.position_cost[late_spot] = 1.0; }),
+            prefix + "a spot or option position carries an entry cost");
+  const auto two_positions = [&](const book& b, std::size_t from) {
+    for (std::size_t x = from; x < b.exposures(); ++x)
+      if (b.exposure_position_begin[x + 1] - b.exposure_position_begin[x] >= 2) return x;
+    return b.exposures();
+  };
+  const std::size_t early = two_positions(good.positions, 1000);
+  ASSERT_LT(early, good.positions.exposures());
+  EXPECT_EQ(refused([&](book& b) {
+              b.position_cost[late_spot] = 1.0;
+              const std::uint64_t p = b.exposure_position_begin[early];
+              std::swap(b.position_instrument[p], b.position_instrument[p + 1]);
+              std::swap(b.position_cost[p], b.position_cost[p + 1]);
+            }),
+            prefix + "an exposure's positions are not in increasing instrument order");
+  // A position filed under another underlying's exposure, where the exposures keep their order.
+  EXPECT_EQ(
+      refused([&](book& b) {
+        const std::uint64_t p = b.exposure_position_begin[early];
+        const std::uint32_t u = b.instruments.underlying[b.position_instrument[p]];
+        for (std::uint32_t i = 0; i < b.instruments.size(); ++i)
+          if (b.instruments.underlying[i] != u && b.instruments.kind[i] == instrument_kind::spot) {
+            b.position_instrument[p + 1] = i;
+            b.position_cost[p + 1] = 0.0;
+            break;
+          }
+      }),
+      prefix + "a position is filed under another underlying's exposure");
 }
 
 TEST(book_snapshot, not_a_book) {

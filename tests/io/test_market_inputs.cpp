@@ -420,22 +420,22 @@ TEST_F(market_inputs, a_snapshot_of_another_format_version_says_to_convert_again
   const std::filesystem::path file = dir_ / "book.msb";
   convert_book_directory(book_paths::in_directory(dir_.path()), file);
   std::string bytes = test::read_file(file);
-  ASSERT_EQ(bytes[8], 2);
-  bytes[8] = 1;
+  ASSERT_EQ(bytes[8], 3);
+  bytes[8] = 2;  // version 2: sections on 8-byte boundaries, not usable in place
   write_file(file, bytes);
   book_location where;
   where.book = file;
   const std::vector<std::string> lines = problems_of([&] { load_book_at(where); });
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0], file.string() +
-                          ": not a valid marginsync book snapshot: format version 1 (written by "
-                          "an older marginsync), this marginsync reads version 2: convert the "
+                          ": not a valid marginsync book snapshot: format version 2 (written by "
+                          "an older marginsync), this marginsync reads version 3: convert the "
                           "book again from its directory");
-  bytes[8] = 3;
+  bytes[8] = 4;
   write_file(file, bytes);
   const std::vector<std::string> newer = problems_of([&] { load_book_at(where); });
   ASSERT_EQ(newer.size(), 1u);
-  EXPECT_NE(newer[0].find("format version 3 (written by a newer marginsync)"), std::string::npos);
+  EXPECT_NE(newer[0].find("format version 4 (written by a newer marginsync)"), std::string::npos);
 }
 
 // --- depth file -----------------------------------------------------------------------------

@@ -1,0 +1,34 @@
+#pragma once
+// A file mapped private and writable (docs/design.md 12.2): a book read from a snapshot views its
+// arrays here in place, and a write to one of them (a patch) copies the page it falls on, never
+// the file. The file must not be changed in place while it is mapped; convert and generate replace
+// a snapshot by renaming a new file, which leaves a mapped one intact.
+//
+// Outside namespace msync: that name is also POSIX's msync(), which <sys/mman.h> declares in the
+// global namespace, so the one file that includes it cannot see namespace msync.
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace msync_os {
+
+class mapped_file {
+ public:
+  // The whole of `path`, or null with `error` set to the errno of what failed (ENOENT: no such
+  // file; EINVAL: not a regular file). An empty file maps to no bytes.
+  static std::shared_ptr<mapped_file> map(const std::string& path, int& error);
+
+  mapped_file(const mapped_file&) = delete;
+  mapped_file& operator=(const mapped_file&) = delete;
+  ~mapped_file();
+
+  char* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  mapped_file(char* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  char* data_;
+  std::size_t size_;
+};
+
+}  // namespace msync_os
