@@ -5,7 +5,7 @@
 #include <system_error>
 #include <utility>
 
-#include "io/map_file.hpp"
+#include "io/mapped_file.hpp"
 
 namespace msync {
 
@@ -34,36 +34,16 @@ std::optional<std::string> read_text_file(const std::filesystem::path& path,
   return std::move(buffer).str();
 }
 
-file_bytes::file_bytes(file_bytes&& other) noexcept {
-  *this = std::move(other);
-}
-
-file_bytes& file_bytes::operator=(file_bytes&& other) noexcept {
-  if (this == &other) return *this;
-  msync_os::unmap_file(mapped_, size_);
-  mapped_ = std::exchange(other.mapped_, nullptr);
-  size_ = std::exchange(other.size_, 0);
-  text_ = std::move(other.text_);
-  data_ = mapped_ ? static_cast<const char*>(mapped_) : text_.data();
-  other.data_ = nullptr;
-  return *this;
-}
-
-file_bytes::~file_bytes() {
-  msync_os::unmap_file(mapped_, size_);
-  mapped_ = nullptr;
-}
-
 std::optional<file_bytes> read_file_bytes(const std::filesystem::path& path,
                                           problem_list& problems) {
   file_bytes bytes;
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec)) {
-    std::size_t size = 0;
-    if (void* address = msync_os::map_file(path.c_str(), size)) {
-      bytes.mapped_ = address;
-      bytes.size_ = size;
-      bytes.data_ = static_cast<const char*>(address);
+    int error = 0;
+    auto mapped =
+        msync_os::mapped_file::map(path.string(), error, msync_os::mapped_file::access::read_only);
+    if (mapped && mapped->size() > 0) {
+      bytes.mapped_ = std::move(mapped);
       return bytes;
     }
   }
@@ -71,8 +51,6 @@ std::optional<file_bytes> read_file_bytes(const std::filesystem::path& path,
   std::optional<std::string> text = read_text_file(path, problems);
   if (!text) return std::nullopt;
   bytes.text_ = std::move(*text);
-  bytes.size_ = bytes.text_.size();
-  bytes.data_ = bytes.text_.data();
   return bytes;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "io/mapped_file.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync {
@@ -27,17 +28,14 @@ std::optional<std::string> read_text_file(const std::filesystem::path& path,
 class file_bytes {
  public:
   file_bytes() = default;
-  file_bytes(file_bytes&& other) noexcept;
-  file_bytes& operator=(file_bytes&& other) noexcept;
-  ~file_bytes();
-  std::string_view view() const noexcept { return {data_, size_}; }
+  std::string_view view() const noexcept {
+    return mapped_ ? std::string_view(mapped_->data(), mapped_->size()) : std::string_view(text_);
+  }
 
  private:
   friend std::optional<file_bytes> read_file_bytes(const std::filesystem::path&, problem_list&);
-  const char* data_ = nullptr;
-  std::size_t size_ = 0;
-  void* mapped_ = nullptr;  // the mapping, when mapped
-  std::string text_;        // the text, when read
+  std::shared_ptr<msync_os::mapped_file> mapped_;  // the mapping, when mapped
+  std::string text_;                               // the text, when read (a pipe, an empty file)
 };
 // The same rules and problems as read_text_file.
 std::optional<file_bytes> read_file_bytes(const std::filesystem::path& path,

@@ -9,7 +9,7 @@
 
 namespace msync_os {
 
-std::shared_ptr<mapped_file> mapped_file::map(const std::string& path, int& error) {
+std::shared_ptr<mapped_file> mapped_file::map(const std::string& path, int& error, access mode) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     error = errno;
@@ -28,7 +28,8 @@ std::shared_ptr<mapped_file> mapped_file::map(const std::string& path, int& erro
     // writable private mapping would copy each one); then writable, so that a write copies only
     // the page it touches.
     at = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    if (at == MAP_FAILED || ::mprotect(at, size, PROT_READ | PROT_WRITE) != 0) {
+    if (at == MAP_FAILED ||
+        (mode == access::copy_on_write && ::mprotect(at, size, PROT_READ | PROT_WRITE) != 0)) {
       error = errno;
       if (at != MAP_FAILED) ::munmap(at, size);
       ::close(fd);

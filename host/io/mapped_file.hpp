@@ -1,8 +1,9 @@
 #pragma once
-// A file mapped private and writable (docs/design.md 12.2): a book read from a snapshot views its
-// arrays here in place, and a write to one of them (a patch) copies the page it falls on, never
-// the file. The file must not be changed in place while it is mapped; convert and generate replace
-// a snapshot by renaming a new file, which leaves a mapped one intact.
+// A file mapped into memory. Private and writable for a snapshot (docs/design.md 12.2): a book
+// read from one views its arrays here in place, and a write to one of them (a patch) copies the
+// page it falls on, never the file. Read-only for the CSV inputs, which are parsed where they lie.
+// The file must not be changed in place while it is mapped; convert and generate replace a snapshot
+// by renaming a new file, which leaves a mapped one intact.
 //
 // Outside namespace msync: that name is also POSIX's msync(), which <sys/mman.h> declares in the
 // global namespace, so the one file that includes it cannot see namespace msync.
@@ -14,9 +15,11 @@ namespace msync_os {
 
 class mapped_file {
  public:
+  enum class access { copy_on_write, read_only };
   // The whole of `path`, or null with `error` set to the errno of what failed (ENOENT: no such
   // file; EINVAL: not a regular file). An empty file maps to no bytes.
-  static std::shared_ptr<mapped_file> map(const std::string& path, int& error);
+  static std::shared_ptr<mapped_file> map(const std::string& path, int& error,
+                                          access mode = access::copy_on_write);
 
   mapped_file(const mapped_file&) = delete;
   mapped_file& operator=(const mapped_file&) = delete;
