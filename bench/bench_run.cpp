@@ -133,6 +133,18 @@ machine_peaks measure_cpu_peaks(int threads) {
   return p;
 }
 
+double stage_floor_seconds(const std::string& stage, const std::string& method, const book& b,
+                           std::size_t underlyings, std::int64_t scenarios,
+                           const machine_peaks& peaks) {
+  const stage_work_t w = stage_work(stage, method, b, underlyings, scenarios);
+  const double bandwidth =
+      w.over_link ? (peaks.link_bandwidth > 0 ? peaks.link_bandwidth : peaks.memory_bandwidth / 2)
+                  : peaks.memory_bandwidth;
+  const double by_bytes = bandwidth > 0 ? w.bytes / bandwidth : 0.0;
+  const double by_ops = peaks.fp64_rate > 0 ? w.operations / peaks.fp64_rate : 0.0;
+  return std::max(by_bytes, by_ops);
+}
+
 book book_prefix(const book& b, std::size_t accounts) {
   accounts = std::min(accounts, b.accounts());
   book out;
@@ -176,12 +188,7 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
       r.repeats = options.repeats;
       r.bytes = w.bytes;
       r.operations = w.operations;
-      const double bandwidth = w.over_link ? (peaks.link_bandwidth > 0 ? peaks.link_bandwidth
-                                                                       : peaks.memory_bandwidth / 2)
-                                           : peaks.memory_bandwidth;
-      const double by_bytes = bandwidth > 0 ? w.bytes / bandwidth : 0.0;
-      const double by_ops = peaks.fp64_rate > 0 ? w.operations / peaks.fp64_rate : 0.0;
-      r.floor_seconds = std::max(by_bytes, by_ops);
+      r.floor_seconds = stage_floor_seconds(name, method, b, underlyings, options.scenarios, peaks);
       r.fraction = seconds > 0 ? r.floor_seconds / seconds : 0.0;
       // Scenario generation and pricing do not depend on the accounts: they ran whole.
       r.accounts_fraction =

@@ -58,6 +58,11 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
                                         book_inputs& in, const bench_options& options,
                                         const std::function<void(const std::string&)>& log);
 
+// The floor of one stage (its compulsory bytes and operations on `b`, stage_work) on `peaks`, s.
+double stage_floor_seconds(const std::string& stage, const std::string& method, const book& b,
+                           std::size_t underlyings, std::int64_t scenarios,
+                           const machine_peaks& peaks);
+
 // The first `accounts` accounts of a book, with their positions and exposures.
 book book_prefix(const book& b, std::size_t accounts);
 
