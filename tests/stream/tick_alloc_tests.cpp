@@ -103,8 +103,8 @@ TEST(tick_path_allocations, a_calm_update_allocates_nothing_once_warm) {
     counting = false;
     ASSERT_EQ(risk_runs, 0u) << "the replay must stay on the tick path";
     ASSERT_EQ(transitions, 0u) << "the replay must report nothing (a transition is an output)";
-    EXPECT_EQ(allocations.load(), 0) << threads << " threads: allocations in "
-                                     << updates.size() - 2 << " calm updates";
+    EXPECT_EQ(allocations.load(), 0)
+        << threads << " threads: allocations in " << updates.size() - 2 << " calm updates";
     double funding = 0.0;
     for (double c : stream.collateral_change()) funding += std::fabs(c);
     EXPECT_GT(funding, 0.0);  // funding accrued within those updates
