@@ -147,31 +147,46 @@ int run_stream_bench(const bench_cli_options& args, const run_context& context, 
       " with " + std::to_string(in.risk.scenarios) + " scenarios, heartbeat " +
       std::to_string(in.risk.heartbeat_ms) + " ms");
 
+  // The tick path against the revalue stage's floor on the same device, measured in this run.
+  auto revalue_floor = [&](const machine_peaks& peaks) {
+    return stage_floor_seconds("revalue", "", in.positions, in.market.size(), in.risk.scenarios,
+                               peaks);
+  };
   std::vector<stream_bench_result> results;
   if (which != "cuda") {
     auto engine = make_cpu_backend(bo.threads);
+    const double floor = revalue_floor(measure_cpu_peaks(bo.threads));
     results.push_back(bench_stream(*engine, in, updates, log));
+    results.back().revalue_floor_seconds = floor;
   }
   if (which != "cpu") {
     backend_selection cuda = select_backend(
         which == "cuda" ? backend_choice::cuda : backend_choice::automatic, bo.threads);
-    if (cuda.instance->name() == "cuda")
+    if (cuda.instance->name() == "cuda") {
+      const std::optional<accelerator_peaks> p = measure_accelerator_peaks();
       results.push_back(bench_stream(*cuda.instance, in, updates, log));
-    else
+      if (p)
+        results.back().revalue_floor_seconds =
+            revalue_floor(machine_peaks{p->name, p->memory_bandwidth, p->fp64_rate, 0.0});
+    } else
       log("cuda: not timed: " + cuda.note);
   }
 
-  std::printf("\n%-5s %8s %11s %9s %9s %9s %6s %9s %9s %9s\n", "", "updates", "updates/s",
-              "tick p50", "tick p99", "tick max", "risk", "risk p50", "risk p99", "risk max");
+  std::printf("\n%-5s %8s %11s %9s %9s %9s %11s %6s %9s %9s %9s\n", "", "updates", "updates/s",
+              "tick p50", "tick p99", "tick max", "p50/floor", "risk", "risk p50", "risk p99",
+              "risk max");
   nlohmann::json rows = nlohmann::json::array();
   for (const stream_bench_result& r : results) {
     const double updates_per_second = static_cast<double>(r.updates) / r.wall_seconds;
     const latency_summary tick = summarize_latency(r.tick_seconds),
                           risk = summarize_latency(r.risk_seconds);
-    std::printf("%-5s %8lld %11.1f %9.3f %9.3f %9.3f %6zu %9.1f %9.1f %9.1f   (ms)\n",
+    // The tick path's p50 over the revalue floor (1 = the floor itself; 0 where unknown).
+    const double floor_ms = r.revalue_floor_seconds * 1e3;
+    const double over_floor = floor_ms > 0 ? tick.p50_ms / floor_ms : 0.0;
+    std::printf("%-5s %8lld %11.1f %9.3f %9.3f %9.3f %10.2fx %6zu %9.1f %9.1f %9.1f   (ms)\n",
                 r.backend.c_str(), static_cast<long long>(r.updates), updates_per_second,
-                tick.p50_ms, tick.p99_ms, tick.max_ms, risk.count, risk.p50_ms, risk.p99_ms,
-                risk.max_ms);
+                tick.p50_ms, tick.p99_ms, tick.max_ms, over_floor, risk.count, risk.p50_ms,
+                risk.p99_ms, risk.max_ms);
     rows.push_back(
         {{"backend", r.backend},
          {"device", r.device},
@@ -182,6 +197,8 @@ int run_stream_bench(const bench_cli_options& args, const run_context& context, 
          {"ticks_per_second", static_cast<double>(r.ticks) / r.wall_seconds},
          {"risk_runs", r.risk_runs},
          {"tick_path_ms", {{"p50", tick.p50_ms}, {"p99", tick.p99_ms}, {"max", tick.max_ms}}},
+         {"revalue_floor_ms", floor_ms},
+         {"tick_p50_over_revalue_floor", over_floor},
          {"risk_path_ms", {{"p50", risk.p50_ms}, {"p99", risk.p99_ms}, {"max", risk.max_ms}}}});
   }
   if (args.json_opt->count()) {

@@ -172,6 +172,19 @@ stage_result time_load(const book_location& where, book_inputs& in, int repeats,
   return load;
 }
 
+double stage_floor_seconds(const std::string& stage, const std::string& method, const book& b,
+                           std::size_t underlyings, std::int64_t scenarios,
+                           const machine_peaks& peaks, bool fp32_operations) {
+  const stage_work_t w = stage_work(stage, method, b, underlyings, scenarios);
+  const double bandwidth =
+      w.over_link ? (peaks.link_bandwidth > 0 ? peaks.link_bandwidth : peaks.memory_bandwidth / 2)
+                  : peaks.memory_bandwidth;
+  const double by_bytes = bandwidth > 0 ? w.bytes / bandwidth : 0.0;
+  const double rate = fp32_operations && peaks.fp32_rate > 0 ? peaks.fp32_rate : peaks.fp64_rate;
+  const double by_ops = rate > 0 ? w.operations / rate : 0.0;
+  return std::max(by_bytes, by_ops);
+}
+
 book book_prefix(const book& b, std::size_t accounts) {
   accounts = std::min(accounts, b.accounts());
   book out;
@@ -227,16 +240,9 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
       r.repeats = options.repeats;
       r.bytes = w.bytes;
       r.operations = w.operations;
-      const double bandwidth = w.over_link ? (peaks.link_bandwidth > 0 ? peaks.link_bandwidth
-                                                                       : peaks.memory_bandwidth / 2)
-                                           : peaks.memory_bandwidth;
-      const double by_bytes = bandwidth > 0 ? w.bytes / bandwidth : 0.0;
       // The CPU's delta_gamma losses are float (docs/design.md 3.7): its operations are FP32.
-      const double rate = engine.name() == "cpu" && method == "delta_gamma" && peaks.fp32_rate > 0
-                              ? peaks.fp32_rate
-                              : peaks.fp64_rate;
-      const double by_ops = rate > 0 ? w.operations / rate : 0.0;
-      r.floor_seconds = std::max(by_bytes, by_ops);
+      r.floor_seconds = stage_floor_seconds(name, method, b, underlyings, options.scenarios, peaks,
+                                            engine.name() == "cpu" && method == "delta_gamma");
       r.fraction = seconds > 0 ? r.floor_seconds / seconds : 0.0;
       // Scenario generation and pricing do not depend on the accounts: they ran whole.
       r.accounts_fraction =

@@ -72,6 +72,12 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
 stage_result time_load(const book_location& where, book_inputs& in, int repeats,
                        peak_memory* memory);
 
+// The floor of one stage (its compulsory bytes and operations on `b`, stage_work) on `peaks`, s;
+// its operations at the FP32 rate when `fp32_operations` (the CPU's float delta_gamma losses).
+double stage_floor_seconds(const std::string& stage, const std::string& method, const book& b,
+                           std::size_t underlyings, std::int64_t scenarios,
+                           const machine_peaks& peaks, bool fp32_operations = false);
+
 // The first `accounts` accounts of a book, with their positions and exposures.
 book book_prefix(const book& b, std::size_t accounts);
 

@@ -25,6 +25,9 @@ struct stream_bench_result {
   std::vector<double> tick_seconds;               // per update
   std::vector<double> risk_seconds;               // per risk run
   std::map<std::string, std::int64_t> risk_runs;  // by trigger
+  // The revalue stage's floor on this backend's device, measured in the same run (bench's stage
+  // model, docs/design.md 13.2): what the tick path's p50 is compared with. 0: unknown.
+  double revalue_floor_seconds = 0.0;
 };
 
 // Replays `updates` on `engine` with the book of `inputs` resident (loaded first, not timed).

@@ -22,6 +22,7 @@
 #include "cpu/delta_gamma_float.hpp"
 #include "cpu/loss_kernels.hpp"
 #include "cpu/omp_guard.hpp"
+#include "cpu/revalue_pass.hpp"
 #include "cpu/scenario_set.hpp"
 #include "cpu/tail_select.hpp"
 #include "cpu/tick_path.hpp"
@@ -89,6 +90,8 @@ class cpu_backend final : public backend {
       im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
     }
     params_ = params;
+    liquidity_ = liquidity_table{};  // of params: made again at the first revalue
+    liquidity_ready_ = false;
     reval_held_ = risk_held_ = false;
     reval_ = revaluation{};
     risk_ = risk_result{};
@@ -101,12 +104,35 @@ class cpu_backend final : public backend {
     apply_patch(*book_, patch);
   }
 
-  void revalue(const market_state& market, const std::vector<double>& collateral_change) override;
+  void revalue(const market_state& market, const std::vector<double>& collateral_change) override {
+    MSYNC_EXPECTS(book_ != nullptr, "load_book before revalue");
+    MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == book_->accounts(),
+                  "a collateral change per account");
+    revalue_pass(market, collateral_change.empty() ? nullptr : collateral_change.data(), nullptr,
+                 funding_accrual{}, nullptr);
+  }
+  std::vector<tick_change> revalue_tick(const market_state& market,
+                                        std::vector<double>& collateral_change,
+                                        const funding_accrual& funding,
+                                        const tick_request* states) override {
+    MSYNC_EXPECTS(book_ != nullptr, "load_book before revalue");
+    MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == book_->accounts(),
+                  "a collateral change per account");
+    MSYNC_EXPECTS(!funding.any() || (funding.positions == book_ && !collateral_change.empty()),
+                  "funding of the loaded book, into a collateral change per account");
+    MSYNC_EXPECTS(!states || risk_held_, "scenario_risk before the tick states");
+    double* change = collateral_change.empty() ? nullptr : collateral_change.data();
+    revalue_pass(market, change, funding.any() ? change : nullptr, funding, states);
+    if (!states) return {};
+    return cpu::tick_changes(*book_, reval_, market_, risk_, *states, tick_buffers_.stale.data(),
+                             states_, tick_buffers_.next);
+  }
   void scenario_risk(const scenario_source& source, const risk_params& params) override;
 
   std::vector<tick_change> tick_states(const tick_request& request) override {
     MSYNC_EXPECTS(reval_held_ && risk_held_, "revalue and scenario_risk before tick_states");
-    return cpu::tick_states(*book_, reval_, market_, risk_, request, states_, threads_);
+    return cpu::tick_states(*book_, reval_, market_, risk_, request, states_, threads_,
+                            tick_buffers_);
   }
   void set_tick_states(const std::vector<std::uint8_t>& states) override {
     MSYNC_EXPECTS(states.size() == book_->accounts(), "a state per account");
@@ -133,6 +159,11 @@ class cpu_backend final : public backend {
   void report_progress(const char* stage, double fraction) const {
     if (progress_) progress_(stage, fraction);
   }
+  // revalue and revalue_tick: funding (when given) and the tick states (when asked for) in the
+  // revaluation's pass over the accounts. `change` per account or null; with funding,
+  // `change_out` (per account) receives the change less the funding.
+  void revalue_pass(const market_state& market, const double* change, double* change_out,
+                    const funding_accrual& funding, const tick_request* states);
 
   int threads_;
   std::size_t pnl_table_bytes_;
@@ -147,6 +178,9 @@ class cpu_backend final : public backend {
   // Of the last revalue: each instrument's market and per-unit risk (value, greeks, decay).
   std::vector<valuation_inputs> inputs_;
   std::vector<instrument_risk> unit_;
+  liquidity_table liquidity_;  // of params_ and the market's underlyings, made once
+  bool liquidity_ready_ = false;
+  cpu::tick_buffers tick_buffers_;  // stale flags and new states, reused tick after tick
   // What the backend holds: the revaluation of the last revalue (at market_), the scenario risk of
   // the last scenario_risk (which a later revalue keeps: the tick path's margins), and every
   // account's tick state.
@@ -157,14 +191,15 @@ class cpu_backend final : public backend {
   std::vector<std::uint8_t> states_;
 };
 
-void cpu_backend::revalue(const market_state& market,
-                          const std::vector<double>& collateral_change) {
-  MSYNC_EXPECTS(book_ != nullptr, "load_book before revalue");
-  MSYNC_EXPECTS(collateral_change.empty() || collateral_change.size() == book_->accounts(),
-                "a collateral change per account");
+void cpu_backend::revalue_pass(const market_state& market, const double* change, double* change_out,
+                               const funding_accrual& funding, const tick_request* states) {
   stage_stopwatch watch(stages_);
+  reval_held_ = false;  // until the new revaluation is complete
+  // Every buffer below keeps its size from one call to the next: a stream's tick allocates
+  // nothing here (copying the market reuses market_'s storage too).
+  market_ = market;
   const instrument_table& ins = book_->instruments;
-  inputs_ = instrument_inputs(ins, market, params_);
+  instrument_inputs(ins, market_, params_, inputs_);
   const double h = params_.horizon_years(), funding_periods = 3.0 * params_.horizon_days;
   const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
   unit_.resize(ins.size());
@@ -172,52 +207,55 @@ void cpu_backend::revalue(const market_state& market,
   for (std::int64_t i = 0; i < n_ins; ++i)
     unit_[i] = price_instrument(terms_[i], inputs_[i], h, funding_periods);
 
+  // The pass writes every entry: sized, never cleared.
   revaluation& r = reval_;
   const std::size_t n_exp = book_->exposures();
   for (std::vector<double>* v : {&r.exposure_delta, &r.exposure_gamma, &r.exposure_vega,
                                  &r.exposure_theta, &r.exposure_decay, &r.exposure_vol_exposure})
-    v->assign(n_exp, 0.0);
+    v->resize(n_exp);
   for (std::vector<double>* v : {&r.account_own_funds, &r.account_equity, &r.account_gross_notional,
                                  &r.account_floor_notional, &r.account_liquidity_addon})
-    v->assign(book_->accounts(), 0.0);
-  const liquidity_table liquidity = make_liquidity_table(market.size(), params_);
-  const account_revaluation_view view{
-      book_->exposure_underlying.data(),
-      book_->exposure_position_begin.data(),
-      book_->position_instrument.data(),
-      book_->position_quantity.data(),
-      book_->position_cost.data(),
-      terms_.data(),
-      inputs_.data(),
-      unit_.data(),
-      market.spot.data(),
-      market.vol.data(),
-      liquidity.coefficient.data(),
-      params_.liquidity_addon ? liquidity.daily_volume.data() : nullptr,
-      r.exposure_delta.data(),
-      r.exposure_gamma.data(),
-      r.exposure_vega.data(),
-      r.exposure_theta.data(),
-      r.exposure_decay.data(),
-      r.exposure_vol_exposure.data()};
-  const std::int64_t n_acc = static_cast<std::int64_t>(book_->accounts());
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1024)
-  for (std::int64_t a = 0; a < n_acc; ++a) {
-    const account_totals totals =
-        revalue_account(view, book_->account_exposure_begin[a],
-                        book_->account_exposure_begin[a + 1], book_->collateral[a], credit_[a]);
-    // The collateral change is added after the positions, as the device adds it after its revalue.
-    const double change = collateral_change.empty() ? 0.0 : collateral_change[a];
-    r.account_own_funds[a] =
-        collateral_change.empty() ? totals.own_funds : totals.own_funds + change;
-    r.account_equity[a] = collateral_change.empty() ? totals.equity : totals.equity + change;
-    r.account_gross_notional[a] = totals.gross_notional;
-    r.account_floor_notional[a] = totals.floor_notional;
-    r.account_liquidity_addon[a] = totals.liquidity_addon;
+    v->resize(book_->accounts());
+  if (!liquidity_ready_ || liquidity_.coefficient.size() != market_.size()) {
+    liquidity_ = make_liquidity_table(market_.size(), params_);
+    liquidity_ready_ = true;
   }
-  market_ = market;
+  cpu::revalue_pass pass{
+      book_,
+      account_revaluation_view{
+          book_->exposure_underlying.data(), book_->exposure_position_begin.data(),
+          book_->position_instrument.data(), book_->position_quantity.data(),
+          book_->position_cost.data(), terms_.data(), inputs_.data(), unit_.data(),
+          market_.spot.data(), market_.vol.data(), liquidity_.coefficient.data(),
+          params_.liquidity_addon ? liquidity_.daily_volume.data() : nullptr,
+          r.exposure_delta.data(), r.exposure_gamma.data(), r.exposure_vega.data(),
+          r.exposure_theta.data(), r.exposure_decay.data(), r.exposure_vol_exposure.data()},
+      credit_.data(),
+      change,
+      change_out,
+      funding,
+      cpu::account_outputs{r.account_own_funds.data(), r.account_equity.data(),
+                           r.account_gross_notional.data(), r.account_floor_notional.data(),
+                           r.account_liquidity_addon.data()},
+      nullptr};
+  cpu::tick_state_inputs tick{};
+  if (states) {
+    tick_buffers_.next.resize(book_->accounts());
+    tick = cpu::tick_state_inputs{risk_.initial_margin.data(),
+                                  risk_.maintenance_margin.data(),
+                                  risk_.breach_probability.data(),
+                                  cpu::stale_flags(market_, *states, tick_buffers_),
+                                  states_.data(),
+                                  tick_buffers_.next.data(),
+                                  states->z,
+                                  states->tau_years,
+                                  states->preemptive_threshold,
+                                  states->recovery_band};
+    pass.states = &tick;
+  }
+  cpu::run_revalue_pass(pass, threads_);
   reval_held_ = true;
-  watch.lap("revalue");
+  watch.lap(states ? "tick path" : "revalue");  // short names: no allocation
 }
 
 void cpu_backend::scenario_risk(const scenario_source& source, const risk_params& params) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "marginsync/funding.hpp"
 #include "marginsync/instrument_inputs.hpp"
 #include "marginsync/staleness.hpp"
 #include "marginsync/stopwatch.hpp"
@@ -123,18 +124,28 @@ risk_trigger margin_stream::pick_trigger() const {
   return risk_trigger::none;
 }
 
-void margin_stream::accrue_funding(std::int64_t from_ns, std::int64_t to_ns) {
-  if (to_ns <= from_ns) return;
+funding_accrual margin_stream::funding_over(std::int64_t from_ns, std::int64_t to_ns,
+                                            const std::vector<double>& spot) const {
+  funding_accrual f;
+  if (to_ns <= from_ns) return f;
+  f.positions = &inputs_.positions;
+  f.periods = seconds_between(from_ns, to_ns) / funding_period_seconds;
+  f.spot = spot.data();
+  f.rate = inputs_.market.funding_rate.data();
+  return f;
+}
+
+void margin_stream::accrue_funding(const funding_accrual& f) {
+  if (!f.any()) return;
   const book& b = inputs_.positions;
-  const market_state& m = inputs_.market;
-  const double periods = seconds_between(from_ns, to_ns) / funding_period_seconds;
-  // Longs pay shorts when the rate is positive: q m S rate per period, at the spot in force.
+  // Longs pay shorts when the rate is positive: q m S rate per period, at the spot in force. The
+  // perpetual positions in book order, as account_after_funding takes them.
   for (const auto& [a, p] : perpetuals_) {
     const std::uint32_t i = b.position_instrument[p];
     const std::uint32_t u = b.instruments.underlying[i];
-    if (m.funding_rate[u] == 0.0) continue;
-    collateral_change_[a] -= b.position_quantity[p] * b.instruments.multiplier[i] * m.spot[u] *
-                             m.funding_rate[u] * periods;
+    if (f.rate[u] == 0.0) continue;
+    collateral_change_[a] -= position_funding(b.position_quantity[p], b.instruments.multiplier[i],
+                                              f.spot[u], f.rate[u], f.periods);
   }
 }
 
@@ -238,7 +249,8 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
                                      const std::function<void()>& applied) {
   // The tick path's latency is the whole update but its risk path: funding, the events, making a
   // changed book resident again (a reload costs about 0.5 s at 1 M accounts), revaluation and
-  // states. Every account's state waits on all of it.
+  // states (funding and states in the revaluation's pass where they can be). Every account's
+  // state waits on all of it.
   const stopwatch update_watch;
   update_outcome out;
   if (!started_) {
@@ -252,8 +264,23 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
   const std::int64_t previous_ns = now_ns_;
   now_ns_ = std::max(now_ns_, ts_ns);
   out.ts_ns = now_ns_;
-  accrue_funding(previous_ns, now_ns_);  // at the prices in force until this update
   market_state& m = inputs_.market;
+  // Funding over the interval, at the prices in force until this update and on the positions as
+  // they were. When no event of the update moves collateral (no trade, no collateral event) and
+  // no caller reads the collateral moved before the revaluation (no `applied`), the backend's
+  // revaluation pass accrues it, with the interval's spots kept aside: the pass reads every
+  // position anyway. Otherwise it accrues here, before the events.
+  const bool moves_collateral =
+      std::any_of(events.begin(), events.end(), [](const stream_event& e) {
+        return e.kind == stream_event_kind::trade || e.kind == stream_event_kind::collateral;
+      });
+  funding_accrual funding;
+  if (moves_collateral || applied) {
+    accrue_funding(funding_over(previous_ns, now_ns_, m.spot));
+  } else {
+    funding_spot_ = m.spot;  // the same size every update: no allocation
+    funding = funding_over(previous_ns, now_ns_, funding_spot_);
+  }
   bool structure_changed = false;
   std::vector<std::uint32_t> traded;
   for (const stream_event& e : events) {
@@ -312,16 +339,22 @@ update_outcome margin_stream::update(std::int64_t ts_ns, const std::vector<strea
   }
 
   if (applied) applied();
-  engine_.revalue(m, collateral_change_);
   host_reval_.reset();
+  // The trigger depends on the prices and the book, not on the revaluation: known before it. With
+  // no risk run, the revaluation and the states are one call (one pass over the accounts on the
+  // CPU); with one, the states wait for its margins.
   out.trigger = pick_trigger();
-  if (out.trigger != risk_trigger::none) {
+  if (out.trigger == risk_trigger::none) {
+    const tick_request request = tick_inputs();
+    evaluate(out, engine_.revalue_tick(m, collateral_change_, funding, &request));
+  } else {
+    engine_.revalue_tick(m, collateral_change_, funding, nullptr);
     const stopwatch risk_watch;
     run_risk();
     out.risk_seconds = risk_watch.seconds();
     ++runs_[out.trigger];
+    evaluate(out, engine_.tick_states(tick_inputs()));
   }
-  evaluate(out);
   out.tick_seconds = update_watch.seconds() - out.risk_seconds;
   out.staleness_years = seconds_between(risk_ns_, now_ns_) / seconds_per_year;
   return out;
@@ -346,8 +379,8 @@ tick_request margin_stream::tick_inputs() const {
   return r;
 }
 
-void margin_stream::evaluate(update_outcome& out) {
-  for (const tick_change& c : engine_.tick_states(tick_inputs())) {
+void margin_stream::evaluate(update_outcome& out, const std::vector<tick_change>& changes) {
+  for (const tick_change& c : changes) {
     account_transition t;
     t.ts_ns = now_ns_;
     t.account = c.account;

@@ -166,7 +166,11 @@ class margin_stream {
 
  private:
   risk_trigger pick_trigger() const;
-  void accrue_funding(std::int64_t from_ns, std::int64_t to_ns);
+  // Funding over [from_ns, to_ns] at `spot` (per underlying; kept alive by the caller): none when
+  // the interval is empty.
+  funding_accrual funding_over(std::int64_t from_ns, std::int64_t to_ns,
+                               const std::vector<double>& spot) const;
+  void accrue_funding(const funding_accrual& f);  // into collateral_change_, here
   // A trade that changes only an existing position's numbers adds its account to `traded` (sent to
   // the engine as a patch); one that adds an account or a position sets structure_changed (the
   // book is loaded again).
@@ -183,7 +187,8 @@ class margin_stream {
   void patch_engine(std::vector<std::uint32_t> accounts);
   void index_book();
   void run_risk();
-  void evaluate(update_outcome& out);
+  // The accounts whose state changed, as transitions in `out`.
+  void evaluate(update_outcome& out, const std::vector<tick_change>& changes);
   tick_request tick_inputs() const;
 
   book_inputs inputs_;
@@ -214,6 +219,8 @@ class margin_stream {
   std::vector<double> collateral_change_;
   std::unordered_map<std::string, std::uint32_t> account_index_, instrument_index_;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> perpetuals_;  // (account, position)
+  // The spots in force until the update in hand, for the funding its revaluation pass accrues.
+  std::vector<double> funding_spot_;
   int standard_tier_ = -1;
   bool risk_ran_ = false;
   std::vector<stream_state> state_;  // as of the last update

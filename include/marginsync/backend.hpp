@@ -16,6 +16,9 @@
 //                   account VaR, ES, margins, health, status, breach probability; book bad debt.
 //   tick_states     a stream's account states against the margins of the last scenario_risk
 //                   widened by the staleness add-on; only the accounts whose state changed.
+//   revalue_tick    a stream update's tick path in one call: funding, revalue and (unless the
+//                   risk path runs in between) tick_states; the CPU backend does all three in one
+//                   pass over the accounts.
 // Results stay on the backend (in device memory for a GPU) until a caller asks for them with an
 // explicit copy: copy_revaluation (whole, or gathered for some accounts) and copy_risk.
 //
@@ -28,6 +31,7 @@
 
 #include "marginsync/account_patch.hpp"
 #include "marginsync/book.hpp"
+#include "marginsync/funding.hpp"
 #include "marginsync/market.hpp"
 #include "marginsync/risk_params.hpp"
 #include "marginsync/risk_rules.hpp"
@@ -151,6 +155,24 @@ class backend {
   virtual std::vector<tick_change> tick_states(const tick_request& request) = 0;
   // Restores the tick states (one stream_state per account), e.g. after the book is loaded again.
   virtual void set_tick_states(const std::vector<std::uint8_t>& states) = 0;
+
+  // A stream update's tick path (docs/design.md 8.2): first `funding` (of the loaded book's
+  // perpetual positions; none when !funding.any()) is subtracted from `collateral_change`, one
+  // entry per account, which is left holding the collateral moved including it; then revalue at
+  // `market` with those changes; then, when `states` is given, tick_states(*states), whose
+  // changes come back (none without `states`: the caller runs scenario_risk, then tick_states).
+  // The same numbers, bit for bit, as accrue_funding (funding.hpp), revalue and tick_states one
+  // after the other, which is what this default does; the CPU backend overrides it with one pass
+  // over the accounts, without allocating once its buffers are sized.
+  virtual std::vector<tick_change> revalue_tick(const market_state& market,
+                                                std::vector<double>& collateral_change,
+                                                const funding_accrual& funding,
+                                                const tick_request* states) {
+    accrue_funding(funding, collateral_change);
+    revalue(market, collateral_change);
+    if (!states) return {};
+    return tick_states(*states);
+  }
 
   // Explicit copies to the host of the results held.
   virtual revaluation copy_revaluation() = 0;

@@ -69,13 +69,21 @@ inline valuation_inputs instrument_input(const instrument_table& ins, std::size_
   return x;
 }
 
-// valuation_inputs of every instrument at `m` (time to expiry from m.as_of_ns).
+// valuation_inputs of every instrument at `m` (time to expiry from m.as_of_ns), written into
+// `out`: a stream's tick path reuses it from one update to the next without allocating.
+inline void instrument_inputs(const instrument_table& ins, const market_state& m,
+                              const risk_params& p, std::vector<valuation_inputs>& out) {
+  out.resize(ins.size());
+  for (std::size_t i = 0; i < ins.size(); ++i)
+    out[i] = instrument_input(ins, i, m, p, instrument_years_to_expiry(ins, i, m.as_of_ns));
+}
+
+// The same, returned.
 inline std::vector<valuation_inputs> instrument_inputs(const instrument_table& ins,
                                                        const market_state& m,
                                                        const risk_params& p) {
-  const std::vector<double> t = years_to_expiry(ins, m.as_of_ns);
-  std::vector<valuation_inputs> out(ins.size());
-  for (std::size_t i = 0; i < ins.size(); ++i) out[i] = instrument_input(ins, i, m, p, t[i]);
+  std::vector<valuation_inputs> out;
+  instrument_inputs(ins, m, p, out);
   return out;
 }
 
