@@ -67,6 +67,7 @@ nlohmann::json peaks_json(const machine_peaks& p) {
   return nlohmann::json{{"name", p.name},
                         {"memory_bandwidth_bytes_per_s", p.memory_bandwidth},
                         {"fp64_ops_per_s", p.fp64_rate},
+                        {"fp32_ops_per_s", p.fp32_rate},
                         {"host_to_device_bytes_per_s", p.link_bandwidth}};
 }
 

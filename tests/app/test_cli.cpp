@@ -279,6 +279,8 @@ TEST(cli, bench_times_every_stage_and_writes_json) {
   EXPECT_EQ(j["sizes"]["accounts"], 300);
   EXPECT_EQ(j["sizes"]["scenarios"], 256);
   EXPECT_GT(j["devices"]["cpu"]["memory_bandwidth_bytes_per_s"].get<double>(), 0.0);
+  // The CPU's float delta_gamma losses are judged against the measured FP32 rate (13.2).
+  EXPECT_GT(j["devices"]["cpu"]["fp32_ops_per_s"].get<double>(), 0.0);
   std::set<std::string> seen;
   for (const auto& stage : j["stages"]) {
     seen.insert(stage["method"].get<std::string>() + "/" + stage["stage"].get<std::string>());
