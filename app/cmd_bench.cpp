@@ -448,19 +448,7 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
     j["repeats"] = bo.repeats;
     j["devices"] = devices;
     j["stages"] = nlohmann::json::array();
-    for (const stage_result& r : results)
-      j["stages"].push_back({{"backend", r.backend},
-                             {"method", r.method},
-                             {"stage", r.stage},
-                             {"seconds", r.seconds},
-                             {"repeats", r.repeats},
-                             {"bytes", r.bytes},
-                             {"fp64_operations", r.operations},
-                             {"floor_seconds", r.floor_seconds},
-                             {"fraction_of_floor", r.fraction},
-                             {"accounts_fraction", r.accounts_fraction},
-                             {"positions", r.positions},
-                             {"peak_rss_bytes", r.peak_rss_bytes}});
+    for (const stage_result& r : results) j["stages"].push_back(stage_json(r));
     j["peak_memory"] = peak_memory_json(results, b.positions(), memory);
     const std::string& path = args.json;
     write_atomically(path, bench_document(args, context, in, j, ""));

@@ -160,6 +160,21 @@ void print_scaling(const std::vector<scaling_series>& series) {
       100 * superlinear_growth);
 }
 
+nlohmann::json stage_json(const stage_result& r) {
+  return {{"backend", r.backend},
+          {"method", r.method},
+          {"stage", r.stage},
+          {"seconds", r.seconds},
+          {"repeats", r.repeats},
+          {"bytes", r.bytes},
+          {"fp64_operations", r.operations},
+          {"floor_seconds", r.floor_seconds},
+          {"fraction_of_floor", r.fraction},
+          {"accounts_fraction", r.accounts_fraction},
+          {"positions", r.positions},
+          {"peak_rss_bytes", r.peak_rss_bytes}};
+}
+
 nlohmann::json scaling_json(const std::vector<scaling_series>& series) {
   nlohmann::json out = nlohmann::json::array();
   for (const scaling_series& s : series) {
@@ -172,24 +187,13 @@ nlohmann::json scaling_json(const std::vector<scaling_series>& series) {
       for (std::size_t k = 0; k < p.stages.size(); ++k) {
         const stage_result& r = p.stages[k];
         const unit_cost& c = costs[i][k];
-        point["stages"].push_back(
-            {{"backend", r.backend},
-             {"method", r.method},
-             {"stage", r.stage},
-             {"seconds", r.seconds},
-             {"repeats", r.repeats},
-             {"bytes", r.bytes},
-             {"fp64_operations", r.operations},
-             {"floor_seconds", r.floor_seconds},
-             {"fraction_of_floor", r.fraction},
-             {"accounts_fraction", r.accounts_fraction},
-             {"positions", r.positions},
-             {"peak_rss_bytes", r.peak_rss_bytes},
-             {"unit", c.unit},
-             {"units", c.units},
-             {"ns_per_unit", c.ns_per_unit},
-             {"growth", c.growth > 0 ? nlohmann::json(c.growth) : nlohmann::json(nullptr)},
-             {"superlinear", c.superlinear}});
+        nlohmann::json stage = stage_json(r);
+        stage["unit"] = c.unit;
+        stage["units"] = c.units;
+        stage["ns_per_unit"] = c.ns_per_unit;
+        stage["growth"] = c.growth > 0 ? nlohmann::json(c.growth) : nlohmann::json(nullptr);
+        stage["superlinear"] = c.superlinear;
+        point["stages"].push_back(stage);
       }
       point["peak_memory"] = nlohmann::json::array();
       for (const method_peak& m : method_peaks(p.stages, p.sizes.positions))

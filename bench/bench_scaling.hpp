@@ -64,6 +64,8 @@ std::vector<method_peak> method_peaks(const std::vector<stage_result>& stages,
 
 // The tables on stdout, and the JSON `series` array.
 void print_scaling(const std::vector<scaling_series>& series);
+// One stage of bench --json's `stages[]` (docs/design.md 13.3), as --scaling's points also hold it.
+nlohmann::json stage_json(const stage_result& r);
 nlohmann::json scaling_json(const std::vector<scaling_series>& series);
 
 }  // namespace msync

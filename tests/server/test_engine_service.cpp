@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "forwarding_backend.hpp"
 #include "io/number_parse.hpp"
 #include "marginsync/backend_registry.hpp"
 #include "server/engine_service.hpp"
@@ -19,36 +20,17 @@
 namespace msync::test {
 namespace {
 
-class gated_backend final : public backend {
+class gated_backend final : public forwarding_backend {
  public:
-  explicit gated_backend(std::unique_ptr<backend> inner) : inner_(std::move(inner)) {}
-  std::string name() const override { return inner_->name(); }
-  std::string device() const override { return inner_->device(); }
-  std::string residency_note() const override { return inner_->residency_note(); }
-  void set_progress(progress_callback c) override { inner_->set_progress(std::move(c)); }
-  std::vector<stage_time> last_stages() const override { return inner_->last_stages(); }
-  void load_book(book& b, const risk_params& p) override { inner_->load_book(b, p); }
-  void patch_accounts(const account_patch& p) override { inner_->patch_accounts(p); }
-  void revalue(const market_state& m, const std::vector<double>& c) override {
-    inner_->revalue(m, c);
-  }
+  explicit gated_backend(std::unique_ptr<backend> inner) : forwarding_backend(std::move(inner)) {}
   void scenario_risk(const scenario_source& s, const risk_params& p) override {
     if (hold_next_) {
       hold_next_ = false;
       entered_.set_value();
       release_.get_future().wait();
     }
-    inner_->scenario_risk(s, p);
+    forwarding_backend::scenario_risk(s, p);
   }
-  std::vector<tick_change> tick_states(const tick_request& r) override {
-    return inner_->tick_states(r);
-  }
-  void set_tick_states(const std::vector<std::uint8_t>& s) override { inner_->set_tick_states(s); }
-  revaluation copy_revaluation() override { return inner_->copy_revaluation(); }
-  revalued_accounts copy_revaluation_of(const std::vector<std::uint32_t>& a) override {
-    return inner_->copy_revaluation_of(a);
-  }
-  risk_result copy_risk() override { return inner_->copy_risk(); }
 
   // The next risk run blocks until release(); entered() is ready once it has begun.
   void hold_next_risk_run() { hold_next_ = true; }
@@ -56,7 +38,6 @@ class gated_backend final : public backend {
   void release() { release_.set_value(); }
 
  private:
-  std::unique_ptr<backend> inner_;
   std::atomic<bool> hold_next_{false};
   std::promise<void> entered_, release_;
 };

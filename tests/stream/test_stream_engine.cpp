@@ -9,6 +9,7 @@
 #include <cmath>
 #include <thread>
 
+#include "forwarding_backend.hpp"
 #include "io/number_parse.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/staleness.hpp"
@@ -503,46 +504,26 @@ TEST(stream_engine, perpetual_funding_accrues_in_stream_time) {
 
 // A CPU backend whose book transfers take `delay` once armed, as a reload of a large book does
 // (about 0.5 s at 1 M accounts).
-class slow_book_backend : public backend {
+class slow_book_backend : public test::forwarding_backend {
  public:
-  explicit slow_book_backend(std::chrono::milliseconds delay) : delay_(delay) {}
+  explicit slow_book_backend(std::chrono::milliseconds delay)
+      : forwarding_backend(make_cpu_backend(1)), delay_(delay) {}
   bool armed = false;
 
-  std::string name() const override { return cpu_->name(); }
-  std::string device() const override { return cpu_->device(); }
-  std::string residency_note() const override { return cpu_->residency_note(); }
-  void set_progress(progress_callback callback) override { cpu_->set_progress(callback); }
-  std::vector<stage_time> last_stages() const override { return cpu_->last_stages(); }
   void load_book(book& b, const risk_params& params) override {
     wait();
-    cpu_->load_book(b, params);
+    forwarding_backend::load_book(b, params);
   }
   void patch_accounts(const account_patch& patch) override {
     wait();
-    cpu_->patch_accounts(patch);
+    forwarding_backend::patch_accounts(patch);
   }
-  void revalue(const market_state& m, const std::vector<double>& change) override {
-    cpu_->revalue(m, change);
-  }
-  void scenario_risk(const scenario_source& s, const risk_params& params) override {
-    cpu_->scenario_risk(s, params);
-  }
-  std::vector<tick_change> tick_states(const tick_request& r) override {
-    return cpu_->tick_states(r);
-  }
-  void set_tick_states(const std::vector<std::uint8_t>& s) override { cpu_->set_tick_states(s); }
-  revaluation copy_revaluation() override { return cpu_->copy_revaluation(); }
-  revalued_accounts copy_revaluation_of(const std::vector<std::uint32_t>& a) override {
-    return cpu_->copy_revaluation_of(a);
-  }
-  risk_result copy_risk() override { return cpu_->copy_risk(); }
 
  private:
   void wait() const {
     if (armed) std::this_thread::sleep_for(delay_);
   }
   std::chrono::milliseconds delay_;
-  std::unique_ptr<backend> cpu_ = make_cpu_backend(1);
 };
 
 // The tick path's latency is what the update's states waited for: a reload of the book (a new

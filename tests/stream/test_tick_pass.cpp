@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include "forwarding_backend.hpp"
 #include "io/load_inputs.hpp"
 #include "io/tick_stream.hpp"
 #include "stream/stream_engine.hpp"
@@ -20,33 +21,9 @@ namespace msync {
 namespace {
 
 // The CPU backend with revalue_tick left to the interface's default: the steps one at a time.
-class step_by_step_backend : public backend {
+class step_by_step_backend : public test::forwarding_backend {
  public:
-  std::string name() const override { return cpu_->name(); }
-  std::string device() const override { return cpu_->device(); }
-  std::string residency_note() const override { return cpu_->residency_note(); }
-  void set_progress(progress_callback callback) override { cpu_->set_progress(callback); }
-  std::vector<stage_time> last_stages() const override { return cpu_->last_stages(); }
-  void load_book(book& b, const risk_params& params) override { cpu_->load_book(b, params); }
-  void patch_accounts(const account_patch& patch) override { cpu_->patch_accounts(patch); }
-  void revalue(const market_state& m, const std::vector<double>& change) override {
-    cpu_->revalue(m, change);
-  }
-  void scenario_risk(const scenario_source& s, const risk_params& params) override {
-    cpu_->scenario_risk(s, params);
-  }
-  std::vector<tick_change> tick_states(const tick_request& r) override {
-    return cpu_->tick_states(r);
-  }
-  void set_tick_states(const std::vector<std::uint8_t>& s) override { cpu_->set_tick_states(s); }
-  revaluation copy_revaluation() override { return cpu_->copy_revaluation(); }
-  revalued_accounts copy_revaluation_of(const std::vector<std::uint32_t>& a) override {
-    return cpu_->copy_revaluation_of(a);
-  }
-  risk_result copy_risk() override { return cpu_->copy_risk(); }
-
- private:
-  std::unique_ptr<backend> cpu_ = make_cpu_backend(2);
+  step_by_step_backend() : forwarding_backend(make_cpu_backend(2)) {}
 };
 
 bool same_bits(double a, double b) {
