@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "marginsync/uninitialized_vector.hpp"
+
 namespace msync {
 
 template <class T>
@@ -37,7 +39,7 @@ class column {
   using const_iterator = const T*;
 
   column() noexcept = default;
-  column(std::vector<T> v) noexcept : owned_(std::move(v)) { sync(); }  // NOLINT: implicit
+  column(const std::vector<T>& v) : owned_(v.begin(), v.end()) { sync(); }  // NOLINT: implicit
   column(std::initializer_list<T> list) : owned_(list) { sync(); }
   explicit column(size_type n, T value = T()) : owned_(n, value) { sync(); }
   template <class It, class = typename std::iterator_traits<It>::iterator_category>
@@ -117,6 +119,13 @@ class column {
     keeper_.reset();
     sync();
   }
+  // Resizes without writing the new elements (they are indeterminate until written): for a loader
+  // that writes every element right after, from several threads (uninitialized_vector.hpp).
+  void resize_for_overwrite(size_type n) {
+    own();
+    owned_.resize(n);
+    sync();
+  }
   void push_back(T value) {
     own();
     owned_.push_back(value);
@@ -132,7 +141,7 @@ class column {
   template <class It, class = typename std::iterator_traits<It>::iterator_category>
   void assign(It first, It last) {
     if (points_into_owned(first)) {
-      std::vector<T> fresh(first, last);
+      storage fresh(first, last);
       owned_.swap(fresh);
     } else {
       owned_.assign(first, last);
@@ -176,13 +185,16 @@ class column {
     sync();
   }
   void forget() noexcept {
-    owned_ = std::vector<T>();
+    owned_ = storage();
     keeper_.reset();
     data_ = nullptr;
     size_ = 0;
   }
 
-  std::vector<T> owned_;                // the elements, unless a view
+  // Owned elements: a vector whose plain resize does not zero (resize_for_overwrite); every other
+  // call fills as std::vector's does.
+  using storage = uninitialized_vector<T>;
+  storage owned_;                       // the elements, unless a view
   std::shared_ptr<const void> keeper_;  // a view's mapping; null when owned
   T* data_ = nullptr;                   // owned_.data() or the view's first element
   size_type size_ = 0;

@@ -81,5 +81,27 @@ TEST(column, size_changes_and_copies_own_their_elements) {
   EXPECT_EQ(alone, (column<double>{1, 2, 3, 4}));
 }
 
+// A loader sizes a column without zeroing it and writes every element: the elements already there
+// (a view's, copied into owned storage) are kept, and the plain resize still fills.
+TEST(column, resize_for_overwrite_keeps_what_is_there_and_resize_still_fills) {
+  const viewed m;
+  column<double> c = m.view();
+  c.resize_for_overwrite(6);
+  EXPECT_FALSE(c.is_view());
+  ASSERT_EQ(c.size(), 6u);
+  EXPECT_EQ(c[0], 1.0);
+  EXPECT_EQ(c[3], 4.0);
+  c[4] = 5;
+  c[5] = 6;
+  EXPECT_EQ(c, (column<double>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ((*m.memory)[3], 4.0);  // the mapping is untouched
+  c.resize(8);
+  EXPECT_EQ(c[6], 0.0);
+  EXPECT_EQ(c[7], 0.0);
+  column<double> filled(3, 7.5);
+  filled.resize(5, 1.5);
+  EXPECT_EQ(filled, (column<double>{7.5, 7.5, 7.5, 1.5, 1.5}));
+}
+
 }  // namespace
 }  // namespace msync
