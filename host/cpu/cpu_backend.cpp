@@ -364,7 +364,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
 #pragma omp parallel num_threads(threads_)
   {
     std::vector<double> loss, block_max, row_buffer;
-    std::vector<double> scratch, scratch_max;  // delta_gamma in float: double's losses for bad debt
+    std::vector<float> loss_f, block_max_f;  // delta_gamma in float: the losses and block maxima
     // `full` works in tiles of scenarios small enough that the loss tile stays in L1 while every
     // position adds to it; the table rows stream from L2. (On-the-fly pricing works on whole
     // rows: one tile.) delta_gamma needs no tiles: it writes each loss once.
@@ -372,54 +372,17 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
     std::vector<cpu::exposure_term> terms;
     std::vector<cpu::exposure_term_f> terms_f;
     tail_selector selector;
+    tail_selector_f selector_f;
     guard.run([&] {
       loss.resize(un);
       block_max.resize((un + tail_block - 1) / tail_block);
       row_buffer.resize(use_table || !full ? 0 : un);
-      scratch.resize(full ? 0 : un + 8);
-      scratch_max.resize(full ? 0 : block_max.size());
+      loss_f.resize(full ? 0 : un);
+      block_max_f.resize(full ? 0 : block_max.size());
     });
-    // Account a's numbers from its losses l (largest: the largest of them; block_max filled).
-    // Losses from the float loop (exact = false; each within loss_bound of double's) are kept only
-    // where they decide the account as double's would; otherwise nothing is written and the result
-    // is false. Bad debt goes to `bad`, the account's chunk's row.
-    auto settle = [&](std::size_t a, const double* l, double largest, bool exact, double loss_bound,
-                      double* bad) {
+    auto write_account = [&](std::size_t a, const tail_statistics& tail, const margin_levels& m,
+                             std::int64_t breaches) {
       const double equity = reval.account_equity[a];
-      const double own_funds = reval.account_own_funds[a];
-      const tail_statistics tail =
-          selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
-      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]};
-      const margin_levels m =
-          account_margins(tail.var, tail.es, params.measure == margin_measure::es,
-                          reval.account_floor_notional[a], reval.account_liquidity_addon[a], rule);
-      // Breaching is monotone in the loss. When the k-th largest loss does not breach, only
-      // larger losses can, and those are all among the k the selector kept. In float, the same
-      // holds for lying near the threshold: the band is 0 for double's losses.
-      const cpu::float_bounds bounds = cpu::margin_bounds(exact ? 0.0 : loss_bound, m, rule);
-      if (!exact && !cpu::float_margins_decide(tail.var, tail.es, equity, m, bounds)) return false;
-      const double band = exact ? -1.0 : cpu::breach_band(equity, m, bounds);
-      const bool all = breaches_maintenance(equity, tail.var, m.maintenance) ||
-                       (!exact && cpu::near_breach(equity, tail.var, m.maintenance, band));
-      std::int64_t breaches = 0;
-      if (exact)
-        breaches = all ? cpu::count_breaches(l, un, equity, m.maintenance)
-                       : cpu::count_breaches(selector.largest(), static_cast<std::size_t>(k),
-                                             equity, m.maintenance);
-      else
-        breaches =
-            all ? cpu::count_breaches_clear_of(l, un, equity, m.maintenance, band)
-                : cpu::count_breaches_clear_of(selector.largest(), static_cast<std::size_t>(k),
-                                               equity, m.maintenance, band);
-      if (breaches < 0) return false;
-      // Bad debt is max(0, L - own funds): zero in every scenario unless the largest loss
-      // exceeds the own funds, which is rare, so most accounts never touch their chunk's row.
-      // Float losses near or above the own funds are taken in double (delta_gamma_float.hpp).
-      if (exact && largest > own_funds) cpu::add_bad_debt(l, un, own_funds, bad);
-      if (!exact && largest > cpu::bad_debt_cutoff(own_funds, loss_bound)) {
-        cpu::add_bad_debt_of_float(l, un, block_max.data(), own_funds, loss_bound, terms.data(),
-                                   terms.size(), scratch.data(), scratch_max.data(), bad);
-      }
       out.var[a] = tail.var;
       out.es[a] = tail.es;
       out.initial_margin[a] = m.initial;
@@ -429,6 +392,65 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       out.status[a] = margin_status(equity, m);
       out.preemptive[a] =
           preemptive_flag(out.status[a], out.breach_probability[a], params.preemptive_threshold);
+    };
+    // Account a's numbers from its double losses l (largest: the largest of them; block_max
+    // filled). Bad debt goes to `bad`, the account's chunk's row.
+    auto settle = [&](std::size_t a, const double* l, double largest, double* bad) {
+      const double equity = reval.account_equity[a];
+      const double own_funds = reval.account_own_funds[a];
+      const tail_statistics tail =
+          selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
+      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]};
+      const margin_levels m =
+          account_margins(tail.var, tail.es, params.measure == margin_measure::es,
+                          reval.account_floor_notional[a], reval.account_liquidity_addon[a], rule);
+      // Breaching is monotone in the loss. When the k-th largest loss does not breach, only
+      // larger losses can, and those are all among the k the selector kept.
+      const std::int64_t breaches =
+          breaches_maintenance(equity, tail.var, m.maintenance)
+              ? cpu::count_breaches(l, un, equity, m.maintenance)
+              : cpu::count_breaches(selector.largest(), static_cast<std::size_t>(k), equity,
+                                    m.maintenance);
+      // Bad debt is max(0, L - own funds): zero in every scenario unless the largest loss
+      // exceeds the own funds, which is rare, so most accounts never touch their chunk's row.
+      if (largest > own_funds) cpu::add_bad_debt(l, un, own_funds, bad);
+      write_account(a, tail, m, breaches);
+    };
+    // The same from float losses lf (block maxima block_max_f, each loss within loss_bound of
+    // double's), kept only where they decide the account as double's would (delta_gamma_float.hpp);
+    // otherwise nothing is written and the result is false. Losses, block maxima and candidates
+    // stay float: every comparison is made on them through float thresholds.
+    auto settle_float = [&](std::size_t a, const float* lf, double largest, double loss_bound,
+                            double* bad) {
+      const double equity = reval.account_equity[a];
+      const double own_funds = reval.account_own_funds[a];
+      const tail_statistics tail =
+          selector_f.select(lf, un, static_cast<std::size_t>(k), block_max_f.data());
+      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]};
+      const margin_levels m =
+          account_margins(tail.var, tail.es, params.measure == margin_measure::es,
+                          reval.account_floor_notional[a], reval.account_liquidity_addon[a], rule);
+      const cpu::float_bounds bounds = cpu::margin_bounds(loss_bound, m, rule);
+      if (!cpu::float_margins_decide(tail.var, tail.es, equity, m, bounds)) return false;
+      // Which float losses breach, and which lie too near the threshold to decide: each a range
+      // of losses from a float threshold up. Every loss at or above the selector's candidate floor
+      // is among its candidates, so a threshold at or above that floor needs only them (the usual
+      // case); a lower one needs every loss.
+      const cpu::float_breach_thresholds t =
+          cpu::breach_thresholds(equity, m.maintenance, cpu::breach_band(equity, m, bounds));
+      const float lowest = std::fmin(t.breach_from, t.near_low);  // NaN only when both are
+      const bool few = !(lowest < selector_f.candidate_floor());
+      const cpu::breach_tally tally =
+          few ? cpu::breach_scan(selector_f.candidates(), selector_f.candidate_count(),
+                                 t.breach_from, t.near_low, t.near_high)
+              : cpu::breach_scan(lf, un, t.breach_from, t.near_low, t.near_high);
+      if (tally.near) return false;
+      // Float losses near or above the own funds are taken in double (delta_gamma_float.hpp).
+      const double cutoff = cpu::bad_debt_cutoff(own_funds, loss_bound);
+      if (largest > cutoff)
+        cpu::add_bad_debt_of_blocks(lf, un, block_max_f.data(), cutoff, own_funds, terms.data(),
+                                    terms.size(), bad);
+      write_account(a, tail, m, tally.count);
       return true;
     };
 #pragma omp for schedule(dynamic, 1)
@@ -440,7 +462,6 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
           const std::size_t a = order_[i];
           double* l = loss.data();
           double largest = 0.0;
-          double loss_bound = INFINITY;  // delta_gamma in float: the bound on each loss's error
           if (full) {
             for (std::size_t t0 = 0; t0 < un; t0 += tile) {
               const std::size_t len = std::min(tile, un - t0);
@@ -482,22 +503,19 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
               reach_spot = std::max(reach_spot, max_d_spot[u]);  // NaN-free: magnitude has it
               reach_vol = std::max(reach_vol, max_d_vol[u]);
             }
-            loss_bound =
+            const double loss_bound =
                 delta_gamma_float_error_bound(magnitude, sensitivity_sum, reach_spot, reach_vol,
                                               static_cast<unsigned>(terms.size()));
-            if (std::isfinite(loss_bound))
-              largest = cpu::delta_gamma_losses_float(l, un, terms_f.data(), terms_f.size(),
-                                                      block_max.data());
-            else
-              largest =
-                  cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
-          }
-          const bool exact = !std::isfinite(loss_bound);  // the losses are double's
-          if (!settle(a, l, largest, exact, loss_bound, bad)) {
-            // The float losses do not decide this account (delta_gamma_float.hpp): in double.
+            if (std::isfinite(loss_bound)) {
+              const double top = cpu::delta_gamma_losses_float(loss_f.data(), un, terms_f.data(),
+                                                               terms_f.size(), block_max_f.data());
+              if (settle_float(a, loss_f.data(), top, loss_bound, bad)) continue;
+            }
+            // The float losses do not decide this account, or cannot be trusted
+            // (delta_gamma_float.hpp): in double.
             largest = cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
-            settle(a, l, largest, true, 0.0, bad);
           }
+          settle(a, l, largest, bad);
         }
         const std::int64_t done = ++chunks_done;
         // Only the first thread reports, so the callback is never called concurrently.

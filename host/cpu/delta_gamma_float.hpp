@@ -10,16 +10,18 @@
 //   mean of the k largest move by no more than the largest error of a loss);
 // - status: equity is farther from IM and from MM than their own bounds;
 // - breach count: no loss lies within its bound (plus MM's) of the threshold equity - MM, so
-//   every scenario breaches in float exactly when it does in double;
+//   every scenario breaches in float exactly when it does in double (breach_thresholds turns both
+//   conditions into float thresholds, so the losses are compared as floats);
 // Anywhere else the account is recomputed in double. Bad debt takes double's loss in every
-// scenario where the float loss is within its bound of the own funds or above
-// (add_bad_debt_of_float), and none elsewhere. So so breach counts, breach probability,
+// block of scenarios whose float maximum is within its bound of the own funds or above
+// (cpu::add_bad_debt_of_blocks), and none elsewhere. So breach counts, breach probability,
 // statuses, flags and bad debt are those of the double computation, and VaR, ES, IM, MM and health
 // are within float_relative_tolerance of it. Which accounts fall back depends on the inputs alone.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "cpu/loss_kernels.hpp"
 #include "cpu/tail_select.hpp"
@@ -75,38 +77,6 @@ inline double bad_debt_cutoff(double own_funds, double loss_bound) {
   return own_funds - loss_bound * (1 + double_slack) - double_slack * std::fabs(own_funds);
 }
 
-// bad[s] += max(0, L(s) - own_funds) with L(s) double's loss, from float losses l (block maxima
-// block_max) each within loss_bound of double's: a scenario whose float loss is at most
-// bad_debt_cutoff has none; the others take double's loss, recomputed one by one where they are
-// few (delta_gamma_term in the order cpu::delta_gamma_losses adds the terms: the same bits), or
-// all at once into `scratch` (n + 8 doubles, and `scratch_max`) where many blocks reach the
-// cutoff. So bad debt is double's exactly.
-inline void add_bad_debt_of_float(const double* l, std::size_t n, const double* block_max,
-                                  double own_funds, double loss_bound, const exposure_term* x,
-                                  std::size_t count, double* scratch, double* scratch_max,
-                                  double* bad) {
-  const double cutoff = bad_debt_cutoff(own_funds, loss_bound);
-  const std::size_t blocks = (n + tail_block - 1) / tail_block;
-  std::size_t reaching = 0;
-  for (std::size_t b = 0; b < blocks; ++b) reaching += block_max[b] > cutoff ? 1 : 0;
-  if (8 * reaching > blocks) {
-    delta_gamma_losses(scratch, n, x, count, scratch_max);
-    add_bad_debt(scratch, n, own_funds, bad);
-    return;
-  }
-  for (std::size_t b = 0; b < blocks; ++b) {
-    if (block_max[b] <= cutoff) continue;
-    const std::size_t end = std::min(n, (b + 1) * tail_block);
-    for (std::size_t s = b * tail_block; s < end; ++s) {
-      if (l[s] <= cutoff) continue;
-      double v = 0.0;
-      for (std::size_t j = 0; j < count; ++j)
-        v -= delta_gamma_term(x[j].greeks, x[j].d_spot[s], x[j].d_vol[s]);
-      bad[s] += bad_debt(v, own_funds);
-    }
-  }
-}
-
 // The band around the breach threshold equity - MM inside which a float loss does not decide.
 inline double breach_band(double equity, const margin_levels& m, const float_bounds& b) {
   return b.loss + b.maintenance + 2 * double_slack * (std::fabs(equity) + std::fabs(m.maintenance));
@@ -115,6 +85,95 @@ inline double breach_band(double equity, const margin_levels& m, const float_bou
 // Whether the loss lies within `band` of the threshold.
 inline bool near_breach(double equity, double loss, double maintenance, double band) {
   return std::fabs((equity - loss) - maintenance) <= band;
+}
+
+// The floats in order, -inf to +inf, as consecutive unsigned keys (-0 just below +0).
+inline std::uint32_t float_order_key(float x) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return bits & 0x80000000u ? ~bits : bits | 0x80000000u;
+}
+
+inline float float_of_order_key(std::uint32_t key) {
+  const std::uint32_t bits = key & 0x80000000u ? key & 0x7fffffffu : ~key;
+  float x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
+// The smallest float x (-inf .. +inf) with holds(x), for a predicate that is false up to some
+// float and true from it on; NaN when it holds for none. `guess`, a float near the answer (NaN:
+// none), is where the search starts: steps of 1, 2, 4, ... floats from it bracket the answer, then
+// bisection; a guess within a few floats of it takes a few evaluations, a poor one at most about
+// 64.
+template <class Predicate>
+float first_float_where(Predicate holds, float guess) {
+  if (!holds(INFINITY)) return NAN;
+  if (holds(-INFINITY)) return -INFINITY;
+  std::uint32_t low = float_order_key(-INFINITY), high = float_order_key(INFINITY);
+  // From here on holds(low) is false and holds(high) true.
+  if (guess == guess) {
+    const std::uint32_t g = float_order_key(guess);
+    std::uint32_t step = 1;
+    if (holds(float_of_order_key(g))) {
+      high = g;
+      while (high - low > step && holds(float_of_order_key(high - step))) {
+        high -= step;
+        step *= 2;
+      }
+      if (high - low > step) low = high - step;
+    } else {
+      low = g;
+      while (high - low > step && !holds(float_of_order_key(low + step))) {
+        low += step;
+        step *= 2;
+      }
+      if (high - low > step) high = low + step;
+    }
+  }
+  while (high - low > 1) {
+    const std::uint32_t mid = low + (high - low) / 2;
+    if (holds(float_of_order_key(mid)))
+      high = mid;
+    else
+      low = mid;
+  }
+  return float_of_order_key(high);
+}
+
+// What a float loss x (widened to double) decides for an account, as float thresholds: x breaches
+// (equity - x < MM) exactly when x >= breach_from, and lies within `band` of the threshold
+// (near_breach) exactly when near_low <= x <= near_high. Exact: equity - x and (equity - x) - MM
+// are rounded double operations, monotone in x, so each condition holds on an interval of the
+// floats, found by bisection on the double formulas themselves. NaN bounds: nothing matches.
+struct float_breach_thresholds {
+  float breach_from, near_low, near_high;
+};
+
+inline float_breach_thresholds breach_thresholds(double equity, double maintenance, double band) {
+  // Each boundary lies within a rounding of equity - MM (-/+ band): the searches start there
+  // (no guess where that is beyond float's range).
+  const double edge = equity - maintenance;
+  auto near_float = [](double x) { return std::fabs(x) < 3e38 ? static_cast<float>(x) : NAN; };
+  float_breach_thresholds t;
+  t.breach_from = first_float_where(
+      [&](float x) { return breaches_maintenance(equity, static_cast<double>(x), maintenance); },
+      near_float(edge));
+  t.near_low = first_float_where(
+      [&](float x) { return (equity - static_cast<double>(x)) - maintenance <= band; },
+      near_float(edge - band));
+  // The last float with (equity - x) - MM >= -band: the one before the first without.
+  const float past = first_float_where(
+      [&](float x) { return !((equity - static_cast<double>(x)) - maintenance >= -band); },
+      near_float(edge + band));
+  if (past != past)
+    t.near_high = INFINITY;
+  else if (past == -INFINITY)
+    t.near_high = NAN;
+  else
+    t.near_high = float_of_order_key(float_order_key(past) - 1);
+  if (band < 0) t.near_low = t.near_high = NAN;  // no band
+  return t;
 }
 
 }  // namespace msync::cpu

@@ -32,9 +32,12 @@ typedef double double16 __attribute__((vector_size(128)));
 // Two-vector shuffle with constant lane indices (0-7: a's lanes, 8-15: b's).
 #if defined(__clang__)
 #define MSYNC_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#define MSYNC_SHUFFLE_F(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #else
 typedef long long long8 __attribute__((vector_size(64)));
 #define MSYNC_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, long8{__VA_ARGS__})
+typedef int int16v __attribute__((vector_size(64)));
+#define MSYNC_SHUFFLE_F(a, b, ...) __builtin_shuffle(a, b, int16v{__VA_ARGS__})
 #endif
 
 namespace {
@@ -92,9 +95,19 @@ double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std:
   MSYNC_DISPATCH(delta_gamma_losses(l, n, x, count, block_max))
 }
 
-double delta_gamma_losses_float(double* l, std::size_t n, const exposure_term_f* x,
-                                std::size_t count, double* block_max) {
-  MSYNC_DISPATCH(delta_gamma_losses_float(l, n, x, count, block_max))
+double delta_gamma_losses_float(float* l, std::size_t n, const exposure_term_f* x,
+                                std::size_t count, float* block_max){
+    MSYNC_DISPATCH(delta_gamma_losses_float(l, n, x, count, block_max))}
+
+breach_tally
+    breach_scan(const float* l, std::size_t n, float at_least, float near_low, float near_high) {
+  MSYNC_DISPATCH(breach_scan(l, n, at_least, near_low, near_high))
+}
+
+void add_bad_debt_of_blocks(const float* l, std::size_t n, const float* block_max, double cutoff,
+                            double own_funds, const exposure_term* x, std::size_t count,
+                            double* bad) {
+  MSYNC_DISPATCH(add_bad_debt_of_blocks(l, n, block_max, cutoff, own_funds, x, count, bad))
 }
 
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first) {
@@ -108,12 +121,8 @@ double block_maxima(const double* l, std::size_t n, double* block_max) {
 void add_bad_debt(const double* l, std::size_t n, double equity,
                   double* bad){MSYNC_DISPATCH(add_bad_debt(l, n, equity, bad))}
 
-std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance){
-    MSYNC_DISPATCH(count_breaches(l, n, equity, maintenance))}
-
-std::int64_t count_breaches_clear_of(const double* l, std::size_t n, double equity,
-                                     double maintenance, double band) {
-  MSYNC_DISPATCH(count_breaches_clear_of(l, n, equity, maintenance, band))
+std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance) {
+  MSYNC_DISPATCH(count_breaches(l, n, equity, maintenance))
 }
 
 double fp64_rate_probe(std::size_t rounds) {

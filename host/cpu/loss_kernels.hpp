@@ -29,16 +29,37 @@ double delta_gamma_losses(double* l, std::size_t n, const exposure_term* x, std:
 
 // The float version (docs/design.md section 3.7): scenario moves and sensitivities rounded to
 // float once, every product and sum in float, sixteen scenarios to a vector (a block of
-// tail_block); each loss is widened to double (exactly) when stored, so VaR, ES, breaches and bad
-// debt work on doubles as before. The caller bounds the error (delta_gamma_float_error_bound) and
-// falls back to delta_gamma_losses where it matters (delta_gamma_float.hpp).
+// tail_block). The losses stay float, and so do their block maxima (block_max[b], b < ceil(n /
+// 16)): selection, breach counts and the bad-debt test work on them directly (a float widens to
+// double exactly, and every comparison is made as on the widened number). Returns the largest
+// loss. The losses are finite whenever delta_gamma_float_error_bound is (no NaN handling). The
+// caller bounds the error and falls back to delta_gamma_losses where it matters
+// (delta_gamma_float.hpp).
 struct exposure_term_f {
   const float* d_spot;
   const float* d_vol;
   exposure_sensitivity_f greeks;
 };
-double delta_gamma_losses_float(double* l, std::size_t n, const exposure_term_f* x,
-                                std::size_t count, double* block_max);
+double delta_gamma_losses_float(float* l, std::size_t n, const exposure_term_f* x,
+                                std::size_t count, float* block_max);
+
+// Over float losses l[0 .. n): how many are >= at_least, and whether any lies in [near_low,
+// near_high]. A NaN bound matches nothing (delta_gamma_float.hpp's thresholds: the breach count,
+// and the band in which a float loss does not decide).
+struct breach_tally {
+  std::int64_t count;
+  bool near;
+};
+breach_tally breach_scan(const float* l, std::size_t n, float at_least, float near_low,
+                         float near_high);
+
+// bad[s] += max(0, L(s) - own_funds) with L(s) double's loss (delta_gamma_losses' bits), for every
+// scenario of every block of tail_block whose float maximum (block_max) is above `cutoff`
+// (bad_debt_cutoff), and for the scenarios of a short last block whose float loss is. Below the
+// cutoff double's loss is under the own funds: bad debt is double's exactly.
+void add_bad_debt_of_blocks(const float* l, std::size_t n, const float* block_max, double cutoff,
+                            double own_funds, const exposure_term* x, std::size_t count,
+                            double* bad);
 
 // l[s] (= 0 first, else +=) -q row[s]: a position's loss from its instrument's per-unit P&L.
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first);
@@ -53,12 +74,6 @@ void add_bad_debt(const double* l, std::size_t n, double equity, double* bad);
 
 // #{s : equity - l[s] < maintenance}, docs/design.md section 3's breach count.
 std::int64_t count_breaches(const double* l, std::size_t n, double equity, double maintenance);
-
-// The same, or -1 when some loss lies within `band` of the threshold (|(equity - l[s]) -
-// maintenance| <= band): the count of float losses that might not be double's
-// (delta_gamma_float.hpp).
-std::int64_t count_breaches_clear_of(const double* l, std::size_t n, double equity,
-                                     double maintenance, double band);
 
 // The FP64 rate probe of `marginsync bench`: `rounds` of a multiply and an add on 64 independent
 // lanes (eight vectors of eight), in the widest vectors this processor has, as the loss loops

@@ -131,48 +131,165 @@ __attribute__((always_inline)) static inline float16 load16(const float* p) {
   return v;
 }
 
-double delta_gamma_losses_float(double* l, std::size_t n, const exposure_term_f* x,
-                                std::size_t count, double* block_max) {
-  // A block of tail_block losses is one vector of sixteen floats, widened to sixteen doubles as it
-  // is stored; the block maxima are taken on the doubles, as delta_gamma_losses does. Four blocks
-  // go at once: one block's sum over the exposures is a chain of dependent subtractions, and four
-  // chains keep the vector units busy through their latency.
-  auto store = [&](float16 v, std::size_t at) {
-    const double16 d = __builtin_convertvector(v, double16);
-    std::memcpy(l + at, &d, sizeof d);
-    return max8(__builtin_shufflevector(d, d, 0, 1, 2, 3, 4, 5, 6, 7),
-                __builtin_shufflevector(d, d, 8, 9, 10, 11, 12, 13, 14, 15));
-  };
-  return blockwise_maxima(
-      n, block_max,
-      [&](std::size_t at, double8* m) {
-        for (int q = 0; q < 8; q += 4) {
-          const std::size_t a0 = at + q * tail_block;
-          float16 v[4] = {};
-          for (std::size_t j = 0; j < count; ++j) {
-            const exposure_term_f& e = x[j];
-            for (int b = 0; b < 4; ++b)
-              v[b] -= delta_gamma_term(e.greeks, load16(e.d_spot + a0 + b * tail_block),
-                                       load16(e.d_vol + a0 + b * tail_block));
-          }
-          for (int b = 0; b < 4; ++b) m[q + b] = store(v[b], a0 + b * tail_block);
-        }
-      },
-      [&](std::size_t at) {
-        float16 v = {};
-        for (std::size_t j = 0; j < count; ++j) {
-          const exposure_term_f& e = x[j];
-          v -= delta_gamma_term(e.greeks, load16(e.d_spot + at), load16(e.d_vol + at));
-        }
-        return store(v, at);
-      },
-      [&](std::size_t at) {
-        float v = 0.0f;
-        for (std::size_t j = 0; j < count; ++j)
-          v -= delta_gamma_term(x[j].greeks, x[j].d_spot[at], x[j].d_vol[at]);
-        l[at] = static_cast<double>(v);
-        return l[at];
-      });
+// Float maxima: `a > b ? a : b` is exactly the processor's max instruction. No NaN handling: the
+// float losses are finite (delta_gamma_float_error_bound is finite only when every product and sum
+// stays far inside float's range), so nothing is lost.
+__attribute__((always_inline)) static inline float16 fmax16(float16 a, float16 b) {
+  return a > b ? a : b;
+}
+
+__attribute__((always_inline)) static inline float lane_max(float16 v) {
+  float top = v[0];
+  for (int j = 1; j < 16; ++j) top = v[j] > top ? v[j] : top;
+  return top;
+}
+
+// The lane maxima of sixteen vectors as one vector, result[j] = max over the lanes of m[j]: a
+// transpose in four rounds of shuffles and maxima (15 maxima for sixteen results). Each round
+// halves the vectors and the lanes each result still spans: after it, t[i] holds 8 partial maxima
+// of m[2i] (lanes 0-7) and of m[2i + 1] (8-15); u[i] 4 of each of m[4i .. 4i+3]; w[i] 2 of each
+// of m[8i .. 8i+7]; the last round leaves one per m[j].
+__attribute__((always_inline)) static inline float16 lane_max16(const float16* m) {
+  float16 t[8], u[4], w[2];
+  for (int i = 0; i < 8; ++i)
+    t[i] = fmax16(MSYNC_SHUFFLE_F(m[2 * i], m[2 * i + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19,
+                                  20, 21, 22, 23),
+                  MSYNC_SHUFFLE_F(m[2 * i], m[2 * i + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26,
+                                  27, 28, 29, 30, 31));
+  for (int i = 0; i < 4; ++i)
+    u[i] = fmax16(MSYNC_SHUFFLE_F(t[2 * i], t[2 * i + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19,
+                                  24, 25, 26, 27),
+                  MSYNC_SHUFFLE_F(t[2 * i], t[2 * i + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22,
+                                  23, 28, 29, 30, 31));
+  for (int i = 0; i < 2; ++i)
+    w[i] = fmax16(MSYNC_SHUFFLE_F(u[2 * i], u[2 * i + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21,
+                                  24, 25, 28, 29),
+                  MSYNC_SHUFFLE_F(u[2 * i], u[2 * i + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22,
+                                  23, 26, 27, 30, 31));
+  return fmax16(
+      MSYNC_SHUFFLE_F(w[0], w[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+      MSYNC_SHUFFLE_F(w[0], w[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+}
+
+// One block of tail_block float losses at `at`: 0 - the terms, in exposure order.
+__attribute__((always_inline)) static inline float16 float_block(const exposure_term_f* x,
+                                                                 std::size_t count,
+                                                                 std::size_t at) {
+  float16 v = {};
+  for (std::size_t j = 0; j < count; ++j) {
+    const exposure_term_f& e = x[j];
+    v -= delta_gamma_term(e.greeks, load16(e.d_spot + at), load16(e.d_vol + at));
+  }
+  return v;
+}
+
+double delta_gamma_losses_float(float* l, std::size_t n, const exposure_term_f* x,
+                                std::size_t count, float* block_max) {
+  static_assert(tail_block == 16, "a block is one 16-lane float vector");
+  // A block of tail_block losses is one vector of sixteen floats. Sixteen blocks go at once, four
+  // at a time through the exposures (one block's sum is a chain of dependent subtractions: four
+  // chains keep the vector units busy through their latency); their maxima come out of one
+  // transpose (lane_max16) while the losses are still in registers.
+  const float none = -__builtin_inff();
+  float16 top16 = {none, none, none, none, none, none, none, none,
+                   none, none, none, none, none, none, none, none};
+  std::size_t s = 0, b = 0;
+  for (; s + 16 * tail_block <= n; b += 16, s += 16 * tail_block) {
+    float16 m[16];
+    for (int q = 0; q < 16; q += 4) {
+      const std::size_t a0 = s + q * tail_block;
+      float16 v[4] = {};
+      for (std::size_t j = 0; j < count; ++j) {
+        const exposure_term_f& e = x[j];
+        for (int c = 0; c < 4; ++c)
+          v[c] -= delta_gamma_term(e.greeks, load16(e.d_spot + a0 + c * tail_block),
+                                   load16(e.d_vol + a0 + c * tail_block));
+      }
+      for (int c = 0; c < 4; ++c) {
+        std::memcpy(l + a0 + c * tail_block, &v[c], sizeof v[c]);
+        m[q + c] = v[c];
+      }
+    }
+    const float16 tops = lane_max16(m);
+    std::memcpy(block_max + b, &tops, sizeof tops);
+    top16 = fmax16(top16, tops);
+  }
+  for (; s + tail_block <= n; ++b, s += tail_block) {
+    const float16 v = float_block(x, count, s);
+    std::memcpy(l + s, &v, sizeof v);
+    block_max[b] = lane_max(v);
+    top16 = fmax16(top16, v);
+  }
+  float top = lane_max(top16);
+  if (s < n) {  // the short last block, loss by loss
+    float block_top = none;
+    for (; s < n; ++s) {
+      float v = 0.0f;
+      for (std::size_t j = 0; j < count; ++j)
+        v -= delta_gamma_term(x[j].greeks, x[j].d_spot[s], x[j].d_vol[s]);
+      l[s] = v;
+      block_top = v > block_top ? v : block_top;
+    }
+    block_max[b] = block_top;
+    top = block_top > top ? block_top : top;
+  }
+  return n > 0 ? static_cast<double>(top) : 0.0;
+}
+
+breach_tally breach_scan(const float* l, std::size_t n, float at_least, float near_low,
+                         float near_high) {
+  typedef int lanes16 __attribute__((vector_size(64)));  // a comparison's lanes: 0 or -1
+  lanes16 count = {}, near = {};
+  std::size_t s = 0;
+  const float16 t = at_least - float16{}, lo = near_low - float16{}, hi = near_high - float16{};
+  for (; s + 16 <= n; s += 16) {
+    const float16 v = load16(l + s);
+    count -= v >= t;  // a true comparison is -1
+    near |= (v >= lo) & (v <= hi);
+  }
+  std::int64_t total = 0;
+  bool any_near = false;
+  for (int j = 0; j < 16; ++j) {
+    total += count[j];
+    any_near |= near[j] != 0;
+  }
+  for (; s < n; ++s) {
+    total += l[s] >= at_least ? 1 : 0;
+    any_near |= l[s] >= near_low && l[s] <= near_high;
+  }
+  return breach_tally{total, any_near};
+}
+
+void add_bad_debt_of_blocks(const float* l, std::size_t n, const float* block_max, double cutoff,
+                            double own_funds, const exposure_term* x, std::size_t count,
+                            double* bad) {
+  // Double's losses block by block, in the order delta_gamma_losses adds the terms (the same
+  // bits), for the blocks whose float maximum passes the cutoff. A scenario of such a block whose
+  // float loss is at or below the cutoff has double loss below the own funds: it adds +0.
+  const double8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
+  const std::size_t whole = n / tail_block;
+  for (std::size_t b = 0; b < whole; ++b) {
+    if (!(static_cast<double>(block_max[b]) > cutoff)) continue;
+    const std::size_t at = b * tail_block;
+    double8 v0 = zero, v1 = zero;
+    for (std::size_t j = 0; j < count; ++j) {
+      const exposure_term& e = x[j];
+      v0 -= delta_gamma_term(e.greeks, load8(e.d_spot + at), load8(e.d_vol + at));
+      v1 -= delta_gamma_term(e.greeks, load8(e.d_spot + at + 8), load8(e.d_vol + at + 8));
+    }
+    const double8 short0 = v0 - own_funds, short1 = v1 - own_funds;
+    const double8 b0 = load8(bad + at) + (short0 > zero ? short0 : zero);
+    const double8 b1 = load8(bad + at + 8) + (short1 > zero ? short1 : zero);
+    std::memcpy(bad + at, &b0, sizeof b0);
+    std::memcpy(bad + at + 8, &b1, sizeof b1);
+  }
+  for (std::size_t s = whole * tail_block; s < n; ++s) {
+    if (!(static_cast<double>(l[s]) > cutoff)) continue;
+    double v = 0.0;
+    for (std::size_t j = 0; j < count; ++j)
+      v -= delta_gamma_term(x[j].greeks, x[j].d_spot[s], x[j].d_vol[s]);
+    bad[s] += bad_debt(v, own_funds);
+  }
 }
 
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first) {
@@ -198,17 +315,6 @@ std::int64_t count_breaches(const double* l, std::size_t n, double equity, doubl
   for (std::size_t s = 0; s < n; ++s)
     count += breaches_maintenance(equity, l[s], maintenance) ? 1 : 0;
   return count;
-}
-
-std::int64_t count_breaches_clear_of(const double* l, std::size_t n, double equity,
-                                     double maintenance, double band) {
-  std::int64_t count = 0, near = 0;
-  for (std::size_t s = 0; s < n; ++s) {
-    count += breaches_maintenance(equity, l[s], maintenance) ? 1 : 0;
-    const double gap = (equity - l[s]) - maintenance;
-    near += __builtin_fabs(gap) <= band ? 1 : 0;
-  }
-  return near > 0 ? -1 : count;
 }
 
 double fp64_rate_probe(std::size_t rounds) {

@@ -35,16 +35,30 @@ struct tail_statistics {
   double es;
 };
 
-class tail_selector {
+// T is the type of the losses: double, or float for the CPU backend's float delta_gamma losses
+// (docs/design.md 3.7). A float loss widens to double exactly, so selecting on floats gives the
+// VaR, the candidates and the ES (summed in double, in scenario order) that selecting on the same
+// losses widened would.
+template <class T>
+class basic_tail_selector {
  public:
   // The k largest losses of the last select(), in no particular order.
-  const double* largest() const { return top_; }
+  const T* largest() const { return top_; }
+
+  // Every loss >= candidate_floor() of the last select(), in scenario order, is among
+  // candidates()[0 .. candidate_count()) (which may hold smaller ones too): a count of the losses
+  // above a threshold at or above the floor needs only these (cpu_backend's breach counts).
+  const T* candidates() const { return buffer_.data(); }
+  std::size_t candidate_count() const { return kept_; }
+  T candidate_floor() const { return floor_; }
 
   // 1 <= k <= n (k is held to n; n = 0 or k = 0 give NaN). `losses` is not modified.
   // `block_max`, when given, holds the largest loss of each block of tail_block (the last block may
   // be shorter), NaN for a block holding a NaN, as cpu::block_maxima writes it.
-  tail_statistics select(const double* losses, std::size_t n, std::size_t k,
-                         const double* block_max = nullptr) {
+  tail_statistics select(const T* losses, std::size_t n, std::size_t k,
+                         const T* block_max = nullptr) {
+    kept_ = 0;
+    floor_ = T(NAN);  // no candidates: nothing is known to be among them
     if (n == 0 || k == 0) {
       top_ = nullptr;
       return tail_statistics{NAN, NAN};
@@ -56,14 +70,13 @@ class tail_selector {
         own_block_max_.resize(blocks);
         for (std::size_t b = 0; b < blocks; ++b) {
           const std::size_t end = std::min(n, tail_block * (b + 1));
-          double top = losses[tail_block * b];
+          T top = losses[tail_block * b];
           for (std::size_t i = tail_block * b + 1; i < end; ++i) top = nan_max(top, losses[i]);
           own_block_max_[b] = top;
         }
         block_max = own_block_max_.data();
       }
-      bool any_nan = false;
-      for (std::size_t b = 0; b < blocks; ++b) any_nan |= block_max[b] != block_max[b];
+      const bool any_nan = cpu::any_nan(block_max, blocks);
       // The filter keeps at least k candidates unless the block maxima do not match the losses;
       // then (and with NaN) select over everything, never past what was gathered.
       if (!any_nan && select_small_tail(losses, n, k, block_max)) return finish(kept_, k);
@@ -72,29 +85,29 @@ class tail_selector {
   }
 
   // The larger of a and b, NaN when either is: the block maximum of a block with a NaN is NaN.
-  static double nan_max(double a, double b) { return a > b || a != a ? a : b; }
+  static T nan_max(T a, T b) { return a > b || a != a ? a : b; }
 
  private:
   // The k-th largest of v[0 .. m) (1 <= k <= m), by quickselect with out-of-place partitions
   // (cpu::partition_around: no branch per element, vectorized where the processor allows). Each
   // pass writes the two scratch buffers it does not read; v is not modified.
-  double kth_largest(const double* v, std::size_t m, std::size_t k) {
-    for (std::vector<double>& b : scratch_)
-      if (b.size() < m + 8) b.resize(m + 8);
-    const double* src = v;
+  T kth_largest(const T* v, std::size_t m, std::size_t k) {
+    for (std::vector<T>& b : scratch_)
+      if (b.size() < m + 16) b.resize(m + 16);
+    const T* src = v;
     int current = 2;  // which scratch buffer src is; the caller's array leaves buffer 2 free too
     for (;;) {
-      if (m <= 8) {                       // sort the few left, descending
-        if (k > m || k == 0) return NAN;  // unreachable for 1 <= k <= m and NaN-free input
-        double small[8];
+      if (m <= 8) {                          // sort the few left, descending
+        if (k > m || k == 0) return T(NAN);  // unreachable for 1 <= k <= m and NaN-free input
+        T small[8];
         std::copy(src, src + m, small);
-        std::sort(small, small + m, std::greater<double>());
+        std::sort(small, small + m, std::greater<T>());
         return small[k - 1];
       }
       // Partition into the two buffers src is not.
       const int out_above = (current + 1) % 3;
       const int out_below = (current + 2) % 3;
-      const double p = median_of_three(src[0], src[m / 2], src[m - 1]);
+      const T p = median_of_three(src[0], src[m / 2], src[m - 1]);
       const cpu::partition_counts split =
           cpu::partition_around(src, m, p, scratch_[out_above].data(), scratch_[out_below].data());
       if (k <= split.above) {
@@ -112,32 +125,34 @@ class tail_selector {
     }
   }
 
-  static double median_of_three(double a, double b, double c) {
+  static T median_of_three(T a, T b, T c) {
     return std::max(std::min(a, b), std::min(std::max(a, b), c));
   }
 
   // Gathers the candidates into buffer_[0 .. kept_); false when fewer than k (block maxima that
   // do not match the losses).
-  bool select_small_tail(const double* losses, std::size_t n, std::size_t k,
-                         const double* block_max) {
+  bool select_small_tail(const T* losses, std::size_t n, std::size_t k, const T* block_max) {
     const std::size_t blocks = (n + tail_block - 1) / tail_block;
-    const double floor = kth_largest(block_max, blocks, k);
+    const T floor = kth_largest(block_max, blocks, k);
     // Candidates: the losses >= floor in the blocks that reach it.
-    if (buffer_.size() < n + 8) buffer_.resize(n + 8);
+    if (buffer_.size() < n + 16) buffer_.resize(n + 16);
     kept_ = cpu::gather_at_least(losses, n, block_max, floor, buffer_.data());
+    floor_ = floor;
     return kept_ >= k;
   }
 
   // Every loss: the numbers to buffer_, the NaN counted. With nan NaN losses, the worst ones, VaR
   // is the (k - nan)-th largest number (NaN when nan >= k) and ES is NaN.
-  tail_statistics select_all(const double* losses, std::size_t n, std::size_t k) {
-    if (buffer_.size() < n + 8) buffer_.resize(n + 8);
+  tail_statistics select_all(const T* losses, std::size_t n, std::size_t k) {
+    if (buffer_.size() < n + 16) buffer_.resize(n + 16);
     std::size_t count = 0;
     for (std::size_t i = 0; i < n; ++i) {  // branch-free append of the numbers
       buffer_[count] = losses[i];
       count += losses[i] == losses[i] ? 1 : 0;
     }
     const std::size_t nan = n - count;
+    kept_ = count;
+    floor_ = nan == 0 ? -T(INFINITY) : T(NAN);  // every number, unless a NaN is left out
     if (nan == 0) return finish(count, k);
     if (top_buffer_.size() < k) top_buffer_.resize(k);
     double var = NAN;
@@ -147,7 +162,7 @@ class tail_selector {
       at = k - nan;
     }
     std::fill(top_buffer_.begin() + static_cast<std::ptrdiff_t>(at),
-              top_buffer_.begin() + static_cast<std::ptrdiff_t>(k), NAN);
+              top_buffer_.begin() + static_cast<std::ptrdiff_t>(k), T(NAN));
     top_ = top_buffer_.data();
     return tail_statistics{var, NAN};
   }
@@ -156,13 +171,13 @@ class tail_selector {
   // scenario order. ES sums the losses above VaR in that order, then the ties at VaR: the same
   // bits for the same losses whatever the selection did.
   tail_statistics finish(std::size_t count, std::size_t k) {
-    const double var = kth_largest(buffer_.data(), count, k);
+    const T var = kth_largest(buffer_.data(), count, k);
     if (top_buffer_.size() < k) top_buffer_.resize(k);
-    double* top = top_buffer_.data();
-    double sum = 0.0;
+    T* top = top_buffer_.data();
+    double sum = 0.0;  // in double whatever T is: each loss widens exactly
     std::size_t above = 0;
     for (std::size_t i = 0; i < count; ++i) {
-      const double x = buffer_[i];
+      const T x = buffer_[i];
       if (x > var) {
         sum += x;
         top[above++] = x;
@@ -173,15 +188,19 @@ class tail_selector {
       top[i] = var;
     }
     top_ = top;
-    return tail_statistics{var, sum / static_cast<double>(k)};
+    return tail_statistics{static_cast<double>(var), sum / static_cast<double>(k)};
   }
 
-  std::vector<double> buffer_;
-  std::vector<double> scratch_[3];
-  std::vector<double> top_buffer_;
-  std::vector<double> own_block_max_;
+  std::vector<T> buffer_;
+  std::vector<T> scratch_[3];
+  std::vector<T> top_buffer_;
+  std::vector<T> own_block_max_;
   std::size_t kept_ = 0;
-  const double* top_ = nullptr;
+  T floor_ = T(NAN);
+  const T* top_ = nullptr;
 };
+
+using tail_selector = basic_tail_selector<double>;
+using tail_selector_f = basic_tail_selector<float>;
 
 }  // namespace msync
