@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <string>
@@ -82,6 +83,47 @@ TEST(delta_gamma_float, losses_are_within_their_bound_of_double) {
     // The bound is not vacuous: the errors reach a visible share of it.
     EXPECT_GT(worst, 1e-4) << "scale " << scale;
   }
+}
+
+// The float thresholds decide exactly as the double formulas on the widened loss: for losses at,
+// just below and just above each boundary (a loss with E - L exactly MM, and its neighbouring
+// floats), for equities and margins of every magnitude, a zero and a wide band, and numbers beyond
+// float's range (no starting guess).
+TEST(delta_gamma_float, breach_thresholds_decide_as_the_double_formulas) {
+  std::mt19937_64 rng(6);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  int cases = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    const double scale = std::pow(10.0, std::floor(12 * (unit(rng) + 1)) - 6);  // 1e-6 .. 1e18
+    double equity = scale * unit(rng), maintenance = scale * std::fabs(unit(rng));
+    if (trial % 3 == 0) {  // a float loss with E - L == MM exactly
+      const float l = static_cast<float>(scale * unit(rng));
+      maintenance = static_cast<double>(static_cast<float>(maintenance));
+      equity = static_cast<double>(l) + maintenance;
+    }
+    if (trial == 1) equity = 1e300;  // beyond float's range: every loss is far below
+    const double band = trial % 2 ? 0.0 : scale * 1e-6 * std::fabs(unit(rng));
+    const cpu::float_breach_thresholds t = cpu::breach_thresholds(equity, maintenance, band);
+    std::vector<float> probes = {-INFINITY, INFINITY, 0.0f, -0.0f,
+                                 std::numeric_limits<float>::max()};
+    for (double centre :
+         {equity - maintenance, equity - maintenance - band, equity - maintenance + band}) {
+      if (!(std::fabs(centre) < 3e38)) continue;
+      float x = static_cast<float>(centre);
+      for (int i = 0; i < 4; ++i) x = std::nextafter(x, -INFINITY);
+      for (int i = 0; i < 9; ++i, x = std::nextafter(x, INFINITY)) probes.push_back(x);
+    }
+    for (float x : probes) {
+      const double wide = static_cast<double>(x);
+      ASSERT_EQ(x >= t.breach_from, breaches_maintenance(equity, wide, maintenance))
+          << "E " << equity << " MM " << maintenance << " x " << x;
+      ASSERT_EQ(x >= t.near_low && x <= t.near_high,
+                cpu::near_breach(equity, wide, maintenance, band))
+          << "E " << equity << " MM " << maintenance << " band " << band << " x " << x;
+      ++cases;
+    }
+  }
+  EXPECT_GT(cases, 30000);
 }
 
 // The adversarial book: underlyings A and B almost perfectly correlated, C and D independent;
