@@ -195,7 +195,8 @@ class cpu_backend final : public backend {
   // Of the last revalue, per instrument: unit_ and terms_ as its positions read them.
   std::vector<position_terms> position_table_;
   std::vector<std::uint8_t> position_flags_;
-  liquidity_table liquidity_;  // of params_ and the market's underlyings, made once
+  std::vector<double> impact_scale_;  // per underlying, of the last revalue (cascade_rules.hpp)
+  liquidity_table liquidity_;         // of params_ and the market's underlyings, made once
   bool liquidity_ready_ = false;
   cpu::tick_buffers tick_buffers_;  // stale flags and new states, reused tick after tick
   // What the backend holds: the revaluation of the last revalue (at market_), the scenario risk of
@@ -243,6 +244,10 @@ void cpu_backend::revalue_pass(const market_state& market, const double* change,
     liquidity_ = make_liquidity_table(market_.size(), params_);
     liquidity_ready_ = true;
   }
+  // Y sigma_daily per underlying at this market's vols: once here, not once per exposure.
+  impact_scale_.resize(market_.size());
+  for (std::size_t u = 0; u < market_.size(); ++u)
+    impact_scale_[u] = impact_scale(liquidity_.coefficient[u], market_.vol[u]);
   cpu::revalue_pass pass{
       book_,
       account_revaluation_view{book_->exposure_underlying.data(),
@@ -264,7 +269,8 @@ void cpu_backend::revalue_pass(const market_state& market, const double* change,
                                r.exposure_decay.data(),
                                r.exposure_vol_exposure.data(),
                                position_table_.data(),
-                               position_flags_.data()},
+                               position_flags_.data(),
+                               impact_scale_.data()},
       credit_.data(),
       change,
       change_out,

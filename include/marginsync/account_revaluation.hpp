@@ -112,6 +112,9 @@ struct account_revaluation_view {
   // `inputs`, made once per revaluation (the CPU backend's). Null: made per position from them.
   const position_terms* position_table = nullptr;
   const std::uint8_t* position_table_flags = nullptr;
+  // Optional, per underlying: impact_scale of its impact coefficient and vol (cascade_rules.hpp),
+  // made once per revaluation. Null: made per exposure.
+  const double* impact_scale = nullptr;
   // Optional, per underlying: the spot in force over a stream's funding interval and the funding
   // rate per 8 hours (funding.hpp). With `funding_rate` set and funding_periods > 0, each
   // perpetual position pays its funding out of the account's collateral change, in book order.
@@ -156,21 +159,37 @@ MSYNC_HD inline exposure_funding exposure_funding_of(const account_revaluation_v
 }
 
 // One position of quantity q and cost `cost` on an underlying at `spot` added to its account's
-// sums, in this order: position_value, |q m S| into gross and (in_notional_floor) floor notional,
-// and its funding (position_funding) out of the change. An account's exposures cover its positions
-// in book order (book.hpp), the order account_after_funding pays them in.
+// sums, in this order: position_value, and |q m S| into gross and (in_notional_floor) floor
+// notional.
 MSYNC_HD inline void add_position(account_sums& s, const position_terms& k, std::uint8_t f,
-                                  double q, double cost, double spot, const exposure_funding& fu) {
+                                  double q, double cost, double spot) {
   s.own += position_value(k, f, q, cost);
   const double notional = fabs(q * k.multiplier * spot);
   s.gross += notional;
   s.floor += kept_or_zero(in_notional_floor(f, q), notional);
+}
+
+// The funding the position pays (position_funding) out of the account's change. An account's
+// exposures cover its positions in book order (book.hpp), the order account_after_funding pays
+// them in. Where the exposure does not pay (fu.pays false) this subtracts +0.0: nothing, so a
+// caller may skip it there.
+MSYNC_HD inline void pay_funding(account_sums& s, const position_terms& k, std::uint8_t f, double q,
+                                 const exposure_funding& fu) {
   s.change -= kept_or_zero(fu.pays && (f & pays_funding) != 0,
                            position_funding(q, k.multiplier, fu.spot, fu.rate, fu.periods));
 }
 
+// The liquidity add-on of exposure x on underlying u at `spot` with delta `delta`.
+MSYNC_HD inline double exposure_liquidity_cost(const account_revaluation_view& v, std::uint32_t u,
+                                               double spot, double delta) {
+  const double notional = fabs(delta * spot);
+  return v.impact_scale
+             ? liquidity_cost_scaled(notional, v.impact_scale[u], v.daily_volume[u])
+             : liquidity_cost(notional, v.impact_coefficient[u], v.vol[u], v.daily_volume[u]);
+}
+
 // One exposure's sums over its positions (q times each unit greek, decay and vol exposure), written
-// out, and its liquidity add-on added to the account's.
+// out, and its liquidity add-on added to the account's (none without daily volumes).
 struct exposure_greeks {
   double delta, gamma, vega, theta, decay, vol_exposure;
 };
@@ -183,9 +202,21 @@ MSYNC_HD inline void finish_exposure(const account_revaluation_view& v, std::uin
   v.exposure_theta[x] = g.theta;
   v.exposure_decay[x] = g.decay;
   v.exposure_vol_exposure[x] = g.vol_exposure;
-  if (v.daily_volume)
-    addon +=
-        liquidity_cost(fabs(g.delta * spot), v.impact_coefficient[u], v.vol[u], v.daily_volume[u]);
+  if (v.daily_volume) addon += exposure_liquidity_cost(v, u, spot, g.delta);
+}
+
+// An account's liquidity add-on from its exposures' deltas once written: the sum finish_exposure
+// makes, in the same order, for a caller that revalues with daily_volume null and adds the add-on
+// afterwards (the square roots then run back to back instead of stalling the position loop).
+MSYNC_HD inline double account_liquidity_addon(const account_revaluation_view& v,
+                                               std::uint64_t x_begin, std::uint64_t x_end) {
+  double addon = 0.0;
+  if (!v.daily_volume) return addon;
+  for (std::uint64_t x = x_begin; x < x_end; ++x) {
+    const std::uint32_t u = v.exposure_underlying[x];
+    addon += exposure_liquidity_cost(v, u, v.spot[u], v.exposure_delta[x]);
+  }
+  return addon;
 }
 
 namespace detail {
@@ -229,7 +260,8 @@ MSYNC_HD inline account_totals revalue_account(const account_revaluation_view& v
       std::uint8_t f;
       source(v.position_instrument[p], k, f);
       const double q = v.position_quantity[p];
-      add_position(sums, k, f, q, v.position_cost[p], spot, funding_terms);
+      add_position(sums, k, f, q, v.position_cost[p], spot);
+      pay_funding(sums, k, f, q, funding_terms);
       delta += q * k.delta;
       gamma += q * k.gamma;
       vega += q * k.vega;

@@ -1,7 +1,8 @@
 // The revaluation's per-instrument position table (account_revaluation.hpp: position_terms and
 // position_flags, made once per revaluation) against the per-position computation it replaces,
 // bit for bit: one position of every instrument kind (settled and expired ones too) at every sign
-// of quantity, and whole accounts of a generated book, with funding and the liquidity add-on, through
+// of quantity, and whole accounts of a generated book, with funding and the liquidity add-on (its
+// scale made per exposure and once per underlying), through
 // the header's two paths and the CPU backend's vectorised pass.
 #include <gtest/gtest.h>
 
@@ -19,15 +20,16 @@
 namespace msync {
 namespace {
 
-bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+bool same_bits(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
 
 #define EXPECT_SAME_BITS(a, b) EXPECT_PRED2(same_bits, a, b)
 
 // revalue_account as it was before the table: three structs gathered per position, the value and
 // the floor from valuation.hpp's rules, funding in a pass of its own before it (funding.hpp).
 account_totals revalue_account_before(const account_revaluation_view& v, std::uint64_t x_begin,
-                                      std::uint64_t x_end, double collateral,
-                                      double credit_limit) {
+                                      std::uint64_t x_end, double collateral, double credit_limit) {
   double own = collateral;
   double gross = 0.0, floor = 0.0, addon = 0.0;
   for (std::uint64_t x = x_begin; x < x_end; ++x) {
@@ -199,16 +201,24 @@ TEST(position_table, whole_accounts_agree_bit_for_bit_on_every_path) {
                                   const std::vector<valuation_inputs>& i,
                                   const std::vector<instrument_risk>& r, const market_state& mk,
                                   const liquidity_table& l) {
-      return account_revaluation_view{
-          bk.exposure_underlying.data(), bk.exposure_position_begin.data(),
-          bk.position_instrument.data(), bk.position_quantity.data(),
-          bk.position_cost.data(),       t.data(),
-          i.data(),                      r.data(),
-          mk.spot.data(),                mk.vol.data(),
-          l.coefficient.data(),          l.daily_volume.data(),
-          x[0].data(),                   x[1].data(),
-          x[2].data(),                   x[3].data(),
-          x[4].data(),                   x[5].data()};
+      return account_revaluation_view{bk.exposure_underlying.data(),
+                                      bk.exposure_position_begin.data(),
+                                      bk.position_instrument.data(),
+                                      bk.position_quantity.data(),
+                                      bk.position_cost.data(),
+                                      t.data(),
+                                      i.data(),
+                                      r.data(),
+                                      mk.spot.data(),
+                                      mk.vol.data(),
+                                      l.coefficient.data(),
+                                      l.daily_volume.data(),
+                                      x[0].data(),
+                                      x[1].data(),
+                                      x[2].data(),
+                                      x[3].data(),
+                                      x[4].data(),
+                                      x[5].data()};
     }
     void put(std::size_t a, const account_totals& t) {
       acc[0][a] = t.own_funds;
@@ -219,8 +229,7 @@ TEST(position_table, whole_accounts_agree_bit_for_bit_on_every_path) {
     }
   };
   results before(b), structs(b), with_table(b), pass(b);
-  const account_revaluation_view v_before =
-      before.view(b, terms, inputs, unit, m, liquidity);
+  const account_revaluation_view v_before = before.view(b, terms, inputs, unit, m, liquidity);
   account_revaluation_view v_structs = structs.view(b, terms, inputs, unit, m, liquidity);
   account_revaluation_view v_table = with_table.view(b, terms, inputs, unit, m, liquidity);
   for (account_revaluation_view* v : {&v_structs, &v_table}) {
@@ -230,14 +239,18 @@ TEST(position_table, whole_accounts_agree_bit_for_bit_on_every_path) {
   }
   v_table.position_table = table.data();
   v_table.position_table_flags = flags.data();
+  std::vector<double> scale;
+  for (std::size_t u = 0; u < m.size(); ++u)
+    scale.push_back(impact_scale(liquidity.coefficient[u], m.vol[u]));
+  v_table.impact_scale = scale.data();
   for (std::size_t a = 0; a < b.accounts(); ++a) {
     const std::uint64_t x0 = b.account_exposure_begin[a], x1 = b.account_exposure_begin[a + 1];
     before.change[a] = account_after_funding(b, a, funding, before.change[a]);
     before.put(a, revalue_account_before(v_before, x0, x1, b.collateral[a], credit[a]));
-    structs.put(a, revalue_account(v_structs, x0, x1, b.collateral[a], credit[a],
-                                   structs.change[a]));
-    with_table.put(a, revalue_account(v_table, x0, x1, b.collateral[a], credit[a],
-                                      with_table.change[a]));
+    structs.put(a,
+                revalue_account(v_structs, x0, x1, b.collateral[a], credit[a], structs.change[a]));
+    with_table.put(
+        a, revalue_account(v_table, x0, x1, b.collateral[a], credit[a], with_table.change[a]));
   }
   // The CPU backend's pass (the table, vectorised) with the change added afterwards as it adds it.
   std::vector<double> change_in = pass.change;
@@ -253,6 +266,7 @@ TEST(position_table, whole_accounts_agree_bit_for_bit_on_every_path) {
       nullptr};
   run.view.position_table = table.data();
   run.view.position_table_flags = flags.data();
+  run.view.impact_scale = scale.data();
   cpu::run_revalue_pass(run, 2);
 
   for (const results* r : {&structs, &with_table, &pass}) {
