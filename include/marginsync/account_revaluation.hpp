@@ -74,8 +74,8 @@ MSYNC_HD inline double kept_or_zero(bool keep, double x) {
 #endif
 }
 
-// One position's contributions, as revalue_account sums them: position_value, |q m S| and whether
-// it is in the notional floor (in_notional_floor), from its instrument's terms and flags.
+// A position's value and whether it is in the notional floor, from its instrument's terms and
+// flags: valuation.hpp's position_value and in_notional_floor, to the bit.
 MSYNC_HD inline double position_value(const position_terms& k, std::uint8_t flags, double q,
                                       double cost) {
   // position_value(contract_terms, ...): q * unit - (marked ? m * cost : 0.0).
