@@ -192,7 +192,11 @@ class cpu_backend final : public backend {
   // Of the last revalue: each instrument's market and per-unit risk (value, greeks, decay).
   std::vector<valuation_inputs> inputs_;
   std::vector<instrument_risk> unit_;
-  liquidity_table liquidity_;  // of params_ and the market's underlyings, made once
+  // Of the last revalue, per instrument: unit_ and terms_ as its positions read them.
+  std::vector<position_terms> position_table_;
+  std::vector<std::uint8_t> position_flags_;
+  std::vector<double> impact_scale_;  // per underlying, of the last revalue (cascade_rules.hpp)
+  liquidity_table liquidity_;         // of params_ and the market's underlyings, made once
   bool liquidity_ready_ = false;
   cpu::tick_buffers tick_buffers_;  // stale flags and new states, reused tick after tick
   // What the backend holds: the revaluation of the last revalue (at market_), the scenario risk of
@@ -217,9 +221,15 @@ void cpu_backend::revalue_pass(const market_state& market, const double* change,
   const double h = params_.horizon_years(), funding_periods = 3.0 * params_.horizon_days;
   const std::int64_t n_ins = static_cast<std::int64_t>(ins.size());
   unit_.resize(ins.size());
+  position_table_.resize(ins.size());
+  position_flags_.resize(ins.size());
 #pragma omp parallel for num_threads(threads_) schedule(static)
-  for (std::int64_t i = 0; i < n_ins; ++i)
+  for (std::int64_t i = 0; i < n_ins; ++i) {
     unit_[i] = price_instrument(terms_[i], inputs_[i], h, funding_periods);
+    // What each of its positions reads, in one cache line (account_revaluation.hpp).
+    position_table_[i] = make_position_terms(unit_[i], terms_[i]);
+    position_flags_[i] = position_flags(terms_[i], inputs_[i]);
+  }
 
   // The pass writes every entry: sized, never cleared.
   revaluation& r = reval_;
@@ -234,16 +244,33 @@ void cpu_backend::revalue_pass(const market_state& market, const double* change,
     liquidity_ = make_liquidity_table(market_.size(), params_);
     liquidity_ready_ = true;
   }
+  // Y sigma_daily per underlying at this market's vols: once here, not once per exposure.
+  impact_scale_.resize(market_.size());
+  for (std::size_t u = 0; u < market_.size(); ++u)
+    impact_scale_[u] = impact_scale(liquidity_.coefficient[u], market_.vol[u]);
   cpu::revalue_pass pass{
       book_,
-      account_revaluation_view{
-          book_->exposure_underlying.data(), book_->exposure_position_begin.data(),
-          book_->position_instrument.data(), book_->position_quantity.data(),
-          book_->position_cost.data(), terms_.data(), inputs_.data(), unit_.data(),
-          market_.spot.data(), market_.vol.data(), liquidity_.coefficient.data(),
-          params_.liquidity_addon ? liquidity_.daily_volume.data() : nullptr,
-          r.exposure_delta.data(), r.exposure_gamma.data(), r.exposure_vega.data(),
-          r.exposure_theta.data(), r.exposure_decay.data(), r.exposure_vol_exposure.data()},
+      account_revaluation_view{book_->exposure_underlying.data(),
+                               book_->exposure_position_begin.data(),
+                               book_->position_instrument.data(),
+                               book_->position_quantity.data(),
+                               book_->position_cost.data(),
+                               terms_.data(),
+                               inputs_.data(),
+                               unit_.data(),
+                               market_.spot.data(),
+                               market_.vol.data(),
+                               liquidity_.coefficient.data(),
+                               params_.liquidity_addon ? liquidity_.daily_volume.data() : nullptr,
+                               r.exposure_delta.data(),
+                               r.exposure_gamma.data(),
+                               r.exposure_vega.data(),
+                               r.exposure_theta.data(),
+                               r.exposure_decay.data(),
+                               r.exposure_vol_exposure.data(),
+                               position_table_.data(),
+                               position_flags_.data(),
+                               impact_scale_.data()},
       credit_.data(),
       change,
       change_out,

@@ -8,11 +8,21 @@ namespace msync {
 // Square-root market impact: trading `notional` (quote currency, signed: > 0 buys) moves the price
 // by the fraction Y sigma_daily sqrt(|notional| / daily_volume), up for buys and down for sells;
 // sigma_daily = sigma / sqrt(365) (calendar days, as the horizon of docs/design.md section 3).
+// Y sigma_daily: the part of the move that depends on the underlying only (the same for all its
+// exposures, so a revaluation may make it once per underlying).
+MSYNC_HD inline double impact_scale(double coefficient, double annual_vol) {
+  return coefficient * (annual_vol / sqrt(365.0));
+}
+// The move from Y sigma_daily (impact_scale): the same bits as square_root_impact.
+MSYNC_HD inline double square_root_impact_scaled(double scale, double notional,
+                                                 double daily_volume) {
+  const double size = notional < 0.0 ? -notional : notional;
+  const double move = scale * sqrt(size / daily_volume);
+  return notional < 0.0 ? -move : move;
+}
 MSYNC_HD inline double square_root_impact(double coefficient, double annual_vol, double notional,
                                           double daily_volume) {
-  const double size = notional < 0.0 ? -notional : notional;
-  const double move = coefficient * (annual_vol / sqrt(365.0)) * sqrt(size / daily_volume);
-  return notional < 0.0 ? -move : move;
+  return square_root_impact_scaled(impact_scale(coefficient, annual_vol), notional, daily_volume);
 }
 
 // The price `spot` moved by the fraction `move`; a move below -100% is held at 1e-6 of the price
@@ -41,11 +51,13 @@ MSYNC_HD inline double execution_cost(double delta, double spot, double fill) {
 
 // The liquidity add-on of one exposure (docs/design.md 3.5): the cost of closing a notional N =
 // |delta S| (quote currency) at the average fill of its own square-root impact,
-// (2/3) Y sigma_daily sqrt(N / V) N.
+// (2/3) Y sigma_daily sqrt(N / V) N. The first form takes Y sigma_daily (impact_scale).
+MSYNC_HD inline double liquidity_cost_scaled(double notional, double scale, double daily_volume) {
+  return average_fill_move(square_root_impact_scaled(scale, notional, daily_volume)) * notional;
+}
 MSYNC_HD inline double liquidity_cost(double notional, double coefficient, double annual_vol,
                                       double daily_volume) {
-  return average_fill_move(square_root_impact(coefficient, annual_vol, notional, daily_volume)) *
-         notional;
+  return liquidity_cost_scaled(notional, impact_scale(coefficient, annual_vol), daily_volume);
 }
 
 // Closing an account out: `own_funds` is what the account owns after its positions are closed
