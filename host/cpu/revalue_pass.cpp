@@ -21,7 +21,7 @@ void run_revalue_pass(const revalue_pass& pass, int threads) {
     }
     const std::uint64_t x0 = b.account_exposure_begin[a], x1 = b.account_exposure_begin[a + 1];
     const account_totals totals =
-        revalue_account(pass.view, x0, x1, b.collateral[a], pass.credit_limit[a]);
+        revalue_account(pass.view, x0, x1, b.collateral[a], pass.credit_limit[b.account_tier[a]]);
     // The collateral change is added after the positions, as the device adds it after its revalue.
     const double equity = pass.change ? totals.equity + change : totals.equity;
     pass.out.own_funds[a] = pass.change ? totals.own_funds + change : totals.own_funds;
