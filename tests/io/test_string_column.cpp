@@ -21,7 +21,7 @@ TEST(string_column, holds_ids_as_views_of_one_character_block) {
   EXPECT_EQ(ids.characters(), 2u + 44u);
   EXPECT_EQ(ids[1].data(), ids[0].data() + 2);  // one block, in order
   EXPECT_EQ(std::find(ids.begin(), ids.end(), "") - ids.begin(), 1);
-  EXPECT_EQ(string_column(std::vector<std::string>{"a1", "", ids[2].data()}), ids);
+  EXPECT_EQ(string_column(std::vector<std::string>{"a1", "", std::string(ids[2])}), ids);
   EXPECT_NE(string_column({"a1"}), ids);
   EXPECT_TRUE(string_column().empty());
 }
