@@ -1,12 +1,13 @@
 #pragma once
-// The book's bad debt per scenario, B_s = sum over accounts of max(0, L_as - own funds) (docs/design.md
-// 3.9), summed as rows of fixed chunks of accounts (a function of the book and N, never of the
-// thread count, so that B_s is the same with any thread count) and the rows added in chunk order. Each row is made (zeroed) only when one of its
-// chunk's accounts has bad debt, and folded into the sum as soon as every earlier chunk is done,
-// then freed: only the rows of chunks that finished ahead of an earlier one are held at a time
-// (a few per thread) rather than one per chunk (256 x N doubles, 20 MB at 10,000 scenarios). The
-// sum is the same, bit for bit, as adding all rows in chunk order at the end: each B_s receives
-// the same additions in the same order, and a chunk without a row would have added zeros.
+// The book's bad debt per scenario, B_s = sum over accounts of max(0, L_as - own funds)
+// (docs/design.md 3.9), summed as rows of fixed chunks of accounts (a function of the book and N,
+// never of the thread count, so that B_s is the same with any thread count) and the rows added in
+// chunk order. Each row is made (zeroed) only when one of its chunk's accounts has bad debt, and
+// folded into the sum as soon as every earlier chunk is done, then freed: only the rows of chunks
+// that finished ahead of an earlier one are held at a time (a few per thread) rather than one per
+// chunk (256 x N doubles, 20 MB at 10,000 scenarios). The sum is the same, bit for bit, as adding
+// all rows in chunk order at the end: each B_s receives the same additions in the same order, and a
+// chunk without a row would have added zeros.
 #include <cstddef>
 #include <mutex>
 #include <vector>
