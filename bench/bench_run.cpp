@@ -260,7 +260,9 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
   risk_params risk = in.risk;
   risk.scenarios = options.scenarios;
   book& b = in.positions;  // the backends borrow it
-  // Each operation is timed with the explicit copy of its results to the host, as a job uses it.
+  // Each operation is timed with its results brought to the host where the backend holds them
+  // (held_revaluation, held_risk: a GPU's download), as `margin` reads them: no copy of the
+  // caller's own, so the peak memory counts the results once.
   auto load = [&](book& which) {
     engine.load_book(which, risk);
     return engine.last_stages();
@@ -268,14 +270,14 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
   auto revalue = [&] {
     engine.revalue(in.market, {});
     std::vector<stage_time> stages = engine.last_stages();
-    engine.copy_revaluation();
+    engine.held_revaluation();
     for (const stage_time& t : engine.last_stages()) stages.push_back(t);
     return stages;
   };
   auto scenario_risk = [&] {
     engine.scenario_risk(scenario_source{}, risk);
     std::vector<stage_time> stages = engine.last_stages();
-    engine.copy_risk();
+    engine.held_risk();
     for (const stage_time& t : engine.last_stages()) stages.push_back(t);
     return stages;
   };

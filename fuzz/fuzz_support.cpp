@@ -43,9 +43,10 @@ void check_offsets(const column<std::uint64_t>& v, std::size_t size, std::uint64
     check(v[i - 1] <= v[i], std::string(what) + ": decreasing");
 }
 
-void check_ids(const std::vector<std::string>& ids, const char* what) {
+template <class Ids>
+void check_ids(const Ids& ids, const char* what) {
   std::unordered_set<std::string_view> seen;
-  for (const std::string& id : ids) {
+  for (std::string_view id : ids) {
     check(!id.empty(), std::string(what) + ": an empty id");
     check(id_text_problem(id).empty(), std::string(what) + ": an id breaking the id rule (2.1)");
     check(seen.insert(id).second, std::string(what) + ": a repeated id");

@@ -81,6 +81,11 @@ class cuda_backend final : public backend {
   std::vector<tick_change> tick_states(const tick_request& request) override;
   void set_tick_states(const std::vector<std::uint8_t>& states) override;
 
+  // Held on the host (a chunked book): host_reval_ and host_risk_ themselves. Held on the device:
+  // downloaded into them, which then mirror the device's copy; the device's stays the one the
+  // next stages use (where the results are held does not change).
+  const revaluation& held_revaluation() override;
+  const risk_result& held_risk() override;
   revaluation copy_revaluation() override;
   revalued_accounts copy_revaluation_of(const std::vector<std::uint32_t>& accounts) override;
   risk_result copy_risk() override;
@@ -151,7 +156,7 @@ class cuda_backend final : public backend {
   held_at reval_at_ = held_at::nowhere;  // the revaluation of the last revalue
   held_at risk_at_ = held_at::nowhere;   // the scenario risk of the last scenario_risk
   market_state market_;                  // of the last revalue
-  revaluation host_reval_;               // valid when reval_at_ == host
+  revaluation host_reval_;               // valid when reval_at_ == host (or just held_revaluation)
   risk_result host_risk_;                // whole when risk_at_ == host; the book's numbers always
   std::vector<std::uint8_t> states_;     // tick states, one per account
   bool device_states_current_ = false;   // dev_.stream_state equals states_

@@ -76,6 +76,23 @@ revaluation cuda_backend::copy_revaluation() {
   return r;
 }
 
+const revaluation& cuda_backend::held_revaluation() {
+  MSYNC_EXPECTS(reval_at_ != held_at::nowhere, "revalue first");
+  if (reval_at_ == held_at::host) {
+    stages_.clear();
+    return host_reval_;
+  }
+  event_timeline timeline(s());
+  if (host_reval_.exposure_delta.size() != book_->exposures() ||
+      host_reval_.account_equity.size() != book_->accounts())
+    host_reval_ = sized_revaluation();
+  download_chunk_revaluation(chunks_.front(), host_reval_);
+  timeline.mark("download");
+  stream_.synchronize();
+  stages_ = timeline.collect();
+  return host_reval_;
+}
+
 revalued_accounts cuda_backend::copy_revaluation_of(const std::vector<std::uint32_t>& accounts) {
   MSYNC_EXPECTS(reval_at_ != held_at::nowhere, "revalue first");
   stages_.clear();

@@ -218,6 +218,29 @@ risk_result cuda_backend::copy_risk() {
   return out;
 }
 
+const risk_result& cuda_backend::held_risk() {
+  MSYNC_EXPECTS(risk_at_ != held_at::nowhere, "scenario_risk first");
+  if (risk_at_ == held_at::host) {
+    stages_.clear();
+    return host_risk_;
+  }
+  event_timeline timeline(s());
+  if (host_risk_.var.size() != book_->accounts()) {
+    risk_result sized = sized_risk();
+    sized.scenarios = host_risk_.scenarios;  // the book's numbers are on the host already
+    sized.bad_debt_mean = host_risk_.bad_debt_mean;
+    sized.bad_debt_var = host_risk_.bad_debt_var;
+    sized.bad_debt_es = host_risk_.bad_debt_es;
+    host_risk_ = std::move(sized);
+  }
+  host_risk_.not_ok_accounts.clear();  // the download appends them
+  download_chunk_risk(chunks_.front(), host_risk_);
+  timeline.mark("download");
+  stream_.synchronize();
+  stages_ = timeline.collect();
+  return host_risk_;
+}
+
 risk_result cuda_backend::sized_risk() const {
   const std::size_t n_acc = book_->accounts();
   risk_result r;

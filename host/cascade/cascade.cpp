@@ -48,7 +48,7 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
     // only the accounts closed out come back.
     engine.revalue(m, {});
     engine.scenario_risk(scenario_source{}, risk);
-    const risk_result margins = engine.copy_risk();
+    const risk_result& margins = engine.held_risk();  // read in place until the next round's
     std::vector<std::uint32_t> due;
     std::int64_t in_error = 0;
     for (std::uint32_t a : margins.not_ok_accounts) {

@@ -19,6 +19,7 @@
 #include <functional>
 #include <numeric>
 
+#include "cpu/bad_debt_rows.hpp"
 #include "cpu/delta_gamma_float.hpp"
 #include "cpu/loss_kernels.hpp"
 #include "cpu/omp_guard.hpp"
@@ -97,11 +98,13 @@ class cpu_backend final : public backend {
     order_ = accounts_by_first_underlyings(b);
     terms_.resize(b.instruments.size());
     for (std::size_t i = 0; i < terms_.size(); ++i) terms_[i] = b.instruments.terms(i);
-    credit_.resize(b.accounts());
-    im_multiplier_.resize(b.accounts());
-    for (std::size_t a = 0; a < b.accounts(); ++a) {
-      credit_[a] = params.tiers[b.account_tier[a]].credit_limit;
-      im_multiplier_[a] = params.tiers[b.account_tier[a]].im_multiplier;
+    // Per tier, read through each account's tier index (a patch keeps the tier): two arrays per
+    // account would hold 16 bytes per account for a handful of values.
+    tier_credit_.resize(params.tiers.size());
+    tier_im_multiplier_.resize(params.tiers.size());
+    for (std::size_t t = 0; t < params.tiers.size(); ++t) {
+      tier_credit_[t] = params.tiers[t].credit_limit;
+      tier_im_multiplier_[t] = params.tiers[t].im_multiplier;
     }
     params_ = params;
     liquidity_ = liquidity_table{};  // of params: made again at the first revalue
@@ -153,6 +156,16 @@ class cpu_backend final : public backend {
     states_ = states;
   }
 
+  const revaluation& held_revaluation() override {
+    MSYNC_EXPECTS(reval_held_, "revalue first");
+    stages_.clear();  // read in place: no stage
+    return reval_;
+  }
+  const risk_result& held_risk() override {
+    MSYNC_EXPECTS(risk_held_, "scenario_risk first");
+    stages_.clear();
+    return risk_;
+  }
   revaluation copy_revaluation() override {
     MSYNC_EXPECTS(reval_held_, "revalue first");
     stages_.clear();  // a copy in host memory: no stage worth timing
@@ -183,12 +196,12 @@ class cpu_backend final : public backend {
   std::size_t pnl_table_bytes_;
   progress_callback progress_;
   std::vector<stage_time> stages_;
-  book* book_ = nullptr;               // the caller's (load_book), patched in place
-  std::vector<std::uint32_t> order_;   // accounts in scenario-risk processing order
-  std::vector<contract_terms> terms_;  // per instrument, dense
-  std::vector<double> credit_;         // credit limit of each account's tier
-  std::vector<double> im_multiplier_;  // IM multiplier of each account's tier
-  risk_params params_;                 // of load_book: horizon, vol term scaling, liquidity
+  book* book_ = nullptr;                    // the caller's (load_book), patched in place
+  std::vector<std::uint32_t> order_;        // accounts in scenario-risk processing order
+  std::vector<contract_terms> terms_;       // per instrument, dense
+  std::vector<double> tier_credit_;         // credit limit of each tier (book.account_tier)
+  std::vector<double> tier_im_multiplier_;  // IM multiplier of each tier
+  risk_params params_;                      // of load_book: horizon, vol term scaling, liquidity
   // Of the last revalue: each instrument's market and per-unit risk (value, greeks, decay).
   std::vector<valuation_inputs> inputs_;
   std::vector<instrument_risk> unit_;
@@ -271,7 +284,7 @@ void cpu_backend::revalue_pass(const market_state& market, const double* change,
                                position_table_.data(),
                                position_flags_.data(),
                                impact_scale_.data()},
-      credit_.data(),
+      tier_credit_.data(),
       change,
       change_out,
       funding,
@@ -382,7 +395,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       std::clamp<std::size_t>((std::size_t{256} << 20) / (un * sizeof(double)), 1, 256);
   const std::size_t chunk = std::max<std::size_t>(256, (n_acc + max_chunks - 1) / max_chunks);
   const std::int64_t n_chunks = static_cast<std::int64_t>((n_acc + chunk - 1) / chunk);
-  std::vector<double> partial(static_cast<std::size_t>(n_chunks) * un, 0.0);
+  cpu::bad_debt_rows partial(static_cast<std::size_t>(n_chunks), un);
   std::atomic<std::int64_t> chunks_done{0};
 
   // Per-thread buffers, the selector's scratch and the progress callback allocate: an exception
@@ -421,13 +434,14 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
           preemptive_flag(out.status[a], out.breach_probability[a], params.preemptive_threshold);
     };
     // Account a's numbers from its double losses l (largest: the largest of them; block_max
-    // filled). Bad debt goes to `bad`, the account's chunk's row.
-    auto settle = [&](std::size_t a, const double* l, double largest, double* bad) {
+    // filled). Bad debt goes to the row of the account's chunk, `chunk_row`.
+    auto settle = [&](std::size_t a, const double* l, double largest, std::size_t chunk_row) {
       const double equity = reval.account_equity[a];
       const double own_funds = reval.account_own_funds[a];
       const tail_statistics tail =
           selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
-      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]};
+      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio,
+                             tier_im_multiplier_[book_->account_tier[a]]};
       const margin_levels m =
           account_margins(tail.var, tail.es, params.measure == margin_measure::es,
                           reval.account_floor_notional[a], reval.account_liquidity_addon[a], rule);
@@ -440,7 +454,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
                                     m.maintenance);
       // Bad debt is max(0, L - own funds): zero in every scenario unless the largest loss
       // exceeds the own funds, which is rare, so most accounts never touch their chunk's row.
-      if (largest > own_funds) cpu::add_bad_debt(l, un, own_funds, bad);
+      if (largest > own_funds) cpu::add_bad_debt(l, un, own_funds, partial.row(chunk_row));
       write_account(a, tail, m, breaches);
     };
     // The same from float losses lf (block maxima block_max_f, each loss within loss_bound of
@@ -448,12 +462,13 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
     // otherwise nothing is written and the result is false. Losses, block maxima and candidates
     // stay float: every comparison is made on them through float thresholds.
     auto settle_float = [&](std::size_t a, const float* lf, double largest, double loss_bound,
-                            double* bad) {
+                            std::size_t chunk_row) {
       const double equity = reval.account_equity[a];
       const double own_funds = reval.account_own_funds[a];
       const tail_statistics tail =
           selector_f.select(lf, un, static_cast<std::size_t>(k), block_max_f.data());
-      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio, im_multiplier_[a]};
+      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio,
+                             tier_im_multiplier_[book_->account_tier[a]]};
       const margin_levels m =
           account_margins(tail.var, tail.es, params.measure == margin_measure::es,
                           reval.account_floor_notional[a], reval.account_liquidity_addon[a], rule);
@@ -476,14 +491,14 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       const double cutoff = cpu::bad_debt_cutoff(own_funds, loss_bound);
       if (largest > cutoff)
         cpu::add_bad_debt_of_blocks(lf, un, block_max_f.data(), cutoff, own_funds, terms.data(),
-                                    terms.size(), bad);
+                                    terms.size(), partial.row(chunk_row));
       write_account(a, tail, m, tally.count);
       return true;
     };
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t c = 0; c < n_chunks; ++c)
       guard.run([&] {
-        double* bad = partial.data() + static_cast<std::size_t>(c) * un;
+        const std::size_t bad = static_cast<std::size_t>(c);  // the chunk's bad-debt row
         const std::size_t i_end = std::min(n_acc, static_cast<std::size_t>(c + 1) * chunk);
         for (std::size_t i = static_cast<std::size_t>(c) * chunk; i < i_end; ++i) {
           const std::size_t a = order_[i];
@@ -525,9 +540,9 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
               __builtin_prefetch(book_->exposure_underlying.data() + x0);
               for (const double* v :
                    {reval.account_equity.data(), reval.account_own_funds.data(),
-                    reval.account_floor_notional.data(), reval.account_liquidity_addon.data(),
-                    static_cast<const double*>(im_multiplier_.data())})
+                    reval.account_floor_notional.data(), reval.account_liquidity_addon.data()})
                 __builtin_prefetch(v + ahead);
+              __builtin_prefetch(book_->account_tier.data() + ahead);
             }
             // The account's terms in double and in float, and the float losses' error bound.
             terms.clear();
@@ -562,6 +577,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
           }
           settle(a, l, largest, bad);
         }
+        partial.done(static_cast<std::size_t>(c));
         const std::int64_t done = ++chunks_done;
         // Only the first thread reports, so the callback is never called concurrently.
         if (omp_get_thread_num() == 0)
@@ -574,10 +590,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
   report_progress("scenario risk", 1.0);
 
   // Book level: B_s over chunks in a fixed order, then its mean and tail.
-  std::vector<double> book_bad(un, 0.0);
-  for (std::int64_t c = 0; c < n_chunks; ++c)
-    for (std::size_t s = 0; s < un; ++s)
-      book_bad[s] += partial[static_cast<std::size_t>(c) * un + s];
+  std::vector<double>& book_bad = partial.sum();
   double total = 0.0;
   for (double b : book_bad) total += b;
   out.bad_debt_mean = total / static_cast<double>(n);
@@ -585,6 +598,9 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
   const tail_statistics tail = selector.select(book_bad.data(), un, static_cast<std::size_t>(k));
   out.bad_debt_var = tail.var;
   out.bad_debt_es = tail.es;
+  out.not_ok_accounts.reserve(static_cast<std::size_t>(
+      std::count_if(out.status.begin(), out.status.end(),
+                    [](account_status s) { return s != account_status::ok; })));
   for (std::size_t a = 0; a < n_acc; ++a)
     if (out.status[a] != account_status::ok)
       out.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));

@@ -36,7 +36,7 @@ struct tick_state_inputs {
 struct revalue_pass {
   const book* positions;
   account_revaluation_view view;  // its exposure arrays are written
-  const double* credit_limit;     // per account: its tier's
+  const double* credit_limit;     // per tier (each account's book.account_tier indexes it)
   // Per account, the collateral moved since the book was made resident (null: none).
   const double* change;
   // With funding: per account, receives the change less the funding (may be `change` itself).

@@ -69,8 +69,8 @@ __attribute__((flatten)) inline void revalue_accounts(const revalue_pass& pass,
     // The collateral moved, less the funding accrued before the update's prices apply.
     double change = pass.change ? pass.change[a] : 0.0;
     const std::uint64_t x0 = b.account_exposure_begin[a], x1 = b.account_exposure_begin[a + 1];
-    const account_totals totals =
-        revalue_account_table(view, x0, x1, b.collateral[a], pass.credit_limit[a], change);
+    const account_totals totals = revalue_account_table(
+        view, x0, x1, b.collateral[a], pass.credit_limit[b.account_tier[a]], change);
     if (funding) pass.change_out[a] = change;
     // The collateral change is added after the positions, as the device adds it after its revalue.
     const double equity = pass.change ? totals.equity + change : totals.equity;

@@ -67,7 +67,8 @@ class section_writer {
   }
   void text(const std::string& s) { section(s.data(), s.size()); }
   // u64 count, u64 offsets[count + 1], then the characters.
-  void strings(const std::vector<std::string>& list) {
+  template <class List>
+  void strings(const List& list) {
     std::vector<std::uint64_t> head(list.size() + 2);
     head[0] = list.size();
     std::uint64_t total = 0;
@@ -78,7 +79,7 @@ class section_writer {
     head[list.size() + 1] = total;
     std::string chars;
     chars.reserve(total);
-    for (const std::string& s : list) chars += s;
+    for (std::string_view s : list) chars += s;
     std::vector<char> bytes(head.size() * sizeof(std::uint64_t) + chars.size());
     std::memcpy(bytes.data(), head.data(), head.size() * sizeof(std::uint64_t));
     std::memcpy(bytes.data() + head.size() * sizeof(std::uint64_t), chars.data(), chars.size());
@@ -233,6 +234,11 @@ class section_reader {
   }
 
   bool at_end() const { return pos_ >= size_; }
+  // A checked string table's ids where they lie, kept alive by the mapping.
+  string_column ids_in_place(const string_table& t) const {
+    return string_column::view(const_cast<std::uint64_t*>(t.offsets), const_cast<char*>(t.chars),
+                               t.count, file_);
+  }
 
  private:
   std::shared_ptr<const mapped_file> file_;
@@ -658,7 +664,7 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   else if (!marks_text.empty())
     load_marks_text(std::move(marks_text), name + ":marks.csv", t, in.market, problems);
   problems.throw_if_any();
-  b.account_id = account_ids.to_strings();
+  b.account_id = r.ids_in_place(account_ids);  // no copy: a string per id would cost 32 bytes
   return in;
 }
 

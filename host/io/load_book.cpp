@@ -263,14 +263,17 @@ bool read_accounts(csv_reader& csv, const risk_params& risk, std::size_t part_co
   }
   problems.append(std::move(found));
 
-  std::size_t accounts = 0;
-  for (const account_part& p : parts) accounts += p.id.size();
-  b.account_id.reserve(accounts);
+  std::size_t accounts = 0, characters = 0;
+  for (const account_part& p : parts) {
+    accounts += p.id.size();
+    for (std::string_view id : p.id) characters += id.size();
+  }
+  b.account_id.reserve(accounts, characters);
   b.collateral.resize(accounts);
   b.account_tier.resize(accounts);
   std::size_t at = 0;
   for (const account_part& p : parts) {
-    for (std::string_view id : p.id) b.account_id.push_back(std::string(id));
+    for (std::string_view id : p.id) b.account_id.push_back(id);
     std::copy(p.collateral.begin(), p.collateral.end(), b.collateral.data() + at);
     std::copy(p.tier.begin(), p.tier.end(), b.account_tier.data() + at);
     at += p.id.size();

@@ -481,8 +481,8 @@ std::string summary_document(const run_provenance& p, const nlohmann::json& body
                           nlohmann::ordered_json::parse(body.dump(-1, ' ', false, json_replace)));
 }
 
-void append_id(std::string& out, const std::string& id) {
-  if (id.find_first_of(",\"\n\r") == std::string::npos) {
+void append_id(std::string& out, std::string_view id) {
+  if (id.find_first_of(",\"\n\r") == std::string_view::npos) {
     out += id;
     return;
   }

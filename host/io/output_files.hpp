@@ -218,6 +218,6 @@ std::string iso8601_utc_now();
 std::string shell_quoted_command_line(int argc, const char* const* argv);
 
 // Appends an id to a CSV line as it was read: quoted (RFC 4180) only when it needs to be.
-void append_id(std::string& out, const std::string& id);
+void append_id(std::string& out, std::string_view id);
 
 }  // namespace msync

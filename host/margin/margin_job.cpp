@@ -58,7 +58,8 @@ margin_run run_margin(const margin_request& request,
   backend_selection selection =
       select_backend(request.backend, request.threads, request.max_device_bytes);
   log(selection.note);
-  backend& engine = *selection.instance;
+  run.engine = std::move(selection.instance);
+  backend& engine = *run.engine;
   engine.set_progress(request.progress);
   run.backend_name = engine.name();
 
@@ -72,7 +73,7 @@ margin_run run_margin(const margin_request& request,
   run.device = engine.device();  // after load_book: it names the chunking, if any
   run.reval = clock.run("revalue", [&] {
     engine.revalue(run.inputs.market, {});
-    return engine.copy_revaluation();
+    return &engine.held_revaluation();
   });
   const scenario_source source{run.scenarios ? &*run.scenarios : nullptr};
   const std::int64_t n =
@@ -81,7 +82,7 @@ margin_run run_margin(const margin_request& request,
       " scenarios, method " + method_name(risk.method));
   run.risk = clock.run("scenario_risk", [&] {
     engine.scenario_risk(source, risk);
-    return engine.copy_risk();
+    return &engine.held_risk();
   });
   return run;
 }
@@ -89,7 +90,7 @@ margin_run run_margin(const margin_request& request,
 margin_totals book_totals(const margin_run& run) {
   margin_totals t;
   for (std::size_t a = 0; a < run.inputs.positions.accounts(); ++a) {
-    switch (run.risk.status[a]) {
+    switch (run.risk->status[a]) {
       case account_status::ok:
         ++t.ok;
         break;
@@ -103,10 +104,10 @@ margin_totals book_totals(const margin_run& run) {
         ++t.error;
         continue;  // not finite: kept out of the sums
     }
-    t.preemptive += run.risk.preemptive[a];
-    t.equity += run.reval.account_equity[a];
-    t.initial_margin += run.risk.initial_margin[a];
-    t.maintenance_margin += run.risk.maintenance_margin[a];
+    t.preemptive += run.risk->preemptive[a];
+    t.equity += run.reval->account_equity[a];
+    t.initial_margin += run.risk->initial_margin[a];
+    t.maintenance_margin += run.risk->maintenance_margin[a];
   }
   return t;
 }
@@ -116,8 +117,11 @@ std::string error_accounts_message(const margin_run& run) {
   std::size_t count = 0;
   std::string ids;
   for (std::size_t a = 0; a < run.inputs.positions.accounts(); ++a) {
-    if (run.risk.status[a] != account_status::error) continue;
-    if (count < shown) ids += (count ? ", " : "") + run.inputs.positions.account_id[a];
+    if (run.risk->status[a] != account_status::error) continue;
+    if (count < shown) {
+      ids += count ? ", " : "";
+      ids += run.inputs.positions.account_id[a];
+    }
     ++count;
   }
   if (count == 0) return {};
@@ -136,7 +140,7 @@ std::string format_margin_summary(const margin_run& run) {
                 run.inputs.market.size(), run.backend_name.c_str(), run.device.c_str());
   s += line;
   std::snprintf(line, sizeof line, "method %s, %lld scenarios, confidence %g, margin on %s\n",
-                method_name(run.inputs.risk.method), static_cast<long long>(run.risk.scenarios),
+                method_name(run.inputs.risk.method), static_cast<long long>(run.risk->scenarios),
                 run.inputs.risk.confidence, measure_name(run.inputs.risk.measure));
   s += line;
   std::snprintf(line, sizeof line, "status: ok %lld, margin_call %lld, liquidate %lld",
@@ -151,7 +155,7 @@ std::string format_margin_summary(const margin_run& run) {
                 t.initial_margin, t.maintenance_margin);
   s += line;
   std::snprintf(line, sizeof line, "book bad debt: expected %.2f, VaR %.2f, ES %.2f\n",
-                run.risk.bad_debt_mean, run.risk.bad_debt_var, run.risk.bad_debt_es);
+                run.risk->bad_debt_mean, run.risk->bad_debt_var, run.risk->bad_debt_es);
   s += line;
   s += "time:";
   for (const stage_time& stage : run.stages) {

@@ -3,6 +3,7 @@
 // revalue -> scenario risk -> results. The CLI and the tests drive it through run_margin.
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,8 +43,12 @@ struct margin_run {
   std::optional<scenario_file_data> scenarios;
   std::string backend_name;
   std::string device;
-  revaluation reval;
-  risk_result risk;
+  // The backend that computed the run: `reval` and `risk` are what it holds (held_revaluation,
+  // held_risk), read where they lie instead of copied, so the run holds its results once. Kept
+  // for them only, and not called again (it borrowed `inputs.positions` where the run was built).
+  std::unique_ptr<backend> engine;
+  const revaluation* reval = nullptr;
+  const risk_result* risk = nullptr;
   std::vector<stage_time> stages;
 };
 

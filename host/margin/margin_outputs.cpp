@@ -14,7 +14,7 @@ namespace {
 
 std::string exposures_csv(const margin_run& run) {
   const book& b = run.inputs.positions;
-  const revaluation& v = run.reval;
+  const revaluation& v = *run.reval;
   std::string out = "account_id,underlying,delta,gamma,vega,theta,decay\n";
   out.reserve(out.size() + b.exposures() * 100);
   for (std::size_t a = 0; a < b.accounts(); ++a)
@@ -32,7 +32,7 @@ std::string exposures_csv(const margin_run& run) {
 nlohmann::json summary_json(const margin_run& run, const margin_request& request) {
   const book& b = run.inputs.positions;
   const risk_params& risk = run.inputs.risk;
-  const risk_result& r = run.risk;
+  const risk_result& r = *run.risk;
   const margin_totals t = book_totals(run);
   nlohmann::json j;
   j["marginsync_version"] = MSYNC_VERSION;
@@ -104,8 +104,8 @@ void write_margin_outputs(const margin_run& run, const margin_request& request,
     provenance.seed = risk.seed;
   provenance.method = method_name(risk.method);
   provenance.confidence = risk.confidence;
-  provenance.scenarios = run.risk.scenarios;
-  out.write("accounts.csv", accounts_csv(run.inputs.positions, run.reval, run.risk));
+  provenance.scenarios = run.risk->scenarios;
+  out.write("accounts.csv", accounts_csv(run.inputs.positions, *run.reval, *run.risk));
   out.write("exposures.csv", exposures_csv(run));
   out.write("summary.json", summary_document(provenance, summary_json(run, request)));
 }

@@ -29,7 +29,7 @@ std::string quoted(const std::string& id) {
 std::string event_line(const account_transition& t, const book& b) {
   std::string line =
       "{\"ts\":\"" + format_timestamp(t.ts_ns) + "\",\"event\":\"" + t.event + "\",\"account\":";
-  line += quoted(b.account_id[t.account]);
+  line += quoted(std::string(b.account_id[t.account]));
   line += ",\"from\":\"";
   line += stream_state_name(t.from);
   line += '"';

@@ -90,7 +90,7 @@ margin_stream::margin_stream(book_inputs inputs, backend& engine)
 void margin_stream::index_book() {
   const book& b = inputs_.positions;
   for (std::uint32_t a = static_cast<std::uint32_t>(account_index_.size()); a < b.accounts(); ++a)
-    account_index_[b.account_id[a]] = a;
+    account_index_[std::string(b.account_id[a])] = a;
   perpetuals_.clear();
   for (std::uint32_t a = 0; a < b.accounts(); ++a)
     for (std::uint64_t p = b.account_position_begin[a]; p < b.account_position_begin[a + 1]; ++p)

@@ -19,8 +19,9 @@
 //   revalue_tick    a stream update's tick path in one call: funding, revalue and (unless the
 //                   risk path runs in between) tick_states; the CPU backend does all three in one
 //                   pass over the accounts.
-// Results stay on the backend (in device memory for a GPU) until a caller asks for them with an
-// explicit copy: copy_revaluation (whole, or gathered for some accounts) and copy_risk.
+// Results stay on the backend (in device memory for a GPU) until a caller asks for them: borrowed
+// where they lie (held_revaluation, held_risk: no copy on the CPU), or as an explicit copy
+// (copy_revaluation whole or gathered for some accounts, copy_risk).
 //
 // Every method may throw (std::logic_error for a call out of order, std::runtime_error for a
 // device failure); a backend that threw must be given load_book again before further use.
@@ -173,6 +174,15 @@ class backend {
     if (!states) return {};
     return tick_states(*states);
   }
+
+  // The results held, read on the host where the backend keeps them, without a copy of the
+  // caller's own: the CPU backend's own arrays; a GPU backend downloads them (on each call) into
+  // host memory it keeps. A run that reads its results once holds them once (a revaluation is
+  // about 12 bytes per position). The reference stays valid, and what it reads unchanged, until
+  // the next load_book, revalue or revalue_tick (the revaluation) or load_book or scenario_risk
+  // (the risk) and while the backend lives; a caller that keeps them longer copies them.
+  virtual const revaluation& held_revaluation() = 0;
+  virtual const risk_result& held_risk() = 0;
 
   // Explicit copies to the host of the results held.
   virtual revaluation copy_revaluation() = 0;

@@ -6,7 +6,8 @@
 // Accounts keep their input order; strings live only here, kernels see the index arrays.
 // The numeric arrays are columns (marginsync/column.hpp): owned vectors when loaded from CSV, views
 // of the mapped file when loaded from a snapshot (docs/design.md 12.2), the same interface either
-// way; ids are always owned strings.
+// way. Account ids are a string_column the same way (views of the snapshot's string table);
+// instrument ids, a few thousand, are owned strings.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "marginsync/column.hpp"
 #include "marginsync/instrument_kind.hpp"
 #include "marginsync/market.hpp"
+#include "marginsync/string_column.hpp"
 #include "marginsync/time_units.hpp"
 #include "marginsync/valuation.hpp"
 
@@ -38,7 +40,7 @@ struct book {
   instrument_table instruments;
 
   // Accounts, input order.
-  std::vector<std::string> account_id;
+  string_column account_id;            // each read as a std::string_view
   column<double> collateral;           // quote currency
   column<std::uint32_t> account_tier;  // index into risk_params::tiers
 

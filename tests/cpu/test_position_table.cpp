@@ -182,8 +182,15 @@ TEST(position_table, whole_accounts_agree_bit_for_bit_on_every_path) {
     flags.push_back(position_flags(terms[i], inputs[i]));
   }
   const liquidity_table liquidity = make_liquidity_table(m.size(), in.risk);
+  // The pass reads the credit limit per tier, through each account's tier index.
+  std::vector<double> tier_credit;
   std::vector<double> credit(b.accounts());
-  for (std::size_t a = 0; a < b.accounts(); ++a) credit[a] = 100.0 * static_cast<double>(a % 7);
+  for (std::size_t a = 0; a < b.accounts(); ++a) {
+    const std::size_t t = b.account_tier[a];
+    while (tier_credit.size() <= t)
+      tier_credit.push_back(100.0 * static_cast<double>(1 + tier_credit.size()));
+    credit[a] = tier_credit[t];
+  }
   std::vector<double> funding_spot(m.spot);
   for (double& s : funding_spot) s *= 0.99;
   const funding_accrual funding{&b, 0.37, funding_spot.data(), m.funding_rate.data()};
@@ -257,7 +264,7 @@ TEST(position_table, whole_accounts_agree_bit_for_bit_on_every_path) {
   cpu::revalue_pass run{
       &b,
       pass.view(b, terms, inputs, unit, m, liquidity),
-      credit.data(),
+      tier_credit.data(),
       change_in.data(),
       pass.change.data(),
       funding,

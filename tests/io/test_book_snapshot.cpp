@@ -173,13 +173,14 @@ TEST(book_snapshot, broken_invariants_are_refused) {
     write_book_snapshot(in, market, risk, dir / "bad.msb");
     return reason_of([&] { read_book_snapshot(dir / "bad.msb", {}, {}); });
   };
-  EXPECT_NE(
-      refused([](book& b) { b.account_id[1] = b.account_id[0]; }).find("account id appears twice"),
-      std::string::npos);
+  EXPECT_NE(refused([](book& b) {
+              b.account_id.set(1, b.account_id[0]);
+            }).find("account id appears twice"),
+            std::string::npos);
   // The id rule of every reader (docs/design.md 2.1, 12.2).
   for (const char* bad : {"acc\xff", "acc\x07", "", "\xc0\x80"}) {
     EXPECT_NE(refused([&](book& b) {
-                b.account_id[2] = bad;
+                b.account_id.set(2, bad);
               }).find("an id is empty, not valid UTF-8 or holds a control character"),
               std::string::npos)
         << bad;
@@ -221,7 +222,7 @@ TEST(book_snapshot, broken_invariants_are_refused) {
             std::string::npos);
   EXPECT_NE(refused([](book& b) { b.position_cost[0] = 5.0; }).find("carries an entry cost"),
             std::string::npos);
-  EXPECT_NE(refused([](book& b) { b.account_id[2].clear(); }).find("an id is empty"),
+  EXPECT_NE(refused([](book& b) { b.account_id.set(2, ""); }).find("an id is empty"),
             std::string::npos);
   EXPECT_NE(refused([](book& b) { b.instruments.id[3].clear(); }).find("an id is empty"),
             std::string::npos);
@@ -284,6 +285,29 @@ TEST(book_snapshot, arrays_are_used_in_place_and_patches_never_touch_the_file) {
   EXPECT_EQ(test::read_file(file), before);
 }
 
+// Account ids are read where they lie in the mapped string table (docs/design.md 12.2): no string
+// per id. A copy, or an id appended, makes them owned; the ids read stay the directory's.
+TEST(book_snapshot, account_ids_are_read_in_place) {
+  temp_dir dir;
+  const auto file = convert_sample(dir);
+  const book_inputs csv = load_book_inputs(book_paths::in_directory(test::sample_book()));
+  EXPECT_FALSE(csv.positions.account_id.is_view());
+  book_inputs in = read_book_snapshot(file, {}, {});
+  string_column& ids = in.positions.account_id;
+  ASSERT_TRUE(ids.is_view());
+  EXPECT_EQ(ids, csv.positions.account_id);
+  const std::string mapped = test::read_file(file);
+  const auto [start, length] = sections_of(mapped)[account_ids_section];
+  EXPECT_EQ(std::string(ids[0]), mapped.substr(start + 8 * (ids.size() + 2), ids[0].size()));
+  const string_column copy = ids;
+  EXPECT_FALSE(copy.is_view());
+  ids.push_back("newcomer");
+  EXPECT_FALSE(ids.is_view());
+  EXPECT_EQ(ids.back(), "newcomer");
+  EXPECT_EQ(ids[0], copy[0]);
+  EXPECT_LE(length, mapped.size());
+}
+
 // A book large enough for the checks to split into ranges on every core: the round trip is exact,
 // and each check still reports what a serial reading would report first.
 TEST(book_snapshot, checks_over_many_accounts_find_the_first_problem) {
@@ -314,18 +338,22 @@ TEST(book_snapshot, checks_over_many_accounts_find_the_first_problem) {
       (dir / "bad.msb").string() + ": not a valid marginsync book snapshot: ";
   const std::size_t last = good.positions.accounts() - 1;
   // Duplicates far apart, and next to each other.
-  EXPECT_EQ(refused([&](book& b) { b.account_id[last] = b.account_id[3]; }),
+  EXPECT_EQ(refused([&](book& b) { b.account_id.set(last, b.account_id[3]); }),
             prefix + "an account id appears twice");
-  EXPECT_EQ(refused([&](book& b) { b.account_id[40001] = b.account_id[40000]; }),
+  EXPECT_EQ(refused([&](book& b) { b.account_id.set(40001, b.account_id[40000]); }),
             prefix + "an account id appears twice");
   // Ids that differ only past their first characters (equal hashes are compared in full).
-  EXPECT_EQ(refused([&](book& b) {
-              for (std::size_t a = 0; a <= last; ++a) b.account_id[a] += "-same-long-suffix";
-            }).find("appears twice"),
-            std::string::npos);
-  EXPECT_EQ(refused([&](book& b) { b.account_id[50000] = "caf\xc3\xa9\x01"; }),
+  EXPECT_EQ(
+      refused([&](book& b) {
+        string_column ids;
+        for (std::size_t a = 0; a < b.accounts(); ++a)
+          ids.push_back(std::string(b.account_id[a]) + (a <= last ? "-same-long-suffix" : ""));
+        b.account_id = std::move(ids);
+      }).find("appears twice"),
+      std::string::npos);
+  EXPECT_EQ(refused([&](book& b) { b.account_id.set(50000, "caf\xc3\xa9\x01"); }),
             prefix + "an id is empty, not valid UTF-8 or holds a control character");
-  EXPECT_EQ(refused([&](book& b) { b.account_id[60000] = "caf\xc3\xa9"; }).find("not valid"),
+  EXPECT_EQ(refused([&](book& b) { b.account_id.set(60000, "caf\xc3\xa9"); }).find("not valid"),
             std::string::npos);  // UTF-8 is text
   EXPECT_EQ(refused([&](book& b) { b.position_quantity[b.positions() - 1] = NAN; }),
             prefix + "a quantity or entry cost is out of range");

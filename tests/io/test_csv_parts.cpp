@@ -206,7 +206,7 @@ std::string join(const std::vector<std::string>& lines, const char* end) {
 void expect_rows_merged(const book& b, const std::vector<std::string>& rows) {
   const instrument_table& t = b.instruments;
   std::map<std::string, std::uint32_t> account_of, instrument_of;
-  for (std::uint32_t a = 0; a < b.accounts(); ++a) account_of[b.account_id[a]] = a;
+  for (std::uint32_t a = 0; a < b.accounts(); ++a) account_of[std::string(b.account_id[a])] = a;
   for (std::uint32_t i = 0; i < t.size(); ++i) instrument_of[t.id[i]] = i;
   // (account, underlying, instrument) -> (quantity, cost)
   std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::pair<double, double>> sum;

@@ -216,7 +216,7 @@ class margin_engine : public test::each_backend {
     const risk_params& rp = in.risk;
     std::vector<double> bad(n, 0.0);
     for (std::size_t a = 0; a < ref.size(); ++a) {
-      const std::string id = in.positions.account_id[a];
+      const std::string id(in.positions.account_id[a]);
       std::vector<double> losses = ref[a].loss;
       if (rp.method == risk_method::delta_gamma) {
         // delta-gamma losses from the backend's own exposures are checked separately; here the
@@ -569,8 +569,8 @@ TEST_P(margin_engine, delta_gamma_losses_follow_the_formula) {
       worst = std::max(worst, l);
     }
     // The CPU backend's delta_gamma losses are float: within 1e-5 relative (docs/design.md 3.7).
-    expect_close(o.risk.var[a], worst, 1e-5, b.account_id[a]);
-    expect_close(o.risk.es[a], worst, 1e-5, b.account_id[a]);
+    expect_close(o.risk.var[a], worst, 1e-5, std::string(b.account_id[a]));
+    expect_close(o.risk.es[a], worst, 1e-5, std::string(b.account_id[a]));
   }
 }
 
@@ -616,7 +616,7 @@ TEST_P(margin_engine, non_finite_numbers_give_status_error) {
       const outcome o = run(in);
       bool any_error = false;
       for (std::size_t a = 0; a < in.positions.accounts(); ++a) {
-        const std::string& id = in.positions.account_id[a];
+        const std::string id(in.positions.account_id[a]);
         const bool finite = std::isfinite(o.reval.account_equity[a]) &&
                             std::isfinite(o.risk.var[a]) && std::isfinite(o.risk.es[a]) &&
                             std::isfinite(o.risk.initial_margin[a]) &&
@@ -649,15 +649,19 @@ MSYNC_FOR_EACH_BACKEND(margin_engine);
 // message that makes `margin` exit 1 (docs/design.md 4.4, 5.1).
 TEST(margin_totals, accounts_in_error_are_counted_and_named) {
   margin_run run;
+  revaluation reval;
+  risk_result risk;
+  run.reval = &reval;
+  run.risk = &risk;
   const double nan = std::nan("");
   for (int a = 0; a < 8; ++a) {
     const bool error = a >= 1;  // seven accounts in error
     run.inputs.positions.account_id.push_back("acct" + std::to_string(a));
-    run.reval.account_equity.push_back(error ? nan : 100.0);
-    run.risk.initial_margin.push_back(error ? nan : 10.0);
-    run.risk.maintenance_margin.push_back(error ? nan : 6.0);
-    run.risk.status.push_back(error ? account_status::error : account_status::ok);
-    run.risk.preemptive.push_back(0);
+    reval.account_equity.push_back(error ? nan : 100.0);
+    risk.initial_margin.push_back(error ? nan : 10.0);
+    risk.maintenance_margin.push_back(error ? nan : 6.0);
+    risk.status.push_back(error ? account_status::error : account_status::ok);
+    risk.preemptive.push_back(0);
   }
   const margin_totals t = book_totals(run);
   EXPECT_EQ(t.ok, 1);
@@ -667,11 +671,26 @@ TEST(margin_totals, accounts_in_error_are_counted_and_named) {
   EXPECT_EQ(error_accounts_message(run),
             "7 accounts have numbers that are not finite (status error): acct1, acct2, acct3, "
             "acct4, acct5, ...");
-  for (int a = 2; a < 8; ++a) run.risk.status[a] = account_status::liquidate;
+  for (int a = 2; a < 8; ++a) risk.status[a] = account_status::liquidate;
   EXPECT_EQ(error_accounts_message(run),
             "1 account has numbers that are not finite (status error): acct1");
-  run.risk.status[1] = account_status::ok;
+  risk.status[1] = account_status::ok;
   EXPECT_EQ(error_accounts_message(run), "");
+}
+
+// A margin run holds its results once: what it reports is what its backend holds
+// (held_revaluation, held_risk), kept alive with it, not a copy (docs/design.md 1.3).
+TEST(margin_job, reports_the_results_its_backend_holds) {
+  margin_request request;
+  request.book.book = test::sample_book();
+  request.backend = backend_choice::cpu;
+  request.threads = 1;
+  const margin_run run = run_margin(request, [](const std::string&) {});
+  ASSERT_NE(run.engine, nullptr);
+  EXPECT_EQ(run.reval, &run.engine->held_revaluation());
+  EXPECT_EQ(run.risk, &run.engine->held_risk());
+  EXPECT_EQ(run.reval->account_equity.size(), run.inputs.positions.accounts());
+  EXPECT_EQ(run.risk->var.size(), run.inputs.positions.accounts());
 }
 
 // The CPU backend's results do not depend on its thread count (fixed-order sums).

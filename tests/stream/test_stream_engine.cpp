@@ -295,18 +295,18 @@ TEST(stream_engine, first_update_at_the_market_reproduces_the_batch_margin_run) 
   for (std::uint32_t u = 0; u < m.size(); ++u) ticks.push_back(price(m.as_of_ns, u, m.spot[u]));
   const update_outcome u = f.stream->update(m.as_of_ns, ticks);
   const risk_result r = f.stream->margins_in_force();
-  ASSERT_EQ(r.status.size(), batch.risk.status.size());
+  ASSERT_EQ(r.status.size(), batch.risk->status.size());
   std::size_t expected_events = 0;
   for (std::size_t a = 0; a < r.status.size(); ++a) {
-    EXPECT_EQ(r.initial_margin[a], batch.risk.initial_margin[a]) << a;
-    EXPECT_EQ(r.status[a], batch.risk.status[a]) << a;
-    EXPECT_EQ(f.stream->current_revaluation().account_equity[a], batch.reval.account_equity[a])
+    EXPECT_EQ(r.initial_margin[a], batch.risk->initial_margin[a]) << a;
+    EXPECT_EQ(r.status[a], batch.risk->status[a]) << a;
+    EXPECT_EQ(f.stream->current_revaluation().account_equity[a], batch.reval->account_equity[a])
         << a;
-    expected_events += batch.risk.status[a] != account_status::ok || batch.risk.preemptive[a];
+    expected_events += batch.risk->status[a] != account_status::ok || batch.risk->preemptive[a];
   }
   EXPECT_EQ(u.accounts.size(), expected_events);
   for (const account_transition& t : u.accounts) {
-    const account_status s = batch.risk.status[t.account];
+    const account_status s = batch.risk->status[t.account];
     const char* expected = s == account_status::liquidate     ? "liquidate"
                            : s == account_status::margin_call ? "margin_call"
                                                               : "preemptive";

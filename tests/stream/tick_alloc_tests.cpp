@@ -81,5 +81,33 @@ TEST(tick_path_allocations, a_calm_update_allocates_nothing_once_warm) {
   }
 }
 
+// A run's results are read where the CPU backend holds them (backend.hpp, held_revaluation and
+// held_risk): no allocation, so no second copy of the revaluation (about 12 bytes per position)
+// or of the risk result; the same arrays every call, until the next revalue.
+TEST(held_results, the_cpu_backend_lends_its_results_without_a_copy) {
+  book_location where;
+  where.book = test::sample_book();
+  book_inputs in = load_book_at(where);
+  in.risk.scenarios = 500;
+  auto engine = make_cpu_backend(1);
+  engine->load_book(in.positions, in.risk);
+  engine->revalue(in.market, {});
+  engine->scenario_risk(scenario_source{}, in.risk);
+  allocations = 0;
+  counting = true;
+  const revaluation& reval = engine->held_revaluation();
+  const risk_result& risk = engine->held_risk();
+  const revaluation& again = engine->held_revaluation();
+  counting = false;
+  EXPECT_EQ(allocations.load(), 0);
+  EXPECT_EQ(&again, &reval);
+  EXPECT_EQ(reval.account_equity.size(), in.positions.accounts());
+  EXPECT_EQ(risk.var.size(), in.positions.accounts());
+  EXPECT_EQ(reval.account_equity, engine->copy_revaluation().account_equity);
+  const double* equity = reval.account_equity.data();
+  engine->revalue(in.market, {});  // the same arrays, written again
+  EXPECT_EQ(engine->held_revaluation().account_equity.data(), equity);
+}
+
 }  // namespace
 }  // namespace msync

@@ -126,7 +126,7 @@ inline void expect_agree(const book_inputs& in, const outcome& got, const outcom
   const double tol = scenario_tolerance;
   std::size_t status_checked = 0;
   for (std::size_t a = 0; a < b.accounts(); ++a) {
-    const std::string id = b.account_id[a];
+    const std::string id(b.account_id[a]);
     const double e = ref.reval.account_equity[a];
     // Scenario numbers: relative to the account's scale (its gross notional), since a VaR near
     // zero is a difference of large position P&Ls.

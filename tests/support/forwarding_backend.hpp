@@ -32,6 +32,8 @@ class forwarding_backend : public backend {
     return inner_->tick_states(r);
   }
   void set_tick_states(const std::vector<std::uint8_t>& s) override { inner_->set_tick_states(s); }
+  const revaluation& held_revaluation() override { return inner_->held_revaluation(); }
+  const risk_result& held_risk() override { return inner_->held_risk(); }
   revaluation copy_revaluation() override { return inner_->copy_revaluation(); }
   revalued_accounts copy_revaluation_of(const std::vector<std::uint32_t>& a) override {
     return inner_->copy_revaluation_of(a);
