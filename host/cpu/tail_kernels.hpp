@@ -21,6 +21,11 @@ partition_counts partition_around(const double* v, std::size_t m, double p, doub
 std::size_t gather_at_least(const double* l, std::size_t n, const double* block_max, double floor,
                             double* out);
 
+// The losses of v[0 .. n) above `bound` (at or above it when !strict; never NaN) appended to
+// `out` in order (streaming_tail.hpp). `out` has room for n + 8 elements, or is v itself (the
+// output never overtakes the input). Returns how many.
+std::size_t append_above(const double* v, std::size_t n, double bound, bool strict, double* out);
+
 // The portable versions, which the functions above use where there is no AVX-512 (and which tests
 // compare them with).
 namespace portable {
@@ -28,6 +33,7 @@ partition_counts partition_around(const double* v, std::size_t m, double p, doub
                                   double* below);
 std::size_t gather_at_least(const double* l, std::size_t n, const double* block_max, double floor,
                             double* out);
+std::size_t append_above(const double* v, std::size_t n, double bound, bool strict, double* out);
 }  // namespace portable
 
 }  // namespace msync::cpu
