@@ -4,9 +4,10 @@
 // positions. Scenario risk builds the scenario set once per run and, for `full`, a table of each
 // instrument's P&L per unit in every scenario (I x N), so a position's scenario P&L is q times a
 // table row: exactly the full revaluation of docs/design.md section 3, with each option priced once
-// per scenario rather than once per position holding it. Each account's N losses live in a
-// per-thread buffer; VaR and ES are selected there, so no accounts x scenarios matrix is ever
-// stored.
+// per scenario rather than once per position holding it. With the table, `full` is blocked over
+// scenarios (a group of accounts a tile of scenarios at a time, each account keeping only its tail
+// candidates: run_blocked); otherwise each account's N losses live in a per-thread buffer and VaR
+// and ES are selected there. Either way no accounts x scenarios matrix is ever stored.
 //
 // Determinism: per-account numbers do not depend on the thread count; book-level bad debt is
 // summed per fixed chunk of accounts (chunk size a function of the account and scenario counts
@@ -393,7 +394,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
         cpu::streaming_tail::capacity(static_cast<std::size_t>(k), block_tile);
     const std::size_t group = use_table ? full_group(chunk, kept_capacity) : 0;
     std::vector<const double*> g_rows;
-    std::vector<double> g_q, g_top, g_kept;
+    std::vector<double> g_q, g_top, g_kept, g_own_funds;
     tail_selector compact_scratch;
     std::vector<std::size_t> g_begin, g_pass_b;
     std::vector<cpu::streaming_tail> g_tail;
@@ -478,7 +479,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       write_account(a, tail, m, breaches);
       return true;
     };
-    // `full` with the P&L table, blocked over scenarios (docs/design.md 4.2): a group of accounts
+    // `full` with the P&L table, blocked over scenarios (docs/design.md 3.7): a group of accounts
     // at a time, tile by tile of scenarios, so that the table rows of the tile stay in cache
     // while every position of the group reads them, and each account's losses of a tile stay in
     // L1 (`loss`). Each account keeps only its candidates for the k largest (streaming_tail) and
@@ -505,6 +506,9 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
           g_begin.push_back(g_rows.size());
         }
         g_top.assign(accounts, -INFINITY);
+        g_own_funds.resize(accounts);  // read every tile: next to each other, not by account index
+        for (std::size_t j = 0; j < accounts; ++j)
+          g_own_funds[j] = reval.account_own_funds[order_[g0 + j]];
         for (std::size_t j = 0; j < accounts; ++j)
           g_tail[j].reset(g_kept.data() + j * kept_capacity, ku);
         auto losses_of = [&](std::size_t j, std::size_t t0, std::size_t len) {
@@ -516,8 +520,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
           for (std::size_t j = 0; j < accounts; ++j) {
             const double top = losses_of(j, t0, len);
             g_top[j] = tail_selector::nan_max(g_top[j], top);
-            const double own_funds = reval.account_own_funds[order_[g0 + j]];
-            if (top > own_funds) cpu::add_bad_debt(loss.data(), len, own_funds, bad + t0);
+            if (top > g_own_funds[j]) cpu::add_bad_debt(loss.data(), len, g_own_funds[j], bad + t0);
             g_tail[j].add(loss.data(), len, top, compact_scratch);
           }
         }

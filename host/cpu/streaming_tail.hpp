@@ -1,6 +1,6 @@
 #pragma once
 // An exact streaming top-k of one account's losses, fed a tile of scenarios at a time (the
-// blocked `full` loop, docs/design.md section 4.2): so that no account's N losses need to be
+// blocked `full` loop, docs/design.md section 3.7): so that no account's N losses need to be
 // stored, or read again, to select its tail.
 //
 // It keeps the candidates: every loss that may still be among the k largest, in scenario order.

@@ -1,4 +1,4 @@
-// The blocked `full` loop (docs/design.md 4.2) against the straightforward one: the streaming
+// The blocked `full` loop (docs/design.md 3.7) against the straightforward one: the streaming
 // top-k against tail_selector on every loss, and the CPU backend with its P&L table (blocked)
 // against the same backend pricing position by position (account by account, as before), bit for
 // bit, on books and scenario counts that put tile boundaries inside the tail.
@@ -17,7 +17,9 @@
 namespace msync {
 namespace {
 
-bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+bool same_bits(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
 
 // The candidates of `losses` fed in tiles of `tile`, then selected: the same VaR, ES and k largest
 // as tail_selector on every loss.
