@@ -24,6 +24,8 @@ class bad_debt_rows {
     if (rows_[c].empty()) rows_[c].assign(scenarios_, 0.0);
     return rows_[c].data();
   }
+  // Chunk c's row back to nothing added (an attempt at the chunk to be done again).
+  void clear_row(std::size_t c) { std::vector<double>().swap(rows_[c]); }
   // Chunk c is complete: its row, and those of the later chunks already complete, are added to the
   // sum in chunk order and freed.
   void done(std::size_t c) {

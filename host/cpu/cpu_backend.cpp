@@ -4,9 +4,10 @@
 // positions. Scenario risk builds the scenario set once per run and, for `full`, a table of each
 // instrument's P&L per unit in every scenario (I x N), so a position's scenario P&L is q times a
 // table row: exactly the full revaluation of docs/design.md section 3, with each option priced once
-// per scenario rather than once per position holding it. Each account's N losses live in a
-// per-thread buffer; VaR and ES are selected there, so no accounts x scenarios matrix is ever
-// stored.
+// per scenario rather than once per position holding it. With the table, `full` is blocked over
+// scenarios (a group of accounts a tile of scenarios at a time, each account keeping only its tail
+// candidates: run_blocked); otherwise each account's N losses live in a per-thread buffer and VaR
+// and ES are selected there. Either way no accounts x scenarios matrix is ever stored.
 //
 // Determinism: per-account numbers do not depend on the thread count; book-level bad debt is
 // summed per fixed chunk of accounts (chunk size a function of the account and scenario counts
@@ -25,6 +26,7 @@
 #include "cpu/omp_guard.hpp"
 #include "cpu/revalue_pass.hpp"
 #include "cpu/scenario_set.hpp"
+#include "cpu/streaming_tail.hpp"
 #include "cpu/tail_select.hpp"
 #include "cpu/tick_path.hpp"
 #include "marginsync/account_revaluation.hpp"
@@ -73,6 +75,21 @@ std::vector<std::uint32_t> accounts_by_first_underlyings(const book& b) {
     order.swap(next);
   }
   return order;
+}
+
+// The blocked `full` loop's sizes (run_blocked in scenario_risk). A tile of 256 scenarios: one
+// account's losses of a tile (2 KiB) stay in L1, and the tile of the table rows a group of
+// accounts reads (a few hundred instruments, 2 KiB each) in L2. Smaller tiles cost more per
+// account and tile than they save; larger ones leave L2. Clipped to the scenarios (a multiple of
+// tail_block).
+std::size_t full_tile(std::size_t scenarios) {
+  return std::min<std::size_t>(256, (scenarios + tail_block - 1) / tail_block * tail_block);
+}
+// Accounts per group: the bad-debt chunk (at least 256 accounts, whose positions share table rows
+// since the accounts are ordered by underlying), within 8 MiB of tail candidates per thread.
+std::size_t full_group(std::size_t chunk, std::size_t kept_capacity) {
+  const std::size_t budget = std::size_t{8} << 20;
+  return std::clamp<std::size_t>(budget / (kept_capacity * sizeof(double)), 1, chunk);
 }
 
 class cpu_backend final : public backend {
@@ -410,6 +427,20 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
     // rows: one tile.) delta_gamma needs no tiles: it writes each loss once.
     const std::size_t tile = use_table ? 1024 : un;  // a multiple of tail_block
     std::vector<cpu::exposure_term> terms;
+    // The blocked `full` loop's (run_blocked): per account of a group, its positions' rows and
+    // quantities, its largest loss, its tail candidates and its numbers.
+    const std::size_t block_tile = use_table ? full_tile(un) : 0;
+    const std::size_t kept_capacity =
+        cpu::streaming_tail::capacity(static_cast<std::size_t>(k), block_tile);
+    const std::size_t group = use_table ? full_group(chunk, kept_capacity) : 0;
+    std::vector<const double*> g_rows;
+    std::vector<double> g_q, g_top, g_kept, g_own_funds;
+    tail_selector compact_scratch;
+    std::vector<std::size_t> g_begin, g_pass_b;
+    std::vector<cpu::streaming_tail> g_tail;
+    std::vector<tail_statistics> g_stats;
+    std::vector<margin_levels> g_margins;
+    std::vector<std::int64_t> g_breaches;
     std::vector<cpu::exposure_term_f> terms_f;
     tail_selector selector;
     tail_selector_f selector_f;
@@ -419,6 +450,11 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       row_buffer.resize(use_table || !full ? 0 : un);
       loss_f.resize(full ? 0 : un);
       block_max_f.resize(full ? 0 : block_max.size());
+      g_kept.resize(group * kept_capacity);
+      g_tail.resize(group);
+      g_stats.resize(group);
+      g_margins.resize(group);
+      g_breaches.resize(group);
     });
     auto write_account = [&](std::size_t a, const tail_statistics& tail, const margin_levels& m,
                              std::int64_t breaches) {
@@ -432,6 +468,13 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       out.status[a] = margin_status(equity, m);
       out.preemptive[a] =
           preemptive_flag(out.status[a], out.breach_probability[a], params.preemptive_threshold);
+    };
+    auto margins_of = [&](std::size_t a, const tail_statistics& tail) {
+      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio,
+                             tier_im_multiplier_[book_->account_tier[a]]};
+      return account_margins(tail.var, tail.es, params.measure == margin_measure::es,
+                             reval.account_floor_notional[a], reval.account_liquidity_addon[a],
+                             rule);
     };
     // Account a's numbers from its double losses l (largest: the largest of them; block_max
     // filled). Bad debt goes to the row of the account's chunk, `chunk_row`.
@@ -495,87 +538,171 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       write_account(a, tail, m, tally.count);
       return true;
     };
+    // `full` with the P&L table, blocked over scenarios (docs/design.md 3.7): a group of accounts
+    // at a time, tile by tile of scenarios, so that the table rows of the tile stay in cache
+    // while every position of the group reads them, and each account's losses of a tile stay in
+    // L1 (`loss`). Each account keeps only its candidates for the k largest (streaming_tail) and
+    // adds its bad debt of the tile to the chunk's row as it goes (own funds are known before:
+    // for each scenario the accounts add in chunk order, as account_by_account adds them). An
+    // account whose k-th largest loss breaches counts its breaches in a second blocked pass over
+    // the accounts that need it; the others count them among their k largest, as settle does.
+    // False (the chunk to be done again account by account) when a loss is NaN.
+    auto run_blocked = [&](std::size_t i_begin, std::size_t i_end, std::size_t chunk_row) {
+      const std::size_t ku = static_cast<std::size_t>(k);
+      for (std::size_t g0 = i_begin; g0 < i_end; g0 += group) {
+        const std::size_t g1 = std::min(i_end, g0 + group), accounts = g1 - g0;
+        // The group's positions: row and quantity, account by account.
+        g_rows.clear();
+        g_q.clear();
+        g_begin.assign(1, 0);
+        for (std::size_t i = g0; i < g1; ++i) {
+          const std::size_t a = order_[i];
+          for (std::uint64_t p = book_->account_position_begin[a];
+               p < book_->account_position_begin[a + 1]; ++p) {
+            g_rows.push_back(pnl.data() + std::size_t{book_->position_instrument[p]} * un);
+            g_q.push_back(book_->position_quantity[p]);
+          }
+          g_begin.push_back(g_rows.size());
+        }
+        g_top.assign(accounts, -INFINITY);
+        g_own_funds.resize(accounts);  // read every tile: next to each other, not by account index
+        for (std::size_t j = 0; j < accounts; ++j)
+          g_own_funds[j] = reval.account_own_funds[order_[g0 + j]];
+        for (std::size_t j = 0; j < accounts; ++j)
+          g_tail[j].reset(g_kept.data() + j * kept_capacity, ku);
+        auto losses_of = [&](std::size_t j, std::size_t t0, std::size_t len) {
+          return cpu::position_losses(loss.data(), len, g_rows.data() + g_begin[j], t0,
+                                      g_q.data() + g_begin[j], g_begin[j + 1] - g_begin[j]);
+        };
+        for (std::size_t t0 = 0; t0 < un; t0 += block_tile) {
+          const std::size_t len = std::min(block_tile, un - t0);
+          for (std::size_t j = 0; j < accounts; ++j) {
+            const double top = losses_of(j, t0, len);
+            g_top[j] = tail_selector::nan_max(g_top[j], top);
+            if (top > g_own_funds[j])
+              cpu::add_bad_debt(loss.data(), len, g_own_funds[j], partial.row(chunk_row) + t0);
+            g_tail[j].add(loss.data(), len, top, compact_scratch);
+          }
+        }
+        // Tails, margins, and which accounts count their breaches over every scenario.
+        g_pass_b.clear();
+        for (std::size_t j = 0; j < accounts; ++j) {
+          if (g_top[j] != g_top[j]) return false;  // a NaN loss
+          const std::size_t a = order_[g0 + j];
+          const double equity = reval.account_equity[a];
+          g_stats[j] = selector.select(g_tail[j].kept(), g_tail[j].count(), ku);
+          g_margins[j] = margins_of(a, g_stats[j]);
+          const double maintenance = g_margins[j].maintenance;
+          if (breaches_maintenance(equity, g_stats[j].var, maintenance)) {
+            g_breaches[j] = 0;
+            g_pass_b.push_back(j);
+          } else {
+            g_breaches[j] = cpu::count_breaches(selector.largest(), ku, equity, maintenance);
+          }
+        }
+        for (std::size_t t0 = 0; t0 < un && !g_pass_b.empty(); t0 += block_tile) {
+          const std::size_t len = std::min(block_tile, un - t0);
+          for (std::size_t j : g_pass_b) {
+            losses_of(j, t0, len);
+            g_breaches[j] += cpu::count_breaches(
+                loss.data(), len, reval.account_equity[order_[g0 + j]], g_margins[j].maintenance);
+          }
+        }
+        for (std::size_t j = 0; j < accounts; ++j)
+          write_account(order_[g0 + j], g_stats[j], g_margins[j], g_breaches[j]);
+      }
+      return true;
+    };
+    // The accounts order_[i_begin .. i_end) one by one, each with its N losses in `loss`: the
+    // straightforward loop (delta_gamma, `full` priced on the fly, and a `full` chunk with a NaN
+    // loss, whose bad debt must follow the rules of settle as they are).
+    auto account_by_account = [&](std::size_t i_begin, std::size_t i_end, std::size_t bad) {
+      for (std::size_t i = i_begin; i < i_end; ++i) {
+        const std::size_t a = order_[i];
+        double* l = loss.data();
+        double largest = 0.0;
+        if (full) {
+          for (std::size_t t0 = 0; t0 < un; t0 += tile) {
+            const std::size_t len = std::min(tile, un - t0);
+            double* lt = l + t0;
+            bool first = true;
+            for (std::uint64_t p = book_->account_position_begin[a];
+                 p < book_->account_position_begin[a + 1]; ++p) {
+              const std::uint32_t ins_index = book_->position_instrument[p];
+              const double* row = row_buffer.data();
+              if (use_table)
+                row = pnl.data() + ins_index * un + t0;
+              else
+                instrument_pnl(ins_index, row_buffer.data());
+              cpu::add_position_loss(lt, row, len, book_->position_quantity[p], first);
+              first = false;
+            }
+            if (first) std::fill(lt, lt + len, 0.0);  // no positions: no loss
+            const double tile_top = cpu::block_maxima(lt, len, block_max.data() + t0 / tail_block);
+            largest = t0 == 0 ? tile_top : std::max(largest, tile_top);
+          }
+        } else {
+          // Accounts come in underlying order, not index order: their numbers are scattered
+          // reads, fetched ahead (a few accounts' arithmetic hides the memory latency).
+          if (i + 4 < i_end)
+            __builtin_prefetch(book_->account_exposure_begin.data() + order_[i + 4]);
+          if (i + 2 < i_end) {
+            const std::size_t ahead = order_[i + 2];
+            const std::uint64_t x0 = book_->account_exposure_begin[ahead];
+            for (const double* v :
+                 {reval.exposure_delta.data(), reval.exposure_gamma.data(),
+                  reval.exposure_vol_exposure.data(), reval.exposure_decay.data()})
+              __builtin_prefetch(v + x0);
+            __builtin_prefetch(book_->exposure_underlying.data() + x0);
+            for (const double* v :
+                 {reval.account_equity.data(), reval.account_own_funds.data(),
+                  reval.account_floor_notional.data(), reval.account_liquidity_addon.data()})
+              __builtin_prefetch(v + ahead);
+            __builtin_prefetch(book_->account_tier.data() + ahead);
+          }
+          // The account's terms in double and in float, and the float losses' error bound.
+          terms.clear();
+          terms_f.clear();
+          double magnitude = 0.0, sensitivity_sum = 0.0, reach_spot = 0.0, reach_vol = 0.0;
+          for (std::uint64_t x = book_->account_exposure_begin[a];
+               x < book_->account_exposure_begin[a + 1]; ++x) {
+            const std::size_t u = book_->exposure_underlying[x];
+            const exposure_sensitivity e =
+                make_exposure_sensitivity(reval.exposure_delta[x], reval.exposure_gamma[x],
+                                          reval.exposure_vol_exposure[x], reval.exposure_decay[x]);
+            terms.push_back(cpu::exposure_term{d_spot.data() + u * un, d_vol.data() + u * un, e});
+            terms_f.push_back(cpu::exposure_term_f{d_spot_f.data() + u * un,
+                                                   d_vol_f.data() + u * un, round_to_float(e)});
+            magnitude += delta_gamma_term_magnitude(e, max_d_spot[u], max_d_vol[u]);
+            sensitivity_sum += std::fabs(e.delta) + std::fabs(e.half_gamma) +
+                               std::fabs(e.vol_exposure) + std::fabs(e.decay);
+            reach_spot = std::max(reach_spot, max_d_spot[u]);  // NaN-free: magnitude has it
+            reach_vol = std::max(reach_vol, max_d_vol[u]);
+          }
+          const double loss_bound =
+              delta_gamma_float_error_bound(magnitude, sensitivity_sum, reach_spot, reach_vol,
+                                            static_cast<unsigned>(terms.size()));
+          if (std::isfinite(loss_bound)) {
+            const double top = cpu::delta_gamma_losses_float(loss_f.data(), un, terms_f.data(),
+                                                             terms_f.size(), block_max_f.data());
+            if (settle_float(a, loss_f.data(), top, loss_bound, bad)) continue;
+          }
+          // The float losses do not decide this account, or cannot be trusted
+          // (delta_gamma_float.hpp): in double.
+          largest = cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
+        }
+        settle(a, l, largest, bad);
+      }
+    };
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t c = 0; c < n_chunks; ++c)
       guard.run([&] {
         const std::size_t bad = static_cast<std::size_t>(c);  // the chunk's bad-debt row
+        const std::size_t i_begin = static_cast<std::size_t>(c) * chunk;
         const std::size_t i_end = std::min(n_acc, static_cast<std::size_t>(c + 1) * chunk);
-        for (std::size_t i = static_cast<std::size_t>(c) * chunk; i < i_end; ++i) {
-          const std::size_t a = order_[i];
-          double* l = loss.data();
-          double largest = 0.0;
-          if (full) {
-            for (std::size_t t0 = 0; t0 < un; t0 += tile) {
-              const std::size_t len = std::min(tile, un - t0);
-              double* lt = l + t0;
-              bool first = true;
-              for (std::uint64_t p = book_->account_position_begin[a];
-                   p < book_->account_position_begin[a + 1]; ++p) {
-                const std::uint32_t ins_index = book_->position_instrument[p];
-                const double* row = row_buffer.data();
-                if (use_table)
-                  row = pnl.data() + ins_index * un + t0;
-                else
-                  instrument_pnl(ins_index, row_buffer.data());
-                cpu::add_position_loss(lt, row, len, book_->position_quantity[p], first);
-                first = false;
-              }
-              if (first) std::fill(lt, lt + len, 0.0);  // no positions: no loss
-              const double tile_top =
-                  cpu::block_maxima(lt, len, block_max.data() + t0 / tail_block);
-              largest = t0 == 0 ? tile_top : std::max(largest, tile_top);
-            }
-          } else {
-            // Accounts come in underlying order, not index order: their numbers are scattered
-            // reads, fetched ahead (a few accounts' arithmetic hides the memory latency).
-            if (i + 4 < i_end)
-              __builtin_prefetch(book_->account_exposure_begin.data() + order_[i + 4]);
-            if (i + 2 < i_end) {
-              const std::size_t ahead = order_[i + 2];
-              const std::uint64_t x0 = book_->account_exposure_begin[ahead];
-              for (const double* v :
-                   {reval.exposure_delta.data(), reval.exposure_gamma.data(),
-                    reval.exposure_vol_exposure.data(), reval.exposure_decay.data()})
-                __builtin_prefetch(v + x0);
-              __builtin_prefetch(book_->exposure_underlying.data() + x0);
-              for (const double* v :
-                   {reval.account_equity.data(), reval.account_own_funds.data(),
-                    reval.account_floor_notional.data(), reval.account_liquidity_addon.data()})
-                __builtin_prefetch(v + ahead);
-              __builtin_prefetch(book_->account_tier.data() + ahead);
-            }
-            // The account's terms in double and in float, and the float losses' error bound.
-            terms.clear();
-            terms_f.clear();
-            double magnitude = 0.0, sensitivity_sum = 0.0, reach_spot = 0.0, reach_vol = 0.0;
-            for (std::uint64_t x = book_->account_exposure_begin[a];
-                 x < book_->account_exposure_begin[a + 1]; ++x) {
-              const std::size_t u = book_->exposure_underlying[x];
-              const exposure_sensitivity e = make_exposure_sensitivity(
-                  reval.exposure_delta[x], reval.exposure_gamma[x], reval.exposure_vol_exposure[x],
-                  reval.exposure_decay[x]);
-              terms.push_back(cpu::exposure_term{d_spot.data() + u * un, d_vol.data() + u * un, e});
-              terms_f.push_back(cpu::exposure_term_f{d_spot_f.data() + u * un,
-                                                     d_vol_f.data() + u * un, round_to_float(e)});
-              magnitude += delta_gamma_term_magnitude(e, max_d_spot[u], max_d_vol[u]);
-              sensitivity_sum += std::fabs(e.delta) + std::fabs(e.half_gamma) +
-                                 std::fabs(e.vol_exposure) + std::fabs(e.decay);
-              reach_spot = std::max(reach_spot, max_d_spot[u]);  // NaN-free: magnitude has it
-              reach_vol = std::max(reach_vol, max_d_vol[u]);
-            }
-            const double loss_bound =
-                delta_gamma_float_error_bound(magnitude, sensitivity_sum, reach_spot, reach_vol,
-                                              static_cast<unsigned>(terms.size()));
-            if (std::isfinite(loss_bound)) {
-              const double top = cpu::delta_gamma_losses_float(loss_f.data(), un, terms_f.data(),
-                                                               terms_f.size(), block_max_f.data());
-              if (settle_float(a, loss_f.data(), top, loss_bound, bad)) continue;
-            }
-            // The float losses do not decide this account, or cannot be trusted
-            // (delta_gamma_float.hpp): in double.
-            largest = cpu::delta_gamma_losses(l, un, terms.data(), terms.size(), block_max.data());
-          }
-          settle(a, l, largest, bad);
+        if (!use_table || !run_blocked(i_begin, i_end, bad)) {
+          partial.clear_row(bad);  // a blocked attempt may have added to it
+          account_by_account(i_begin, i_end, bad);
         }
         partial.done(static_cast<std::size_t>(c));
         const std::int64_t done = ++chunks_done;

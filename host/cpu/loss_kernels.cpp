@@ -114,6 +114,11 @@ void add_position_loss(double* l, const double* row, std::size_t n, double q, bo
   MSYNC_DISPATCH(add_position_loss(l, row, n, q, first))
 }
 
+double position_losses(double* l, std::size_t n, const double* const* rows, std::size_t offset,
+                       const double* q, std::size_t count) {
+  MSYNC_DISPATCH(position_losses(l, n, rows, offset, q, count))
+}
+
 double block_maxima(const double* l, std::size_t n, double* block_max) {
   MSYNC_DISPATCH(block_maxima(l, n, block_max))
 }

@@ -64,6 +64,12 @@ void add_bad_debt_of_blocks(const float* l, std::size_t n, const float* block_ma
 // l[s] (= 0 first, else +=) -q row[s]: a position's loss from its instrument's per-unit P&L.
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first);
 
+// l[s] = -(q[0] rows[0][offset + s]) - q[1] rows[1][offset + s] - ... for s in [0, n), 0 when
+// count = 0: the sum of `count` add_position_loss calls, bit for bit, with the sums kept in
+// registers (each loss written once). Returns the largest loss (NaN when any is; -inf when n = 0).
+double position_losses(double* l, std::size_t n, const double* const* rows, std::size_t offset,
+                       const double* q, std::size_t count);
+
 // block_max[b] = the largest of the b-th block of tail_block losses, NaN when the block holds a NaN
 // (tail_selector finds NaN losses there); returns the largest loss (NaN when any is).
 double block_maxima(const double* l, std::size_t n, double* block_max);

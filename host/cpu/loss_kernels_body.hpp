@@ -300,6 +300,46 @@ void add_position_loss(double* l, const double* row, std::size_t n, double q, bo
   }
 }
 
+double position_losses(double* l, std::size_t n, const double* const* rows, std::size_t offset,
+                       const double* q, std::size_t count) {
+  // Four vectors (32 scenarios) at a time: each position's row is read once into them, and the
+  // four sums are independent chains through the subtraction's latency. The order of the
+  // arithmetic is add_position_loss's: -(q_0 r_0), then - q_j r_j for each next position.
+  const double none = -__builtin_inf();
+  double8 top = {none, none, none, none, none, none, none, none};
+  std::size_t s = 0;
+  for (; s + 32 <= n; s += 32) {
+    double8 v[4] = {};
+    if (count > 0) {
+      const double* r = rows[0] + offset + s;
+      for (int b = 0; b < 4; ++b) v[b] = -(q[0] * load8(r + 8 * b));
+    }
+    for (std::size_t j = 1; j < count; ++j) {
+      const double* r = rows[j] + offset + s;
+      const double qj = q[j];
+      for (int b = 0; b < 4; ++b) v[b] -= qj * load8(r + 8 * b);
+    }
+    for (int b = 0; b < 4; ++b) std::memcpy(l + s + 8 * b, &v[b], sizeof v[b]);
+    top = max8(top, max8(max8(v[0], v[1]), max8(v[2], v[3])));
+  }
+  for (; s + 8 <= n; s += 8) {
+    double8 v = {};
+    if (count > 0) v = -(q[0] * load8(rows[0] + offset + s));
+    for (std::size_t j = 1; j < count; ++j) v -= q[j] * load8(rows[j] + offset + s);
+    std::memcpy(l + s, &v, sizeof v);
+    top = max8(top, v);
+  }
+  double largest = lane_max(top);
+  for (; s < n; ++s) {
+    double v = 0.0;
+    if (count > 0) v = -(q[0] * rows[0][offset + s]);
+    for (std::size_t j = 1; j < count; ++j) v -= q[j] * rows[j][offset + s];
+    l[s] = v;
+    largest = nan_max(largest, v);
+  }
+  return largest;
+}
+
 double block_maxima(const double* l, std::size_t n, double* block_max) {
   return blockwise_maxima(
       n, block_max, [&](std::size_t at) { return max8(load8(l + at), load8(l + at + 8)); },

@@ -82,6 +82,15 @@ std::size_t gather_at_least(const float* l, std::size_t n, const float* block_ma
   return gather_of(l, n, block_max, floor, out);
 }
 
+std::size_t append_above(const double* v, std::size_t n, double bound, bool strict, double* out) {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    out[kept] = v[i];
+    kept += (strict ? v[i] > bound : v[i] >= bound) ? 1 : 0;
+  }
+  return kept;
+}
+
 }  // namespace portable
 
 namespace {
@@ -228,6 +237,22 @@ __attribute__((target("avx512f"))) bool any_nan_avx512(const double* v, std::siz
   return portable::any_nan(v + i, m - i);
 }
 
+__attribute__((target("avx512f"))) std::size_t append_avx512(const double* v, std::size_t n,
+                                                             double bound, bool strict,
+                                                             double* out) {
+  const __m512d b = _mm512_set1_pd(bound);
+  std::size_t kept = 0, i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m512d x = _mm512_loadu_pd(v + i);
+    const __mmask8 keep =
+        strict ? _mm512_cmp_pd_mask(x, b, _CMP_GT_OQ) : _mm512_cmp_pd_mask(x, b, _CMP_GE_OQ);
+    if (!keep) continue;  // most vectors, once the bound is near the tail
+    _mm512_storeu_pd(out + kept, _mm512_maskz_compress_pd(keep, x));
+    kept += static_cast<std::size_t>(__builtin_popcount(keep));
+  }
+  return kept + portable::append_above(v + i, n - i, bound, strict, out + kept);
+}
+
 bool have_avx512() {
   static const bool yes = __builtin_cpu_supports("avx512f");
   return yes;
@@ -280,6 +305,13 @@ bool any_nan(const float* v, std::size_t m) {
   if (have_avx512()) return any_nan_avx512(v, m);
 #endif
   return portable::any_nan(v, m);
+}
+
+std::size_t append_above(const double* v, std::size_t n, double bound, bool strict, double* out) {
+#if defined(MSYNC_AVX512_TAIL)
+  if (have_avx512()) return append_avx512(v, n, bound, strict, out);
+#endif
+  return portable::append_above(v, n, bound, strict, out);
 }
 
 }  // namespace msync::cpu

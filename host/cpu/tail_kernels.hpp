@@ -30,6 +30,11 @@ std::size_t gather_at_least(const float* l, std::size_t n, const float* block_ma
 bool any_nan(const double* v, std::size_t m);
 bool any_nan(const float* v, std::size_t m);
 
+// The losses of v[0 .. n) above `bound` (at or above it when !strict; never NaN) appended to
+// `out` in order (streaming_tail.hpp). `out` has room for n + 8 elements, or is v itself (the
+// output never overtakes the input). Returns how many.
+std::size_t append_above(const double* v, std::size_t n, double bound, bool strict, double* out);
+
 // The portable versions, which the functions above use where there is no AVX-512 (and which tests
 // compare them with).
 namespace portable {
@@ -43,6 +48,8 @@ std::size_t gather_at_least(const float* l, std::size_t n, const float* block_ma
                             float* out);
 bool any_nan(const double* v, std::size_t m);
 bool any_nan(const float* v, std::size_t m);
+
+std::size_t append_above(const double* v, std::size_t n, double bound, bool strict, double* out);
 }  // namespace portable
 
 }  // namespace msync::cpu

@@ -84,6 +84,10 @@ class basic_tail_selector {
     return select_all(losses, n, k);
   }
 
+  // The k-th largest of v[0 .. m) (1 <= k <= m, no NaN), v not modified: streaming_tail's
+  // compaction.
+  double kth(const double* v, std::size_t m, std::size_t k) { return kth_largest(v, m, k); }
+
   // The larger of a and b, NaN when either is: the block maximum of a block with a NaN is NaN.
   static T nan_max(T a, T b) { return a > b || a != a ? a : b; }
 
