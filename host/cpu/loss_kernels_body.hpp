@@ -177,9 +177,9 @@ double delta_gamma_losses_float(double* l, std::size_t n, const exposure_term_f*
 
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first) {
   if (first) {
-    for (std::size_t s = 0; s < n; ++s) l[s] = -(q * row[s]);
+    for (std::size_t s = 0; s < n; ++s) l[s] = first_position_loss(q, row[s]);
   } else {
-    for (std::size_t s = 0; s < n; ++s) l[s] -= q * row[s];
+    for (std::size_t s = 0; s < n; ++s) l[s] = next_position_loss(l[s], q, row[s]);
   }
 }
 
