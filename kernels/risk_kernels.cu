@@ -189,13 +189,15 @@ __global__ void __launch_bounds__(block)
     // credit line is the venue's money, not the client's).
     const double equity = in.reval.account_equity[a];
     const double own_funds = in.reval.account_own_funds[a];
-    // Losses of docs/design.md section 3, one scenario per thread at a time, summed in the CPU
-    // backend's order.
+    // Losses of docs/design.md section 3, one scenario per thread at a time: the CPU backend's
+    // expressions (valuation.hpp, delta_gamma.hpp) in its order, and, since this file is compiled
+    // with --fmad=false like the host code, its roundings. Same moves or table rows, same double
+    // losses as the CPU's double loops (its delta_gamma is float where a bound allows, 3.7).
     if (in.rules.full) {
       const std::uint64_t p0 = in.chunk.account_position_begin[a],
                           p1 = in.chunk.account_position_begin[a + 1];
       for (std::int64_t s = tid; s < n; s += block) {
-        double l = 0.0;
+        double l = 0.0;  // an account without positions loses nothing
         for (std::uint64_t p = p0; p < p1; ++p) {
           const std::uint32_t i = in.chunk.position_instrument[p];
           double row;
@@ -212,7 +214,8 @@ __global__ void __launch_bounds__(block)
             row = unit_value(c, later) - in.pricing.base_value[i] +
                   unit_funding(c, x, in.pricing.funding_periods);
           }
-          l -= in.chunk.position_quantity[p] * row;
+          const double q = in.chunk.position_quantity[p];
+          l = p == p0 ? first_position_loss(q, row) : next_position_loss(l, q, row);
         }
         loss[s] = l;
         const double b = bad_debt(l, own_funds);

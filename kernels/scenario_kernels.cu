@@ -1,6 +1,8 @@
 // The scenario set on the device, from the same Philox streams and the same scenario.hpp
 // functions as the CPU: scenario s is a pure function of (seed, s), so both backends feed their
-// loss functions identical inputs (up to the last bit of the device's exp/log/sincos).
+// loss functions identical inputs up to the last bits of the device's exp, log, expm1, sincos and
+// erfc (CUDA's libdevice, not the host's libm); the arithmetic around them rounds as the host's
+// (no fused multiply-add on either side, CMakeLists.txt).
 #include <algorithm>
 
 #include "cuda_check.cuh"

@@ -11,6 +11,7 @@
 
 #include "cpu/tail_select.hpp"
 #include "marginsync/risk_rules.hpp"
+#include "marginsync/valuation.hpp"
 
 // One version of the loops per instruction set (AVX-512, AVX2, the baseline) on x86-64 with GCC,
 // picked once at run time for the processor; elsewhere the baseline version is the only one.

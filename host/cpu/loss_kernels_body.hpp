@@ -294,9 +294,9 @@ void add_bad_debt_of_blocks(const float* l, std::size_t n, const float* block_ma
 
 void add_position_loss(double* l, const double* row, std::size_t n, double q, bool first) {
   if (first) {
-    for (std::size_t s = 0; s < n; ++s) l[s] = -(q * row[s]);
+    for (std::size_t s = 0; s < n; ++s) l[s] = first_position_loss(q, row[s]);
   } else {
-    for (std::size_t s = 0; s < n; ++s) l[s] -= q * row[s];
+    for (std::size_t s = 0; s < n; ++s) l[s] = next_position_loss(l[s], q, row[s]);
   }
 }
 

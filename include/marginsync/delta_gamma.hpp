@@ -5,7 +5,12 @@
 // exact in the vol when g = 1) and decay the exposure's value change over the horizon at unchanged
 // spot and vol (time decay, futures' carry, perpetual funding).
 // Each exposure's term is written here once, for both backends (and, through the template, for
-// the CPU backend's vectors), so both add the same terms in the same order and give the same bits.
+// the CPU backend's vectors). Neither build contracts its multiplies and adds into fused
+// multiply-adds (host: -ffp-contract=off; device: --fmad=false), so the CPU's double loop and the
+// CUDA kernel add the same terms in the same order with the same roundings: the same moves and
+// sensitivities give the same double loss, bit for bit. The CPU backend computes the loss in float
+// where a proved bound allows (the float overload below, docs/design.md 3.7): that differs from
+// the double loss by at most the bound, not by an unaccounted rounding.
 #include "marginsync/hd.hpp"
 
 namespace msync {
