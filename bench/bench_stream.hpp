@@ -21,16 +21,21 @@ struct stream_bench_result {
   std::string device;
   std::int64_t updates = 0;
   std::int64_t ticks = 0;
-  double wall_seconds = 0.0;                      // the whole replay
-  std::vector<double> tick_seconds;               // per update
-  std::vector<double> risk_seconds;               // per risk run
+  std::int64_t warmup_updates = 0;   // replayed first, on a stream of their own, not measured
+  double wall_seconds = 0.0;         // the whole replay
+  std::vector<double> tick_seconds;  // per update
+  std::vector<double> risk_seconds;  // per risk run
   std::map<std::string, std::int64_t> risk_runs;  // by trigger
   // The revalue stage's floor on this backend's device, measured in the same run (bench's stage
   // model, docs/design.md 13.2): what the tick path's p50 is compared with. 0: unknown.
   double revalue_floor_seconds = 0.0;
 };
 
-// Replays `updates` on `engine` with the book of `inputs` resident (loaded first, not timed).
+// Updates replayed, not measured, before the measured replay (bench_stream).
+constexpr std::size_t warmup_updates = 5;
+
+// Replays `updates` on `engine` with the book of `inputs` resident (loaded first, not timed),
+// after a warm-up of its first warmup_updates updates on a stream of their own (not timed).
 stream_bench_result bench_stream(backend& engine, const book_inputs& inputs,
                                  const std::vector<std::vector<stream_event>>& updates,
                                  const std::function<void(const std::string&)>& log);

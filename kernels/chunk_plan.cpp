@@ -14,17 +14,26 @@ std::string gib(std::size_t bytes) {
   return text;
 }
 
-std::uint32_t accounts_per_group(std::size_t accounts, std::int64_t scenarios) {
-  const std::size_t row =
-      static_cast<std::size_t>(std::max<std::int64_t>(scenarios, 1)) * sizeof(double);
-  const std::size_t max_groups = std::clamp<std::size_t>((std::size_t{256} << 20) / row, 1, 4096);
+std::uint32_t accounts_per_group(std::size_t accounts) {
   const std::size_t per = (std::max<std::size_t>(accounts, 1) + max_groups - 1) / max_groups;
   return static_cast<std::uint32_t>(std::max<std::size_t>(per, 1));
 }
 
-std::uint32_t group_count(std::size_t accounts, std::int64_t scenarios) {
-  const std::uint32_t per = accounts_per_group(accounts, scenarios);
+std::uint32_t group_count(std::size_t accounts) {
+  const std::uint32_t per = accounts_per_group(accounts);
   return std::max<std::uint32_t>(1, static_cast<std::uint32_t>((accounts + per - 1) / per));
+}
+
+std::size_t wave_row_bytes(std::int64_t scenarios) {
+  return 2 * static_cast<std::size_t>(std::max<std::int64_t>(scenarios, 1)) * sizeof(double);
+}
+
+std::uint32_t wave_groups(const run_shape& shape, std::size_t accounts, std::size_t budget) {
+  const std::size_t fill =
+      std::size_t{risk_blocks_per_sm} * std::max<std::uint32_t>(shape.sm_count, 1);
+  const std::size_t by_memory = budget / 2 / wave_row_bytes(shape.n);
+  const std::size_t groups = group_count(accounts);
+  return static_cast<std::uint32_t>(std::max<std::size_t>(1, std::min({fill, by_memory, groups})));
 }
 
 std::size_t book_bytes(std::size_t accounts, std::size_t exposures, std::size_t positions) {
@@ -37,7 +46,7 @@ std::size_t book_bytes(const book& b) {
 }
 
 std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::size_t accounts,
-                        bool with_table) {
+                        bool with_table, std::size_t budget) {
   const std::size_t un = static_cast<std::size_t>(std::max<std::int64_t>(shape.n, 0));
   const std::size_t u = shape.underlyings;
   // Per instrument: terms, underlying, valuation inputs, unit risk and base value.
@@ -51,31 +60,32 @@ std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::si
   else if (u > max_local_underlyings)
     bytes += 2 * u * un * 8;  // normals scratch
   if (shape.full && with_table) bytes += instruments * un * sizeof(double);
-  // Partial rows, and loss scratch when N is too large for shared memory.
-  bytes += 2 * std::size_t{group_count(accounts, shape.n)} * un * 8;
+  // One wave's partial rows, and loss scratch when N is too large for shared memory.
+  bytes += std::size_t{wave_groups(shape, accounts, budget)} * wave_row_bytes(shape.n);
   bytes += un * 8 + 64;           // the book's bad debt
   bytes += std::size_t{4} << 20;  // CUB's select temporaries, allocation rounding
   return bytes;
 }
 
 bool stays_resident(const book& b, const run_shape& shape, std::size_t budget) {
-  return fixed_bytes(shape, b.instruments.size(), b.accounts(), false) + book_bytes(b) <= budget;
+  return fixed_bytes(shape, b.instruments.size(), b.accounts(), false, budget) + book_bytes(b) <=
+         budget;
 }
 
 chunk_plan plan_chunks(const book& b, const run_shape& shape, std::size_t budget,
                        std::size_t max_chunk_accounts) {
   chunk_plan plan;
   const std::size_t ins = b.instruments.size(), n_acc = b.accounts();
-  const std::size_t with_table = fixed_bytes(shape, ins, n_acc, true);
+  const std::size_t with_table = fixed_bytes(shape, ins, n_acc, true, budget);
   plan.use_table = shape.full && (with_table + book_bytes(b) <= budget || with_table <= budget / 2);
-  const std::size_t fixed = fixed_bytes(shape, ins, n_acc, plan.use_table);
+  const std::size_t fixed = fixed_bytes(shape, ins, n_acc, plan.use_table, budget);
   if (fixed >= budget)
     throw std::runtime_error("CUDA backend: " + std::to_string(shape.n) + " scenarios need " +
                              gib(fixed) + " of device memory before any account, more than the " +
                              gib(budget) + " available; use fewer scenarios or the CPU backend");
   plan.room = budget - fixed;
-  const std::uint32_t per = accounts_per_group(n_acc, shape.n);
-  const std::uint32_t groups = group_count(n_acc, shape.n);
+  const std::uint32_t per = accounts_per_group(n_acc);
+  const std::uint32_t groups = group_count(n_acc);
   auto range_of = [&](std::uint32_t g0, std::uint32_t g1) {
     chunk_range c{};
     c.group_begin = g0;

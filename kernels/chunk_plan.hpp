@@ -4,9 +4,15 @@
 // (no CUDA), so the plan is tested on any machine.
 //
 // Bad-debt groups: the accounts are split into consecutive groups whose per-scenario bad debt is
-// summed on its own row and the rows added in order, so the book's sum does not depend on the
-// launch. The group size is a function of the account and scenario counts only, so a chunked run
-// gives the bytes of a resident one.
+// summed on its own row, and the rows are added to the book's row one after another in group
+// order, so the book's sum does not depend on the launch. The group size is a function of the
+// account count only, so a chunked run gives the bytes of a resident one.
+//
+// Scenario risk runs the groups in waves (its grid): a block per group, each with a partial row
+// (and a loss row when N does not fit in shared memory) of its own; after each wave its rows are
+// added to the book's row in group order. The book's sum is then the same sequence of additions,
+// 0 + row 0 + row 1 + ..., whatever the wave size, so the wave is sized by the device (its SM count
+// and memory) and not by N.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -31,11 +37,15 @@ constexpr std::size_t bytes_per_position = 4 + 8 + 8;
 // The Monte Carlo kernel keeps this many underlyings' normals in registers; beyond, in scratch.
 constexpr std::uint32_t max_local_underlyings = 64;
 
-// Accounts per bad-debt group: at most 4096 groups (enough blocks to fill any current GPU many
-// times over) and at most 256 MiB of partial rows.
-std::uint32_t accounts_per_group(std::size_t accounts, std::int64_t scenarios);
+// Accounts per bad-debt group: at most max_groups groups (enough to fill any current GPU many
+// times over), whatever the scenario count.
+constexpr std::uint32_t max_groups = 4096;
+std::uint32_t accounts_per_group(std::size_t accounts);
 // Groups of a book (at least one, so an empty book still has a row).
-std::uint32_t group_count(std::size_t accounts, std::int64_t scenarios);
+std::uint32_t group_count(std::size_t accounts);
+
+// Blocks per SM a wave of scenario risk aims at (512-thread blocks: 4 fill an SM's 2048 threads).
+constexpr std::uint32_t risk_blocks_per_sm = 4;
 
 // What a run needs besides the book: scenarios, underlyings, method and source.
 struct run_shape {
@@ -43,10 +53,20 @@ struct run_shape {
   std::size_t underlyings = 0;
   bool full = false;
   bool from_file = false;
+  std::uint32_t sm_count = 1;  // the device's multiprocessors: the scenario risk wave's target
   bool operator==(const run_shape& o) const {
-    return n == o.n && underlyings == o.underlyings && full == o.full && from_file == o.from_file;
+    return n == o.n && underlyings == o.underlyings && full == o.full && from_file == o.from_file &&
+           sm_count == o.sm_count;
   }
 };
+
+// Bytes of one group's rows in a wave: its partial bad-debt row and its loss row, N doubles each
+// (the loss row is counted even where the losses fit in shared memory, which the planner cannot
+// know).
+std::size_t wave_row_bytes(std::int64_t scenarios);
+// Groups per wave of scenario risk (its grid, and the rows allocated): risk_blocks_per_sm per SM,
+// at most the book's groups, and their rows within half of `budget`; at least one.
+std::uint32_t wave_groups(const run_shape& shape, std::size_t accounts, std::size_t budget);
 
 struct chunk_range {
   std::size_t account_begin, account_end;
@@ -66,9 +86,10 @@ std::string gib(std::size_t bytes);
 std::size_t book_bytes(std::size_t accounts, std::size_t exposures, std::size_t positions);
 std::size_t book_bytes(const book& b);
 // Device bytes that do not scale with the accounts: instruments, market, scenario set, the
-// instrument P&L table (with_table), partial bad-debt rows and loss scratch, CUB temporaries.
+// instrument P&L table (with_table), one wave's partial bad-debt rows and loss scratch (wave_groups
+// with `budget`), CUB temporaries.
 std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::size_t accounts,
-                        bool with_table);
+                        bool with_table, std::size_t budget);
 
 // Whether a book held whole can stay so for a run of `shape` within `budget` bytes.
 bool stays_resident(const book& b, const run_shape& shape, std::size_t budget);

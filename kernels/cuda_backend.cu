@@ -18,6 +18,29 @@ cuda_backend::cuda_backend(const cuda_backend_options& options) : options_(optio
   sm_count_ = static_cast<std::uint32_t>(prop.multiProcessorCount);
   description_ = std::string(prop.name) + " (sm_" + std::to_string(prop.major) +
                  std::to_string(prop.minor) + ")";
+  // The stream-ordered allocator's pool keeps what is freed (no release threshold: the default, 0,
+  // hands memory back to the device at every synchronize), so a buffer freed and allocated again
+  // (a patch's or a gather's every cascade round, a re-planned run's) is not mapped again.
+  // release_all, once per book, trims it.
+  std::uint64_t keep = ~std::uint64_t{0};  // cuuint64_t: the pool attributes are 64-bit
+  MSYNC_CUDA_TRY(cudaMemPoolSetAttribute(default_pool(options.device),
+                                         cudaMemPoolAttrReleaseThreshold, &keep));
+}
+
+cuda_backend::~cuda_backend() {
+  // What the pool kept goes back to the device when the backend goes (a destructor must not
+  // throw: errors are dropped).
+  dev_ = device_memory{};
+  (void)cudaStreamSynchronize(s());
+  cudaMemPool_t pool = nullptr;
+  if (cudaDeviceGetDefaultMemPool(&pool, options_.device) == cudaSuccess)
+    (void)cudaMemPoolTrimTo(pool, 0);
+}
+
+cudaMemPool_t cuda_backend::default_pool(int device) {
+  cudaMemPool_t pool = nullptr;
+  MSYNC_CUDA_TRY(cudaDeviceGetDefaultMemPool(&pool, device));
+  return pool;
 }
 
 std::unique_ptr<backend> make_cuda_backend(const cuda_backend_options& options) {
@@ -155,8 +178,10 @@ void cuda_backend::load_book(book& b, const risk_params& params) {
   // The book's underlyings as far as it references them; the market may list more.
   std::size_t underlyings = 0;
   for (std::uint32_t u : ins.underlying) underlyings = std::max<std::size_t>(underlyings, u + 1);
-  plan(run_shape{params.scenarios, underlyings, params.method == risk_method::full, false});
+  plan(run_shape{params.scenarios, underlyings, params.method == risk_method::full, false,
+                 sm_count_});
   timeline.mark("upload");
+  warm_tick_path();  // kernels loaded, buffers sized: the first update is not the slowest
   stream_.synchronize();
   stages_ = timeline.collect();
   states_.assign(b.accounts(), 0);
@@ -199,12 +224,9 @@ void cuda_backend::release_all() {
   device_states_current_ = false;
   planned_ = run_shape{};
   stream_.synchronize();
-  // The stream-ordered allocator keeps freed memory in its pool; hand it back to the device.
-  cudaMemPool_t pool = nullptr;
-  int device = 0;
-  MSYNC_CUDA_TRY(cudaGetDevice(&device));
-  MSYNC_CUDA_TRY(cudaDeviceGetDefaultMemPool(&pool, device));
-  MSYNC_CUDA_TRY(cudaMemPoolTrimTo(pool, 0));
+  // The pool keeps freed memory (its release threshold); here, once per book, it goes back to the
+  // device, so that cudaMemGetInfo sees it when load_book sets the budget.
+  MSYNC_CUDA_TRY(cudaMemPoolTrimTo(default_pool(options_.device), 0));
 }
 void cuda_backend::release_unused(const run_shape& shape) {
   if (shape.full) {
@@ -226,7 +248,7 @@ void cuda_backend::release_unused(const run_shape& shape) {
   if (dev_.pnl_table.size() > book_->instruments.size() * static_cast<std::size_t>(shape.n))
     dev_.pnl_table = device_buffer<double>();
   const std::size_t rows =
-      static_cast<std::size_t>(shape.n) * group_count(book_->accounts(), shape.n);
+      static_cast<std::size_t>(shape.n) * wave_groups(shape, book_->accounts(), budget_);
   for (auto* b : {&dev_.partial, &dev_.risk_scratch})
     if (b->size() > rows) *b = device_buffer<double>();
 }

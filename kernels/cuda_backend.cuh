@@ -4,7 +4,7 @@
 //   cuda_backend.cu       construction, load_book (plan, upload), patch_accounts, memory
 //   cuda_revalue.cu       revalue, copy_revaluation, copy_revaluation_of
 //   cuda_scenario_risk.cu scenario_risk, copy_risk
-//   cuda_tick_path.cu     tick_states, set_tick_states
+//   cuda_tick_path.cu     tick_states, set_tick_states, revalue_tick
 // What the backend holds is described by three enums: how the book is held (residency), and
 // where the revaluation and the scenario risk of the last calls are (held_at). A book held whole
 // keeps its results on the device until a copy brings them to the host; a book held in chunks
@@ -20,6 +20,7 @@
 #include "cuda_entry.hpp"
 #include "device_buffer.cuh"
 #include "launchers.cuh"
+#include "pinned_buffer.cuh"
 
 namespace msync::cuda {
 
@@ -58,6 +59,9 @@ class event_timeline {
 class cuda_backend final : public backend {
  public:
   explicit cuda_backend(const cuda_backend_options& options);
+  ~cuda_backend() override;
+  cuda_backend(const cuda_backend&) = delete;
+  cuda_backend& operator=(const cuda_backend&) = delete;
 
   std::string name() const override { return "cuda"; }
   std::string device() const override {
@@ -80,6 +84,12 @@ class cuda_backend final : public backend {
   // copies (cpu/tick_path.hpp).
   std::vector<tick_change> tick_states(const tick_request& request) override;
   void set_tick_states(const std::vector<std::uint8_t>& states) override;
+  // With the book held whole and the margins on the device: funding on the host, then revalue and
+  // tick_states enqueued back to back and one wait for both; otherwise backend's default.
+  std::vector<tick_change> revalue_tick(const market_state& market,
+                                        std::vector<double>& collateral_change,
+                                        const funding_accrual& funding,
+                                        const tick_request* states) override;
 
   // Held on the host (a chunked book): host_reval_ and host_risk_ themselves. Held on the device:
   // downloaded into them, which then mirror the device's copy; the device's stays the one the
@@ -132,6 +142,28 @@ class cuda_backend final : public backend {
   // The revaluation and risk held, on the host (downloaded when they are on the device).
   const revaluation& host_revaluation();
   const risk_result& host_risk();
+
+  // The device's default memory pool (the stream-ordered allocator's).
+  static cudaMemPool_t default_pool(int device);
+
+  // ---- The tick path (cuda_revalue.cu, cuda_tick_path.cu) ----
+  // The market up and every instrument priced (unit risk, base values); enqueued.
+  void enqueue_market(const market_state& market, event_timeline& timeline);
+  // A book held whole: the market up, the revaluation, and the collateral that moved (a compact
+  // list through pinned memory) applied to own funds and equity; enqueued, not waited for.
+  void enqueue_whole_revalue(const market_state& market,
+                             const std::vector<double>& collateral_change,
+                             event_timeline& timeline);
+  // The states kernel, the select of the changed accounts, and the first tick_capacity_ of them
+  // with their count into pinned memory; enqueued, not waited for.
+  void enqueue_tick_states(const tick_request& request, std::uint32_t accounts);
+  // After one wait: the changes (a second round only when more than tick_capacity_ changed).
+  std::vector<tick_change> finish_tick_states(const tick_request& request, std::uint32_t accounts);
+  // The tick path's view of the device's buffers.
+  stream_tick_view tick_view(const tick_request& request, std::uint32_t accounts);
+  // At load_book: the kernels loaded, and the tick path's device and pinned buffers sized, with a
+  // select over nothing, so that the first update allocates and loads nothing.
+  void warm_tick_path();
 
   cuda_backend_options options_;
   std::string description_;
@@ -187,6 +219,7 @@ class cuda_backend final : public backend {
     device_buffer<double> partial, risk_scratch, book_bad, book_tail;
     // Stream tick path.
     device_buffer<double> collateral_change, addon;
+    device_buffer<std::uint32_t> change_account;  // with collateral_change: the compact list
     device_buffer<std::uint8_t> stream_state, changed, stale;
     device_buffer<std::uint32_t> changed_index, changed_count;
     device_buffer<state_change> changes;
@@ -200,6 +233,22 @@ class cuda_backend final : public backend {
     device_buffer<double> gather_equity, gather_own_funds, gather_gross, gather_delta;
   };
   device_memory dev_;
+
+  // Host side of what crosses PCIe on every tick, page-locked (pinned_buffer.cuh): the collateral
+  // that moved (accounts and changes), the stale flags, and the changed accounts' count and
+  // records coming back.
+  pinned_buffer<std::uint32_t> pinned_change_account_;
+  pinned_buffer<double> pinned_change_;
+  pinned_buffer<std::uint8_t> pinned_stale_;
+  pinned_buffer<std::uint32_t> pinned_changed_count_;
+  pinned_buffer<state_change> pinned_changes_;
+  // Recorded after the last copies out of or into those buffers (the collateral list's; the stale
+  // flags' and changes'): they are rewritten only once these have completed.
+  event collateral_copied_, tick_copied_;
+  // Changed accounts brought back with their count in one copy; grows with the most seen, to
+  // max_tick_capacity (40 bytes each).
+  static constexpr std::uint32_t max_tick_capacity = 4096;
+  std::uint32_t tick_capacity_ = 256;
 };
 
 }  // namespace msync::cuda

@@ -1,8 +1,9 @@
 // The CUDA backend, revaluation (cuda_backend.cuh): market inputs up (per instrument:
 // instrument_inputs) -> instrument risk (value, greeks, horizon decay, vol exposure) -> account
 // revaluation (exposures, own funds, equity, gross and floor notional, liquidity add-on) ->
-// collateral changes added to own funds and equity. A book held whole keeps the result on the
-// device; a book in chunks brings each chunk's part to the host.
+// collateral changes added to own funds and equity (for a book held whole, only the accounts whose
+// collateral moved, as a compact list through pinned memory). A book held whole keeps the result on
+// the device; a book in chunks brings each chunk's part to the host.
 #include "cpu/tick_path.hpp"
 #include "cuda_backend.cuh"
 #include "marginsync/errors.hpp"
@@ -16,29 +17,13 @@ void cuda_backend::revalue(const market_state& market,
                 "a collateral change per account");
   reval_at_ = held_at::nowhere;  // until the new one is complete
   event_timeline timeline(s());
-  upload_market(market);
-  market_ = market;
-  timeline.mark("upload market");
-  launch_instrument_risk(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(),
-                         dev_.base_value.data(),
-                         static_cast<std::uint32_t>(book_->instruments.size()),
-                         params_.horizon_years(), 3.0 * params_.horizon_days, s());
   const std::uint32_t accounts = static_cast<std::uint32_t>(book_->accounts());
   if (residency_ == residency::whole) {
-    launch_account_revalue(chunk_device_view(chunks_.front()), dev_.terms.data(),
-                           dev_.ins_inputs.data(), dev_.unit.data(), underlying_device_view(),
-                           reval_device_view(), s());
-    if (!collateral_change.empty()) {
-      // Collateral is the client's money: it moves own funds and equity alike.
-      dev_.collateral_change.reserve(accounts, s());
-      dev_.collateral_change.upload(collateral_change, s());
-      launch_add_collateral(dev_.own_funds.data(), dev_.collateral_change.data(), accounts, s());
-      launch_add_collateral(dev_.equity.data(), dev_.collateral_change.data(), accounts, s());
-    }
-    timeline.mark("revalue");
+    enqueue_whole_revalue(market, collateral_change, timeline);
     stream_.synchronize();  // the events are complete before they are read
     reval_at_ = held_at::device;
   } else {
+    enqueue_market(market, timeline);
     host_reval_ = sized_revaluation();
     for (const chunk_range& c : chunks_) {
       upload_chunk(c);
@@ -59,6 +44,55 @@ void cuda_backend::revalue(const market_state& market,
     reval_at_ = held_at::host;
   }
   stages_ = timeline.collect();
+}
+
+void cuda_backend::enqueue_market(const market_state& market, event_timeline& timeline) {
+  upload_market(market);
+  market_ = market;
+  timeline.mark("upload market");
+  launch_instrument_risk(dev_.terms.data(), dev_.ins_inputs.data(), dev_.unit.data(),
+                         dev_.base_value.data(),
+                         static_cast<std::uint32_t>(book_->instruments.size()),
+                         params_.horizon_years(), 3.0 * params_.horizon_days, s());
+}
+
+void cuda_backend::enqueue_whole_revalue(const market_state& market,
+                                         const std::vector<double>& collateral_change,
+                                         event_timeline& timeline) {
+  // Only the accounts whose collateral moved go up: an update moves a few (a stream's deposits,
+  // withdrawals and trades; funding, the perpetual holders'). Adding +0.0 would change nothing but
+  // a -0.0 own funds or equity to +0.0, equal as a number (the CPU backend adds it).
+  std::uint32_t count = 0;
+  if (!collateral_change.empty()) {
+    const std::size_t accounts = book_->accounts();
+    // The last list's copy is done (it was followed by a wait): this costs nothing.
+    MSYNC_CUDA_TRY(cudaEventSynchronize(collateral_copied_.get()));
+    pinned_change_account_.reserve(accounts);
+    pinned_change_.reserve(accounts);
+    for (std::size_t a = 0; a < accounts; ++a)
+      if (collateral_change[a] != 0.0) {  // a NaN is listed, as the CPU adds it
+        pinned_change_account_.data()[count] = static_cast<std::uint32_t>(a);
+        pinned_change_.data()[count] = collateral_change[a];
+        ++count;
+      }
+    if (count > 0) {
+      dev_.change_account.reserve(count, s());
+      dev_.collateral_change.reserve(count, s());
+      MSYNC_CUDA_TRY(cudaMemcpyAsync(dev_.change_account.data(), pinned_change_account_.data(),
+                                     count * sizeof(std::uint32_t), cudaMemcpyHostToDevice, s()));
+      MSYNC_CUDA_TRY(cudaMemcpyAsync(dev_.collateral_change.data(), pinned_change_.data(),
+                                     count * sizeof(double), cudaMemcpyHostToDevice, s()));
+      collateral_copied_.record(s());
+    }
+  }
+  enqueue_market(market, timeline);
+  launch_account_revalue(chunk_device_view(chunks_.front()), dev_.terms.data(),
+                         dev_.ins_inputs.data(), dev_.unit.data(), underlying_device_view(),
+                         reval_device_view(), s());
+  // In stream order after the revaluation, which wrote own funds and equity.
+  launch_apply_collateral_changes(dev_.change_account.data(), dev_.collateral_change.data(), count,
+                                  dev_.own_funds.data(), dev_.equity.data(), s());
+  timeline.mark("revalue");
 }
 
 revaluation cuda_backend::copy_revaluation() {

@@ -1,8 +1,8 @@
 // The CUDA backend, scenario risk (cuda_backend.cuh): scenarios generated on the device ->
 // (full) the instrument P&L table -> fused account risk per bad-debt group -> health and status
-// -> the not-ok accounts compacted; bad debt summed over groups in order, then its tail. A book
-// held whole keeps the per-account results on the device until copy_risk; a book in chunks brings
-// each chunk's down as it goes.
+// -> the not-ok accounts compacted; bad debt added to the book's row wave by wave, groups in
+// order, then its tail. A book held whole keeps the per-account results on the device until
+// copy_risk; a book in chunks brings each chunk's down as it goes.
 #include "cuda_backend.cuh"
 #include "marginsync/errors.hpp"
 
@@ -12,21 +12,22 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   MSYNC_EXPECTS(reval_at_ != held_at::nowhere, "revalue before scenario_risk");
   const scenario_file_data* file = source.file;
   const std::int64_t n = file ? static_cast<std::int64_t>(file->count()) : params.scenarios;
-  const run_shape shape{n, market_.size(), params.method == risk_method::full, file != nullptr};
+  const run_shape shape{n, market_.size(), params.method == risk_method::full, file != nullptr,
+                        sm_count_};
   risk_at_ = held_at::nowhere;   // until the new one is complete
   event_timeline timeline(s());  // first: a re-plan's upload counts as upload
-  const std::uint32_t per_group = accounts_per_group(book_->accounts(), n);
-  const std::uint32_t groups = group_count(book_->accounts(), n);
+  const std::uint32_t per_group = accounts_per_group(book_->accounts());
+  const std::uint32_t groups = group_count(book_->accounts());
   // A book held whole stays so when this run's scenarios fit beside it; otherwise (or when a
   // chunked book meets a new shape) the chunks are planned again for this run's groups, and a
   // revaluation held on the device comes to the host first (planning voids the device's copy).
   if (!(shape == planned_)) {
     if (residency_ == residency::whole && stays_resident(*book_, shape, budget_)) {
       planned_ = shape;
-      use_table_ =
-          shape.full && fixed_bytes(shape, book_->instruments.size(), book_->accounts(), true) +
-                                book_bytes(*book_) <=
-                            budget_;
+      use_table_ = shape.full &&
+                   fixed_bytes(shape, book_->instruments.size(), book_->accounts(), true, budget_) +
+                           book_bytes(*book_) <=
+                       budget_;
       chunks_.front().group_begin = 0;
       chunks_.front().group_end = groups;
     } else {
@@ -101,11 +102,15 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   int device = 0;
   MSYNC_CUDA_TRY(cudaGetDevice(&device));
   const std::size_t shared = risk_shared_bytes(n, device);
-  dev_.partial.reserve(std::size_t{groups} * static_cast<std::size_t>(n), s());
-  if (shared == 0)
-    dev_.risk_scratch.reserve(std::size_t{groups} * static_cast<std::size_t>(n), s());
+  // One wave's rows (the grid of the risk kernel), reused wave after wave.
+  const std::uint32_t wave = wave_groups(shape, book_->accounts(), budget_);
+  dev_.partial.reserve(std::size_t{wave} * static_cast<std::size_t>(n), s());
+  if (shared == 0) dev_.risk_scratch.reserve(std::size_t{wave} * static_cast<std::size_t>(n), s());
   dev_.book_bad.reserve(static_cast<std::size_t>(std::max<std::int64_t>(n, 1)), s());
   dev_.book_tail.reserve(3, s());
+  // The book's row starts at +0.0 (all bits zero); each wave adds its rows to it in group order.
+  MSYNC_CUDA_TRY(
+      cudaMemsetAsync(dev_.book_bad.data(), 0, dev_.book_bad.size() * sizeof(double), s()));
 
   // The book's numbers are always held on the host; the accounts' there only for a chunked book.
   const bool whole = residency_ == residency::whole;
@@ -127,22 +132,22 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
                              rules,
                              risk_device_view(),
                              per_group,
-                             c.group_begin,
                              dev_.partial.data(),
                              shared == 0 ? dev_.risk_scratch.data() : nullptr,
                              shared};
-    // With a progress callback the groups go in slices, each waited for and reported; without,
-    // in one launch. A slice is at least four blocks per SM, so waiting between slices costs
-    // little.
-    const std::uint32_t slice =
-        progress_ ? std::max<std::uint32_t>(std::max<std::uint32_t>(1, groups / 20), 4 * sm_count_)
-                  : c.groups();
-    for (std::uint32_t g = 0; g < c.groups(); g += slice) {
-      const std::uint32_t end = std::min(c.groups(), g + slice);
+    // The chunk's groups in waves, each wave's rows added to the book's before the next wave
+    // reuses them (stream order). With a progress callback, a wait and a report about every
+    // twentieth of the groups.
+    std::uint32_t reported = groups_done;
+    for (std::uint32_t g = 0; g < c.groups(); g += wave) {
+      const std::uint32_t end = std::min(c.groups(), g + wave);
       launch_account_risk(launch, g, end, s());
-      if (progress_) {
+      launch_add_bad_debt_rows(dev_.partial.data(), end - g, n, dev_.book_bad.data(), s());
+      groups_done += end - g;
+      if (progress_ && (groups_done - reported >= std::max<std::uint32_t>(1, groups / 20) ||
+                        end == c.groups())) {
         stream_.synchronize();
-        groups_done += end - g;
+        reported = groups_done;
         report_progress("scenario risk", static_cast<double>(groups_done) / groups);
       }
     }
@@ -161,8 +166,7 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   }
   // A revaluation uploaded from the host to a book held whole is now on the device as well.
   if (whole) reval_at_ = held_at::device;
-  // The book: B_s summed over groups in order, then its mean and tail.
-  launch_bad_debt_sum(dev_.partial.data(), groups, n, dev_.book_bad.data(), s());
+  // The book: B_s (summed wave by wave above), its mean and tail.
   launch_book_tail(dev_.book_bad.data(), n, rules.tail_k, dev_.book_tail.data(), s());
   timeline.mark("scenario risk");
   double tail[3] = {0.0, 0.0, 0.0};

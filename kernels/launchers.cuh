@@ -69,8 +69,10 @@ std::size_t risk_shared_bytes(std::int64_t n, int device);
 // One block per bad-debt group of `accounts_per_group` consecutive accounts of the chunk, the
 // group's accounts one after another: losses (full or delta_gamma) in shared memory (or in
 // `scratch`, n doubles per block, when risk_shared_bytes is 0), VaR and ES by a block radix
-// select, margin levels, breach count, and the group's bad debt per scenario into
-// partial[(first_group + g) * n + s]. Groups [group_begin, group_end) of the chunk are launched.
+// select, margin levels, breach count, and the group's bad debt per scenario into the block's
+// row, partial[b * n + s] for the b-th group launched. Groups [group_begin, group_end) of the
+// chunk are launched: one wave (chunk_plan.hpp wave_groups), whose rows the caller adds to the
+// book's with launch_add_bad_debt_rows before the next wave reuses them.
 struct risk_launch {
   chunk_view chunk;
   instrument_view instruments;
@@ -80,17 +82,17 @@ struct risk_launch {
   risk_rule_view rules;
   risk_outputs out;
   std::uint32_t accounts_per_group;
-  std::uint32_t first_group;  // global index of the chunk's first group
-  double* partial;            // [groups of the book][n]
-  double* scratch;            // [launched groups][n] or null
-  std::size_t shared_bytes;   // risk_shared_bytes(n)
+  double* partial;           // [groups of a wave][n]
+  double* scratch;           // [groups of a wave][n] or null
+  std::size_t shared_bytes;  // risk_shared_bytes(n)
 };
 void launch_account_risk(const risk_launch& launch, std::uint32_t group_begin,
                          std::uint32_t group_end, cudaStream_t stream);
 
-// book_bad[s] = sum over groups g (in order) of partial[g * n + s].
-void launch_bad_debt_sum(const double* partial, std::uint32_t groups, std::int64_t n,
-                         double* book_bad, cudaStream_t stream);
+// book_bad[s] += partial[0 * n + s] + ... + partial[(count - 1) * n + s], added one after another
+// in row order (book_bad starts at +0.0 before the first wave).
+void launch_add_bad_debt_rows(const double* partial, std::uint32_t count, std::int64_t n,
+                              double* book_bad, cudaStream_t stream);
 
 // out[0..3) = mean, VaR and ES (k largest) of book_bad[0 .. n).
 void launch_book_tail(const double* book_bad, std::int64_t n, std::int64_t k, double* out,
@@ -109,16 +111,29 @@ void select_not_ok(const std::uint8_t* status, std::uint32_t accounts, std::uint
                    std::uint32_t* count, void* temp, std::size_t temp_bytes, cudaStream_t stream);
 
 // ---- stream tick path (stream_kernels.cu) -----------------------------------------------------
-// equity[a] += change[a]: collateral moved since the book was uploaded (funding, deposits, trades'
-// payments), on top of a revaluation.
-void launch_add_collateral(double* equity, const double* change, std::uint32_t accounts,
-                           cudaStream_t stream);
+// own_funds[a] += change[i] and equity[a] += change[i] for a = account[i], i < count (each
+// account at most once): the collateral that moved since the book was uploaded (funding,
+// deposits, trades' payments), on top of a revaluation; only the accounts whose collateral moved.
+void launch_apply_collateral_changes(const std::uint32_t* account, const double* change,
+                                     std::uint32_t count, double* own_funds, double* equity,
+                                     cudaStream_t stream);
 // Each account's staleness add-on and stream state (include/marginsync/stream_rules.hpp) against
 // the margins in force; changed[a] = 1 where the state differs from the one before.
 void launch_stream_states(const stream_tick_view& v, std::uint8_t* changed, cudaStream_t stream);
 // out[i] = the numbers of account selected[i] (i < count) after launch_stream_states.
 void launch_gather_changes(const std::uint32_t* selected, std::uint32_t count,
                            const stream_tick_view& v, state_change* out, cudaStream_t stream);
+// The same for i < min(*count, capacity), `count` read on the device (the select's output), so that
+// the count and the first `capacity` changes come back in one copy after one wait.
+void launch_gather_changes_upto(const std::uint32_t* selected, const std::uint32_t* count,
+                                std::uint32_t capacity, const stream_tick_view& v,
+                                state_change* out, cudaStream_t stream);
+
+// Loads the kernels of a file into the context now (cudaFuncGetAttributes), when the book is
+// loaded, rather than at their first launch (lazy module loading): the first update is then not
+// the slowest.
+void load_stream_kernels();
+void load_revalue_kernels();
 
 // ---- account patches and gathers (patch_kernels.cu) ------------------------------------------
 // Writes `patch` into the resident book (whole, not a chunk): a thread per patched account.

@@ -102,4 +102,10 @@ std::vector<instrument_risk> instrument_risks(const std::vector<contract_terms>&
   return host;
 }
 
+void load_revalue_kernels() {
+  cudaFuncAttributes attributes{};
+  MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, instrument_risk_kernel));
+  MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, account_revalue_kernel));
+}
+
 }  // namespace msync::cuda

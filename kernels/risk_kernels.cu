@@ -5,8 +5,10 @@
 // for delta_gamma), one partial bad-debt row per group, and a few numbers per account.
 //
 // Determinism: each scenario s of a block is owned by one thread (s = threadIdx.x + j * block), so
-// the group's bad-debt row is summed in account order without atomics; groups are summed in
-// order at the end; block reductions (CUB) have a fixed tree. A run repeats bit for bit.
+// the group's bad-debt row is summed in account order without atomics; after each wave of groups
+// (the grid, sized by the device: chunk_plan.hpp wave_groups), the wave's rows are added to the
+// book's row in group order, so the book's sum is 0 + row 0 + row 1 + ... whatever the wave size;
+// block reductions (CUB) have a fixed tree. A run repeats bit for bit.
 #include <thrust/iterator/counting_iterator.h>
 
 #include <algorithm>
@@ -176,8 +178,9 @@ __global__ void __launch_bounds__(block)
   const std::int64_t n = in.set.count;
   const int tid = threadIdx.x;
   const std::uint32_t g = group_begin + blockIdx.x;  // group within the chunk
+  // The block's own rows in the wave: its group's bad debt, and its losses when not on chip.
   double* loss = in.scratch ? in.scratch + static_cast<std::uint64_t>(blockIdx.x) * n : shared_loss;
-  double* bad = in.partial + static_cast<std::uint64_t>(in.first_group + g) * n;
+  double* bad = in.partial + static_cast<std::uint64_t>(blockIdx.x) * n;
   for (std::int64_t s = tid; s < n; s += block) bad[s] = 0.0;
 
   const std::uint32_t a_begin = g * in.accounts_per_group;
@@ -284,14 +287,15 @@ __global__ void __launch_bounds__(block)
   }
 }
 
-__global__ void bad_debt_sum_kernel(const double* partial, std::uint32_t groups, std::int64_t n,
-                                    double* book_bad) {
+// book_bad[s] += rows[0][s] + ... in row order, one thread per scenario: the same additions, in
+// the same order, as one sum over every group of the book.
+__global__ void add_bad_debt_rows_kernel(const double* rows, std::uint32_t count, std::int64_t n,
+                                         double* book_bad) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
   for (std::uint64_t s = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
        s < static_cast<std::uint64_t>(n); s += stride) {
-    double total = 0.0;
-    for (std::uint32_t g = 0; g < groups; ++g)
-      total += partial[g * static_cast<std::uint64_t>(n) + s];
+    double total = book_bad[s];
+    for (std::uint32_t r = 0; r < count; ++r) total += rows[r * static_cast<std::uint64_t>(n) + s];
     book_bad[s] = total;
   }
 }
@@ -334,11 +338,11 @@ void launch_account_risk(const risk_launch& launch, std::uint32_t group_begin,
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
-void launch_bad_debt_sum(const double* partial, std::uint32_t groups, std::int64_t n,
-                         double* book_bad, cudaStream_t stream) {
-  if (n == 0) return;
-  bad_debt_sum_kernel<<<elementwise_blocks(static_cast<std::uint64_t>(n)), elementwise_threads, 0,
-                        stream>>>(partial, groups, n, book_bad);
+void launch_add_bad_debt_rows(const double* rows, std::uint32_t count, std::int64_t n,
+                              double* book_bad, cudaStream_t stream) {
+  if (n == 0 || count == 0) return;
+  add_bad_debt_rows_kernel<<<elementwise_blocks(static_cast<std::uint64_t>(n)), elementwise_threads,
+                             0, stream>>>(rows, count, n, book_bad);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 

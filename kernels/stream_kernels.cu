@@ -1,6 +1,7 @@
 // A stream's tick path on the device (README "Streaming"): after a revalue of the resident book,
 // every account's staleness add-on and state against the margins in force, a flag where the state
-// changed, and the few changed accounts gathered for the host. Only those leave the device.
+// changed, and the few changed accounts gathered for the host. Only those leave the device; only
+// the collateral that moved comes up (a compact list of accounts and changes).
 #include "cuda_check.cuh"
 #include "launchers.cuh"
 #include "marginsync/staleness.hpp"
@@ -10,12 +11,19 @@ namespace msync::cuda {
 
 namespace {
 
-__global__ void add_collateral_kernel(double* equity, const double* change,
-                                      std::uint32_t accounts) {
+// own_funds[a] += change and equity[a] += change for each listed (account, change): collateral is
+// the client's money, so it moves both. Each account is listed at most once (the list is built
+// from one entry per account), so no two threads write the same account.
+__global__ void apply_collateral_changes_kernel(const std::uint32_t* account, const double* change,
+                                                std::uint32_t count, double* own_funds,
+                                                double* equity) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
-  for (std::uint64_t a = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
-       a < accounts; a += stride)
-    equity[a] += change[a];
+  for (std::uint64_t i = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
+       i < count; i += stride) {
+    const std::uint32_t a = account[i];
+    own_funds[a] += change[i];
+    equity[a] += change[i];
+  }
 }
 
 __device__ double account_addon(const stream_tick_view& v, std::uint64_t a, bool& on_stale) {
@@ -41,28 +49,43 @@ __global__ void stream_state_kernel(stream_tick_view v, std::uint8_t* changed) {
   }
 }
 
+__device__ state_change change_of(const stream_tick_view& v, std::uint32_t a) {
+  return state_change{a,
+                      v.state[a],
+                      v.equity[a],
+                      v.initial_margin[a] + v.addon[a],
+                      v.maintenance_margin[a] + v.addon[a],
+                      v.breach_probability[a]};
+}
+
 __global__ void gather_changes_kernel(const std::uint32_t* selected, std::uint32_t count,
                                       stream_tick_view v, state_change* out) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
   for (std::uint64_t i = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
-       i < count; i += stride) {
-    const std::uint32_t a = selected[i];
-    out[i] = state_change{a,
-                          v.state[a],
-                          v.equity[a],
-                          v.initial_margin[a] + v.addon[a],
-                          v.maintenance_margin[a] + v.addon[a],
-                          v.breach_probability[a]};
-  }
+       i < count; i += stride)
+    out[i] = change_of(v, selected[i]);
+}
+
+// As gather_changes_kernel, the count read on the device (where the select wrote it), at most
+// `capacity` of them: the host learns the count and the changes from one copy.
+__global__ void gather_changes_upto_kernel(const std::uint32_t* selected,
+                                           const std::uint32_t* count, std::uint32_t capacity,
+                                           stream_tick_view v, state_change* out) {
+  const std::uint32_t n = min(*count, capacity);
+  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+  for (std::uint64_t i = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += stride)
+    out[i] = change_of(v, selected[i]);
 }
 
 }  // namespace
 
-void launch_add_collateral(double* equity, const double* change, std::uint32_t accounts,
-                           cudaStream_t stream) {
-  if (accounts == 0) return;
-  add_collateral_kernel<<<elementwise_blocks(accounts), elementwise_threads, 0, stream>>>(
-      equity, change, accounts);
+void launch_apply_collateral_changes(const std::uint32_t* account, const double* change,
+                                     std::uint32_t count, double* own_funds, double* equity,
+                                     cudaStream_t stream) {
+  if (count == 0) return;
+  apply_collateral_changes_kernel<<<elementwise_blocks(count), elementwise_threads, 0, stream>>>(
+      account, change, count, own_funds, equity);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
@@ -79,6 +102,23 @@ void launch_gather_changes(const std::uint32_t* selected, std::uint32_t count,
   gather_changes_kernel<<<elementwise_blocks(count), elementwise_threads, 0, stream>>>(
       selected, count, v, out);
   MSYNC_CUDA_CHECK_LAUNCH();
+}
+
+void launch_gather_changes_upto(const std::uint32_t* selected, const std::uint32_t* count,
+                                std::uint32_t capacity, const stream_tick_view& v,
+                                state_change* out, cudaStream_t stream) {
+  if (capacity == 0) return;
+  gather_changes_upto_kernel<<<elementwise_blocks(capacity), elementwise_threads, 0, stream>>>(
+      selected, count, capacity, v, out);
+  MSYNC_CUDA_CHECK_LAUNCH();
+}
+
+void load_stream_kernels() {
+  cudaFuncAttributes attributes{};
+  MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, apply_collateral_changes_kernel));
+  MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, stream_state_kernel));
+  MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, gather_changes_kernel));
+  MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, gather_changes_upto_kernel));
 }
 
 }  // namespace msync::cuda

@@ -12,6 +12,7 @@
 #include "backend_cases.hpp"
 #include "io/load_inputs.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/funding.hpp"
 #include "test_books.hpp"
 #include "test_support.hpp"
 
@@ -272,6 +273,58 @@ TEST_P(backend_parity, collateral_changes_add_to_equity_and_nothing_else) {
   EXPECT_EQ(moved.account_gross_notional, plain.account_gross_notional);
   EXPECT_EQ(moved.account_floor_notional, plain.account_floor_notional);
   EXPECT_EQ(moved.account_liquidity_addon, plain.account_liquidity_addon);
+}
+
+// A tick that changes the state of more accounts than the CUDA backend brings back with their
+// count in its first copy (256, then at most 4,096) brings every change back, as on the CPU; and
+// revalue_tick gives the bits of revalue and tick_states called one after the other.
+TEST_P(backend_parity, a_tick_that_changes_many_states_brings_every_change_back) {
+  temp_dir dir;
+  book_inputs in = generated_book(dir, 5000, 4, 3, 31);
+  in.risk.scenarios = 500;
+  const std::size_t accounts = in.positions.accounts();
+  tick_request request;
+  request.preemptive_threshold = in.risk.preemptive_threshold;
+  // Tick 1: every account loses far more than it holds; tick 2: the collateral is back.
+  const std::vector<std::vector<double>> ticks = {std::vector<double>(accounts, -1e12),
+                                                  std::vector<double>(accounts, 0.0)};
+  auto replay = [&](backend& engine, bool one_call) {
+    engine.load_book(in.positions, in.risk);
+    engine.revalue(in.market, {});
+    engine.scenario_risk(scenario_source{}, in.risk);
+    std::vector<std::vector<tick_change>> out;
+    for (std::vector<double> change : ticks) {
+      if (one_call) {
+        out.push_back(engine.revalue_tick(in.market, change, funding_accrual{}, &request));
+      } else {
+        engine.revalue(in.market, change);
+        out.push_back(engine.tick_states(request));
+      }
+    }
+    return out;
+  };
+  auto engine = make();
+  const auto got = replay(*engine, true);
+  auto apart = make();
+  const auto separate = replay(*apart, false);
+  auto cpu = make_reference();
+  const auto want = replay(*cpu, true);
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_EQ(got[0].size(), accounts);  // every account to liquidate
+  EXPECT_GT(got[1].size(), 256u);      // most of them back
+  for (std::size_t t = 0; t < got.size(); ++t) {
+    SCOPED_TRACE(t);
+    ASSERT_EQ(got[t].size(), want[t].size());
+    ASSERT_EQ(got[t].size(), separate[t].size());
+    for (std::size_t i = 0; i < got[t].size(); ++i) {
+      EXPECT_EQ(got[t][i].account, want[t][i].account) << i;
+      EXPECT_EQ(got[t][i].state, want[t][i].state) << i;
+      EXPECT_EQ(got[t][i].account, separate[t][i].account) << i;
+      EXPECT_EQ(got[t][i].state, separate[t][i].state) << i;
+      EXPECT_EQ(got[t][i].equity, separate[t][i].equity) << i;
+      EXPECT_EQ(got[t][i].maintenance_margin, separate[t][i].maintenance_margin) << i;
+    }
+  }
 }
 
 // Calls out of order are refused, not answered with stale or empty numbers.

@@ -1,10 +1,14 @@
 // The CUDA backend's chunk planner (kernels/chunk_plan.hpp), plain C++ tested on any machine:
 // chunks are consecutive, cover every account, hold whole bad-debt groups, fit the room the
 // scenarios leave and respect a chunk-size cap; a book that fits is held whole; what cannot fit
-// is refused with a reason. Group sizes depend on the account and scenario counts only.
+// is refused with a reason. Group sizes depend on the account count only; the scenario risk's
+// waves (its grid) fill the device whatever the scenario count.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 #include "chunk_plan.hpp"
 #include "test_books.hpp"
@@ -17,10 +21,9 @@ book_inputs book_of(const test::temp_dir& dir, std::int64_t accounts) {
 }
 
 // Every property a plan must have, checked against the book.
-void expect_valid_plan(const chunk_plan& plan, const book& b, const run_shape& shape,
-                       std::size_t cap) {
+void expect_valid_plan(const chunk_plan& plan, const book& b, std::size_t cap) {
   ASSERT_FALSE(plan.chunks.empty());
-  const std::uint32_t per = accounts_per_group(b.accounts(), shape.n);
+  const std::uint32_t per = accounts_per_group(b.accounts());
   std::uint32_t next_group = 0;
   std::size_t next_account = 0;
   for (const chunk_range& c : plan.chunks) {
@@ -42,25 +45,79 @@ void expect_valid_plan(const chunk_plan& plan, const book& b, const run_shape& s
     next_group = c.group_end;
     next_account = c.account_end;
   }
-  EXPECT_EQ(next_group, group_count(b.accounts(), shape.n));
+  EXPECT_EQ(next_group, group_count(b.accounts()));
   EXPECT_EQ(next_account, b.accounts());
 }
 
-TEST(chunk_plan, groups_depend_on_the_account_and_scenario_counts_only) {
-  // At most 4096 groups, and at most 256 MiB of partial rows of n doubles: 10,000 scenarios are
-  // 80,000-byte rows, floor(2^28 / 80,000) = 3,355 groups at most.
-  EXPECT_EQ(accounts_per_group(1000, 10000), 1u);
-  EXPECT_EQ(group_count(1000, 10000), 1000u);
-  EXPECT_EQ(accounts_per_group(1000000, 10000), 299u);  // ceil(1e6 / 3,355)
-  EXPECT_EQ(group_count(1000000, 10000), 3345u);        // ceil(1e6 / 299)
-  // 1 M scenarios: 8 MB rows, at most 33 groups.
-  EXPECT_EQ(accounts_per_group(1000000, 1000000), 30304u);
-  EXPECT_EQ(group_count(1000000, 1000000), 33u);
-  // Small scenario counts: the 4,096 cap.
-  EXPECT_EQ(accounts_per_group(1000000, 100), 245u);  // ceil(1e6 / 4,096)
+TEST(chunk_plan, groups_depend_on_the_account_count_only) {
+  // At most 4096 groups, whatever the scenario count (a wave's rows, not the groups', are held).
+  EXPECT_EQ(accounts_per_group(1000), 1u);
+  EXPECT_EQ(group_count(1000), 1000u);
+  EXPECT_EQ(accounts_per_group(1000000), 245u);  // ceil(1e6 / 4,096)
+  EXPECT_EQ(group_count(1000000), 4082u);        // ceil(1e6 / 245)
+  EXPECT_EQ(accounts_per_group(10000000), 2442u);
+  EXPECT_EQ(group_count(10000000), 4096u);
   // An empty book still has a row.
-  EXPECT_EQ(group_count(0, 100), 1u);
-  EXPECT_EQ(accounts_per_group(0, 100), 1u);
+  EXPECT_EQ(group_count(0), 1u);
+  EXPECT_EQ(accounts_per_group(0), 1u);
+}
+
+// H100 and H200: 132 SMs; about 90% of their 80 and 141 GB free for the backend.
+constexpr std::uint32_t sms = 132;
+constexpr std::size_t h100_budget = std::size_t{72} << 30;
+constexpr std::size_t h200_budget = std::size_t{125} << 30;
+
+TEST(chunk_plan, a_wave_fills_the_device_whatever_the_scenario_count) {
+  const std::size_t accounts = 1000000;  // 4,082 groups
+  for (std::int64_t n : {std::int64_t{10000}, std::int64_t{262144}, std::int64_t{1000000}}) {
+    SCOPED_TRACE(n);
+    for (std::size_t budget : {h100_budget, h200_budget}) {
+      const run_shape shape{n, 20, false, false, sms};
+      EXPECT_EQ(wave_groups(shape, accounts, budget), 4 * sms);  // 4 blocks per SM
+    }
+  }
+  // 10 M scenarios: 160 MB of rows per block, within half the budget; still more than one block
+  // per SM. Before waves, 1 M scenarios gave 33 blocks and 10 M gave 3.
+  const run_shape ten_million{10000000, 20, false, false, sms};
+  EXPECT_EQ(wave_groups(ten_million, accounts, h100_budget), 241u);  // 36 GiB / 160 MB
+  EXPECT_EQ(wave_groups(ten_million, accounts, h200_budget), 419u);  // 62.5 GiB / 160 MB
+  EXPECT_GT(wave_groups(ten_million, accounts, h100_budget), sms);
+  // Rows held: a wave's, within half the budget.
+  EXPECT_LE(wave_groups(ten_million, accounts, h100_budget) * wave_row_bytes(10000000),
+            h100_budget / 2);
+  // Never more blocks than groups, never fewer than one.
+  EXPECT_EQ(wave_groups(run_shape{10000, 4, false, false, sms}, 100, h100_budget), 100u);
+  EXPECT_EQ(wave_groups(run_shape{10000000, 4, false, false, sms}, accounts, 1000), 1u);
+  EXPECT_EQ(wave_groups(run_shape{0, 4, false, false, sms}, 0, h100_budget), 1u);
+}
+
+TEST(chunk_plan, the_book_row_sums_the_same_whatever_the_wave) {
+  // What the device does: each wave's rows added to the book's row in group order, from +0.0.
+  // The result is one left-to-right sum over the groups, so it repeats bit for bit whatever the
+  // wave size (the device's), which a sum of per-wave subtotals would not.
+  std::vector<double> rows;
+  std::uint64_t state = 12345;
+  for (int g = 0; g < 1000; ++g) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    rows.push_back(static_cast<double>(state >> 11) * 0x1p-53 * (g % 7 == 0 ? 1e12 : 1.0));
+  }
+  auto waves_of = [&](std::size_t wave) {
+    double book = 0.0;
+    for (std::size_t g = 0; g < rows.size(); g += wave)
+      for (std::size_t r = g; r < std::min(rows.size(), g + wave); ++r) book += rows[r];
+    return book;
+  };
+  const double one = waves_of(rows.size());
+  for (std::size_t wave : {std::size_t{1}, std::size_t{3}, std::size_t{528}, std::size_t{999}})
+    EXPECT_EQ(waves_of(wave), one) << wave;
+  // Subtotals per wave, then added, would round differently: the order matters.
+  double subtotals = 0.0;
+  for (std::size_t g = 0; g < rows.size(); g += 3) {
+    double w = 0.0;
+    for (std::size_t r = g; r < std::min(rows.size(), g + 3); ++r) w += rows[r];
+    subtotals += w;
+  }
+  EXPECT_NE(subtotals, one);
 }
 
 TEST(chunk_plan, a_book_that_fits_is_held_whole) {
@@ -70,7 +127,7 @@ TEST(chunk_plan, a_book_that_fits_is_held_whole) {
   const chunk_plan plan = plan_chunks(in.positions, shape, std::size_t{1} << 30, 0);
   EXPECT_TRUE(plan.resident());
   EXPECT_TRUE(plan.use_table);
-  expect_valid_plan(plan, in.positions, shape, 0);
+  expect_valid_plan(plan, in.positions, 0);
   EXPECT_TRUE(stays_resident(in.positions, shape, std::size_t{1} << 30));
 }
 
@@ -83,7 +140,7 @@ TEST(chunk_plan, a_cap_on_accounts_splits_the_book_into_valid_chunks) {
     const run_shape shape{800, 4, false, false};
     const chunk_plan plan = plan_chunks(in.positions, shape, std::size_t{1} << 30, cap);
     EXPECT_GT(plan.chunks.size(), 1u);
-    expect_valid_plan(plan, in.positions, shape, cap);
+    expect_valid_plan(plan, in.positions, cap);
   }
 }
 
@@ -92,14 +149,15 @@ TEST(chunk_plan, a_small_budget_splits_the_book_by_bytes) {
   const book_inputs in = book_of(dir, 3000);
   const book& b = in.positions;
   const run_shape shape{1000, 4, false, false};
-  const std::size_t fixed = fixed_bytes(shape, b.instruments.size(), b.accounts(), false);
+  const std::size_t fixed =
+      fixed_bytes(shape, b.instruments.size(), b.accounts(), false, std::size_t{1} << 30);
   // Room for about a fifth of the book beside the scenarios.
   const std::size_t budget = fixed + book_bytes(b) / 5;
   const chunk_plan plan = plan_chunks(b, shape, budget, 0);
   EXPECT_GE(plan.chunks.size(), 5u);
   EXPECT_LE(plan.chunks.size(), 7u);  // chunks grow until the next group would not fit
   EXPECT_EQ(plan.room, budget - fixed);
-  expect_valid_plan(plan, b, shape, 0);
+  expect_valid_plan(plan, b, 0);
   EXPECT_FALSE(stays_resident(b, shape, budget));
 }
 
@@ -108,14 +166,16 @@ TEST(chunk_plan, full_keeps_the_table_only_where_it_fits) {
   const book_inputs in = book_of(dir, 300);
   const book& b = in.positions;
   const run_shape shape{20000, 4, true, false};
-  const std::size_t with = fixed_bytes(shape, b.instruments.size(), b.accounts(), true);
-  const std::size_t without = fixed_bytes(shape, b.instruments.size(), b.accounts(), false);
+  const std::size_t with =
+      fixed_bytes(shape, b.instruments.size(), b.accounts(), true, std::size_t{1} << 30);
+  const std::size_t without =
+      fixed_bytes(shape, b.instruments.size(), b.accounts(), false, std::size_t{1} << 30);
   EXPECT_EQ(with - without, b.instruments.size() * 20000 * sizeof(double));
   EXPECT_TRUE(plan_chunks(b, shape, with + book_bytes(b), 0).use_table);
   // Neither the whole book beside it nor at most half the budget: priced on the fly.
   const chunk_plan tight = plan_chunks(b, shape, with + book_bytes(b) / 2, 0);
   EXPECT_FALSE(tight.use_table);
-  expect_valid_plan(tight, b, shape, 0);
+  expect_valid_plan(tight, b, 0);
 }
 
 TEST(chunk_plan, what_cannot_fit_is_refused_with_a_reason) {
@@ -123,7 +183,8 @@ TEST(chunk_plan, what_cannot_fit_is_refused_with_a_reason) {
   const book_inputs in = book_of(dir, 100);
   const book& b = in.positions;
   const run_shape shape{100000, 4, false, false};
-  const std::size_t fixed = fixed_bytes(shape, b.instruments.size(), b.accounts(), false);
+  const std::size_t fixed =
+      fixed_bytes(shape, b.instruments.size(), b.accounts(), false, std::size_t{1} << 30);
   try {
     plan_chunks(b, shape, fixed, 0);
     ADD_FAILURE() << "scenarios that fill the budget are refused";
