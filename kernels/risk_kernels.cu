@@ -1,6 +1,9 @@
 // Scenario risk on the device, fused: per account, the N scenario losses are computed into shared
-// memory, VaR and ES are selected there by a block radix select, the margin levels and the breach
-// count follow, and the account's bad debt per scenario is added to its group's row. No accounts x
+// memory, VaR and ES are selected there by the filter of marginsync/tail_filter.hpp (each thread's
+// largest loss, taken while computing the losses, bounds VaR from below; the few losses at or above
+// the bound are selected exactly), or by a block radix select where the filter does not apply, the
+// margin levels and the breach count follow, and the account's bad debt per scenario is added to
+// its group's row. No accounts x
 // scenarios matrix exists anywhere; global memory sees only the scenario rows (read, L2-resident
 // for delta_gamma), one partial bad-debt row per group, and a few numbers per account.
 //
@@ -19,6 +22,7 @@
 #include "cuda_check.cuh"
 #include "launchers.cuh"
 #include "marginsync/delta_gamma.hpp"
+#include "marginsync/tail_filter.hpp"
 
 namespace msync::cuda {
 
@@ -27,19 +31,21 @@ namespace {
 constexpr int block = risk_block_threads;
 constexpr unsigned radix_bins = 256;  // 8 bits of the key per pass
 static_assert(block >= static_cast<int>(radix_bins), "a thread per histogram bin");
+// Room for the filter's candidates (8 KiB of shared memory): about k to 2k losses for the 99% tail
+// of independent scenarios at N = 10,000 (k = 100); an account with more (many equal losses at the
+// top) takes the radix select instead.
+constexpr unsigned tail_candidates = 1024;
 
 // Order-preserving map of a double to an unsigned key: key(x) < key(y) iff x < y (with -0 just
 // below +0). Every NaN, whatever its sign bit, maps to the largest key: the worst loss, above +inf,
 // as the CPU selection ranks it (key_value of it is a NaN), so NaN losses give a NaN ES and, when
 // at least k of them, a NaN VaR (docs/design.md 3.7), never a number picked past them.
+// (tail_filter.hpp's tail_order_key: the filter and the radix select rank alike.)
 __device__ inline unsigned long long order_key(double x) {
-  if (x != x) return ~0ull;
-  const auto bits = static_cast<unsigned long long>(__double_as_longlong(x));
-  return (bits >> 63) ? ~bits : (bits | 0x8000000000000000ull);
+  return tail_order_key(x);
 }
 __device__ inline double key_value(unsigned long long key) {
-  const unsigned long long bits = (key >> 63) ? (key & 0x7fffffffffffffffull) : ~key;
-  return __longlong_as_double(static_cast<long long>(bits));
+  return tail_key_value(key);
 }
 
 struct key_min {
@@ -171,10 +177,84 @@ __device__ block_tail block_tail_of(const double* x, std::int64_t n, unsigned k,
       var, (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k)};
 }
 
+// The filter's shared state: each thread's largest loss (as a key) and the candidates, each
+// thread's in its scenario order at candidate_begin of that thread.
+struct filter_state {
+  std::uint64_t thread_max[block];
+  double candidates[tail_candidates];
+  std::uint64_t floor_key;
+  std::uint64_t var_key;
+};
+
+struct filter_tail {
+  bool ok;  // false: the filter does not apply or its candidates do not fit (block-uniform)
+  double var;
+  double es;                 // valid in thread 0
+  unsigned candidate_begin;  // this thread's candidates: candidates[begin .. begin + count)
+  unsigned candidate_count;
+};
+
+// tail_filter.hpp's filter_select, a thread per step: `top` is this thread's largest loss key
+// (0 when it owns none). ES is block_tail_of's: each thread's losses above VaR summed in its
+// scenario order (from its candidates, which hold every one of them in that order), then across
+// the block with the same fixed tree, so the same bits.
+__device__ filter_tail filter_tail_of(const double* loss, std::int64_t n, unsigned k,
+                                      std::uint64_t top, block_state& st, filter_state& f) {
+  const int tid = threadIdx.x;
+  filter_tail r{false, 0.0, 0.0, 0u, 0u};
+  if (!tail_filter_applies(static_cast<std::uint64_t>(n), block, k)) return r;
+  f.thread_max[tid] = top;
+  __syncthreads();
+  // The floor: the k-th largest thread maximum (ties write the same key).
+  if (is_kth_largest_key(f.thread_max, block, static_cast<std::uint32_t>(tid), k))
+    f.floor_key = f.thread_max[tid];
+  __syncthreads();
+  const std::uint64_t floor_key = f.floor_key;
+  unsigned mine = 0;
+  for (std::int64_t s = tid; s < n; s += block)
+    mine += tail_order_key(loss[s]) >= floor_key ? 1u : 0u;
+  unsigned begin = 0, total = 0;
+  block_scan(st.temp.scan).ExclusiveSum(mine, begin, total);
+  __syncthreads();
+  if (total > tail_candidates) return r;  // total is the block's: every thread returns
+  unsigned at = begin;
+  for (std::int64_t s = tid; s < n; s += block) {
+    const double l = loss[s];
+    if (tail_order_key(l) >= floor_key) f.candidates[at++] = l;
+  }
+  __syncthreads();
+  // VaR: the k-th largest candidate (at least k: the k threads that reach the floor).
+  for (unsigned i = static_cast<unsigned>(tid); i < total; i += static_cast<unsigned>(block))
+    if (is_kth_largest_loss(f.candidates, total, i, k)) f.var_key = tail_order_key(f.candidates[i]);
+  __syncthreads();
+  const std::uint64_t var_key = f.var_key;
+  const double var = tail_key_value(var_key);
+  double above_sum = 0.0;
+  unsigned above = 0;
+  for (unsigned i = begin; i < begin + mine; ++i) {
+    const double v = f.candidates[i];
+    if (tail_order_key(v) > var_key) {
+      above_sum += v;
+      ++above;
+    }
+  }
+  const double total_above = block_sum_double(st.temp.sum).Sum(above_sum);
+  __syncthreads();
+  const unsigned count_above = block_reduce_count(st.temp.count).Sum(above);
+  __syncthreads();
+  r.ok = true;
+  r.var = var;
+  r.es = (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k);
+  r.candidate_begin = begin;
+  r.candidate_count = mine;
+  return r;
+}
+
 __global__ void __launch_bounds__(block)
     account_risk_kernel(risk_launch in, std::uint32_t group_begin) {
   extern __shared__ double shared_loss[];
   __shared__ block_state st;
+  __shared__ filter_state fs;
   const std::int64_t n = in.set.count;
   const int tid = threadIdx.x;
   const std::uint32_t g = group_begin + blockIdx.x;  // group within the chunk
@@ -196,6 +276,9 @@ __global__ void __launch_bounds__(block)
     // expressions (valuation.hpp, delta_gamma.hpp) in its order, and, since this file is compiled
     // with --fmad=false like the host code, its roundings. Same moves or table rows, same double
     // losses as the CPU's double loops (its delta_gamma is float where a bound allows, 3.7).
+    // Each thread owns scenarios tid, tid + block, ...: it alone writes and reads their losses
+    // until the barrier below, and keeps the largest one's key (the filter's bound, for free).
+    std::uint64_t top = 0;  // no loss
     if (in.rules.full) {
       const std::uint64_t p0 = in.chunk.account_position_begin[a],
                           p1 = in.chunk.account_position_begin[a + 1];
@@ -223,28 +306,40 @@ __global__ void __launch_bounds__(block)
         loss[s] = l;
         const double b = bad_debt(l, own_funds);
         if (b > 0.0) bad[s] += b;
+        const std::uint64_t key = tail_order_key(l);
+        top = key > top ? key : top;
       }
     } else {
+      // Exposure by exposure: its sensitivities and moves' row are loaded once, not once per
+      // scenario; each scenario's loss still takes the terms in exposure order, 0 - t0 - t1 - ...,
+      // the same additions as the CPU's double loop.
       const std::uint64_t x0 = in.chunk.account_exposure_begin[a],
                           x1 = in.chunk.account_exposure_begin[a + 1];
+      for (std::int64_t s = tid; s < n; s += block) loss[s] = 0.0;
+      for (std::uint64_t x = x0; x < x1; ++x) {
+        const std::uint64_t row = in.chunk.exposure_underlying[x] * static_cast<std::uint64_t>(n);
+        const double* d_spot = in.set.d_spot + row;
+        const double* d_vol = in.set.d_vol + row;
+        const exposure_sensitivity e = make_exposure_sensitivity(
+            in.reval.exposure_delta[x], in.reval.exposure_gamma[x],
+            in.reval.exposure_vol_exposure[x], in.reval.exposure_decay[x]);
+        for (std::int64_t s = tid; s < n; s += block)
+          loss[s] -= delta_gamma_term(e, d_spot[s], d_vol[s]);
+      }
       for (std::int64_t s = tid; s < n; s += block) {
-        double l = 0.0;
-        for (std::uint64_t x = x0; x < x1; ++x) {
-          const std::uint64_t cell =
-              in.chunk.exposure_underlying[x] * static_cast<std::uint64_t>(n) + s;
-          const exposure_sensitivity e = make_exposure_sensitivity(
-              in.reval.exposure_delta[x], in.reval.exposure_gamma[x],
-              in.reval.exposure_vol_exposure[x], in.reval.exposure_decay[x]);
-          l -= delta_gamma_term(e, in.set.d_spot[cell], in.set.d_vol[cell]);
-        }
-        loss[s] = l;
+        const double l = loss[s];
         const double b = bad_debt(l, own_funds);
         if (b > 0.0) bad[s] += b;
+        const std::uint64_t key = tail_order_key(l);
+        top = key > top ? key : top;
       }
     }
     __syncthreads();
 
-    const block_tail tail = block_tail_of(loss, n, k, st);
+    // VaR and ES: the filter where it applies, the radix select over every loss otherwise.
+    const filter_tail filtered = filter_tail_of(loss, n, k, top, st, fs);
+    block_tail tail{filtered.var, filtered.es};
+    if (!filtered.ok) tail = block_tail_of(loss, n, k, st);
     if (tid == 0) {
       const double var = tail.var, es = tail.es;
       const margin_levels m =
@@ -260,9 +355,17 @@ __global__ void __launch_bounds__(block)
     }
     __syncthreads();
     const double maintenance = st.maintenance;
+    // Breaches: when VaR does not breach, none of the losses below it does (the test is monotone
+    // in the loss), and every loss above it is a candidate: count this thread's candidates.
     unsigned breaches = 0;
-    for (std::int64_t s = tid; s < n; s += block)
-      breaches += breaches_maintenance(equity, loss[s], maintenance) ? 1u : 0u;
+    if (filtered.ok && breaches_within_candidates(equity, tail.var, maintenance)) {
+      for (unsigned i = filtered.candidate_begin;
+           i < filtered.candidate_begin + filtered.candidate_count; ++i)
+        breaches += breaches_maintenance(equity, fs.candidates[i], maintenance) ? 1u : 0u;
+    } else {
+      for (std::int64_t s = tid; s < n; s += block)
+        breaches += breaches_maintenance(equity, loss[s], maintenance) ? 1u : 0u;
+    }
     const unsigned total_breaches = block_reduce_count(st.temp.count).Sum(breaches);
     if (tid == 0)
       in.out.breach_probability[a] = static_cast<double>(total_breaches) / static_cast<double>(n);
