@@ -68,11 +68,12 @@ std::size_t risk_shared_bytes(std::int64_t n, int device);
 
 // One block per bad-debt group of `accounts_per_group` consecutive accounts of the chunk, the
 // group's accounts one after another: losses (full or delta_gamma) in shared memory (or in
-// `scratch`, n doubles per block, when risk_shared_bytes is 0), VaR and ES by a block radix
-// select, margin levels, breach count, and the group's bad debt per scenario into the block's
-// row, partial[b * n + s] for the b-th group launched. Groups [group_begin, group_end) of the
-// chunk are launched: one wave (chunk_plan.hpp wave_groups), whose rows the caller adds to the
-// book's with launch_add_bad_debt_rows before the next wave reuses them.
+// `scratch`, n doubles per block, when risk_shared_bytes is 0), VaR and ES by the filter of
+// marginsync/tail_filter.hpp (a block radix select where it does not apply), margin levels, breach
+// count, and the group's bad debt per scenario into the block's row, partial[b * n + s] for the
+// b-th group launched. Groups [group_begin, group_end) of the chunk are launched: one wave
+// (chunk_plan.hpp wave_groups), whose rows the caller adds to the book's with
+// launch_add_bad_debt_rows before the next wave reuses them.
 struct risk_launch {
   chunk_view chunk;
   instrument_view instruments;
