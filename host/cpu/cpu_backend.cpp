@@ -469,12 +469,15 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       out.preemptive[a] =
           preemptive_flag(out.status[a], out.breach_probability[a], params.preemptive_threshold);
     };
+    // Account a's margin rule (its tier's IM multiplier), and its margin levels from its tail.
+    auto rule_of = [&](std::size_t a) {
+      return margin_rule{params.min_margin_rate, params.maintenance_ratio,
+                         tier_im_multiplier_[book_->account_tier[a]]};
+    };
     auto margins_of = [&](std::size_t a, const tail_statistics& tail) {
-      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio,
-                             tier_im_multiplier_[book_->account_tier[a]]};
       return account_margins(tail.var, tail.es, params.measure == margin_measure::es,
                              reval.account_floor_notional[a], reval.account_liquidity_addon[a],
-                             rule);
+                             rule_of(a));
     };
     // Account a's numbers from its double losses l (largest: the largest of them; block_max
     // filled). Bad debt goes to the row of the account's chunk, `chunk_row`.
@@ -483,11 +486,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       const double own_funds = reval.account_own_funds[a];
       const tail_statistics tail =
           selector.select(l, un, static_cast<std::size_t>(k), block_max.data());
-      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio,
-                             tier_im_multiplier_[book_->account_tier[a]]};
-      const margin_levels m =
-          account_margins(tail.var, tail.es, params.measure == margin_measure::es,
-                          reval.account_floor_notional[a], reval.account_liquidity_addon[a], rule);
+      const margin_levels m = margins_of(a, tail);
       // Breaching is monotone in the loss. When the k-th largest loss does not breach, only
       // larger losses can, and those are all among the k the selector kept.
       const std::int64_t breaches =
@@ -510,11 +509,8 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       const double own_funds = reval.account_own_funds[a];
       const tail_statistics tail =
           selector_f.select(lf, un, static_cast<std::size_t>(k), block_max_f.data());
-      const margin_rule rule{params.min_margin_rate, params.maintenance_ratio,
-                             tier_im_multiplier_[book_->account_tier[a]]};
-      const margin_levels m =
-          account_margins(tail.var, tail.es, params.measure == margin_measure::es,
-                          reval.account_floor_notional[a], reval.account_liquidity_addon[a], rule);
+      const margin_rule rule = rule_of(a);
+      const margin_levels m = margins_of(a, tail);
       const cpu::float_bounds bounds = cpu::margin_bounds(loss_bound, m, rule);
       if (!cpu::float_margins_decide(tail.var, tail.es, equity, m, bounds)) return false;
       // Which float losses breach, and which lie too near the threshold to decide: each a range
