@@ -155,6 +155,17 @@ struct block_tail {
   double es;  // valid in thread 0
 };
 
+// ES from each thread's sum and count of the losses above VaR: the block's sums (CUB's fixed tree)
+// plus VaR for the k - count places of the tail at VaR, over k.
+__device__ double block_es(double above_sum, unsigned above, double var, unsigned k,
+                           block_state& st) {
+  const double total_above = block_sum_double(st.temp.sum).Sum(above_sum);
+  __syncthreads();
+  const unsigned count_above = block_reduce_count(st.temp.count).Sum(above);
+  __syncthreads();
+  return (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k);
+}
+
 // VaR = the k-th largest of x[0 .. n); ES = the mean of the k largest (ties at VaR counted up to
 // k): the values strictly above VaR summed per thread in scenario order, then across the block.
 __device__ block_tail block_tail_of(const double* x, std::int64_t n, unsigned k, block_state& st) {
@@ -169,12 +180,7 @@ __device__ block_tail block_tail_of(const double* x, std::int64_t n, unsigned k,
       ++above;
     }
   }
-  const double total_above = block_sum_double(st.temp.sum).Sum(above_sum);
-  __syncthreads();
-  const unsigned count_above = block_reduce_count(st.temp.count).Sum(above);
-  __syncthreads();
-  return block_tail{
-      var, (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k)};
+  return block_tail{var, block_es(above_sum, above, var, k, st)};
 }
 
 // The filter's shared state: each thread's largest loss (as a key) and the candidates, each
@@ -238,13 +244,9 @@ __device__ filter_tail filter_tail_of(const double* loss, std::int64_t n, unsign
       ++above;
     }
   }
-  const double total_above = block_sum_double(st.temp.sum).Sum(above_sum);
-  __syncthreads();
-  const unsigned count_above = block_reduce_count(st.temp.count).Sum(above);
-  __syncthreads();
   r.ok = true;
   r.var = var;
-  r.es = (total_above + static_cast<double>(k - count_above) * var) / static_cast<double>(k);
+  r.es = block_es(above_sum, above, var, k, st);
   r.candidate_begin = begin;
   r.candidate_count = mine;
   return r;
