@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "marginsync/account_split.hpp"
+
 namespace msync::cuda {
 
 std::string gib(std::size_t bytes) {
@@ -12,6 +14,16 @@ std::string gib(std::size_t bytes) {
   std::snprintf(text, sizeof text, "%.2f GiB",
                 static_cast<double>(bytes) / static_cast<double>(1ull << 30));
   return text;
+}
+
+std::vector<std::uint32_t> split_accounts(const std::uint64_t* account_exposure_begin,
+                                          const std::uint64_t* exposure_position_begin,
+                                          std::size_t a_begin, std::size_t a_end) {
+  std::vector<std::uint32_t> out;
+  for (std::size_t a = a_begin; a < a_end; ++a)
+    if (revalued_by_warp(account_positions(account_exposure_begin, exposure_position_begin, a)))
+      out.push_back(static_cast<std::uint32_t>(a - a_begin));
+  return out;
 }
 
 std::uint32_t accounts_per_group(std::size_t accounts) {

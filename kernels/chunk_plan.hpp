@@ -27,15 +27,24 @@ namespace msync::cuda {
 // Device bytes of each account, exposure and position of a resident chunk (offsets; collateral,
 // credit limit and IM multiplier; revaluation: own funds, equity, gross and floor notional,
 // liquidity add-on; risk outputs; and a stream's tick path: collateral change, add-on, state,
-// changed flag and index, and a changed record), as the backend allocates them.
+// changed flag and index, and a changed record), as the backend allocates them; and at most one
+// entry each in the lists of collateral changes (account index) and of accounts split across a warp
+// (account_split.hpp).
 constexpr std::size_t bytes_per_account =
-    2 * 8 + 3 * 8 + 5 * 8 + 6 * 8 + 2 + 4 + (8 + 8 + 1 + 1 + 4 + 40);
+    2 * 8 + 3 * 8 + 5 * 8 + 6 * 8 + 2 + 4 + (8 + 8 + 1 + 1 + 4 + 40) + 4 + 4;
 // Underlying, position offset, and the revaluation's delta, gamma, vega, theta, decay and vol
 // exposure.
 constexpr std::size_t bytes_per_exposure = 4 + 8 + 6 * 8;
 constexpr std::size_t bytes_per_position = 4 + 8 + 8;
 // The Monte Carlo kernel keeps this many underlyings' normals in registers; beyond, in scratch.
 constexpr std::uint32_t max_local_underlyings = 64;
+
+// The accounts [a_begin, a_end) of a book (its CSR offsets) that a warp revalues
+// (account_split.hpp's revalued_by_warp), as indices from a_begin, ascending: the revaluation
+// kernel's list of split accounts for the chunk that starts at a_begin.
+std::vector<std::uint32_t> split_accounts(const std::uint64_t* account_exposure_begin,
+                                          const std::uint64_t* exposure_position_begin,
+                                          std::size_t a_begin, std::size_t a_end);
 
 // Accounts per bad-debt group: at most max_groups groups (enough to fill any current GPU many
 // times over), whatever the scenario count.

@@ -5,6 +5,9 @@
 // (chunk_plan.hpp): each call uploads a chunk, runs it, and brings its results down before the
 // next. Groups are a function of the account and scenario counts only, so a chunked run gives the
 // same bytes as a resident one.
+#include <cstring>
+#include <type_traits>
+
 #include "cuda_backend.cuh"
 #include "marginsync/errors.hpp"
 #include "marginsync/instrument_inputs.hpp"
@@ -108,6 +111,8 @@ void cuda_backend::release_chunk_buffers() {
   dev_.exposure_position_begin = device_buffer<std::uint64_t>();
   dev_.exposure_underlying = device_buffer<std::uint32_t>();
   dev_.position_instrument = device_buffer<std::uint32_t>();
+  dev_.split_account = device_buffer<std::uint32_t>();
+  split_count_ = 0;
   for (device_buffer<double>* b : {&dev_.position_quantity,
                                    &dev_.position_cost,
                                    &dev_.collateral,
@@ -178,6 +183,12 @@ void cuda_backend::load_book(book& b, const risk_params& params) {
   // The book's underlyings as far as it references them; the market may list more.
   std::size_t underlyings = 0;
   for (std::uint32_t u : ins.underlying) underlyings = std::max<std::size_t>(underlyings, u + 1);
+  // The pinned blocks every revalue copies through, allocated now (cudaMallocHost is slow): the
+  // staging slots, and the market's block for this book's underlyings (a market listing more
+  // grows it at its first revalue).
+  staging_.reserve();
+  pinned_market_.reserve(ins.size() * sizeof(valuation_inputs) +
+                         (5 * underlyings + underlyings * underlyings) * sizeof(double) + 6 * 64);
   plan(run_shape{params.scenarios, underlyings, params.method == risk_method::full, false,
                  sm_count_});
   timeline.mark("upload");
@@ -199,18 +210,18 @@ void cuda_backend::patch_accounts(const account_patch& patch) {
   dev_.patch_collateral.reserve(patch.size(), s());
   dev_.patch_quantity.reserve(std::max<std::size_t>(1, patch.positions()), s());
   dev_.patch_cost.reserve(std::max<std::size_t>(1, patch.positions()), s());
-  dev_.patch_accounts.upload(patch.accounts, s());
-  dev_.patch_first.upload(patch.first, s());
-  dev_.patch_collateral.upload(patch.collateral, s());
-  dev_.patch_quantity.upload(patch.quantity, s());
-  dev_.patch_cost.upload(patch.cost, s());
+  staging_.upload(dev_.patch_accounts, patch.accounts.data(), patch.accounts.size(), s());
+  staging_.upload(dev_.patch_first, patch.first.data(), patch.first.size(), s());
+  staging_.upload(dev_.patch_collateral, patch.collateral.data(), patch.collateral.size(), s());
+  staging_.upload(dev_.patch_quantity, patch.quantity.data(), patch.quantity.size(), s());
+  staging_.upload(dev_.patch_cost, patch.cost.data(), patch.cost.size(), s());
   launch_patch_accounts(
       account_patch_view{static_cast<std::uint32_t>(patch.size()), dev_.patch_accounts.data(),
                          dev_.patch_collateral.data(), dev_.patch_first.data(),
                          dev_.patch_quantity.data(), dev_.patch_cost.data()},
       dev_.account_position_begin.data(), dev_.position_quantity.data(), dev_.position_cost.data(),
       dev_.collateral.data(), s());
-  // Pageable sources are staged before the copies return; the kernel runs in stream order, and
+  // The sources are in pinned slots before the copies return; the kernel runs in stream order, and
   // the buffers are freed after it in stream order too, so no patch holds device memory that the
   // budget does not count.
   release_transfer_buffers();
@@ -268,48 +279,90 @@ void cuda_backend::release_transfer_buffers() {
 }
 
 void cuda_backend::upload_chunk(const chunk_range& c) {
+  // Through the two pinned staging slots (pinned_staging.cuh): each upload returns once its source
+  // is copied into a slot, so `offsets` may be rewritten, while the device copies the slot before.
   // Offsets rebased to the chunk; everything else is a contiguous slice of the host book.
   std::vector<std::uint64_t> offsets(c.accounts() + 1);
   for (std::size_t a = 0; a <= c.accounts(); ++a)
     offsets[a] = book_->account_position_begin[c.account_begin + a] - c.position_begin;
-  dev_.account_position_begin.upload(offsets.data(), offsets.size(), s());
+  staging_.upload(dev_.account_position_begin, offsets.data(), offsets.size(), s());
   for (std::size_t a = 0; a <= c.accounts(); ++a)
     offsets[a] = book_->account_exposure_begin[c.account_begin + a] - c.exposure_begin;
-  dev_.account_exposure_begin.upload(offsets.data(), offsets.size(), s());
+  staging_.upload(dev_.account_exposure_begin, offsets.data(), offsets.size(), s());
   offsets.resize(c.exposures() + 1);
   for (std::size_t x = 0; x <= c.exposures(); ++x)
     offsets[x] = book_->exposure_position_begin[c.exposure_begin + x] - c.position_begin;
-  dev_.exposure_position_begin.upload(offsets.data(), offsets.size(), s());
-  dev_.exposure_underlying.upload(book_->exposure_underlying.data() + c.exposure_begin,
-                                  c.exposures(), s());
-  dev_.position_instrument.upload(book_->position_instrument.data() + c.position_begin,
-                                  c.positions(), s());
-  dev_.position_quantity.upload(book_->position_quantity.data() + c.position_begin, c.positions(),
-                                s());
-  dev_.position_cost.upload(book_->position_cost.data() + c.position_begin, c.positions(), s());
-  dev_.collateral.upload(book_->collateral.data() + c.account_begin, c.accounts(), s());
-  dev_.credit.upload(credit_.data() + c.account_begin, c.accounts(), s());
-  dev_.im_multiplier.upload(im_multiplier_.data() + c.account_begin, c.accounts(), s());
-  // Pageable sources: a copy returns once its source is staged, so `offsets` may go.
+  staging_.upload(dev_.exposure_position_begin, offsets.data(), offsets.size(), s());
+  staging_.upload(dev_.exposure_underlying, book_->exposure_underlying.data() + c.exposure_begin,
+                  c.exposures(), s());
+  staging_.upload(dev_.position_instrument, book_->position_instrument.data() + c.position_begin,
+                  c.positions(), s());
+  staging_.upload(dev_.position_quantity, book_->position_quantity.data() + c.position_begin,
+                  c.positions(), s());
+  staging_.upload(dev_.position_cost, book_->position_cost.data() + c.position_begin, c.positions(),
+                  s());
+  staging_.upload(dev_.collateral, book_->collateral.data() + c.account_begin, c.accounts(), s());
+  staging_.upload(dev_.credit, credit_.data() + c.account_begin, c.accounts(), s());
+  staging_.upload(dev_.im_multiplier, im_multiplier_.data() + c.account_begin, c.accounts(), s());
+  // The accounts a warp revalues (account_split.hpp), found from the same offsets as the kernel.
+  const std::vector<std::uint32_t> split =
+      split_accounts(book_->account_exposure_begin.data(), book_->exposure_position_begin.data(),
+                     c.account_begin, c.account_end);
+  split_count_ = static_cast<std::uint32_t>(split.size());
+  dev_.split_account.reserve(std::max<std::size_t>(1, split.size()), s());
+  staging_.upload(dev_.split_account, split.data(), split.size(), s());
 }
 
 void cuda_backend::upload_market(const market_state& market) {
   const std::size_t u = market.size();
   const liquidity_table liquidity = make_liquidity_table(u, params_);
+  // Per instrument: its own market (vol, basis, settlement, funding, tenor scaling), taken on the
+  // host by the one function the CPU backend calls too.
+  const std::vector<valuation_inputs> inputs =
+      instrument_inputs(book_->instruments, market, params_);
   dev_.spot.reserve(u, s());
   dev_.vol.reserve(u, s());
   dev_.cholesky.reserve(u * u, s());
   dev_.impact_coefficient.reserve(u, s());
   dev_.daily_volume.reserve(u, s());
-  dev_.spot.upload(market.spot, s());
-  dev_.vol.upload(market.vol, s());
-  dev_.cholesky.upload(market.cholesky, s());
-  dev_.impact_coefficient.upload(liquidity.coefficient, s());
-  dev_.daily_volume.upload(liquidity.daily_volume, s());
-  // Per instrument: its own market (vol, basis, settlement, funding, tenor scaling), taken on the
-  // host by the one function the CPU backend calls too.
-  dev_.ins_inputs.upload(instrument_inputs(book_->instruments, market, params_), s());
-  // Pageable sources: each copy returns once its source is staged, so the temporaries may go.
+  // Packed into one pinned block (each part at a 64-byte boundary) and copied from there
+  // asynchronously; the block is rewritten only once the last market's copies are done (they are,
+  // after that call's wait: this costs nothing).
+  struct part {
+    void* device;
+    std::size_t capacity;  // bytes the device buffer holds
+    const void* host;
+    std::size_t bytes;
+  };
+  auto part_of = [](auto& device, const auto& host) {
+    using T = typename std::decay_t<decltype(host)>::value_type;
+    return part{device.data(), device.size() * sizeof(T), host.data(), host.size() * sizeof(T)};
+  };
+  const part parts[] = {part_of(dev_.spot, market.spot),
+                        part_of(dev_.vol, market.vol),
+                        part_of(dev_.cholesky, market.cholesky),
+                        part_of(dev_.impact_coefficient, liquidity.coefficient),
+                        part_of(dev_.daily_volume, liquidity.daily_volume),
+                        part_of(dev_.ins_inputs, inputs)};
+  auto aligned = [](std::size_t bytes) { return (bytes + 63) / 64 * 64; };
+  std::size_t total = 0;
+  for (const part& p : parts) {
+    if (p.bytes > p.capacity)
+      throw cuda_error("market copy of " + std::to_string(p.bytes) +
+                       " bytes into a device buffer of " + std::to_string(p.capacity));
+    total += aligned(p.bytes);
+  }
+  MSYNC_CUDA_TRY(cudaEventSynchronize(market_copied_.get()));
+  pinned_market_.reserve(total);
+  std::size_t offset = 0;
+  for (const part& p : parts) {
+    if (p.bytes == 0) continue;
+    std::memcpy(pinned_market_.data() + offset, p.host, p.bytes);
+    MSYNC_CUDA_TRY(cudaMemcpyAsync(p.device, pinned_market_.data() + offset, p.bytes,
+                                   cudaMemcpyHostToDevice, s()));
+    offset += aligned(p.bytes);
+  }
+  market_copied_.record(s());
 }
 
 chunk_view cuda_backend::chunk_device_view(const chunk_range& c) const {

@@ -21,6 +21,7 @@
 #include "device_buffer.cuh"
 #include "launchers.cuh"
 #include "pinned_buffer.cuh"
+#include "pinned_staging.cuh"
 
 namespace msync::cuda {
 
@@ -127,6 +128,8 @@ class cuda_backend final : public backend {
   // instrument its valuation inputs (instrument_inputs.hpp, as the CPU backend takes them).
   void upload_market(const market_state& market);
   chunk_view chunk_device_view(const chunk_range& c) const;
+  // The split accounts of the chunk uploaded last (upload_chunk): the revaluation's warps.
+  split_account_view split_device_view() const;
   revaluation_view reval_device_view();
   underlying_view underlying_device_view();
   risk_outputs risk_device_view();
@@ -149,8 +152,11 @@ class cuda_backend final : public backend {
   // ---- The tick path (cuda_revalue.cu, cuda_tick_path.cu) ----
   // The market up and every instrument priced (unit risk, base values); enqueued.
   void enqueue_market(const market_state& market, event_timeline& timeline);
-  // A book held whole: the market up, the revaluation, and the collateral that moved (a compact
-  // list through pinned memory) applied to own funds and equity; enqueued, not waited for.
+  // The collateral that moved up as a compact list through pinned memory (only the accounts whose
+  // change is not zero), for the revaluation kernel to add; enqueued. Count 0: none moved.
+  collateral_change_view enqueue_collateral_changes(const std::vector<double>& collateral_change);
+  // A book held whole: the market up, and the revaluation with the collateral that moved added to
+  // own funds and equity in the same kernel; enqueued, not waited for.
   void enqueue_whole_revalue(const market_state& market,
                              const std::vector<double>& collateral_change,
                              event_timeline& timeline);
@@ -206,6 +212,7 @@ class cuda_backend final : public backend {
     device_buffer<std::uint64_t> account_position_begin, account_exposure_begin,
         exposure_position_begin;
     device_buffer<std::uint32_t> exposure_underlying, position_instrument;
+    device_buffer<std::uint32_t> split_account;  // chunk-local, ascending (split_accounts)
     device_buffer<double> position_quantity, position_cost, collateral, credit, im_multiplier;
     device_buffer<double> exp_delta, exp_gamma, exp_vega, exp_theta, exp_decay, exp_vol_exposure;
     device_buffer<double> own_funds, equity, gross, floor_notional, liquidity_addon;
@@ -234,9 +241,15 @@ class cuda_backend final : public backend {
   };
   device_memory dev_;
 
-  // Host side of what crosses PCIe on every tick, page-locked (pinned_buffer.cuh): the collateral
-  // that moved (accounts and changes), the stale flags, and the changed accounts' count and
-  // records coming back.
+  std::uint32_t split_count_ = 0;  // entries of dev_.split_account for the chunk uploaded last
+
+  // Host side of what crosses PCIe on every call, page-locked (pinned_buffer.cuh): the market of a
+  // revalue (packed into one block), the collateral that moved (accounts and changes), the stale
+  // flags, and the changed accounts' count and records coming back; and two staging slots for the
+  // rest (a chunk's book and results, a result copied on request, patches and gathers).
+  pinned_buffer<unsigned char> pinned_market_;
+  event market_copied_;  // recorded after the market's copies out of pinned_market_
+  pinned_staging staging_;
   pinned_buffer<std::uint32_t> pinned_change_account_;
   pinned_buffer<double> pinned_change_;
   pinned_buffer<std::uint8_t> pinned_stale_;

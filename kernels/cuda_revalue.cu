@@ -1,9 +1,10 @@
 // The CUDA backend, revaluation (cuda_backend.cuh): market inputs up (per instrument:
-// instrument_inputs) -> instrument risk (value, greeks, horizon decay, vol exposure) -> account
-// revaluation (exposures, own funds, equity, gross and floor notional, liquidity add-on) ->
-// collateral changes added to own funds and equity (for a book held whole, only the accounts whose
-// collateral moved, as a compact list through pinned memory). A book held whole keeps the result on
-// the device; a book in chunks brings each chunk's part to the host.
+// instrument_inputs, through pinned memory) -> instrument risk (value, greeks, horizon decay, vol
+// exposure) -> account revaluation (exposures, own funds, equity, gross and floor notional,
+// liquidity add-on; large accounts split across a warp), which adds the collateral that moved to
+// own funds and equity (only the accounts whose collateral moved come up, as a compact list
+// through pinned memory). A book held whole keeps the result on the device; a book in chunks
+// brings each chunk's part to the host, its transfers through pinned_staging.cuh.
 #include "cpu/tick_path.hpp"
 #include "cuda_backend.cuh"
 #include "marginsync/errors.hpp"
@@ -17,30 +18,31 @@ void cuda_backend::revalue(const market_state& market,
                 "a collateral change per account");
   reval_at_ = held_at::nowhere;  // until the new one is complete
   event_timeline timeline(s());
-  const std::uint32_t accounts = static_cast<std::uint32_t>(book_->accounts());
   if (residency_ == residency::whole) {
     enqueue_whole_revalue(market, collateral_change, timeline);
     stream_.synchronize();  // the events are complete before they are read
     reval_at_ = held_at::device;
   } else {
+    const collateral_change_view changes = enqueue_collateral_changes(collateral_change);
     enqueue_market(market, timeline);
     host_reval_ = sized_revaluation();
+    const pinned_staging::scope downloads(staging_);
     for (const chunk_range& c : chunks_) {
+      // The host copies the chunk into one staging slot while the device takes the other; the
+      // results come back the same way, landing in host_reval_ at staging_.finish.
       upload_chunk(c);
       timeline.mark("upload");
+      collateral_change_view chunk_changes = changes;
+      chunk_changes.account_offset = static_cast<std::uint32_t>(c.account_begin);
       launch_account_revalue(chunk_device_view(c), dev_.terms.data(), dev_.ins_inputs.data(),
-                             dev_.unit.data(), underlying_device_view(), reval_device_view(), s());
+                             dev_.unit.data(), underlying_device_view(), reval_device_view(),
+                             split_device_view(), chunk_changes, s());
       timeline.mark("revalue");
       download_chunk_revaluation(c, host_reval_);
       timeline.mark("download");
     }
     stream_.synchronize();
-    // Added after the positions, as the device adds it for a book held whole.
-    if (!collateral_change.empty())
-      for (std::size_t a = 0; a < accounts; ++a) {
-        host_reval_.account_own_funds[a] += collateral_change[a];
-        host_reval_.account_equity[a] += collateral_change[a];
-      }
+    staging_.finish();
     reval_at_ = held_at::host;
   }
   stages_ = timeline.collect();
@@ -56,12 +58,12 @@ void cuda_backend::enqueue_market(const market_state& market, event_timeline& ti
                          params_.horizon_years(), 3.0 * params_.horizon_days, s());
 }
 
-void cuda_backend::enqueue_whole_revalue(const market_state& market,
-                                         const std::vector<double>& collateral_change,
-                                         event_timeline& timeline) {
+collateral_change_view cuda_backend::enqueue_collateral_changes(
+    const std::vector<double>& collateral_change) {
   // Only the accounts whose collateral moved go up: an update moves a few (a stream's deposits,
-  // withdrawals and trades; funding, the perpetual holders'). Adding +0.0 would change nothing but
-  // a -0.0 own funds or equity to +0.0, equal as a number (the CPU backend adds it).
+  // withdrawals and trades; funding, the perpetual holders'). The revaluation kernel adds each to
+  // its account's own funds and equity; an account not listed keeps its bits (a -0.0 stays -0.0,
+  // where the CPU backend adds +0.0: equal as a number).
   std::uint32_t count = 0;
   if (!collateral_change.empty()) {
     const std::size_t accounts = book_->accounts();
@@ -85,14 +87,24 @@ void cuda_backend::enqueue_whole_revalue(const market_state& market,
       collateral_copied_.record(s());
     }
   }
+  return collateral_change_view{count, dev_.change_account.data(), dev_.collateral_change.data(),
+                                0};
+}
+
+void cuda_backend::enqueue_whole_revalue(const market_state& market,
+                                         const std::vector<double>& collateral_change,
+                                         event_timeline& timeline) {
+  const collateral_change_view changes = enqueue_collateral_changes(collateral_change);
   enqueue_market(market, timeline);
+  // One kernel: the accounts (large ones a warp each) with the collateral moved added.
   launch_account_revalue(chunk_device_view(chunks_.front()), dev_.terms.data(),
                          dev_.ins_inputs.data(), dev_.unit.data(), underlying_device_view(),
-                         reval_device_view(), s());
-  // In stream order after the revaluation, which wrote own funds and equity.
-  launch_apply_collateral_changes(dev_.change_account.data(), dev_.collateral_change.data(), count,
-                                  dev_.own_funds.data(), dev_.equity.data(), s());
+                         reval_device_view(), split_device_view(), changes, s());
   timeline.mark("revalue");
+}
+
+split_account_view cuda_backend::split_device_view() const {
+  return split_account_view{split_count_, dev_.split_account.data()};
 }
 
 revaluation cuda_backend::copy_revaluation() {
@@ -103,9 +115,11 @@ revaluation cuda_backend::copy_revaluation() {
   }
   event_timeline timeline(s());
   revaluation r = sized_revaluation();
+  const pinned_staging::scope downloads(staging_);
   download_chunk_revaluation(chunks_.front(), r);
   timeline.mark("download");
   stream_.synchronize();
+  staging_.finish();  // the last pieces into r
   stages_ = timeline.collect();
   return r;
 }
@@ -120,9 +134,11 @@ const revaluation& cuda_backend::held_revaluation() {
   if (host_reval_.exposure_delta.size() != book_->exposures() ||
       host_reval_.account_equity.size() != book_->accounts())
     host_reval_ = sized_revaluation();
+  const pinned_staging::scope downloads(staging_);
   download_chunk_revaluation(chunks_.front(), host_reval_);
   timeline.mark("download");
   stream_.synchronize();
+  staging_.finish();  // the last pieces into host_reval_
   stages_ = timeline.collect();
   return host_reval_;
 }
@@ -149,19 +165,21 @@ revalued_accounts cuda_backend::copy_revaluation_of(const std::vector<std::uint3
   dev_.gather_own_funds.reserve(n, s());
   dev_.gather_gross.reserve(n, s());
   dev_.gather_delta.reserve(std::max<std::size_t>(1, exposures), s());
-  dev_.gather_accounts.upload(accounts, s());
-  dev_.gather_first.upload(out.first, s());
+  staging_.upload(dev_.gather_accounts, accounts.data(), n, s());
+  staging_.upload(dev_.gather_first, out.first.data(), n + 1, s());
   launch_gather_accounts(
       account_gather_view{static_cast<std::uint32_t>(n), dev_.gather_accounts.data(),
                           dev_.gather_first.data(), dev_.gather_equity.data(),
                           dev_.gather_own_funds.data(), dev_.gather_gross.data(),
                           dev_.gather_delta.data()},
       dev_.account_exposure_begin.data(), reval_device_view(), s());
-  dev_.gather_equity.download(out.equity.data(), n, s());
-  dev_.gather_own_funds.download(out.own_funds.data(), n, s());
-  dev_.gather_gross.download(out.gross_notional.data(), n, s());
-  dev_.gather_delta.download(out.exposure_delta.data(), exposures, s());
+  const pinned_staging::scope downloads(staging_);
+  staging_.download(out.equity.data(), dev_.gather_equity, n, s());
+  staging_.download(out.own_funds.data(), dev_.gather_own_funds, n, s());
+  staging_.download(out.gross_notional.data(), dev_.gather_gross, n, s());
+  staging_.download(out.exposure_delta.data(), dev_.gather_delta, exposures, s());
   stream_.synchronize();
+  staging_.finish();
   release_transfer_buffers();
   return out;
 }
@@ -189,34 +207,34 @@ revaluation cuda_backend::sized_revaluation() const {
 void cuda_backend::download_chunk_revaluation(const chunk_range& c, revaluation& r) {
   const std::size_t x = c.exposure_begin, nx = c.exposures(), a = c.account_begin,
                     na = c.accounts();
-  dev_.exp_delta.download(r.exposure_delta.data() + x, nx, s());
-  dev_.exp_gamma.download(r.exposure_gamma.data() + x, nx, s());
-  dev_.exp_vega.download(r.exposure_vega.data() + x, nx, s());
-  dev_.exp_theta.download(r.exposure_theta.data() + x, nx, s());
-  dev_.exp_decay.download(r.exposure_decay.data() + x, nx, s());
-  dev_.exp_vol_exposure.download(r.exposure_vol_exposure.data() + x, nx, s());
-  dev_.own_funds.download(r.account_own_funds.data() + a, na, s());
-  dev_.equity.download(r.account_equity.data() + a, na, s());
-  dev_.gross.download(r.account_gross_notional.data() + a, na, s());
-  dev_.floor_notional.download(r.account_floor_notional.data() + a, na, s());
-  dev_.liquidity_addon.download(r.account_liquidity_addon.data() + a, na, s());
+  staging_.download(r.exposure_delta.data() + x, dev_.exp_delta, nx, s());
+  staging_.download(r.exposure_gamma.data() + x, dev_.exp_gamma, nx, s());
+  staging_.download(r.exposure_vega.data() + x, dev_.exp_vega, nx, s());
+  staging_.download(r.exposure_theta.data() + x, dev_.exp_theta, nx, s());
+  staging_.download(r.exposure_decay.data() + x, dev_.exp_decay, nx, s());
+  staging_.download(r.exposure_vol_exposure.data() + x, dev_.exp_vol_exposure, nx, s());
+  staging_.download(r.account_own_funds.data() + a, dev_.own_funds, na, s());
+  staging_.download(r.account_equity.data() + a, dev_.equity, na, s());
+  staging_.download(r.account_gross_notional.data() + a, dev_.gross, na, s());
+  staging_.download(r.account_floor_notional.data() + a, dev_.floor_notional, na, s());
+  staging_.download(r.account_liquidity_addon.data() + a, dev_.liquidity_addon, na, s());
 }
 
 void cuda_backend::upload_chunk_revaluation(const chunk_range& c) {
   const revaluation& r = host_reval_;
   const std::size_t x = c.exposure_begin, nx = c.exposures(), a = c.account_begin,
                     na = c.accounts();
-  dev_.exp_delta.upload(r.exposure_delta.data() + x, nx, s());
-  dev_.exp_gamma.upload(r.exposure_gamma.data() + x, nx, s());
-  dev_.exp_vega.upload(r.exposure_vega.data() + x, nx, s());
-  dev_.exp_theta.upload(r.exposure_theta.data() + x, nx, s());
-  dev_.exp_decay.upload(r.exposure_decay.data() + x, nx, s());
-  dev_.exp_vol_exposure.upload(r.exposure_vol_exposure.data() + x, nx, s());
-  dev_.own_funds.upload(r.account_own_funds.data() + a, na, s());
-  dev_.equity.upload(r.account_equity.data() + a, na, s());
-  dev_.gross.upload(r.account_gross_notional.data() + a, na, s());
-  dev_.floor_notional.upload(r.account_floor_notional.data() + a, na, s());
-  dev_.liquidity_addon.upload(r.account_liquidity_addon.data() + a, na, s());
+  staging_.upload(dev_.exp_delta, r.exposure_delta.data() + x, nx, s());
+  staging_.upload(dev_.exp_gamma, r.exposure_gamma.data() + x, nx, s());
+  staging_.upload(dev_.exp_vega, r.exposure_vega.data() + x, nx, s());
+  staging_.upload(dev_.exp_theta, r.exposure_theta.data() + x, nx, s());
+  staging_.upload(dev_.exp_decay, r.exposure_decay.data() + x, nx, s());
+  staging_.upload(dev_.exp_vol_exposure, r.exposure_vol_exposure.data() + x, nx, s());
+  staging_.upload(dev_.own_funds, r.account_own_funds.data() + a, na, s());
+  staging_.upload(dev_.equity, r.account_equity.data() + a, na, s());
+  staging_.upload(dev_.gross, r.account_gross_notional.data() + a, na, s());
+  staging_.upload(dev_.floor_notional, r.account_floor_notional.data() + a, na, s());
+  staging_.upload(dev_.liquidity_addon, r.account_liquidity_addon.data() + a, na, s());
 }
 
 }  // namespace msync::cuda

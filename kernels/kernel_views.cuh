@@ -35,6 +35,24 @@ struct chunk_view {
   const double* im_multiplier;                   // [accounts]: of the account's tier
 };
 
+// The accounts of a chunk that a warp revalues (account_split.hpp: revalued_by_warp of its
+// positions), chunk-local indices, ascending (chunk_plan.hpp split_accounts).
+struct split_account_view {
+  std::uint32_t count;
+  const std::uint32_t* account;
+};
+
+// The collateral moved since the book was made resident, as a compact list: the accounts whose
+// change is not zero (NaN included), ascending book indices, each once, and their changes. The
+// revaluation adds each listed change to own funds and equity after the positions; a chunk's
+// local account a is book account account_offset + a.
+struct collateral_change_view {
+  std::uint32_t count;
+  const std::uint32_t* account;
+  const double* change;
+  std::uint32_t account_offset;
+};
+
 // Revaluation of one chunk (backend.hpp's revaluation): per exposure greeks, horizon decay and vol
 // exposure; per account own funds, equity, gross and floor notional, liquidity add-on.
 struct revaluation_view {

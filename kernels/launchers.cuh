@@ -29,11 +29,15 @@ void launch_instrument_risk(const contract_terms* terms, const valuation_inputs*
                             double horizon_years, double funding_periods, cudaStream_t stream);
 
 // Per position value and greeks summed into exposures and accounts in one pass over the chunk's
-// positions, and each exposure's liquidity add-on: a thread per account, in the CPU backend's
-// order of summation.
+// positions, and each exposure's liquidity add-on, in the CPU backend's order of summation: a
+// thread per account, and a warp per account of `split` (the chunk's accounts that
+// account_split.hpp's revalued_by_warp takes, chunk_plan.hpp split_accounts; every one of them
+// must be listed). The collateral moved (`changes`, count 0: none) is added to own funds and
+// equity as each account is written.
 void launch_account_revalue(const chunk_view& chunk, const contract_terms* terms,
                             const valuation_inputs* inputs, const instrument_risk* unit,
                             const underlying_view& market, const revaluation_view& out,
+                            const split_account_view& split, const collateral_change_view& changes,
                             cudaStream_t stream);
 
 // ---- scenarios (scenario_kernels.cu) ----------------------------------------------------------
@@ -112,12 +116,6 @@ void select_not_ok(const std::uint8_t* status, std::uint32_t accounts, std::uint
                    std::uint32_t* count, void* temp, std::size_t temp_bytes, cudaStream_t stream);
 
 // ---- stream tick path (stream_kernels.cu) -----------------------------------------------------
-// own_funds[a] += change[i] and equity[a] += change[i] for a = account[i], i < count (each
-// account at most once): the collateral that moved since the book was uploaded (funding,
-// deposits, trades' payments), on top of a revaluation; only the accounts whose collateral moved.
-void launch_apply_collateral_changes(const std::uint32_t* account, const double* change,
-                                     std::uint32_t count, double* own_funds, double* equity,
-                                     cudaStream_t stream);
 // Each account's staleness add-on and stream state (include/marginsync/stream_rules.hpp) against
 // the margins in force; changed[a] = 1 where the state differs from the one before.
 void launch_stream_states(const stream_tick_view& v, std::uint8_t* changed, cudaStream_t stream);

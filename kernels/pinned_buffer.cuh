@@ -1,8 +1,9 @@
 #pragma once
 // Page-locked host memory for what crosses PCIe on every call (the tick path's changed collateral,
-// stale flags and changed accounts). A copy from or to it is asynchronous on the stream and runs at
-// the link's rate; a pageable source is first staged by the driver, synchronously. Grows, never
-// shrinks: allocated once, when the book is loaded, and reused.
+// stale flags and changed accounts, a revalue's market; pinned_staging.cuh's slots). A copy from or
+// to it is asynchronous on the stream and runs at the link's rate; a pageable source is first
+// staged by the driver, synchronously. Grows, never shrinks: allocated once, when the book is
+// loaded, and reused.
 #include <cstddef>
 #include <utility>
 

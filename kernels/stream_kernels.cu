@@ -1,7 +1,8 @@
 // A stream's tick path on the device (README "Streaming"): after a revalue of the resident book,
 // every account's staleness add-on and state against the margins in force, a flag where the state
-// changed, and the few changed accounts gathered for the host. Only those leave the device; only
-// the collateral that moved comes up (a compact list of accounts and changes).
+// changed, and the few changed accounts gathered for the host. Only those leave the device (the
+// collateral that moved comes up as a compact list that the revaluation kernel adds,
+// revalue_kernels.cu).
 #include "cuda_check.cuh"
 #include "launchers.cuh"
 #include "marginsync/staleness.hpp"
@@ -10,21 +11,6 @@
 namespace msync::cuda {
 
 namespace {
-
-// own_funds[a] += change and equity[a] += change for each listed (account, change): collateral is
-// the client's money, so it moves both. Each account is listed at most once (the list is built
-// from one entry per account), so no two threads write the same account.
-__global__ void apply_collateral_changes_kernel(const std::uint32_t* account, const double* change,
-                                                std::uint32_t count, double* own_funds,
-                                                double* equity) {
-  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
-  for (std::uint64_t i = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
-       i < count; i += stride) {
-    const std::uint32_t a = account[i];
-    own_funds[a] += change[i];
-    equity[a] += change[i];
-  }
-}
 
 __device__ double account_addon(const stream_tick_view& v, std::uint64_t a, bool& on_stale) {
   return account_staleness_addon(v.account_exposure_begin[a], v.account_exposure_begin[a + 1],
@@ -80,15 +66,6 @@ __global__ void gather_changes_upto_kernel(const std::uint32_t* selected,
 
 }  // namespace
 
-void launch_apply_collateral_changes(const std::uint32_t* account, const double* change,
-                                     std::uint32_t count, double* own_funds, double* equity,
-                                     cudaStream_t stream) {
-  if (count == 0) return;
-  apply_collateral_changes_kernel<<<elementwise_blocks(count), elementwise_threads, 0, stream>>>(
-      account, change, count, own_funds, equity);
-  MSYNC_CUDA_CHECK_LAUNCH();
-}
-
 void launch_stream_states(const stream_tick_view& v, std::uint8_t* changed, cudaStream_t stream) {
   if (v.accounts == 0) return;
   stream_state_kernel<<<elementwise_blocks(v.accounts), elementwise_threads, 0, stream>>>(v,
@@ -115,7 +92,6 @@ void launch_gather_changes_upto(const std::uint32_t* selected, const std::uint32
 
 void load_stream_kernels() {
   cudaFuncAttributes attributes{};
-  MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, apply_collateral_changes_kernel));
   MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, stream_state_kernel));
   MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, gather_changes_kernel));
   MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, gather_changes_upto_kernel));

@@ -3,7 +3,8 @@
 // positions' values summed into own funds and equity, |q m S| into gross notional (and, for the
 // positions the floor applies to, floor notional), their greeks and horizon decay into one
 // exposure per underlying, and each exposure's liquidity add-on. The CPU backend runs it per
-// account in an OpenMP loop, the CUDA backend per thread; both sum in this order.
+// account in an OpenMP loop, the CUDA backend per thread, or per warp for a large account
+// (account_split.hpp: the same additions in the same order); all sum in this order.
 #include <cmath>
 #include <cstdint>
 #include <cstring>

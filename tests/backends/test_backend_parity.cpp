@@ -4,6 +4,7 @@
 // resident run bit for bit). On the CPU backend itself these check that it repeats bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <random>
@@ -11,6 +12,7 @@
 
 #include "backend_cases.hpp"
 #include "io/load_inputs.hpp"
+#include "marginsync/account_split.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/funding.hpp"
 #include "test_books.hpp"
@@ -161,6 +163,106 @@ TEST_P(backend_parity, many_underlyings_use_the_global_normals_scratch) {
   temp_dir dir;
   // More underlyings than the Monte Carlo kernel keeps in local memory.
   compare_both_methods(random_spanning_book(dir, 70, 20, 9), 600);
+}
+
+// A book of many small accounts and, every 50th account, a large one of 127 to 144 positions on
+// distinct instruments (12 underlyings of 12 instruments: spot, perpetual, future, options), so
+// that the CUDA revaluation's thread-per-account blocks and its warps (account_split.hpp: from 128
+// positions) run in one launch, the large accounts just below, at and above the threshold, with
+// rounds of 32 ending inside and at the edge of an exposure; chunked, the large accounts fall in
+// different chunks.
+book_inputs book_with_large_accounts(const temp_dir& dir, int accounts, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uni(0.0, 1.0);
+  const int underlyings = 12, per_underlying = 12, instruments = underlyings * per_underlying;
+  std::ostringstream market, ins, acc, pos;
+  market << "{\"as_of\": \"2026-11-24T08:00:00Z\", \"rate\": 0.03, \"underlyings\": [";
+  std::vector<double> spot(underlyings);
+  for (int u = 0; u < underlyings; ++u) {
+    spot[u] = 10 + 1000 * uni(rng);
+    market << (u ? "," : "") << "{\"symbol\": \"U" << u << "\", \"spot\": " << spot[u]
+           << ", \"vol\": " << 0.2 + uni(rng) << "}";
+  }
+  market << "]}";
+  write_file(dir / "market.json", market.str());
+  write_file(dir / "risk.json",
+             "{\"confidence\": 0.99, \"scenarios\": 1000, \"seed\": 5, "
+             "\"tiers\": {\"standard\": {\"im_multiplier\": 1.0, \"credit_limit\": 500.0}}}");
+  ins << "instrument_id,kind,underlying,strike,expiry,option_type,multiplier\n";
+  for (int u = 0; u < underlyings; ++u)
+    for (int k = 0; k < per_underlying; ++k) {
+      const std::string id = "U" + std::to_string(u) + "-" + std::to_string(k);
+      if (k == 0)
+        ins << id << ",spot,U" << u << ",,,,1\n";
+      else if (k == 1)
+        ins << id << ",perpetual,U" << u << ",,,,0.5\n";
+      else if (k == 2)
+        ins << id << ",future,U" << u << ",,2026-12-25T08:00:00Z,,1\n";
+      else
+        ins << id << ",option,U" << u << "," << spot[u] * (0.7 + 0.6 * uni(rng))
+            << ",2027-03-25T08:00:00Z," << (k % 2 ? "call" : "put") << ",1\n";
+    }
+  write_file(dir / "instruments.csv", ins.str());
+  acc << "account_id,collateral,tier\n";
+  pos << "account_id,instrument_id,quantity,entry_price\n";
+  const int large_sizes[] = {127, 128, 129, 144, 140, 160};
+  std::vector<int> order(instruments);
+  for (int a = 0; a < accounts; ++a) {
+    acc << "A" << a << "," << 50000 * uni(rng) << ",standard\n";
+    const int n = a % 50 == 7 ? std::min(instruments, large_sizes[(a / 50) % 6])
+                              : 1 + static_cast<int>(uni(rng) * 6);
+    for (int i = 0; i < instruments; ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    for (int j = 0; j < n; ++j) {
+      const int u = order[j] / per_underlying, k = order[j] % per_underlying;
+      const double q = (uni(rng) < 0.5 ? -1 : 1) * (0.1 + 10 * uni(rng));
+      pos << "A" << a << ",U" << u << "-" << k << "," << q << ",";
+      if (k == 1 || k == 2) pos << spot[u] * (0.9 + 0.2 * uni(rng));
+      pos << "\n";
+    }
+  }
+  write_file(dir / "accounts.csv", acc.str());
+  write_file(dir / "positions.csv", pos.str());
+  return load_book_at(book_location{dir.path(), {}, {}, {}, {}, {}});
+}
+
+TEST_P(backend_parity, large_accounts_split_across_a_warp_among_small_ones) {
+  temp_dir dir;
+  book_inputs in = book_with_large_accounts(dir, 1500, 21);
+  // The large accounts are there, just below, at and above the split's threshold.
+  std::vector<std::uint64_t> large;
+  for (std::size_t a = 0; a < in.positions.accounts(); ++a) {
+    const std::uint64_t n = account_positions(in.positions.account_exposure_begin.data(),
+                                              in.positions.exposure_position_begin.data(), a);
+    if (n >= 100) large.push_back(n);
+  }
+  ASSERT_EQ(large.size(), 30u);
+  for (std::uint64_t n : {split_min_positions - 1, split_min_positions, split_min_positions + 1})
+    EXPECT_NE(std::find(large.begin(), large.end(), n), large.end()) << n;
+  compare_both_methods(in, 1000);
+}
+
+// The collateral moved added by the revaluation (the CUDA kernel adds a compact list of the
+// accounts whose change is not zero), large and small accounts, a NaN-free mix of signs.
+TEST_P(backend_parity, collateral_changes_on_large_and_small_accounts) {
+  temp_dir dir;
+  book_inputs in = book_with_large_accounts(dir, 1500, 22);
+  std::vector<double> change(in.positions.accounts(), 0.0);
+  for (std::size_t a = 0; a < change.size(); a += 3)
+    change[a] = 1000.0 - 0.5 * static_cast<double>(a);
+  change[7] = -123.25;  // a large account
+  change[57] = 0.0;     // a large account whose collateral did not move
+  auto engine = make();
+  auto cpu = make_reference();
+  engine->load_book(in.positions, in.risk);
+  cpu->load_book(in.positions, in.risk);
+  engine->revalue(in.market, change);
+  cpu->revalue(in.market, change);
+  test::expect_revaluations_agree(engine->copy_revaluation(), cpu->copy_revaluation());
+  // And after a revaluation without changes, none is left over.
+  engine->revalue(in.market, {});
+  cpu->revalue(in.market, {});
+  test::expect_revaluations_agree(engine->copy_revaluation(), cpu->copy_revaluation());
 }
 
 // An exactly hedged account: q and -q of two listings of one underlying's spot, and of two
@@ -323,6 +425,48 @@ TEST_P(backend_parity, a_tick_that_changes_many_states_brings_every_change_back)
       EXPECT_EQ(got[t][i].state, separate[t][i].state) << i;
       EXPECT_EQ(got[t][i].equity, separate[t][i].equity) << i;
       EXPECT_EQ(got[t][i].maintenance_margin, separate[t][i].maintenance_margin) << i;
+    }
+  }
+}
+
+// The tick path's revaluation (revalue_tick) on a book with large accounts split across a warp:
+// the same changes as the CPU, with the equity the revaluation and the collateral moved give.
+TEST_P(backend_parity, a_tick_on_large_accounts_gives_the_changes_of_the_cpu) {
+  temp_dir dir;
+  book_inputs in = book_with_large_accounts(dir, 1500, 23);
+  in.risk.scenarios = 500;
+  const std::size_t accounts = in.positions.accounts();
+  tick_request request;
+  request.preemptive_threshold = in.risk.preemptive_threshold;
+  // Tick 1: every third account (the large ones 7, 157, 307, ... among them) loses far more than it
+  // holds; tick 2: a small deposit everywhere.
+  std::vector<double> lose(accounts, 0.0), deposit(accounts, 10.0);
+  for (std::size_t a = 1; a < accounts; a += 3) lose[a] = -1e12;
+  const std::vector<std::vector<double>> ticks = {lose, deposit};
+  auto replay = [&](backend& engine) {
+    engine.load_book(in.positions, in.risk);
+    engine.revalue(in.market, {});
+    engine.scenario_risk(scenario_source{}, in.risk);
+    std::vector<std::vector<tick_change>> out;
+    for (std::vector<double> change : ticks)
+      out.push_back(engine.revalue_tick(in.market, change, funding_accrual{}, &request));
+    return out;
+  };
+  auto engine = make();
+  const auto got = replay(*engine);
+  auto cpu = make_reference();
+  const auto want = replay(*cpu);
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_GE(got[0].size(), accounts / 3);
+  for (std::size_t t = 0; t < got.size(); ++t) {
+    SCOPED_TRACE(t);
+    ASSERT_EQ(got[t].size(), want[t].size());
+    for (std::size_t i = 0; i < got[t].size(); ++i) {
+      EXPECT_EQ(got[t][i].account, want[t][i].account) << i;
+      EXPECT_EQ(got[t][i].state, want[t][i].state) << i;
+      EXPECT_NEAR(got[t][i].equity, want[t][i].equity,
+                  1e-9 * std::max(1.0, std::fabs(want[t][i].equity)))
+          << i;
     }
   }
 }
