@@ -68,7 +68,8 @@ nlohmann::json peaks_json(const machine_peaks& p) {
                         {"memory_bandwidth_bytes_per_s", p.memory_bandwidth},
                         {"fp64_ops_per_s", p.fp64_rate},
                         {"fp32_ops_per_s", p.fp32_rate},
-                        {"host_to_device_bytes_per_s", p.link_bandwidth}};
+                        {"host_to_device_bytes_per_s", p.link_bandwidth},
+                        {"l2_read_bytes_per_s", p.on_chip_bandwidth}};
 }
 
 struct bench_cli_options {
@@ -248,7 +249,13 @@ backend_peaks measure_backend_peaks(const std::string& which, int threads) {
   const std::optional<accelerator_peaks> p =
       device.usable ? measure_accelerator_peaks() : std::nullopt;
   if (p) {
-    peaks.cuda = machine_peaks{p->name, p->memory_bandwidth, p->fp64_rate, p->host_to_device};
+    machine_peaks cuda;
+    cuda.name = p->name;
+    cuda.memory_bandwidth = p->memory_bandwidth;
+    cuda.fp64_rate = p->fp64_rate;
+    cuda.link_bandwidth = p->host_to_device;  // (was taken as fp32_rate by position)
+    cuda.on_chip_bandwidth = p->l2_read_bandwidth;
+    peaks.cuda = cuda;
     peaks.devices["cuda"] = peaks_json(*peaks.cuda);
     peaks.devices["cuda"]["nominal_memory_bandwidth_bytes_per_s"] = p->nominal_bandwidth;
     peaks.cuda_description = device.description;

@@ -25,6 +25,9 @@ struct machine_peaks {
   double fp64_rate = 0.0;         // operations/s: nominal on the GPU, measured on the CPU
   double fp32_rate = 0.0;  // operations/s, measured on the CPU (its float loss loop); 0 on the GPU
   double link_bandwidth = 0.0;  // bytes/s host to device (GPU); 0 on the CPU
+  // bytes/s of reads that hit L2 (GPU, measured): the floor of gathers that stay on chip, where
+  // the stage's model has them (stage_work_t::on_chip_bytes); 0 on the CPU: not modelled there.
+  double on_chip_bandwidth = 0.0;
 };
 
 // The CPU's memory bandwidth (an OpenMP copy) and FP64 rate (cpu::fp64_rate_probe on every

@@ -40,10 +40,24 @@ std::size_t wave_row_bytes(std::int64_t scenarios) {
   return 2 * static_cast<std::size_t>(std::max<std::int64_t>(scenarios, 1)) * sizeof(double);
 }
 
+std::uint32_t full_tile_scenarios(std::size_t instruments, std::size_t l2_bytes, std::int64_t n) {
+  const std::size_t block = full_tile_threads;
+  const std::size_t slice = std::max<std::size_t>(instruments, 1) * sizeof(double) * block;
+  const std::size_t by_cache = l2_bytes / 4 / slice * block;
+  const std::size_t by_n =
+      (static_cast<std::size_t>(std::max<std::int64_t>(n, 1)) + block - 1) / block * block;
+  return static_cast<std::uint32_t>(
+      std::clamp<std::size_t>(std::min(by_cache, by_n), block, max_tile_scenarios));
+}
+
+std::size_t wave_block_bytes(const run_shape& shape) {
+  return wave_row_bytes(shape.n) + (shape.full ? full_tile_block_bytes : 0);
+}
+
 std::uint32_t wave_groups(const run_shape& shape, std::size_t accounts, std::size_t budget) {
   const std::size_t fill =
       std::size_t{risk_blocks_per_sm} * std::max<std::uint32_t>(shape.sm_count, 1);
-  const std::size_t by_memory = budget / 2 / wave_row_bytes(shape.n);
+  const std::size_t by_memory = budget / 2 / wave_block_bytes(shape);
   const std::size_t groups = group_count(accounts);
   return static_cast<std::uint32_t>(std::max<std::size_t>(1, std::min({fill, by_memory, groups})));
 }
@@ -72,9 +86,9 @@ std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::si
   else if (u > max_local_underlyings)
     bytes += 2 * u * un * 8;  // normals scratch
   if (shape.full && with_table) bytes += instruments * un * sizeof(double);
-  // One wave's partial rows, and loss scratch when N is too large for shared memory.
-  bytes += std::size_t{wave_groups(shape, accounts, budget)} * wave_row_bytes(shape.n);
-  bytes += un * 8 + 64;           // the book's bad debt
+  // One wave's partial rows, loss scratch and (full) tiled scratch.
+  bytes += std::size_t{wave_groups(shape, accounts, budget)} * wave_block_bytes(shape);
+  bytes += 3 * un * 8 + 64;       // the book's bad debt and the bundles' two carry rows
   bytes += std::size_t{4} << 20;  // CUB's select temporaries, allocation rounding
   return bytes;
 }

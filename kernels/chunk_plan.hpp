@@ -73,6 +73,29 @@ struct run_shape {
 // (the loss row is counted even where the losses fit in shared memory, which the planner cannot
 // know).
 std::size_t wave_row_bytes(std::int64_t scenarios);
+
+// `full` with the P&L table, tiled over scenarios (risk_kernels.cu): a block takes its group's
+// accounts in batches of full_tile_batch, and for each batch sweeps the scenarios a tile at a time
+// (every account of the batch, then the next tile), so that the blocks of a wave, which start
+// together and carry like work, read the same tile of the table at about the same time and it
+// stays in L2. Between the sweeps each account of the batch keeps, in global scratch, its 512
+// thread maxima (8 bytes each), up to full_tile_capacity candidates (a loss and its scenario, 12
+// bytes) and their count.
+constexpr std::uint32_t full_tile_threads = 512;  // the risk kernel's block (risk_block_threads)
+constexpr std::uint32_t full_tile_batch = 64;
+constexpr std::uint32_t full_tile_capacity = 1024;
+constexpr std::uint32_t max_tile_scenarios = 2048;  // 4 losses per thread and tile, in registers
+// Global scratch of one block of the tiled kernel.
+constexpr std::size_t full_tile_block_bytes =
+    std::size_t{full_tile_batch} *
+    (std::size_t{full_tile_threads} * 8 + full_tile_capacity * 12 + 8);
+// Scenarios per tile: a multiple of 512 from 512 to max_tile_scenarios, the largest whose slice of
+// the table (8 I T bytes) takes at most a quarter of the device's L2 (the rest holds the tiles of
+// blocks a little ahead or behind, and the scratch passing through), and no more than N rounded
+// up to 512.
+std::uint32_t full_tile_scenarios(std::size_t instruments, std::size_t l2_bytes, std::int64_t n);
+// Device bytes of one block of a wave: wave_row_bytes, and for `full` the tiled kernel's scratch.
+std::size_t wave_block_bytes(const run_shape& shape);
 // Groups per wave of scenario risk (its grid, and the rows allocated): risk_blocks_per_sm per SM,
 // at most the book's groups, and their rows within half of `budget`; at least one.
 std::uint32_t wave_groups(const run_shape& shape, std::size_t accounts, std::size_t budget);
@@ -95,8 +118,8 @@ std::string gib(std::size_t bytes);
 std::size_t book_bytes(std::size_t accounts, std::size_t exposures, std::size_t positions);
 std::size_t book_bytes(const book& b);
 // Device bytes that do not scale with the accounts: instruments, market, scenario set, the
-// instrument P&L table (with_table), one wave's partial bad-debt rows and loss scratch (wave_groups
-// with `budget`), CUB temporaries.
+// instrument P&L table (with_table), one wave's partial bad-debt rows, loss scratch and tiled
+// scratch (wave_groups with `budget`), the bad-debt carry rows, CUB temporaries.
 std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::size_t accounts,
                         bool with_table, std::size_t budget);
 

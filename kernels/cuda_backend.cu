@@ -262,6 +262,10 @@ void cuda_backend::release_unused(const run_shape& shape) {
       static_cast<std::size_t>(shape.n) * wave_groups(shape, book_->accounts(), budget_);
   for (auto* b : {&dev_.partial, &dev_.risk_scratch})
     if (b->size() > rows) *b = device_buffer<double>();
+  if (!shape.full ||
+      dev_.tile_scratch.size() >
+          std::size_t{wave_groups(shape, book_->accounts(), budget_)} * full_tile_block_bytes)
+    dev_.tile_scratch = device_buffer<unsigned char>();
 }
 
 void cuda_backend::release_transfer_buffers() {

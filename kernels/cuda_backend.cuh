@@ -223,7 +223,8 @@ class cuda_backend final : public backend {
     // Scenarios.
     device_buffer<double> scen_spot, scen_shock, d_spot, d_vol, pnl_table, mc_scratch;
     device_buffer<double> file_return, file_change;
-    device_buffer<double> partial, risk_scratch, book_bad, book_tail;
+    device_buffer<double> partial, risk_scratch, book_bad, book_tail, bad_carry;
+    device_buffer<unsigned char> tile_scratch;  // `full` tiled over scenarios
     // Stream tick path.
     device_buffer<double> collateral_change, addon;
     device_buffer<std::uint32_t> change_account;  // with collateral_change: the compact list

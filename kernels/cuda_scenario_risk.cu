@@ -1,7 +1,8 @@
 // The CUDA backend, scenario risk (cuda_backend.cuh): scenarios generated on the device ->
 // (full) the instrument P&L table -> fused account risk per bad-debt group -> health and status
-// -> the not-ok accounts compacted; bad debt added to the book's row wave by wave, groups in
-// order, then its tail. A book held whole keeps the per-account results on the device until
+// -> the not-ok accounts compacted; bad debt added to the book's row wave by wave, in the fixed
+// order of marginsync/bad_debt_order.hpp, then its tail. `full` with the table is tiled over
+// scenarios (risk_kernels.cu). A book held whole keeps the per-account results on the device until
 // copy_risk; a book in chunks brings each chunk's down as it goes.
 #include "cuda_backend.cuh"
 #include "marginsync/errors.hpp"
@@ -101,14 +102,26 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
 
   int device = 0;
   MSYNC_CUDA_TRY(cudaGetDevice(&device));
-  const std::size_t shared = risk_shared_bytes(n, device);
+  const std::int64_t k = tail_count(params.confidence, n);
+  // `full` with the table runs tiled over scenarios where the one-slot filter takes its tail;
+  // otherwise account by account, the losses on chip where they fit.
+  const bool tiled = shape.full && full_tiles_apply(n, k, pricing.pnl_table != nullptr);
+  const risk_memory_plan memory = tiled ? risk_memory_plan{} : plan_risk_memory(n, k, device);
+  int l2_bytes = 0;
+  MSYNC_CUDA_TRY(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
   // One wave's rows (the grid of the risk kernel), reused wave after wave.
   const std::uint32_t wave = wave_groups(shape, book_->accounts(), budget_);
-  dev_.partial.reserve(std::size_t{wave} * static_cast<std::size_t>(n), s());
-  if (shared == 0) dev_.risk_scratch.reserve(std::size_t{wave} * static_cast<std::size_t>(n), s());
+  const std::size_t wave_rows = std::size_t{wave} * static_cast<std::size_t>(n);
+  dev_.partial.reserve(wave_rows, s());
+  if (tiled || !memory.losses_on_chip) dev_.risk_scratch.reserve(wave_rows, s());
+  if (tiled) dev_.tile_scratch.reserve(std::size_t{wave} * full_tile_block_bytes, s());
   dev_.book_bad.reserve(static_cast<std::size_t>(std::max<std::int64_t>(n, 1)), s());
+  // Two carry rows, taking turns wave after wave (marginsync/bad_debt_order.hpp).
+  const std::size_t carry_row = static_cast<std::size_t>(std::max<std::int64_t>(n, 1));
+  dev_.bad_carry.reserve(2 * carry_row, s());
+  std::uint32_t waves_done = 0;
   dev_.book_tail.reserve(3, s());
-  // The book's row starts at +0.0 (all bits zero); each wave adds its rows to it in group order.
+  // The book's row starts at +0.0 (all bits zero); each wave adds its rows to it in bundle order.
   MSYNC_CUDA_TRY(
       cudaMemsetAsync(dev_.book_bad.data(), 0, dev_.book_bad.size() * sizeof(double), s()));
 
@@ -116,9 +129,8 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   const bool whole = residency_ == residency::whole;
   host_risk_ = whole ? risk_result{} : sized_risk();
   host_risk_.scenarios = n;
-  const risk_rule_view rules{tail_count(params.confidence, n), shape.full,
-                             params.measure == margin_measure::es, params.min_margin_rate,
-                             params.maintenance_ratio};
+  const risk_rule_view rules{k, shape.full, params.measure == margin_measure::es,
+                             params.min_margin_rate, params.maintenance_ratio};
   std::uint32_t groups_done = 0;
   for (const chunk_range& c : chunks_) {
     if (!whole) upload_chunk(c);
@@ -133,16 +145,27 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
                              risk_device_view(),
                              per_group,
                              dev_.partial.data(),
-                             shared == 0 ? dev_.risk_scratch.data() : nullptr,
-                             shared};
+                             tiled || !memory.losses_on_chip ? dev_.risk_scratch.data() : nullptr,
+                             memory.shared_bytes,
+                             memory.slots,
+                             memory.slot_capacity,
+                             tiled ? full_tile_scenarios(book_->instruments.size(),
+                                                         static_cast<std::size_t>(l2_bytes), n)
+                                   : 0u,
+                             tiled ? dev_.tile_scratch.data() : nullptr};
     // The chunk's groups in waves, each wave's rows added to the book's before the next wave
-    // reuses them (stream order). With a progress callback, a wait and a report about every
-    // twentieth of the groups.
+    // reuses them (stream order); a bundle of groups a wave leaves unfinished waits in the carry
+    // row for the next wave, in this chunk or the next. With a progress callback, a wait and a
+    // report about every twentieth of the groups.
     std::uint32_t reported = groups_done;
     for (std::uint32_t g = 0; g < c.groups(); g += wave) {
       const std::uint32_t end = std::min(c.groups(), g + wave);
       launch_account_risk(launch, g, end, s());
-      launch_add_bad_debt_rows(dev_.partial.data(), end - g, n, dev_.book_bad.data(), s());
+      double* carry_in = dev_.bad_carry.data() + (waves_done % 2) * carry_row;
+      double* carry_out = dev_.bad_carry.data() + ((waves_done + 1) % 2) * carry_row;
+      launch_add_bad_debt_rows(dev_.partial.data(), c.group_begin + g, end - g, groups, n, carry_in,
+                               carry_out, dev_.book_bad.data(), s());
+      ++waves_done;
       groups_done += end - g;
       if (progress_ && (groups_done - reported >= std::max<std::uint32_t>(1, groups / 20) ||
                         end == c.groups())) {

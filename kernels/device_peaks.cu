@@ -1,6 +1,8 @@
 // The device's limits, for `marginsync bench` to state each stage's floor: memory bandwidth
 // measured by a large device-to-device copy (read + write), host-to-device bandwidth measured from
-// pageable memory (what load_book copies from), and the FP64 rate from the SM count and clock.
+// pageable memory (what load_book copies from), the FP64 rate from the SM count and clock, and
+// the bandwidth of reads that hit L2 (a buffer of a quarter of L2 read again and again, as the
+// tiled `full` kernel gathers its tile of the P&L table: bench's floor for that gather).
 #include <algorithm>
 #include <vector>
 
@@ -18,6 +20,20 @@ int fp64_fma_per_sm_clock(int major, int minor) {
   if (major == 9 && minor == 0) return 64;
   if (major == 10 && minor == 0) return 64;
   return 2;
+}
+
+// Reads buf[0 .. count) `rounds` times, a 16-byte load per thread per step, consecutive threads on
+// consecutive elements; each thread's sum goes to out so that no load is optimised away.
+__global__ void l2_read_kernel(const double2* buf, std::size_t count, int rounds, double* out) {
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  const std::size_t first = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  double sum = 0.0;
+  for (int r = 0; r < rounds; ++r)
+    for (std::size_t i = first; i < count; i += stride) {
+      const double2 v = buf[i];
+      sum += v.x + v.y;
+    }
+  out[first] = sum;
 }
 
 // The best of `repeats` timings of `work` on the stream, in seconds.
@@ -69,6 +85,21 @@ accelerator_peaks measure_device_peaks() {
         cudaMemcpyAsync(a.data(), host.data(), host_bytes, cudaMemcpyHostToDevice, s.get()));
   });
   p.host_to_device = static_cast<double>(host_bytes) / up;
+
+  int l2_bytes = 0;
+  MSYNC_CUDA_TRY(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
+  if (l2_bytes > 0) {
+    const std::size_t count = static_cast<std::size_t>(l2_bytes) / 4 / sizeof(double2);
+    const int rounds = 64;
+    const unsigned threads = 512, blocks = 4 * static_cast<unsigned>(prop.multiProcessorCount);
+    device_buffer<double> out(std::size_t{threads} * blocks, s.get());
+    const double read = best_time(s.get(), 3, [&] {
+      l2_read_kernel<<<blocks, threads, 0, s.get()>>>(reinterpret_cast<const double2*>(a.data()),
+                                                      count, rounds, out.data());
+      MSYNC_CUDA_CHECK_LAUNCH();
+    });
+    p.l2_read_bandwidth = static_cast<double>(count * sizeof(double2)) * rounds / read;
+  }
   s.synchronize();
   return p;
 }

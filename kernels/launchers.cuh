@@ -66,18 +66,34 @@ void launch_pnl_table(const instrument_view& ins, const pricing_view& pricing,
 // ---- scenario risk (risk_kernels.cu) ----------------------------------------------------------
 // Launch geometry of the fused scenario risk kernel.
 constexpr int risk_block_threads = 512;
-// Dynamic shared memory the kernel needs to keep one account's n losses on chip (0 when they must
-// go to global scratch instead: more than the device allows per block).
-std::size_t risk_shared_bytes(std::int64_t n, int device);
+// Dynamic shared memory of account_risk_kernel for n scenarios and a tail of k: one account's n
+// losses on chip where the device allows it; otherwise the losses go to global scratch (the
+// caller's loss rows) and the memory holds the large-N filter's owner maxima (`slots` per thread)
+// and `slot_capacity` candidates (slots 0: the filter of one slot and 1,024 candidates, static).
+struct risk_memory_plan {
+  std::size_t shared_bytes = 0;
+  bool losses_on_chip = false;
+  std::uint32_t slots = 0;
+  std::uint32_t slot_capacity = 0;
+};
+risk_memory_plan plan_risk_memory(std::int64_t n, std::int64_t k, int device);
+// Whether `full` runs tiled over scenarios (full_tiled_risk_kernel): with the P&L table, and a
+// tail the one-slot filter takes with room to spare (k <= min(n, 256): 25,600 scenarios at 99%).
+bool full_tiles_apply(std::int64_t n, std::int64_t k, bool with_table);
 
-// One block per bad-debt group of `accounts_per_group` consecutive accounts of the chunk, the
-// group's accounts one after another: losses (full or delta_gamma) in shared memory (or in
-// `scratch`, n doubles per block, when risk_shared_bytes is 0), VaR and ES by the filter of
-// marginsync/tail_filter.hpp (a block radix select where it does not apply), margin levels, breach
-// count, and the group's bad debt per scenario into the block's row, partial[b * n + s] for the
-// b-th group launched. Groups [group_begin, group_end) of the chunk are launched: one wave
-// (chunk_plan.hpp wave_groups), whose rows the caller adds to the book's with
-// launch_add_bad_debt_rows before the next wave reuses them.
+// One block per bad-debt group of `accounts_per_group` consecutive accounts of the chunk; groups
+// [group_begin, group_end) of the chunk are launched: one wave (chunk_plan.hpp wave_groups), whose
+// rows the caller adds to the book's with launch_add_bad_debt_rows before the next wave reuses
+// them. Each block writes its group's bad debt per scenario into its row, partial[b * n + s] for
+// the b-th group launched, and each account's VaR, ES, margins and breach probability.
+// - tile == 0: account_risk_kernel, the group's accounts one after another, each account's losses
+//   (full or delta_gamma) in shared memory or in `scratch` (n doubles per block; then the large-N
+//   filter with plan.slots), VaR and ES by the filter of marginsync/tail_filter.hpp (a block radix
+//   select where it does not apply).
+// - tile > 0 (`full` with the table, full_tiles_apply): full_tiled_risk_kernel, the group's
+//   accounts in batches swept over tiles of `tile` scenarios (chunk_plan.hpp full_tile_scenarios),
+//   with `tile_scratch` (full_tile_block_bytes per block) and `scratch` (for an account with too
+//   many candidates, done again in its loss row).
 struct risk_launch {
   chunk_view chunk;
   instrument_view instruments;
@@ -89,15 +105,23 @@ struct risk_launch {
   std::uint32_t accounts_per_group;
   double* partial;           // [groups of a wave][n]
   double* scratch;           // [groups of a wave][n] or null
-  std::size_t shared_bytes;  // risk_shared_bytes(n)
+  std::size_t shared_bytes;  // plan_risk_memory's
+  std::uint32_t slots;       // plan_risk_memory's, where scratch holds the losses
+  std::uint32_t slot_capacity;
+  std::uint32_t tile;           // scenarios per tile; 0: not tiled
+  unsigned char* tile_scratch;  // [groups of a wave][full_tile_block_bytes] when tiled
 };
 void launch_account_risk(const risk_launch& launch, std::uint32_t group_begin,
                          std::uint32_t group_end, cudaStream_t stream);
 
-// book_bad[s] += partial[0 * n + s] + ... + partial[(count - 1) * n + s], added one after another
-// in row order (book_bad starts at +0.0 before the first wave).
-void launch_add_bad_debt_rows(const double* partial, std::uint32_t count, std::int64_t n,
-                              double* book_bad, cudaStream_t stream);
+// The wave of groups [g0, g0 + count) of a book of `groups` (global indices; waves in group
+// order): its rows (partial, count rows of n) added to book_bad (+0.0 before the first wave) in
+// the order of marginsync/bad_debt_order.hpp: a bundle begun by the wave before is continued from
+// `carry_in`, and one this wave does not finish is left in `carry_out` (n doubles each; the caller
+// swaps them for the next wave). The rows are overwritten with the bundles' sums.
+void launch_add_bad_debt_rows(double* rows, std::uint32_t g0, std::uint32_t count,
+                              std::uint32_t groups, std::int64_t n, const double* carry_in,
+                              double* carry_out, double* book_bad, cudaStream_t stream);
 
 // out[0..3) = mean, VaR and ES (k largest) of book_bad[0 .. n).
 void launch_book_tail(const double* book_bad, std::int64_t n, std::int64_t k, double* out,

@@ -1,17 +1,45 @@
-// Scenario risk on the device, fused: per account, the N scenario losses are computed into shared
-// memory, VaR and ES are selected there by the filter of marginsync/tail_filter.hpp (each thread's
-// largest loss, taken while computing the losses, bounds VaR from below; the few losses at or above
-// the bound are selected exactly), or by a block radix select where the filter does not apply, the
-// margin levels and the breach count follow, and the account's bad debt per scenario is added to
-// its group's row. No accounts x
-// scenarios matrix exists anywhere; global memory sees only the scenario rows (read, L2-resident
-// for delta_gamma), one partial bad-debt row per group, and a few numbers per account.
+// Scenario risk on the device, fused: per account, the N scenario losses, VaR and ES selected by
+// the filter of marginsync/tail_filter.hpp (each thread's largest loss, taken while computing the
+// losses, bounds VaR from below; the few losses at or above the bound are selected exactly), or by
+// a block radix select where the filter does not apply, the margin levels and the breach count,
+// and the account's bad debt per scenario added to its group's row. No accounts x scenarios
+// matrix exists anywhere; global memory sees the scenario rows or the P&L table, one partial
+// bad-debt row per group, loss rows and scratch of the wave, and a few numbers per account.
 //
-// Determinism: each scenario s of a block is owned by one thread (s = threadIdx.x + j * block), so
-// the group's bad-debt row is summed in account order without atomics; after each wave of groups
-// (the grid, sized by the device: chunk_plan.hpp wave_groups), the wave's rows are added to the
-// book's row in group order, so the book's sum is 0 + row 0 + row 1 + ... whatever the wave size;
-// block reductions (CUB) have a fixed tree. A run repeats bit for bit.
+// Two kernels (docs/design.md 1.3.1):
+// - account_risk_kernel: a group's accounts one after another, each account's N losses computed
+//   into shared memory (N up to about 27,000) or into the block's loss row in global memory. In
+//   global memory the filter has R slots per thread (owners, tail_filter.hpp) and keeps the owner
+//   maxima and the candidates in the dynamic shared memory the losses do not use, so that the
+//   selection reads the N losses twice (count, place) whatever N, up to k of 8,192 owners.
+// - full_tiled_risk_kernel (`full` with the P&L table, k <= 256): a group's accounts in batches of
+//   64, each batch swept over tiles of scenarios (chunk_plan.hpp full_tile_scenarios: a tile of the
+//   table is a quarter of L2), every account of the batch within a tile before the next tile, so
+//   that the blocks of a wave read the same table tile at about the same time and it stays in L2;
+//   each position's instrument and quantity loaded once per tile, each thread's losses of the
+//   tile (up to 4) in registers. Pass 1 adds bad debt and keeps each thread's largest loss per
+//   account (global scratch); the floor per account; pass 2 computes the losses again and appends
+//   those >= the floor with their scenario (warp-aggregated atomics: order of arrival is free);
+//   the candidates are ranked into thread order (tail_filter.hpp thread_order_position) and
+//   finished as the filter finishes. Pass 3, only for accounts whose VaR breaches, counts the
+//   breaches over every scenario. An account with more than 1,024 candidates (many equal losses
+//   at the top) is done again as account_risk_kernel does it, in its loss row, without adding its
+//   bad debt twice. The table is gathered twice (8 P N bytes from L2 per pass).
+//
+// The losses: the CPU backend's expressions (valuation.hpp first_position_loss and
+// next_position_loss in position order; delta_gamma.hpp terms in exposure order) with its roundings
+// (--fmad=false, like the host code), so the same double losses in both kernels and both paths.
+// VaR is the k-th largest key however it is selected; ES is each thread's sum of its losses above
+// VaR in its scenario order (thread t owns scenarios t, t + 512, ...), then CUB's fixed tree, in
+// every path: the same bits whichever path an account takes.
+//
+// Determinism: each scenario s of a block is owned by one thread, so the group's bad-debt row is
+// summed in account order without atomics; after each wave of groups (the grid, sized by the
+// device: chunk_plan.hpp wave_groups), the wave's rows are added to the book's row in the fixed
+// order of marginsync/bad_debt_order.hpp (bundles of 16 groups, then bundles in order), which
+// depends on the groups' indices only, not on the wave. Block reductions (CUB) have a fixed tree;
+// the atomics of pass 2 decide only where a candidate lands before it is ranked. A run repeats
+// bit for bit.
 #include <thrust/iterator/counting_iterator.h>
 
 #include <algorithm>
@@ -21,6 +49,7 @@
 
 #include "cuda_check.cuh"
 #include "launchers.cuh"
+#include "marginsync/bad_debt_order.hpp"
 #include "marginsync/delta_gamma.hpp"
 #include "marginsync/tail_filter.hpp"
 
@@ -29,12 +58,19 @@ namespace msync::cuda {
 namespace {
 
 constexpr int block = risk_block_threads;
+static_assert(block == static_cast<int>(full_tile_threads), "the tiled scratch is per thread");
 constexpr unsigned radix_bins = 256;  // 8 bits of the key per pass
 static_assert(block >= static_cast<int>(radix_bins), "a thread per histogram bin");
 // Room for the filter's candidates (8 KiB of shared memory): about k to 2k losses for the 99% tail
 // of independent scenarios at N = 10,000 (k = 100); an account with more (many equal losses at the
 // top) takes the radix select instead.
 constexpr unsigned tail_candidates = 1024;
+static_assert(tail_candidates == full_tile_capacity, "the tiled candidates are staged here");
+// Losses of one thread in one tile of the tiled kernel, in registers.
+constexpr unsigned max_tile_j = max_tile_scenarios / block;
+static_assert(max_tile_scenarios % block == 0 && max_tile_j >= 1, "whole blocks per tile");
+// The large-N filter's owners: at most 16 slots per thread (8,192 owners, 64 KiB of maxima).
+constexpr std::uint32_t max_filter_slots = 16;
 
 // Order-preserving map of a double to an unsigned key: key(x) < key(y) iff x < y (with -0 just
 // below +0). Every NaN, whatever its sign bit, maps to the largest key: the worst loss, above +inf,
@@ -81,14 +117,19 @@ struct block_state {
   } temp;
 };
 
-// The key of the k-th largest of loss[0 .. n) (1 <= k <= n): most significant digit first, a
-// 256-bin histogram of the keys still matching the digits found so far, the bin holding the k-th
-// largest found by a suffix scan over the bins (a thread per bin). It stops early when the rest is
-// a minimum (every key in the bin is in the tail) or a maximum (the k-th is the bin's largest).
-// Lanes of a warp with equal digits add to the histogram once (match_any): losses crowd into few
-// bins in the high digits, where plain shared atomics would serialise.
-__device__ unsigned long long block_kth_largest_key(const double* loss, std::int64_t n, unsigned k,
-                                                    block_state& st) {
+// The k-th largest of key_at(0 .. n) (1 <= k <= n): most significant digit first, a 256-bin
+// histogram of the keys still matching the digits found so far, the bin holding the k-th largest
+// found by a suffix scan over the bins (a thread per bin). It stops early when the rest is a
+// minimum (every key in the bin is in the tail) or a maximum (the k-th is the bin's largest).
+// Lanes of a warp with equal digits add to the histogram once (match_any): keys crowd into few
+// bins in the high digits, where plain shared atomics would serialise. Used on the losses, on the
+// thread or owner maxima (the filter's floor) and on the candidates (VaR): the same k-th largest
+// key as tail_filter.hpp's is_kth_largest_key finds, in a few passes instead of m per thread.
+// Every thread of the block calls it; it ends with a barrier or with every thread reading
+// st.prefix, so a second call needs a barrier in between.
+template <class KeyAt>
+__device__ unsigned long long block_kth_largest(KeyAt key_at, std::int64_t n, unsigned k,
+                                                block_state& st) {
   const int tid = threadIdx.x;
   const int lane = tid & 31;
   if (tid == 0) {
@@ -105,7 +146,7 @@ __device__ unsigned long long block_kth_largest_key(const double* loss, std::int
       const std::int64_t s = base + tid;
       unsigned digit = radix_bins;  // no count
       if (s < n) {
-        const unsigned long long key = order_key(loss[s]);
+        const unsigned long long key = key_at(s);
         if ((key & mask) == prefix) digit = static_cast<unsigned>(key >> shift) & (radix_bins - 1);
       }
       const unsigned peers = __match_any_sync(0xffffffffu, digit);
@@ -135,7 +176,7 @@ __device__ unsigned long long block_kth_largest_key(const double* loss, std::int
       const unsigned long long bin_prefix = st.prefix, bin_mask = st.mask;
       unsigned long long best = all_in_tail ? ~0ull : 0ull;
       for (std::int64_t s = tid; s < n; s += block) {
-        const unsigned long long key = order_key(loss[s]);
+        const unsigned long long key = key_at(s);
         if ((key & bin_mask) == bin_prefix)
           best = all_in_tail ? (key < best ? key : best) : (key > best ? key : best);
       }
@@ -169,7 +210,8 @@ __device__ double block_es(double above_sum, unsigned above, double var, unsigne
 // VaR = the k-th largest of x[0 .. n); ES = the mean of the k largest (ties at VaR counted up to
 // k): the values strictly above VaR summed per thread in scenario order, then across the block.
 __device__ block_tail block_tail_of(const double* x, std::int64_t n, unsigned k, block_state& st) {
-  const unsigned long long var_key = block_kth_largest_key(x, n, k, st);
+  const unsigned long long var_key =
+      block_kth_largest([x](std::int64_t i) { return order_key(x[i]); }, n, k, st);
   const double var = key_value(var_key);
   double above_sum = 0.0;
   unsigned above = 0;
@@ -188,129 +230,210 @@ __device__ block_tail block_tail_of(const double* x, std::int64_t n, unsigned k,
 struct filter_state {
   std::uint64_t thread_max[block];
   double candidates[tail_candidates];
-  std::uint64_t floor_key;
-  std::uint64_t var_key;
 };
 
 struct filter_tail {
   bool ok;  // false: the filter does not apply or its candidates do not fit (block-uniform)
   double var;
   double es;                 // valid in thread 0
+  const double* candidates;  // in thread order
   unsigned candidate_begin;  // this thread's candidates: candidates[begin .. begin + count)
   unsigned candidate_count;
 };
 
-// tail_filter.hpp's filter_select, a thread per step: `top` is this thread's largest loss key
-// (0 when it owns none). ES is block_tail_of's: each thread's losses above VaR summed in its
-// scenario order (from its candidates, which hold every one of them in that order), then across
-// the block with the same fixed tree, so the same bits.
+// tail_filter.hpp's steps 4 and 5 on candidates[0 .. total) in thread order (total >= k), this
+// thread's at [begin, begin + mine): VaR the k-th largest candidate key, ES from each thread's
+// candidates above it in its scenario order, then across the block: block_tail_of's sums, so its
+// bits.
+__device__ filter_tail filter_finish_block(const double* candidates, unsigned total, unsigned begin,
+                                           unsigned mine, unsigned k, block_state& st) {
+  const std::uint64_t var_key = block_kth_largest(
+      [candidates](std::int64_t i) { return tail_order_key(candidates[i]); }, total, k, st);
+  const double var = tail_key_value(var_key);
+  double above_sum = 0.0;
+  unsigned above = 0;
+  for (unsigned i = begin; i < begin + mine; ++i) {
+    const double v = candidates[i];
+    if (tail_order_key(v) > var_key) {
+      above_sum += v;
+      ++above;
+    }
+  }
+  filter_tail r;
+  r.ok = true;
+  r.var = var;
+  r.es = block_es(above_sum, above, var, k, st);
+  r.candidates = candidates;
+  r.candidate_begin = begin;
+  r.candidate_count = mine;
+  return r;
+}
+
+// tail_filter.hpp's filter_select with R slots per thread (R = 1: `owner_max` is this thread's
+// entry of the thread maxima), a thread per step: owner_max[r * block + t] holds owner (t, r)'s
+// largest loss key (0 when it owns none), written by thread t before the call. The candidates go
+// to candidates[0 .. capacity) in thread order.
 __device__ filter_tail filter_tail_of(const double* loss, std::int64_t n, unsigned k,
-                                      std::uint64_t top, block_state& st, filter_state& f) {
+                                      const std::uint64_t* owner_max, unsigned slots,
+                                      double* candidates, unsigned capacity, block_state& st) {
   const int tid = threadIdx.x;
-  filter_tail r{false, 0.0, 0.0, 0u, 0u};
-  if (!tail_filter_applies(static_cast<std::uint64_t>(n), block, k)) return r;
-  f.thread_max[tid] = top;
-  __syncthreads();
-  // The floor: the k-th largest thread maximum (ties write the same key).
-  if (is_kth_largest_key(f.thread_max, block, static_cast<std::uint32_t>(tid), k))
-    f.floor_key = f.thread_max[tid];
-  __syncthreads();
-  const std::uint64_t floor_key = f.floor_key;
+  filter_tail r{false, 0.0, 0.0, candidates, 0u, 0u};
+  if (!tail_filter_applies(static_cast<std::uint64_t>(n), block, k, slots)) return r;
+  __syncthreads();  // every owner's maximum written
+  // The floor: the k-th largest owner maximum.
+  const std::uint64_t floor_key = block_kth_largest(
+      [owner_max](std::int64_t i) { return owner_max[i]; }, std::int64_t{block} * slots, k, st);
   unsigned mine = 0;
   for (std::int64_t s = tid; s < n; s += block)
     mine += tail_order_key(loss[s]) >= floor_key ? 1u : 0u;
   unsigned begin = 0, total = 0;
   block_scan(st.temp.scan).ExclusiveSum(mine, begin, total);
   __syncthreads();
-  if (total > tail_candidates) return r;  // total is the block's: every thread returns
+  if (total > capacity) return r;  // total is the block's: every thread returns
   unsigned at = begin;
   for (std::int64_t s = tid; s < n; s += block) {
     const double l = loss[s];
-    if (tail_order_key(l) >= floor_key) f.candidates[at++] = l;
+    if (tail_order_key(l) >= floor_key) candidates[at++] = l;
   }
   __syncthreads();
-  // VaR: the k-th largest candidate (at least k: the k threads that reach the floor).
-  for (unsigned i = static_cast<unsigned>(tid); i < total; i += static_cast<unsigned>(block))
-    if (is_kth_largest_loss(f.candidates, total, i, k)) f.var_key = tail_order_key(f.candidates[i]);
-  __syncthreads();
-  const std::uint64_t var_key = f.var_key;
-  const double var = tail_key_value(var_key);
-  double above_sum = 0.0;
-  unsigned above = 0;
-  for (unsigned i = begin; i < begin + mine; ++i) {
-    const double v = f.candidates[i];
-    if (tail_order_key(v) > var_key) {
-      above_sum += v;
-      ++above;
-    }
-  }
-  r.ok = true;
-  r.var = var;
-  r.es = block_es(above_sum, above, var, k, st);
-  r.candidate_begin = begin;
-  r.candidate_count = mine;
-  return r;
+  // VaR among at least k candidates: the k owners that reach the floor.
+  return filter_finish_block(candidates, total, begin, mine, k, st);
 }
 
-__global__ void __launch_bounds__(block)
+// Account a's margin levels and outputs (VaR, ES, IM, MM) from its tail, written by thread 0; its
+// maintenance margin to every thread.
+__device__ double settle_account(const risk_launch& in, std::uint32_t a, const block_tail& tail,
+                                 block_state& st) {
+  if (threadIdx.x == 0) {
+    const double var = tail.var, es = tail.es;
+    const margin_levels m =
+        account_margins(var, es, in.rules.margin_on_es, in.reval.account_floor_notional[a],
+                        in.reval.account_liquidity_addon[a],
+                        margin_rule{in.rules.min_margin_rate, in.rules.maintenance_ratio,
+                                    in.chunk.im_multiplier[a]});
+    in.out.var[a] = var;
+    in.out.es[a] = es;
+    in.out.initial_margin[a] = m.initial;
+    in.out.maintenance_margin[a] = m.maintenance;
+    st.maintenance = m.maintenance;
+  }
+  __syncthreads();
+  return st.maintenance;
+}
+
+// The breach probability of account a from each thread's count (thread 0 writes it).
+__device__ void write_breaches(const risk_launch& in, std::uint32_t a, unsigned breaches,
+                               block_state& st) {
+  const unsigned total = block_reduce_count(st.temp.count).Sum(breaches);
+  if (threadIdx.x == 0)
+    in.out.breach_probability[a] = static_cast<double>(total) / static_cast<double>(in.set.count);
+}
+
+// The rest of an account once its losses are in `loss` (shared or global): VaR and ES by the
+// filter (owner maxima written) or the radix select, the margins, the breach count (from the
+// candidates when VaR does not breach: no loss below VaR then breaches, and every loss above it
+// is a candidate). Ends with a barrier.
+__device__ void account_tail(const risk_launch& in, std::uint32_t a, const double* loss,
+                             const std::uint64_t* owner_max, unsigned slots, double* candidates,
+                             unsigned capacity, block_state& st) {
+  const std::int64_t n = in.set.count;
+  const unsigned k = static_cast<unsigned>(in.rules.tail_k);
+  const filter_tail filtered =
+      filter_tail_of(loss, n, k, owner_max, slots, candidates, capacity, st);
+  block_tail tail{filtered.var, filtered.es};
+  if (!filtered.ok) tail = block_tail_of(loss, n, k, st);
+  const double maintenance = settle_account(in, a, tail, st);
+  const double equity = in.reval.account_equity[a];
+  unsigned breaches = 0;
+  if (filtered.ok && breaches_within_candidates(equity, tail.var, maintenance)) {
+    for (unsigned i = filtered.candidate_begin;
+         i < filtered.candidate_begin + filtered.candidate_count; ++i)
+      breaches += breaches_maintenance(equity, filtered.candidates[i], maintenance) ? 1u : 0u;
+  } else {
+    for (std::int64_t s = threadIdx.x; s < n; s += block)
+      breaches += breaches_maintenance(equity, loss[s], maintenance) ? 1u : 0u;
+  }
+  write_breaches(in, a, breaches, st);
+  __syncthreads();  // the next account overwrites the losses and the block state
+}
+
+// Account a's `full` loss in scenario s: its positions in order, each a table row (or priced as
+// the table prices it, scenario_kernels.cu: at the horizon's end, plus funding).
+__device__ double full_loss(const risk_launch& in, std::uint32_t a, std::int64_t s) {
+  const std::int64_t n = in.set.count;
+  const std::uint64_t p0 = in.chunk.account_position_begin[a],
+                      p1 = in.chunk.account_position_begin[a + 1];
+  double l = 0.0;  // an account without positions loses nothing
+  for (std::uint64_t p = p0; p < p1; ++p) {
+    const std::uint32_t i = in.chunk.position_instrument[p];
+    double row;
+    if (in.pricing.pnl_table) {
+      row = in.pricing.pnl_table[static_cast<std::uint64_t>(i) * static_cast<std::uint64_t>(n) +
+                                 static_cast<std::uint64_t>(s)];
+    } else {
+      const std::uint32_t u = in.instruments.underlying[i];
+      const contract_terms c = in.instruments.terms[i];
+      const valuation_inputs x = in.pricing.inputs[i];
+      const std::uint64_t cell = static_cast<std::uint64_t>(u) * static_cast<std::uint64_t>(n) +
+                                 static_cast<std::uint64_t>(s);
+      const valuation_inputs later =
+          horizon_inputs(x, in.set.spot[cell], in.set.vol_shock[cell], in.set.vol_drift,
+                         in.pricing.horizon_years, in.set.term_scaled);
+      row = unit_value(c, later) - in.pricing.base_value[i] +
+            unit_funding(c, x, in.pricing.funding_periods);
+    }
+    const double q = in.chunk.position_quantity[p];
+    l = p == p0 ? first_position_loss(q, row) : next_position_loss(l, q, row);
+  }
+  return l;
+}
+
+__global__ void __launch_bounds__(block, 2)
     account_risk_kernel(risk_launch in, std::uint32_t group_begin) {
-  extern __shared__ double shared_loss[];
+  extern __shared__ double dynamic_shared[];
   __shared__ block_state st;
   __shared__ filter_state fs;
   const std::int64_t n = in.set.count;
   const int tid = threadIdx.x;
   const std::uint32_t g = group_begin + blockIdx.x;  // group within the chunk
   // The block's own rows in the wave: its group's bad debt, and its losses when not on chip.
-  double* loss = in.scratch ? in.scratch + static_cast<std::uint64_t>(blockIdx.x) * n : shared_loss;
-  double* bad = in.partial + static_cast<std::uint64_t>(blockIdx.x) * n;
+  const bool global_losses = in.scratch != nullptr;
+  double* loss = global_losses ? in.scratch + static_cast<std::uint64_t>(blockIdx.x) *
+                                                  static_cast<std::uint64_t>(n)
+                               : dynamic_shared;
+  double* bad = in.partial + static_cast<std::uint64_t>(blockIdx.x) * static_cast<std::uint64_t>(n);
   for (std::int64_t s = tid; s < n; s += block) bad[s] = 0.0;
+  // The filter's owners and candidates: with the losses in global memory and in.slots > 0, R slots
+  // per thread in the dynamic shared memory the losses leave free (owner maxima, then
+  // in.slot_capacity candidates); otherwise one per thread and 1,024 candidates, static.
+  const unsigned slots = global_losses ? in.slots : 0u;
+  std::uint64_t* owner_max =
+      slots ? reinterpret_cast<std::uint64_t*>(dynamic_shared) : fs.thread_max;
+  double* candidates = slots ? dynamic_shared + std::size_t{block} * slots : fs.candidates;
+  const unsigned capacity = slots ? in.slot_capacity : tail_candidates;
+  const unsigned owner_slots = slots ? slots : 1u;
 
   const std::uint32_t a_begin = g * in.accounts_per_group;
   const std::uint32_t a_end = min(a_begin + in.accounts_per_group, in.chunk.accounts);
-  const double h = in.pricing.horizon_years;
-  const unsigned k = static_cast<unsigned>(in.rules.tail_k);
   for (std::uint32_t a = a_begin; a < a_end; ++a) {
-    // Margins and breaches are tested against equity; bad debt is measured on own funds (the
-    // credit line is the venue's money, not the client's).
-    const double equity = in.reval.account_equity[a];
+    // Bad debt is measured on own funds (the credit line is the venue's money, not the client's).
     const double own_funds = in.reval.account_own_funds[a];
-    // Losses of docs/design.md section 3, one scenario per thread at a time: the CPU backend's
-    // expressions (valuation.hpp, delta_gamma.hpp) in its order, and, since this file is compiled
-    // with --fmad=false like the host code, its roundings. Same moves or table rows, same double
-    // losses as the CPU's double loops (its delta_gamma is float where a bound allows, 3.7).
+    for (unsigned r = 0; r < owner_slots; ++r) owner_max[r * block + tid] = 0;  // no loss
     // Each thread owns scenarios tid, tid + block, ...: it alone writes and reads their losses
-    // until the barrier below, and keeps the largest one's key (the filter's bound, for free).
-    std::uint64_t top = 0;  // no loss
+    // until the barrier in the selection, and keeps each owner's largest key (the filter's bound,
+    // for free): its j-th scenario is owner slot j mod R.
+    auto keep = [&](std::int64_t s, unsigned& slot, double l) {
+      loss[s] = l;
+      const double b = bad_debt(l, own_funds);
+      if (b > 0.0) bad[s] += b;
+      const std::uint64_t key = tail_order_key(l);
+      std::uint64_t& m = owner_max[slot * block + tid];
+      m = key > m ? key : m;
+      slot = slot + 1 == owner_slots ? 0u : slot + 1;
+    };
+    unsigned slot = 0;
     if (in.rules.full) {
-      const std::uint64_t p0 = in.chunk.account_position_begin[a],
-                          p1 = in.chunk.account_position_begin[a + 1];
-      for (std::int64_t s = tid; s < n; s += block) {
-        double l = 0.0;  // an account without positions loses nothing
-        for (std::uint64_t p = p0; p < p1; ++p) {
-          const std::uint32_t i = in.chunk.position_instrument[p];
-          double row;
-          if (in.pricing.pnl_table) {
-            row = in.pricing.pnl_table[static_cast<std::uint64_t>(i) * n + s];
-          } else {
-            // As the table prices it (scenario_kernels.cu): at the horizon's end, plus funding.
-            const std::uint32_t u = in.instruments.underlying[i];
-            const contract_terms c = in.instruments.terms[i];
-            const valuation_inputs x = in.pricing.inputs[i];
-            const valuation_inputs later =
-                horizon_inputs(x, in.set.spot[u * n + s], in.set.vol_shock[u * n + s],
-                               in.set.vol_drift, h, in.set.term_scaled);
-            row = unit_value(c, later) - in.pricing.base_value[i] +
-                  unit_funding(c, x, in.pricing.funding_periods);
-          }
-          const double q = in.chunk.position_quantity[p];
-          l = p == p0 ? first_position_loss(q, row) : next_position_loss(l, q, row);
-        }
-        loss[s] = l;
-        const double b = bad_debt(l, own_funds);
-        if (b > 0.0) bad[s] += b;
-        const std::uint64_t key = tail_order_key(l);
-        top = key > top ? key : top;
-      }
+      for (std::int64_t s = tid; s < n; s += block) keep(s, slot, full_loss(in, a, s));
     } else {
       // Exposure by exposure: its sensitivities and moves' row are loaded once, not once per
       // scenario; each scenario's loss still takes the terms in exposure order, 0 - t0 - t1 - ...,
@@ -328,50 +451,262 @@ __global__ void __launch_bounds__(block)
         for (std::int64_t s = tid; s < n; s += block)
           loss[s] -= delta_gamma_term(e, d_spot[s], d_vol[s]);
       }
-      for (std::int64_t s = tid; s < n; s += block) {
-        const double l = loss[s];
-        const double b = bad_debt(l, own_funds);
-        if (b > 0.0) bad[s] += b;
-        const std::uint64_t key = tail_order_key(l);
-        top = key > top ? key : top;
+      for (std::int64_t s = tid; s < n; s += block) keep(s, slot, loss[s]);
+    }
+    account_tail(in, a, loss, owner_max, owner_slots, candidates, capacity, st);
+  }
+}
+
+// ---- `full` tiled over scenarios --------------------------------------------------------------
+
+// One block's global scratch (chunk_plan.hpp full_tile_block_bytes): per account of a batch, the
+// 512 thread maxima, the candidates (loss and scenario) and their count.
+struct tile_scratch {
+  std::uint64_t* thread_max;          // [batch][block]
+  double* candidate_loss;             // [batch][capacity]
+  std::uint32_t* candidate_scenario;  // [batch][capacity]
+  std::uint32_t* count;               // [batch]
+};
+
+__device__ tile_scratch tile_scratch_of(unsigned char* base) {
+  constexpr std::size_t batch = full_tile_batch, cap = full_tile_capacity;
+  tile_scratch t;
+  t.thread_max = reinterpret_cast<std::uint64_t*>(base);
+  t.candidate_loss = reinterpret_cast<double*>(base + batch * block * 8);
+  t.candidate_scenario =
+      reinterpret_cast<std::uint32_t*>(base + batch * block * 8 + batch * cap * 8);
+  t.count = reinterpret_cast<std::uint32_t*>(base + batch * block * 8 + batch * cap * 12);
+  return t;
+}
+static_assert(std::size_t{full_tile_batch} * (block * 8 + full_tile_capacity * 12 + 4) <=
+                  full_tile_block_bytes,
+              "the scratch layout fits the bytes planned");
+
+// What a batch of the tiled kernel keeps on chip per account.
+struct tile_state {
+  std::uint64_t floor[full_tile_batch];
+  double maintenance[full_tile_batch];
+  unsigned breaches[full_tile_batch];
+  unsigned char state[full_tile_batch];  // 0 settled, 1 breaches over every scenario, 2 redo
+  std::uint32_t scenario[full_tile_capacity];
+  unsigned breach_pass, redo;
+};
+constexpr unsigned char settled = 0, count_every_breach = 1, redo_account = 2;
+
+// This thread's losses of account a in a tile: l[j] for scenario s0 + 512 j (j < J, s < n), the
+// positions in order, each position's instrument and quantity loaded once for its J scenarios:
+// first_position_loss, then next_position_loss, as full_loss computes each.
+__device__ void tile_losses(const risk_launch& in, std::uint32_t a, std::int64_t s0, unsigned J,
+                            double (&l)[max_tile_j]) {
+  const std::int64_t n = in.set.count;
+  const std::uint64_t p0 = in.chunk.account_position_begin[a],
+                      p1 = in.chunk.account_position_begin[a + 1];
+#pragma unroll
+  for (unsigned j = 0; j < max_tile_j; ++j) l[j] = 0.0;  // an account without positions
+  for (std::uint64_t p = p0; p < p1; ++p) {
+    const std::uint32_t i = in.chunk.position_instrument[p];
+    const double q = in.chunk.position_quantity[p];
+    const double* row =
+        in.pricing.pnl_table + static_cast<std::uint64_t>(i) * static_cast<std::uint64_t>(n);
+#pragma unroll
+    for (unsigned j = 0; j < max_tile_j; ++j) {
+      const std::int64_t s = s0 + static_cast<std::int64_t>(j) * block;
+      if (j < J && s < n) {
+        const double r = row[s];
+        l[j] = p == p0 ? first_position_loss(q, r) : next_position_loss(l[j], q, r);
       }
+    }
+  }
+}
+
+__global__ void __launch_bounds__(block, 2)
+    full_tiled_risk_kernel(risk_launch in, std::uint32_t group_begin) {
+  __shared__ block_state st;
+  __shared__ filter_state fs;
+  __shared__ tile_state ts;
+  const std::int64_t n = in.set.count;
+  const int tid = threadIdx.x, lane = tid & 31;
+  const std::uint32_t g = group_begin + blockIdx.x;
+  const std::uint64_t row_at =
+      static_cast<std::uint64_t>(blockIdx.x) * static_cast<std::uint64_t>(n);
+  double* loss = in.scratch + row_at;  // an account done again only
+  double* bad = in.partial + row_at;
+  for (std::int64_t s = tid; s < n; s += block) bad[s] = 0.0;
+  const tile_scratch sc = tile_scratch_of(in.tile_scratch + static_cast<std::size_t>(blockIdx.x) *
+                                                                full_tile_block_bytes);
+  const unsigned k = static_cast<unsigned>(in.rules.tail_k);
+  const std::int64_t tile = in.tile;
+  const unsigned J = in.tile / block;
+  constexpr unsigned cap = full_tile_capacity;
+
+  const std::uint32_t a_begin = g * in.accounts_per_group;
+  const std::uint32_t a_end = min(a_begin + in.accounts_per_group, in.chunk.accounts);
+  for (std::uint32_t b0 = a_begin; b0 < a_end; b0 += full_tile_batch) {
+    const std::uint32_t b1 = min(b0 + full_tile_batch, a_end);
+    if (tid < static_cast<int>(full_tile_batch)) ts.state[tid] = settled;
+    if (tid == 0) ts.breach_pass = ts.redo = 0;
+    __syncthreads();
+
+    // Pass 1: bad debt (each scenario's accounts in order, from the row's value so far) and each
+    // thread's largest loss key per account.
+    for (std::int64_t t0 = 0; t0 < n; t0 += tile) {
+      const std::int64_t s0 = t0 + tid;
+      double row_bad[max_tile_j];
+#pragma unroll
+      for (unsigned j = 0; j < max_tile_j; ++j) {
+        const std::int64_t s = s0 + static_cast<std::int64_t>(j) * block;
+        row_bad[j] = j < J && s < n ? bad[s] : 0.0;
+      }
+      for (std::uint32_t a = b0; a < b1; ++a) {
+        double l[max_tile_j];
+        tile_losses(in, a, s0, J, l);
+        const double own_funds = in.reval.account_own_funds[a];
+        std::uint64_t top = 0;
+#pragma unroll
+        for (unsigned j = 0; j < max_tile_j; ++j) {
+          if (j < J && s0 + static_cast<std::int64_t>(j) * block < n) {
+            const double b = bad_debt(l[j], own_funds);
+            if (b > 0.0) row_bad[j] += b;
+            const std::uint64_t key = tail_order_key(l[j]);
+            top = key > top ? key : top;
+          }
+        }
+        std::uint64_t& m = sc.thread_max[(a - b0) * block + tid];  // this thread's only
+        m = t0 == 0 ? top : (top > m ? top : m);
+      }
+#pragma unroll
+      for (unsigned j = 0; j < max_tile_j; ++j) {
+        const std::int64_t s = s0 + static_cast<std::int64_t>(j) * block;
+        if (j < J && s < n) bad[s] = row_bad[j];
+      }
+    }
+
+    // The floor of each account: the k-th largest of its thread maxima.
+    for (std::uint32_t a = b0; a < b1; ++a) {
+      fs.thread_max[tid] = sc.thread_max[(a - b0) * block + tid];
+      if (tid == 0) sc.count[a - b0] = 0;
+      __syncthreads();
+      const std::uint64_t* maxima = fs.thread_max;
+      const std::uint64_t floor_key =
+          block_kth_largest([maxima](std::int64_t i) { return maxima[i]; }, block, k, st);
+      if (tid == 0) ts.floor[a - b0] = floor_key;
+      __syncthreads();
+    }
+
+    // Pass 2: the losses >= the floor with their scenario, a warp's at a time (lane 0 takes the
+    // slots; the order they land in is ranked away below).
+    for (std::int64_t t0 = 0; t0 < n; t0 += tile) {
+      const std::int64_t s0 = t0 + tid;
+      for (std::uint32_t a = b0; a < b1; ++a) {
+        double l[max_tile_j];
+        tile_losses(in, a, s0, J, l);
+        const std::uint64_t floor_key = ts.floor[a - b0];
+#pragma unroll
+        for (unsigned j = 0; j < max_tile_j; ++j) {
+          if (j < J) {  // uniform: every lane of the warp takes the ballot
+            const std::int64_t s = s0 + static_cast<std::int64_t>(j) * block;
+            const bool kept = s < n && tail_order_key(l[j]) >= floor_key;
+            const unsigned mask = __ballot_sync(0xffffffffu, kept);
+            if (mask != 0) {
+              unsigned base = 0;
+              if (lane == 0)
+                base = atomicAdd(&sc.count[a - b0], static_cast<unsigned>(__popc(mask)));
+              base = __shfl_sync(0xffffffffu, base, 0);
+              const unsigned slot =
+                  base + static_cast<unsigned>(__popc(mask & ((1u << lane) - 1u)));
+              if (kept && slot < cap) {
+                sc.candidate_loss[(a - b0) * cap + slot] = l[j];
+                sc.candidate_scenario[(a - b0) * cap + slot] = static_cast<std::uint32_t>(s);
+              }
+            }
+          }
+        }
+      }
+    }
+    __syncthreads();  // every candidate written
+
+    // Each account's tail from its candidates, ranked into thread order.
+    for (std::uint32_t a = b0; a < b1; ++a) {
+      const std::uint32_t local = a - b0;
+      const unsigned count = __ldcg(&sc.count[local]);  // the atomics' total, from L2
+      if (count > cap) {                                // block-uniform
+        if (tid == 0) {
+          ts.state[local] = redo_account;
+          ts.redo = 1;
+        }
+        continue;
+      }
+      for (unsigned i = tid; i < count; i += block)
+        ts.scenario[i] = __ldcg(&sc.candidate_scenario[local * cap + i]);
+      __syncthreads();
+      for (unsigned i = tid; i < count; i += block)
+        fs.candidates[thread_order_position(ts.scenario, count, i, block)] =
+            __ldcg(&sc.candidate_loss[local * cap + i]);
+      const unsigned begin = thread_order_begin(ts.scenario, count, tid, block);
+      const unsigned mine = thread_order_begin(ts.scenario, count, tid + 1, block) - begin;
+      __syncthreads();
+      const filter_tail f = filter_finish_block(fs.candidates, count, begin, mine, k, st);
+      const double maintenance = settle_account(in, a, block_tail{f.var, f.es}, st);
+      const double equity = in.reval.account_equity[a];
+      if (breaches_within_candidates(equity, f.var, maintenance)) {
+        unsigned breaches = 0;
+        for (unsigned i = begin; i < begin + mine; ++i)
+          breaches += breaches_maintenance(equity, fs.candidates[i], maintenance) ? 1u : 0u;
+        write_breaches(in, a, breaches, st);
+      } else if (tid == 0) {
+        ts.state[local] = count_every_breach;
+        ts.maintenance[local] = maintenance;
+        ts.breaches[local] = 0;
+        ts.breach_pass = 1;
+      }
+      __syncthreads();  // the next account overwrites the candidates and the block state
     }
     __syncthreads();
 
-    // VaR and ES: the filter where it applies, the radix select over every loss otherwise.
-    const filter_tail filtered = filter_tail_of(loss, n, k, top, st, fs);
-    block_tail tail{filtered.var, filtered.es};
-    if (!filtered.ok) tail = block_tail_of(loss, n, k, st);
-    if (tid == 0) {
-      const double var = tail.var, es = tail.es;
-      const margin_levels m =
-          account_margins(var, es, in.rules.margin_on_es, in.reval.account_floor_notional[a],
-                          in.reval.account_liquidity_addon[a],
-                          margin_rule{in.rules.min_margin_rate, in.rules.maintenance_ratio,
-                                      in.chunk.im_multiplier[a]});
-      in.out.var[a] = var;
-      in.out.es[a] = es;
-      in.out.initial_margin[a] = m.initial;
-      in.out.maintenance_margin[a] = m.maintenance;
-      st.maintenance = m.maintenance;
+    // Pass 3, for the accounts whose VaR breaches: every scenario's breach, counted in shared
+    // memory (integer sums: any order gives the same count).
+    if (ts.breach_pass) {
+      for (std::int64_t t0 = 0; t0 < n; t0 += tile) {
+        const std::int64_t s0 = t0 + tid;
+        for (std::uint32_t a = b0; a < b1; ++a) {
+          if (ts.state[a - b0] != count_every_breach) continue;  // block-uniform
+          double l[max_tile_j];
+          tile_losses(in, a, s0, J, l);
+          const double equity = in.reval.account_equity[a];
+          const double maintenance = ts.maintenance[a - b0];
+          unsigned breaches = 0;
+#pragma unroll
+          for (unsigned j = 0; j < max_tile_j; ++j)
+            if (j < J && s0 + static_cast<std::int64_t>(j) * block < n)
+              breaches += breaches_maintenance(equity, l[j], maintenance) ? 1u : 0u;
+          breaches = __reduce_add_sync(0xffffffffu, breaches);
+          if (lane == 0 && breaches > 0) atomicAdd(&ts.breaches[a - b0], breaches);
+        }
+      }
+      __syncthreads();
+      for (std::uint32_t a = b0 + tid; a < b1; a += block)
+        if (ts.state[a - b0] == count_every_breach)
+          in.out.breach_probability[a] =
+              static_cast<double>(ts.breaches[a - b0]) / static_cast<double>(n);
     }
-    __syncthreads();
-    const double maintenance = st.maintenance;
-    // Breaches: when VaR does not breach, none of the losses below it does (the test is monotone
-    // in the loss), and every loss above it is a candidate: count this thread's candidates.
-    unsigned breaches = 0;
-    if (filtered.ok && breaches_within_candidates(equity, tail.var, maintenance)) {
-      for (unsigned i = filtered.candidate_begin;
-           i < filtered.candidate_begin + filtered.candidate_count; ++i)
-        breaches += breaches_maintenance(equity, fs.candidates[i], maintenance) ? 1u : 0u;
-    } else {
-      for (std::int64_t s = tid; s < n; s += block)
-        breaches += breaches_maintenance(equity, loss[s], maintenance) ? 1u : 0u;
+
+    // Accounts with too many candidates: done again as account_risk_kernel does them, their
+    // losses in the block's loss row (their bad debt is already in the row).
+    if (ts.redo) {
+      for (std::uint32_t a = b0; a < b1; ++a) {
+        if (ts.state[a - b0] != redo_account) continue;  // block-uniform
+        std::uint64_t top = 0;
+        for (std::int64_t s = tid; s < n; s += block) {
+          const double l = full_loss(in, a, s);
+          loss[s] = l;
+          const std::uint64_t key = tail_order_key(l);
+          top = key > top ? key : top;
+        }
+        fs.thread_max[tid] = top;
+        account_tail(in, a, loss, fs.thread_max, 1, fs.candidates, tail_candidates, st);
+      }
     }
-    const unsigned total_breaches = block_reduce_count(st.temp.count).Sum(breaches);
-    if (tid == 0)
-      in.out.breach_probability[a] = static_cast<double>(total_breaches) / static_cast<double>(n);
-    __syncthreads();  // the next account overwrites the losses and the block state
+    __syncthreads();  // the next batch resets the states
   }
 }
 
@@ -392,17 +727,31 @@ __global__ void __launch_bounds__(block)
   }
 }
 
-// book_bad[s] += rows[0][s] + ... in row order, one thread per scenario: the same additions, in
-// the same order, as one sum over every group of the book.
-__global__ void add_bad_debt_rows_kernel(const double* rows, std::uint32_t count, std::int64_t n,
-                                         double* book_bad) {
+// A wave's rows added to the book's row in the order of marginsync/bad_debt_order.hpp: first a
+// thread per (bundle, scenario) sums the wave's rows of its bundle (N threads per bundle: about
+// 33 N for a wave of 528 groups), then a thread per scenario adds the finished bundles in order.
+__global__ void bundle_rows_kernel(double* rows, std::uint32_t g0, std::uint32_t count,
+                                   std::uint32_t groups, std::int64_t n, const double* carry_in,
+                                   double* carry_out) {
+  const std::uint64_t un = static_cast<std::uint64_t>(n);
+  const std::uint32_t b0 = wave_first_bundle(g0);
+  const std::uint64_t total = un * wave_bundles(g0, count);
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
-  for (std::uint64_t s = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
-       s < static_cast<std::uint64_t>(n); s += stride) {
-    double total = book_bad[s];
-    for (std::uint32_t r = 0; r < count; ++r) total += rows[r * static_cast<std::uint64_t>(n) + s];
-    book_bad[s] = total;
+  for (std::uint64_t cell = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x;
+       cell < total; cell += stride) {
+    const std::uint64_t s = cell % un;
+    const std::uint32_t b = b0 + static_cast<std::uint32_t>(cell / un);
+    bundle_wave_cell(rows + s, un, g0, count, groups, b, carry_in + s, carry_out + s);
   }
+}
+
+__global__ void add_bundles_kernel(const double* rows, std::uint32_t g0, std::uint32_t count,
+                                   std::uint32_t groups, std::int64_t n, double* book_bad) {
+  const std::uint64_t un = static_cast<std::uint64_t>(n);
+  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+  for (std::uint64_t s = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; s < un;
+       s += stride)
+    add_finished_bundles(rows + s, un, g0, count, groups, book_bad + s);
 }
 
 __global__ void health_kernel(std::uint32_t accounts, const double* equity, risk_outputs risk,
@@ -422,32 +771,70 @@ __global__ void health_kernel(std::uint32_t accounts, const double* equity, risk
 
 }  // namespace
 
-std::size_t risk_shared_bytes(std::int64_t n, int device) {
+risk_memory_plan plan_risk_memory(std::int64_t n, std::int64_t k, int device) {
   int optin = 0;
   MSYNC_CUDA_TRY(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
   cudaFuncAttributes attributes{};
   MSYNC_CUDA_TRY(cudaFuncGetAttributes(&attributes, account_risk_kernel));
-  const std::size_t wanted = static_cast<std::size_t>(n) * sizeof(double);
   const std::size_t available = static_cast<std::size_t>(optin) - attributes.sharedSizeBytes;
-  if (wanted > available) return 0;
-  MSYNC_CUDA_TRY(cudaFuncSetAttribute(
-      account_risk_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(wanted)));
-  return wanted;
+  risk_memory_plan plan;
+  const std::size_t wanted = static_cast<std::size_t>(n) * sizeof(double);
+  if (wanted <= available) {
+    plan.shared_bytes = wanted;
+    plan.losses_on_chip = true;
+  } else {
+    // The losses in global memory: R slots per thread (at least 4k owners, at most 16 slots: 64
+    // KiB of owner maxima) and candidates for about 4k losses and 1,024 more, within what the
+    // device allows; no slots when even 1,024 candidates do not fit beside the owners.
+    const std::uint32_t ku = static_cast<std::uint32_t>(std::clamp<std::int64_t>(k, 1, 1 << 30));
+    const std::uint32_t slots =
+        filter_slots(ku, static_cast<std::uint32_t>(block), max_filter_slots);
+    const std::size_t owner_bytes = std::size_t{block} * slots * sizeof(std::uint64_t);
+    const std::size_t want_candidates = 4 * std::size_t{ku} + tail_candidates;
+    if (available >= owner_bytes + tail_candidates * sizeof(double)) {
+      const std::size_t room = (available - owner_bytes) / sizeof(double);
+      plan.slots = slots;
+      plan.slot_capacity = static_cast<std::uint32_t>(std::min(room, want_candidates));
+      plan.shared_bytes = owner_bytes + std::size_t{plan.slot_capacity} * sizeof(double);
+    }
+  }
+  if (plan.shared_bytes > 0)
+    MSYNC_CUDA_TRY(cudaFuncSetAttribute(account_risk_kernel,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        static_cast<int>(plan.shared_bytes)));
+  return plan;
+}
+
+bool full_tiles_apply(std::int64_t n, std::int64_t k, bool with_table) {
+  // At least two threads per place of the tail: the candidates then fit the 1,024 slots for
+  // independent scenarios (about 350 at k = 256, N = 25,600; about 3,000 at k = 512, N = 51,200,
+  // where every account would be done again).
+  return with_table && k >= 1 && 2 * k <= block && k <= n &&
+         n <= static_cast<std::int64_t>(0xffffffffu);
 }
 
 void launch_account_risk(const risk_launch& launch, std::uint32_t group_begin,
                          std::uint32_t group_end, cudaStream_t stream) {
   if (group_end <= group_begin || launch.set.count == 0) return;
-  account_risk_kernel<<<group_end - group_begin, block, launch.shared_bytes, stream>>>(launch,
-                                                                                       group_begin);
+  if (launch.tile > 0) {
+    full_tiled_risk_kernel<<<group_end - group_begin, block, 0, stream>>>(launch, group_begin);
+  } else {
+    account_risk_kernel<<<group_end - group_begin, block, launch.shared_bytes, stream>>>(
+        launch, group_begin);
+  }
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 
-void launch_add_bad_debt_rows(const double* rows, std::uint32_t count, std::int64_t n,
-                              double* book_bad, cudaStream_t stream) {
+void launch_add_bad_debt_rows(double* rows, std::uint32_t g0, std::uint32_t count,
+                              std::uint32_t groups, std::int64_t n, const double* carry_in,
+                              double* carry_out, double* book_bad, cudaStream_t stream) {
   if (n == 0 || count == 0) return;
-  add_bad_debt_rows_kernel<<<elementwise_blocks(static_cast<std::uint64_t>(n)), elementwise_threads,
-                             0, stream>>>(rows, count, n, book_bad);
+  const std::uint64_t cells = static_cast<std::uint64_t>(n) * wave_bundles(g0, count);
+  bundle_rows_kernel<<<elementwise_blocks(cells), elementwise_threads, 0, stream>>>(
+      rows, g0, count, groups, n, carry_in, carry_out);
+  MSYNC_CUDA_CHECK_LAUNCH();
+  add_bundles_kernel<<<elementwise_blocks(static_cast<std::uint64_t>(n)), elementwise_threads, 0,
+                       stream>>>(rows, g0, count, groups, n, book_bad);
   MSYNC_CUDA_CHECK_LAUNCH();
 }
 

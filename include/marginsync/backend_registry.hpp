@@ -64,6 +64,7 @@ struct accelerator_peaks {
   double nominal_bandwidth = 0.0;  // bytes/s, from the memory clock and bus width
   double fp64_rate = 0.0;          // FP64 operations/s (an FMA counts 2), from clock and SMs
   double host_to_device = 0.0;     // bytes/s, measured from pageable host memory
+  double l2_read_bandwidth = 0.0;  // bytes/s, measured reading a quarter of L2 again and again
 };
 // The usable accelerator's peaks, or nothing when none is usable (or built).
 std::optional<accelerator_peaks> measure_accelerator_peaks();

@@ -78,6 +78,12 @@ TEST_P(backend_parity, one_account_with_many_positions) {
   compare_both_methods(generated_book(dir, 1, 5, 3000, 2), 4096);
 }
 
+TEST_P(backend_parity, full_tiled_over_many_tiles) {
+  temp_dir dir;
+  // 25,000 scenarios (k = 250, the largest tail the CUDA kernel tiles): 13 tiles of up to 2,048.
+  compare_both_methods(generated_book(dir, 40, 3, 5, 14), 25000);
+}
+
 TEST_P(backend_parity, many_accounts_with_one_position) {
   temp_dir dir;
   compare_both_methods(generated_book(dir, 20000, 3, 1, 3), 500);
@@ -85,9 +91,30 @@ TEST_P(backend_parity, many_accounts_with_one_position) {
 
 TEST_P(backend_parity, generated_book_with_more_scenarios_than_shared_memory_holds) {
   temp_dir dir;
-  // 40,000 losses of 8 bytes are more than one block's shared memory: the kernel's global
-  // scratch path.
+  // 40,000 losses of 8 bytes are more than one block's shared memory: on CUDA, both methods'
+  // losses in global scratch with the filter's slots (k = 400: 4 per thread; `full` does not tile
+  // above k = 256).
   compare_both_methods(generated_book(dir, 50, 4, 6, 4), 40000);
+}
+
+TEST_P(backend_parity, more_scenarios_than_one_slot_per_thread_takes) {
+  temp_dir dir;
+  // 60,000 scenarios: k = 600 is more than the 512 threads' maxima can bound. On CUDA both methods
+  // go account by account with 5 slots per thread, `full` untiled.
+  compare_both_methods(generated_book(dir, 30, 3, 4, 12), 60000);
+}
+
+TEST_P(backend_parity, full_over_several_tiles_and_batches_of_accounts) {
+  temp_dir dir;
+  // 270,000 accounts: 66 per bad-debt group, so on CUDA a group's accounts go in two batches of
+  // the tiled kernel, and 2,500 scenarios are two tiles (2,048 and 452) for a handful of
+  // instruments. `full` only: delta_gamma does not tile.
+  book_inputs in = generated_book(dir, 270000, 2, 1, 13);
+  in.risk.scenarios = 2500;
+  in.risk.method = risk_method::full;
+  auto engine = make();
+  auto cpu = make_reference();
+  expect_agree(in, run_on(*engine, in), run_on(*cpu, in));
 }
 
 // A random book whose every account trades every underlying, with random kinds, strikes,

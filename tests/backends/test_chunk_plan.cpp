@@ -91,33 +91,28 @@ TEST(chunk_plan, a_wave_fills_the_device_whatever_the_scenario_count) {
   EXPECT_EQ(wave_groups(run_shape{0, 4, false, false, sms}, 0, h100_budget), 1u);
 }
 
-TEST(chunk_plan, the_book_row_sums_the_same_whatever_the_wave) {
-  // What the device does: each wave's rows added to the book's row in group order, from +0.0.
-  // The result is one left-to-right sum over the groups, so it repeats bit for bit whatever the
-  // wave size (the device's), which a sum of per-wave subtotals would not.
-  std::vector<double> rows;
-  std::uint64_t state = 12345;
-  for (int g = 0; g < 1000; ++g) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    rows.push_back(static_cast<double>(state >> 11) * 0x1p-53 * (g % 7 == 0 ? 1e12 : 1.0));
-  }
-  auto waves_of = [&](std::size_t wave) {
-    double book = 0.0;
-    for (std::size_t g = 0; g < rows.size(); g += wave)
-      for (std::size_t r = g; r < std::min(rows.size(), g + wave); ++r) book += rows[r];
-    return book;
-  };
-  const double one = waves_of(rows.size());
-  for (std::size_t wave : {std::size_t{1}, std::size_t{3}, std::size_t{528}, std::size_t{999}})
-    EXPECT_EQ(waves_of(wave), one) << wave;
-  // Subtotals per wave, then added, would round differently: the order matters.
-  double subtotals = 0.0;
-  for (std::size_t g = 0; g < rows.size(); g += 3) {
-    double w = 0.0;
-    for (std::size_t r = g; r < std::min(rows.size(), g + 3); ++r) w += rows[r];
-    subtotals += w;
-  }
-  EXPECT_NE(subtotals, one);
+// The order in which the wave's rows reach the book's row (bundles of groups, whatever the wave)
+// is tests/cpu/test_bad_debt_order.cpp's.
+
+TEST(chunk_plan, full_tiles_keep_a_table_tile_in_a_quarter_of_l2) {
+  const std::size_t l2 = std::size_t{50} << 20;  // an H100's or H200's L2
+  // B1M: 1,252 instruments, 5 MB of table per 512 scenarios: 1,024 scenarios per tile (10 MB).
+  EXPECT_EQ(full_tile_scenarios(1252, l2, 10000), 1024u);
+  EXPECT_EQ(full_tile_scenarios(1252, l2, 100000), 1024u);
+  // Few instruments: at most 2,048 (four losses per thread in registers), at most N rounded up.
+  EXPECT_EQ(full_tile_scenarios(10, l2, 1000000), max_tile_scenarios);
+  EXPECT_EQ(full_tile_scenarios(10, l2, 1000), 1024u);
+  EXPECT_EQ(full_tile_scenarios(10, l2, 100), 512u);
+  // Many instruments: one block of scenarios, even where its tile does not stay on chip.
+  EXPECT_EQ(full_tile_scenarios(100000, l2, 10000), 512u);
+  EXPECT_EQ(full_tile_scenarios(0, 0, 0), 512u);
+  // The tiled scratch counts in a wave's bytes for `full` only, and a wave still fills the device.
+  const run_shape dg{10000, 20, false, false, sms}, full{10000, 20, true, false, sms};
+  EXPECT_EQ(wave_block_bytes(dg), wave_row_bytes(10000));
+  EXPECT_EQ(wave_block_bytes(full), wave_row_bytes(10000) + full_tile_block_bytes);
+  EXPECT_EQ(wave_groups(full, 1000000, h100_budget), 4 * sms);
+  EXPECT_LE(std::size_t{4} * sms * full_tile_block_bytes, std::size_t{600} << 20)
+      << "a wave's tiled scratch on an H100 stays near half a GB";
 }
 
 TEST(chunk_plan, a_book_that_fits_is_held_whole) {

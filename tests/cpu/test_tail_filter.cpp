@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -212,6 +213,195 @@ TEST(TailFilter, RefusesWhenTheCandidatesDoNotFit) {
   // Every loss equal: every loss is a candidate.
   EXPECT_FALSE(check(std::vector<double>(10000, 1.0), 100, 512, 0.0, 0.0, "overflow", 1024));
   EXPECT_TRUE(check(std::vector<double>(1024, 1.0), 100, 512, 0.0, 0.0, "exactly fits", 1024));
+}
+
+// ---- R slots per thread (large N) -------------------------------------------------------------
+
+// filter_select with `slots` against tail_selector, and its floor against the owner maxima taken
+// here independently. Returns whether the filter applied.
+bool check_slots(const std::vector<double>& loss, std::uint32_t k, std::uint32_t threads,
+                 std::uint32_t slots, double equity, double maintenance, const std::string& what,
+                 std::uint32_t capacity = 1u << 20) {
+  SCOPED_TRACE(what + " k=" + std::to_string(k) + " T=" + std::to_string(threads) +
+               " R=" + std::to_string(slots));
+  const std::uint64_t n = loss.size();
+  std::vector<std::uint64_t> owner_max(std::size_t{threads} * slots);
+  std::vector<std::uint32_t> offset(threads + 1);
+  std::vector<double> candidates(capacity), above(threads);
+  const tail_filter_result r =
+      filter_select(loss.data(), n, k, threads, equity, maintenance, owner_max.data(),
+                    offset.data(), candidates.data(), capacity, above.data(), slots);
+  if (!r.ok) return false;
+  tail_selector cpu;
+  const tail_statistics want = cpu.select(loss.data(), n, k);
+  if (r.var == 0.0 && want.var == 0.0)
+    EXPECT_EQ(r.var, want.var);
+  else
+    EXPECT_TRUE(same_bits(r.var, want.var)) << r.var << " vs " << want.var;
+  // Owner (t, r) of thread t's j-th scenario, r = j mod R.
+  std::vector<std::uint64_t> maxima(std::size_t{threads} * slots, 0);
+  for (std::uint64_t s = 0; s < n; ++s) {
+    const std::size_t o = (s % threads) + threads * ((s / threads) % slots);
+    maxima[o] = std::max(maxima[o], tail_order_key(loss[s]));
+  }
+  std::sort(maxima.begin(), maxima.end(), std::greater<std::uint64_t>());
+  EXPECT_EQ(r.floor_key, maxima[k - 1]) << "the floor is the k-th largest owner maximum";
+  EXPECT_LE(r.floor_key, r.var_key);
+  std::uint32_t breaches = 0;
+  for (double l : loss) breaches += breaches_maintenance(equity, l, maintenance) ? 1u : 0u;
+  EXPECT_EQ(r.breaches, breaches);
+  // Per-thread sums as block_tail_of's.
+  for (std::uint32_t t = 0; t < threads; ++t) {
+    double sum = 0.0;
+    for (std::uint64_t s = t; s < n; s += threads)
+      if (tail_order_key(loss[s]) > r.var_key) sum += loss[s];
+    EXPECT_TRUE(same_bits(above[t], sum)) << "thread " << t;
+  }
+  return true;
+}
+
+TEST(TailFilterSlots, OwnersAndSlotCount) {
+  EXPECT_EQ(filter_owner(0, 512, 4), 0u);
+  EXPECT_EQ(filter_owner(511, 512, 4), 511u);
+  EXPECT_EQ(filter_owner(512, 512, 4), 512u);  // thread 0, slot 1
+  EXPECT_EQ(filter_owner(2048, 512, 4), 0u);   // thread 0, slot 4 mod 4
+  EXPECT_EQ(filter_owner(2049 + 512, 512, 4), 1u + 512u);
+  EXPECT_EQ(filter_slots(100, 512, 16), 1u);   // 512 owners for k = 100, as before
+  EXPECT_EQ(filter_slots(1000, 512, 16), 8u);  // N = 100,000: 4,096 owners
+  EXPECT_EQ(filter_slots(100000, 512, 16), 16u);
+  EXPECT_TRUE(tail_filter_applies(100000, 512, 8192, 16));
+  EXPECT_FALSE(tail_filter_applies(100000, 512, 8193, 16));
+  EXPECT_FALSE(tail_filter_applies(100, 512, 101, 16));
+}
+
+TEST(TailFilterSlots, MatchesTheCpuSelectorBeyondTheThreadCount) {
+  // k above the threads: the one-slot filter refuses, R slots take it.
+  for (std::uint32_t seed = 1; seed <= 3; ++seed) {
+    const std::vector<double> v = normal_losses(20000, seed);
+    EXPECT_FALSE(check(v, 200, 64, 500.0, 100.0, "one slot"));
+    for (std::uint32_t slots : {4u, 13u, 16u})
+      EXPECT_TRUE(check_slots(v, 200, 64, slots, 500.0, 100.0, "normal"));
+    EXPECT_TRUE(check_slots(v, 1024, 64, 16, 500.0, 100.0, "k = T R"));
+    EXPECT_FALSE(check_slots(v, 1025, 64, 16, 500.0, 100.0, "k > T R"));
+    EXPECT_TRUE(check_slots(v, 1, 64, 16, 500.0, 100.0, "k = 1"));
+  }
+  // The device's shape: 512 threads, k = 1,000 of 100,000 scenarios, 8 slots.
+  EXPECT_TRUE(check_slots(normal_losses(100000, 4), 1000, 512, 8, 2000.0, 100.0, "N = 100,000"));
+  // Fewer scenarios than owners: some own nothing (key 0) and rank below every loss.
+  EXPECT_TRUE(check_slots(normal_losses(300, 5), 300, 64, 16, 0.0, 0.0, "k = N < T R"));
+  EXPECT_TRUE(check_slots(normal_losses(300, 5), 150, 64, 16, 0.0, 0.0, "N < T R"));
+}
+
+TEST(TailFilterSlots, TiesNanAndOverflow) {
+  std::mt19937_64 rng(3);
+  std::uniform_int_distribution<int> d(0, 40);
+  std::vector<double> v(30000);
+  for (double& x : v) x = d(rng);
+  for (std::uint32_t k : {1u, 300u, 1024u})
+    EXPECT_TRUE(check_slots(v, k, 64, 16, 30.0, 0.0, "ties"));
+  std::vector<double> w = normal_losses(30000, 6);
+  for (std::size_t i = 0; i < 400; ++i) w[i * 71] = nan_v;
+  EXPECT_TRUE(check_slots(w, 300, 64, 16, 0.0, 100.0, "k NaN or more"));
+  EXPECT_TRUE(check_slots(w, 401, 64, 16, 0.0, 100.0, "k - 1 NaN"));
+  EXPECT_FALSE(
+      check_slots(std::vector<double>(30000, 1.0), 300, 64, 16, 0.0, 0.0, "overflow", 4096));
+}
+
+// ---- `full` tiled: candidates arriving in any order, ranked into thread order -------------------
+
+TEST(TailFilterTiled, ThreadOrderRanksByOwnerThenScenario) {
+  const std::uint32_t threads = 8;
+  const std::vector<std::uint32_t> scenario = {17, 3, 9, 1, 25, 8, 0, 11};
+  // Thread order: owner 0: 8, 0 -> 0, 8; owner 1: 17, 9, 1, 25 -> 1, 9, 17, 25; owner 3: 3, 11.
+  const std::vector<std::uint32_t> want = {0, 8, 1, 9, 17, 25, 3, 11};
+  std::vector<std::uint32_t> placed(scenario.size());
+  for (std::uint32_t i = 0; i < scenario.size(); ++i)
+    placed[thread_order_position(scenario.data(), 8, i, threads)] = scenario[i];
+  EXPECT_EQ(placed, want);
+  EXPECT_EQ(thread_order_begin(scenario.data(), 8, 0, threads), 0u);
+  EXPECT_EQ(thread_order_begin(scenario.data(), 8, 1, threads), 2u);
+  EXPECT_EQ(thread_order_begin(scenario.data(), 8, 2, threads), 6u);
+  EXPECT_EQ(thread_order_begin(scenario.data(), 8, 4, threads), 8u);
+  EXPECT_EQ(thread_order_begin(scenario.data(), 8, threads, threads), 8u);
+}
+
+// The tiled steps with threads arriving in a shuffled order on every tile give what filter_select
+// gives on the same losses: the floor, the candidates in the same order, VaR, each thread's sum
+// and the breaches, bit for bit.
+bool check_tiled(const std::vector<double>& loss, std::uint32_t k, std::uint32_t threads,
+                 std::uint64_t tile, double equity, double maintenance, const std::string& what,
+                 std::uint32_t capacity = 1024) {
+  SCOPED_TRACE(what + " k=" + std::to_string(k) + " tile=" + std::to_string(tile));
+  const std::uint64_t n = loss.size();
+  std::vector<std::uint64_t> tm(threads), tm2(threads);
+  std::vector<std::uint32_t> off(threads + 1), off2(threads + 1), scen(capacity);
+  std::vector<double> cand(capacity), cand2(capacity), arrived(capacity), above(threads),
+      above2(threads);
+  const tail_filter_result want =
+      filter_select(loss.data(), n, k, threads, equity, maintenance, tm.data(), off.data(),
+                    cand.data(), capacity, above.data());
+  std::mt19937_64 rng(n * 31 + k);
+  std::vector<std::vector<std::uint32_t>> order((n + tile - 1) / tile);
+  for (auto& o : order) {
+    o.resize(threads);
+    std::iota(o.begin(), o.end(), 0u);
+    std::shuffle(o.begin(), o.end(), rng);
+  }
+  const tail_filter_result got = tiled_filter_select(
+      loss.data(), n, k, threads, tile, equity, maintenance,
+      [&](std::uint64_t t, std::uint32_t i) { return order[t][i]; }, tm2.data(), off2.data(),
+      arrived.data(), scen.data(), cand2.data(), capacity, above2.data());
+  EXPECT_EQ(got.ok, want.ok);
+  if (!want.ok || !got.ok) return false;
+  EXPECT_EQ(got.floor_key, want.floor_key);
+  EXPECT_EQ(got.candidates, want.candidates);
+  EXPECT_EQ(got.var_key, want.var_key);
+  EXPECT_EQ(got.count_above, want.count_above);
+  EXPECT_EQ(got.breaches, want.breaches);
+  EXPECT_EQ(got.breaches_from_candidates, want.breaches_from_candidates);
+  for (std::uint32_t i = 0; i < want.candidates; ++i)
+    EXPECT_TRUE(same_bits(cand2[i], cand[i])) << "candidate " << i;
+  for (std::uint32_t t = 0; t <= threads; ++t) EXPECT_EQ(off2[t], off[t]) << "offset " << t;
+  for (std::uint32_t t = 0; t < threads; ++t)
+    EXPECT_TRUE(same_bits(above2[t], above[t])) << "thread " << t;
+  // And the CPU's VaR.
+  tail_selector cpu;
+  const tail_statistics cpu_tail = cpu.select(loss.data(), n, k);
+  if (!(got.var == 0.0 && cpu_tail.var == 0.0)) {
+    EXPECT_TRUE(same_bits(got.var, cpu_tail.var)) << got.var << " vs " << cpu_tail.var;
+  }
+  return true;
+}
+
+TEST(TailFilterTiled, MatchesTheFilterOverSeveralTiles) {
+  for (std::uint32_t seed = 1; seed <= 3; ++seed)
+    for (std::size_t n : {10000u, 12345u, 600u})
+      for (std::uint64_t tile : {512u, 1024u, 2048u}) {
+        const std::vector<double> v = normal_losses(n, seed);
+        EXPECT_TRUE(check_tiled(v, std::min<std::uint32_t>(100, static_cast<std::uint32_t>(n)), 512,
+                                tile, 500.0, 100.0, "normal"));
+        EXPECT_TRUE(check_tiled(v, 1, 512, tile, 0.0, 100.0, "k = 1, breaching"));
+      }
+  // The largest tail the kernel tiles (k = 256, N = 25,600 at 99%): its candidates fit in 1,024.
+  EXPECT_TRUE(check_tiled(normal_losses(25600, 7), 256, 512, 2048, 3000.0, 100.0, "k = T / 2"));
+  // At k = T the floor is the least thread maximum: about 3,000 candidates of 51,200, more than
+  // the room, so such an account would be done again (and the kernel does not tile there).
+  EXPECT_FALSE(check_tiled(normal_losses(51200, 7), 512, 512, 2048, 3000.0, 100.0, "k = T"));
+}
+
+TEST(TailFilterTiled, TiesNanAndOverflow) {
+  std::mt19937_64 rng(9);
+  std::uniform_int_distribution<int> d(0, 400);
+  std::vector<double> v(10000);
+  for (double& x : v) x = d(rng);
+  EXPECT_TRUE(check_tiled(v, 100, 512, 1024, 390.0, 0.0, "ties"));
+  std::vector<double> w = normal_losses(10000, 10);
+  for (std::size_t i = 0; i < 120; ++i) w[i * 71] = nan_v;
+  EXPECT_TRUE(check_tiled(w, 100, 512, 1024, 500.0, 100.0, "NaN VaR"));
+  w[5] = -0.0;
+  EXPECT_TRUE(check_tiled(w, 121, 512, 1024, 500.0, 100.0, "k - 1 NaN"));
+  // Every loss equal: more candidates than room, as the kernel then does the account again.
+  EXPECT_FALSE(check_tiled(std::vector<double>(10000, 0.0), 100, 512, 1024, 0.0, 0.0, "overflow"));
 }
 
 }  // namespace
