@@ -53,8 +53,10 @@ std::uint32_t accounts_per_group(std::size_t accounts);
 // Groups of a book (at least one, so an empty book still has a row).
 std::uint32_t group_count(std::size_t accounts);
 
-// Blocks per SM a wave of scenario risk aims at (512-thread blocks: 4 fill an SM's 2048 threads).
-constexpr std::uint32_t risk_blocks_per_sm = 4;
+// Blocks per SM a wave of scenario risk aims at: the risk kernels take 64 registers a thread
+// (__launch_bounds__(512, 2)), so two 512-thread blocks fill an SM's 65,536 registers; a wave of
+// more would run as rounds of two per SM, its extra rows and tile scratch idle in each round.
+constexpr std::uint32_t risk_blocks_per_sm = 2;
 
 // What a run needs besides the book: scenarios, underlyings, method and source.
 struct run_shape {

@@ -791,7 +791,11 @@ risk_memory_plan plan_risk_memory(std::int64_t n, std::int64_t k, int device) {
         filter_slots(ku, static_cast<std::uint32_t>(block), max_filter_slots);
     const std::size_t owner_bytes = std::size_t{block} * slots * sizeof(std::uint64_t);
     const std::size_t want_candidates = 4 * std::size_t{ku} + tail_candidates;
-    if (available >= owner_bytes + tail_candidates * sizeof(double)) {
+    // Only where the filter can apply (k at most 512 R): above, the radix select runs and shared
+    // memory it cannot use would only cost occupancy.
+    if (tail_filter_applies(static_cast<std::uint64_t>(n), static_cast<std::uint32_t>(block), ku,
+                            slots) &&
+        available >= owner_bytes + tail_candidates * sizeof(double)) {
       const std::size_t room = (available - owner_bytes) / sizeof(double);
       plan.slots = slots;
       plan.slot_capacity = static_cast<std::uint32_t>(std::min(room, want_candidates));
