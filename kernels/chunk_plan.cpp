@@ -71,6 +71,41 @@ std::size_t book_bytes(const book& b) {
   return book_bytes(b.accounts(), b.exposures(), b.positions());
 }
 
+std::size_t upload_set_bytes(std::size_t accounts, std::size_t exposures, std::size_t positions) {
+  return accounts * upload_bytes_per_account + exposures * upload_bytes_per_exposure +
+         positions * upload_bytes_per_position;
+}
+
+std::size_t chunk_plan::max_accounts() const {
+  std::size_t m = 0;
+  for (const chunk_range& c : chunks) m = std::max(m, c.accounts());
+  return m;
+}
+std::size_t chunk_plan::max_exposures() const {
+  std::size_t m = 0;
+  for (const chunk_range& c : chunks) m = std::max(m, c.exposures());
+  return m;
+}
+std::size_t chunk_plan::max_positions() const {
+  std::size_t m = 0;
+  for (const chunk_range& c : chunks) m = std::max(m, c.positions());
+  return m;
+}
+
+namespace {
+// Device bytes of chunk buffers sized for these counts, twice the upload part when chunked.
+std::size_t sized_chunk_bytes(std::size_t accounts, std::size_t exposures, std::size_t positions,
+                              bool chunked) {
+  return book_bytes(accounts, exposures, positions) +
+         (chunked ? upload_set_bytes(accounts, exposures, positions) : 0);
+}
+}  // namespace
+
+std::size_t chunk_buffer_bytes(const chunk_plan& plan) {
+  return sized_chunk_bytes(plan.max_accounts(), plan.max_exposures(), plan.max_positions(),
+                           plan.chunks.size() > 1);
+}
+
 std::size_t fixed_bytes(const run_shape& shape, std::size_t instruments, std::size_t accounts,
                         bool with_table, std::size_t budget) {
   const std::size_t un = static_cast<std::size_t>(std::max<std::int64_t>(shape.n, 0));
@@ -124,15 +159,30 @@ chunk_plan plan_chunks(const book& b, const run_shape& shape, std::size_t budget
     c.position_end = b.account_position_begin[c.account_end];
     return c;
   };
+  // The whole book as one chunk where it fits (held whole: one set of buffers, uploaded once).
+  const chunk_range whole = range_of(0, groups);
+  if (book_bytes(whole.accounts(), whole.exposures(), whole.positions()) <= plan.room &&
+      (max_chunk_accounts == 0 || whole.accounts() <= max_chunk_accounts)) {
+    plan.chunks.push_back(whole);
+    return plan;
+  }
+  // In chunks: every chunk buffer is sized by the largest chunk's accounts, exposures and
+  // positions (each its own maximum) and the upload buffers are held twice, so a chunk fits when
+  // those maxima, this chunk's included, do.
+  std::size_t max_acc = 0, max_exp = 0, max_pos = 0;
+  auto bytes_with = [&](const chunk_range& c) {
+    return sized_chunk_bytes(std::max(max_acc, c.accounts()), std::max(max_exp, c.exposures()),
+                             std::max(max_pos, c.positions()), true);
+  };
   auto fits = [&](const chunk_range& c) {
-    return book_bytes(c.accounts(), c.exposures(), c.positions()) <= plan.room &&
+    return bytes_with(c) <= plan.room &&
            (max_chunk_accounts == 0 || c.accounts() <= max_chunk_accounts);
   };
   std::uint32_t g = 0;
   do {
     std::uint32_t end = g + 1;
     const chunk_range one = range_of(g, end);
-    if (book_bytes(one.accounts(), one.exposures(), one.positions()) > plan.room)
+    if (bytes_with(one) > plan.room)
       throw std::runtime_error("CUDA backend: accounts " + std::to_string(std::size_t{g} * per) +
                                " onwards need more device memory than the " + gib(plan.room) +
                                " left after the scenarios; use fewer scenarios or the CPU backend");
@@ -148,7 +198,11 @@ chunk_plan plan_chunks(const book& b, const run_shape& shape, std::size_t budget
       end = next;
       step *= 2;
     }
-    plan.chunks.push_back(range_of(g, end));
+    const chunk_range c = range_of(g, end);
+    max_acc = std::max(max_acc, c.accounts());
+    max_exp = std::max(max_exp, c.exposures());
+    max_pos = std::max(max_pos, c.positions());
+    plan.chunks.push_back(c);
     g = end;
   } while (g < groups);
   return plan;

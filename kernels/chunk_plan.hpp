@@ -36,6 +36,13 @@ constexpr std::size_t bytes_per_account =
 // exposure.
 constexpr std::size_t bytes_per_exposure = 4 + 8 + 6 * 8;
 constexpr std::size_t bytes_per_position = 4 + 8 + 8;
+// Of those, what a chunked run uploads on every call and so holds twice (double buffering: the
+// next chunk's upload, on a copy stream, runs while this one computes): per account its two
+// offsets, collateral, credit limit, IM multiplier and split-list entry; per exposure its
+// underlying and position offset; per position its instrument, quantity and cost.
+constexpr std::size_t upload_bytes_per_account = 2 * 8 + 3 * 8 + 4;
+constexpr std::size_t upload_bytes_per_exposure = 4 + 8;
+constexpr std::size_t upload_bytes_per_position = 4 + 8 + 8;
 // The Monte Carlo kernel keeps this many underlyings' normals in registers; beyond, in scratch.
 constexpr std::uint32_t max_local_underlyings = 64;
 
@@ -119,6 +126,8 @@ std::string gib(std::size_t bytes);
 // Device bytes of a range of the book.
 std::size_t book_bytes(std::size_t accounts, std::size_t exposures, std::size_t positions);
 std::size_t book_bytes(const book& b);
+// Device bytes of the second set of upload buffers a chunked run holds for a chunk of this size.
+std::size_t upload_set_bytes(std::size_t accounts, std::size_t exposures, std::size_t positions);
 // Device bytes that do not scale with the accounts: instruments, market, scenario set, the
 // instrument P&L table (with_table), one wave's partial bad-debt rows, loss scratch and tiled
 // scratch (wave_groups with `budget`), the bad-debt carry rows, CUB temporaries.
@@ -133,12 +142,25 @@ struct chunk_plan {
   bool use_table = false;           // `full` keeps the instrument P&L table
   std::size_t room = 0;             // bytes left for the chunks after the fixed part
   bool resident() const { return chunks.size() == 1; }
+  // The largest chunk's accounts, exposures and positions (each its own maximum, possibly of
+  // different chunks): the backend sizes every chunk buffer by these.
+  std::size_t max_accounts() const;
+  std::size_t max_exposures() const;
+  std::size_t max_positions() const;
 };
 
+// Device bytes the backend allocates for the plan's chunks: book_bytes of the maxima, and for a
+// book in chunks a second set of upload buffers (upload_set_bytes of the maxima). At most
+// plan.room for every plan plan_chunks returns.
+std::size_t chunk_buffer_bytes(const chunk_plan& plan);
+
 // Splits `b` into chunks of whole bad-debt groups that fit `budget` bytes with `shape`, at most
-// `max_chunk_accounts` accounts each (0: no limit). `full` keeps the instrument P&L table when
-// the whole book fits beside it, or when the table takes at most half the budget. Throws
-// std::runtime_error (saying what to change) when the scenarios alone, or one group, do not fit.
+// `max_chunk_accounts` accounts each (0: no limit): the whole book as one chunk where it fits;
+// otherwise chunks whose buffers, sized by the largest chunk's counts and held twice where a chunk
+// uploads them (chunk_buffer_bytes), fit the room the fixed part leaves. `full` keeps the
+// instrument P&L table when the whole book fits beside it, or when the table takes at most half the
+// budget. Throws std::runtime_error (saying what to change) when the scenarios alone, or one group,
+// do not fit.
 chunk_plan plan_chunks(const book& b, const run_shape& shape, std::size_t budget,
                        std::size_t max_chunk_accounts);
 

@@ -33,6 +33,7 @@ cuda_backend::cuda_backend(const cuda_backend_options& options) : options_(optio
 cuda_backend::~cuda_backend() {
   // What the pool kept goes back to the device when the backend goes (a destructor must not
   // throw: errors are dropped).
+  (void)cudaStreamSynchronize(copy_stream_.get());  // no transfer into a buffer freed below
   dev_ = device_memory{};
   (void)cudaStreamSynchronize(s());
   cudaMemPool_t pool = nullptr;
@@ -63,33 +64,27 @@ void cuda_backend::plan(const run_shape& shape) {
   // plan (a whole book going to chunks) would otherwise keep the larger one's memory.
   release_chunk_buffers();
 
-  // Buffers sized for the largest chunk.
-  std::size_t max_acc = 0, max_exp = 0, max_pos = 0;
-  for (const chunk_range& c : p.chunks) {
-    max_acc = std::max(max_acc, c.accounts());
-    max_exp = std::max(max_exp, c.exposures());
-    max_pos = std::max(max_pos, c.positions());
+  // Buffers sized for the largest chunk (chunk_buffer_bytes counts them); a book in chunks holds
+  // its upload buffers twice (the spare set: the next chunk's upload overlaps this one's compute).
+  const std::size_t max_acc = p.max_accounts(), max_exp = p.max_exposures(),
+                    max_pos = p.max_positions();
+  dev_.book.reserve(max_acc, max_exp, max_pos, s());
+  if (p.chunks.size() > 1) {
+    dev_.spare.reserve(max_acc, max_exp, max_pos, s());
+    upload_staging_.reserve();  // cudaMallocHost is slow: once, not per call
   }
-  dev_.account_position_begin.reserve(max_acc + 1, s());
-  dev_.account_exposure_begin.reserve(max_acc + 1, s());
   for (device_buffer<double>* b :
-       {&dev_.collateral, &dev_.credit, &dev_.im_multiplier, &dev_.own_funds, &dev_.equity,
-        &dev_.gross, &dev_.floor_notional, &dev_.liquidity_addon, &dev_.var, &dev_.es, &dev_.im,
-        &dev_.mm, &dev_.breach, &dev_.health})
+       {&dev_.own_funds, &dev_.equity, &dev_.gross, &dev_.floor_notional, &dev_.liquidity_addon,
+        &dev_.var, &dev_.es, &dev_.im, &dev_.mm, &dev_.breach, &dev_.health})
     b->reserve(max_acc, s());
   dev_.status.reserve(max_acc, s());
   dev_.preemptive.reserve(max_acc, s());
   dev_.not_ok.reserve(max_acc, s());
   dev_.not_ok_count.reserve(1, s());
   dev_.select_temp.reserve(select_not_ok_temp_bytes(static_cast<std::uint32_t>(max_acc)), s());
-  dev_.exposure_underlying.reserve(max_exp, s());
-  dev_.exposure_position_begin.reserve(max_exp + 1, s());
   for (device_buffer<double>* b : {&dev_.exp_delta, &dev_.exp_gamma, &dev_.exp_vega,
                                    &dev_.exp_theta, &dev_.exp_decay, &dev_.exp_vol_exposure})
     b->reserve(max_exp, s());
-  dev_.position_instrument.reserve(max_pos, s());
-  dev_.position_quantity.reserve(max_pos, s());
-  dev_.position_cost.reserve(max_pos, s());
 
   residency_note_.clear();
   if (p.chunks.size() > 1) {
@@ -97,7 +92,7 @@ void cuda_backend::plan(const run_shape& shape) {
                       " of device memory left after the scenarios; processing its accounts in " +
                       std::to_string(p.chunks.size()) + " chunks (each uploaded on every call)";
   } else {
-    upload_chunk(p.chunks.front());
+    upload_chunk(p.chunks.front(), dev_.book, staging_, s());
   }
   residency_ = p.chunks.size() > 1 ? residency::chunked : residency::whole;
   chunks_ = std::move(p.chunks);
@@ -106,37 +101,15 @@ void cuda_backend::plan(const run_shape& shape) {
 }
 
 void cuda_backend::release_chunk_buffers() {
-  dev_.account_position_begin = device_buffer<std::uint64_t>();
-  dev_.account_exposure_begin = device_buffer<std::uint64_t>();
-  dev_.exposure_position_begin = device_buffer<std::uint64_t>();
-  dev_.exposure_underlying = device_buffer<std::uint32_t>();
-  dev_.position_instrument = device_buffer<std::uint32_t>();
-  dev_.split_account = device_buffer<std::uint32_t>();
-  split_count_ = 0;
-  for (device_buffer<double>* b : {&dev_.position_quantity,
-                                   &dev_.position_cost,
-                                   &dev_.collateral,
-                                   &dev_.credit,
-                                   &dev_.im_multiplier,
-                                   &dev_.exp_delta,
-                                   &dev_.exp_gamma,
-                                   &dev_.exp_vega,
-                                   &dev_.exp_theta,
-                                   &dev_.exp_decay,
-                                   &dev_.exp_vol_exposure,
-                                   &dev_.own_funds,
-                                   &dev_.equity,
-                                   &dev_.gross,
-                                   &dev_.floor_notional,
-                                   &dev_.liquidity_addon,
-                                   &dev_.var,
-                                   &dev_.es,
-                                   &dev_.im,
-                                   &dev_.mm,
-                                   &dev_.breach,
-                                   &dev_.health,
-                                   &dev_.collateral_change,
-                                   &dev_.addon})
+  // Freed on stream_, after the copy stream's last write into them (every chunk loop ends with
+  // copy_join).
+  dev_.book = upload_set{};
+  dev_.spare = upload_set{};
+  for (device_buffer<double>* b :
+       {&dev_.exp_delta, &dev_.exp_gamma, &dev_.exp_vega, &dev_.exp_theta, &dev_.exp_decay,
+        &dev_.exp_vol_exposure, &dev_.own_funds, &dev_.equity, &dev_.gross, &dev_.floor_notional,
+        &dev_.liquidity_addon, &dev_.var, &dev_.es, &dev_.im, &dev_.mm, &dev_.breach, &dev_.health,
+        &dev_.collateral_change, &dev_.addon})
     *b = device_buffer<double>();
   for (device_buffer<std::uint8_t>* b :
        {&dev_.status, &dev_.preemptive, &dev_.stream_state, &dev_.changed})
@@ -187,6 +160,8 @@ void cuda_backend::load_book(book& b, const risk_params& params) {
   // staging slots, and the market's block for this book's underlyings (a market listing more
   // grows it at its first revalue).
   staging_.reserve();
+  pinned_not_ok_count_.reserve(1);
+  pinned_tail_.reserve(3);
   pinned_market_.reserve(ins.size() * sizeof(valuation_inputs) +
                          (5 * underlyings + underlyings * underlyings) * sizeof(double) + 6 * 64);
   plan(run_shape{params.scenarios, underlyings, params.method == risk_method::full, false,
@@ -219,8 +194,8 @@ void cuda_backend::patch_accounts(const account_patch& patch) {
       account_patch_view{static_cast<std::uint32_t>(patch.size()), dev_.patch_accounts.data(),
                          dev_.patch_collateral.data(), dev_.patch_first.data(),
                          dev_.patch_quantity.data(), dev_.patch_cost.data()},
-      dev_.account_position_begin.data(), dev_.position_quantity.data(), dev_.position_cost.data(),
-      dev_.collateral.data(), s());
+      dev_.book.account_position_begin.data(), dev_.book.position_quantity.data(),
+      dev_.book.position_cost.data(), dev_.book.collateral.data(), s());
   // The sources are in pinned slots before the copies return; the kernel runs in stream order, and
   // the buffers are freed after it in stream order too, so no patch holds device memory that the
   // budget does not count.
@@ -228,6 +203,7 @@ void cuda_backend::patch_accounts(const account_patch& patch) {
 }
 
 void cuda_backend::release_all() {
+  copy_stream_.synchronize();  // every chunk loop joined it into stream_ already: costs nothing
   dev_ = device_memory{};
   chunks_.clear();
   residency_ = residency::none;
@@ -282,39 +258,39 @@ void cuda_backend::release_transfer_buffers() {
   dev_.gather_delta = device_buffer<double>();
 }
 
-void cuda_backend::upload_chunk(const chunk_range& c) {
-  // Through the two pinned staging slots (pinned_staging.cuh): each upload returns once its source
+void cuda_backend::upload_chunk(const chunk_range& c, upload_set& into, pinned_staging& staging,
+                                cudaStream_t stream) {
+  // Through two pinned staging slots (pinned_staging.cuh): each upload returns once its source
   // is copied into a slot, so `offsets` may be rewritten, while the device copies the slot before.
   // Offsets rebased to the chunk; everything else is a contiguous slice of the host book.
   std::vector<std::uint64_t> offsets(c.accounts() + 1);
   for (std::size_t a = 0; a <= c.accounts(); ++a)
     offsets[a] = book_->account_position_begin[c.account_begin + a] - c.position_begin;
-  staging_.upload(dev_.account_position_begin, offsets.data(), offsets.size(), s());
+  staging.upload(into.account_position_begin, offsets.data(), offsets.size(), stream);
   for (std::size_t a = 0; a <= c.accounts(); ++a)
     offsets[a] = book_->account_exposure_begin[c.account_begin + a] - c.exposure_begin;
-  staging_.upload(dev_.account_exposure_begin, offsets.data(), offsets.size(), s());
+  staging.upload(into.account_exposure_begin, offsets.data(), offsets.size(), stream);
   offsets.resize(c.exposures() + 1);
   for (std::size_t x = 0; x <= c.exposures(); ++x)
     offsets[x] = book_->exposure_position_begin[c.exposure_begin + x] - c.position_begin;
-  staging_.upload(dev_.exposure_position_begin, offsets.data(), offsets.size(), s());
-  staging_.upload(dev_.exposure_underlying, book_->exposure_underlying.data() + c.exposure_begin,
-                  c.exposures(), s());
-  staging_.upload(dev_.position_instrument, book_->position_instrument.data() + c.position_begin,
-                  c.positions(), s());
-  staging_.upload(dev_.position_quantity, book_->position_quantity.data() + c.position_begin,
-                  c.positions(), s());
-  staging_.upload(dev_.position_cost, book_->position_cost.data() + c.position_begin, c.positions(),
-                  s());
-  staging_.upload(dev_.collateral, book_->collateral.data() + c.account_begin, c.accounts(), s());
-  staging_.upload(dev_.credit, credit_.data() + c.account_begin, c.accounts(), s());
-  staging_.upload(dev_.im_multiplier, im_multiplier_.data() + c.account_begin, c.accounts(), s());
+  staging.upload(into.exposure_position_begin, offsets.data(), offsets.size(), stream);
+  staging.upload(into.exposure_underlying, book_->exposure_underlying.data() + c.exposure_begin,
+                 c.exposures(), stream);
+  staging.upload(into.position_instrument, book_->position_instrument.data() + c.position_begin,
+                 c.positions(), stream);
+  staging.upload(into.position_quantity, book_->position_quantity.data() + c.position_begin,
+                 c.positions(), stream);
+  staging.upload(into.position_cost, book_->position_cost.data() + c.position_begin, c.positions(),
+                 stream);
+  staging.upload(into.collateral, book_->collateral.data() + c.account_begin, c.accounts(), stream);
+  staging.upload(into.credit, credit_.data() + c.account_begin, c.accounts(), stream);
+  staging.upload(into.im_multiplier, im_multiplier_.data() + c.account_begin, c.accounts(), stream);
   // The accounts a warp revalues (account_split.hpp), found from the same offsets as the kernel.
   const std::vector<std::uint32_t> split =
       split_accounts(book_->account_exposure_begin.data(), book_->exposure_position_begin.data(),
                      c.account_begin, c.account_end);
-  split_count_ = static_cast<std::uint32_t>(split.size());
-  dev_.split_account.reserve(std::max<std::size_t>(1, split.size()), s());
-  staging_.upload(dev_.split_account, split.data(), split.size(), s());
+  into.split_count = static_cast<std::uint32_t>(split.size());  // into.split_account holds them
+  staging.upload(into.split_account, split.data(), split.size(), stream);
 }
 
 void cuda_backend::upload_market(const market_state& market) {
@@ -371,16 +347,16 @@ void cuda_backend::upload_market(const market_state& market) {
 
 chunk_view cuda_backend::chunk_device_view(const chunk_range& c) const {
   return chunk_view{static_cast<std::uint32_t>(c.accounts()),
-                    dev_.account_position_begin.data(),
-                    dev_.account_exposure_begin.data(),
-                    dev_.exposure_underlying.data(),
-                    dev_.exposure_position_begin.data(),
-                    dev_.position_instrument.data(),
-                    dev_.position_quantity.data(),
-                    dev_.position_cost.data(),
-                    dev_.collateral.data(),
-                    dev_.credit.data(),
-                    dev_.im_multiplier.data()};
+                    dev_.book.account_position_begin.data(),
+                    dev_.book.account_exposure_begin.data(),
+                    dev_.book.exposure_underlying.data(),
+                    dev_.book.exposure_position_begin.data(),
+                    dev_.book.position_instrument.data(),
+                    dev_.book.position_quantity.data(),
+                    dev_.book.position_cost.data(),
+                    dev_.book.collateral.data(),
+                    dev_.book.credit.data(),
+                    dev_.book.im_multiplier.data()};
 }
 
 revaluation_view cuda_backend::reval_device_view() {

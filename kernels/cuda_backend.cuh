@@ -57,6 +57,51 @@ class event_timeline {
   std::vector<std::string> names_;
 };
 
+// What a chunk uploads of the book on every call (chunk_plan.hpp's upload_bytes_per_*): held twice
+// for a book in chunks, so that the next chunk's upload runs while this one computes.
+struct upload_set {
+  device_buffer<std::uint64_t> account_position_begin, account_exposure_begin,
+      exposure_position_begin;
+  device_buffer<std::uint32_t> exposure_underlying, position_instrument;
+  device_buffer<std::uint32_t> split_account;  // chunk-local, ascending (split_accounts)
+  device_buffer<double> position_quantity, position_cost, collateral, credit, im_multiplier;
+  std::uint32_t split_count = 0;  // entries of split_account for the chunk uploaded into it
+  // Every buffer for a chunk of at most these counts (split_account: one entry per account, at
+  // least one), allocated on `stream`.
+  void reserve(std::size_t accounts, std::size_t exposures, std::size_t positions,
+               cudaStream_t stream) {
+    account_position_begin.reserve(accounts + 1, stream);
+    account_exposure_begin.reserve(accounts + 1, stream);
+    exposure_position_begin.reserve(exposures + 1, stream);
+    exposure_underlying.reserve(exposures, stream);
+    position_instrument.reserve(positions, stream);
+    split_account.reserve(std::max<std::size_t>(1, accounts), stream);
+    position_quantity.reserve(positions, stream);
+    position_cost.reserve(positions, stream);
+    collateral.reserve(accounts, stream);
+    credit.reserve(accounts, stream);
+    im_multiplier.reserve(accounts, stream);
+  }
+};
+
+// Makes `main` wait, in stream order, for everything enqueued on `copy` so far, when it goes (an
+// exception included): whatever the main stream does next (a buffer freed, a chunk uploaded into
+// the other set) comes after the copy stream's transfers. Errors are dropped (a destructor).
+class copy_join {
+ public:
+  copy_join(cudaStream_t copy, cudaStream_t main, cudaEvent_t done)
+      : copy_(copy), main_(main), done_(done) {}
+  copy_join(const copy_join&) = delete;
+  copy_join& operator=(const copy_join&) = delete;
+  ~copy_join() {
+    if (cudaEventRecord(done_, copy_) == cudaSuccess) (void)cudaStreamWaitEvent(main_, done_, 0);
+  }
+
+ private:
+  cudaStream_t copy_, main_;
+  cudaEvent_t done_;
+};
+
 class cuda_backend final : public backend {
  public:
   explicit cuda_backend(const cuda_backend_options& options);
@@ -112,7 +157,35 @@ class cuda_backend final : public backend {
   // Plans the chunks for `shape` and uploads the book when it is held whole. Whatever was on the
   // device is void from here: a revaluation or risk held there must be brought to the host first.
   void plan(const run_shape& shape);
-  void upload_chunk(const chunk_range& c);
+  // The chunk's book into `into` through `staging`, on `stream` (upload_set's buffers hold it).
+  void upload_chunk(const chunk_range& c, upload_set& into, pinned_staging& staging,
+                    cudaStream_t stream);
+  // A book in chunks, chunk by chunk in order: compute(c) enqueues chunk c's work on the backend's
+  // stream, finish(c) brings its results back. Chunk c + 1's book is uploaded into the spare set
+  // on the copy stream between the two, so that its transfer runs while chunk c computes; the
+  // backend's stream waits for it before chunk c + 1. Marks "upload" on the timeline after each
+  // wait.
+  template <class Compute, class Finish>
+  void for_each_chunk(event_timeline& timeline, Compute&& compute, Finish&& finish) {
+    const copy_join join(copy_stream_.get(), s(), copies_joined_.get());
+    upload_chunk(chunks_.front(), dev_.book, staging_, s());  // nothing to overlap with yet
+    for (std::size_t i = 0; i < chunks_.size(); ++i) {
+      if (i > 0) {
+        std::swap(dev_.book, dev_.spare);  // chunk i, uploaded on the copy stream
+        MSYNC_CUDA_TRY(cudaStreamWaitEvent(s(), spare_uploaded_.get(), 0));
+      }
+      timeline.mark("upload");
+      // Every use of the spare set (chunk i - 1's compute) is enqueued before this point.
+      spare_free_.record(s());
+      compute(chunks_[i]);
+      if (i + 1 < chunks_.size()) {
+        MSYNC_CUDA_TRY(cudaStreamWaitEvent(copy_stream_.get(), spare_free_.get(), 0));
+        upload_chunk(chunks_[i + 1], dev_.spare, upload_staging_, copy_stream_.get());
+        spare_uploaded_.record(copy_stream_.get());
+      }
+      finish(chunks_[i]);
+    }
+  }
   // Frees every buffer sized by a chunk (the book's arrays, its results, the tick path's).
   void release_chunk_buffers();
   // The chunk's part of the host revaluation into the device's revaluation buffers.
@@ -128,7 +201,7 @@ class cuda_backend final : public backend {
   // instrument its valuation inputs (instrument_inputs.hpp, as the CPU backend takes them).
   void upload_market(const market_state& market);
   chunk_view chunk_device_view(const chunk_range& c) const;
-  // The split accounts of the chunk uploaded last (upload_chunk): the revaluation's warps.
+  // The split accounts of the chunk in dev_.book: the revaluation's warps.
   split_account_view split_device_view() const;
   revaluation_view reval_device_view();
   underlying_view underlying_device_view();
@@ -178,6 +251,13 @@ class cuda_backend final : public backend {
   progress_callback progress_;
   std::vector<stage_time> stages_;
   stream stream_;  // declared before every buffer: they are freed on it
+  // A book in chunks: the next chunk's upload, while this one computes (for_each_chunk). Every
+  // device buffer is allocated and freed on stream_; the copy stream only writes the spare set,
+  // after an event of stream_ says its last reader is done.
+  stream copy_stream_;
+  event spare_free_;      // on stream_: the spare set's last reader enqueued before it
+  event spare_uploaded_;  // on copy_stream_: the next chunk is in the spare set
+  event copies_joined_;   // on copy_stream_: for copy_join
 
   // The caller's book (borrowed, load_book), for chunked uploads and patches (collateral
   // included).
@@ -208,12 +288,10 @@ class cuda_backend final : public backend {
     device_buffer<instrument_risk> unit;
     device_buffer<double> base_value;
     device_buffer<double> spot, vol, cholesky, impact_coefficient, daily_volume;
-    // One chunk's book, revaluation and risk outputs (capacity of the largest chunk).
-    device_buffer<std::uint64_t> account_position_begin, account_exposure_begin,
-        exposure_position_begin;
-    device_buffer<std::uint32_t> exposure_underlying, position_instrument;
-    device_buffer<std::uint32_t> split_account;  // chunk-local, ascending (split_accounts)
-    device_buffer<double> position_quantity, position_cost, collateral, credit, im_multiplier;
+    // One chunk's book (capacity of the largest chunk), and for a book in chunks the next chunk's,
+    // uploaded on the copy stream while this one computes; the two swap chunk after chunk.
+    upload_set book, spare;
+    // One chunk's revaluation and risk outputs (capacity of the largest chunk).
     device_buffer<double> exp_delta, exp_gamma, exp_vega, exp_theta, exp_decay, exp_vol_exposure;
     device_buffer<double> own_funds, equity, gross, floor_notional, liquidity_addon;
     device_buffer<double> var, es, im, mm, breach, health;
@@ -242,8 +320,6 @@ class cuda_backend final : public backend {
   };
   device_memory dev_;
 
-  std::uint32_t split_count_ = 0;  // entries of dev_.split_account for the chunk uploaded last
-
   // Host side of what crosses PCIe on every call, page-locked (pinned_buffer.cuh): the market of a
   // revalue (packed into one block), the collateral that moved (accounts and changes), the stale
   // flags, and the changed accounts' count and records coming back; and two staging slots for the
@@ -251,6 +327,11 @@ class cuda_backend final : public backend {
   pinned_buffer<unsigned char> pinned_market_;
   event market_copied_;  // recorded after the market's copies out of pinned_market_
   pinned_staging staging_;
+  pinned_staging upload_staging_;  // a book in chunks: the next chunk's, on the copy stream
+  // The not-ok count of a chunk's risk and the book's bad-debt mean, VaR and ES, brought back
+  // through pinned memory and read after a wait.
+  pinned_buffer<std::uint32_t> pinned_not_ok_count_;
+  pinned_buffer<double> pinned_tail_;
   pinned_buffer<std::uint32_t> pinned_change_account_;
   pinned_buffer<double> pinned_change_;
   pinned_buffer<std::uint8_t> pinned_stale_;

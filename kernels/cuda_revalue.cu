@@ -27,20 +27,23 @@ void cuda_backend::revalue(const market_state& market,
     enqueue_market(market, timeline);
     host_reval_ = sized_revaluation();
     const pinned_staging::scope downloads(staging_);
-    for (const chunk_range& c : chunks_) {
-      // The host copies the chunk into one staging slot while the device takes the other; the
-      // results come back the same way, landing in host_reval_ at staging_.finish.
-      upload_chunk(c);
-      timeline.mark("upload");
-      collateral_change_view chunk_changes = changes;
-      chunk_changes.account_offset = static_cast<std::uint32_t>(c.account_begin);
-      launch_account_revalue(chunk_device_view(c), dev_.terms.data(), dev_.ins_inputs.data(),
-                             dev_.unit.data(), underlying_device_view(), reval_device_view(),
-                             split_device_view(), chunk_changes, s());
-      timeline.mark("revalue");
-      download_chunk_revaluation(c, host_reval_);
-      timeline.mark("download");
-    }
+    // Chunk c + 1's book goes up on the copy stream while chunk c revalues (for_each_chunk); the
+    // results come back through staging_ on the backend's stream, landing in host_reval_ at
+    // staging_.finish.
+    for_each_chunk(
+        timeline,
+        [&](const chunk_range& c) {
+          collateral_change_view chunk_changes = changes;
+          chunk_changes.account_offset = static_cast<std::uint32_t>(c.account_begin);
+          launch_account_revalue(chunk_device_view(c), dev_.terms.data(), dev_.ins_inputs.data(),
+                                 dev_.unit.data(), underlying_device_view(), reval_device_view(),
+                                 split_device_view(), chunk_changes, s());
+          timeline.mark("revalue");
+        },
+        [&](const chunk_range& c) {
+          download_chunk_revaluation(c, host_reval_);
+          timeline.mark("download");
+        });
     stream_.synchronize();
     staging_.finish();
     reval_at_ = held_at::host;
@@ -104,7 +107,7 @@ void cuda_backend::enqueue_whole_revalue(const market_state& market,
 }
 
 split_account_view cuda_backend::split_device_view() const {
-  return split_account_view{split_count_, dev_.split_account.data()};
+  return split_account_view{dev_.book.split_count, dev_.book.split_account.data()};
 }
 
 revaluation cuda_backend::copy_revaluation() {
@@ -172,7 +175,7 @@ revalued_accounts cuda_backend::copy_revaluation_of(const std::vector<std::uint3
                           dev_.gather_first.data(), dev_.gather_equity.data(),
                           dev_.gather_own_funds.data(), dev_.gather_gross.data(),
                           dev_.gather_delta.data()},
-      dev_.account_exposure_begin.data(), reval_device_view(), s());
+      dev_.book.account_exposure_begin.data(), reval_device_view(), s());
   const pinned_staging::scope downloads(staging_);
   staging_.download(out.equity.data(), dev_.gather_equity, n, s());
   staging_.download(out.own_funds.data(), dev_.gather_own_funds, n, s());

@@ -49,8 +49,10 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   if (file) {
     dev_.file_return.reserve(cells, s());
     dev_.file_change.reserve(cells, s());
-    dev_.file_return.upload(file->spot_return, s());
-    dev_.file_change.upload(file->vol_change, s());
+    // Through the pinned staging slots, asynchronously (the file's vectors may go once this
+    // returns: what they held is in a slot or on the device).
+    staging_.upload(dev_.file_return, file->spot_return.data(), file->spot_return.size(), s());
+    staging_.upload(dev_.file_change, file->vol_change.data(), file->vol_change.size(), s());
     timeline.mark("upload market");
     launch_given_scenarios(dev_.spot.data(), dev_.file_return.data(), dev_.file_change.data(), n,
                            static_cast<std::uint32_t>(u), dev_.scen_spot.data(),
@@ -132,10 +134,13 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
   const risk_rule_view rules{k, shape.full, params.measure == margin_measure::es,
                              params.min_margin_rate, params.maintenance_ratio};
   std::uint32_t groups_done = 0;
-  for (const chunk_range& c : chunks_) {
-    if (!whole) upload_chunk(c);
-    if (reval_at_ == held_at::host) upload_chunk_revaluation(c);
-    if (!whole || reval_at_ == held_at::host) timeline.mark("upload");
+  // Chunk c's scenario risk, enqueued on the backend's stream: its revaluation up when it is held
+  // on the host, its groups in waves, health and the not-ok accounts.
+  auto compute = [&](const chunk_range& c) {
+    if (reval_at_ == held_at::host) {
+      upload_chunk_revaluation(c);
+      timeline.mark("upload");
+    }
     const risk_launch launch{chunk_device_view(c),
                              ins,
                              reval_device_view(),
@@ -155,8 +160,10 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
                              tiled ? dev_.tile_scratch.data() : nullptr};
     // The chunk's groups in waves, each wave's rows added to the book's before the next wave
     // reuses them (stream order); a bundle of groups a wave leaves unfinished waits in the carry
-    // row for the next wave, in this chunk or the next. With a progress callback, a wait and a
-    // report about every twentieth of the groups.
+    // row for the next wave, in this chunk or the next. With a progress callback, a book held
+    // whole waits and reports about every twentieth of the groups; a book in chunks reports at
+    // each chunk's end, after its download's wait, so that no wait holds back the next chunk's
+    // upload.
     std::uint32_t reported = groups_done;
     for (std::uint32_t g = 0; g < c.groups(); g += wave) {
       const std::uint32_t end = std::min(c.groups(), g + wave);
@@ -167,8 +174,9 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
                                carry_out, dev_.book_bad.data(), s());
       ++waves_done;
       groups_done += end - g;
-      if (progress_ && (groups_done - reported >= std::max<std::uint32_t>(1, groups / 20) ||
-                        end == c.groups())) {
+      if (whole && progress_ &&
+          (groups_done - reported >= std::max<std::uint32_t>(1, groups / 20) ||
+           end == c.groups())) {
         stream_.synchronize();
         reported = groups_done;
         report_progress("scenario risk", static_cast<double>(groups_done) / groups);
@@ -182,46 +190,60 @@ void cuda_backend::scenario_risk(const scenario_source& source, const risk_param
       select_not_ok(dev_.status.data(), accounts, dev_.not_ok.data(), dev_.not_ok_count.data(),
                     dev_.select_temp.data(), dev_.select_temp.size(), s());
     timeline.mark("health");
-    if (!whole) {
+  };
+  if (whole) {
+    compute(chunks_.front());
+  } else {
+    // Chunk c + 1's book goes up on the copy stream while chunk c computes; chunk c's results come
+    // down (through pinned memory) after that upload is enqueued.
+    for_each_chunk(timeline, compute, [&](const chunk_range& c) {
       download_chunk_risk(c, host_risk_);
       timeline.mark("download");
-    }
+      report_progress("scenario risk", static_cast<double>(groups_done) / groups);
+    });
   }
   // A revaluation uploaded from the host to a book held whole is now on the device as well.
   if (whole) reval_at_ = held_at::device;
   // The book: B_s (summed wave by wave above), its mean and tail.
   launch_book_tail(dev_.book_bad.data(), n, rules.tail_k, dev_.book_tail.data(), s());
   timeline.mark("scenario risk");
-  double tail[3] = {0.0, 0.0, 0.0};
-  dev_.book_tail.download(tail, 3, s());
+  // Through pinned memory (asynchronous), read after the wait; nothing else copies into it.
+  MSYNC_CUDA_TRY(cudaMemcpyAsync(pinned_tail_.data(), dev_.book_tail.data(), 3 * sizeof(double),
+                                 cudaMemcpyDeviceToHost, s()));
   stream_.synchronize();
-  host_risk_.bad_debt_mean = tail[0];
-  host_risk_.bad_debt_var = tail[1];
-  host_risk_.bad_debt_es = tail[2];
+  host_risk_.bad_debt_mean = pinned_tail_.data()[0];
+  host_risk_.bad_debt_var = pinned_tail_.data()[1];
+  host_risk_.bad_debt_es = pinned_tail_.data()[2];
   if (progress_) report_progress("scenario risk", 1.0);
   stages_ = timeline.collect();
   risk_at_ = whole ? held_at::device : held_at::host;
 }
 
 void cuda_backend::download_chunk_risk(const chunk_range& c, risk_result& out) {
-  const auto accounts = static_cast<std::uint32_t>(c.accounts());
-  dev_.var.download(out.var.data() + c.account_begin, c.accounts(), s());
-  dev_.es.download(out.es.data() + c.account_begin, c.accounts(), s());
-  dev_.im.download(out.initial_margin.data() + c.account_begin, c.accounts(), s());
-  dev_.mm.download(out.maintenance_margin.data() + c.account_begin, c.accounts(), s());
-  dev_.health.download(out.health.data() + c.account_begin, c.accounts(), s());
-  dev_.breach.download(out.breach_probability.data() + c.account_begin, c.accounts(), s());
+  // Through the pinned staging slots, asynchronously on the backend's stream; they land in `out`
+  // at staging_.finish, after the one wait that the not-ok count needs anyway.
+  const std::size_t a = c.account_begin, na = c.accounts();
+  const pinned_staging::scope downloads(staging_);
+  staging_.download(out.var.data() + a, dev_.var, na, s());
+  staging_.download(out.es.data() + a, dev_.es, na, s());
+  staging_.download(out.initial_margin.data() + a, dev_.im, na, s());
+  staging_.download(out.maintenance_margin.data() + a, dev_.mm, na, s());
+  staging_.download(out.health.data() + a, dev_.health, na, s());
+  staging_.download(out.breach_probability.data() + a, dev_.breach, na, s());
   static_assert(sizeof(account_status) == 1, "status bytes copy as they are");
-  dev_.status.download(reinterpret_cast<std::uint8_t*>(out.status.data() + c.account_begin),
-                       c.accounts(), s());
-  dev_.preemptive.download(out.preemptive.data() + c.account_begin, c.accounts(), s());
-  std::uint32_t count = 0;
-  if (accounts > 0) dev_.not_ok_count.download(&count, 1, s());
+  staging_.download(reinterpret_cast<std::uint8_t*>(out.status.data() + a), dev_.status, na, s());
+  staging_.download(out.preemptive.data() + a, dev_.preemptive, na, s());
+  if (na > 0)
+    MSYNC_CUDA_TRY(cudaMemcpyAsync(pinned_not_ok_count_.data(), dev_.not_ok_count.data(),
+                                   sizeof(std::uint32_t), cudaMemcpyDeviceToHost, s()));
   stream_.synchronize();  // the count is needed on the host now
+  staging_.finish();      // the arrays above in `out`, before its not-ok list may grow
+  const std::uint32_t count = na > 0 ? pinned_not_ok_count_.data()[0] : 0;
   const std::size_t before = out.not_ok_accounts.size();
   out.not_ok_accounts.resize(before + count);
-  dev_.not_ok.download(out.not_ok_accounts.data() + before, count, s());
-  stream_.synchronize();  // before the indices are rebased (and the vector may grow again)
+  staging_.download(out.not_ok_accounts.data() + before, dev_.not_ok, count, s());
+  stream_.synchronize();
+  staging_.finish();  // before the indices are rebased (and the vector may grow again)
   for (std::size_t i = before; i < out.not_ok_accounts.size(); ++i)
     out.not_ok_accounts[i] += static_cast<std::uint32_t>(c.account_begin);
 }

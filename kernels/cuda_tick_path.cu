@@ -51,8 +51,8 @@ std::vector<tick_change> cuda_backend::revalue_tick(const market_state& market,
 
 stream_tick_view cuda_backend::tick_view(const tick_request& request, std::uint32_t accounts) {
   return stream_tick_view{accounts,
-                          dev_.account_exposure_begin.data(),
-                          dev_.exposure_underlying.data(),
+                          dev_.book.account_exposure_begin.data(),
+                          dev_.book.exposure_underlying.data(),
                           dev_.exp_delta.data(),
                           dev_.equity.data(),
                           dev_.spot.data(),

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <regex>
 #include <sstream>
 
 #include "backend_cases.hpp"
@@ -351,6 +352,12 @@ TEST_P(backend_parity, chunked_run_equals_resident_run) {
     if (GetParam().options.max_chunk_accounts > 0 && GetParam().name != "cpu") {
       EXPECT_NE(engine->residency_note().find("chunks"), std::string::npos)
           << engine->residency_note();
+      // More than two chunks (3,000 accounts, at most 700 a chunk), so that the two sets of upload
+      // buffers take turns more than once: each chunk's upload overlaps the one before's compute.
+      std::smatch count;
+      const std::string note = engine->residency_note();
+      ASSERT_TRUE(std::regex_search(note, count, std::regex("in ([0-9]+) chunks"))) << note;
+      EXPECT_GE(std::stoi(count[1].str()), 3) << note;
     }
     expect_identical(c, r);
   }

@@ -47,6 +47,9 @@ void expect_valid_plan(const chunk_plan& plan, const book& b, std::size_t cap) {
   }
   EXPECT_EQ(next_group, group_count(b.accounts()));
   EXPECT_EQ(next_account, b.accounts());
+  // What the backend allocates for the chunks (sized by the largest chunk's counts, the upload
+  // buffers twice when chunked) fits the room.
+  EXPECT_LE(chunk_buffer_bytes(plan), plan.room);
 }
 
 TEST(chunk_plan, groups_depend_on_the_account_count_only) {
@@ -155,6 +158,40 @@ TEST(chunk_plan, a_small_budget_splits_the_book_by_bytes) {
   EXPECT_EQ(plan.room, budget - fixed);
   expect_valid_plan(plan, b, 0);
   EXPECT_FALSE(stays_resident(b, shape, budget));
+}
+
+// A book in chunks holds its upload buffers twice (the next chunk's upload runs while this one
+// computes), each buffer sized by the largest chunk: the planner counts both, whatever the room.
+TEST(chunk_plan, chunks_count_the_second_set_of_upload_buffers) {
+  test::temp_dir dir;
+  const book_inputs in = book_of(dir, 3000);
+  const book& b = in.positions;
+  const run_shape shape{1000, 4, false, false};
+  const std::size_t fixed =
+      fixed_bytes(shape, b.instruments.size(), b.accounts(), false, std::size_t{1} << 30);
+  const std::size_t second = upload_set_bytes(b.accounts(), b.exposures(), b.positions());
+  EXPECT_EQ(second, b.accounts() * 44 + b.exposures() * 12 + b.positions() * 20);
+  for (std::size_t parts : {2, 3, 5, 9, 17, 40}) {
+    SCOPED_TRACE(parts);
+    const chunk_plan plan = plan_chunks(b, shape, fixed + book_bytes(b) / parts, 0);
+    ASSERT_GT(plan.chunks.size(), 1u);
+    expect_valid_plan(plan, b, 0);
+    const std::size_t acc = plan.max_accounts(), exp = plan.max_exposures(),
+                      pos = plan.max_positions();
+    EXPECT_EQ(chunk_buffer_bytes(plan),
+              book_bytes(acc, exp, pos) + upload_set_bytes(acc, exp, pos));
+    for (const chunk_range& c : plan.chunks)
+      EXPECT_LE(book_bytes(c.accounts(), c.exposures(), c.positions()) +
+                    upload_set_bytes(c.accounts(), c.exposures(), c.positions()),
+                plan.room);
+    // One set would have fitted larger chunks: the second one costs chunks.
+    EXPECT_GT(plan.chunks.size(), parts - 1);
+  }
+  // Held whole, one set: the budget that just fits the book keeps it whole.
+  const chunk_plan whole = plan_chunks(b, shape, fixed + book_bytes(b), 0);
+  EXPECT_TRUE(whole.resident());
+  EXPECT_EQ(chunk_buffer_bytes(whole), book_bytes(b));
+  EXPECT_FALSE(plan_chunks(b, shape, fixed + book_bytes(b) - 1, 0).resident());
 }
 
 TEST(chunk_plan, full_keeps_the_table_only_where_it_fits) {
