@@ -17,6 +17,7 @@
 #include "io/tick_stream.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/stopwatch.hpp"
+#include "mpi/rank_group.hpp"
 #include "progress.hpp"
 
 namespace msync::cli {
@@ -30,10 +31,11 @@ class usage_error : public std::runtime_error {
 
 // What is known of the process before any command runs.
 struct run_context {
-  std::string command_line;  // argv, shell-quoted where needed
-  std::string started;       // ISO 8601 UTC, ms
-  std::string run_id;        // new_run_id(): in the marker of --out and in every provenance
-  stopwatch clock;           // since the process started
+  std::string command_line;     // argv, shell-quoted where needed
+  std::string started;          // ISO 8601 UTC, ms
+  std::string run_id;           // new_run_id(): in the marker of --out and in every provenance
+  stopwatch clock;              // since the process started
+  rank_group* ranks = nullptr;  // the job's ranks (join_ranks); one without mpirun
 
   // A provenance block for a run on `book`: method, seed, confidence, scenarios to be filled.
   run_provenance provenance(const std::string& book) const;
