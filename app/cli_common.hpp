@@ -41,6 +41,13 @@ struct run_context {
   run_provenance provenance(const std::string& book) const;
 };
 
+// Under mpirun (docs/design.md 16.3): runs `work` on this rank, then agrees with every rank on how
+// it went. A rank whose work failed prints why (as main would, then `PROGRAM: rank R of K failed
+// (exit status S)`) and throws rank_stopped with its status; every other rank then throws
+// rank_stopped with the status agreed, silently.
+void on_every_rank(rank_group& ranks, const std::string& program,
+                   const std::function<void()>& work);
+
 // A subcommand: its parser (options bound to storage the run function owns) and what runs it.
 struct command {
   CLI::App* app = nullptr;

@@ -79,16 +79,7 @@ int run_margin_on_ranks_command(const margin_options& o, const run_context& cont
   progress_reporter progress(lead && !o.run.quiet);
   request.progress = progress.callback();
   const rank_stage stage = [&](const std::function<void()>& work) {
-    int status = exit_ok;
-    try {
-      work();
-    } catch (...) {
-      status = report_current_exception("marginsync margin");
-      std::fprintf(stderr, "marginsync margin: rank %d of %d failed (exit status %d)\n",
-                   ranks.rank(), ranks.size(), status);
-    }
-    const int agreed = ranks.agree(status);
-    if (agreed != exit_ok) throw rank_stopped(status != exit_ok ? status : agreed);
+    on_every_rank(ranks, "marginsync margin", work);
   };
   std::optional<output_directory> out;
   stage([&] {

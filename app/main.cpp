@@ -171,12 +171,14 @@ int main(int argc, char** argv) {
     if (c.app->parsed()) chosen = &c;
   if (!chosen) return usage("marginsync", "no command given");
   const std::string program = "marginsync " + chosen->app->get_name();
-  // Only margin splits its work between ranks; any other command would run K times over the same
-  // outputs.
-  if (ranks->size() > 1 && chosen->app->get_name() != "margin")
-    return ranks->rank() == 0
-               ? usage(program, "runs in one process: under mpirun, only margin runs across ranks")
-               : exit_bad_input;
+  // Only margin and cascade split their work between ranks; any other command would run K times
+  // over the same outputs.
+  if (ranks->size() > 1 && chosen->app->get_name() != "margin" &&
+      chosen->app->get_name() != "cascade")
+    return ranks->rank() == 0 ? usage(program,
+                                      "runs in one process: under mpirun, only margin and cascade "
+                                      "run across ranks")
+                              : exit_bad_input;
   try {
     const int status = chosen->run();
     // What went to standard output must have got there (a redirect onto a full disk); a reader

@@ -25,8 +25,8 @@ namespace {
 std::vector<double> book_bad_debt_in_rank_order(rank_group& ranks, const risk_result& part,
                                                 std::size_t scenarios) {
   const int r = ranks.rank(), k = ranks.size();
-  std::vector<double> sum = r == 0 ? std::vector<double>(scenarios, 0.0)
-                                   : ranks.receive_vector<double>(r - 1);
+  std::vector<double> sum =
+      r == 0 ? std::vector<double>(scenarios, 0.0) : ranks.receive_vector<double>(r - 1);
   if (sum.size() != scenarios) throw std::logic_error("bad-debt sum of the wrong length");
   for (const std::vector<double>& row : part.share_bad_debt_rows)
     for (std::size_t s = 0; s < row.size(); ++s) sum[s] += row[s];
@@ -58,9 +58,8 @@ std::vector<T> picked(const std::vector<T>& all, const std::vector<std::uint32_t
 void send_part(rank_group& ranks, const risk_result& r) {
   const std::vector<std::uint32_t>& a = r.share_accounts;
   ranks.send_vector(0, a);
-  for (const std::vector<double>* column : {&r.var, &r.es, &r.initial_margin,
-                                            &r.maintenance_margin, &r.health,
-                                            &r.breach_probability})
+  for (const std::vector<double>* column :
+       {&r.var, &r.es, &r.initial_margin, &r.maintenance_margin, &r.health, &r.breach_probability})
     ranks.send_vector(0, picked(*column, a));
   std::vector<std::uint8_t> status(a.size());
   for (std::size_t i = 0; i < a.size(); ++i) status[i] = static_cast<std::uint8_t>(r.status[a[i]]);
@@ -71,9 +70,9 @@ void send_part(rank_group& ranks, const risk_result& r) {
 // Rank `from`'s part, received on rank 0 and written into `into` at its accounts.
 void receive_part(rank_group& ranks, int from, risk_result& into) {
   const std::vector<std::uint32_t> a = ranks.receive_vector<std::uint32_t>(from);
-  for (std::vector<double>* column : {&into.var, &into.es, &into.initial_margin,
-                                      &into.maintenance_margin, &into.health,
-                                      &into.breach_probability}) {
+  for (std::vector<double>* column :
+       {&into.var, &into.es, &into.initial_margin, &into.maintenance_margin, &into.health,
+        &into.breach_probability}) {
     const std::vector<double> v = ranks.receive_vector<double>(from);
     if (v.size() != a.size()) throw std::logic_error("a rank's part of the wrong length");
     for (std::size_t i = 0; i < a.size(); ++i) (*column)[a.at(i)] = v[i];

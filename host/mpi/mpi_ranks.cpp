@@ -84,7 +84,9 @@ class mpi_world final : public rank_group {
 
 }  // namespace
 
-bool built_with_mpi() { return true; }
+bool built_with_mpi() {
+  return true;
+}
 
 std::unique_ptr<rank_group> join_ranks(int& argc, char**& argv) {
   if (!started_by_launcher()) return make_single_rank();

@@ -33,8 +33,8 @@ class rank_group {
   virtual int local_rank() const = 0;  // among the ranks on this machine
   virtual int local_size() const = 0;  // ranks on this machine (they share its cores and GPUs)
 
-  // Every rank's status after a stage, agreed: the largest (0 when every rank succeeded). Every rank
-  // calls it at the same points, so that a rank that failed stops the others there instead of
+  // Every rank's status after a stage, agreed: the largest (0 when every rank succeeded). Every
+  // rank calls it at the same points, so that a rank that failed stops the others there instead of
   // leaving them waiting for its data (the failure rule of docs/design.md 16.3).
   virtual int agree(int status) = 0;
 

@@ -3,8 +3,12 @@
 
 namespace msync {
 
-bool built_with_mpi() { return false; }
+bool built_with_mpi() {
+  return false;
+}
 
-std::unique_ptr<rank_group> join_ranks(int&, char**&) { return make_single_rank(); }
+std::unique_ptr<rank_group> join_ranks(int&, char**&) {
+  return make_single_rank();
+}
 
 }  // namespace msync

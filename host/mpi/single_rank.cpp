@@ -27,6 +27,8 @@ class single_rank final : public rank_group {
 
 }  // namespace
 
-std::unique_ptr<rank_group> make_single_rank() { return std::make_unique<single_rank>(); }
+std::unique_ptr<rank_group> make_single_rank() {
+  return std::make_unique<single_rank>();
+}
 
 }  // namespace msync

@@ -59,14 +59,14 @@ def main():
             + (["--snapshot"] if snapshot else []))
         return out
 
-    def same_outputs(book, ranks, *options):
+    def same_outputs(book, ranks, *options, command="margin"):
         opts = ["--threads", "1", "-q"] + list(options)
         one = os.path.join(work, "one")
         if not os.path.isdir(one):
-            run([cli, "margin", "--book", book, "--out", one] + opts)
+            run([cli, command, "--book", book, "--out", one] + opts)
         for k in ranks:
             many = os.path.join(work, f"np{k}")
-            run(mpirun + ["-np", str(k), cli, "margin", "--book", book, "--out", many] + opts)
+            run(mpirun + ["-np", str(k), cli, command, "--book", book, "--out", many] + opts)
             p = run([sys.executable, compare, one, many], expect=None)
             print(f"np {k}: " + p.stdout.strip())
             if p.returncode != 0:
@@ -90,6 +90,16 @@ def main():
         scenarios = os.path.join(work, "scenarios.csv")
         scenario_file(scenarios, ["BTC", "ETH", "SOL", "BNB"], 500, 3)
         same_outputs(generated(), [2, 3], "--scenario-file", scenarios, "--method", "full")
+    elif c == "cascade_rounds":
+        # 3 rounds, 434 close-outs: every round's margins come from every rank's part.
+        same_outputs(generated(), [2, 3], "--shock", "BTC=-0.3,ETH=-0.35", "--scenarios", "1000",
+                     command="cascade")
+        rounds = open(os.path.join(work, "np3", "rounds.csv")).read().splitlines()
+        if len(rounds) < 1 + 3:
+            raise SystemExit("the cascade needs several rounds to test them")
+    elif c == "cascade_grid":
+        same_outputs(generated(), [3], "--shock-grid", "BTC=-0.1:-0.3:0.1,SOL=-0.2:-0.4:0.1",
+                     "--scenarios", "500", "--method", "delta_gamma", command="cascade")
     elif c in ("fail_bad_input", "fail_out_of_memory"):
         # One rank fails while the others succeed: mpirun's MPMD form starts the last rank with
         # its own command line, a positions file with a bad row (that rank's share of bad input)
@@ -121,7 +131,7 @@ def main():
     elif c == "other_command_refused":
         p = run(mpirun + ["-np", "2", cli, "generate", "--accounts", "10", "--out",
                           os.path.join(work, "g")], expect=None)
-        if p.returncode == 0 or "only margin runs across ranks" not in p.stderr:
+        if p.returncode == 0 or "only margin and cascade run across ranks" not in p.stderr:
             raise SystemExit("generate under mpirun -np 2 was not refused:\n" + p.stderr)
         if os.path.exists(os.path.join(work, "g")):
             raise SystemExit("generate wrote its output under mpirun -np 2")

@@ -18,7 +18,9 @@ namespace {
 using test::generated_book;
 using test::temp_dir;
 
-bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+bool same_bits(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
 
 void expect_parts_add_up(risk_method method, int parts) {
   const temp_dir dir;
