@@ -156,6 +156,8 @@ margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
         request.threads > 0 ? request.threads : cpu_threads_per_rank(ranks.local_size());
     backend_selection selection = select_backend(backend_choice::cpu, threads, 0);
     log(selection.note);
+    if (built_backends().size() > 1)
+      log("CUDA not used: across ranks, only the CPU backend splits its scenario risk");
     run.engine = std::move(selection.instance);
     backend& engine = *run.engine;
     engine.set_progress(request.progress);
