@@ -13,6 +13,20 @@ const char* const exit_note =
     "exit status: 0 success, 1 failure while running, 2 bad input or usage, 3 requested backend "
     "not available\n";
 
+void on_every_rank(rank_group& ranks, const std::string& program,
+                   const std::function<void()>& work) {
+  int status = exit_ok;
+  try {
+    work();
+  } catch (...) {
+    status = report_current_exception(program);
+    std::fprintf(stderr, "%s: rank %d of %d failed (exit status %d)\n", program.c_str(),
+                 ranks.rank(), ranks.size(), status);
+  }
+  const int agreed = ranks.agree(status);
+  if (agreed != exit_ok) throw rank_stopped(status != exit_ok ? status : agreed);
+}
+
 run_provenance run_context::provenance(const std::string& book) const {
   run_provenance p;
   p.command_line = command_line;

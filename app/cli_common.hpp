@@ -17,6 +17,7 @@
 #include "io/tick_stream.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/stopwatch.hpp"
+#include "mpi/rank_group.hpp"
 #include "progress.hpp"
 
 namespace msync::cli {
@@ -30,14 +31,22 @@ class usage_error : public std::runtime_error {
 
 // What is known of the process before any command runs.
 struct run_context {
-  std::string command_line;  // argv, shell-quoted where needed
-  std::string started;       // ISO 8601 UTC, ms
-  std::string run_id;        // new_run_id(): in the marker of --out and in every provenance
-  stopwatch clock;           // since the process started
+  std::string command_line;     // argv, shell-quoted where needed
+  std::string started;          // ISO 8601 UTC, ms
+  std::string run_id;           // new_run_id(): in the marker of --out and in every provenance
+  stopwatch clock;              // since the process started
+  rank_group* ranks = nullptr;  // the job's ranks (join_ranks); one without mpirun
 
   // A provenance block for a run on `book`: method, seed, confidence, scenarios to be filled.
   run_provenance provenance(const std::string& book) const;
 };
+
+// Under mpirun (docs/design.md 16.3): runs `work` on this rank, then agrees with every rank on how
+// it went. A rank whose work failed prints why (as main would, then `PROGRAM: rank R of K failed
+// (exit status S)`) and throws rank_stopped with its status; every other rank then throws
+// rank_stopped with the status agreed, silently.
+void on_every_rank(rank_group& ranks, const std::string& program,
+                   const std::function<void()>& work);
 
 // A subcommand: its parser (options bound to storage the run function owns) and what runs it.
 struct command {

@@ -11,6 +11,8 @@
 #include "margin/margin_job.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/stopwatch.hpp"
+#include "mpi/cascade_ranks.hpp"
+#include "mpi/margin_ranks.hpp"
 
 namespace msync::cli {
 
@@ -161,37 +163,67 @@ struct cascade_cli_options {
 int run_cascade_command(const cascade_cli_options& o, const run_context& context) {
   if ((o.shock_opt->count() > 0) == (o.grid_opt->count() > 0))
     throw usage_error("give one of --shock and --shock-grid");
-  const bool quiet = o.run.quiet;
-  std::optional<output_directory> out_dir =
-      claim_output_directory(o.run, "cascade", context, book_inputs_named(o.book));
-
-  book_inputs in = load_book_from(o.book, o.risk);
-  const market_state& m = in.market;
+  // Under mpirun (docs/design.md 16.4): every rank runs every round on its part of the book, rank
+  // 0 alone claims --out, writes and prints.
+  rank_group* ranks = context.ranks && context.ranks->size() > 1 ? context.ranks : nullptr;
+  const bool lead = !ranks || ranks->rank() == 0;
+  const bool quiet = o.run.quiet || !lead;
+  std::optional<output_directory> out_dir;
+  book_inputs in;
   std::vector<std::vector<double>> shocks;
   const bool single = o.shock_opt->count() > 0;
-  const std::string spec = single ? o.shock : o.shock_grid;
-  std::string why;
-  if (single) {
-    shocks.emplace_back();
-    why = parse_shock(spec, m, shocks.back());
-  } else {
-    why = parse_grid(spec, m, shocks);
-  }
-  if (!why.empty())
-    throw usage_error(std::string("--") + (single ? "shock" : "shock-grid") + ": " + why);
-  // Y and V per underlying: risk.json's, with --depth applied at load.
-  const liquidity_table liquidity = make_liquidity_table(m.size(), in.risk);
-  const impact_params impact{liquidity.coefficient, liquidity.daily_volume};
-  backend_selection selection =
-      select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
+  impact_params impact;
+  backend_selection selection;
   progress_reporter progress(!quiet);
-  note(o.run, &progress, selection.note);
-  // The backend's stages, under the grid point they belong to.
   std::string point_label = "cascade";
-  if (progress.enabled())
-    selection.instance->set_progress([&](const char* stage, double fraction) {
-      progress.update(point_label + ": " + stage, fraction);
-    });
+  double load_seconds = 0.0;
+  const auto prepare = [&] {
+    if (lead)
+      out_dir = claim_output_directory(o.run, "cascade", context, book_inputs_named(o.book));
+    in = load_book_from(o.book, o.risk);
+    const market_state& m = in.market;
+    const std::string spec = single ? o.shock : o.shock_grid;
+    std::string why;
+    if (single) {
+      shocks.emplace_back();
+      why = parse_shock(spec, m, shocks.back());
+    } else {
+      why = parse_grid(spec, m, shocks);
+    }
+    if (!why.empty())
+      throw usage_error(std::string("--") + (single ? "shock" : "shock-grid") + ": " + why);
+    // Y and V per underlying: risk.json's, with --depth applied at load.
+    const liquidity_table liquidity = make_liquidity_table(m.size(), in.risk);
+    impact = impact_params{liquidity.coefficient, liquidity.daily_volume};
+    if (ranks && o.run.choice() == backend_choice::cuda)
+      throw backend_unavailable(
+          "the CUDA backend cannot yet split its scenario risk between ranks: --backend cpu");
+    // Across ranks, the CPU backend with this rank's share of the cores and of the book's
+    // bad-debt chunks (docs/design.md 16.2).
+    selection =
+        ranks
+            ? select_backend(
+                  backend_choice::cpu,
+                  o.run.threads > 0 ? o.run.threads : cpu_threads_per_rank(ranks->local_size()), 0)
+            : select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
+    if (ranks && !selection.instance->set_risk_share(ranks->rank(), ranks->size()))
+      throw backend_unavailable("backend " + selection.instance->name() +
+                                " cannot split its scenario risk");
+    note(o.run, &progress, selection.note);
+    // The backend's stages, under the grid point they belong to.
+    if (progress.enabled())
+      selection.instance->set_progress([&](const char* stage, double fraction) {
+        progress.update(point_label + ": " + stage, fraction);
+      });
+    const stopwatch load_start;
+    selection.instance->load_book(in.positions, in.risk);  // once: the grid's points share it
+    load_seconds = load_start.seconds();
+  };
+  if (ranks)
+    on_every_rank(*ranks, "marginsync cascade", prepare);
+  else
+    prepare();
+  const market_state& m = in.market;
   nlohmann::json summary;
   summary["marginsync_version"] = MSYNC_VERSION;
   summary["backend"] = selection.instance->name();
@@ -203,11 +235,12 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   for (const std::string& s : m.symbols) grid += ",shock_" + s;
   for (const std::string& s : m.symbols) grid += ",final_" + s;
   grid += ",rounds,accounts,notional,penalties,bad_debt,uncovered_bad_debt,insurance_fund\n";
-  const stopwatch load_start;
-  selection.instance->load_book(in.positions, in.risk);  // once: the grid's points share it
-  const double load_seconds = load_start.seconds();
   if (o.run.verbose)
     note(o.run, &progress, "book resident in " + std::to_string(load_seconds) + " s");
+  // Across ranks, each round's margins put together on every rank (host/mpi/cascade_ranks.hpp).
+  risk_result merged_margins;
+  const round_margins margins_of_round =
+      ranks ? margins_across_ranks(*ranks, merged_margins) : round_margins{};
   double total_seconds = 0.0;
   std::int64_t total_rounds = 0;
   std::int64_t points_in_error = 0;  // grid points where some round had accounts in error
@@ -216,13 +249,28 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     point_label =
         "cascade, shock " + std::to_string(point + 1) + "/" + std::to_string(shocks.size());
     progress.update(point_label, static_cast<double>(point) / static_cast<double>(shocks.size()));
-    const cascade_result r =
-        run_cascade(in, *selection.instance, impact, cascade_options{shocks[point], o.max_rounds});
+    const cascade_options options{shocks[point], o.max_rounds};
+    cascade_result r;
+    if (!ranks) {
+      r = run_cascade(in, *selection.instance, impact, options);
+    } else {
+      // Rounds exchange data between ranks: a rank that fails now ends the whole job, since the
+      // others may be waiting for its part (docs/design.md 16.3).
+      try {
+        r = run_cascade(in, *selection.instance, impact, options, margins_of_round);
+      } catch (...) {
+        const int status = report_current_exception("marginsync cascade");
+        std::fprintf(stderr, "marginsync cascade: rank %d of %d failed (exit status %d)\n",
+                     ranks->rank(), ranks->size(), status);
+        std::fflush(stderr);
+        ranks->abort_job(status);
+      }
+    }
     const double seconds = start.seconds();
     total_seconds += seconds;
     total_rounds += static_cast<std::int64_t>(r.rounds.size());
     const cascade_totals t = totals_of(r);
-    if (r.accounts_in_error > 0) {  // said even with -q: these accounts were not closed out
+    if (r.accounts_in_error > 0 && lead) {  // said even with -q: they were not closed out
       std::fprintf(stderr,
                    "marginsync cascade: shock %zu/%zu: %lld accounts in status error (numbers not "
                    "finite) in a round: never closed out, the cascade's totals leave them out\n",
@@ -276,6 +324,7 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     if (shocks.size() > 1 || !single) out_dir->write("grid.csv", grid);
     run_provenance provenance = context.provenance(o.book.book);
     describe_risk(provenance, in.risk);
+    provenance.ranks = ranks ? ranks->size() : 1;
     out_dir->write("summary.json", summary_document(provenance, summary));
     out_dir->finish();
     if (!quiet) std::printf("results in %s\n", o.run.out.c_str());

@@ -6,6 +6,7 @@
 #include "margin/margin_job.hpp"
 #include "margin/margin_outputs.hpp"
 #include "marginsync/errors.hpp"
+#include "mpi/margin_ranks.hpp"
 
 namespace msync::cli {
 
@@ -25,27 +26,10 @@ std::vector<named_input> margin_inputs(const margin_options& o) {
   return in;
 }
 
-int run_margin_command(const margin_options& o, const run_context& context) {
-  margin_request request;
-  request.book = book_location_from(o.book);
-  if (o.scenario_file_opt->count()) {
-    if (o.risk.scenarios_opt->count())
-      throw usage_error("--scenarios and --scenario-file conflict: the file gives the scenarios");
-    request.scenario_file = o.scenario_file;
-  }
-  request.overrides = risk_overrides_from(o.risk);
-  request.backend = o.run.choice();
-  request.threads = o.run.threads;
-  request.max_device_bytes = o.run.max_device_bytes();
-  progress_reporter progress(!o.run.quiet);
-  request.progress = progress.callback();
-
-  // Claimed before any computation, so that a bad --out fails first.
-  std::optional<output_directory> out =
-      claim_output_directory(o.run, "margin", context, margin_inputs(o));
-  const margin_run run =
-      run_margin(request, [&](const std::string& line) { note(o.run, &progress, line); });
-  progress.done();
+// The end of a run: stage times (-v), the outputs, the summary on stdout, and the exit status.
+int finish_margin(const margin_options& o, const run_context& context,
+                  const margin_request& request, const margin_run& run,
+                  std::optional<output_directory>& out, int ranks) {
   if (o.run.verbose)
     for (const stage_time& stage : run.stages) {
       char line[160];
@@ -53,7 +37,9 @@ int run_margin_command(const margin_options& o, const run_context& context) {
       note(o.run, nullptr, line);
     }
   if (out) {
-    write_margin_outputs(run, request, *out, context.provenance(o.book.book));
+    run_provenance provenance = context.provenance(o.book.book);
+    provenance.ranks = ranks;
+    write_margin_outputs(run, request, *out, provenance);
     out->finish();
   }
   if (!o.run.quiet) {
@@ -66,6 +52,69 @@ int run_margin_command(const margin_options& o, const run_context& context) {
     return exit_failure;
   }
   return exit_ok;
+}
+
+margin_request request_of(const margin_options& o) {
+  margin_request request;
+  request.book = book_location_from(o.book);
+  if (o.scenario_file_opt->count()) {
+    if (o.risk.scenarios_opt->count())
+      throw usage_error("--scenarios and --scenario-file conflict: the file gives the scenarios");
+    request.scenario_file = o.scenario_file;
+  }
+  request.overrides = risk_overrides_from(o.risk);
+  request.backend = o.run.choice();
+  request.threads = o.run.threads;
+  request.max_device_bytes = o.run.max_device_bytes();
+  return request;
+}
+
+// mpirun -np K marginsync margin ... (docs/design.md 16): every rank runs its part; rank 0 claims
+// --out first, then writes the outputs and prints the summary. A stage that fails on any rank
+// stops every rank there, the failing one printing why.
+int run_margin_on_ranks_command(const margin_options& o, const run_context& context,
+                                rank_group& ranks) {
+  const bool lead = ranks.rank() == 0;
+  margin_request request = request_of(o);
+  progress_reporter progress(lead && !o.run.quiet);
+  request.progress = progress.callback();
+  const rank_stage stage = [&](const std::function<void()>& work) {
+    on_every_rank(ranks, "marginsync margin", work);
+  };
+  std::optional<output_directory> out;
+  stage([&] {
+    if (lead) out = claim_output_directory(o.run, "margin", context, margin_inputs(o));
+  });
+  const auto log = [&](const std::string& line) {
+    if (lead || o.run.verbose)
+      note(o.run, &progress, lead ? line : "rank " + std::to_string(ranks.rank()) + ": " + line);
+  };
+  const margin_run run = run_margin_on_ranks(request, ranks, stage, log);
+  progress.done();
+  if (o.run.verbose) {
+    char line[160];
+    std::snprintf(line, sizeof line, "rank %d: sent %llu bytes", ranks.rank(),
+                  static_cast<unsigned long long>(ranks.bytes_sent()));
+    note(o.run, nullptr, line);
+  }
+  if (!lead) return exit_ok;
+  return finish_margin(o, context, request, run, out, ranks.size());
+}
+
+int run_margin_command(const margin_options& o, const run_context& context) {
+  if (context.ranks && context.ranks->size() > 1)
+    return run_margin_on_ranks_command(o, context, *context.ranks);
+  margin_request request = request_of(o);
+  progress_reporter progress(!o.run.quiet);
+  request.progress = progress.callback();
+
+  // Claimed before any computation, so that a bad --out fails first.
+  std::optional<output_directory> out =
+      claim_output_directory(o.run, "margin", context, margin_inputs(o));
+  const margin_run run =
+      run_margin(request, [&](const std::string& line) { note(o.run, &progress, line); });
+  progress.done();
+  return finish_margin(o, context, request, run, out, 1);
 }
 
 }  // namespace

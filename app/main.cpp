@@ -18,8 +18,34 @@
 #include "io/signal_cleanup.hpp"
 #include "marginsync/backend_registry.hpp"
 #include "marginsync/errors.hpp"
+#include "mpi/rank_group.hpp"
 
 namespace msync::cli {
+
+int report_current_exception(const std::string& program) {
+  try {
+    throw;
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "%s: %s (see --help)\n", program.c_str(), e.what());
+    return exit_bad_input;
+  } catch (const msync::output_directory_refused& e) {
+    std::fprintf(stderr, "%s: %s (see --help)\n", program.c_str(), e.what());
+    return exit_bad_input;
+  } catch (const msync::input_error& e) {
+    return report_input_error(e);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "%s: out of memory (a smaller --scenarios, or fewer --threads, needs less)\n",
+                 program.c_str());
+    return exit_failure;
+  } catch (const msync::backend_unavailable& e) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());
+    return exit_no_backend;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());
+    return exit_failure;
+  }
+}
 
 int report_input_error(const input_error& error) {
   const auto& problems = error.problems();
@@ -89,7 +115,11 @@ static void serve_with_passive_openmp(int argc, char** argv) {
 int main(int argc, char** argv) {
   using namespace msync::cli;
   serve_with_passive_openmp(argc, argv);
+  // Under mpirun, the job's ranks (MPI's world); otherwise this process alone, MPI never started
+  // (docs/design.md 16). Ended (MPI finalised) when main returns.
+  const std::unique_ptr<msync::rank_group> ranks = msync::join_ranks(argc, argv);
   run_context context;
+  context.ranks = ranks.get();
   context.started = msync::iso8601_utc_now();
   context.command_line = msync::shell_quoted_command_line(argc, argv);
   context.run_id = msync::new_run_id();
@@ -141,6 +171,14 @@ int main(int argc, char** argv) {
     if (c.app->parsed()) chosen = &c;
   if (!chosen) return usage("marginsync", "no command given");
   const std::string program = "marginsync " + chosen->app->get_name();
+  // Only margin and cascade split their work between ranks; any other command would run K times
+  // over the same outputs.
+  if (ranks->size() > 1 && chosen->app->get_name() != "margin" &&
+      chosen->app->get_name() != "cascade")
+    return ranks->rank() == 0 ? usage(program,
+                                      "runs in one process: under mpirun, only margin and cascade "
+                                      "run across ranks")
+                              : exit_bad_input;
   try {
     const int status = chosen->run();
     // What went to standard output must have got there (a redirect onto a full disk); a reader
@@ -152,22 +190,9 @@ int main(int argc, char** argv) {
       return exit_failure;
     }
     return status;
-  } catch (const usage_error& e) {
-    return usage(program, e.what());
-  } catch (const msync::output_directory_refused& e) {
-    return usage(program, e.what());
-  } catch (const msync::input_error& e) {
-    return report_input_error(e);
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr,
-                 "%s: out of memory (a smaller --scenarios, or fewer --threads, needs less)\n",
-                 program.c_str());
-    return exit_failure;
-  } catch (const msync::backend_unavailable& e) {
-    std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());
-    return exit_no_backend;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());
-    return exit_failure;
+  } catch (const msync::rank_stopped& e) {
+    return e.status();  // another rank failed and said why
+  } catch (...) {
+    return report_current_exception(program);
   }
 }

@@ -15,6 +15,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libgtest-dev
   # The server (marginsync serve): HTTP (cpp-httplib, found through pkg-config) and its log.
   libcpp-httplib-dev libspdlog-dev pkg-config
+  # Runs across machines (mpirun, docs/design.md 16): OpenMPI, found by CMake's FindMPI.
+  libopenmpi-dev openmpi-bin
   # Scripts (scripts/*.py) and the format check (scripts/check_format.sh, CI).
   python3 clang-format
 )

@@ -22,7 +22,7 @@ impact_params load_impact_params(const std::optional<std::filesystem::path>& dep
 }
 
 cascade_result run_cascade(const book_inputs& inputs, backend& engine, const impact_params& impact,
-                           const cascade_options& options) {
+                           const cascade_options& options, const round_margins& margins_of_round) {
   // The book as loaded, which `engine` borrows: the close-outs below patch it (a closed account's
   // positions read 0 until the undo at the end puts it back), and no account is closed twice.
   const book& b = inputs.positions;
@@ -48,7 +48,9 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
     // only the accounts closed out come back.
     engine.revalue(m, {});
     engine.scenario_risk(scenario_source{}, risk);
-    const risk_result& margins = engine.held_risk();  // read in place until the next round's
+    // Read in place until the next round's.
+    const risk_result& margins =
+        margins_of_round ? margins_of_round(engine.held_risk()) : engine.held_risk();
     std::vector<std::uint32_t> due;
     std::int64_t in_error = 0;
     for (std::uint32_t a : margins.not_ok_accounts) {

@@ -6,6 +6,7 @@
 // round liquidates nobody or the round limit is reached.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -69,7 +70,14 @@ struct cascade_result {
 // return: each round's close-outs are patched into the loaded book and undone at the end, so the
 // points of a grid run back to back on one upload. After an exception the engine's book, which is
 // inputs.positions itself (the engine borrows it), is unspecified (load it again).
+//
+// `round_margins`, when given, is called with the backend's risk after each round's scenario risk
+// and returns the margins the round closes out by: a run across ranks (host/mpi/cascade_ranks.hpp)
+// puts every rank's part together there, so that every rank closes out the same accounts. Only
+// not_ok_accounts and, for those accounts, status and maintenance_margin are read from it.
+using round_margins = std::function<const risk_result&(const risk_result& backend_risk)>;
 cascade_result run_cascade(const book_inputs& inputs, backend& engine, const impact_params& impact,
-                           const cascade_options& options);
+                           const cascade_options& options,
+                           const round_margins& margins_of_round = {});
 
 }  // namespace msync

@@ -16,8 +16,10 @@ namespace msync::cpu {
 
 class bad_debt_rows {
  public:
-  bad_debt_rows(std::size_t chunks, std::size_t scenarios)
-      : scenarios_(scenarios), rows_(chunks), done_(chunks, 0), sum_(scenarios, 0.0) {}
+  // `fold` false keeps every row instead (a share of a book split between ranks, whose rows are
+  // added after the earlier ranks' sum: take_rows).
+  bad_debt_rows(std::size_t chunks, std::size_t scenarios, bool fold = true)
+      : scenarios_(scenarios), fold_(fold), rows_(chunks), done_(chunks, 0), sum_(scenarios, 0.0) {}
 
   // Chunk c's row (N doubles), zeroed at its first use. Only the thread running chunk c calls it.
   double* row(std::size_t c) {
@@ -31,11 +33,18 @@ class bad_debt_rows {
   void done(std::size_t c) {
     const std::lock_guard<std::mutex> lock(mutex_);
     done_[c] = 1;
+    if (!fold_) return;
     for (; next_ < rows_.size() && done_[next_]; ++next_) {
       const std::vector<double>& r = rows_[next_];
       for (std::size_t s = 0; s < r.size(); ++s) sum_[s] += r[s];
       std::vector<double>().swap(rows_[next_]);
     }
+  }
+  // The rows of chunks [first, last), in chunk order (`fold` false), once they are done.
+  std::vector<std::vector<double>> take_rows(std::size_t first, std::size_t last) {
+    std::vector<std::vector<double>> rows;
+    for (std::size_t c = first; c < last; ++c) rows.push_back(std::move(rows_[c]));
+    return rows;
   }
   // B_s for every scenario, once every chunk is done.
   std::vector<double>& sum() noexcept { return sum_; }
@@ -49,6 +58,7 @@ class bad_debt_rows {
 
  private:
   std::size_t scenarios_;
+  bool fold_;
   std::vector<std::vector<double>> rows_;
   std::vector<unsigned char> done_;
   std::size_t next_ = 0;  // the first chunk not yet added

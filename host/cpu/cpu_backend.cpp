@@ -21,6 +21,7 @@
 #include <numeric>
 
 #include "cpu/bad_debt_rows.hpp"
+#include "cpu/book_bad_debt.hpp"
 #include "cpu/delta_gamma_float.hpp"
 #include "cpu/loss_kernels.hpp"
 #include "cpu/omp_guard.hpp"
@@ -162,6 +163,12 @@ class cpu_backend final : public backend {
                              states_, tick_buffers_.next);
   }
   void scenario_risk(const scenario_source& source, const risk_params& params) override;
+  bool set_risk_share(int part, int parts) override {
+    if (parts < 1 || part < 0 || part >= parts) return false;
+    share_part_ = part;
+    share_parts_ = parts;
+    return true;
+  }
 
   std::vector<tick_change> tick_states(const tick_request& request) override {
     MSYNC_EXPECTS(reval_held_ && risk_held_, "revalue and scenario_risk before tick_states");
@@ -211,6 +218,7 @@ class cpu_backend final : public backend {
 
   int threads_;
   std::size_t pnl_table_bytes_;
+  int share_part_ = 0, share_parts_ = 1;  // set_risk_share: this part of the bad-debt chunks
   progress_callback progress_;
   std::vector<stage_time> stages_;
   book* book_ = nullptr;                    // the caller's (load_book), patched in place
@@ -412,7 +420,12 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       std::clamp<std::size_t>((std::size_t{256} << 20) / (un * sizeof(double)), 1, 256);
   const std::size_t chunk = std::max<std::size_t>(256, (n_acc + max_chunks - 1) / max_chunks);
   const std::int64_t n_chunks = static_cast<std::int64_t>((n_acc + chunk - 1) / chunk);
-  cpu::bad_debt_rows partial(static_cast<std::size_t>(n_chunks), un);
+  // A share of the book (set_risk_share): the chunks [first_chunk, end_chunk), contiguous, as many
+  // per part as can be; their rows are kept for the caller to add after the earlier parts' sum.
+  const bool shared = share_parts_ > 1;
+  const std::int64_t first_chunk = n_chunks * share_part_ / share_parts_;
+  const std::int64_t end_chunk = n_chunks * (share_part_ + 1) / share_parts_;
+  cpu::bad_debt_rows partial(static_cast<std::size_t>(n_chunks), un, !shared);
   std::atomic<std::int64_t> chunks_done{0};
 
   // Per-thread buffers, the selector's scratch and the progress callback allocate: an exception
@@ -691,7 +704,7 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
       }
     };
 #pragma omp for schedule(dynamic, 1)
-    for (std::int64_t c = 0; c < n_chunks; ++c)
+    for (std::int64_t c = first_chunk; c < end_chunk; ++c)
       guard.run([&] {
         const std::size_t bad = static_cast<std::size_t>(c);  // the chunk's bad-debt row
         const std::size_t i_begin = static_cast<std::size_t>(c) * chunk;
@@ -705,22 +718,28 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
         // Only the first thread reports, so the callback is never called concurrently.
         if (omp_get_thread_num() == 0)
           report_progress("scenario risk",
-                          static_cast<double>(done) / static_cast<double>(n_chunks));
+                          static_cast<double>(done) / static_cast<double>(end_chunk - first_chunk));
       });
   }
   guard.rethrow();
 
   report_progress("scenario risk", 1.0);
 
-  // Book level: B_s over chunks in a fixed order, then its mean and tail.
-  std::vector<double>& book_bad = partial.sum();
-  double total = 0.0;
-  for (double b : book_bad) total += b;
-  out.bad_debt_mean = total / static_cast<double>(n);
-  tail_selector selector;
-  const tail_statistics tail = selector.select(book_bad.data(), un, static_cast<std::size_t>(k));
-  out.bad_debt_var = tail.var;
-  out.bad_debt_es = tail.es;
+  if (shared) {
+    // The book-level numbers need every part's rows: the caller adds them (docs/design.md 16).
+    const std::size_t a_begin = static_cast<std::size_t>(first_chunk) * chunk;
+    const std::size_t a_end = std::min(n_acc, static_cast<std::size_t>(end_chunk) * chunk);
+    out.share_accounts.assign(order_.begin() + static_cast<std::ptrdiff_t>(a_begin),
+                              order_.begin() + static_cast<std::ptrdiff_t>(a_end));
+    out.share_bad_debt_rows = partial.take_rows(static_cast<std::size_t>(first_chunk),
+                                                static_cast<std::size_t>(end_chunk));
+    out.bad_debt_mean = out.bad_debt_var = out.bad_debt_es = std::nan("");
+  } else {
+    const book_bad_debt bad = book_bad_debt_of(partial.sum(), static_cast<std::size_t>(k));
+    out.bad_debt_mean = bad.mean;
+    out.bad_debt_var = bad.var;
+    out.bad_debt_es = bad.es;
+  }
   out.not_ok_accounts.reserve(static_cast<std::size_t>(
       std::count_if(out.status.begin(), out.status.end(),
                     [](account_status s) { return s != account_status::ok; })));

@@ -462,6 +462,7 @@ nlohmann::ordered_json provenance_json(const run_provenance& p) {
       p.scenarios ? nlohmann::ordered_json(*p.scenarios) : nlohmann::ordered_json(nullptr);
   j["started"] = p.started;
   if (!p.run_id.empty()) j["run_id"] = p.run_id;
+  if (p.ranks > 1) j["ranks"] = p.ranks;
   j["wall_seconds"] = p.clock.seconds();
   return j;
 }

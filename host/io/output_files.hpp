@@ -195,6 +195,7 @@ struct run_provenance {
   std::optional<std::int64_t> scenarios;
   std::string started;  // ISO 8601 UTC with milliseconds
   std::string run_id;   // new_run_id(): the same in the run's marker
+  int ranks = 1;        // processes the run was split between (mpirun); written when more than 1
   stopwatch clock;      // since the process started: wall_seconds
 };
 

@@ -11,6 +11,7 @@
 #include "io/load_inputs.hpp"
 #include "io/output_files.hpp"
 #include "marginsync/backend_registry.hpp"
+#include "marginsync/stopwatch.hpp"
 
 namespace msync {
 
@@ -49,6 +50,9 @@ struct margin_run {
   std::unique_ptr<backend> engine;
   const revaluation* reval = nullptr;
   const risk_result* risk = nullptr;
+  // A run across ranks (host/mpi/margin_ranks.hpp): on rank 0, every rank's risk results and the
+  // book's bad debt put together, which `risk` then points to.
+  risk_result gathered_risk;
   std::vector<stage_time> stages;
 };
 
@@ -56,6 +60,15 @@ struct margin_run {
 // one line per event worth telling a person (backend choice, stage starts) for stderr.
 margin_run run_margin(const margin_request& request,
                       const std::function<void(const std::string&)>& log);
+
+// Times `work` as the stage `name` of `stages`, and returns what it returns.
+template <class F>
+auto timed_stage(std::vector<stage_time>& stages, const char* name, F&& work) {
+  const stopwatch watch;
+  auto result = work();
+  stages.push_back(stage_time{name, watch.seconds()});
+  return result;
+}
 
 // accounts.csv of docs/design.md section 4: one row per account, in input order.
 std::string accounts_csv(const book& b, const revaluation& reval, const risk_result& risk);

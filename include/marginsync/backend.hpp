@@ -86,6 +86,13 @@ struct risk_result {
   double bad_debt_mean = 0.0;
   double bad_debt_var = 0.0;
   double bad_debt_es = 0.0;
+  // Only after scenario_risk on part of a book split between ranks (set_risk_share with parts > 1,
+  // docs/design.md 16): the accounts this part computed (the others keep the defaults above), in
+  // the order the bad debt was added, and the bad-debt row of each of its chunks, in chunk order
+  // (empty: no bad debt in that chunk). The book-level numbers above are then not computed (NaN):
+  // they need every part's rows.
+  std::vector<std::uint32_t> share_accounts;
+  std::vector<std::vector<double>> share_bad_debt_rows;
 };
 
 // A stream's tick path (docs/design.md, "Streaming"): what tick_states needs besides what the
@@ -183,6 +190,12 @@ class backend {
   // (the risk) and while the backend lives; a caller that keeps them longer copies them.
   virtual const revaluation& held_revaluation() = 0;
   virtual const risk_result& held_risk() = 0;
+
+  // Scenario risk for part `part` (0 .. parts - 1) of the book's fixed bad-debt chunks, contiguous
+  // in the order they are summed, for a run across ranks (docs/design.md 16); parts 1 (the
+  // default) is the whole book. Returns false, and changes nothing, where the backend cannot split
+  // its scenario risk this way (the CUDA backend today).
+  virtual bool set_risk_share(int part, int parts) { return part == 0 && parts == 1; }
 
   // Explicit copies to the host of the results held.
   virtual revaluation copy_revaluation() = 0;

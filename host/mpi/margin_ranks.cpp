@@ -1,0 +1,197 @@
+// The margin job across ranks (docs/design.md 16). Every rank holds the whole book and revalues it
+// (rank 0's revaluation is the one written); the scenario risk, the run's cost, is split by the
+// CPU backend's fixed bad-debt chunks. What crosses between ranks: the bad-debt sum per scenario,
+// passed from rank to rank in rank order so that every chunk's row is added in the order a single
+// process adds it, and each rank's per-account risk numbers, gathered on rank 0.
+#include "mpi/margin_ranks.hpp"
+
+#include <sched.h>
+
+#include <cmath>
+#include <cstdio>
+#include <thread>
+
+#include "cpu/book_bad_debt.hpp"
+#include "marginsync/errors.hpp"
+#include "marginsync/risk_rules.hpp"
+
+namespace msync {
+
+namespace {
+
+// B_s for the whole book, on rank 0: each rank adds its chunks' rows, in chunk order, to the sum
+// of the ranks before it and passes it on; the last rank sends it to rank 0. The additions are a
+// single process's (bad_debt_rows: from +0, every chunk's row in chunk order), whatever the ranks.
+std::vector<double> book_bad_debt_in_rank_order(rank_group& ranks, const risk_result& part,
+                                                std::size_t scenarios) {
+  const int r = ranks.rank(), k = ranks.size();
+  std::vector<double> sum =
+      r == 0 ? std::vector<double>(scenarios, 0.0) : ranks.receive_vector<double>(r - 1);
+  if (sum.size() != scenarios) throw std::logic_error("bad-debt sum of the wrong length");
+  for (const std::vector<double>& row : part.share_bad_debt_rows)
+    for (std::size_t s = 0; s < row.size(); ++s) sum[s] += row[s];
+  if (r + 1 < k) {
+    ranks.send_vector(r + 1, sum);
+    sum.clear();
+  } else if (r != 0) {
+    ranks.send_vector(0, sum);
+    sum.clear();
+  }
+  if (r == 0 && k > 1) sum = ranks.receive_vector<double>(k - 1);
+  return sum;
+}
+
+// A rank's per-account numbers, for the accounts it computed, in that order.
+struct account_part {
+  std::vector<std::uint32_t> accounts;
+  std::vector<double> var, es, initial_margin, maintenance_margin, health, breach_probability;
+  std::vector<std::uint8_t> status, preemptive;
+};
+
+template <class T>
+std::vector<T> picked(const std::vector<T>& all, const std::vector<std::uint32_t>& accounts) {
+  std::vector<T> v(accounts.size());
+  for (std::size_t i = 0; i < accounts.size(); ++i) v[i] = all[accounts[i]];
+  return v;
+}
+
+void send_part(rank_group& ranks, const risk_result& r) {
+  const std::vector<std::uint32_t>& a = r.share_accounts;
+  ranks.send_vector(0, a);
+  for (const std::vector<double>* column :
+       {&r.var, &r.es, &r.initial_margin, &r.maintenance_margin, &r.health, &r.breach_probability})
+    ranks.send_vector(0, picked(*column, a));
+  std::vector<std::uint8_t> status(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) status[i] = static_cast<std::uint8_t>(r.status[a[i]]);
+  ranks.send_vector(0, status);
+  ranks.send_vector(0, picked(r.preemptive, a));
+}
+
+// Rank `from`'s part, received on rank 0 and written into `into` at its accounts.
+void receive_part(rank_group& ranks, int from, risk_result& into) {
+  const std::vector<std::uint32_t> a = ranks.receive_vector<std::uint32_t>(from);
+  for (std::vector<double>* column :
+       {&into.var, &into.es, &into.initial_margin, &into.maintenance_margin, &into.health,
+        &into.breach_probability}) {
+    const std::vector<double> v = ranks.receive_vector<double>(from);
+    if (v.size() != a.size()) throw std::logic_error("a rank's part of the wrong length");
+    for (std::size_t i = 0; i < a.size(); ++i) (*column)[a.at(i)] = v[i];
+  }
+  const std::vector<std::uint8_t> status = ranks.receive_vector<std::uint8_t>(from);
+  const std::vector<std::uint8_t> preemptive = ranks.receive_vector<std::uint8_t>(from);
+  if (status.size() != a.size() || preemptive.size() != a.size())
+    throw std::logic_error("a rank's part of the wrong length");
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    into.status[a[i]] = static_cast<account_status>(status[i]);
+    into.preemptive[a[i]] = preemptive[i];
+  }
+}
+
+// The ranks' parts put together on rank 0 (the book's bad debt, every account's risk numbers),
+// timed as the stage `combine`; the other ranks send theirs.
+void combine_parts(rank_group& ranks, const risk_result& part, const risk_params& risk,
+                   margin_run& run) {
+  timed_stage(run.stages, "combine", [&] {
+    const std::vector<double> bad_debt =
+        book_bad_debt_in_rank_order(ranks, part, static_cast<std::size_t>(part.scenarios));
+    if (ranks.rank() != 0) {
+      send_part(ranks, part);
+      return 0;
+    }
+    risk_result& all = run.gathered_risk;
+    all = part;
+    all.share_accounts.clear();
+    all.share_bad_debt_rows.clear();
+    for (int from = 1; from < ranks.size(); ++from) receive_part(ranks, from, all);
+    const std::int64_t k = tail_count(risk.confidence, part.scenarios);
+    const book_bad_debt book = book_bad_debt_of(bad_debt, static_cast<std::size_t>(k));
+    all.bad_debt_mean = book.mean;
+    all.bad_debt_var = book.var;
+    all.bad_debt_es = book.es;
+    all.not_ok_accounts.clear();
+    for (std::size_t a = 0; a < all.status.size(); ++a)
+      if (all.status[a] != account_status::ok)
+        all.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));
+    run.risk = &all;
+    return 0;
+  });
+}
+
+}  // namespace
+
+int cpu_threads_per_rank(int local_ranks) {
+  const int machine = static_cast<int>(std::thread::hardware_concurrency());
+  cpu_set_t set;
+  int allowed = machine;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) allowed = CPU_COUNT(&set);
+  // A launcher that bound the rank to some cores has already shared them out.
+  if (allowed < machine || local_ranks <= 1) return std::max(1, allowed);
+  return std::max(1, allowed / local_ranks);
+}
+
+margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
+                               const rank_stage& stage,
+                               const std::function<void(const std::string&)>& log) {
+  margin_run run;
+  std::vector<stage_time>& stages = run.stages;
+  stage([&] {
+    run.inputs = timed_stage(stages, "load", [&] { return load_book_at(request.book); });
+    apply_risk_overrides(request.overrides, run.inputs.market.size(), run.inputs.risk);
+    if (request.scenario_file)
+      run.scenarios = timed_stage(stages, "load_scenarios", [&] {
+        return load_scenario_file(*request.scenario_file, run.inputs.market);
+      });
+  });
+
+  const risk_params& risk = run.inputs.risk;
+  const scenario_source source{run.scenarios ? &*run.scenarios : nullptr};
+  stage([&] {
+    // The CPU backend with this rank's share of the machine's cores: only it splits its scenario
+    // risk by bad-debt chunks today (backend::set_risk_share).
+    if (request.backend == backend_choice::cuda)
+      throw backend_unavailable(
+          "the CUDA backend cannot yet split its scenario risk between ranks: run one process per "
+          "machine without mpirun, or --backend cpu");
+    const int threads =
+        request.threads > 0 ? request.threads : cpu_threads_per_rank(ranks.local_size());
+    backend_selection selection = select_backend(backend_choice::cpu, threads, 0);
+    log(selection.note);
+    if (built_backends().size() > 1)
+      log("CUDA not used: across ranks, only the CPU backend splits its scenario risk");
+    run.engine = std::move(selection.instance);
+    backend& engine = *run.engine;
+    engine.set_progress(request.progress);
+    run.backend_name = engine.name();
+    if (!engine.set_risk_share(ranks.rank(), ranks.size()))
+      throw backend_unavailable("backend " + engine.name() + " cannot split its scenario risk");
+    timed_stage(stages, "upload", [&] {
+      engine.load_book(run.inputs.positions, risk);
+      return 0;
+    });
+    run.device = engine.device();
+    run.reval = timed_stage(stages, "revalue", [&] {
+      engine.revalue(run.inputs.market, {});
+      return &engine.held_revaluation();
+    });
+    timed_stage(stages, "scenario_risk", [&] {
+      engine.scenario_risk(source, risk);
+      return 0;
+    });
+  });
+
+  // Only transfers from here on: a failed one ends the whole job (MPI_ERRORS_ARE_FATAL), and so
+  // does any other failure here (out of memory), since the other ranks may be waiting for this one.
+  try {
+    combine_parts(ranks, run.engine->held_risk(), risk, run);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr,
+                 "marginsync margin: rank %d of %d failed while the ranks' results were put "
+                 "together: %s\n",
+                 ranks.rank(), ranks.size(), e.what());
+    std::fflush(stderr);
+    ranks.abort_job(1);
+  }
+  return run;
+}
+
+}  // namespace msync

@@ -1,0 +1,29 @@
+#pragma once
+// The margin job across ranks (docs/design.md 16): every rank loads the book and revalues it, then
+// computes the scenario risk of its part of the book's bad-debt chunks; rank 0 puts the parts
+// together into the run a single process makes, byte for byte, and writes the outputs.
+#include <functional>
+#include <string>
+
+#include "margin/margin_job.hpp"
+#include "mpi/rank_group.hpp"
+
+namespace msync {
+
+// Runs `work` on every rank, then agrees with the others on how it went: every rank returns
+// normally when every rank's work did, and none continues otherwise (the caller's stage runner
+// reports a failure on the rank that had it and throws rank_stopped on the others).
+using rank_stage = std::function<void(const std::function<void()>& work)>;
+
+// run_margin's job across `ranks`, a stage (agreed) after loading and after computing. On rank 0
+// the run is the whole book's, as run_margin returns it; on the other ranks `risk` is null (their
+// part went to rank 0). `log` is called on every rank.
+margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
+                               const rank_stage& stage,
+                               const std::function<void(const std::string&)>& log);
+
+// CPU threads for one of `local_ranks` ranks on this machine when --threads is 0: the cores this
+// process may run on, shared evenly when the launcher did not bind it to some of them.
+int cpu_threads_per_rank(int local_ranks);
+
+}  // namespace msync

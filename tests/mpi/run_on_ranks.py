@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""marginsync across MPI ranks against one process (docs/design.md 16), one case per ctest test.
+
+  run_on_ranks.py CASE --cli MARGINSYNC --mpirun MPIRUN --source DIR --work DIR
+
+A compare case runs `marginsync margin` in one process and under `mpirun --oversubscribe -np K`
+with the same options (--threads 1 each, so that the summaries' `device` match) and requires
+accounts.csv, exposures.csv and summary.json to be the same bytes, except the summary's wall times
+and provenance block (scripts/compare_outputs.py). Exit 77 (ctest's skip) without --mpirun: a build
+without MPI.
+"""
+import argparse, os, random, shutil, subprocess, sys
+
+SKIP = 77
+
+
+def run(cmd, expect=0):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if expect is not None and p.returncode != expect:
+        print("$ " + " ".join(cmd))
+        print(p.stdout + p.stderr)
+        raise SystemExit(f"exit status {p.returncode}, expected {expect}")
+    return p
+
+
+def scenario_file(path, symbols, count, seed):
+    rng = random.Random(seed)
+    with open(path, "w") as f:
+        f.write("scenario_id,underlying,spot_return,vol_change\n")
+        for s in range(count):
+            for u in symbols:
+                f.write(f"s{s},{u},{rng.gauss(0, 0.08):.6f},{rng.gauss(0, 0.2):.6f}\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case")
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--mpirun", default="")
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--sanitized", action="store_true",
+                    help="an AddressSanitizer build: no address-space limit can apply")
+    a = ap.parse_args()
+    if not a.mpirun:
+        print("built without MPI: skipped")
+        return SKIP
+    if a.case == "fail_out_of_memory" and a.sanitized:
+        # AddressSanitizer reserves terabytes of address space for its shadow memory at start.
+        print("AddressSanitizer build: an address-space limit stops the process at start: skipped")
+        return SKIP
+    work = os.path.join(a.work, a.case)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    cli, sample = a.cli, os.path.join(a.source, "data", "sample")
+    mpirun = [a.mpirun, "--oversubscribe"]
+    compare = os.path.join(a.source, "scripts", "compare_outputs.py")
+
+    # A generated book whose 2,000 accounts make 8 bad-debt chunks (7 of 256 and one of 208): 2
+    # ranks take 4 + 4 chunks, 3 ranks 2 + 3 + 3, so the accounts divide unevenly.
+    def generated(snapshot=False):
+        out = os.path.join(work, "book.msbook" if snapshot else "book")
+        run([cli, "generate", "--accounts", "2000", "--underlyings", "4",
+             "--positions-per-account", "4", "--seed", "7", "--out", out, "-q"]
+            + (["--snapshot"] if snapshot else []))
+        return out
+
+    def same_outputs(book, ranks, *options, command="margin"):
+        opts = ["--threads", "1", "-q"] + list(options)
+        one = os.path.join(work, "one")
+        if not os.path.isdir(one):
+            run([cli, command, "--book", book, "--out", one] + opts)
+        for k in ranks:
+            many = os.path.join(work, f"np{k}")
+            run(mpirun + ["-np", str(k), cli, command, "--book", book, "--out", many] + opts)
+            p = run([sys.executable, compare, one, many], expect=None)
+            print(f"np {k}: " + p.stdout.strip())
+            if p.returncode != 0:
+                raise SystemExit(f"{k} ranks differ from one process")
+            if '"ranks": %d' % k not in open(os.path.join(many, "summary.json")).read():
+                raise SystemExit("the summary's provenance does not give the rank count")
+
+    c = a.case
+    if c == "sample_full":
+        same_outputs(sample, [2, 3], "--method", "full")
+    elif c == "sample_delta_gamma":
+        same_outputs(sample, [2, 3], "--method", "delta_gamma")
+    elif c == "generated_full":
+        same_outputs(generated(), [2, 3], "--method", "full", "--scenarios", "2000")
+    elif c == "generated_delta_gamma":
+        same_outputs(generated(), [2, 3], "--method", "delta_gamma", "--scenarios", "2000")
+    elif c == "snapshot_full":
+        same_outputs(generated(snapshot=True), [3], "--method", "full", "--scenarios", "1000",
+                     "--seed", "11")
+    elif c == "scenario_file":
+        scenarios = os.path.join(work, "scenarios.csv")
+        scenario_file(scenarios, ["BTC", "ETH", "SOL", "BNB"], 500, 3)
+        same_outputs(generated(), [2, 3], "--scenario-file", scenarios, "--method", "full")
+    elif c == "cascade_rounds":
+        # 3 rounds, 434 close-outs: every round's margins come from every rank's part.
+        same_outputs(generated(), [2, 3], "--shock", "BTC=-0.3,ETH=-0.35", "--scenarios", "1000",
+                     command="cascade")
+        rounds = open(os.path.join(work, "np3", "rounds.csv")).read().splitlines()
+        if len(rounds) < 1 + 3:
+            raise SystemExit("the cascade needs several rounds to test them")
+    elif c == "cascade_grid":
+        same_outputs(generated(), [3], "--shock-grid", "BTC=-0.1:-0.3:0.1,SOL=-0.2:-0.4:0.1",
+                     "--scenarios", "500", "--method", "delta_gamma", command="cascade")
+    elif c in ("fail_bad_input", "fail_out_of_memory"):
+        # One rank fails while the others succeed: mpirun's MPMD form starts the last rank with
+        # its own command line, a positions file with a bad row (that rank's share of bad input)
+        # or an address-space limit that its P&L table does not fit in (out of memory).
+        book, out = generated(), os.path.join(work, "out")
+        opts = ["--book", book, "--out", out, "--threads", "1", "-q"]
+        if c == "fail_bad_input":
+            bad = os.path.join(work, "positions.csv")
+            lines = open(os.path.join(book, "positions.csv")).read().split("\n")
+            row = lines[1499].split(",")
+            lines[1499] = ",".join([row[0], "NO-SUCH-INSTRUMENT"] + row[2:])
+            open(bad, "w").write("\n".join(lines))
+            last = [cli, "margin"] + opts + ["--positions-file", bad]
+            status, message = 2, "positions.csv:1500: column 'instrument_id'"
+        else:
+            opts += ["--scenarios", "150000"]
+            last = ["sh", "-c", "ulimit -v 250000 && exec \"$0\" \"$@\"", cli, "margin"] + opts
+            status, message = 1, "out of memory"
+        p = run(mpirun + ["-np", "2", cli, "margin"] + opts + [":", "-np", "1"] + last,
+                expect=None)
+        print(p.stderr)
+        if p.returncode == 0:
+            raise SystemExit("mpirun exited 0 although a rank failed")
+        if message not in p.stderr or f"rank 2 of 3 failed (exit status {status})" not in p.stderr:
+            raise SystemExit("the failing rank's message is missing")
+        left = sorted(n for n in os.listdir(out) if n != ".marginsync-run")
+        if left:
+            raise SystemExit(f"output files written although a rank failed: {left}")
+    elif c == "other_command_refused":
+        p = run(mpirun + ["-np", "2", cli, "generate", "--accounts", "10", "--out",
+                          os.path.join(work, "g")], expect=None)
+        if p.returncode == 0 or "only margin and cascade run across ranks" not in p.stderr:
+            raise SystemExit("generate under mpirun -np 2 was not refused:\n" + p.stderr)
+        if os.path.exists(os.path.join(work, "g")):
+            raise SystemExit("generate wrote its output under mpirun -np 2")
+    else:
+        raise SystemExit(f"unknown case {c}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
