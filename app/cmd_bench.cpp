@@ -433,6 +433,8 @@ int run_bench_on_ranks(const bench_cli_options& args, const run_context& context
   // From here the ranks wait for each other's shares: a failure ends the whole job (16.3).
   try {
     log("cpu: " + engine->device());
+    if (built_backends().size() > 1 && args.run.backend != "cpu")
+      log("cuda: not timed: across ranks, only the CPU backend splits its scenario risk");
     const auto r = bench_backend(*engine, peaks, in, bo, log);
     results.insert(results.end(), r.begin(), r.end());
   } catch (const std::exception& e) {
