@@ -14,6 +14,7 @@
 #include "margin/margin_job.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/stopwatch.hpp"
+#include "mpi/margin_ranks.hpp"
 #include "synth/generate_book.hpp"
 #include "synth/generate_ticks.hpp"
 
@@ -103,8 +104,9 @@ constexpr int scaling_default_repeats = 2;
 // The bench --json document: the provenance block first, then the results.
 std::string bench_document(const bench_cli_options& o, const run_context& context,
                            const book_inputs& in, const nlohmann::json& body,
-                           const std::string& method) {
+                           const std::string& method, int ranks = 1) {
   run_provenance p = context.provenance(o.book_opt->count() ? o.book : std::string("generated"));
+  p.ranks = ranks;
   describe_risk(p, in.risk);
   p.method = method;  // empty: both methods timed
   p.scenarios = o.scenarios;
@@ -369,7 +371,153 @@ int run_scaling_bench(const bench_cli_options& args, const run_context& context,
   return exit_ok;
 }
 
+// mpirun -np K marginsync bench --book ... (docs/design.md 16.6): every rank loads the book and
+// times the stages on the CPU backend with its share of the bad-debt chunks
+// (backend::set_risk_share) and of the machine's cores; after each scenario risk the shares are put
+// together as `margin` puts them together (the stage `combine`). Rank 0 writes each stage's time
+// as the slowest rank's median, the rank count and the bytes each rank sent.
+int run_bench_on_ranks(const bench_cli_options& args, const run_context& context, bench_options bo,
+                       rank_group& ranks) {
+  const bool lead = ranks.rank() == 0;
+  const int k = ranks.size();
+  const auto log = [&](const std::string& line) {
+    if (!args.run.quiet && (lead || args.run.verbose))
+      std::fprintf(stderr, "%s%s\n",
+                   lead ? "" : ("rank " + std::to_string(ranks.rank()) + ": ").c_str(),
+                   line.c_str());
+  };
+  const auto stage = [&](const std::function<void()>& work) {
+    on_every_rank(ranks, "marginsync bench", work);
+  };
+  bo.threads = bo.threads > 0 ? bo.threads : cpu_threads_per_rank(ranks.local_size());
+  book_inputs in;
+  stage_result load;
+  std::unique_ptr<backend> engine;
+  stage([&] {
+    load = time_load({std::filesystem::path(args.book), {}, {}, {}, {}, {}}, in, bo.repeats,
+                     bo.memory);
+    engine = make_cpu_backend(bo.threads);
+    if (!engine->set_risk_share(ranks.rank(), k))
+      throw backend_unavailable("backend " + engine->name() + " cannot split its scenario risk");
+  });
+  const book& b = in.positions;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "book: %zu accounts, %zu positions, %zu exposures, %zu instruments, %zu "
+                "underlyings; %lld scenarios; %d ranks of %d CPU threads",
+                b.accounts(), b.positions(), b.exposures(), b.instruments.size(), in.market.size(),
+                static_cast<long long>(bo.scenarios), k, bo.threads);
+  log(line);
+
+  // The machine's peaks as the ranks measure them all at once, each on its threads: their sum is
+  // what the job has, so the floors are the whole book's work on the whole job. The load is every
+  // rank's own whole-book load: its floor is at one rank's bandwidth (rank 0's).
+  const machine_peaks own = measure_cpu_peaks(bo.threads);
+  set_load_floor(load, own);
+  const std::uint64_t sent_before_peaks = ranks.bytes_sent();
+  const std::vector<double> sum =
+      ranks.sum_on_every_rank({own.memory_bandwidth, own.fp64_rate, own.fp32_rate});
+  // The bytes sent below are the timed runs' alone: not these few.
+  const std::uint64_t peaks_bytes = ranks.bytes_sent() - sent_before_peaks;
+  machine_peaks peaks;
+  peaks.name = "CPU, " + std::to_string(k) + " ranks of " + std::to_string(bo.threads) + " thread" +
+               (bo.threads == 1 ? "" : "s");
+  peaks.memory_bandwidth = sum[0];
+  peaks.fp64_rate = sum[1];
+  peaks.fp32_rate = sum[2];
+
+  bo.combine = [&](const risk_result& share, const risk_params& risk) {
+    combine_risk_on_ranks(ranks, share, risk);
+  };
+  std::vector<stage_result> results{load};
+  // From here the ranks wait for each other's shares: a failure ends the whole job (16.3).
+  try {
+    log("cpu: " + engine->device());
+    if (built_backends().size() > 1 && args.run.backend != "cpu")
+      log("cuda: not timed: across ranks, only the CPU backend splits its scenario risk");
+    const auto r = bench_backend(*engine, peaks, in, bo, log);
+    results.insert(results.end(), r.begin(), r.end());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "marginsync bench: rank %d of %d failed while timing: %s\n", ranks.rank(),
+                 k, e.what());
+    std::fflush(stderr);
+    ranks.abort_job(exit_failure);
+  }
+
+  // Each stage as the slowest rank's median, and its peak memory as the largest rank's.
+  // Before the figures below are sent.
+  const std::uint64_t sent = ranks.bytes_sent() - peaks_bytes;
+  std::vector<double> seconds, peak;
+  for (const stage_result& r : results) {
+    seconds.push_back(r.seconds);
+    peak.push_back(static_cast<double>(r.peak_rss_bytes));
+  }
+  seconds = ranks.max_on_first(seconds);
+  peak = ranks.max_on_first(peak);
+  const std::vector<std::vector<std::uint64_t>> sent_by_rank =
+      ranks.gather_on_first(std::vector<std::uint64_t>{sent});
+  if (!lead) return exit_ok;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    stage_result& r = results[i];
+    r.seconds = seconds[i];
+    r.fraction = r.seconds > 0 ? r.floor_seconds / r.seconds : 0.0;
+    r.peak_rss_bytes = static_cast<std::int64_t>(peak[i]);
+  }
+
+  print_table(results);
+  print_memory_per_position(results, b.positions(), *bo.memory);
+  std::printf("ranks: %d, %d CPU thread%s each; times: the slowest rank's median; bytes sent:", k,
+              bo.threads, bo.threads == 1 ? "" : "s");
+  nlohmann::json bytes = nlohmann::json::array();
+  for (std::size_t r = 0; r < sent_by_rank.size(); ++r) {
+    std::printf(" rank %zu %llu", r, static_cast<unsigned long long>(sent_by_rank[r][0]));
+    bytes.push_back(sent_by_rank[r][0]);
+  }
+  std::printf("\n");
+  if (args.json_opt->count()) {
+    nlohmann::json j;
+    j["sizes"] = {{"accounts", b.accounts()},        {"positions", b.positions()},
+                  {"exposures", b.exposures()},      {"instruments", b.instruments.size()},
+                  {"underlyings", in.market.size()}, {"scenarios", bo.scenarios}};
+    j["book"] = args.book;
+    j["repeats"] = bo.repeats;
+    j["ranks"] = {{"count", k},
+                  {"threads_per_rank", bo.threads},
+                  {"stage_seconds", "the slowest rank's median"},
+                  {"bytes_sent", bytes}};
+    j["devices"] = {{"cpu", peaks_json(peaks)}};
+    j["stages"] = nlohmann::json::array();
+    for (const stage_result& r : results) j["stages"].push_back(stage_json(r));
+    j["peak_memory"] = peak_memory_json(results, b.positions(), *bo.memory);
+    write_atomically(args.json, bench_document(args, context, in, j, "", k));
+    if (!args.run.quiet) std::printf("results in %s\n", args.json.c_str());
+  }
+  return exit_ok;
+}
+
+// Under mpirun with K > 1, what bench cannot split is refused alike on every rank: rank 0 says why
+// (the exception), the others exit with the same status silently.
+void refuse_on_ranks(const bench_cli_options& args, rank_group& ranks) {
+  std::string why;
+  int status = exit_bad_input;
+  if (args.stream)
+    why = "--stream runs in one process: under mpirun only the stage timings run across ranks";
+  else if (args.scaling)
+    why = "--scaling runs in one process: under mpirun only the stage timings run across ranks";
+  else if (!args.book_opt->count())
+    why = "under mpirun, bench times a given book: --book is required";
+  else if (args.run.backend == "cuda") {
+    status = exit_no_backend;
+    why = "the CUDA backend cannot yet split its scenario risk between ranks: --backend cpu";
+  }
+  if (why.empty()) return;
+  if (ranks.rank() != 0) throw rank_stopped(status);
+  if (status == exit_bad_input) throw usage_error(why);
+  throw backend_unavailable(why);
+}
+
 int run_bench_command(const bench_cli_options& args, const run_context& context) {
+  if (context.ranks && context.ranks->size() > 1) refuse_on_ranks(args, *context.ranks);
   if (args.json_opt->count()) reject_directory_for_file("--json", args.json);
   if (args.json_opt->count() && args.book_opt->count())
     refuse_output_over_inputs("--json", args.json, {{"--book", args.book}});
@@ -385,6 +533,8 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   if (bo.scenarios < 1 || bo.scenarios > max_scenarios)
     throw usage_error("--scenarios must be in [1, " +
                       std::to_string(static_cast<long long>(max_scenarios)) + "]");
+  if (context.ranks && context.ranks->size() > 1)
+    return run_bench_on_ranks(args, context, bo, *context.ranks);
   auto log = [quiet = args.run.quiet](const std::string& line) {
     if (!quiet) std::fprintf(stderr, "%s\n", line.c_str());
   };

@@ -171,13 +171,13 @@ int main(int argc, char** argv) {
     if (c.app->parsed()) chosen = &c;
   if (!chosen) return usage("marginsync", "no command given");
   const std::string program = "marginsync " + chosen->app->get_name();
-  // Only margin and cascade split their work between ranks; any other command would run K times
-  // over the same outputs.
-  if (ranks->size() > 1 && chosen->app->get_name() != "margin" &&
-      chosen->app->get_name() != "cascade")
+  // Only margin, cascade and bench's stage timings split their work between ranks; any other
+  // command would run K times over the same outputs (bench refuses its other modes itself).
+  const std::string name = chosen->app->get_name();
+  if (ranks->size() > 1 && name != "margin" && name != "cascade" && name != "bench")
     return ranks->rank() == 0 ? usage(program,
-                                      "runs in one process: under mpirun, only margin and cascade "
-                                      "run across ranks")
+                                      "runs in one process: under mpirun, only margin, cascade "
+                                      "and bench run across ranks")
                               : exit_bad_input;
   try {
     const int status = chosen->run();

@@ -288,8 +288,13 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
   auto scenario_risk = [&] {
     engine.scenario_risk(scenario_source{}, risk);
     std::vector<stage_time> stages = engine.last_stages();
-    engine.held_risk();
+    const risk_result& share = engine.held_risk();
     for (const stage_time& t : engine.last_stages()) stages.push_back(t);
+    if (options.combine) {
+      const stopwatch watch;
+      options.combine(share, risk);
+      stages.push_back({"combine", watch.seconds()});
+    }
     return stages;
   };
   record(measured([&] { return load(b); }), "", b, 1.0);

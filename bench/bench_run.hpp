@@ -60,6 +60,10 @@ struct bench_options {
   double cpu_full_fraction = -1.0;
   std::vector<risk_method> methods{risk_method::delta_gamma, risk_method::full};
   peak_memory* memory = nullptr;  // reads each call's peak memory; none: not measured
+  // Across ranks (docs/design.md 16): called after each scenario risk with this rank's share of
+  // the result, to put the ranks' shares together; timed as the stage `combine`. Empty in one
+  // process.
+  std::function<void(const risk_result&, const risk_params&)> combine;
 };
 
 // Times every stage of `engine` on `in` (its risk parameters with options.scenarios), logging one

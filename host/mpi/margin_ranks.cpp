@@ -87,37 +87,42 @@ void receive_part(rank_group& ranks, int from, risk_result& into) {
   }
 }
 
-// The ranks' parts put together on rank 0 (the book's bad debt, every account's risk numbers),
-// timed as the stage `combine`; the other ranks send theirs.
+// The ranks' parts put together on rank 0, timed as the stage `combine`; the other ranks send
+// theirs.
 void combine_parts(rank_group& ranks, const risk_result& part, const risk_params& risk,
                    margin_run& run) {
   timed_stage(run.stages, "combine", [&] {
-    const std::vector<double> bad_debt =
-        book_bad_debt_in_rank_order(ranks, part, static_cast<std::size_t>(part.scenarios));
-    if (ranks.rank() != 0) {
-      send_part(ranks, part);
-      return 0;
-    }
-    risk_result& all = run.gathered_risk;
-    all = part;
-    all.share_accounts.clear();
-    all.share_bad_debt_rows.clear();
-    for (int from = 1; from < ranks.size(); ++from) receive_part(ranks, from, all);
-    const std::int64_t k = tail_count(risk.confidence, part.scenarios);
-    const book_bad_debt book = book_bad_debt_of(bad_debt, static_cast<std::size_t>(k));
-    all.bad_debt_mean = book.mean;
-    all.bad_debt_var = book.var;
-    all.bad_debt_es = book.es;
-    all.not_ok_accounts.clear();
-    for (std::size_t a = 0; a < all.status.size(); ++a)
-      if (all.status[a] != account_status::ok)
-        all.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));
-    run.risk = &all;
+    run.gathered_risk = combine_risk_on_ranks(ranks, part, risk);
+    if (ranks.rank() == 0) run.risk = &run.gathered_risk;
     return 0;
   });
 }
 
 }  // namespace
+
+risk_result combine_risk_on_ranks(rank_group& ranks, const risk_result& part,
+                                  const risk_params& risk) {
+  const std::vector<double> bad_debt =
+      book_bad_debt_in_rank_order(ranks, part, static_cast<std::size_t>(part.scenarios));
+  if (ranks.rank() != 0) {
+    send_part(ranks, part);
+    return {};
+  }
+  risk_result all = part;
+  all.share_accounts.clear();
+  all.share_bad_debt_rows.clear();
+  for (int from = 1; from < ranks.size(); ++from) receive_part(ranks, from, all);
+  const std::int64_t k = tail_count(risk.confidence, part.scenarios);
+  const book_bad_debt book = book_bad_debt_of(bad_debt, static_cast<std::size_t>(k));
+  all.bad_debt_mean = book.mean;
+  all.bad_debt_var = book.var;
+  all.bad_debt_es = book.es;
+  all.not_ok_accounts.clear();
+  for (std::size_t a = 0; a < all.status.size(); ++a)
+    if (all.status[a] != account_status::ok)
+      all.not_ok_accounts.push_back(static_cast<std::uint32_t>(a));
+  return all;
+}
 
 int cpu_threads_per_rank(int local_ranks) {
   const int machine = static_cast<int>(std::thread::hardware_concurrency());

@@ -22,6 +22,13 @@ margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
                                const rank_stage& stage,
                                const std::function<void(const std::string&)>& log);
 
+// The ranks' scenario-risk parts (each rank's `part`, computed with backend::set_risk_share) put
+// together on rank 0 into the whole book's result, as one process computes it: the bad-debt sum
+// passed in rank order, then every other rank's per-account numbers. The other ranks send theirs
+// and get an empty result. Every rank calls it; only transfers (docs/design.md 16.2).
+risk_result combine_risk_on_ranks(rank_group& ranks, const risk_result& part,
+                                  const risk_params& risk);
+
 // CPU threads for one of `local_ranks` ranks on this machine when --threads is 0: the cores this
 // process may run on, shared evenly when the launcher did not bind it to some of them.
 int cpu_threads_per_rank(int local_ranks);

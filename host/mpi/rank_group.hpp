@@ -61,6 +61,46 @@ class rank_group {
     if (n) receive(from, v.data(), n * sizeof(T));
     return v;
   }
+
+  // Every rank's `v` (the same length on every rank), on rank 0 in rank order; the other ranks
+  // get nothing. For the small per-rank figures of bench (times, byte counts): a few hundred bytes,
+  // so plain sends rather than a collective each type would need.
+  template <class T>
+  std::vector<std::vector<T>> gather_on_first(const std::vector<T>& v) {
+    if (rank() != 0) {
+      send_vector(0, v);
+      return {};
+    }
+    std::vector<std::vector<T>> all{v};
+    for (int from = 1; from < size(); ++from) {
+      all.push_back(receive_vector<T>(from));
+      if (all.back().size() != v.size()) throw std::logic_error("ranks' figures differ in length");
+    }
+    return all;
+  }
+  // Element by element, the largest of every rank's `v`, on rank 0 (empty on the others).
+  template <class T>
+  std::vector<T> max_on_first(const std::vector<T>& v) {
+    std::vector<std::vector<T>> all = gather_on_first(v);
+    if (all.empty()) return {};
+    std::vector<T> out = all[0];
+    for (const std::vector<T>& r : all)
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] = r[i] > out[i] ? r[i] : out[i];
+    return out;
+  }
+  // Element by element, the sum of every rank's `v` in rank order, on every rank.
+  std::vector<double> sum_on_every_rank(const std::vector<double>& v) {
+    std::vector<std::vector<double>> all = gather_on_first(v);
+    std::vector<double> out(v.size(), 0.0);
+    if (rank() == 0) {
+      for (const std::vector<double>& r : all)
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] += r[i];
+      for (int to = 1; to < size(); ++to) send_vector(to, out);
+    } else {
+      out = receive_vector<double>(0);
+    }
+    return out;
+  }
 };
 
 // This process alone, as a group of one rank.

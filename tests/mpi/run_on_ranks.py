@@ -9,7 +9,7 @@ accounts.csv, exposures.csv and summary.json to be the same bytes, except the su
 and provenance block (scripts/compare_outputs.py). Exit 77 (ctest's skip) without --mpirun: a build
 without MPI.
 """
-import argparse, os, random, shutil, subprocess, sys
+import argparse, json, os, random, shutil, subprocess, sys
 
 SKIP = 77
 
@@ -137,10 +137,43 @@ def main():
     elif c == "other_command_refused":
         p = run(mpirun + ["-np", "2", cli, "generate", "--accounts", "10", "--out",
                           os.path.join(work, "g")], expect=None)
-        if p.returncode == 0 or "only margin and cascade run across ranks" not in p.stderr:
+        if p.returncode == 0 or "only margin, cascade and bench run across ranks" not in p.stderr:
             raise SystemExit("generate under mpirun -np 2 was not refused:\n" + p.stderr)
         if os.path.exists(os.path.join(work, "g")):
             raise SystemExit("generate wrote its output under mpirun -np 2")
+    elif c == "bench":
+        # bench's stage timings across 2 ranks: it runs, and rank 0's JSON gives the rank count,
+        # the bytes each rank sent and the stages, the ranks' shares put together (`combine`) among
+        # them. No assertion on the times.
+        out = os.path.join(work, "bench.json")
+        p = run(mpirun + ["-np", "2", cli, "bench", "--book", generated(snapshot=True),
+                          "--scenarios", "500", "--repeats", "1", "--threads", "1",
+                          "--backend", "cpu", "--json", out])
+        j = json.load(open(out))
+        if j["provenance"].get("ranks") != 2 or j["ranks"]["count"] != 2:
+            raise SystemExit("bench's JSON does not give 2 ranks: " + json.dumps(j["ranks"]))
+        sent = j["ranks"]["bytes_sent"]
+        # Rank 0 passes the bad-debt sum on (8 bytes a scenario and an 8-byte length) after each
+        # scenario risk, the warm-up's and the timed one's, of each method; rank 1 sends it back
+        # with its accounts' risk numbers (54 bytes each, design.md 16.2).
+        if len(sent) != 2 or sent[0] != 2 * 2 * (8 * 500 + 8) or sent[1] <= sent[0] + 54 * 2 * 2:
+            raise SystemExit(f"bytes sent per rank: {sent}")
+        stages = {(s["method"], s["stage"]) for s in j["stages"]}
+        for want in [("", "load"), ("", "upload"), ("", "revalue"), ("full", "scenario risk"),
+                     ("delta_gamma", "scenario risk"), ("full", "combine"),
+                     ("delta_gamma", "combine")]:
+            if want not in stages:
+                raise SystemExit(f"stage {want} missing from {sorted(stages)}")
+        if p.stdout.count("results in") != 1:
+            raise SystemExit("only rank 0 writes and prints:\n" + p.stdout)
+    elif c == "bench_refused":
+        # What bench cannot split is refused alike on every rank, rank 0 saying why (exit 2).
+        for options, words in [(["--book", sample, "--stream"], "--stream runs in one process"),
+                               (["--scaling"], "--scaling runs in one process"),
+                               ([], "--book is required")]:
+            p = run(mpirun + ["-np", "2", cli, "bench"] + options, expect=None)
+            if p.returncode != 2 or p.stderr.count(words) != 1:
+                raise SystemExit(f"bench {options} under -np 2: exit {p.returncode}\n{p.stderr}")
     else:
         raise SystemExit(f"unknown case {c}")
     return 0
