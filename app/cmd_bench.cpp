@@ -397,7 +397,7 @@ int run_bench_on_ranks(const bench_cli_options& args, const run_context& context
     load = time_load({std::filesystem::path(args.book), {}, {}, {}, {}, {}}, in, bo.repeats,
                      bo.memory);
     engine = make_cpu_backend(bo.threads);
-    if (!engine->set_risk_share(ranks.rank(), k))
+    if (!engine->set_risk_share(risk_share{0, 0, ranks.rank(), k}))
       throw backend_unavailable("backend " + engine->name() + " cannot split its scenario risk");
   });
   const book& b = in.positions;

@@ -206,7 +206,8 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
                   backend_choice::cpu,
                   o.run.threads > 0 ? o.run.threads : cpu_threads_per_rank(ranks->local_size()), 0)
             : select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
-    if (ranks && !selection.instance->set_risk_share(ranks->rank(), ranks->size()))
+    if (ranks &&
+        !selection.instance->set_risk_share(risk_share{0, 0, ranks->rank(), ranks->size()}))
       throw backend_unavailable("backend " + selection.instance->name() +
                                 " cannot split its scenario risk");
     note(o.run, &progress, selection.note);

@@ -26,6 +26,7 @@
 #include "cpu/loss_kernels.hpp"
 #include "cpu/omp_guard.hpp"
 #include "cpu/revalue_pass.hpp"
+#include "cpu/risk_order.hpp"
 #include "cpu/scenario_set.hpp"
 #include "cpu/streaming_tail.hpp"
 #include "cpu/tail_select.hpp"
@@ -52,31 +53,6 @@ class stage_stopwatch {
   std::vector<stage_time>& stages_;
   stopwatch watch_;
 };
-
-// The accounts ordered by their first three underlyings (an account with fewer sorts before those
-// with more that share its first ones), ties in account order: a stable LSD radix sort, one
-// counting pass per underlying slot, the third first. Linear in the accounts (a comparison sort
-// was most of load_book's time at 1 M accounts).
-std::vector<std::uint32_t> accounts_by_first_underlyings(const book& b) {
-  const std::size_t n = b.accounts();
-  std::uint32_t digits = 1;  // a slot's digit: 0 for no underlying there, else underlying + 1
-  for (std::uint32_t u : b.exposure_underlying) digits = std::max(digits, u + 2);
-  std::vector<std::uint32_t> order(n), next(n);
-  std::iota(order.begin(), order.end(), std::uint32_t{0});
-  std::vector<std::uint64_t> start(digits + 1);
-  for (int slot = 2; slot >= 0; --slot) {
-    const auto digit = [&](std::uint32_t a) -> std::uint32_t {
-      const std::uint64_t x = b.account_exposure_begin[a] + static_cast<std::uint64_t>(slot);
-      return x < b.account_exposure_begin[a + 1] ? b.exposure_underlying[x] + 1 : 0;
-    };
-    std::fill(start.begin(), start.end(), 0);
-    for (std::uint32_t a : order) ++start[digit(a) + 1];
-    for (std::size_t d = 1; d <= digits; ++d) start[d] += start[d - 1];
-    for (std::uint32_t a : order) next[start[digit(a)]++] = a;
-    order.swap(next);
-  }
-  return order;
-}
 
 // The blocked `full` loop's sizes (run_blocked in scenario_risk). A tile of 256 scenarios: one
 // account's losses of a tile (2 KiB) stay in L1, and the tile of the table rows a group of
@@ -113,7 +89,7 @@ class cpu_backend final : public backend {
     // Scenario risk visits accounts grouped by the underlyings they trade, so consecutive accounts
     // read the same scenario rows while those are still in cache. Results are stored by account
     // index; only the bad-debt chunks follow this order, and it depends on the book alone.
-    order_ = accounts_by_first_underlyings(b);
+    order_ = cpu::accounts_in_risk_order(b.account_exposure_begin, b.exposure_underlying);
     terms_.resize(b.instruments.size());
     for (std::size_t i = 0; i < terms_.size(); ++i) terms_[i] = b.instruments.terms(i);
     // Per tier, read through each account's tier index (a patch keeps the tier): two arrays per
@@ -163,10 +139,9 @@ class cpu_backend final : public backend {
                              states_, tick_buffers_.next);
   }
   void scenario_risk(const scenario_source& source, const risk_params& params) override;
-  bool set_risk_share(int part, int parts) override {
-    if (parts < 1 || part < 0 || part >= parts) return false;
-    share_part_ = part;
-    share_parts_ = parts;
+  bool set_risk_share(const risk_share& share) override {
+    if (share.parts < 1 || share.part < 0 || share.part >= share.parts) return false;
+    share_ = share;
     return true;
   }
 
@@ -218,7 +193,7 @@ class cpu_backend final : public backend {
 
   int threads_;
   std::size_t pnl_table_bytes_;
-  int share_part_ = 0, share_parts_ = 1;  // set_risk_share: this part of the bad-debt chunks
+  risk_share share_;  // set_risk_share: the held book's place in the whole, and this part
   progress_callback progress_;
   std::vector<stage_time> stages_;
   book* book_ = nullptr;                    // the caller's (load_book), patched in place
@@ -413,18 +388,23 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
   out.preemptive.assign(n_acc, 0);
 
   const std::int64_t k = tail_count(params.confidence, n);
-  // Fixed chunks of accounts (in processing order) for the bad-debt partial sums: at least 256
-  // accounts each, at most 256 chunks, and at most 256 MiB of partial sums. A function of the book
-  // and N only, never of the thread count.
-  const std::size_t max_chunks =
-      std::clamp<std::size_t>((std::size_t{256} << 20) / (un * sizeof(double)), 1, 256);
-  const std::size_t chunk = std::max<std::size_t>(256, (n_acc + max_chunks - 1) / max_chunks);
-  const std::int64_t n_chunks = static_cast<std::int64_t>((n_acc + chunk - 1) / chunk);
+  // Fixed chunks of accounts, consecutive in processing order, for the bad-debt partial sums
+  // (risk_share.hpp): a function of the whole book's account count and N only, never of the thread
+  // count. The held book is the whole book's accounts from processing position share_.offset on (a
+  // chunk boundary; 0 in one process), in the same order.
+  const std::size_t whole_acc = share_.book_accounts ? share_.book_accounts : n_acc;
+  const std::size_t offset = share_.offset;
+  const std::size_t chunk = bad_debt_chunk_accounts(whole_acc, un);
+  const std::int64_t n_chunks = static_cast<std::int64_t>((whole_acc + chunk - 1) / chunk);
   // A share of the book (set_risk_share): the chunks [first_chunk, end_chunk), contiguous, as many
   // per part as can be; their rows are kept for the caller to add after the earlier parts' sum.
-  const bool shared = share_parts_ > 1;
-  const std::int64_t first_chunk = n_chunks * share_part_ / share_parts_;
-  const std::int64_t end_chunk = n_chunks * (share_part_ + 1) / share_parts_;
+  const bool shared = share_.parts > 1;
+  const account_range part = share_of_accounts(whole_acc, un, share_.part, share_.parts);
+  MSYNC_EXPECTS(offset % chunk == 0 && offset <= part.begin && part.end <= offset + n_acc &&
+                    offset + n_acc <= whole_acc,
+                "the held book holds its part's accounts, from a chunk boundary");
+  const std::int64_t first_chunk = static_cast<std::int64_t>(part.begin / chunk);
+  const std::int64_t end_chunk = static_cast<std::int64_t>((part.end + chunk - 1) / chunk);
   cpu::bad_debt_rows partial(static_cast<std::size_t>(n_chunks), un, !shared);
   std::atomic<std::int64_t> chunks_done{0};
 
@@ -707,8 +687,10 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
     for (std::int64_t c = first_chunk; c < end_chunk; ++c)
       guard.run([&] {
         const std::size_t bad = static_cast<std::size_t>(c);  // the chunk's bad-debt row
-        const std::size_t i_begin = static_cast<std::size_t>(c) * chunk;
-        const std::size_t i_end = std::min(n_acc, static_cast<std::size_t>(c + 1) * chunk);
+        // The chunk's accounts, as positions in the held book's processing order.
+        const std::size_t i_begin = static_cast<std::size_t>(c) * chunk - offset;
+        const std::size_t i_end =
+            std::min(whole_acc, static_cast<std::size_t>(c + 1) * chunk) - offset;
         if (!use_table || !run_blocked(i_begin, i_end, bad)) {
           partial.clear_row(bad);  // a blocked attempt may have added to it
           account_by_account(i_begin, i_end, bad);
@@ -727,10 +709,8 @@ void cpu_backend::scenario_risk(const scenario_source& source, const risk_params
 
   if (shared) {
     // The book-level numbers need every part's rows: the caller adds them (docs/design.md 16).
-    const std::size_t a_begin = static_cast<std::size_t>(first_chunk) * chunk;
-    const std::size_t a_end = std::min(n_acc, static_cast<std::size_t>(end_chunk) * chunk);
-    out.share_accounts.assign(order_.begin() + static_cast<std::ptrdiff_t>(a_begin),
-                              order_.begin() + static_cast<std::ptrdiff_t>(a_end));
+    out.share_accounts.assign(order_.begin() + static_cast<std::ptrdiff_t>(part.begin - offset),
+                              order_.begin() + static_cast<std::ptrdiff_t>(part.end - offset));
     out.share_bad_debt_rows = partial.take_rows(static_cast<std::size_t>(first_chunk),
                                                 static_cast<std::size_t>(end_chunk));
     out.bad_debt_mean = out.bad_debt_var = out.bad_debt_es = std::nan("");

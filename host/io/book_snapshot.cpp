@@ -19,6 +19,7 @@
 #include "io/mapped_file.hpp"
 #include "io/number_parse.hpp"
 #include "io/output_files.hpp"
+#include "marginsync/book_slice.hpp"
 #include "marginsync/errors.hpp"
 
 namespace msync {
@@ -42,10 +43,9 @@ std::size_t whole_blocks(std::uint64_t bytes) {
 
 class section_writer {
  public:
-  explicit section_writer(atomic_file& out) : out_(out) {}
-  void raw(const void* data, std::size_t bytes) {
-    out_.write(static_cast<const char*>(data), bytes);
-  }
+  using sink = std::function<void(const char*, std::size_t)>;
+  explicit section_writer(sink out) : out_(std::move(out)) {}
+  void raw(const void* data, std::size_t bytes) { out_(static_cast<const char*>(data), bytes); }
   void header() {
     char head[block] = {};
     std::memcpy(head, magic, sizeof magic);
@@ -87,7 +87,7 @@ class section_writer {
   }
 
  private:
-  atomic_file& out_;
+  sink out_;
 };
 
 // ---- reading -------------------------------------------------------------------------------
@@ -95,9 +95,11 @@ class section_writer {
 using msync_os::mapped_file;
 
 // The snapshot mapped (io/mapped_file.hpp), or input_error naming the file.
-std::shared_ptr<const mapped_file> map_snapshot(const std::filesystem::path& file) {
+std::shared_ptr<const mapped_file> map_snapshot(const std::filesystem::path& file,
+                                                bool populate = true) {
   int error = 0;
-  std::shared_ptr<const mapped_file> mapped = mapped_file::map(file.string(), error);
+  std::shared_ptr<const mapped_file> mapped =
+      mapped_file::map(file.string(), error, mapped_file::access::copy_on_write, populate);
   if (!mapped)
     throw input_error({input_problem{file.string(), 0, "",
                                      error == ENOENT ? "file not found" : "cannot be read"}});
@@ -365,11 +367,10 @@ bool identity(const std::vector<std::uint32_t>& map) {
   return true;
 }
 
-}  // namespace
-
-void write_book_snapshot(const book_inputs& in, const std::string& market_json,
-                         const std::string& risk_json, const std::filesystem::path& file,
-                         const std::string& marks_csv) {
+// The snapshot's bytes, in order, into `sink`.
+void write_sections(const book_inputs& in, const std::string& market_json,
+                    const std::string& risk_json, const std::string& marks_csv,
+                    section_writer::sink sink) {
   const book& b = in.positions;
   std::vector<std::string> tiers;
   for (const tier& t : in.risk.tiers) tiers.push_back(t.name);
@@ -377,9 +378,8 @@ void write_book_snapshot(const book_inputs& in, const std::string& market_json,
   for (std::size_t i = 0; i < kinds.size(); ++i)
     kinds[i] = static_cast<std::uint8_t>(b.instruments.kind[i]);
 
-  atomic_file out(file);  // complete or absent: written under a temporary name, then renamed
   {
-    section_writer w(out);
+    section_writer w(std::move(sink));
     w.header();
     w.text(market_json);
     w.text(risk_json);
@@ -405,7 +405,25 @@ void write_book_snapshot(const book_inputs& in, const std::string& market_json,
     w.array(b.exposure_position_begin);
     w.array(std::vector<std::uint64_t>{b.position_rows});
   }
+}
+
+}  // namespace
+
+void write_book_snapshot(const book_inputs& in, const std::string& market_json,
+                         const std::string& risk_json, const std::filesystem::path& file,
+                         const std::string& marks_csv) {
+  atomic_file out(file);  // complete or absent: written under a temporary name, then renamed
+  write_sections(in, market_json, risk_json, marks_csv,
+                 [&](const char* data, std::size_t n) { out.write(data, n); });
   out.commit();
+}
+
+std::string book_snapshot_bytes(const book_inputs& in, const std::string& market_json,
+                                const std::string& risk_json, const std::string& marks_csv) {
+  std::string bytes;
+  write_sections(in, market_json, risk_json, marks_csv,
+                 [&](const char* data, std::size_t n) { bytes.append(data, n); });
+  return bytes;
 }
 
 book_inputs convert_book_directory(const book_paths& paths, const std::filesystem::path& file) {
@@ -426,12 +444,48 @@ bool is_book_snapshot(const std::filesystem::path& file) {
   return in.read(head, sizeof head) && std::memcmp(head, magic, sizeof magic) == 0;
 }
 
+namespace {
+// The reading of a mapped snapshot named `name` in problems (read_book_snapshot_part).
+book_inputs read_mapped_snapshot(std::shared_ptr<const mapped_file> mapped, const std::string& name,
+                                 const std::optional<std::filesystem::path>& market_file,
+                                 const std::optional<std::filesystem::path>& risk_file,
+                                 const std::optional<std::filesystem::path>& marks_file,
+                                 const book_part_picker& pick);
+}  // namespace
+
 book_inputs read_book_snapshot(const std::filesystem::path& file,
                                const std::optional<std::filesystem::path>& market_file,
                                const std::optional<std::filesystem::path>& risk_file,
                                const std::optional<std::filesystem::path>& marks_file) {
-  const std::string name = file.string();
-  section_reader r(map_snapshot(file), name);
+  return read_book_snapshot_part(file, market_file, risk_file, marks_file, {});
+}
+
+book_inputs read_book_snapshot_part(const std::filesystem::path& file,
+                                    const std::optional<std::filesystem::path>& market_file,
+                                    const std::optional<std::filesystem::path>& risk_file,
+                                    const std::optional<std::filesystem::path>& marks_file,
+                                    const book_part_picker& pick) {
+  // A part is read where it lies: pages mapped as they are first read.
+  return read_mapped_snapshot(map_snapshot(file, !pick), file.string(), market_file, risk_file,
+                              marks_file, pick);
+}
+
+book_inputs read_book_snapshot_bytes(const std::string& bytes, const std::string& name) {
+  int error = 0;
+  std::shared_ptr<const mapped_file> mapped = mapped_file::of_bytes(bytes, error);
+  if (!mapped) throw std::runtime_error(name + ": cannot hold the book: " + std::strerror(error));
+  return read_mapped_snapshot(std::move(mapped), name, std::nullopt, std::nullopt, std::nullopt,
+                              {});
+}
+
+namespace {
+
+book_inputs read_mapped_snapshot(std::shared_ptr<const mapped_file> mapped, const std::string& name,
+                                 const std::optional<std::filesystem::path>& market_file,
+                                 const std::optional<std::filesystem::path>& risk_file,
+                                 const std::optional<std::filesystem::path>& marks_file,
+                                 const book_part_picker& pick) {
+  section_reader r(std::move(mapped), name);
   r.header();
 
   // Market and risk: the snapshot's copies unless the command line names files.
@@ -517,8 +571,11 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   // Merged positions sum rows, so their bounds are wider than one row's (any real book is far
   // inside; every product stays finite).
   const char* const wide = "a quantity or entry cost is out of range";
-  r.expect_none(unbounded(b.position_quantity, 1e6 * max_quantity, wide));
-  r.expect_none(unbounded(b.position_cost, 1e6 * max_quantity * max_price, wide));
+  const auto check_position_values = [&] {
+    r.expect_none(unbounded(b.position_quantity, 1e6 * max_quantity, wide));
+    r.expect_none(unbounded(b.position_cost, 1e6 * max_quantity * max_price, wide));
+  };
+  if (!pick) check_position_values();  // a part's, once it is read
   r.expect(ids_are_text(instrument_ids) && ids_are_text(account_ids) &&
                ids_are_text(symbol_table) && ids_are_text(tier_table),
            "an id is empty, not valid UTF-8 or holds a control character");
@@ -634,10 +691,14 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
     }
     return !broken;
   };
-  if (first_problem(n_acc, [&](std::size_t begin, std::size_t end) {
-        return layout_holds(begin, end) ? nullptr : "broken";
-      }))
-    r.expect_none(first_problem(n_acc, layout_problem));
+  const auto check_layout = [&] {
+    const std::size_t accounts = pick ? b.accounts() : n_acc;  // a part's ids are in place by then
+    if (first_problem(accounts, [&](std::size_t begin, std::size_t end) {
+          return layout_holds(begin, end) ? nullptr : "broken";
+        }))
+      r.expect_none(first_problem(accounts, layout_problem));
+  };
+  if (!pick) check_layout();
 
   // Tiers by name into the risk configuration in force.
   std::vector<std::uint32_t> to_tier(tiers.size());
@@ -657,6 +718,15 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   if (!identity(to_tier))
     for (std::uint32_t& k : b.account_tier) k = to_tier[k];
 
+  // A part: its accounts copied out (the offsets and underlyings they are cut by are checked
+  // above), then their positions checked as the whole book's are.
+  if (pick) {
+    b.account_id = r.ids_in_place(account_ids);
+    b = slice_accounts(b, pick(in));
+    check_position_values();
+    check_layout();
+  }
+
   // Marks by instrument id, from --marks-file or the snapshot's copy.
   t.id = instrument_ids.to_strings();
   if (marks_file)
@@ -664,8 +734,11 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
   else if (!marks_text.empty())
     load_marks_text(std::move(marks_text), name + ":marks.csv", t, in.market, problems);
   problems.throw_if_any();
-  b.account_id = r.ids_in_place(account_ids);  // no copy: a string per id would cost 32 bytes
+  if (!pick)
+    b.account_id = r.ids_in_place(account_ids);  // no copy: a string per id would cost 32 bytes
   return in;
 }
+
+}  // namespace
 
 }  // namespace msync

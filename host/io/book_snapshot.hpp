@@ -13,9 +13,12 @@
 // tiers, position arrays, the CSR offsets, the count of CSV rows the positions came from.
 // Underlyings and tiers are stored by name and mapped to the market and risk configuration in force
 // when the snapshot is read, so a newer market.json can be used with an older snapshot.
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "io/load_inputs.hpp"
 
@@ -27,6 +30,15 @@ namespace msync {
 void write_book_snapshot(const book_inputs& in, const std::string& market_json,
                          const std::string& risk_json, const std::filesystem::path& file,
                          const std::string& marks_csv = "");
+
+// The bytes write_book_snapshot writes (a rank's part of a CSV book, sent by rank 0: docs/design.md
+// 16.2).
+std::string book_snapshot_bytes(const book_inputs& in, const std::string& market_json,
+                                const std::string& risk_json, const std::string& marks_csv);
+
+// Reads a snapshot's bytes (book_snapshot_bytes) as read_book_snapshot reads a file, its problems
+// named `name`; throws input_error, or std::runtime_error when the memory cannot be had.
+book_inputs read_book_snapshot_bytes(const std::string& bytes, const std::string& name);
 
 // Loads and validates the book directory at `paths` and writes it, with its market.json, risk.json
 // and marks.csv texts as given, to `file`. Returns what was loaded. Throws input_error.
@@ -43,5 +55,18 @@ book_inputs read_book_snapshot(const std::filesystem::path& file,
                                const std::optional<std::filesystem::path>& market,
                                const std::optional<std::filesystem::path>& risk,
                                const std::optional<std::filesystem::path>& marks = std::nullopt);
+
+// Reads only some accounts of a snapshot (docs/design.md 16.2: a rank's part): the whole file's
+// header, texts, instruments and account-level arrays, checked as read_book_snapshot checks them;
+// then the accounts `pick` (io/load_inputs.hpp) returns, given the book with those read (its
+// positions not yet read; it may throw input_error, reading a scenario file say), with their
+// positions copied out of the file (book_slice.hpp), and only those positions checked. The file is
+// mapped without reading it up front, so that the pages of the other accounts' positions are never
+// read. Throws input_error as read_book_snapshot.
+book_inputs read_book_snapshot_part(const std::filesystem::path& file,
+                                    const std::optional<std::filesystem::path>& market,
+                                    const std::optional<std::filesystem::path>& risk,
+                                    const std::optional<std::filesystem::path>& marks,
+                                    const book_part_picker& pick);
 
 }  // namespace msync

@@ -20,6 +20,7 @@
 #include "io/id_rules.hpp"
 #include "io/load_inputs.hpp"
 #include "io/number_parse.hpp"
+#include "marginsync/book_slice.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/uninitialized_vector.hpp"
 
@@ -610,10 +611,13 @@ book_paths book_location::directory_paths() const {
 }
 
 namespace {
-book_inputs load_book_or_snapshot(const book_location& location) {
+book_inputs load_book_or_snapshot(const book_location& location, const book_part_picker& pick) {
   const std::string name = location.book.string();
-  if (std::filesystem::is_directory(location.book))
-    return load_book_inputs(location.directory_paths());
+  if (std::filesystem::is_directory(location.book)) {
+    book_inputs in = load_book_inputs(location.directory_paths());
+    if (pick) in.positions = slice_accounts(in.positions, pick(in));
+    return in;
+  }
   if (!std::filesystem::exists(location.book))
     throw input_error({input_problem{name, 0, "", "no such book directory or snapshot file"}});
   if (!is_book_snapshot(location.book))
@@ -623,12 +627,13 @@ book_inputs load_book_or_snapshot(const book_location& location) {
     throw input_error({input_problem{name, 0, "",
                                      "a snapshot's instruments, accounts and positions "
                                      "cannot be replaced: convert the changed book again"}});
-  return read_book_snapshot(location.book, location.market, location.risk, location.marks);
+  return read_book_snapshot_part(location.book, location.market, location.risk, location.marks,
+                                 pick);
 }
 }  // namespace
 
-book_inputs load_book_at(const book_location& location) {
-  book_inputs in = load_book_or_snapshot(location);
+book_inputs load_book_at(const book_location& location, const book_part_picker& pick) {
+  book_inputs in = load_book_or_snapshot(location, pick);
   if (location.depth) {
     problem_list problems;
     load_depth_file(*location.depth, in.market, in.risk, problems);

@@ -2,7 +2,9 @@
 // Loading and validating the inputs of docs/design.md section 2. Every loader collects all the
 // problems it finds (docs/design.md section 5) into a problem_list; load_book_inputs throws
 // input_error with all of them before any computation starts.
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -93,9 +95,13 @@ book load_book(const book_paths& paths, const market_state& market, const risk_p
 // All the book's files (marks.csv when `paths` names one); throws input_error listing every
 // problem.
 book_inputs load_book_inputs(const book_paths& paths);
+// Chooses some accounts of a loaded book (read_book_snapshot_part, io/book_snapshot.hpp).
+using book_part_picker = std::function<std::vector<std::uint32_t>(const book_inputs& whole)>;
+
 // A book directory or a snapshot, then the depth file when the location names one; throws
-// input_error.
-book_inputs load_book_at(const book_location& location);
+// input_error. With `pick`, only the accounts it chooses (book_slice.hpp): a snapshot reads only
+// their positions (read_book_snapshot_part); a directory is read whole, then cut.
+book_inputs load_book_at(const book_location& location, const book_part_picker& pick = {});
 
 // A scenario file (docs/design.md section 2) for the market's underlyings; throws input_error.
 // Reading stops at the scenario that would take more than `max_cells` scenarios x underlyings

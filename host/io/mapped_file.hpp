@@ -18,8 +18,16 @@ class mapped_file {
   enum class access { copy_on_write, read_only };
   // The whole of `path`, or null with `error` set to the errno of what failed (ENOENT: no such
   // file; EINVAL: not a regular file). An empty file maps to no bytes.
+  // `populate` false maps the pages only when they are first read (a rank reading its part of a
+  // snapshot, docs/design.md 16.2, reads the pages its accounts lie in, not the whole file).
   static std::shared_ptr<mapped_file> map(const std::string& path, int& error,
-                                          access mode = access::copy_on_write);
+                                          access mode = access::copy_on_write,
+                                          bool populate = true);
+
+  // A copy of `bytes` in anonymous memory behind a file descriptor (memfd), mapped as a file is
+  // (copy on write), or null with `error` set: what was read from another process is then used in
+  // place as a file's bytes are, and nothing is written to a disk.
+  static std::shared_ptr<mapped_file> of_bytes(const std::string& bytes, int& error);
 
   mapped_file(const mapped_file&) = delete;
   mapped_file& operator=(const mapped_file&) = delete;

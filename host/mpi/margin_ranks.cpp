@@ -1,8 +1,9 @@
-// The margin job across ranks (docs/design.md 16). Every rank holds the whole book and revalues it
-// (rank 0's revaluation is the one written); the scenario risk, the run's cost, is split by the
-// CPU backend's fixed bad-debt chunks. What crosses between ranks: the bad-debt sum per scenario,
-// passed from rank to rank in rank order so that every chunk's row is added in the order a single
-// process adds it, and each rank's per-account risk numbers, gathered on rank 0.
+// The margin job across ranks (docs/design.md 16). Rank 0 holds the whole book and revalues it
+// (its revaluation is the one written); every other rank holds its part of the book's fixed
+// bad-debt chunks only (book_parts.hpp), and the scenario risk, the run's cost, is split by those
+// chunks. What crosses between ranks: a book directory's parts (rank 0 reads it), the bad-debt sum
+// per scenario, passed from rank to rank in rank order so that every chunk's row is added in the
+// order a single process adds it, and each rank's per-account risk numbers, gathered on rank 0.
 #include "mpi/margin_ranks.hpp"
 
 #include <sched.h>
@@ -12,8 +13,10 @@
 #include <thread>
 
 #include "cpu/book_bad_debt.hpp"
+#include "io/book_snapshot.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/risk_rules.hpp"
+#include "mpi/book_parts.hpp"
 
 namespace msync {
 
@@ -55,9 +58,16 @@ std::vector<T> picked(const std::vector<T>& all, const std::vector<std::uint32_t
   return v;
 }
 
-void send_part(rank_group& ranks, const risk_result& r) {
+void send_part(rank_group& ranks, const risk_result& r,
+               const std::vector<std::uint32_t>& whole_index) {
   const std::vector<std::uint32_t>& a = r.share_accounts;
-  ranks.send_vector(0, a);
+  if (whole_index.empty()) {
+    ranks.send_vector(0, a);
+  } else {
+    std::vector<std::uint32_t> whole(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) whole[i] = whole_index.at(a[i]);
+    ranks.send_vector(0, whole);
+  }
   for (const std::vector<double>* column :
        {&r.var, &r.es, &r.initial_margin, &r.maintenance_margin, &r.health, &r.breach_probability})
     ranks.send_vector(0, picked(*column, a));
@@ -90,9 +100,9 @@ void receive_part(rank_group& ranks, int from, risk_result& into) {
 // The ranks' parts put together on rank 0, timed as the stage `combine`; the other ranks send
 // theirs.
 void combine_parts(rank_group& ranks, const risk_result& part, const risk_params& risk,
-                   margin_run& run) {
+                   const std::vector<std::uint32_t>& whole_index, margin_run& run) {
   timed_stage(run.stages, "combine", [&] {
-    run.gathered_risk = combine_risk_on_ranks(ranks, part, risk);
+    run.gathered_risk = combine_risk_on_ranks(ranks, part, risk, whole_index);
     if (ranks.rank() == 0) run.risk = &run.gathered_risk;
     return 0;
   });
@@ -101,11 +111,12 @@ void combine_parts(rank_group& ranks, const risk_result& part, const risk_params
 }  // namespace
 
 risk_result combine_risk_on_ranks(rank_group& ranks, const risk_result& part,
-                                  const risk_params& risk) {
+                                  const risk_params& risk,
+                                  const std::vector<std::uint32_t>& whole_index) {
   const std::vector<double> bad_debt =
       book_bad_debt_in_rank_order(ranks, part, static_cast<std::size_t>(part.scenarios));
   if (ranks.rank() != 0) {
-    send_part(ranks, part);
+    send_part(ranks, part, whole_index);
     return {};
   }
   risk_result all = part;
@@ -139,14 +150,85 @@ margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
                                const std::function<void(const std::string&)>& log) {
   margin_run run;
   std::vector<stage_time>& stages = run.stages;
-  stage([&] {
-    run.inputs = timed_stage(stages, "load", [&] { return load_book_at(request.book); });
-    apply_risk_overrides(request.overrides, run.inputs.market.size(), run.inputs.risk);
-    if (request.scenario_file)
+  const int r = ranks.rank(), k = ranks.size();
+  const book_parts_from source_of_parts = agree_book_parts_source(ranks, request.book);
+  book_part part;
+  book_texts texts;  // rank 0, a book directory: what its parts carry besides the accounts
+  // The overrides and the scenario file, once the market is known: N, the scenarios the risk runs
+  // at, which the parts are cut by.
+  const auto prepare = [&](book_inputs& in) {
+    apply_risk_overrides(request.overrides, in.market.size(), in.risk);
+    if (request.scenario_file && !run.scenarios)
       run.scenarios = timed_stage(stages, "load_scenarios", [&] {
-        return load_scenario_file(*request.scenario_file, run.inputs.market);
+        return load_scenario_file(*request.scenario_file, in.market);
       });
+    return static_cast<std::size_t>(
+        run.scenarios ? static_cast<std::int64_t>(run.scenarios->count()) : in.risk.scenarios);
+  };
+  std::size_t scenarios = 0;
+  stage([&] {
+    if (r == 0) {
+      run.inputs = timed_stage(stages, "load", [&] { return load_book_at(request.book); });
+      part.book_accounts = run.inputs.positions.accounts();
+      scenarios = prepare(run.inputs);
+      if (source_of_parts == book_parts_from::first_rank && k > 1)
+        texts = read_book_texts(request.book);
+    } else if (source_of_parts == book_parts_from::snapshot) {
+      run.inputs = timed_stage(stages, "load", [&] {
+        return load_book_at(request.book, [&](const book_inputs& whole) {
+          book_inputs settings{whole.market, whole.risk, {}};
+          scenarios = prepare(settings);
+          part.book_accounts = whole.positions.accounts();
+          part.whole_index = accounts_of_rank(whole.positions, scenarios, r, k);
+          return part.whole_index;
+        });
+      });
+      prepare(run.inputs);
+    }
   });
+  if (source_of_parts == book_parts_from::first_rank) {
+    // Rank 0 read the book directory: each rank's part goes to it, and is read there in a stage of
+    // its own, agreed as loading is.
+    std::string bytes;
+    try {
+      if (r == 0)
+        timed_stage(stages, "send_parts", [&] {
+          send_book_parts(ranks, run.inputs, texts, scenarios);
+          return 0;
+        });
+      else
+        bytes =
+            timed_stage(stages, "load", [&] { return receive_book_part(ranks, part, scenarios); });
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "marginsync margin: rank %d of %d failed while the book was sent: %s\n",
+                   r, k, e.what());
+      std::fflush(stderr);
+      ranks.abort_job(1);
+    }
+    stage([&] {
+      if (r == 0 || part.whole_index.empty()) return;
+      run.inputs = read_book_snapshot_bytes(
+          bytes, request.book.book.string() + " (rank " + std::to_string(r) + "'s part)");
+      if (request.book.depth) {
+        problem_list problems;
+        load_depth_file(*request.book.depth, run.inputs.market, run.inputs.risk, problems);
+        problems.throw_if_any();
+      }
+      if (prepare(run.inputs) != scenarios)
+        throw input_error({input_problem{
+            request.scenario_file ? request.scenario_file->string() : "--scenarios", 0, "",
+            "not the scenario count rank 0 has: every rank must read the same inputs"}});
+    });
+  }
+  // A rank whose part has no accounts (fewer chunks than ranks) computes nothing; it still passes
+  // the bad-debt sum on and sends its (empty) part.
+  const bool idle = r > 0 && part.whole_index.empty();
+  // Rank 0's notes go out without a rank prefix, the others' with one (`rank R: ...`).
+  const std::string positions =
+      " (" + std::to_string(idle ? 0 : run.inputs.positions.positions()) + " positions)";
+  log(r == 0 ? "rank 0 of " + std::to_string(k) + " holds the whole book" + positions
+             : "holds " + std::to_string(part.whole_index.size()) + " of the book's " +
+                   std::to_string(part.book_accounts) + " accounts" + positions);
 
   const risk_params& risk = run.inputs.risk;
   const scenario_source source{run.scenarios ? &*run.scenarios : nullptr};
@@ -157,6 +239,7 @@ margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
       throw backend_unavailable(
           "the CUDA backend cannot yet split its scenario risk between ranks: run one process per "
           "machine without mpirun, or --backend cpu");
+    if (idle) return;
     const int threads =
         request.threads > 0 ? request.threads : cpu_threads_per_rank(ranks.local_size());
     backend_selection selection = select_backend(backend_choice::cpu, threads, 0);
@@ -167,7 +250,7 @@ margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
     backend& engine = *run.engine;
     engine.set_progress(request.progress);
     run.backend_name = engine.name();
-    if (!engine.set_risk_share(ranks.rank(), ranks.size()))
+    if (!engine.set_risk_share(part.share(r, k, scenarios)))
       throw backend_unavailable("backend " + engine.name() + " cannot split its scenario risk");
     timed_stage(stages, "upload", [&] {
       engine.load_book(run.inputs.positions, risk);
@@ -187,7 +270,9 @@ margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
   // Only transfers from here on: a failed one ends the whole job (MPI_ERRORS_ARE_FATAL), and so
   // does any other failure here (out of memory), since the other ranks may be waiting for this one.
   try {
-    combine_parts(ranks, run.engine->held_risk(), risk, run);
+    risk_result nothing;
+    nothing.scenarios = static_cast<std::int64_t>(scenarios);
+    combine_parts(ranks, idle ? nothing : run.engine->held_risk(), risk, part.whole_index, run);
   } catch (const std::exception& e) {
     std::fprintf(stderr,
                  "marginsync margin: rank %d of %d failed while the ranks' results were put "

@@ -1,7 +1,8 @@
 #pragma once
-// The margin job across ranks (docs/design.md 16): every rank loads the book and revalues it, then
-// computes the scenario risk of its part of the book's bad-debt chunks; rank 0 puts the parts
-// together into the run a single process makes, byte for byte, and writes the outputs.
+// The margin job across ranks (docs/design.md 16): rank 0 loads the whole book, every other rank
+// its part of the book's bad-debt chunks (book_parts.hpp); each revalues what it holds and
+// computes the scenario risk of its part; rank 0 puts the parts together into the run a single
+// process makes, byte for byte, and writes the outputs.
 #include <functional>
 #include <string>
 
@@ -24,10 +25,13 @@ margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
 
 // The ranks' scenario-risk parts (each rank's `part`, computed with backend::set_risk_share) put
 // together on rank 0 into the whole book's result, as one process computes it: the bad-debt sum
-// passed in rank order, then every other rank's per-account numbers. The other ranks send theirs
-// and get an empty result. Every rank calls it; only transfers (docs/design.md 16.2).
+// passed in rank order, then every other rank's per-account numbers. `whole_index`: the whole
+// book's index of each account of the rank's book (empty: the rank holds the whole book). The
+// other ranks send theirs and get an empty result. Every rank calls it; only transfers
+// (docs/design.md 16.2).
 risk_result combine_risk_on_ranks(rank_group& ranks, const risk_result& part,
-                                  const risk_params& risk);
+                                  const risk_params& risk,
+                                  const std::vector<std::uint32_t>& whole_index = {});
 
 // CPU threads for one of `local_ranks` ranks on this machine when --threads is 0: the cores this
 // process may run on, shared evenly when the launcher did not bind it to some of them.

@@ -36,6 +36,7 @@
 #include "marginsync/market.hpp"
 #include "marginsync/risk_params.hpp"
 #include "marginsync/risk_rules.hpp"
+#include "marginsync/risk_share.hpp"
 #include "marginsync/scenario_source.hpp"
 
 namespace msync {
@@ -87,10 +88,10 @@ struct risk_result {
   double bad_debt_var = 0.0;
   double bad_debt_es = 0.0;
   // Only after scenario_risk on part of a book split between ranks (set_risk_share with parts > 1,
-  // docs/design.md 16): the accounts this part computed (the others keep the defaults above), in
-  // the order the bad debt was added, and the bad-debt row of each of its chunks, in chunk order
-  // (empty: no bad debt in that chunk). The book-level numbers above are then not computed (NaN):
-  // they need every part's rows.
+  // docs/design.md 16): the accounts this part computed, as indices of the held book (the others
+  // keep the defaults above), in the order the bad debt was added, and the bad-debt row of each of
+  // its chunks, in chunk order (empty: no bad debt in that chunk). The book-level numbers above are
+  // then not computed (NaN): they need every part's rows.
   std::vector<std::uint32_t> share_accounts;
   std::vector<std::vector<double>> share_bad_debt_rows;
 };
@@ -191,11 +192,15 @@ class backend {
   virtual const revaluation& held_revaluation() = 0;
   virtual const risk_result& held_risk() = 0;
 
-  // Scenario risk for part `part` (0 .. parts - 1) of the book's fixed bad-debt chunks, contiguous
-  // in the order they are summed, for a run across ranks (docs/design.md 16); parts 1 (the
-  // default) is the whole book. Returns false, and changes nothing, where the backend cannot split
-  // its scenario risk this way (the CUDA backend today).
-  virtual bool set_risk_share(int part, int parts) { return part == 0 && parts == 1; }
+  // Scenario risk for part `share.part` of `share.parts` of the whole book's fixed bad-debt chunks
+  // (risk_share.hpp), contiguous in account order, for a run across ranks (docs/design.md 16); the
+  // held book is the whole book's accounts from `share.offset` on, and holds the part's accounts.
+  // The default share is one process with the whole book. Takes effect at the next scenario_risk.
+  // Returns false, and changes nothing, where the backend cannot split its scenario risk this way
+  // (the CUDA backend today).
+  virtual bool set_risk_share(const risk_share& share) {
+    return share.part == 0 && share.parts == 1 && share.offset == 0;
+  }
 
   // Explicit copies to the host of the results held.
   virtual revaluation copy_revaluation() = 0;

@@ -9,6 +9,7 @@
 #include "io/book_snapshot.hpp"
 #include "io/json_locator.hpp"
 #include "marginsync/account_patch.hpp"
+#include "marginsync/book_slice.hpp"
 #include "marginsync/errors.hpp"
 #include "synth/generate_book.hpp"
 #include "test_support.hpp"
@@ -467,6 +468,74 @@ TEST(book_snapshot, generate_writes_the_snapshot_convert_would) {
     ++entries;
   }
   EXPECT_EQ(entries, 3u);
+}
+
+// A part (read_book_snapshot_part, docs/design.md 16.2): the accounts picked, with their
+// positions, the same as those accounts of the whole book; only the part's positions are checked,
+// so a bad position elsewhere goes unseen and one in the part is refused as the whole read refuses
+// it. The picker sees the whole book's accounts and its risk configuration.
+TEST(book_snapshot, a_part_reads_and_checks_its_accounts_only) {
+  temp_dir dir;
+  const auto file = convert_sample(dir);
+  const book_inputs whole = read_book_snapshot(file, {}, {});
+  const std::vector<std::uint32_t> pick{1, 4, 5, 9};
+  std::size_t seen_accounts = 0;
+  const book_inputs part = read_book_snapshot_part(file, {}, {}, {}, [&](const book_inputs& in) {
+    seen_accounts = in.positions.accounts();
+    return pick;
+  });
+  EXPECT_EQ(seen_accounts, whole.positions.accounts());
+  const book expected = slice_accounts(whole.positions, pick);
+  ASSERT_EQ(part.positions.accounts(), pick.size());
+  for (std::size_t i = 0; i < pick.size(); ++i)
+    EXPECT_EQ(part.positions.account_id[i], expected.account_id[i]);
+  EXPECT_EQ(
+      std::vector<double>(part.positions.position_quantity.begin(),
+                          part.positions.position_quantity.end()),
+      std::vector<double>(expected.position_quantity.begin(), expected.position_quantity.end()));
+  EXPECT_EQ(std::vector<std::uint64_t>(part.positions.exposure_position_begin.begin(),
+                                       part.positions.exposure_position_begin.end()),
+            std::vector<std::uint64_t>(expected.exposure_position_begin.begin(),
+                                       expected.exposure_position_begin.end()));
+  EXPECT_EQ(part.market.symbols, whole.market.symbols);
+
+  // Account 0's first quantity out of range: the part without account 0 reads; with it, refused.
+  std::string bytes = test::read_file(file);
+  const std::size_t q = sections_of(bytes)[quantities_section].first +
+                        whole.positions.account_position_begin[0] * sizeof(double);
+  const double huge = 1e300;
+  std::memcpy(&bytes[q], &huge, sizeof huge);
+  write_file(dir / "bad.msb", bytes);
+  EXPECT_EQ(
+      read_book_snapshot_part(dir / "bad.msb", {}, {}, {}, [&](const book_inputs&) { return pick; })
+          .positions.accounts(),
+      pick.size());
+  const std::string refused = reason_of([&] {
+    read_book_snapshot_part(dir / "bad.msb", {}, {}, {}, [](const book_inputs&) {
+      return std::vector<std::uint32_t>{0, 1};
+    });
+  });
+  EXPECT_NE(refused.find("a quantity or entry cost is out of range"), std::string::npos) << refused;
+  EXPECT_EQ(reason_of([&] { read_book_snapshot(dir / "bad.msb", {}, {}); }), refused);
+}
+
+// A part sent by rank 0 (book_snapshot_bytes) reads back as the book it was made from.
+TEST(book_snapshot, bytes_read_back_as_the_book) {
+  const book_inputs in = load_book_inputs(book_paths::in_directory(test::sample_book()));
+  const auto market = test::read_file(test::sample_book() / "market.json");
+  const auto risk = test::read_file(test::sample_book() / "risk.json");
+  const book_inputs part{in.market, in.risk, slice_accounts(in.positions, {2, 3, 7})};
+  const book_inputs back =
+      read_book_snapshot_bytes(book_snapshot_bytes(part, market, risk, ""), "part");
+  ASSERT_EQ(back.positions.accounts(), 3u);
+  EXPECT_EQ(back.positions.account_id[2], in.positions.account_id[7]);
+  EXPECT_EQ(
+      std::vector<double>(back.positions.position_cost.begin(), back.positions.position_cost.end()),
+      std::vector<double>(part.positions.position_cost.begin(),
+                          part.positions.position_cost.end()));
+  EXPECT_EQ(back.risk.scenarios, in.risk.scenarios);
+  const std::string bad = reason_of([] { read_book_snapshot_bytes("MSYNC", "rank 1's part"); });
+  EXPECT_EQ(bad.rfind("rank 1's part: not a valid marginsync book snapshot", 0), 0u) << bad;
 }
 
 }  // namespace

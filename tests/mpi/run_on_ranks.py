@@ -9,7 +9,7 @@ accounts.csv, exposures.csv and summary.json to be the same bytes, except the su
 and provenance block (scripts/compare_outputs.py). Exit 77 (ctest's skip) without --mpirun: a build
 without MPI.
 """
-import argparse, json, os, random, shutil, subprocess, sys
+import argparse, json, os, random, shutil, struct, subprocess, sys
 
 SKIP = 77
 
@@ -30,6 +30,21 @@ def scenario_file(path, symbols, count, seed):
         for s in range(count):
             for u in symbols:
                 f.write(f"s{s},{u},{rng.gauss(0, 0.08):.6f},{rng.gauss(0, 0.2):.6f}\n")
+
+
+def spoil_quantities(path):
+    """Every position quantity of a snapshot (docs/design.md 12.1: the 17th section) set to 1e300,
+    out of range."""
+    data = bytearray(open(path, "rb").read())
+    at = 64  # the header
+    for section in range(17):
+        length = struct.unpack_from("<Q", data, at)[0]
+        at += 64
+        if section == 16:
+            for i in range(length // 8):
+                struct.pack_into("<d", data, at + 8 * i, 1e300)
+        at += (length + 63) // 64 * 64
+    open(path, "wb").write(bytes(data))
 
 
 def main():
@@ -107,33 +122,47 @@ def main():
         same_outputs(generated(), [3], "--shock-grid", "BTC=-0.1:-0.3:0.1,SOL=-0.2:-0.4:0.1",
                      "--scenarios", "500", "--method", "delta_gamma", command="cascade")
     elif c in ("fail_bad_input", "fail_out_of_memory"):
-        # One rank fails while the others succeed: mpirun's MPMD form starts the last rank with
-        # its own command line, a positions file with a bad row (that rank's share of bad input)
-        # or an address-space limit that its P&L table does not fit in (out of memory).
+        # One rank fails while the others succeed: mpirun's MPMD form starts one rank with its own
+        # command line. Bad input: rank 0, which reads a book directory for every rank, gets a
+        # positions file with a bad row; then rank 2, which reads its own part of a snapshot, gets
+        # a snapshot whose quantities are out of range (its part's positions are checked). Out of
+        # memory: rank 2 gets an address-space limit that its P&L table does not fit in.
         book, out = generated(), os.path.join(work, "out")
         opts = ["--book", book, "--out", out, "--threads", "1", "-q"]
+        cases = []
         if c == "fail_bad_input":
             bad = os.path.join(work, "positions.csv")
             lines = open(os.path.join(book, "positions.csv")).read().split("\n")
             row = lines[1499].split(",")
             lines[1499] = ",".join([row[0], "NO-SUCH-INSTRUMENT"] + row[2:])
             open(bad, "w").write("\n".join(lines))
-            last = [cli, "margin"] + opts + ["--positions-file", bad]
-            status, message = 2, "positions.csv:1500: column 'instrument_id'"
+            first = [cli, "margin"] + opts + ["--positions-file", bad]
+            cases.append((mpirun + ["-np", "1"] + first + [":", "-np", "2", cli, "margin"] + opts,
+                          0, 2, "positions.csv:1500: column 'instrument_id'"))
+            snapshot = generated(snapshot=True)
+            broken = os.path.join(work, "broken.msbook")
+            shutil.copy(snapshot, broken)
+            spoil_quantities(broken)
+            good = ["--book", snapshot, "--out", out, "--threads", "1", "-q"]
+            cases.append((mpirun + ["-np", "2", cli, "margin"] + good + [":", "-np", "1", cli,
+                          "margin", "--book", broken, "--out", out, "--threads", "1", "-q"],
+                          2, 2, "a quantity or entry cost is out of range"))
         else:
             opts += ["--scenarios", "150000"]
             last = ["sh", "-c", "ulimit -v 250000 && exec \"$0\" \"$@\"", cli, "margin"] + opts
-            status, message = 1, "out of memory"
-        p = run(mpirun + ["-np", "2", cli, "margin"] + opts + [":", "-np", "1"] + last,
-                expect=None)
-        print(p.stderr)
-        if p.returncode == 0:
-            raise SystemExit("mpirun exited 0 although a rank failed")
-        if message not in p.stderr or f"rank 2 of 3 failed (exit status {status})" not in p.stderr:
-            raise SystemExit("the failing rank's message is missing")
-        left = sorted(n for n in os.listdir(out) if n != ".marginsync-run")
-        if left:
-            raise SystemExit(f"output files written although a rank failed: {left}")
+            cases.append((mpirun + ["-np", "2", cli, "margin"] + opts + [":", "-np", "1"] + last,
+                          2, 1, "out of memory"))
+        for command, rank, status, message in cases:
+            p = run(command, expect=None)
+            print(p.stderr)
+            if p.returncode == 0:
+                raise SystemExit("mpirun exited 0 although a rank failed")
+            if message not in p.stderr or \
+                    f"rank {rank} of 3 failed (exit status {status})" not in p.stderr:
+                raise SystemExit("the failing rank's message is missing")
+            left = sorted(n for n in os.listdir(out) if n != ".marginsync-run")
+            if left:
+                raise SystemExit(f"output files written although a rank failed: {left}")
     elif c == "other_command_refused":
         p = run(mpirun + ["-np", "2", cli, "generate", "--accounts", "10", "--out",
                           os.path.join(work, "g")], expect=None)

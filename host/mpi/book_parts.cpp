@@ -1,0 +1,78 @@
+#include "mpi/book_parts.hpp"
+
+#include <stdexcept>
+
+#include "cpu/risk_order.hpp"
+#include "io/book_snapshot.hpp"
+#include "io/input_files.hpp"
+#include "marginsync/book_slice.hpp"
+#include "marginsync/errors.hpp"
+
+namespace msync {
+
+book_parts_from agree_book_parts_source(rank_group& ranks, const book_location& where) {
+  std::vector<std::uint8_t> from(1);
+  if (ranks.rank() == 0) {
+    from[0] = static_cast<std::uint8_t>(is_book_snapshot(where.book) ? book_parts_from::snapshot
+                                                                     : book_parts_from::first_rank);
+    for (int to = 1; to < ranks.size(); ++to) ranks.send_vector(to, from);
+  } else {
+    from = ranks.receive_vector<std::uint8_t>(0);
+    if (from.size() != 1 || from[0] > 1) throw std::logic_error("a bad book source from rank 0");
+  }
+  return static_cast<book_parts_from>(from[0]);
+}
+
+std::vector<std::uint32_t> accounts_of_rank(const book& whole, std::size_t scenarios, int part,
+                                            int parts) {
+  return cpu::accounts_of_part(
+      cpu::accounts_in_risk_order(whole.account_exposure_begin, whole.exposure_underlying),
+      scenarios, part, parts);
+}
+
+risk_share book_part::share(int rank, int ranks, std::size_t scenarios) const {
+  if (rank == 0) return risk_share{0, 0, 0, ranks};  // the whole book, its first part
+  return risk_share{book_accounts, share_of_accounts(book_accounts, scenarios, rank, ranks).begin,
+                    rank, ranks};
+}
+
+book_texts read_book_texts(const book_location& where) {
+  const book_paths paths = where.directory_paths();
+  problem_list problems;
+  const auto market = read_text_file(paths.market, problems);
+  const auto risk = read_text_file(paths.risk, problems);
+  std::optional<std::string> marks = std::string();
+  if (paths.marks) marks = read_text_file(*paths.marks, problems);
+  problems.throw_if_any();
+  return {*market, *risk, *marks};
+}
+
+void send_book_parts(rank_group& ranks, const book_inputs& whole, const book_texts& texts,
+                     std::size_t scenarios) {
+  const std::vector<std::uint32_t> order = cpu::accounts_in_risk_order(
+      whole.positions.account_exposure_begin, whole.positions.exposure_underlying);
+  for (int to = 1; to < ranks.size(); ++to) {
+    const std::vector<std::uint32_t> accounts =
+        cpu::accounts_of_part(order, scenarios, to, ranks.size());
+    ranks.send_vector(to, std::vector<std::uint64_t>{whole.positions.accounts(), scenarios});
+    ranks.send_vector(to, accounts);
+    std::string bytes;  // none for a part without accounts (fewer chunks than ranks)
+    if (!accounts.empty()) {
+      const book_inputs part{whole.market, whole.risk, slice_accounts(whole.positions, accounts)};
+      bytes = book_snapshot_bytes(part, texts.market, texts.risk, texts.marks);
+    }
+    ranks.send_vector(to, std::vector<char>(bytes.begin(), bytes.end()));
+  }
+}
+
+std::string receive_book_part(rank_group& ranks, book_part& part, std::size_t& scenarios) {
+  const std::vector<std::uint64_t> counts = ranks.receive_vector<std::uint64_t>(0);
+  if (counts.size() != 2) throw std::logic_error("bad counts from rank 0");
+  part.book_accounts = static_cast<std::size_t>(counts[0]);
+  scenarios = static_cast<std::size_t>(counts[1]);
+  part.whole_index = ranks.receive_vector<std::uint32_t>(0);
+  const std::vector<char> bytes = ranks.receive_vector<char>(0);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+}  // namespace msync
