@@ -1,10 +1,12 @@
 #include "mpi/book_parts.hpp"
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "cpu/risk_order.hpp"
 #include "io/book_snapshot.hpp"
 #include "io/input_files.hpp"
+#include "margin/margin_job.hpp"
 #include "marginsync/book_slice.hpp"
 #include "marginsync/errors.hpp"
 
@@ -73,6 +75,83 @@ std::string receive_book_part(rank_group& ranks, book_part& part, std::size_t& s
   part.whole_index = ranks.receive_vector<std::uint32_t>(0);
   const std::vector<char> bytes = ranks.receive_vector<char>(0);
   return std::string(bytes.begin(), bytes.end());
+}
+
+rank_book load_book_on_ranks(rank_group& ranks, const rank_stage& stage,
+                             const rank_book_request& request, std::vector<stage_time>& stages,
+                             const std::function<void(const std::string&)>& log) {
+  rank_book held;
+  const int r = ranks.rank(), k = ranks.size();
+  const book_parts_from source_of_parts = agree_book_parts_source(ranks, request.where);
+  book_part& part = held.part;
+  std::size_t& scenarios = held.scenarios;
+  book_texts texts;  // rank 0, a book directory: what its parts carry besides the accounts
+  const auto& prepare = request.prepare;
+  stage([&] {
+    if (r == 0) {
+      held.inputs = timed_stage(stages, "load", [&] { return load_book_at(request.where); });
+      part.book_accounts = held.inputs.positions.accounts();
+      scenarios = prepare(held.inputs);
+      if (source_of_parts == book_parts_from::first_rank && k > 1)
+        texts = read_book_texts(request.where);
+    } else if (source_of_parts == book_parts_from::snapshot) {
+      held.inputs = timed_stage(stages, "load", [&] {
+        return load_book_at(request.where, [&](const book_inputs& whole) {
+          book_inputs settings{whole.market, whole.risk, {}};
+          scenarios = prepare(settings);
+          part.book_accounts = whole.positions.accounts();
+          part.whole_index = accounts_of_rank(whole.positions, scenarios, r, k);
+          return part.whole_index;
+        });
+      });
+      prepare(held.inputs);
+    }
+  });
+  if (source_of_parts == book_parts_from::first_rank) {
+    // Rank 0 read the book directory: each rank's part goes to it, and is read there in a stage of
+    // its own, agreed as loading is.
+    std::string bytes;
+    try {
+      if (r == 0)
+        timed_stage(stages, "send_parts", [&] {
+          send_book_parts(ranks, held.inputs, texts, scenarios);
+          return 0;
+        });
+      else
+        bytes =
+            timed_stage(stages, "load", [&] { return receive_book_part(ranks, part, scenarios); });
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: rank %d of %d failed while the book was sent: %s\n",
+                   request.program.c_str(), r, k, e.what());
+      std::fflush(stderr);
+      ranks.abort_job(1);
+    }
+    stage([&] {
+      if (r == 0 || part.whole_index.empty()) return;
+      held.inputs = read_book_snapshot_bytes(
+          bytes, request.where.book.string() + " (rank " + std::to_string(r) + "'s part)");
+      if (request.where.depth) {
+        problem_list problems;
+        load_depth_file(*request.where.depth, held.inputs.market, held.inputs.risk, problems);
+        problems.throw_if_any();
+      }
+      if (prepare(held.inputs) != scenarios)
+        throw input_error({input_problem{
+            request.scenarios_source, 0, "",
+            "not the scenario count rank 0 has: every rank must read the same inputs"}});
+    });
+  }
+  // A rank whose part has no accounts (fewer chunks than ranks) computes nothing; it still passes
+  // the bad-debt sum on and sends its (empty) part.
+  held.idle = r > 0 && part.whole_index.empty();
+  const bool idle = held.idle;
+  // Rank 0's notes go out without a rank prefix, the others' with one (`rank R: ...`).
+  const std::string positions =
+      " (" + std::to_string(idle ? 0 : held.inputs.positions.positions()) + " positions)";
+  log(r == 0 ? "rank 0 of " + std::to_string(k) + " holds the whole book" + positions
+             : "holds " + std::to_string(part.whole_index.size()) + " of the book's " +
+                   std::to_string(part.book_accounts) + " accounts" + positions);
+  return held;
 }
 
 }  // namespace msync

@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "cpu/book_bad_debt.hpp"
-#include "io/book_snapshot.hpp"
 #include "marginsync/errors.hpp"
 #include "marginsync/risk_rules.hpp"
 #include "mpi/book_parts.hpp"
@@ -151,9 +150,6 @@ margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
   margin_run run;
   std::vector<stage_time>& stages = run.stages;
   const int r = ranks.rank(), k = ranks.size();
-  const book_parts_from source_of_parts = agree_book_parts_source(ranks, request.book);
-  book_part part;
-  book_texts texts;  // rank 0, a book directory: what its parts carry besides the accounts
   // The overrides and the scenario file, once the market is known: N, the scenarios the risk runs
   // at, which the parts are cut by.
   const auto prepare = [&](book_inputs& in) {
@@ -165,70 +161,16 @@ margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
     return static_cast<std::size_t>(
         run.scenarios ? static_cast<std::int64_t>(run.scenarios->count()) : in.risk.scenarios);
   };
-  std::size_t scenarios = 0;
-  stage([&] {
-    if (r == 0) {
-      run.inputs = timed_stage(stages, "load", [&] { return load_book_at(request.book); });
-      part.book_accounts = run.inputs.positions.accounts();
-      scenarios = prepare(run.inputs);
-      if (source_of_parts == book_parts_from::first_rank && k > 1)
-        texts = read_book_texts(request.book);
-    } else if (source_of_parts == book_parts_from::snapshot) {
-      run.inputs = timed_stage(stages, "load", [&] {
-        return load_book_at(request.book, [&](const book_inputs& whole) {
-          book_inputs settings{whole.market, whole.risk, {}};
-          scenarios = prepare(settings);
-          part.book_accounts = whole.positions.accounts();
-          part.whole_index = accounts_of_rank(whole.positions, scenarios, r, k);
-          return part.whole_index;
-        });
-      });
-      prepare(run.inputs);
-    }
-  });
-  if (source_of_parts == book_parts_from::first_rank) {
-    // Rank 0 read the book directory: each rank's part goes to it, and is read there in a stage of
-    // its own, agreed as loading is.
-    std::string bytes;
-    try {
-      if (r == 0)
-        timed_stage(stages, "send_parts", [&] {
-          send_book_parts(ranks, run.inputs, texts, scenarios);
-          return 0;
-        });
-      else
-        bytes =
-            timed_stage(stages, "load", [&] { return receive_book_part(ranks, part, scenarios); });
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "marginsync margin: rank %d of %d failed while the book was sent: %s\n",
-                   r, k, e.what());
-      std::fflush(stderr);
-      ranks.abort_job(1);
-    }
-    stage([&] {
-      if (r == 0 || part.whole_index.empty()) return;
-      run.inputs = read_book_snapshot_bytes(
-          bytes, request.book.book.string() + " (rank " + std::to_string(r) + "'s part)");
-      if (request.book.depth) {
-        problem_list problems;
-        load_depth_file(*request.book.depth, run.inputs.market, run.inputs.risk, problems);
-        problems.throw_if_any();
-      }
-      if (prepare(run.inputs) != scenarios)
-        throw input_error({input_problem{
-            request.scenario_file ? request.scenario_file->string() : "--scenarios", 0, "",
-            "not the scenario count rank 0 has: every rank must read the same inputs"}});
-    });
-  }
-  // A rank whose part has no accounts (fewer chunks than ranks) computes nothing; it still passes
-  // the bad-debt sum on and sends its (empty) part.
-  const bool idle = r > 0 && part.whole_index.empty();
-  // Rank 0's notes go out without a rank prefix, the others' with one (`rank R: ...`).
-  const std::string positions =
-      " (" + std::to_string(idle ? 0 : run.inputs.positions.positions()) + " positions)";
-  log(r == 0 ? "rank 0 of " + std::to_string(k) + " holds the whole book" + positions
-             : "holds " + std::to_string(part.whole_index.size()) + " of the book's " +
-                   std::to_string(part.book_accounts) + " accounts" + positions);
+  rank_book held = load_book_on_ranks(
+      ranks, stage,
+      {request.book, prepare,
+       request.scenario_file ? request.scenario_file->string() : std::string("--scenarios"),
+       "marginsync margin"},
+      stages, log);
+  run.inputs = std::move(held.inputs);
+  const book_part& part = held.part;
+  const std::size_t scenarios = held.scenarios;
+  const bool idle = held.idle;
 
   const risk_params& risk = run.inputs.risk;
   const scenario_source source{run.scenarios ? &*run.scenarios : nullptr};

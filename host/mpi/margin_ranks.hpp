@@ -7,14 +7,10 @@
 #include <string>
 
 #include "margin/margin_job.hpp"
+#include "mpi/book_parts.hpp"
 #include "mpi/rank_group.hpp"
 
 namespace msync {
-
-// Runs `work` on every rank, then agrees with the others on how it went: every rank returns
-// normally when every rank's work did, and none continues otherwise (the caller's stage runner
-// reports a failure on the rank that had it and throws rank_stopped on the others).
-using rank_stage = std::function<void(const std::function<void()>& work)>;
 
 // run_margin's job across `ranks`, a stage (agreed) after loading and after computing. On rank 0
 // the run is the whole book's, as run_margin returns it; on the other ranks `risk` is null (their
