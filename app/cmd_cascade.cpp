@@ -163,8 +163,9 @@ struct cascade_cli_options {
 int run_cascade_command(const cascade_cli_options& o, const run_context& context) {
   if ((o.shock_opt->count() > 0) == (o.grid_opt->count() > 0))
     throw usage_error("give one of --shock and --shock-grid");
-  // Under mpirun (docs/design.md 16.4): every rank runs every round on its part of the book, rank
-  // 0 alone claims --out, writes and prints.
+  // Under mpirun (docs/design.md 16.4): rank 0 holds the whole book and runs the rounds, every
+  // other rank its part of the book, whose margins it computes each round; rank 0 alone claims
+  // --out, writes and prints.
   rank_group* ranks = context.ranks && context.ranks->size() > 1 ? context.ranks : nullptr;
   const bool lead = !ranks || ranks->rank() == 0;
   const bool quiet = o.run.quiet || !lead;
@@ -177,10 +178,48 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   progress_reporter progress(!quiet);
   std::string point_label = "cascade";
   double load_seconds = 0.0;
+  rank_book held;  // across ranks: this rank's book (rank 0's is the whole book, as `in`)
+  std::vector<stage_time> load_stages;
+  const auto load = [&] {
+    if (!ranks) {
+      in = load_book_from(o.book, o.risk);
+      return;
+    }
+    const auto log = [&](const std::string& line) {
+      if (!o.run.quiet && (lead || o.run.verbose))
+        std::fprintf(stderr, "%s%s\n",
+                     lead ? "" : ("rank " + std::to_string(ranks->rank()) + ": ").c_str(),
+                     line.c_str());
+    };
+    const risk_overrides overrides = risk_overrides_from(o.risk);
+    held = load_book_on_ranks(
+        *ranks,
+        [&](const std::function<void()>& work) {
+          on_every_rank(*ranks, "marginsync cascade", work);
+        },
+        {book_location_from(o.book),
+         [&](book_inputs& b) {
+           apply_risk_overrides(overrides, b.market.size(), b.risk);
+           return static_cast<std::size_t>(b.risk.scenarios);
+         },
+         "--scenarios", "marginsync cascade"},
+        load_stages, log);
+    if (lead) in = std::move(held.inputs);
+  };
   const auto prepare = [&] {
-    if (lead)
-      out_dir = claim_output_directory(o.run, "cascade", context, book_inputs_named(o.book));
-    in = load_book_from(o.book, o.risk);
+    if (ranks && !lead) {
+      // The shocks, the impact and the rounds are rank 0's; this rank holds its part.
+      if (held.idle) return;
+      selection = select_backend(
+          backend_choice::cpu,
+          o.run.threads > 0 ? o.run.threads : cpu_threads_per_rank(ranks->local_size()), 0);
+      if (!selection.instance->set_risk_share(
+              held.part.share(ranks->rank(), ranks->size(), held.scenarios)))
+        throw backend_unavailable("backend " + selection.instance->name() +
+                                  " cannot split its scenario risk");
+      selection.instance->load_book(held.inputs.positions, held.inputs.risk);
+      return;
+    }
     const market_state& m = in.market;
     const std::string spec = single ? o.shock : o.shock_grid;
     std::string why;
@@ -195,9 +234,6 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     // Y and V per underlying: risk.json's, with --depth applied at load.
     const liquidity_table liquidity = make_liquidity_table(m.size(), in.risk);
     impact = impact_params{liquidity.coefficient, liquidity.daily_volume};
-    if (ranks && o.run.choice() == backend_choice::cuda)
-      throw backend_unavailable(
-          "the CUDA backend cannot yet split its scenario risk between ranks: --backend cpu");
     // Across ranks, the CPU backend with this rank's share of the cores and of the book's
     // bad-debt chunks (docs/design.md 16.2).
     selection =
@@ -206,8 +242,8 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
                   backend_choice::cpu,
                   o.run.threads > 0 ? o.run.threads : cpu_threads_per_rank(ranks->local_size()), 0)
             : select_backend(o.run.choice(), o.run.threads, o.run.max_device_bytes());
-    if (ranks &&
-        !selection.instance->set_risk_share(risk_share{0, 0, ranks->rank(), ranks->size()}))
+    if (ranks && !selection.instance->set_risk_share(
+                     held.part.share(ranks->rank(), ranks->size(), held.scenarios)))
       throw backend_unavailable("backend " + selection.instance->name() +
                                 " cannot split its scenario risk");
     note(o.run, &progress, selection.note);
@@ -220,10 +256,37 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     selection.instance->load_book(in.positions, in.risk);  // once: the grid's points share it
     load_seconds = load_start.seconds();
   };
-  if (ranks)
-    on_every_rank(*ranks, "marginsync cascade", prepare);
-  else
+  if (ranks) {
+    on_every_rank(*ranks, "marginsync cascade", [&] {
+      if (lead)
+        out_dir = claim_output_directory(o.run, "cascade", context, book_inputs_named(o.book));
+    });
+    load();
+    on_every_rank(*ranks, "marginsync cascade", [&] {
+      if (o.run.choice() == backend_choice::cuda)
+        throw backend_unavailable(
+            "the CUDA backend cannot yet split its scenario risk between ranks: --backend cpu");
+      prepare();
+    });
+  } else {
+    out_dir = claim_output_directory(o.run, "cascade", context, book_inputs_named(o.book));
+    load();
     prepare();
+  }
+  if (ranks && !lead) {
+    // Rounds exchange data between ranks: a rank that fails now ends the whole job, since rank 0
+    // may be waiting for its part (docs/design.md 16.3).
+    try {
+      follow_cascades(*ranks, held, held.idle ? nullptr : selection.instance.get());
+    } catch (...) {
+      const int status = report_current_exception("marginsync cascade");
+      std::fprintf(stderr, "marginsync cascade: rank %d of %d failed (exit status %d)\n",
+                   ranks->rank(), ranks->size(), status);
+      std::fflush(stderr);
+      ranks->abort_job(status);
+    }
+    return exit_ok;
+  }
   const market_state& m = in.market;
   nlohmann::json summary;
   summary["marginsync_version"] = MSYNC_VERSION;
@@ -238,10 +301,14 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   grid += ",rounds,accounts,notional,penalties,bad_debt,uncovered_bad_debt,insurance_fund\n";
   if (o.run.verbose)
     note(o.run, &progress, "book resident in " + std::to_string(load_seconds) + " s");
-  // Across ranks, each round's margins put together on every rank (host/mpi/cascade_ranks.hpp).
+  // Across ranks, each round's margins put together on rank 0, and the other ranks told each
+  // round's prices and close-outs (host/mpi/cascade_ranks.hpp).
   risk_result merged_margins;
   const round_margins margins_of_round =
-      ranks ? margins_across_ranks(*ranks, merged_margins) : round_margins{};
+      ranks ? margins_from_ranks(*ranks, merged_margins) : round_margins{};
+  const std::vector<std::uint16_t> owner =
+      ranks ? account_owners(*ranks, in.positions, held.scenarios) : std::vector<std::uint16_t>{};
+  const round_events events = ranks ? events_to_ranks(*ranks, owner) : round_events{};
   double total_seconds = 0.0;
   std::int64_t total_rounds = 0;
   std::int64_t points_in_error = 0;  // grid points where some round had accounts in error
@@ -258,7 +325,8 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
       // Rounds exchange data between ranks: a rank that fails now ends the whole job, since the
       // others may be waiting for its part (docs/design.md 16.3).
       try {
-        r = run_cascade(in, *selection.instance, impact, options, margins_of_round);
+        r = run_cascade(in, *selection.instance, impact, options, margins_of_round, events);
+        if (point + 1 == shocks.size()) end_cascades_on_ranks(*ranks);
       } catch (...) {
         const int status = report_current_exception("marginsync cascade");
         std::fprintf(stderr, "marginsync cascade: rank %d of %d failed (exit status %d)\n",
@@ -285,7 +353,14 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     grid += ',' + std::to_string(r.rounds.size()) + ',' + std::to_string(t.accounts);
     append_fields(grid, {t.notional, t.penalties, t.bad_debt, t.uncovered, fund_end});
     grid += '\n';
-    if (o.run.verbose) note(o.run, &progress, point_label + ": " + std::to_string(seconds) + " s");
+    if (o.run.verbose) {
+      for (const cascade_round& round : r.rounds)
+        note(o.run, &progress,
+             point_label + ", round " + std::to_string(round.round) + ": " +
+                 std::to_string(round.not_ok) + " accounts not ok, " +
+                 std::to_string(round.accounts) + " closed out");
+      note(o.run, &progress, point_label + ": " + std::to_string(seconds) + " s");
+    }
     if (!quiet && progress.enabled()) progress.done();
     if (!quiet)
       std::printf(

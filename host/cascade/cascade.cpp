@@ -22,7 +22,8 @@ impact_params load_impact_params(const std::optional<std::filesystem::path>& dep
 }
 
 cascade_result run_cascade(const book_inputs& inputs, backend& engine, const impact_params& impact,
-                           const cascade_options& options, const round_margins& margins_of_round) {
+                           const cascade_options& options, const round_margins& margins_of_round,
+                           const round_events& events) {
   // The book as loaded, which `engine` borrows: the close-outs below patch it (a closed account's
   // positions read 0 until the undo at the end puts it back), and no account is closed twice.
   const book& b = inputs.positions;
@@ -44,6 +45,7 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
       out.round_limit_reached = true;
       break;
     }
+    if (events.round_starts) events.round_starts(m.spot);
     // The revaluation stays on the backend (a GPU keeps it on the device for the scenario risk);
     // only the accounts closed out come back.
     engine.revalue(m, {});
@@ -69,6 +71,7 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
     r.round = round;
     r.spot = m.spot;
     r.in_error = in_error;
+    r.not_ok = static_cast<std::int64_t>(margins.not_ok_accounts.size());
     out.accounts_in_error = std::max(out.accounts_in_error, in_error);
     // The round's close-outs trade away the closed accounts' deltas together (selling a long,
     // buying back a short): their net notional per underlying sets the round's impact move, and
@@ -87,6 +90,7 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
       r.fill[u] = moved_price(m.spot[u], average_fill_move(move[u]));
     }
     account_patch close;
+    std::vector<double> left;  // per account of `due`: its own funds after the close-out
     for (std::size_t i = 0; i < due.size(); ++i) {
       const std::uint32_t a = due[i];
       const double gross = numbers.gross_notional[i];
@@ -117,8 +121,10 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
       closed[a] = 1;
       add_current(undo, b, a);
       add_closed(close, b, a, c.left);
+      left.push_back(c.left);
     }
     engine.patch_accounts(close);
+    if (events.closed_out) events.closed_out(due, left);
     fund += r.penalties;
     const double covered = std::min(fund, r.bad_debt);
     fund -= covered;
@@ -130,6 +136,7 @@ cascade_result run_cascade(const book_inputs& inputs, backend& engine, const imp
     for (std::size_t u = 0; u < m.size(); ++u) m.spot[u] = moved_price(m.spot[u], move[u]);
   }
   engine.patch_accounts(undo);  // the book as loaded again, for the next shock
+  if (events.finished) events.finished();
   out.final_spot = m.spot;
   return out;
 }

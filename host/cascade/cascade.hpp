@@ -43,6 +43,7 @@ struct cascade_round {
   double fund = 0.0;                 // after the round
   std::vector<double> net_notional;  // per underlying, traded by the close-outs (> 0 bought)
   std::int64_t in_error = 0;  // accounts in status error (numbers not finite): never closed out
+  std::int64_t not_ok = 0;    // accounts not ok at the round's start (closed ones included)
 };
 
 struct liquidation_record {
@@ -73,11 +74,24 @@ struct cascade_result {
 //
 // `round_margins`, when given, is called with the backend's risk after each round's scenario risk
 // and returns the margins the round closes out by: a run across ranks (host/mpi/cascade_ranks.hpp)
-// puts every rank's part together there, so that every rank closes out the same accounts. Only
+// puts every rank's part together there on rank 0, which holds the whole book. Only
 // not_ok_accounts and, for those accounts, status and maintenance_margin are read from it.
 using round_margins = std::function<const risk_result&(const risk_result& backend_risk)>;
+
+// What rank 0 tells the other ranks of a run across ranks, which hold parts of the book
+// (host/mpi/cascade_ranks.hpp): each round's prices before it is revalued, the accounts the round
+// closed out (ascending, with the own funds left to each, its new collateral) after it, and the end
+// of the shock's cascade. Each may be empty.
+struct round_events {
+  std::function<void(const std::vector<double>& spot)> round_starts;
+  std::function<void(const std::vector<std::uint32_t>& accounts, const std::vector<double>& left)>
+      closed_out;
+  std::function<void()> finished;
+};
+
 cascade_result run_cascade(const book_inputs& inputs, backend& engine, const impact_params& impact,
                            const cascade_options& options,
-                           const round_margins& margins_of_round = {});
+                           const round_margins& margins_of_round = {},
+                           const round_events& events = {});
 
 }  // namespace msync
