@@ -1,6 +1,7 @@
 // marginsync convert: a book directory into a binary snapshot, memory-mapped and used in place
 // when loaded.
 #include <cstdio>
+#include <string>
 
 #include "cli_common.hpp"
 #include "io/book_snapshot.hpp"
@@ -14,6 +15,7 @@ namespace {
 struct convert_options {
   book_options book;
   std::string out;
+  std::string order_name = "input";
   run_options run;
 };
 
@@ -30,7 +32,9 @@ int run_convert_command(const convert_options& o) {
     // One step with no measure of its own: the stage is shown while it runs, erased after.
     progress_reporter progress(!o.run.quiet);
     progress.update("converting " + where.book.string(), -1.0);
-    in = convert_book_directory(where.directory_paths(), o.out);
+    in =
+        convert_book_directory(where.directory_paths(), o.out,
+                               o.order_name == "risk" ? account_order::risk : account_order::input);
   }
   const double seconds = start.seconds();
   if (!o.run.quiet)
@@ -54,6 +58,15 @@ command convert_command(CLI::App& top, const run_context&) {
   app->add_option("--out", o->out, "snapshot file to write (replaced if it exists)")
       ->required()
       ->type_name("FILE")
+      ->group("Outputs");
+  app->add_option("--account-order", o->order_name,
+                  "input: the accounts as accounts.csv lists them; risk: in the order scenario "
+                  "risk visits them (by the underlyings they trade), so that each process of a "
+                  "run across MPI ranks reads only its part of the file; the outputs of a run on "
+                  "the snapshot then list the accounts in that order")
+      ->check(CLI::IsMember({"input", "risk"}).description(""))
+      ->type_name("input|risk")
+      ->default_str("input")
       ->group("Outputs");
   add_backend_option(*app, o->run, backend_use::accepted_only);
   add_verbosity_options(*app, o->run);

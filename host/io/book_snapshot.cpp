@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "cpu/omp_guard.hpp"
+#include "cpu/risk_order.hpp"
 #include "io/id_rules.hpp"
 #include "io/json_locator.hpp"
 #include "io/mapped_file.hpp"
@@ -426,8 +427,16 @@ std::string book_snapshot_bytes(const book_inputs& in, const std::string& market
   return bytes;
 }
 
-book_inputs convert_book_directory(const book_paths& paths, const std::filesystem::path& file) {
+book_inputs convert_book_directory(const book_paths& paths, const std::filesystem::path& file,
+                                   account_order order) {
   book_inputs in = load_book_inputs(paths);
+  if (order == account_order::risk) {
+    const std::uint64_t rows = in.positions.position_rows;
+    in.positions = gather_accounts(in.positions,
+                                   cpu::accounts_in_risk_order(in.positions.account_exposure_begin,
+                                                               in.positions.exposure_underlying));
+    in.positions.position_rows = rows;  // the same rows, whatever the accounts' order
+  }
   problem_list problems;
   const auto market = read_text_file(paths.market, problems);
   const auto risk = read_text_file(paths.risk, problems);

@@ -40,9 +40,16 @@ std::string book_snapshot_bytes(const book_inputs& in, const std::string& market
 // named `name`; throws input_error, or std::runtime_error when the memory cannot be had.
 book_inputs read_book_snapshot_bytes(const std::string& bytes, const std::string& name);
 
+// The order a snapshot stores the accounts in: as the book directory lists them, or in the order
+// the CPU backend's scenario risk visits them (host/cpu/risk_order.hpp), so that each rank's part
+// of a run across ranks is one contiguous range of the file (docs/design.md 12.1, 16.2).
+enum class account_order { input, risk };
+
 // Loads and validates the book directory at `paths` and writes it, with its market.json, risk.json
-// and marks.csv texts as given, to `file`. Returns what was loaded. Throws input_error.
-book_inputs convert_book_directory(const book_paths& paths, const std::filesystem::path& file);
+// and marks.csv texts as given, to `file`, its accounts in `order`. Returns what was written.
+// Throws input_error.
+book_inputs convert_book_directory(const book_paths& paths, const std::filesystem::path& file,
+                                   account_order order = account_order::input);
 
 // Whether `file` starts with the snapshot's magic bytes.
 bool is_book_snapshot(const std::filesystem::path& file);

@@ -11,15 +11,15 @@
 
 namespace msync {
 
-// The accounts `accounts` of `whole` (ascending indices), in that order.
-inline book slice_accounts(const book& whole, const std::vector<std::uint32_t>& accounts) {
+// The accounts `accounts` of `whole` (each at most once, in any order), in that order: a book of
+// some of them, or all of them in another order (convert --account-order risk).
+inline book gather_accounts(const book& whole, const std::vector<std::uint32_t>& accounts) {
   book s;
   s.instruments = whole.instruments;
   std::uint64_t positions = 0, exposures = 0, characters = 0;
   for (std::size_t i = 0; i < accounts.size(); ++i) {
     const std::uint32_t a = accounts[i];
-    MSYNC_EXPECTS(a < whole.accounts() && (i == 0 || accounts[i - 1] < a),
-                  "ascending accounts of the book");
+    MSYNC_EXPECTS(a < whole.accounts(), "accounts of the book");
     positions += whole.account_position_begin[a + 1] - whole.account_position_begin[a];
     exposures += whole.account_exposure_begin[a + 1] - whole.account_exposure_begin[a];
     characters += whole.account_id[a].size();
@@ -58,6 +58,13 @@ inline book slice_accounts(const book& whole, const std::vector<std::uint32_t>& 
   s.exposure_position_begin[exposures] = positions;
   s.position_rows = positions;  // the rows merged into these positions are not kept per account
   return s;
+}
+
+// The accounts `accounts` of `whole` (ascending indices), in that order: a rank's part.
+inline book slice_accounts(const book& whole, const std::vector<std::uint32_t>& accounts) {
+  for (std::size_t i = 1; i < accounts.size(); ++i)
+    MSYNC_EXPECTS(accounts[i - 1] < accounts[i], "ascending accounts of the book");
+  return gather_accounts(whole, accounts);
 }
 
 }  // namespace msync

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 
+#include "cpu/risk_order.hpp"
 #include "io/book_snapshot.hpp"
 #include "io/json_locator.hpp"
 #include "marginsync/account_patch.hpp"
@@ -517,6 +518,43 @@ TEST(book_snapshot, a_part_reads_and_checks_its_accounts_only) {
   });
   EXPECT_NE(refused.find("a quantity or entry cost is out of range"), std::string::npos) << refused;
   EXPECT_EQ(reason_of([&] { read_book_snapshot(dir / "bad.msb", {}, {}); }), refused);
+}
+
+// convert --account-order risk: the same accounts with the same positions, stored in scenario
+// risk's order, which on that book is the identity (so a rank's part is one range of the file).
+TEST(book_snapshot, risk_order_stores_the_accounts_as_risk_visits_them) {
+  temp_dir dir;
+  const book_paths paths = book_paths::in_directory(test::sample_book());
+  const book_inputs input = load_book_inputs(paths);
+  const book_inputs risk = convert_book_directory(paths, dir / "risk.msb", account_order::risk);
+  const book_inputs back = read_book_snapshot(dir / "risk.msb", {}, {});
+  const book& a = input.positions;
+  const book& b = back.positions;
+  const std::vector<std::uint32_t> order =
+      cpu::accounts_in_risk_order(a.account_exposure_begin, a.exposure_underlying);
+  ASSERT_EQ(b.accounts(), a.accounts());
+  EXPECT_EQ(b.position_rows, a.position_rows);
+  EXPECT_EQ(risk.positions.accounts(), a.accounts());
+  bool moved = false;
+  for (std::size_t i = 0; i < b.accounts(); ++i) {
+    const std::uint32_t w = order[i];
+    moved |= w != i;
+    EXPECT_EQ(b.account_id[i], a.account_id[w]);
+    EXPECT_EQ(b.collateral[i], a.collateral[w]);
+    ASSERT_EQ(b.account_position_begin[i + 1] - b.account_position_begin[i],
+              a.account_position_begin[w + 1] - a.account_position_begin[w]);
+    for (std::uint64_t j = 0; j < b.account_position_begin[i + 1] - b.account_position_begin[i];
+         ++j) {
+      EXPECT_EQ(b.position_instrument[b.account_position_begin[i] + j],
+                a.position_instrument[a.account_position_begin[w] + j]);
+      EXPECT_EQ(b.position_quantity[b.account_position_begin[i] + j],
+                a.position_quantity[a.account_position_begin[w] + j]);
+    }
+  }
+  EXPECT_TRUE(moved) << "the sample book's input order is not already risk's";
+  const std::vector<std::uint32_t> again =
+      cpu::accounts_in_risk_order(b.account_exposure_begin, b.exposure_underlying);
+  for (std::size_t i = 0; i < again.size(); ++i) EXPECT_EQ(again[i], i);
 }
 
 // A part sent by rank 0 (book_snapshot_bytes) reads back as the book it was made from.

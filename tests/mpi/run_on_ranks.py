@@ -107,6 +107,13 @@ def main():
     elif c == "snapshot_full":
         same_outputs(generated(snapshot=True), [3], "--method", "full", "--scenarios", "1000",
                      "--seed", "11")
+    elif c == "snapshot_risk_order":
+        # A snapshot whose accounts are stored in scenario risk's order: each rank's part is one
+        # range of the file.
+        book = os.path.join(work, "risk.msbook")
+        run([cli, "convert", "--book", generated(), "--out", book, "--account-order", "risk",
+             "-q"])
+        same_outputs(book, [2, 3], "--method", "delta_gamma", "--scenarios", "1500")
     elif c == "scenario_file":
         scenarios = os.path.join(work, "scenarios.csv")
         scenario_file(scenarios, ["BTC", "ETH", "SOL", "BNB"], 500, 3)
