@@ -27,6 +27,19 @@ void on_every_rank(rank_group& ranks, const std::string& program,
   if (agreed != exit_ok) throw rank_stopped(status != exit_ok ? status : agreed);
 }
 
+void run_or_end_job(rank_group& ranks, const std::string& program,
+                    const std::function<void()>& work) {
+  try {
+    work();
+  } catch (...) {
+    const int status = report_current_exception(program);
+    std::fprintf(stderr, "%s: rank %d of %d failed (exit status %d)\n", program.c_str(),
+                 ranks.rank(), ranks.size(), status);
+    std::fflush(stderr);
+    ranks.abort_job(status);
+  }
+}
+
 run_provenance run_context::provenance(const std::string& book) const {
   run_provenance p;
   p.command_line = command_line;

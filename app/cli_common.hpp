@@ -48,6 +48,12 @@ struct run_context {
 void on_every_rank(rank_group& ranks, const std::string& program,
                    const std::function<void()>& work);
 
+// Under mpirun, once the ranks exchange data (docs/design.md 16.3): runs `work`; a failure prints
+// why, then `PROGRAM: rank R of K failed (exit status S)`, and ends the whole job with that status
+// (MPI_Abort), since the other ranks may be waiting for this one's data.
+void run_or_end_job(rank_group& ranks, const std::string& program,
+                    const std::function<void()>& work);
+
 // A subcommand: its parser (options bound to storage the run function owns) and what runs it.
 struct command {
   CLI::App* app = nullptr;

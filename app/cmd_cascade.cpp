@@ -276,15 +276,9 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   if (ranks && !lead) {
     // Rounds exchange data between ranks: a rank that fails now ends the whole job, since rank 0
     // may be waiting for its part (docs/design.md 16.3).
-    try {
+    run_or_end_job(*ranks, "marginsync cascade", [&] {
       follow_cascades(*ranks, held, held.idle ? nullptr : selection.instance.get());
-    } catch (...) {
-      const int status = report_current_exception("marginsync cascade");
-      std::fprintf(stderr, "marginsync cascade: rank %d of %d failed (exit status %d)\n",
-                   ranks->rank(), ranks->size(), status);
-      std::fflush(stderr);
-      ranks->abort_job(status);
-    }
+    });
     return exit_ok;
   }
   const market_state& m = in.market;
@@ -324,16 +318,10 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     } else {
       // Rounds exchange data between ranks: a rank that fails now ends the whole job, since the
       // others may be waiting for its part (docs/design.md 16.3).
-      try {
+      run_or_end_job(*ranks, "marginsync cascade", [&] {
         r = run_cascade(in, *selection.instance, impact, options, margins_of_round, events);
         if (point + 1 == shocks.size()) end_cascades_on_ranks(*ranks);
-      } catch (...) {
-        const int status = report_current_exception("marginsync cascade");
-        std::fprintf(stderr, "marginsync cascade: rank %d of %d failed (exit status %d)\n",
-                     ranks->rank(), ranks->size(), status);
-        std::fflush(stderr);
-        ranks->abort_job(status);
-      }
+      });
     }
     const double seconds = start.seconds();
     total_seconds += seconds;
