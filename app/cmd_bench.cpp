@@ -11,9 +11,12 @@
 #include "bench_scaling.hpp"
 #include "bench_stream.hpp"
 #include "cli_common.hpp"
+#include "io/book_snapshot.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/errors.hpp"
+#include "marginsync/risk_share.hpp"
 #include "marginsync/stopwatch.hpp"
+#include "mpi/book_parts.hpp"
 #include "mpi/margin_ranks.hpp"
 #include "synth/generate_book.hpp"
 #include "synth/generate_ticks.hpp"
@@ -371,54 +374,165 @@ int run_scaling_bench(const bench_cli_options& args, const run_context& context,
   return exit_ok;
 }
 
-// mpirun -np K marginsync bench --book ... (docs/design.md 16.6): every rank loads the book and
-// times the stages on the CPU backend with its share of the bad-debt chunks
-// (backend::set_risk_share) and of the machine's cores; after each scenario risk the shares are put
-// together as `margin` puts them together (the stage `combine`). Rank 0 writes each stage's time
-// as the slowest rank's median, the rank count and the bytes each rank sent.
+// The `book: ...` line bench logs once its book is loaded.
+std::string book_line(const book_inputs& in, std::int64_t scenarios) {
+  const book& b = in.positions;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "book: %zu accounts, %zu positions, %zu exposures, %zu instruments, %zu "
+                "underlyings; %lld scenarios",
+                b.accounts(), b.positions(), b.exposures(), b.instruments.size(), in.market.size(),
+                static_cast<long long>(scenarios));
+  return line;
+}
+
+// Why bench cannot give every one of `ranks` ranks a part of a book of `accounts` accounts at
+// `scenarios` scenarios (fewer bad-debt chunks than ranks; empty: it can). A rank with no part
+// would time nothing while the others wait for it, so bench refuses rather than time it.
+std::string empty_part_problem(std::size_t accounts, std::int64_t scenarios, int ranks,
+                               const std::string& what, const std::string& why = "") {
+  const std::size_t chunks = bad_debt_chunks(accounts, static_cast<std::size_t>(scenarios));
+  if (chunks >= static_cast<std::size_t>(ranks)) return {};
+  return "bench across " + std::to_string(ranks) + " ranks needs a bad-debt chunk (256 accounts " +
+         "or more) for every rank: " + what + " " + std::to_string(accounts) + " accounts" + why +
+         " make " + std::to_string(chunks) + " at " + std::to_string(scenarios) +
+         " scenarios; run it on at most " + std::to_string(chunks) + " rank" +
+         (chunks == 1 ? "" : "s");
+}
+
+// mpirun -np K marginsync bench --book ... (docs/design.md 16.6): the ranks hold what they hold in
+// `margin` (rank 0 the whole book, every other rank only its part of the bad-debt chunks:
+// mpi/book_parts.hpp) and time the stages on the CPU backend with their share of the machine's
+// cores; after each scenario risk the parts are put together as `margin` puts them together (the
+// stage `combine`). Rank 0 writes each stage's time as the slowest rank's median, the rank count
+// and the bytes each rank sent.
 int run_bench_on_ranks(const bench_cli_options& args, const run_context& context, bench_options bo,
                        rank_group& ranks) {
-  const bool lead = ranks.rank() == 0;
-  const int k = ranks.size();
+  const int rank = ranks.rank(), k = ranks.size();
+  const bool lead = rank == 0;
   const auto log = [&](const std::string& line) {
     if (!args.run.quiet && (lead || args.run.verbose))
-      std::fprintf(stderr, "%s%s\n",
-                   lead ? "" : ("rank " + std::to_string(ranks.rank()) + ": ").c_str(),
+      std::fprintf(stderr, "%s%s\n", lead ? "" : ("rank " + std::to_string(rank) + ": ").c_str(),
                    line.c_str());
   };
   const auto stage = [&](const std::function<void()>& work) {
     on_every_rank(ranks, "marginsync bench", work);
   };
   bo.threads = bo.threads > 0 ? bo.threads : cpu_threads_per_rank(ranks.local_size());
-  book_inputs in;
+  const auto scenarios = static_cast<std::size_t>(bo.scenarios);
+  const book_location where{std::filesystem::path(args.book), {}, {}, {}, {}, {}};
+  const book_parts_from source = agree_book_parts_source(ranks, where);
+  // This rank's part of the whole book, and of the first accounts `full` runs on (rank 0: the
+  // whole book and its first accounts; no index).
+  book_part part, first_part;
+  book_inputs in, first_in;
+  book_texts texts;  // rank 0, a book directory: what its parts carry besides the accounts
+  const bool timing_full =
+      std::find(bo.methods.begin(), bo.methods.end(), risk_method::full) != bo.methods.end();
   stage_result load;
+  // Loading: rank 0 the whole book, a rank but 0 of a snapshot its part (at N = --scenarios),
+  // `load` each the median of the repeats; rank 0 also chooses full's first accounts.
+  stage([&] {
+    if (lead) {
+      load = time_load(where, in, bo.repeats, bo.memory);
+      part.book_accounts = in.positions.accounts();
+      first_part.book_accounts =
+          timing_full ? full_prefix_accounts(in.positions, bo.scenarios, bo.cpu_full_fraction)
+                      : part.book_accounts;
+      std::string why = empty_part_problem(part.book_accounts, bo.scenarios, k, "the book's");
+      if (why.empty() && first_part.book_accounts < part.book_accounts)
+        why = empty_part_problem(first_part.book_accounts, bo.scenarios, k, "`full`'s first",
+                                 " (--cpu-full-fraction)");
+      if (!why.empty()) throw usage_error(why);
+      if (source == book_parts_from::first_rank) texts = read_book_texts(where);
+    } else if (source == book_parts_from::snapshot) {
+      load = time_load(where, in, bo.repeats, bo.memory, [&](const book_inputs& whole) {
+        part.book_accounts = whole.positions.accounts();
+        part.whole_index = accounts_of_rank(whole.positions, scenarios, rank, k);
+        return part.whole_index;
+      });
+    }
+  });
+  // Rank 0 tells every rank how many first accounts `full` runs on, then, for a book directory,
+  // sends each its part of the book and of those (16.2's parts); a rank but 0 times the receipt of
+  // its book's part as its `load`, with the reading of it below.
+  std::string part_bytes, first_bytes;
+  double received_seconds = 0;
+  try {
+    if (lead) {
+      for (int to = 1; to < k; ++to)
+        ranks.send_vector(to, std::vector<std::uint64_t>{first_part.book_accounts});
+      if (source == book_parts_from::first_rank) {
+        send_book_parts(ranks, in, texts, scenarios);
+        if (first_part.book_accounts < part.book_accounts)
+          send_book_parts(
+              ranks,
+              book_inputs{in.market, in.risk, book_prefix(in.positions, first_part.book_accounts)},
+              texts, scenarios);
+      }
+    } else {
+      const std::vector<std::uint64_t> first = ranks.receive_vector<std::uint64_t>(0);
+      if (first.size() != 1) throw std::logic_error("a bad count of first accounts from rank 0");
+      first_part.book_accounts = static_cast<std::size_t>(first[0]);
+      if (source == book_parts_from::first_rank) {
+        std::size_t n = 0;
+        const stopwatch watch;
+        part_bytes = receive_book_part(ranks, part, n);
+        received_seconds = watch.seconds();
+        if (first_part.book_accounts < part.book_accounts)
+          first_bytes = receive_book_part(ranks, first_part, n);
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "marginsync bench: rank %d of %d failed while the book was sent: %s\n",
+                 rank, k, e.what());
+    std::fflush(stderr);
+    ranks.abort_job(exit_failure);
+  }
+  const bool full_on_first = first_part.book_accounts < part.book_accounts;
   std::unique_ptr<backend> engine;
   stage([&] {
-    load = time_load({std::filesystem::path(args.book), {}, {}, {}, {}, {}}, in, bo.repeats,
-                     bo.memory);
+    if (!lead && source == book_parts_from::first_rank) {
+      const std::string name = args.book + " (rank " + std::to_string(rank) + "'s part)";
+      if (bo.memory) bo.memory->reset();
+      const stopwatch watch;
+      in = read_book_snapshot_bytes(part_bytes, name);
+      load.backend = "cpu";
+      load.stage = "load";
+      load.seconds = received_seconds + watch.seconds();
+      load.repeats = 1;
+      load.positions = static_cast<std::int64_t>(in.positions.positions());
+      load.peak_rss_bytes = bo.memory ? bo.memory->read() : 0;
+      part_bytes.clear();
+      if (full_on_first) first_in = read_book_snapshot_bytes(first_bytes, name);
+      first_bytes.clear();
+    } else if (!lead && full_on_first) {
+      first_in = load_book_at(where, [&](const book_inputs& whole) {
+        first_part.whole_index = accounts_of_rank_in_first(
+            whole.positions, first_part.book_accounts, scenarios, rank, k);
+        return first_part.whole_index;
+      });
+    }
     engine = make_cpu_backend(bo.threads);
-    if (!engine->set_risk_share(risk_share{0, 0, ranks.rank(), k}))
+    if (!engine->set_risk_share(part.share(rank, k, scenarios)))
       throw backend_unavailable("backend " + engine->name() + " cannot split its scenario risk");
   });
   const book& b = in.positions;
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "book: %zu accounts, %zu positions, %zu exposures, %zu instruments, %zu "
-                "underlyings; %lld scenarios; %d ranks of %d CPU threads",
-                b.accounts(), b.positions(), b.exposures(), b.instruments.size(), in.market.size(),
-                static_cast<long long>(bo.scenarios), k, bo.threads);
-  log(line);
+  if (lead)
+    log(book_line(in, bo.scenarios) + "; " + std::to_string(k) + " ranks of " +
+        std::to_string(bo.threads) + " CPU threads");
+  else
+    log("holds " + std::to_string(b.accounts()) + " of the book's " +
+        std::to_string(part.book_accounts) + " accounts (" + std::to_string(b.positions()) +
+        " positions)");
 
   // The machine's peaks as the ranks measure them all at once, each on its threads: their sum is
   // what the job has, so the floors are the whole book's work on the whole job. The load is every
   // rank's own whole-book load: its floor is at one rank's bandwidth (rank 0's).
   const machine_peaks own = measure_cpu_peaks(bo.threads);
   set_load_floor(load, own);
-  const std::uint64_t sent_before_peaks = ranks.bytes_sent();
   const std::vector<double> sum =
       ranks.sum_on_every_rank({own.memory_bandwidth, own.fp64_rate, own.fp32_rate});
-  // The bytes sent below are the timed runs' alone: not these few.
-  const std::uint64_t peaks_bytes = ranks.bytes_sent() - sent_before_peaks;
   machine_peaks peaks;
   peaks.name = "CPU, " + std::to_string(k) + " ranks of " + std::to_string(bo.threads) + " thread" +
                (bo.threads == 1 ? "" : "s");
@@ -426,10 +540,29 @@ int run_bench_on_ranks(const bench_cli_options& args, const run_context& context
   peaks.fp64_rate = sum[1];
   peaks.fp32_rate = sum[2];
 
+  // The whole book's index of each account of the book the backend holds (rank 0: none).
+  const std::vector<std::uint32_t>* whole_index = &part.whole_index;
   bo.combine = [&](const risk_result& share, const risk_params& risk) {
-    combine_risk_on_ranks(ranks, share, risk);
+    combine_risk_on_ranks(ranks, share, risk, *whole_index);
+  };
+  bo.whole_accounts = part.book_accounts;
+  bo.full_prefix = first_part.book_accounts;
+  book first_book;  // rank 0: the whole book's first accounts, made when `full` runs on them
+  bo.hold_first = [&](std::size_t first) -> book& {
+    if (first == 0) {
+      whole_index = &part.whole_index;
+      engine->set_risk_share(part.share(rank, k, scenarios));
+      return in.positions;
+    }
+    whole_index = &first_part.whole_index;
+    engine->set_risk_share(first_part.share(rank, k, scenarios));
+    if (!lead) return first_in.positions;
+    if (first_book.accounts() != first) first_book = book_prefix(in.positions, first);
+    return first_book;
   };
   std::vector<stage_result> results{load};
+  // The bytes sent from here on are the timed runs' alone (not the few of the peaks and figures).
+  const std::uint64_t sent_before = ranks.bytes_sent();
   // From here the ranks wait for each other's shares: a failure ends the whole job (16.3).
   try {
     log("cpu: " + engine->device());
@@ -446,7 +579,7 @@ int run_bench_on_ranks(const bench_cli_options& args, const run_context& context
 
   // Each stage as the slowest rank's median, and its peak memory as the largest rank's.
   // Before the figures below are sent.
-  const std::uint64_t sent = ranks.bytes_sent() - peaks_bytes;
+  const std::uint64_t sent = ranks.bytes_sent() - sent_before;
   std::vector<double> seconds, peak;
   for (const stage_result& r : results) {
     seconds.push_back(r.seconds);
@@ -578,13 +711,7 @@ int run_bench_command(const bench_cli_options& args, const run_context& context)
   book_inputs in;
   stage_result load = time_load(where, in, bo.repeats, bo.memory);
   const book& b = in.positions;
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "book: %zu accounts, %zu positions, %zu exposures, %zu instruments, %zu "
-                "underlyings; %lld scenarios",
-                b.accounts(), b.positions(), b.exposures(), b.instruments.size(), in.market.size(),
-                static_cast<long long>(bo.scenarios));
-  log(line);
+  log(book_line(in, bo.scenarios));
 
   if (args.stream) return run_stream_bench(args, context, in, which, bo, book_path, work_dir, log);
 

@@ -155,14 +155,14 @@ machine_peaks measure_cpu_peaks(int threads) {
 }
 
 stage_result time_load(const book_location& where, book_inputs& in, int repeats,
-                       peak_memory* memory) {
-  in = load_book_at(where);
+                       peak_memory* memory, const book_part_picker& pick) {
+  in = load_book_at(where, pick);
   std::vector<double> times;
   if (memory) memory->reset();
   for (int r = 0; r < std::min(repeats, 3); ++r) {
     in = book_inputs{};
     const stopwatch start;
-    in = load_book_at(where);
+    in = load_book_at(where, pick);
     times.push_back(start.seconds());
   }
   stage_result load;
@@ -194,6 +194,17 @@ double stage_floor_seconds(const std::string& stage, const std::string& method, 
   const double on_chip =
       peaks.on_chip_bandwidth > 0 ? w.on_chip_bytes / peaks.on_chip_bandwidth : 0.0;
   return std::max({by_bytes, by_ops, on_chip});
+}
+
+std::size_t full_prefix_accounts(const book& b, std::int64_t scenarios, double cpu_full_fraction) {
+  double fraction = cpu_full_fraction;
+  if (fraction <= 0 || fraction > 1) {
+    const double work = static_cast<double>(b.positions()) * static_cast<double>(scenarios);
+    fraction = std::min(1.0, 2e10 / std::max(work, 1.0));
+  }
+  if (fraction >= 1.0) return b.accounts();
+  return std::max<std::size_t>(
+      1, static_cast<std::size_t>(fraction * static_cast<double>(b.accounts())));
 }
 
 book book_prefix(const book& b, std::size_t accounts) {
@@ -302,27 +313,28 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
 
   for (risk_method method : options.methods) {
     risk.method = method;
-    double fraction = 1.0;
+    // The whole book's accounts and the first of them `full` runs on (all: the book itself).
+    std::size_t whole = b.accounts(), first = whole;
     if (method == risk_method::full && engine.name() == "cpu") {
-      fraction = options.cpu_full_fraction;
-      if (fraction <= 0 || fraction > 1) {
-        const double work =
-            static_cast<double>(b.positions()) * static_cast<double>(options.scenarios);
-        fraction = std::min(1.0, 2e10 / std::max(work, 1.0));
+      if (options.hold_first) {
+        whole = options.whole_accounts;
+        first = options.full_prefix;
+      } else {
+        first = full_prefix_accounts(b, options.scenarios, options.cpu_full_fraction);
       }
     }
-    if (fraction < 1.0) {
-      book part = book_prefix(
-          b, std::max<std::size_t>(
-                 1, static_cast<std::size_t>(fraction * static_cast<double>(b.accounts()))));
-      const double share = static_cast<double>(part.accounts()) / static_cast<double>(b.accounts());
+    if (first < whole) {
+      book own;  // one process: the prefix of its book
+      book& part = options.hold_first ? options.hold_first(first) : (own = book_prefix(b, first));
+      const double share = static_cast<double>(first) / static_cast<double>(whole);
       char line[160];
       std::snprintf(line, sizeof line, "%s full: on the first %zu accounts (%.1f%% of the book)",
-                    engine.name().c_str(), part.accounts(), 100 * share);
+                    engine.name().c_str(), first, 100 * share);
       log(line);
       load(part);
       revalue();
       record(measured(scenario_risk), method_name(method), part, share);
+      if (options.hold_first) options.hold_first(0);
       load(b);
       revalue();
     } else {

@@ -64,7 +64,18 @@ struct bench_options {
   // the result, to put the ranks' shares together; timed as the stage `combine`. Empty in one
   // process.
   std::function<void(const risk_result&, const risk_params&)> combine;
+  // Across ranks (docs/design.md 16.6), where a rank may hold only its part of the book: `full` on
+  // the CPU runs on the whole book's first `full_prefix` accounts (of its `whole_accounts`, chosen
+  // on rank 0 by full_prefix_accounts), and hold_first(full_prefix) gives the book of this rank's
+  // part of them, the backend's share set for it; hold_first(0) sets the share of the rank's part
+  // of the whole book again. Empty in one process (book_prefix of the book given).
+  std::size_t full_prefix = 0, whole_accounts = 0;
+  std::function<book&(std::size_t first_accounts)> hold_first;
 };
+
+// The accounts `full` on the CPU runs on in `b` (the first ones): --cpu-full-fraction of them, or
+// when that is not in (0, 1], enough for about 2e10 position-scenarios; at least 1.
+std::size_t full_prefix_accounts(const book& b, std::int64_t scenarios, double cpu_full_fraction);
 
 // Times every stage of `engine` on `in` (its risk parameters with options.scenarios), logging one
 // line per measurement to `log`.
@@ -76,8 +87,9 @@ std::vector<stage_result> bench_backend(backend& engine, const machine_peaks& pe
 // load that fills the page cache, into `in`; the median time, the snapshot's size as its bytes
 // (0 for a directory; the caller sets the floor) and the peak memory of the timed loads (the
 // previous book is released before each, so one book is resident, as in `margin`).
+// With `pick`, only the accounts it chooses (load_book_at).
 stage_result time_load(const book_location& where, book_inputs& in, int repeats,
-                       peak_memory* memory);
+                       peak_memory* memory, const book_part_picker& pick = {});
 
 // The floor of one stage (its compulsory bytes and operations on `b`, stage_work) on `peaks`, s;
 // its operations at the FP32 rate when `fp32_operations` (the CPU's float delta_gamma losses).

@@ -32,6 +32,16 @@ std::vector<std::uint32_t> accounts_of_rank(const book& whole, std::size_t scena
       scenarios, part, parts);
 }
 
+std::vector<std::uint32_t> accounts_of_rank_in_first(const book& whole, std::size_t first_accounts,
+                                                     std::size_t scenarios, int part, int parts) {
+  if (first_accounts > whole.accounts()) throw std::logic_error("more first accounts than a book");
+  const column<std::uint64_t> first_begin(
+      whole.account_exposure_begin.begin(),
+      whole.account_exposure_begin.begin() + static_cast<std::ptrdiff_t>(first_accounts + 1));
+  return cpu::accounts_of_part(cpu::accounts_in_risk_order(first_begin, whole.exposure_underlying),
+                               scenarios, part, parts);
+}
+
 risk_share book_part::share(int rank, int ranks, std::size_t scenarios) const {
   if (rank == 0) return risk_share{0, 0, 0, ranks};  // the whole book, its first part
   return risk_share{book_accounts, share_of_accounts(book_accounts, scenarios, rank, ranks).begin,

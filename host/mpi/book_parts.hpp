@@ -25,6 +25,11 @@ book_parts_from agree_book_parts_source(rank_group& ranks, const book_location& 
 // The accounts part `part` of `parts` holds at N = `scenarios` (ascending indices of `whole`).
 std::vector<std::uint32_t> accounts_of_rank(const book& whole, std::size_t scenarios, int part,
                                             int parts);
+// The same for the book of the first `first_accounts` accounts of `whole` (book_prefix: bench's
+// `full` on the CPU, docs/design.md 16.6), whose indices are the whole book's. Needs only the
+// account-level arrays (a read_book_snapshot_part picker's book).
+std::vector<std::uint32_t> accounts_of_rank_in_first(const book& whole, std::size_t first_accounts,
+                                                     std::size_t scenarios, int part, int parts);
 
 // What a rank knows of its part: the whole book's account count and, on ranks but 0, the whole
 // book's index of each account it holds (rank 0 holds the whole book: none).

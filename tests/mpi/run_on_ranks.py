@@ -47,6 +47,14 @@ def spoil_quantities(path):
     open(path, "wb").write(bytes(data))
 
 
+def accounts_of_part(accounts, scenarios, part, parts):
+    """The accounts of part `part` of `parts` of a book (include/marginsync/risk_share.hpp)."""
+    max_chunks = min(256, max(1, (256 << 20) // (8 * max(1, scenarios))))
+    chunk = max(256, -(-accounts // max_chunks))
+    n = -(-accounts // chunk)
+    return min(accounts, n * (part + 1) // parts * chunk) - min(accounts, n * part // parts * chunk)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("case")
@@ -196,36 +204,56 @@ def main():
             raise SystemExit("generate under mpirun -np 2 was not refused:\n" + p.stderr)
         if os.path.exists(os.path.join(work, "g")):
             raise SystemExit("generate wrote its output under mpirun -np 2")
-    elif c == "bench":
-        # bench's stage timings across 2 ranks: it runs, and rank 0's JSON gives the rank count,
-        # the bytes each rank sent and the stages, the ranks' shares put together (`combine`) among
-        # them. No assertion on the times.
-        out = os.path.join(work, "bench.json")
-        p = run(mpirun + ["-np", "2", cli, "bench", "--book", generated(snapshot=True),
-                          "--scenarios", "500", "--repeats", "1", "--threads", "1",
-                          "--backend", "cpu", "--json", out])
-        j = json.load(open(out))
-        if j["provenance"].get("ranks") != 2 or j["ranks"]["count"] != 2:
-            raise SystemExit("bench's JSON does not give 2 ranks: " + json.dumps(j["ranks"]))
-        sent = j["ranks"]["bytes_sent"]
-        # Rank 0 passes the bad-debt sum on (8 bytes a scenario and an 8-byte length) after each
-        # scenario risk, the warm-up's and the timed one's, of each method; rank 1 sends it back
-        # with its accounts' risk numbers (54 bytes each, design.md 16.2).
-        if len(sent) != 2 or sent[0] != 2 * 2 * (8 * 500 + 8) or sent[1] <= sent[0] + 54 * 2 * 2:
-            raise SystemExit(f"bytes sent per rank: {sent}")
-        stages = {(s["method"], s["stage"]) for s in j["stages"]}
-        for want in [("", "load"), ("", "upload"), ("", "revalue"), ("full", "scenario risk"),
-                     ("delta_gamma", "scenario risk"), ("full", "combine"),
-                     ("delta_gamma", "combine")]:
-            if want not in stages:
-                raise SystemExit(f"stage {want} missing from {sorted(stages)}")
-        if p.stdout.count("results in") != 1:
-            raise SystemExit("only rank 0 writes and prints:\n" + p.stdout)
+    elif c in ("bench", "bench_directory"):
+        # bench's stage timings across 2 ranks (design.md 16.6): it runs, and rank 0's JSON gives
+        # the rank count, the bytes each rank sent and the stages, the ranks' parts put together
+        # (`combine`) among them. No assertion on the times. Rank 1 holds only its part of the book
+        # (976 of the 2,000 accounts: chunks 4 to 7), read from the snapshot itself or sent by rank
+        # 0 from the directory; `full` runs on the whole book, then on its first 1,200 accounts,
+        # split as a book of their own (rank 1: 688 of them).
+        snapshot = c == "bench"
+        book = generated(snapshot=snapshot)
+        for first in [2000, 1200]:
+            out = os.path.join(work, f"bench{first}.json")
+            p = run(mpirun + ["-np", "2", cli, "bench", "--book", book, "--scenarios", "500",
+                              "--repeats", "1", "--threads", "1", "--backend", "cpu",
+                              "--cpu-full-fraction", str(first / 2000), "--json", out, "-v"])
+            j = json.load(open(out))
+            if j["provenance"].get("ranks") != 2 or j["ranks"]["count"] != 2:
+                raise SystemExit("bench's JSON does not give 2 ranks: " + json.dumps(j["ranks"]))
+            if j["sizes"]["accounts"] != 2000:
+                raise SystemExit("bench's sizes are not the whole book's: " + json.dumps(j["sizes"]))
+            part = accounts_of_part(2000, 500, 1, 2)
+            holds = f"rank 1: holds {part} of the book's 2000 accounts"
+            if part != 976 or holds not in p.stderr:
+                raise SystemExit(f"rank 1 does not say it holds its part ({holds}):\n" + p.stderr)
+            full_part = accounts_of_part(first, 500, 1, 2)
+            sent = j["ranks"]["bytes_sent"]
+            # Rank 0 passes the bad-debt sum on (8 bytes a scenario and an 8-byte length) after
+            # each scenario risk, the warm-up's and the timed one's, of each method; rank 1 sends it
+            # back with its part's risk numbers (54 bytes an account, 72 bytes of lengths: 16.2).
+            bad_debt = 2 * 2 * (8 * 500 + 8)
+            if sent != [bad_debt, bad_debt + 2 * (54 * part + 72) + 2 * (54 * full_part + 72)]:
+                raise SystemExit(f"bytes sent per rank: {sent} (rank 1's parts: {part}, "
+                                 f"{full_part})")
+            stages = {(s["method"], s["stage"]) for s in j["stages"]}
+            for want in [("", "load"), ("", "upload"), ("", "revalue"), ("full", "scenario risk"),
+                         ("delta_gamma", "scenario risk"), ("full", "combine"),
+                         ("delta_gamma", "combine")]:
+                if want not in stages:
+                    raise SystemExit(f"stage {want} missing from {sorted(stages)}")
+            for s in j["stages"]:
+                if not 0 <= s["seconds"] < float("inf"):
+                    raise SystemExit(f"a stage's time is not a time: {s}")
+            if p.stdout.count("results in") != 1:
+                raise SystemExit("only rank 0 writes and prints:\n" + p.stdout)
     elif c == "bench_refused":
         # What bench cannot split is refused alike on every rank, rank 0 saying why (exit 2).
         for options, words in [(["--book", sample, "--stream"], "--stream runs in one process"),
                                (["--scaling"], "--scaling runs in one process"),
-                               ([], "--book is required")]:
+                               ([], "--book is required"),
+                               # one bad-debt chunk: a rank would have no part (16.6)
+                               (["--book", sample], "needs a bad-debt chunk")]:
             p = run(mpirun + ["-np", "2", cli, "bench"] + options, expect=None)
             if p.returncode != 2 or p.stderr.count(words) != 1:
                 raise SystemExit(f"bench {options} under -np 2: exit {p.returncode}\n{p.stderr}")

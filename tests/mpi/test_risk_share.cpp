@@ -11,6 +11,7 @@
 #include "marginsync/backend_registry.hpp"
 #include "marginsync/book_slice.hpp"
 #include "marginsync/risk_rules.hpp"
+#include "mpi/book_parts.hpp"
 #include "test_books.hpp"
 #include "test_support.hpp"
 
@@ -133,6 +134,25 @@ TEST(risk_share, parts_tile_the_accounts_in_whole_chunks) {
   EXPECT_EQ(bad_debt_chunk_accounts(1000000, 10000), 3907u);  // 256 chunks
   // 256 MiB / 8 MB rows: 33 chunks.
   EXPECT_EQ(bad_debt_chunk_accounts(1000000, 1000000), 30304u);
+}
+
+// bench's `full` across ranks (docs/design.md 16.6) runs on the whole book's first accounts as a
+// book of their own: a rank's part of them, found from the whole book's account-level arrays, is
+// its part of that book.
+TEST(risk_share, the_parts_of_a_books_first_accounts_are_the_parts_of_their_book) {
+  const temp_dir dir;
+  const book_inputs in = generated_book(dir, 3000, 4, 4, 5);
+  const book& b = in.positions;
+  for (std::size_t first : {1u, 700u, 1200u, 2999u, 3000u}) {
+    std::vector<std::uint32_t> accounts(first);
+    for (std::uint32_t a = 0; a < first; ++a) accounts[a] = a;
+    const book prefix = slice_accounts(b, accounts);
+    for (int parts : {1, 2, 3})
+      for (int p = 0; p < parts; ++p)
+        EXPECT_EQ(accounts_of_rank_in_first(b, first, 500, p, parts),
+                  accounts_of_rank(prefix, 500, p, parts))
+            << first << " first accounts, part " << p << " of " << parts;
+  }
 }
 
 TEST(risk_share, a_slice_holds_its_accounts_positions) {
