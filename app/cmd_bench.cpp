@@ -529,10 +529,24 @@ int run_bench_on_ranks(const bench_cli_options& args, const run_context& context
   // The machine's peaks as the ranks measure them all at once, each on its threads: their sum is
   // what the job has, so the floors are the whole book's work on the whole job. The load is every
   // rank's own whole-book load: its floor is at one rank's bandwidth (rank 0's).
-  const machine_peaks own = measure_cpu_peaks(bo.threads);
+  // From here the ranks wait for each other: a failure ends the whole job (16.3).
+  const auto or_end_job = [&](const std::function<void()>& work) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "marginsync bench: rank %d of %d failed while timing: %s\n",
+                   ranks.rank(), k, e.what());
+      std::fflush(stderr);
+      ranks.abort_job(exit_failure);
+    }
+  };
+  machine_peaks own;
+  std::vector<double> sum;
+  or_end_job([&] {
+    own = measure_cpu_peaks(bo.threads);
+    sum = ranks.sum_on_every_rank({own.memory_bandwidth, own.fp64_rate, own.fp32_rate});
+  });
   set_load_floor(load, own);
-  const std::vector<double> sum =
-      ranks.sum_on_every_rank({own.memory_bandwidth, own.fp64_rate, own.fp32_rate});
   machine_peaks peaks;
   peaks.name = "CPU, " + std::to_string(k) + " ranks of " + std::to_string(bo.threads) + " thread" +
                (bo.threads == 1 ? "" : "s");
@@ -563,19 +577,13 @@ int run_bench_on_ranks(const bench_cli_options& args, const run_context& context
   std::vector<stage_result> results{load};
   // The bytes sent from here on are the timed runs' alone (not the few of the peaks and figures).
   const std::uint64_t sent_before = ranks.bytes_sent();
-  // From here the ranks wait for each other's shares: a failure ends the whole job (16.3).
-  try {
+  or_end_job([&] {
     log("cpu: " + engine->device());
     if (built_backends().size() > 1 && args.run.backend != "cpu")
       log("cuda: not timed: across ranks, only the CPU backend splits its scenario risk");
     const auto r = bench_backend(*engine, peaks, in, bo, log);
     results.insert(results.end(), r.begin(), r.end());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "marginsync bench: rank %d of %d failed while timing: %s\n", ranks.rank(),
-                 k, e.what());
-    std::fflush(stderr);
-    ranks.abort_job(exit_failure);
-  }
+  });
 
   // Each stage as the slowest rank's median, and its peak memory as the largest rank's.
   // Before the figures below are sent.

@@ -179,6 +179,7 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   std::string point_label = "cascade";
   double load_seconds = 0.0;
   rank_book held;  // across ranks: this rank's book (rank 0's is the whole book, as `in`)
+  std::vector<std::uint16_t> owner;  // across ranks, on rank 0: the rank holding each account
   std::vector<stage_time> load_stages;
   const auto load = [&] {
     if (!ranks) {
@@ -255,6 +256,8 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
     const stopwatch load_start;
     selection.instance->load_book(in.positions, in.risk);  // once: the grid's points share it
     load_seconds = load_start.seconds();
+    // In the agreed stage: from here on the other ranks wait for rank 0's rounds.
+    if (ranks) owner = account_owners(*ranks, in.positions, held.scenarios);
   };
   if (ranks) {
     on_every_rank(*ranks, "marginsync cascade", [&] {
@@ -300,8 +303,6 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
   risk_result merged_margins;
   const round_margins margins_of_round =
       ranks ? margins_from_ranks(*ranks, merged_margins) : round_margins{};
-  const std::vector<std::uint16_t> owner =
-      ranks ? account_owners(*ranks, in.positions, held.scenarios) : std::vector<std::uint16_t>{};
   const round_events events = ranks ? events_to_ranks(*ranks, owner) : round_events{};
   double total_seconds = 0.0;
   std::int64_t total_rounds = 0;

@@ -117,11 +117,13 @@ rank_book load_book_on_ranks(rank_group& ranks, const rank_stage& stage,
       prepare(held.inputs);
     }
   });
-  if (source_of_parts == book_parts_from::first_rank) {
-    // Rank 0 read the book directory: each rank's part goes to it, and is read there in a stage of
-    // its own, agreed as loading is.
-    std::string bytes;
-    try {
+  // Then rank 0 sends, for a book directory, each rank its part (with the whole book's account
+  // count and N); for a snapshot, which each rank read itself, the whole book's account count and
+  // N, for each rank to check that it cut its part from the same book at the same N.
+  std::string bytes;
+  std::vector<std::uint64_t> first_counts;  // a rank but 0, a snapshot: rank 0's A and N
+  try {
+    if (source_of_parts == book_parts_from::first_rank) {
       if (r == 0)
         timed_stage(stages, "send_parts", [&] {
           send_book_parts(ranks, held.inputs, texts, scenarios);
@@ -130,27 +132,50 @@ rank_book load_book_on_ranks(rank_group& ranks, const rank_stage& stage,
       else
         bytes =
             timed_stage(stages, "load", [&] { return receive_book_part(ranks, part, scenarios); });
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "%s: rank %d of %d failed while the book was sent: %s\n",
-                   request.program.c_str(), r, k, e.what());
-      std::fflush(stderr);
-      ranks.abort_job(1);
+    } else if (r == 0) {
+      for (int to = 1; to < k; ++to)
+        ranks.send_vector(to, std::vector<std::uint64_t>{part.book_accounts, scenarios});
+    } else {
+      first_counts = ranks.receive_vector<std::uint64_t>(0);
+      if (first_counts.size() != 2) throw std::logic_error("bad counts from rank 0");
     }
-    stage([&] {
-      if (r == 0 || part.whole_index.empty()) return;
-      held.inputs = read_book_snapshot_bytes(
-          bytes, request.where.book.string() + " (rank " + std::to_string(r) + "'s part)");
-      if (request.where.depth) {
-        problem_list problems;
-        load_depth_file(*request.where.depth, held.inputs.market, held.inputs.risk, problems);
-        problems.throw_if_any();
-      }
-      if (prepare(held.inputs) != scenarios)
-        throw input_error({input_problem{
-            request.scenarios_source, 0, "",
-            "not the scenario count rank 0 has: every rank must read the same inputs"}});
-    });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: rank %d of %d failed while the book was sent: %s\n",
+                 request.program.c_str(), r, k, e.what());
+    std::fflush(stderr);
+    ranks.abort_job(1);
   }
+  // A stage of its own, agreed as loading is: a rank reads the part rank 0 sent it, or checks the
+  // part it read.
+  const auto not_rank_0s = [&](const std::string& name, const std::string& what) {
+    return input_error(
+        {input_problem{name, 0, "", what + ": every rank must read the same inputs"}});
+  };
+  stage([&] {
+    if (r == 0) return;
+    if (source_of_parts == book_parts_from::snapshot) {
+      if (first_counts[0] != part.book_accounts)
+        throw not_rank_0s(request.where.book.string(),
+                          "holds " + std::to_string(part.book_accounts) + " accounts, rank 0's " +
+                              std::to_string(first_counts[0]));
+      if (first_counts[1] != scenarios)
+        throw not_rank_0s(
+            request.scenarios_source,
+            std::to_string(scenarios) + " scenarios, rank 0's " + std::to_string(first_counts[1]));
+      return;
+    }
+    if (part.whole_index.empty()) return;
+    held.inputs = read_book_snapshot_bytes(
+        bytes, request.where.book.string() + " (rank " + std::to_string(r) + "'s part)");
+    if (request.where.depth) {
+      problem_list problems;
+      load_depth_file(*request.where.depth, held.inputs.market, held.inputs.risk, problems);
+      problems.throw_if_any();
+    }
+    if (const std::size_t own = prepare(held.inputs); own != scenarios)
+      throw not_rank_0s(request.scenarios_source,
+                        std::to_string(own) + " scenarios, rank 0's " + std::to_string(scenarios));
+  });
   // A rank whose part has no accounts (fewer chunks than ranks) computes nothing; it still passes
   // the bad-debt sum on and sends its (empty) part.
   held.idle = r > 0 && part.whole_index.empty();

@@ -79,12 +79,14 @@ void send_part(rank_group& ranks, const risk_result& r,
 // Rank `from`'s part, received on rank 0 and written into `into` at its accounts.
 void receive_part(rank_group& ranks, int from, risk_result& into) {
   const std::vector<std::uint32_t> a = ranks.receive_vector<std::uint32_t>(from);
+  for (std::uint32_t i : a)
+    if (i >= into.status.size()) throw std::logic_error("a rank sent an account out of range");
   for (std::vector<double>* column :
        {&into.var, &into.es, &into.initial_margin, &into.maintenance_margin, &into.health,
         &into.breach_probability}) {
     const std::vector<double> v = ranks.receive_vector<double>(from);
     if (v.size() != a.size()) throw std::logic_error("a rank's part of the wrong length");
-    for (std::size_t i = 0; i < a.size(); ++i) (*column)[a.at(i)] = v[i];
+    for (std::size_t i = 0; i < a.size(); ++i) (*column)[a[i]] = v[i];
   }
   const std::vector<std::uint8_t> status = ranks.receive_vector<std::uint8_t>(from);
   const std::vector<std::uint8_t> preemptive = ranks.receive_vector<std::uint8_t>(from);

@@ -153,7 +153,8 @@ def main():
         if len(one) < 3 or one != many:
             raise SystemExit(f"rounds' accounts not ok differ:\n{one}\n{many}")
     elif c == "cascade_sample_grid":
-        # The sample book is one chunk: on 3 ranks, ranks 1 and 2 hold no account and follow.
+        # The sample book is one chunk: on 3 ranks it is rank 2's; rank 1 holds no account, and
+        # rank 0 computes no part.
         same_outputs(sample, [3], "--shock-grid", "BTC=-0.1:-0.5:0.2", command="cascade")
     elif c in ("fail_bad_input", "fail_out_of_memory"):
         # One rank fails while the others succeed: mpirun's MPMD form starts one rank with its own
@@ -181,6 +182,11 @@ def main():
             cases.append((mpirun + ["-np", "2", cli, "margin"] + good + [":", "-np", "1", cli,
                           "margin", "--book", broken, "--out", out, "--threads", "1", "-q"],
                           2, 2, "a quantity or entry cost is out of range"))
+            # Rank 2 cuts its part of the snapshot at another N than rank 0's: refused, as bad
+            # input, before anything is computed.
+            cases.append((mpirun + ["-np", "2", cli, "margin"] + good + ["--scenarios", "1000",
+                          ":", "-np", "1", cli, "margin"] + good + ["--scenarios", "999"],
+                          2, 2, "999 scenarios, rank 0's 1000: every rank must read the same"))
         else:
             opts += ["--scenarios", "150000"]
             last = ["sh", "-c", "ulimit -v 250000 && exec \"$0\" \"$@\"", cli, "margin"] + opts
