@@ -328,4 +328,15 @@ void note(const run_options& o, progress_reporter* progress, const std::string& 
     std::fprintf(stderr, "%s\n", line.c_str());
 }
 
+std::function<void(const std::string&)> rank_note(const rank_group& ranks, const run_options& o,
+                                                  progress_reporter* progress) {
+  const int rank = ranks.rank();
+  return [rank, &o, progress](const std::string& line) {
+    if (rank == 0)
+      note(o, progress, line);
+    else if (o.verbose)
+      note(o, progress, "rank " + std::to_string(rank) + ": " + line);
+  };
+}
+
 }  // namespace msync::cli

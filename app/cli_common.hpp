@@ -183,4 +183,9 @@ book_inputs load_book_from(const book_options& b, const risk_options& r);
 // A line on stderr unless quiet, the progress bar erased first.
 void note(const run_options& o, progress_reporter* progress, const std::string& line);
 
+// Under mpirun: note() for a rank's lines. Rank 0's go out as they are; another rank's only with
+// -v, as `rank R: LINE`.
+std::function<void(const std::string&)> rank_note(const rank_group& ranks, const run_options& o,
+                                                  progress_reporter* progress);
+
 }  // namespace msync::cli

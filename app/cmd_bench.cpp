@@ -410,11 +410,7 @@ int run_bench_on_ranks(const bench_cli_options& args, const run_context& context
                        rank_group& ranks) {
   const int rank = ranks.rank(), k = ranks.size();
   const bool lead = rank == 0;
-  const auto log = [&](const std::string& line) {
-    if (!args.run.quiet && (lead || args.run.verbose))
-      std::fprintf(stderr, "%s%s\n", lead ? "" : ("rank " + std::to_string(rank) + ": ").c_str(),
-                   line.c_str());
-  };
+  const auto log = rank_note(ranks, args.run, nullptr);
   const auto stage = [&](const std::function<void()>& work) {
     on_every_rank(ranks, "marginsync bench", work);
   };
@@ -444,7 +440,7 @@ int run_bench_on_ranks(const bench_cli_options& args, const run_context& context
         why = empty_part_problem(first_part.book_accounts, bo.scenarios, k, "`full`'s first",
                                  " (--cpu-full-fraction)");
       if (!why.empty()) throw usage_error(why);
-      if (source == book_parts_from::first_rank) texts = read_book_texts(where);
+      if (source == book_parts_from::first_rank) texts = read_book_texts(where.directory_paths());
     } else if (source == book_parts_from::snapshot) {
       load = time_load(where, in, bo.repeats, bo.memory, [&](const book_inputs& whole) {
         part.book_accounts = whole.positions.accounts();
@@ -458,7 +454,7 @@ int run_bench_on_ranks(const bench_cli_options& args, const run_context& context
   // its book's part as its `load`, with the reading of it below.
   std::string part_bytes, first_bytes;
   double received_seconds = 0;
-  try {
+  run_or_abort_job(ranks, "marginsync bench", "while the book was sent", [&] {
     if (lead) {
       for (int to = 1; to < k; ++to)
         ranks.send_vector(to, std::vector<std::uint64_t>{first_part.book_accounts});
@@ -483,12 +479,7 @@ int run_bench_on_ranks(const bench_cli_options& args, const run_context& context
           first_bytes = receive_book_part(ranks, first_part, n);
       }
     }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "marginsync bench: rank %d of %d failed while the book was sent: %s\n",
-                 rank, k, e.what());
-    std::fflush(stderr);
-    ranks.abort_job(exit_failure);
-  }
+  });
   const bool full_on_first = first_part.book_accounts < part.book_accounts;
   std::unique_ptr<backend> engine;
   stage([&] {
@@ -531,14 +522,7 @@ int run_bench_on_ranks(const bench_cli_options& args, const run_context& context
   // rank's own whole-book load: its floor is at one rank's bandwidth (rank 0's).
   // From here the ranks wait for each other: a failure ends the whole job (16.3).
   const auto or_end_job = [&](const std::function<void()>& work) {
-    try {
-      work();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "marginsync bench: rank %d of %d failed while timing: %s\n",
-                   ranks.rank(), k, e.what());
-      std::fflush(stderr);
-      ranks.abort_job(exit_failure);
-    }
+    run_or_abort_job(ranks, "marginsync bench", "while timing", work);
   };
   machine_peaks own;
   std::vector<double> sum;

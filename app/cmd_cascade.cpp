@@ -186,12 +186,7 @@ int run_cascade_command(const cascade_cli_options& o, const run_context& context
       in = load_book_from(o.book, o.risk);
       return;
     }
-    const auto log = [&](const std::string& line) {
-      if (!o.run.quiet && (lead || o.run.verbose))
-        std::fprintf(stderr, "%s%s\n",
-                     lead ? "" : ("rank " + std::to_string(ranks->rank()) + ": ").c_str(),
-                     line.c_str());
-    };
+    const auto log = rank_note(*ranks, o.run, nullptr);
     const risk_overrides overrides = risk_overrides_from(o.risk);
     held = load_book_on_ranks(
         *ranks,

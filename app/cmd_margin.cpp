@@ -85,10 +85,7 @@ int run_margin_on_ranks_command(const margin_options& o, const run_context& cont
   stage([&] {
     if (lead) out = claim_output_directory(o.run, "margin", context, margin_inputs(o));
   });
-  const auto log = [&](const std::string& line) {
-    if (lead || o.run.verbose)
-      note(o.run, &progress, lead ? line : "rank " + std::to_string(ranks.rank()) + ": " + line);
-  };
+  const auto log = rank_note(ranks, o.run, &progress);
   const margin_run run = run_margin_on_ranks(request, ranks, stage, log);
   progress.done();
   if (o.run.verbose) {

@@ -427,6 +427,16 @@ std::string book_snapshot_bytes(const book_inputs& in, const std::string& market
   return bytes;
 }
 
+book_texts read_book_texts(const book_paths& paths) {
+  problem_list problems;
+  const auto market = read_text_file(paths.market, problems);
+  const auto risk = read_text_file(paths.risk, problems);
+  std::optional<std::string> marks = std::string();  // none: an empty section
+  if (paths.marks) marks = read_text_file(*paths.marks, problems);
+  problems.throw_if_any();
+  return {*market, *risk, *marks};
+}
+
 book_inputs convert_book_directory(const book_paths& paths, const std::filesystem::path& file,
                                    account_order order) {
   book_inputs in = load_book_inputs(paths);
@@ -437,13 +447,8 @@ book_inputs convert_book_directory(const book_paths& paths, const std::filesyste
                                                                in.positions.exposure_underlying));
     in.positions.position_rows = rows;  // the same rows, whatever the accounts' order
   }
-  problem_list problems;
-  const auto market = read_text_file(paths.market, problems);
-  const auto risk = read_text_file(paths.risk, problems);
-  std::optional<std::string> marks = std::string();  // none: an empty section
-  if (paths.marks) marks = read_text_file(*paths.marks, problems);
-  problems.throw_if_any();
-  write_book_snapshot(in, *market, *risk, file, *marks);
+  const book_texts texts = read_book_texts(paths);
+  write_book_snapshot(in, texts.market, texts.risk, file, texts.marks);
   return in;
 }
 

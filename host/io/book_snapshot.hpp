@@ -31,6 +31,13 @@ void write_book_snapshot(const book_inputs& in, const std::string& market_json,
                          const std::string& risk_json, const std::filesystem::path& file,
                          const std::string& marks_csv = "");
 
+// The texts of market.json, risk.json and marks.csv (empty: none) a snapshot holds, read from a
+// book directory's files. Throws input_error.
+struct book_texts {
+  std::string market, risk, marks;
+};
+book_texts read_book_texts(const book_paths& paths);
+
 // The bytes write_book_snapshot writes (a rank's part of a CSV book, sent by rank 0: docs/design.md
 // 16.2).
 std::string book_snapshot_bytes(const book_inputs& in, const std::string& market_json,

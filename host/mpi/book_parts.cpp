@@ -5,7 +5,6 @@
 
 #include "cpu/risk_order.hpp"
 #include "io/book_snapshot.hpp"
-#include "io/input_files.hpp"
 #include "margin/margin_job.hpp"
 #include "marginsync/book_slice.hpp"
 #include "marginsync/errors.hpp"
@@ -46,17 +45,6 @@ risk_share book_part::share(int rank, int ranks, std::size_t scenarios) const {
   if (rank == 0) return risk_share{0, 0, 0, ranks};  // the whole book, its first part
   return risk_share{book_accounts, share_of_accounts(book_accounts, scenarios, rank, ranks).begin,
                     rank, ranks};
-}
-
-book_texts read_book_texts(const book_location& where) {
-  const book_paths paths = where.directory_paths();
-  problem_list problems;
-  const auto market = read_text_file(paths.market, problems);
-  const auto risk = read_text_file(paths.risk, problems);
-  std::optional<std::string> marks = std::string();
-  if (paths.marks) marks = read_text_file(*paths.marks, problems);
-  problems.throw_if_any();
-  return {*market, *risk, *marks};
 }
 
 void send_book_parts(rank_group& ranks, const book_inputs& whole, const book_texts& texts,
@@ -103,7 +91,7 @@ rank_book load_book_on_ranks(rank_group& ranks, const rank_stage& stage,
       part.book_accounts = held.inputs.positions.accounts();
       scenarios = prepare(held.inputs);
       if (source_of_parts == book_parts_from::first_rank && k > 1)
-        texts = read_book_texts(request.where);
+        texts = read_book_texts(request.where.directory_paths());
     } else if (source_of_parts == book_parts_from::snapshot) {
       held.inputs = timed_stage(stages, "load", [&] {
         return load_book_at(request.where, [&](const book_inputs& whole) {
@@ -122,7 +110,7 @@ rank_book load_book_on_ranks(rank_group& ranks, const rank_stage& stage,
   // N, for each rank to check that it cut its part from the same book at the same N.
   std::string bytes;
   std::vector<std::uint64_t> first_counts;  // a rank but 0, a snapshot: rank 0's A and N
-  try {
+  run_or_abort_job(ranks, request.program.c_str(), "while the book was sent", [&] {
     if (source_of_parts == book_parts_from::first_rank) {
       if (r == 0)
         timed_stage(stages, "send_parts", [&] {
@@ -139,12 +127,7 @@ rank_book load_book_on_ranks(rank_group& ranks, const rank_stage& stage,
       first_counts = ranks.receive_vector<std::uint64_t>(0);
       if (first_counts.size() != 2) throw std::logic_error("bad counts from rank 0");
     }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: rank %d of %d failed while the book was sent: %s\n",
-                 request.program.c_str(), r, k, e.what());
-    std::fflush(stderr);
-    ranks.abort_job(1);
-  }
+  });
   // A stage of its own, agreed as loading is: a rank reads the part rank 0 sent it, or checks the
   // part it read.
   const auto not_rank_0s = [&](const std::string& name, const std::string& what) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "io/book_snapshot.hpp"
 #include "io/load_inputs.hpp"
 #include "marginsync/backend.hpp"
 #include "marginsync/risk_share.hpp"
@@ -40,13 +41,6 @@ struct book_part {
   // set_risk_share's argument for rank `rank` of `ranks` at N = `scenarios`.
   risk_share share(int rank, int ranks, std::size_t scenarios) const;
 };
-
-// The texts of market.json, risk.json and marks.csv (empty: none) of a book directory, as a
-// snapshot holds them. Throws input_error.
-struct book_texts {
-  std::string market, risk, marks;
-};
-book_texts read_book_texts(const book_location& where);
 
 // Rank 0: each other rank's part of `whole` at N = `scenarios`, sent to it in rank order as
 // snapshot bytes (book_snapshot_bytes) with `texts` (none for a part without accounts), after the

@@ -213,18 +213,11 @@ margin_run run_margin_on_ranks(const margin_request& request, rank_group& ranks,
 
   // Only transfers from here on: a failed one ends the whole job (MPI_ERRORS_ARE_FATAL), and so
   // does any other failure here (out of memory), since the other ranks may be waiting for this one.
-  try {
+  run_or_abort_job(ranks, "marginsync margin", "while the ranks' results were put together", [&] {
     risk_result nothing;
     nothing.scenarios = static_cast<std::int64_t>(scenarios);
     combine_parts(ranks, idle ? nothing : run.engine->held_risk(), risk, part.whole_index, run);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr,
-                 "marginsync margin: rank %d of %d failed while the ranks' results were put "
-                 "together: %s\n",
-                 ranks.rank(), ranks.size(), e.what());
-    std::fflush(stderr);
-    ranks.abort_job(1);
-  }
+  });
   return run;
 }
 

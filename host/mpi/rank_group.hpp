@@ -5,6 +5,8 @@
 // implements it, and only the former includes <mpi.h>.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -102,6 +104,21 @@ class rank_group {
     return out;
   }
 };
+
+// Runs `work` once the ranks exchange data (docs/design.md 16.3): a failure (an exception) prints
+// `PROGRAM: rank R of K failed WHILE: REASON` and ends the whole job with status 1 (MPI_Abort),
+// since the other ranks may be waiting for this one's data.
+template <class F>
+void run_or_abort_job(rank_group& ranks, const char* program, const char* during, F&& work) {
+  try {
+    work();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: rank %d of %d failed %s: %s\n", program, ranks.rank(), ranks.size(),
+                 during, e.what());
+    std::fflush(stderr);
+    ranks.abort_job(1);
+  }
+}
 
 // This process alone, as a group of one rank.
 std::unique_ptr<rank_group> make_single_rank();
